@@ -1,0 +1,37 @@
+"""The FastAPI application: routers under ``/api/v1`` over the container's services."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from voxbill import __version__
+from voxbill.api import problems
+from voxbill.api.deps import ContainerDep
+from voxbill.api.routers import rating
+from voxbill.api.schemas import Health
+from voxbill.bootstrap import Container
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(container: Container) -> FastAPI:
+    app = FastAPI(
+        title="voxbill",
+        version=__version__,
+        description="Real-time rating, charging and balance control for voice and SMS.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.container = container
+    problems.install(app)
+
+    @app.get(f"{API_PREFIX}/health", response_model=Health, tags=["health"])
+    def health(container: ContainerDep) -> Health:
+        with container.db.transaction(readonly=True) as conn:
+            conn.execute(text("SELECT 1"))
+        return Health(status="ok", database=container.db.dialect, version=__version__)
+
+    app.include_router(rating.router, prefix=API_PREFIX)
+    return app

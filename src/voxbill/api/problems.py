@@ -1,0 +1,66 @@
+"""problem+json for every error: one table from voxbill error codes to HTTP status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from voxbill.domain import errors
+
+PROBLEM_JSON = "application/problem+json"
+
+_STATUS: dict[type[errors.VoxbillError], int] = {
+    errors.InvalidInput: 422,
+    errors.NotFound: 404,
+    errors.NoRate: 404,
+    errors.Conflict: 409,
+    errors.Refused: 403,
+    errors.AccountingError: 422,
+}
+
+
+def status_for(error: errors.VoxbillError) -> int:
+    explicit = getattr(error, "http_status", None)
+    if isinstance(explicit, int):
+        return explicit
+    for cls in type(error).__mro__:
+        if cls in _STATUS:
+            return _STATUS[cls]  # type: ignore[index]
+    return 400 if isinstance(error, errors.VoxbillError) else 500
+
+
+def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": f"https://voxbill.dev/problems/{code}", "title": code.replace("_", " "),
+            "status": status, "code": code, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(errors.VoxbillError)
+    async def _voxbill(_request: Request, exc: errors.VoxbillError) -> JSONResponse:
+        extra: dict[str, Any] = {}
+        if isinstance(exc, errors.RateDeckError) and exc.problems:
+            extra["errors"] = [{"line": line, "message": msg} for line, msg in exc.problems[:100]]
+        return problem(status_for(exc), exc.code, exc.message, **extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [{"loc": [str(p) for p in e.get("loc", ())], "message": str(e.get("msg"))}
+                   for e in exc.errors()]
+        first = details[0] if details else {"loc": [], "message": "invalid request"}
+        where = ".".join(first["loc"][1:]) or "request"  # type: ignore[index]
+        return problem(422, "invalid_input", f"{where}: {first['message']}", errors=details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
+                403: "forbidden"}.get(exc.status_code, "http_error")
+        return problem(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _internal(_request: Request, _exc: Exception) -> JSONResponse:
+        return problem(500, "internal_error", "an internal error occurred; it has been logged")

@@ -1,0 +1,23 @@
+"""Quoting calls."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from voxbill.api.deps import ContainerDep
+from voxbill.api.schemas import QuoteRead, QuoteRequest
+from voxbill.domain.money import canonical
+
+router = APIRouter(tags=["rating"])
+
+
+@router.post("/quote", response_model=QuoteRead)
+def quote(body: QuoteRequest, container: ContainerDep) -> QuoteRead:
+    """Price one call: the cost of ``duration`` seconds to ``to`` on ``plan``."""
+    result = container.rating.quote(body.plan, body.to, body.duration, body.at, body.available)
+    rating = result.rating
+    return QuoteRead(plan=rating.plan, number=result.number, currency=rating.currency,
+                     prefix=rating.prefix, destination=rating.destination, rate=rating.rate,
+                     billed_seconds=rating.billed_seconds, cost=rating.cost,
+                     exact_cost=canonical(rating.exact_cost), at=result.at,
+                     duration=result.duration, max_duration=result.max_duration)

@@ -1,0 +1,62 @@
+"""Request and response bodies. Money is a decimal string, never a float."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+from voxbill.domain.errors import InvalidMoney
+from voxbill.domain.money import canonical, to_decimal
+
+
+def _exact(value: object) -> Decimal:
+    if isinstance(value, float):
+        raise ValueError("money must be a decimal string such as \"10.50\", not a JSON number")
+    try:
+        return to_decimal(value)
+    except InvalidMoney as exc:
+        raise ValueError(exc.message) from None
+
+
+#: A Decimal that travels as a JSON string; a JSON float is refused.
+DecimalStr = Annotated[
+    Decimal,
+    BeforeValidator(_exact),
+    PlainSerializer(canonical, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$",
+                    "examples": ["10.50"]}),
+]
+
+
+class QuoteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    plan: str = Field(min_length=1, max_length=100)
+    to: str = Field(min_length=1, max_length=64, description="callee number")
+    duration: int = Field(ge=0, le=86400 * 6)
+    at: datetime | None = None
+    available: DecimalStr | None = Field(default=None, description="optional: max duration")
+
+
+class QuoteRead(BaseModel):
+    plan: str
+    number: str
+    currency: str
+    prefix: str
+    destination: str
+    rate: DecimalStr
+    billed_seconds: int
+    cost: DecimalStr
+    exact_cost: str
+    at: datetime
+    duration: int
+    max_duration: int | None = None
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+    version: str

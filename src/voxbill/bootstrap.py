@@ -1,0 +1,36 @@
+"""Wires concrete adapters into services. Only this module knows them all."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from voxbill.services.rating import RatingService
+from voxbill.services.rate_import import RateImportService
+from voxbill.settings import Settings
+from voxbill.storage.database import Database, make_engine
+from voxbill.storage.migrate import upgrade
+
+
+@dataclass
+class Container:
+    """Everything a door (API, CLI, protocol listener) needs, built once per process."""
+
+    settings: Settings
+    db: Database
+    rating: RatingService = field(init=False)
+    rate_import: RateImportService = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rating = RatingService(self.db, self.settings)
+        self.rate_import = RateImportService(self.db, on_change=self.rating.forget)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def build(settings: Settings | None = None, *, migrate: bool = False) -> Container:
+    settings = settings or Settings()
+    engine = make_engine(settings.database_url, lock_timeout_seconds=settings.lock_timeout_seconds)
+    if migrate:
+        upgrade(engine)
+    return Container(settings=settings, db=Database(engine))

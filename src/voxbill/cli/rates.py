@@ -1,0 +1,213 @@
+"""``voxbill rates …`` and ``voxbill rate``: decks in, prices out."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from voxbill.bootstrap import build
+from voxbill.cli.output import EXIT_BAD_INPUT, console, err_console, fail, guarded, print_json
+from voxbill.domain.errors import InvalidInput, RateDeckError
+from voxbill.domain.money import RoundingMethod, canonical, to_decimal
+from voxbill.services.rate_deck import Deck
+from voxbill.services.rate_import import ImportReport, PlanOptions
+
+app = typer.Typer(help="Rate plans: import carrier decks, list plans and price changes.",
+                  no_args_is_help=True)
+
+
+def _lines(path: Path, encoding: str, progress: Progress | None, task: int | None) -> Iterator[str]:
+    with path.open(encoding=encoding, newline="") as handle:
+        done = 0
+        for number, line in enumerate(handle, 1):
+            done += len(line)
+            if progress is not None and task is not None and number % 20_000 == 0:
+                progress.update(task, completed=done)
+            yield line
+        if progress is not None and task is not None:
+            progress.update(task, completed=done)
+
+
+def read_deck_file(path: Path, timezone: str, *, show_progress: bool) -> Deck:
+    from voxbill.services.rate_deck import read_deck
+
+    size = path.stat().st_size
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            if not show_progress:
+                return read_deck(_lines(path, encoding, None, None), timezone=timezone)
+            with Progress(TextColumn("reading {task.description}"), BarColumn(),
+                          TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+                          console=err_console, transient=True) as progress:
+                task = progress.add_task(path.name, total=size)
+                return read_deck(_lines(path, encoding, progress, task), timezone=timezone)
+        except UnicodeDecodeError:
+            continue
+    fail(f"{path}: the file is neither UTF-8 nor Windows-1252 text")
+
+
+def _report_dict(report: ImportReport) -> dict[str, object]:
+    return {"plan": report.plan, "currency": report.currency, "mode": report.mode,
+            "rows_read": report.rows_read, "rows_imported": report.rows_imported,
+            "rows_rejected": report.rows_rejected, "changes": report.changes,
+            "import_id": report.import_id,
+            "rejected": [{"line": line, "error": msg} for line, msg in report.problems]}
+
+
+@app.command("import")
+@guarded
+def import_(
+    file: Annotated[Path, typer.Argument(help="rate deck CSV (comma, semicolon or tab)")],
+    plan: Annotated[str, typer.Option("--plan", help="rate plan name")],
+    currency: Annotated[str | None, typer.Option(help="currency of a new plan, e.g. EUR")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="the deck replaces the plan")] = False,
+    skip_bad_rows: Annotated[bool, typer.Option(
+        "--skip-bad-rows", help="import the good rows, report the bad")] = False,
+    timezone: Annotated[str | None, typer.Option(help="timezone of a new plan")] = None,
+    decimals: Annotated[int | None, typer.Option(help="a new plan rounds to this")] = None,
+    rounding: Annotated[RoundingMethod | None, typer.Option(help="rounding method")] = None,
+    holidays: Annotated[str | None, typer.Option(help="ISO dates, comma separated")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Import a rate deck into a plan: all rows or none (unless --skip-bad-rows)."""
+    if not file.is_file():
+        fail(f"{file}: no such file")
+    holiday_dates = None
+    if holidays:
+        try:
+            holiday_dates = frozenset(date.fromisoformat(d.strip()) for d in holidays.split(","))
+        except ValueError:
+            fail(f"--holidays {holidays!r}: give ISO dates such as 2026-12-25,2026-12-26")
+    options = PlanOptions(currency, decimals, rounding, timezone, holiday_dates)
+    container = build(migrate=True)
+    try:
+        zone = container.rate_import.plan_timezone(plan, options)
+        deck = read_deck_file(file, zone, show_progress=not as_json and os.isatty(2))
+        try:
+            report = container.rate_import.import_deck(
+                deck, plan=plan, source=str(file), options=options, replace=replace,
+                skip_bad_rows=skip_bad_rows)
+        except RateDeckError as exc:
+            for line, message in exc.problems[:20]:
+                err_console.print(f"{file}:{line}: {message}", markup=False)
+            if len(exc.problems) > 20:
+                err_console.print(f"… and {len(exc.problems) - 20} more bad rows", markup=False)
+            fail(exc.message, EXIT_BAD_INPUT)
+    finally:
+        container.close()
+    if as_json:
+        print_json(_report_dict(report))
+        return
+    for line, message in report.problems:
+        err_console.print(f"{file}:{line}: skipped: {message}", markup=False)
+    changes = ", ".join(f"{n} {kind}" for kind, n in sorted(report.changes.items())) or "none"
+    console.print(f"plan {report.plan} ({report.currency}, {report.mode}): "
+                  f"{report.rows_read} rows read, {report.rows_imported} imported, "
+                  f"{report.rows_rejected} rejected; price changes: {changes}")
+
+
+@app.command("list")
+@guarded
+def list_plans() -> None:
+    """List rate plans with their row counts."""
+    from voxbill.storage import rate_repository as repo
+
+    container = build(migrate=True)
+    try:
+        with container.db.transaction(readonly=True) as conn:
+            plans = repo.list_plans(conn)
+    finally:
+        container.close()
+    table = Table("plan", "currency", "rows", "rounding", "timezone", "version")
+    for record, count in plans:
+        table.add_row(record.name, record.currency, str(count),
+                      f"{record.decimals} {record.rounding.value}", record.timezone,
+                      str(record.version))
+    console.print(table)
+
+
+@app.command("changes")
+@guarded
+def changes(
+    plan: Annotated[str, typer.Option("--plan", help="rate plan name")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Price changes recorded by the imports of a plan (for price-change notices)."""
+    from voxbill.domain.errors import UnknownRatePlan
+    from voxbill.storage import rate_repository as repo
+
+    container = build(migrate=True)
+    try:
+        with container.db.transaction(readonly=True) as conn:
+            record = repo.find_plan(conn, plan)
+            if record is None:
+                raise UnknownRatePlan(f"there is no rate plan named {plan!r}")
+            rows = repo.list_changes(conn, record.id)
+    finally:
+        container.close()
+    items = [{"import_id": r.import_id, "prefix": r.prefix, "destination": r.destination,
+              "time_profile": r.time_profile, "change": r.change,
+              "old_rate": canonical(r.old_rate) if r.old_rate is not None else None,
+              "new_rate": canonical(r.new_rate) if r.new_rate is not None else None,
+              "effective_from": r.effective_from.isoformat() if r.effective_from else None}
+             for r in rows]
+    if as_json:
+        print_json(items)
+        return
+    table = Table("import", "prefix", "destination", "change", "old", "new", "effective")
+    for item in items:
+        table.add_row(*(str(item[k] or "") for k in ("import_id", "prefix", "destination",
+                                                    "change", "old_rate", "new_rate",
+                                                    "effective_from")))
+    console.print(table)
+
+
+def parse_at(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"--at {value!r} is not an ISO 8601 time") from None
+
+
+@guarded
+def rate(
+    plan: Annotated[str, typer.Option("--plan", help="rate plan name")],
+    to: Annotated[str, typer.Option("--to", help="called number (+CC…, 00CC… or CC…)")],
+    duration: Annotated[int, typer.Option("--duration", min=0, help="seconds")],
+    at: Annotated[str | None, typer.Option(help="call start, ISO 8601 (default now, UTC)")] = None,
+    available: Annotated[str | None, typer.Option(
+        help="also print the longest call this amount pays for")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Price one call."""
+    amount: Decimal | None = to_decimal(available, what="--available") if available else None
+    container = build(migrate=True)
+    try:
+        result = container.rating.quote(plan, to, duration, parse_at(at), amount)
+    finally:
+        container.close()
+    r = result.rating
+    data: dict[str, object] = {
+        "cost": canonical(r.cost), "currency": r.currency, "billed_seconds": r.billed_seconds,
+        "prefix": r.prefix, "destination": r.destination, "rate": canonical(r.rate),
+        "exact_cost": canonical(r.exact_cost), "plan": r.plan, "number": result.number,
+        "duration": duration, "at": result.at.isoformat()}
+    if result.max_duration is not None:
+        data["max_duration"] = result.max_duration
+    if as_json:
+        print_json(data)
+        return
+    console.print(f"{r.cost} {r.currency}  {result.number} → {r.prefix} {r.destination}  "
+                  f"{r.billed_seconds} s billed at {r.rate}/min", markup=False)
+    if result.max_duration is not None:
+        console.print(f"{available} pays for at most {result.max_duration} s", markup=False)

@@ -1,0 +1,1 @@
+"""The pure domain: no framework, no database, no I/O."""

@@ -1,0 +1,100 @@
+"""The one error tree of voxbill.
+
+Every error a user or a switch can see derives from :class:`VoxbillError` and carries a
+stable ``code``; one place per door (HTTP, SIP, RADIUS, CLI) maps codes to its statuses::
+
+    VoxbillError
+    ├── InvalidInput                 code=invalid_input      (bad request data)
+    │   ├── InvalidMoney             code=invalid_money
+    │   ├── InvalidNumber            code=invalid_number
+    │   ├── InvalidTimeProfile       code=invalid_time_profile
+    │   └── RateDeckError            code=invalid_rate_deck  (carries line numbers)
+    ├── NotFound                     code=not_found
+    │   ├── NoRate                   code=no_rate
+    │   └── UnknownRatePlan          code=unknown_rate_plan
+    ├── Conflict                     code=conflict
+    ├── Refused                      code=refused            (a business "no")
+    └── AccountingError              code=accounting_error
+        ├── ZeroAmountError          code=zero_amount
+        ├── UnbalancedTransaction    code=unbalanced_transaction
+        └── CurrencyMismatch         code=currency_mismatch
+"""
+
+from __future__ import annotations
+
+
+class VoxbillError(Exception):
+    """Root of every voxbill error; ``code`` is stable and machine-readable."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidInput(VoxbillError):
+    code = "invalid_input"
+
+
+class InvalidMoney(InvalidInput):
+    code = "invalid_money"
+
+
+class InvalidNumber(InvalidInput):
+    code = "invalid_number"
+
+
+class InvalidTimeProfile(InvalidInput):
+    code = "invalid_time_profile"
+
+
+class RateDeckError(InvalidInput):
+    """A rate deck could not be read; ``problems`` lists ``(line, message)`` pairs."""
+
+    code = "invalid_rate_deck"
+
+    def __init__(self, message: str, problems: list[tuple[int, str]] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
+class NotFound(VoxbillError):
+    code = "not_found"
+
+
+class NoRate(NotFound):
+    code = "no_rate"
+
+
+class UnknownRatePlan(NotFound):
+    code = "unknown_rate_plan"
+
+
+class Conflict(VoxbillError):
+    code = "conflict"
+
+
+class Refused(VoxbillError):
+    code = "refused"
+
+
+class AccountingError(VoxbillError):
+    code = "accounting_error"
+
+
+class ZeroAmountError(AccountingError):
+    code = "zero_amount"
+
+
+class UnbalancedTransaction(AccountingError):
+    code = "unbalanced_transaction"
+
+
+class CurrencyMismatch(AccountingError):
+    code = "currency_mismatch"

@@ -1,0 +1,188 @@
+"""Exact money: one way to make a Decimal, one rounding function, a Money value type.
+
+Floats are refused on sight ("never use floating point in an accounting system").
+Amounts keep full precision until a rounding rule is applied, once, at the end.
+"""
+
+from __future__ import annotations
+
+import decimal
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import Final
+
+from voxbill.domain.errors import CurrencyMismatch, InvalidMoney
+
+#: Context for all money arithmetic: wide enough that no intermediate result rounds.
+MONEY_CONTEXT: Final = decimal.Context(prec=50, rounding=decimal.ROUND_HALF_UP, traps=[
+    decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow,
+])
+
+#: Decimal places any stored amount may carry (storage refuses more).
+STORAGE_PLACES: Final = 8
+
+ZERO: Final = Decimal(0)
+
+# ISO 4217 minor units that differ from 2.
+_MINOR_UNITS: Final[dict[str, int]] = {
+    "BHD": 3, "BIF": 0, "CLF": 4, "CLP": 0, "DJF": 0, "GNF": 0, "IQD": 3, "ISK": 0,
+    "JOD": 3, "JPY": 0, "KMF": 0, "KRW": 0, "KWD": 3, "LYD": 3, "OMR": 3, "PYG": 0,
+    "RWF": 0, "TND": 3, "UGX": 0, "UYI": 0, "UYW": 4, "VND": 0, "VUV": 0, "XAF": 0,
+    "XOF": 0, "XPF": 0,
+}
+
+
+class RoundingMethod(StrEnum):
+    """How a plan rounds a cost; the values are the names used in decks and the API."""
+
+    HALF_UP = "half_up"
+    HALF_EVEN = "half_even"
+    UP = "up"  # away from zero: a carrier never loses a fraction
+    DOWN = "down"  # towards zero
+    CEILING = "ceiling"
+    FLOOR = "floor"
+
+    @property
+    def decimal_mode(self) -> str:
+        return _DECIMAL_MODES[self]
+
+
+_DECIMAL_MODES: Final = {
+    RoundingMethod.HALF_UP: decimal.ROUND_HALF_UP,
+    RoundingMethod.HALF_EVEN: decimal.ROUND_HALF_EVEN,
+    RoundingMethod.UP: decimal.ROUND_UP,
+    RoundingMethod.DOWN: decimal.ROUND_DOWN,
+    RoundingMethod.CEILING: decimal.ROUND_CEILING,
+    RoundingMethod.FLOOR: decimal.ROUND_FLOOR,
+}
+
+
+def to_decimal(value: object, *, what: str = "amount") -> Decimal:
+    """The one way to make a Decimal from outside input: str, int or Decimal, never float."""
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, bool):
+        raise InvalidMoney(f"{what} must be a decimal number, not a boolean")
+    elif isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            result = Decimal(text)
+        except decimal.InvalidOperation:
+            raise InvalidMoney(f"{what} {value!r} is not a decimal number") from None
+    elif isinstance(value, float):
+        raise InvalidMoney(f"{what} must be given as a decimal string, not a float ({value!r})")
+    else:
+        raise InvalidMoney(f"{what} must be a decimal number, not {type(value).__name__}")
+    if not result.is_finite():
+        raise InvalidMoney(f"{what} {value!r} is not a finite number")
+    return result
+
+
+def round_amount(amount: Decimal, places: int, method: RoundingMethod) -> Decimal:
+    """Round once, by a rule: the only rounding function money goes through."""
+    return amount.quantize(Decimal(1).scaleb(-places), rounding=method.decimal_mode,
+                           context=MONEY_CONTEXT)
+
+
+def currency_places(currency: str) -> int:
+    """Minor-unit decimal places of an ISO 4217 currency (2 unless listed otherwise)."""
+    return _MINOR_UNITS.get(currency, 2)
+
+
+def normalize_currency(code: str) -> str:
+    text = code.strip().upper()
+    if len(text) != 3 or not text.isalpha() or not text.isascii():
+        raise InvalidMoney(f"currency {code!r} is not a three-letter ISO 4217 code")
+    return text
+
+
+def canonical(amount: Decimal) -> str:
+    """A plain decimal string without exponent, for APIs, CSV and storage."""
+    text = format(amount, "f")
+    return "0" if text in ("-0", "0") else text
+
+
+def ratio_split(amount: Decimal, ratios: list[int], places: int) -> list[Decimal]:
+    """Split ``amount`` by integer ``ratios`` so the parts add back up exactly.
+
+    Largest-remainder method on the ``places`` grid; ties go to the earlier part.
+    """
+    if not ratios or any(r < 0 for r in ratios) or sum(ratios) == 0:
+        raise InvalidMoney("ratios must be non-negative with a positive sum")
+    unit = Decimal(1).scaleb(-places)
+    units = int((amount / unit).to_integral_value(rounding=decimal.ROUND_DOWN))
+    if Decimal(units) * unit != amount:
+        raise InvalidMoney(f"{amount} has more than {places} decimal places")
+    total = sum(ratios)
+    sign = -1 if units < 0 else 1
+    units = abs(units)
+    shares = [units * r // total for r in ratios]
+    remainders = sorted(range(len(ratios)), key=lambda i: (-(units * ratios[i] % total), i))
+    for i in remainders[: units - sum(shares)]:
+        shares[i] += 1
+    return [Decimal(sign * s) * unit for s in shares]
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An exact amount in one currency."""
+
+    amount: Decimal
+    currency: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.amount, Decimal):
+            object.__setattr__(self, "amount", to_decimal(self.amount))
+        elif not self.amount.is_finite():
+            raise InvalidMoney("amount must be finite")
+
+    @classmethod
+    def of(cls, value: object, currency: str) -> Money:
+        return cls(to_decimal(value), normalize_currency(currency))
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(ZERO, currency)
+
+    def _same(self, other: Money) -> None:
+        if self.currency != other.currency:
+            raise CurrencyMismatch(f"cannot combine {self.currency} with {other.currency}")
+
+    def __add__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount + other.amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount - other.amount, self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.amount, self.currency)
+
+    def __lt__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount < other.amount
+
+    def __le__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount <= other.amount
+
+    def __gt__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount > other.amount
+
+    def __ge__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount >= other.amount
+
+    def rounded(self, places: int | None = None,
+                method: RoundingMethod = RoundingMethod.HALF_UP) -> Money:
+        """Round by a rule; without ``places``, to the currency's minor unit."""
+        digits = currency_places(self.currency) if places is None else places
+        return Money(round_amount(self.amount, digits, method), self.currency)
+
+    def __str__(self) -> str:
+        return f"{canonical(self.amount)} {self.currency}"

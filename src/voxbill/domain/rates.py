@@ -1,0 +1,162 @@
+"""Rate rows and rate plans: the longest-prefix match among rows in force."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from voxbill.domain.errors import InvalidInput, NoRate
+from voxbill.domain.money import RoundingMethod
+from voxbill.domain.time_profile import NOT_COVERED, TimeProfile
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """One row of a rate deck. Prices are per minute; durations are whole seconds."""
+
+    prefix: str
+    rate: Decimal
+    destination: str = ""
+    connect_fee: Decimal = Decimal(0)
+    initial_rate: Decimal | None = None  # None: the first block costs ``rate`` too
+    initial_increment: int = 1
+    increment: int = 1
+    min_duration: int = 0
+    grace: int = 0
+    effective_from: datetime | None = None  # half-open [from, to), aware, UTC
+    effective_to: datetime | None = None
+    time_profile: TimeProfile | None = None
+
+    def __post_init__(self) -> None:
+        if not self.prefix.isdigit():
+            raise InvalidInput(f"prefix {self.prefix!r} must be digits only")
+        for name in ("rate", "connect_fee"):
+            value = getattr(self, name)
+            if not isinstance(value, Decimal) or value < 0:
+                raise InvalidInput(f"{name} must be a non-negative Decimal")
+        if self.initial_rate is not None and self.initial_rate < 0:
+            raise InvalidInput("initial_rate must be non-negative")
+        if self.initial_increment < 1 or self.increment < 1:
+            raise InvalidInput("increments must be at least 1 second")
+        if self.min_duration < 0 or self.grace < 0:
+            raise InvalidInput("min_duration and grace cannot be negative")
+        if (self.effective_from and self.effective_to
+                and self.effective_to <= self.effective_from):
+            raise InvalidInput("effective_to must be after effective_from")
+
+    @property
+    def first_rate(self) -> Decimal:
+        return self.rate if self.initial_rate is None else self.initial_rate
+
+    @property
+    def always(self) -> bool:
+        """In force at every instant (no dates, no profile): the lookup fast path."""
+        return self.effective_from is None and self.effective_to is None and (
+            self.time_profile is None)
+
+    def in_force(self, at: datetime) -> bool:
+        return (self.effective_from is None or self.effective_from <= at) and (
+            self.effective_to is None or at < self.effective_to)
+
+
+@dataclass(frozen=True, slots=True)
+class RateGroup:
+    """The rows of one prefix in force at a call's start: they price its increments."""
+
+    chosen: Rate
+    rows: tuple[Rate, ...]
+
+    @property
+    def varies(self) -> bool:
+        return len(self.rows) > 1
+
+
+@dataclass(slots=True)
+class RatePlan:
+    """A named set of rates in one currency, rounded once per call by its rule."""
+
+    name: str
+    currency: str
+    rates: Iterable[Rate] = ()
+    decimals: int = 4
+    rounding: RoundingMethod = RoundingMethod.HALF_UP
+    timezone: str = "UTC"
+    holidays: frozenset[date] = frozenset()
+    _index: dict[str, tuple[Rate, ...]] = field(init=False, repr=False)
+    _lengths: tuple[int, ...] = field(init=False, repr=False)
+    zone: ZoneInfo = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.decimals <= 8:
+            raise InvalidInput("a plan rounds to between 0 and 8 decimals")
+        self.zone = ZoneInfo(self.timezone)
+        grouped: dict[str, list[Rate]] = {}
+        for rate in self.rates:
+            grouped.setdefault(rate.prefix, []).append(rate)
+        epoch = datetime.min.replace(tzinfo=UTC)
+        # newest effective_from first: a later price supersedes an earlier one
+        self._index = {
+            prefix: tuple(sorted(rows, key=lambda r: r.effective_from or epoch, reverse=True))
+            for prefix, rows in grouped.items()
+        }
+        self._lengths = tuple(sorted({len(p) for p in self._index}, reverse=True))
+        self.rates = ()
+
+    def __len__(self) -> int:
+        return sum(len(rows) for rows in self._index.values())
+
+    def rows(self) -> Iterable[Rate]:
+        for rows in self._index.values():
+            yield from rows
+
+    def local(self, at: datetime) -> datetime:
+        return at.astimezone(self.zone)
+
+    def _best(self, rows: tuple[Rate, ...], at: datetime) -> Rate | None:
+        best: Rate | None = None
+        best_score = NOT_COVERED
+        local: datetime | None = None
+        for row in rows:
+            if not row.in_force(at):
+                continue
+            if row.time_profile is None:
+                score = 0
+            else:
+                if local is None:
+                    local = self.local(at)
+                score = row.time_profile.specificity_at(local, self.holidays)
+            if score > best_score:
+                best, best_score = row, score
+        return best
+
+    def lookup(self, number: str, at: datetime) -> Rate:
+        """The row of the longest prefix in force at ``at`` that covers it; else NoRate."""
+        index = self._index
+        size = len(number)
+        for length in self._lengths:
+            if length > size:
+                continue
+            rows = index.get(number[:length])
+            if rows is None:
+                continue
+            first = rows[0]
+            if first.always and len(rows) == 1:
+                return first
+            best = self._best(rows, at)
+            if best is not None:
+                return best
+        raise NoRate(f"no rate for {number} in plan {self.name}")
+
+    def group(self, rate: Rate, at: datetime) -> RateGroup:
+        """``rate`` and the other rows of its prefix in force at ``at``."""
+        rows = self._index.get(rate.prefix, (rate,))
+        if len(rows) == 1:
+            return RateGroup(rate, rows)
+        return RateGroup(rate, tuple(r for r in rows if r.in_force(at)))
+
+    def price_row(self, group: RateGroup, at: datetime) -> Rate:
+        """The row of ``group`` that prices an increment starting at ``at``."""
+        return self._best(group.rows, at) or group.chosen

@@ -1,0 +1,189 @@
+"""Pricing a call exactly, and its exact inverse: the longest call an amount pays for.
+
+Billed seconds for a duration d: 0 when d <= grace, else max(d, min_duration) rounded up
+to the increments (the first block is the initial increment, each further block the
+subsequent increment). Cost = connect fee + (first block x initial rate + other billed
+seconds x rate) / 60, rounded once by the plan's rule. A call within its grace seconds
+costs nothing, connect fee included. When the rows of a prefix differ by time profile,
+each block is priced at the rate in force at the instant the block starts.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Final
+
+from voxbill.domain.errors import InvalidInput
+from voxbill.domain.money import MONEY_CONTEXT, ZERO, round_amount
+from voxbill.domain.rates import Rate, RateGroup, RatePlan
+from voxbill.domain.time_profile import next_local_edge
+
+SIXTY: Final = Decimal(60)
+#: The longest call voxbill grants unless a setting says otherwise (4 hours).
+SYSTEM_MAX_DURATION: Final = 4 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Rating:
+    """What a call costs: the rounded cost, and everything needed to explain it."""
+
+    plan: str
+    currency: str
+    prefix: str
+    destination: str
+    rate: Decimal  # price per minute at the call's start
+    billed_seconds: int
+    exact_cost: Decimal  # before the one rounding
+    cost: Decimal
+
+
+def billed_seconds(rate: Rate, duration: int) -> int:
+    if duration < 0:
+        raise InvalidInput("duration cannot be negative")
+    if duration <= rate.grace:
+        return 0
+    seconds = max(duration, rate.min_duration)
+    first = rate.initial_increment
+    if seconds <= first:
+        return first
+    step = rate.increment
+    return first + -(-(seconds - first) // step) * step
+
+
+def _as_utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+class Tariff:
+    """A prefix's rows in force at one call's start, ready to price any duration.
+
+    Pricing segments (spans of the call during which one row prices every block) are
+    found lazily and kept, so repeated pricing (the inverse search) reuses them.
+    """
+
+    __slots__ = ("_edges", "_plan", "_starts", "_rows", "group", "row", "start")
+
+    def __init__(self, plan: RatePlan, number: str, start: datetime) -> None:
+        self._plan = plan
+        self.start = _as_utc(start)
+        self.row = plan.lookup(number, self.start)
+        self.group: RateGroup = plan.group(self.row, self.start)
+        edges: set[int] = set()
+        for row in self.group.rows:
+            if row.time_profile is not None:
+                edges |= row.time_profile.edges()
+        self._edges = frozenset(edges)
+        self._starts: list[int] = [0]
+        self._rows: list[Rate] = [self.row]
+
+    def _segment(self, offset: int) -> tuple[Rate, int]:
+        """The row pricing a block that starts ``offset`` s into the call, and where it ends."""
+        starts, rows = self._starts, self._rows
+        while starts[-1] <= offset:
+            boundary = self._next_boundary(starts[-1])
+            starts.append(boundary)
+            rows.append(self._plan.price_row(self.group, self.start + timedelta(seconds=boundary)))
+        index = bisect_right(starts, offset) - 1
+        return rows[index], starts[index + 1]
+
+    def _next_boundary(self, offset: int) -> int:
+        """Seconds from the start to the next instant at which the pricing row may change."""
+        plan = self._plan
+        at = self.start + timedelta(seconds=offset)
+        local = plan.local(at)
+        wall = next_local_edge(local, self._edges)
+        candidate = wall.replace(tzinfo=plan.zone).astimezone(UTC)
+        if plan.local(candidate).utcoffset() != local.utcoffset():
+            candidate = min(candidate, self._offset_change(at, candidate))
+        seconds = -(-(candidate - self.start) // timedelta(seconds=1))
+        return max(seconds, offset + 1)
+
+    def _offset_change(self, low: datetime, high: datetime) -> datetime:
+        """The first instant in (low, high] at which the plan's UTC offset differs from low's."""
+        zone = self._plan.zone
+        before = low.astimezone(zone).utcoffset()
+        lo, hi = low, high
+        while hi - lo > timedelta(seconds=1):
+            mid = lo + (hi - lo) / 2
+            if mid.astimezone(zone).utcoffset() == before:
+                lo = mid
+            else:
+                hi = mid
+        return hi
+
+    def exact_cost(self, duration: int) -> Decimal:
+        """The cost before rounding (a Decimal with up to 50 significant digits)."""
+        row = self.row
+        billed = billed_seconds(row, duration)
+        if billed == 0:
+            return ZERO
+        first = row.initial_increment
+        if not self.group.varies:
+            minutes = first * row.first_rate + (billed - first) * row.rate
+            return MONEY_CONTEXT.add(row.connect_fee, MONEY_CONTEXT.divide(minutes, SIXTY))
+        total = first * row.first_rate
+        step = row.increment
+        offset = first
+        while offset < billed:
+            seg_row, seg_end = self._segment(offset)
+            blocks = -(-(min(seg_end, billed) - offset) // step)
+            total += blocks * step * seg_row.rate
+            offset += blocks * step
+        return MONEY_CONTEXT.add(row.connect_fee, MONEY_CONTEXT.divide(total, SIXTY))
+
+    def rate(self, duration: int) -> Rating:
+        exact = self.exact_cost(duration)
+        plan = self._plan
+        cost = round_amount(exact, plan.decimals, plan.rounding)
+        row = self.row
+        return Rating(plan.name, plan.currency, row.prefix, row.destination, row.rate,
+                      billed_seconds(row, duration), exact, cost)
+
+    def cost(self, duration: int) -> Decimal:
+        plan = self._plan
+        return round_amount(self.exact_cost(duration), plan.decimals, plan.rounding)
+
+    def max_duration(self, available: Decimal, cap: int = SYSTEM_MAX_DURATION) -> int:
+        """The longest duration (an increment boundary, or the cap) whose cost <= available.
+
+        ``cost(result) <= available < cost(next boundary)``, unless the cap bounds it.
+        """
+        if cap <= 0:
+            return 0
+        row = self.row
+        free = min(row.grace, cap)
+        if available < 0:
+            return 0
+        first_boundary = billed_seconds(row, row.grace + 1)
+        if self.cost(first_boundary) > available:
+            return free
+        step = row.increment
+        # blocks needed to reach the cap: boundaries are first_boundary + k * step
+        last = max(0, -(-(cap - first_boundary) // step))
+        if self.cost(first_boundary + last * step) <= available:
+            return cap
+        low, high = 0, last  # cost(low) <= available < cost(high)
+        while high - low > 1:
+            mid = (low + high) // 2
+            if self.cost(first_boundary + mid * step) <= available:
+                low = mid
+            else:
+                high = mid
+        return min(first_boundary + low * step, cap)
+
+
+def rate_call(plan: RatePlan, number: str, start: datetime, duration: int) -> Rating:
+    """Price one call of ``duration`` seconds to E.164 ``number`` starting at ``start``."""
+    return Tariff(plan, number, start).rate(duration)
+
+
+def max_duration(plan: RatePlan, number: str, start: datetime, available: Decimal,
+                 cap: int = SYSTEM_MAX_DURATION) -> int:
+    return Tariff(plan, number, start).max_duration(available, cap)
+
+
+__all__ = ["SYSTEM_MAX_DURATION", "Rating", "Tariff", "billed_seconds",
+           "max_duration", "rate_call"]

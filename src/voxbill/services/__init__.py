@@ -1,0 +1,1 @@
+"""Use cases: each service owns its transactions through the unit of work."""

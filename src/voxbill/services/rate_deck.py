@@ -1,0 +1,226 @@
+"""Reading carrier rate decks (CSV) into rate rows, with line-numbered problems.
+
+Columns are matched case-insensitively, with the aliases real carrier decks use; the
+delimiter (comma, semicolon or tab) is taken from the header row. Dates without a
+timezone are read in the plan's timezone; a date alone means its midnight.
+"""
+
+from __future__ import annotations
+
+import csv
+import decimal
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Final
+from zoneinfo import ZoneInfo
+
+from voxbill.domain.errors import InvalidInput, RateDeckError
+from voxbill.domain.money import STORAGE_PLACES
+from voxbill.domain.rates import Rate
+from voxbill.domain.time_profile import TimeProfile, parse_time_profile
+
+_ALIASES: Final[dict[str, tuple[str, ...]]] = {
+    "prefix": ("prefix", "code", "dialcode", "dial_code", "dial code", "dialcodes", "pattern",
+               "prefixes", "destination_code", "country_code_prefix"),
+    "rate": ("rate", "price", "rate_per_minute", "price_per_minute", "per_minute", "cost",
+             "rate_min", "rate/min", "price/min", "ratepermin"),
+    "destination": ("destination", "description", "dest", "name", "country", "zone",
+                    "destination_name"),
+    "connect_fee": ("connect_fee", "connection_fee", "connect_charge", "setup_fee",
+                    "connection_charge", "connectfee"),
+    "initial_rate": ("initial_rate", "first_rate", "initial_price", "rate_initial"),
+    "initial_increment": ("initial_increment", "interval_1", "interval1", "first_interval",
+                          "min_increment", "initial_block", "increment_1", "initblock"),
+    "increment": ("increment", "interval_n", "intervaln", "next_interval", "billing_increment",
+                  "subsequent_increment", "increment_n", "billingblock"),
+    "min_duration": ("min_duration", "minimum_duration", "minimum", "min_time"),
+    "grace": ("grace", "grace_seconds", "free_seconds", "grace_period"),
+    "effective_from": ("effective_from", "effective_date", "valid_from", "start_date",
+                       "effective", "activation_date"),
+    "effective_to": ("effective_to", "end_date", "valid_to", "expiry_date", "valid_until"),
+    "time_profile": ("time_profile", "profile", "time_band", "timeband", "period"),
+}
+_BY_ALIAS: Final = {alias: name for name, aliases in _ALIASES.items() for alias in aliases}
+_PLACES_UNIT: Final = Decimal(1).scaleb(-STORAGE_PLACES)
+MAX_DURATION_FIELD: Final = 86400
+
+
+@dataclass(frozen=True, slots=True)
+class DeckRow:
+    line: int
+    rate: Rate
+
+
+@dataclass
+class Deck:
+    """What a deck file yielded: good rows, problems by line, rows read."""
+
+    rows: list[DeckRow] = field(default_factory=list)
+    problems: list[tuple[int, str]] = field(default_factory=list)
+    rows_read: int = 0
+
+
+def _key(name: str) -> str:
+    return name.strip().lower().lstrip("\ufeff").strip().replace("-", "_")
+
+
+def sniff_delimiter(header: str) -> str:
+    counts = {d: header.count(d) for d in (",", ";", "\t")}
+    delimiter = max(counts, key=lambda d: counts[d])
+    return delimiter if counts[delimiter] else ","
+
+
+def map_columns(header: list[str]) -> dict[str, int]:
+    """Canonical column name -> index; refuses unknown, duplicate and missing columns."""
+    found: dict[str, int] = {}
+    for index, raw in enumerate(header):
+        key = _key(raw)
+        if not key:
+            continue
+        name = _BY_ALIAS.get(key) or _BY_ALIAS.get(key.replace(" ", "_"))
+        if name is None:
+            raise RateDeckError(f"line 1: unknown column {raw.strip()!r}", [(1, "unknown column")])
+        if name in found:
+            raise RateDeckError(f"line 1: column {raw.strip()!r} repeats {name!r}",
+                                [(1, f"duplicate column {name}")])
+        found[name] = index
+    for required in ("prefix", "rate"):
+        if required not in found:
+            raise RateDeckError(f"line 1: the header has no {required!r} column",
+                                [(1, f"missing column {required}")])
+    return found
+
+
+class _RowReader:
+    """Turns one CSV record into a Rate; raises InvalidInput with a plain message."""
+
+    def __init__(self, columns: dict[str, int], zone: ZoneInfo) -> None:
+        self.columns = columns
+        self.zone = zone
+        self.profiles: dict[str, TimeProfile] = {}
+        self.get = dict(columns)
+
+    def _text(self, record: list[str], name: str) -> str:
+        index = self.get.get(name)
+        if index is None or index >= len(record):
+            return ""
+        return record[index].strip()
+
+    def _money(self, record: list[str], name: str, default: Decimal | None) -> Decimal | None:
+        text = self._text(record, name)
+        if not text:
+            if default is None and name == "rate":
+                raise InvalidInput("rate is empty")
+            return default
+        try:
+            value = Decimal(text.replace(",", ".") if "," in text and "." not in text else text)
+        except decimal.InvalidOperation:
+            raise InvalidInput(f"{name} {text!r} is not a decimal number") from None
+        if not value.is_finite() or value < 0:
+            raise InvalidInput(f"{name} {text!r} must be a non-negative number")
+        if value.quantize(_PLACES_UNIT, rounding=decimal.ROUND_DOWN) != value:
+            raise InvalidInput(f"{name} {text!r} has more than {STORAGE_PLACES} decimal places")
+        return value
+
+    def _seconds(self, record: list[str], name: str, default: int) -> int:
+        text = self._text(record, name)
+        if not text:
+            return default
+        if not text.isdigit():
+            raise InvalidInput(f"{name} {text!r} must be a whole number of seconds")
+        value = int(text)
+        if value > MAX_DURATION_FIELD:
+            raise InvalidInput(f"{name} {text!r} is longer than a day")
+        return value
+
+    def _instant(self, record: list[str], name: str) -> datetime | None:
+        text = self._text(record, name)
+        if not text:
+            return None
+        try:
+            if len(text) == 10:
+                parsed = datetime.combine(date.fromisoformat(text), time(0))
+            else:
+                parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidInput(f"{name} {text!r} is not an ISO 8601 date or time") from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=self.zone)
+        return parsed.astimezone(ZoneInfo("UTC"))
+
+    def _profile(self, record: list[str]) -> TimeProfile | None:
+        text = self._text(record, "time_profile")
+        if not text:
+            return None
+        profile = self.profiles.get(text)
+        if profile is None:
+            profile = self.profiles[text] = parse_time_profile(text)
+        return profile
+
+    def read(self, record: list[str]) -> Rate:
+        prefix = self._text(record, "prefix").lstrip("+")
+        if not prefix:
+            raise InvalidInput("prefix is empty")
+        if not prefix.isdigit() or not prefix.isascii():
+            raise InvalidInput(f"prefix {prefix!r} must be digits only")
+        if len(prefix) > 20:
+            raise InvalidInput(f"prefix {prefix!r} is longer than 20 digits")
+        rate = self._money(record, "rate", None)
+        assert rate is not None
+        initial = self._seconds(record, "initial_increment", 1)
+        return Rate(
+            prefix=prefix,
+            rate=rate,
+            destination=self._text(record, "destination")[:200],
+            connect_fee=self._money(record, "connect_fee", Decimal(0)) or Decimal(0),
+            initial_rate=self._money(record, "initial_rate", None),
+            initial_increment=initial,
+            increment=self._seconds(record, "increment", 1),
+            min_duration=self._seconds(record, "min_duration", 0),
+            grace=self._seconds(record, "grace", 0),
+            effective_from=self._instant(record, "effective_from"),
+            effective_to=self._instant(record, "effective_to"),
+            time_profile=self._profile(record),
+        )
+
+
+def read_deck(lines: Iterable[str], *, timezone: str = "UTC",
+              progress: Callable[[int], None] | None = None, every: int = 10_000) -> Deck:
+    """Parse a deck; every bad row becomes a ``(line, message)`` problem, none is dropped."""
+    iterator: Iterator[str] = iter(lines)
+    header_line = next(iterator, None)
+    if header_line is None or not header_line.strip():
+        raise RateDeckError("line 1: the deck is empty; a header row is required",
+                            [(1, "empty deck")])
+    delimiter = sniff_delimiter(header_line)
+    header = next(csv.reader([header_line], delimiter=delimiter))
+    reader = _RowReader(map_columns(header), ZoneInfo(timezone))
+    deck = Deck()
+    seen: dict[tuple[str, str | None, datetime | None], int] = {}
+    records = csv.reader(iterator, delimiter=delimiter)
+    for record in records:
+        line = records.line_num + 1
+        if not record or (len(record) == 1 and not record[0].strip()):
+            continue
+        deck.rows_read += 1
+        if progress is not None and deck.rows_read % every == 0:
+            progress(every)
+        try:
+            rate = reader.read(record)
+        except InvalidInput as exc:
+            deck.problems.append((line, exc.message))
+            continue
+        key = (rate.prefix, rate.time_profile.spec if rate.time_profile else None,
+               rate.effective_from)
+        earlier = seen.get(key)
+        if earlier is not None:
+            deck.problems.append((line, f"prefix {rate.prefix} repeats line {earlier} "
+                                        "(same time profile and effective date)"))
+            continue
+        seen[key] = line
+        deck.rows.append(DeckRow(line, rate))
+    if progress is not None:
+        progress(deck.rows_read % every)
+    return deck

@@ -1,0 +1,94 @@
+"""Quoting calls against stored rate plans, with plans cached in memory.
+
+The cache is only a cache: a plan is reloaded when its stored version changes (checked
+at most once per ``recheck_seconds``), so several nodes agree within that interval.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from voxbill.domain.errors import InvalidInput, UnknownRatePlan
+from voxbill.domain.numbers import normalize_number
+from voxbill.domain.rates import RatePlan
+from voxbill.domain.rating import Rating, Tariff
+from voxbill.settings import Settings
+from voxbill.storage import rate_repository as repo
+from voxbill.storage.database import Database
+
+
+@dataclass
+class _Cached:
+    plan: RatePlan
+    version: int
+    checked: float
+
+
+@dataclass(frozen=True)
+class Quote:
+    rating: Rating
+    number: str
+    at: datetime
+    duration: int
+    max_duration: int | None = None
+
+
+class RatingService:
+    def __init__(self, db: Database, settings: Settings, recheck_seconds: float = 1.0) -> None:
+        self._db = db
+        self._settings = settings
+        self._recheck = recheck_seconds
+        self._plans: dict[str, _Cached] = {}
+        self._lock = threading.Lock()
+
+    def forget(self, name: str) -> None:
+        with self._lock:
+            self._plans.pop(name, None)
+
+    def plan(self, name: str) -> RatePlan:
+        cached = self._plans.get(name)
+        now = time.monotonic()
+        if cached is not None and now - cached.checked < self._recheck:
+            return cached.plan
+        with self._db.transaction(readonly=True) as conn:
+            version = repo.plan_version(conn, name)
+            if version is None:
+                self.forget(name)
+                raise UnknownRatePlan(f"there is no rate plan named {name!r}")
+            if cached is not None and cached.version == version:
+                cached.checked = now
+                return cached.plan
+            loaded = repo.load_plan(conn, name)
+        if loaded is None:  # pragma: no cover - deleted between the two reads
+            raise UnknownRatePlan(f"there is no rate plan named {name!r}")
+        plan, version = loaded
+        with self._lock:
+            self._plans[name] = _Cached(plan, version, now)
+        return plan
+
+    def normalize(self, number: str) -> str:
+        return normalize_number(number, default_region=self._settings.default_region,
+                                international_prefix=self._settings.international_prefix)
+
+    def tariff(self, plan: str, number: str, at: datetime | None = None) -> Tariff:
+        start = at or datetime.now(UTC)
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=UTC)
+        return Tariff(self.plan(plan), self.normalize(number), start)
+
+    def quote(self, plan: str, number: str, duration: int, at: datetime | None = None,
+              available: Decimal | None = None) -> Quote:
+        if duration < 0:
+            raise InvalidInput("duration cannot be negative")
+        if duration > self._settings.max_call_duration * 6:
+            raise InvalidInput("duration is longer than any call voxbill rates")
+        tariff = self.tariff(plan, number, at)
+        longest = None
+        if available is not None:
+            longest = tariff.max_duration(available, self._settings.max_call_duration)
+        return Quote(tariff.rate(duration), self.normalize(number), tariff.start, duration,
+                     longest)

@@ -1,0 +1,45 @@
+"""One validated settings object, read from ``VOXBILL_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{Path.cwd() / 'voxbill.db'}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VOXBILL_", env_file=None, extra="ignore")
+
+    #: SQLAlchemy URL; default an SQLite file in the working directory.
+    database_url: str = Field(default_factory=default_database_url)
+    #: Shared counters (message rate limits) across nodes, when set.
+    redis_url: str | None = None
+    #: Longest call ever granted, in seconds.
+    max_call_duration: int = Field(default=4 * 3600, ge=1, le=86400)
+    #: Seconds a database lock may be waited for before the request fails cleanly.
+    lock_timeout_seconds: float = Field(default=5.0, gt=0)
+    #: Dialling prefix for international numbers (stripped during normalization).
+    international_prefix: str = "00"
+    #: ISO country used to read national-format numbers, if any.
+    default_region: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    environment: str = "development"
+
+    @field_validator("database_url")
+    @classmethod
+    def _psycopg_driver(cls, value: str) -> str:
+        """``postgresql://`` means psycopg 3, the driver voxbill ships with."""
+        for plain in ("postgresql://", "postgres://"):
+            if value.startswith(plain):
+                return "postgresql+psycopg://" + value[len(plain):]
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

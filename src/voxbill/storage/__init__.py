@@ -1,0 +1,1 @@
+"""Adapters to the database: schema, migrations, repositories, transactions."""

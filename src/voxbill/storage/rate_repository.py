@@ -1,0 +1,220 @@
+"""Rate plans in the database: bulk writes fast enough for million-row decks."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from voxbill.domain.money import STORAGE_PLACES, RoundingMethod, canonical
+from voxbill.domain.rates import Rate, RatePlan
+from voxbill.domain.time_profile import TimeProfile, parse_time_profile
+from voxbill.storage.schema import rate_changes, rate_imports, rate_plans, rates
+
+_SCALE = Decimal(10) ** STORAGE_PLACES
+_COLUMNS = ("plan_id", "prefix", "destination", "rate", "connect_fee", "initial_rate",
+            "initial_increment", "increment", "min_duration", "grace", "effective_from",
+            "effective_to", "time_profile")
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRecord:
+    id: int
+    name: str
+    currency: str
+    decimals: int
+    rounding: RoundingMethod
+    timezone: str
+    holidays: frozenset[date]
+    version: int
+
+
+def _plan_record(row: Any) -> PlanRecord:
+    holidays = frozenset(date.fromisoformat(d) for d in row.holidays.split(",") if d)
+    return PlanRecord(row.id, row.name, row.currency, row.decimals,
+                      RoundingMethod(row.rounding), row.timezone, holidays, row.version)
+
+
+def find_plan(conn: Connection, name: str) -> PlanRecord | None:
+    row = conn.execute(select(rate_plans).where(rate_plans.c.name == name)).first()
+    return None if row is None else _plan_record(row)
+
+
+def list_plans(conn: Connection) -> list[tuple[PlanRecord, int]]:
+    counts = (select(rates.c.plan_id, func.count().label("n")).group_by(rates.c.plan_id)
+              .subquery())
+    query = (select(rate_plans, func.coalesce(counts.c.n, 0).label("n"))
+             .outerjoin(counts, counts.c.plan_id == rate_plans.c.id).order_by(rate_plans.c.name))
+    return [(_plan_record(row), int(row.n)) for row in conn.execute(query)]
+
+
+def plan_version(conn: Connection, name: str) -> int | None:
+    value = conn.execute(select(rate_plans.c.version).where(rate_plans.c.name == name)).scalar()
+    return None if value is None else int(value)
+
+
+def create_plan(conn: Connection, *, name: str, currency: str, decimals: int,
+                rounding: RoundingMethod, timezone: str, holidays: Iterable[date]) -> PlanRecord:
+    now = datetime.now(UTC)
+    conn.execute(insert(rate_plans).values(
+        name=name, currency=currency, decimals=decimals, rounding=rounding.value,
+        timezone=timezone, holidays=",".join(sorted(d.isoformat() for d in holidays)),
+        version=1, created_at=now, updated_at=now))
+    plan = find_plan(conn, name)
+    assert plan is not None
+    return plan
+
+
+def lock_plan(conn: Connection, plan_id: int) -> None:
+    """Serialize writers of one plan (a no-op on SQLite, whose writers are serial)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(rate_plans.c.id).where(rate_plans.c.id == plan_id).with_for_update())
+
+
+def bump_version(conn: Connection, plan_id: int) -> None:
+    conn.execute(update(rate_plans).where(rate_plans.c.id == plan_id).values(
+        version=rate_plans.c.version + 1, updated_at=datetime.now(UTC)))
+
+
+def _row_to_rate(row: Sequence[Any], profiles: dict[str, TimeProfile]) -> Rate:
+    (prefix, destination, rate, connect_fee, initial_rate, initial_increment, increment,
+     min_duration, grace, effective_from, effective_to, profile) = row
+    time_profile = None
+    if profile:
+        time_profile = profiles.get(profile)
+        if time_profile is None:
+            time_profile = profiles[profile] = parse_time_profile(profile)
+    return Rate(prefix, rate, destination, connect_fee, initial_rate, initial_increment,
+                increment, min_duration, grace, effective_from, effective_to, time_profile)
+
+
+def load_rates(conn: Connection, plan_id: int) -> list[Rate]:
+    columns = [rates.c[name] for name in _COLUMNS[1:]]
+    profiles: dict[str, TimeProfile] = {}
+    result = conn.execute(select(*columns).where(rates.c.plan_id == plan_id))
+    return [_row_to_rate(row, profiles) for row in result]
+
+
+def load_plan(conn: Connection, name: str) -> tuple[RatePlan, int] | None:
+    record = find_plan(conn, name)
+    if record is None:
+        return None
+    plan = RatePlan(record.name, record.currency, load_rates(conn, record.id), record.decimals,
+                    record.rounding, record.timezone, record.holidays)
+    return plan, record.version
+
+
+def delete_rates(conn: Connection, plan_id: int, keys: Iterable[tuple[str, str | None,
+                 datetime | None]] | None = None) -> None:
+    """Delete all rows of a plan, or only those with the given (prefix, profile, from)."""
+    if keys is None:
+        conn.execute(delete(rates).where(rates.c.plan_id == plan_id))
+        return
+    for prefix, profile, effective_from in keys:
+        conn.execute(delete(rates).where(
+            rates.c.plan_id == plan_id, rates.c.prefix == prefix,
+            rates.c.time_profile.is_(None) if profile is None else rates.c.time_profile == profile,
+            rates.c.effective_from.is_(None) if effective_from is None
+            else rates.c.effective_from == effective_from))
+
+
+def insert_rates(conn: Connection, plan_id: int, new_rates: Sequence[Rate]) -> None:
+    """Bulk insert: COPY on PostgreSQL, one executemany of scaled integers on SQLite."""
+    if not new_rates:
+        return
+    if conn.dialect.name == "postgresql":
+        _copy_rates(conn, plan_id, new_rates)
+    elif conn.dialect.name == "sqlite":
+        _sqlite_rates(conn, plan_id, new_rates)
+    else:  # pragma: no cover - other dialects take the portable path
+        conn.execute(insert(rates), [_portable(plan_id, r) for r in new_rates])
+
+
+def _portable(plan_id: int, r: Rate) -> dict[str, Any]:
+    return {"plan_id": plan_id, "prefix": r.prefix, "destination": r.destination,
+            "rate": r.rate, "connect_fee": r.connect_fee, "initial_rate": r.initial_rate,
+            "initial_increment": r.initial_increment, "increment": r.increment,
+            "min_duration": r.min_duration, "grace": r.grace,
+            "effective_from": r.effective_from, "effective_to": r.effective_to,
+            "time_profile": r.time_profile.spec if r.time_profile else None}
+
+
+def _scaled(value: Decimal | None) -> int | None:
+    return None if value is None else int(value * _SCALE)
+
+
+def _naive(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _sqlite_rates(conn: Connection, plan_id: int, new_rates: Sequence[Rate]) -> None:
+    sql = (f"INSERT INTO rates ({', '.join(_COLUMNS)}) "
+           f"VALUES ({', '.join('?' for _ in _COLUMNS)})")
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(sql, (
+            (plan_id, r.prefix, r.destination, _scaled(r.rate), _scaled(r.connect_fee),
+             _scaled(r.initial_rate), r.initial_increment, r.increment, r.min_duration,
+             r.grace, _naive(r.effective_from), _naive(r.effective_to),
+             r.time_profile.spec if r.time_profile else None) for r in new_rates))
+    finally:
+        cursor.close()
+
+
+def _copy_text(value: object) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, Decimal):
+        return canonical(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    text = str(value)
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace(
+        "\r", "\\r")
+
+
+def _copy_rates(conn: Connection, plan_id: int, new_rates: Sequence[Rate]) -> None:
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    with raw.cursor() as cursor, cursor.copy(
+            f"COPY rates ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
+        buffer = io.StringIO()
+        for count, r in enumerate(new_rates, 1):
+            fields = (plan_id, r.prefix, r.destination, r.rate, r.connect_fee, r.initial_rate,
+                      r.initial_increment, r.increment, r.min_duration, r.grace,
+                      r.effective_from, r.effective_to,
+                      r.time_profile.spec if r.time_profile else None)
+            buffer.write("\t".join(_copy_text(f) for f in fields))
+            buffer.write("\n")
+            if count % 50_000 == 0:
+                copy.write(buffer.getvalue())
+                buffer = io.StringIO()
+        copy.write(buffer.getvalue())
+
+
+def record_import(conn: Connection, *, plan_id: int, source: str, mode: str, rows_read: int,
+                  rows_imported: int, rows_rejected: int) -> int:
+    result = conn.execute(insert(rate_imports).values(
+        plan_id=plan_id, source=source[:500], mode=mode, rows_read=rows_read,
+        rows_imported=rows_imported, rows_rejected=rows_rejected,
+        imported_at=datetime.now(UTC)).returning(rate_imports.c.id))
+    return int(result.scalar_one())
+
+
+def record_changes(conn: Connection, import_id: int, plan_id: int,
+                   changes: Sequence[dict[str, Any]]) -> None:
+    if changes:
+        conn.execute(insert(rate_changes), [
+            {"import_id": import_id, "plan_id": plan_id, **change} for change in changes])
+
+
+def list_changes(conn: Connection, plan_id: int, import_id: int | None = None) -> list[Any]:
+    query = select(rate_changes).where(rate_changes.c.plan_id == plan_id)
+    if import_id is not None:
+        query = query.where(rate_changes.c.import_id == import_id)
+    return list(conn.execute(query.order_by(rate_changes.c.id)))
