@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from voxbill.services.rating import RatingService
 from voxbill.services.rate_import import RateImportService
+from voxbill.services.rating import RatingService
 from voxbill.settings import Settings
 from voxbill.storage.database import Database, make_engine
 from voxbill.storage.migrate import upgrade

@@ -37,7 +37,7 @@ class Settings(BaseSettings):
         """``postgresql://`` means psycopg 3, the driver voxbill ships with."""
         for plain in ("postgresql://", "postgres://"):
             if value.startswith(plain):
-                return "postgresql+psycopg://" + value[len(plain):]
+                return "postgresql+psycopg://" + value[len(plain) :]
         return value
 
     @property

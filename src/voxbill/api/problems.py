@@ -29,13 +29,19 @@ def status_for(error: errors.VoxbillError) -> int:
         return explicit
     for cls in type(error).__mro__:
         if cls in _STATUS:
-            return _STATUS[cls]  # type: ignore[index]
+            return _STATUS[cls]
     return 400 if isinstance(error, errors.VoxbillError) else 500
 
 
 def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
-    body = {"type": f"https://voxbill.dev/problems/{code}", "title": code.replace("_", " "),
-            "status": status, "code": code, "detail": detail, **extra}
+    body = {
+        "type": f"https://voxbill.dev/problems/{code}",
+        "title": code.replace("_", " "),
+        "status": status,
+        "code": code,
+        "detail": detail,
+        **extra,
+    }
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
@@ -49,16 +55,22 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [{"loc": [str(p) for p in e.get("loc", ())], "message": str(e.get("msg"))}
-                   for e in exc.errors()]
+        details = [
+            {"loc": [str(p) for p in e.get("loc", ())], "message": str(e.get("msg"))}
+            for e in exc.errors()
+        ]
         first = details[0] if details else {"loc": [], "message": "invalid request"}
-        where = ".".join(first["loc"][1:]) or "request"  # type: ignore[index]
+        where = ".".join(first["loc"][1:]) or "request"
         return problem(422, "invalid_input", f"{where}: {first['message']}", errors=details)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
-                403: "forbidden"}.get(exc.status_code, "http_error")
+        code = {
+            404: "not_found",
+            405: "method_not_allowed",
+            401: "unauthorized",
+            403: "forbidden",
+        }.get(exc.status_code, "http_error")
         return problem(exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(Exception)

@@ -14,7 +14,7 @@ from voxbill.domain.money import canonical, to_decimal
 
 def _exact(value: object) -> Decimal:
     if isinstance(value, float):
-        raise ValueError("money must be a decimal string such as \"10.50\", not a JSON number")
+        raise ValueError('money must be a decimal string such as "10.50", not a JSON number')
     try:
         return to_decimal(value)
     except InvalidMoney as exc:
@@ -26,8 +26,7 @@ DecimalStr = Annotated[
     Decimal,
     BeforeValidator(_exact),
     PlainSerializer(canonical, return_type=str, when_used="json"),
-    WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$",
-                    "examples": ["10.50"]}),
+    WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "examples": ["10.50"]}),
 ]
 
 

@@ -13,8 +13,11 @@ from voxbill.cli import rates as rates_cli
 from voxbill.cli.output import console, guarded
 from voxbill.settings import Settings
 
-app = typer.Typer(help="voxbill: real-time rating, charging and balance control.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="voxbill: real-time rating, charging and balance control.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(rates_cli.app, name="rates")
@@ -22,8 +25,9 @@ app.command("rate")(rates_cli.rate)
 
 
 @app.callback()
-def _root(version: Annotated[bool, typer.Option("--version", help="print the version")] = False,
-          ) -> None:
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="print the version")] = False,
+) -> None:
     if version:
         console.print(__version__)
         raise typer.Exit(0)
@@ -50,8 +54,7 @@ def _serve(host: str, port: int) -> None:
 
     container = build(migrate=True)
     try:
-        uvicorn.run(create_app(container), host=host, port=port, log_level="info",
-                    access_log=False)
+        uvicorn.run(create_app(container), host=host, port=port, log_level="info", access_log=False)
     finally:
         container.close()
 
@@ -83,21 +86,29 @@ def demo(
         text = resources.files("voxbill.demo").joinpath("demo_rates.csv").read_text("utf-8")
         deck = read_deck(text.splitlines(keepends=True), timezone="Europe/London")
         report = container.rate_import.import_deck(
-            deck, plan="demo-retail", source="demo_rates.csv", replace=True,
-            options=PlanOptions(currency="USD", timezone="Europe/London"))
+            deck,
+            plan="demo-retail",
+            source="demo_rates.csv",
+            replace=True,
+            options=PlanOptions(currency="USD", timezone="Europe/London"),
+        )
         database = container.settings.database_url
     finally:
         container.close()
     console.print(f"database: {database}", markup=False)
-    console.print(f"rate plan {report.plan}: {report.rows_imported} rates in {report.currency}",
-                  markup=False)
-    console.print(f"try: curl -s -X POST http://{host}:{port}/api/v1/quote "
-                  "-H 'content-type: application/json' "
-                  "-d '{\"plan\": \"demo-retail\", \"to\": \"+447911123456\", \"duration\": 95}'",
-                  markup=False)
+    console.print(
+        f"rate plan {report.plan}: {report.rows_imported} rates in {report.currency}", markup=False
+    )
+    console.print(
+        f"try: curl -s -X POST http://{host}:{port}/api/v1/quote "
+        "-H 'content-type: application/json' "
+        '-d \'{"plan": "demo-retail", "to": "+447911123456", "duration": 95}\'',
+        markup=False,
+    )
     if not no_serve:
-        console.print(f"API on http://{host}:{port}/api/v1 (docs at /api/v1/docs); Ctrl-C stops",
-                      markup=False)
+        console.print(
+            f"API on http://{host}:{port}/api/v1 (docs at /api/v1/docs); Ctrl-C stops", markup=False
+        )
         _serve(host, port)
 
 

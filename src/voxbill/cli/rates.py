@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from voxbill.bootstrap import build
@@ -20,11 +20,14 @@ from voxbill.domain.money import RoundingMethod, canonical, to_decimal
 from voxbill.services.rate_deck import Deck
 from voxbill.services.rate_import import ImportReport, PlanOptions
 
-app = typer.Typer(help="Rate plans: import carrier decks, list plans and price changes.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Rate plans: import carrier decks, list plans and price changes.", no_args_is_help=True
+)
 
 
-def _lines(path: Path, encoding: str, progress: Progress | None, task: int | None) -> Iterator[str]:
+def _lines(
+    path: Path, encoding: str, progress: Progress | None, task: TaskID | None
+) -> Iterator[str]:
     with path.open(encoding=encoding, newline="") as handle:
         done = 0
         for number, line in enumerate(handle, 1):
@@ -44,22 +47,33 @@ def read_deck_file(path: Path, timezone: str, *, show_progress: bool) -> Deck:
         try:
             if not show_progress:
                 return read_deck(_lines(path, encoding, None, None), timezone=timezone)
-            with Progress(TextColumn("reading {task.description}"), BarColumn(),
-                          TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
-                          console=err_console, transient=True) as progress:
+            with Progress(
+                TextColumn("reading {task.description}"),
+                BarColumn(),
+                TextColumn("{task.percentage:>3.0f}%"),
+                TimeElapsedColumn(),
+                console=err_console,
+                transient=True,
+            ) as progress:
                 task = progress.add_task(path.name, total=size)
                 return read_deck(_lines(path, encoding, progress, task), timezone=timezone)
         except UnicodeDecodeError:
             continue
-    fail(f"{path}: the file is neither UTF-8 nor Windows-1252 text")
+    return fail(f"{path}: the file is neither UTF-8 nor Windows-1252 text")
 
 
 def _report_dict(report: ImportReport) -> dict[str, object]:
-    return {"plan": report.plan, "currency": report.currency, "mode": report.mode,
-            "rows_read": report.rows_read, "rows_imported": report.rows_imported,
-            "rows_rejected": report.rows_rejected, "changes": report.changes,
-            "import_id": report.import_id,
-            "rejected": [{"line": line, "error": msg} for line, msg in report.problems]}
+    return {
+        "plan": report.plan,
+        "currency": report.currency,
+        "mode": report.mode,
+        "rows_read": report.rows_read,
+        "rows_imported": report.rows_imported,
+        "rows_rejected": report.rows_rejected,
+        "changes": report.changes,
+        "import_id": report.import_id,
+        "rejected": [{"line": line, "error": msg} for line, msg in report.problems],
+    }
 
 
 @app.command("import")
@@ -69,8 +83,9 @@ def import_(
     plan: Annotated[str, typer.Option("--plan", help="rate plan name")],
     currency: Annotated[str | None, typer.Option(help="currency of a new plan, e.g. EUR")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="the deck replaces the plan")] = False,
-    skip_bad_rows: Annotated[bool, typer.Option(
-        "--skip-bad-rows", help="import the good rows, report the bad")] = False,
+    skip_bad_rows: Annotated[
+        bool, typer.Option("--skip-bad-rows", help="import the good rows, report the bad")
+    ] = False,
     timezone: Annotated[str | None, typer.Option(help="timezone of a new plan")] = None,
     decimals: Annotated[int | None, typer.Option(help="a new plan rounds to this")] = None,
     rounding: Annotated[RoundingMethod | None, typer.Option(help="rounding method")] = None,
@@ -93,8 +108,13 @@ def import_(
         deck = read_deck_file(file, zone, show_progress=not as_json and os.isatty(2))
         try:
             report = container.rate_import.import_deck(
-                deck, plan=plan, source=str(file), options=options, replace=replace,
-                skip_bad_rows=skip_bad_rows)
+                deck,
+                plan=plan,
+                source=str(file),
+                options=options,
+                replace=replace,
+                skip_bad_rows=skip_bad_rows,
+            )
         except RateDeckError as exc:
             for line, message in exc.problems[:20]:
                 err_console.print(f"{file}:{line}: {message}", markup=False)
@@ -109,9 +129,11 @@ def import_(
     for line, message in report.problems:
         err_console.print(f"{file}:{line}: skipped: {message}", markup=False)
     changes = ", ".join(f"{n} {kind}" for kind, n in sorted(report.changes.items())) or "none"
-    console.print(f"plan {report.plan} ({report.currency}, {report.mode}): "
-                  f"{report.rows_read} rows read, {report.rows_imported} imported, "
-                  f"{report.rows_rejected} rejected; price changes: {changes}")
+    console.print(
+        f"plan {report.plan} ({report.currency}, {report.mode}): "
+        f"{report.rows_read} rows read, {report.rows_imported} imported, "
+        f"{report.rows_rejected} rejected; price changes: {changes}"
+    )
 
 
 @app.command("list")
@@ -128,9 +150,14 @@ def list_plans() -> None:
         container.close()
     table = Table("plan", "currency", "rows", "rounding", "timezone", "version")
     for record, count in plans:
-        table.add_row(record.name, record.currency, str(count),
-                      f"{record.decimals} {record.rounding.value}", record.timezone,
-                      str(record.version))
+        table.add_row(
+            record.name,
+            record.currency,
+            str(count),
+            f"{record.decimals} {record.rounding.value}",
+            record.timezone,
+            str(record.version),
+        )
     console.print(table)
 
 
@@ -153,20 +180,38 @@ def changes(
             rows = repo.list_changes(conn, record.id)
     finally:
         container.close()
-    items = [{"import_id": r.import_id, "prefix": r.prefix, "destination": r.destination,
-              "time_profile": r.time_profile, "change": r.change,
-              "old_rate": canonical(r.old_rate) if r.old_rate is not None else None,
-              "new_rate": canonical(r.new_rate) if r.new_rate is not None else None,
-              "effective_from": r.effective_from.isoformat() if r.effective_from else None}
-             for r in rows]
+    items = [
+        {
+            "import_id": r.import_id,
+            "prefix": r.prefix,
+            "destination": r.destination,
+            "time_profile": r.time_profile,
+            "change": r.change,
+            "old_rate": canonical(r.old_rate) if r.old_rate is not None else None,
+            "new_rate": canonical(r.new_rate) if r.new_rate is not None else None,
+            "effective_from": r.effective_from.isoformat() if r.effective_from else None,
+        }
+        for r in rows
+    ]
     if as_json:
         print_json(items)
         return
     table = Table("import", "prefix", "destination", "change", "old", "new", "effective")
     for item in items:
-        table.add_row(*(str(item[k] or "") for k in ("import_id", "prefix", "destination",
-                                                    "change", "old_rate", "new_rate",
-                                                    "effective_from")))
+        table.add_row(
+            *(
+                str(item[k] or "")
+                for k in (
+                    "import_id",
+                    "prefix",
+                    "destination",
+                    "change",
+                    "old_rate",
+                    "new_rate",
+                    "effective_from",
+                )
+            )
+        )
     console.print(table)
 
 
@@ -185,8 +230,9 @@ def rate(
     to: Annotated[str, typer.Option("--to", help="called number (+CC…, 00CC… or CC…)")],
     duration: Annotated[int, typer.Option("--duration", min=0, help="seconds")],
     at: Annotated[str | None, typer.Option(help="call start, ISO 8601 (default now, UTC)")] = None,
-    available: Annotated[str | None, typer.Option(
-        help="also print the longest call this amount pays for")] = None,
+    available: Annotated[
+        str | None, typer.Option(help="also print the longest call this amount pays for")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Price one call."""
@@ -198,16 +244,27 @@ def rate(
         container.close()
     r = result.rating
     data: dict[str, object] = {
-        "cost": canonical(r.cost), "currency": r.currency, "billed_seconds": r.billed_seconds,
-        "prefix": r.prefix, "destination": r.destination, "rate": canonical(r.rate),
-        "exact_cost": canonical(r.exact_cost), "plan": r.plan, "number": result.number,
-        "duration": duration, "at": result.at.isoformat()}
+        "cost": canonical(r.cost),
+        "currency": r.currency,
+        "billed_seconds": r.billed_seconds,
+        "prefix": r.prefix,
+        "destination": r.destination,
+        "rate": canonical(r.rate),
+        "exact_cost": canonical(r.exact_cost),
+        "plan": r.plan,
+        "number": result.number,
+        "duration": duration,
+        "at": result.at.isoformat(),
+    }
     if result.max_duration is not None:
         data["max_duration"] = result.max_duration
     if as_json:
         print_json(data)
         return
-    console.print(f"{r.cost} {r.currency}  {result.number} → {r.prefix} {r.destination}  "
-                  f"{r.billed_seconds} s billed at {r.rate}/min", markup=False)
+    console.print(
+        f"{r.cost} {r.currency}  {result.number} → {r.prefix} {r.destination}  "
+        f"{r.billed_seconds} s billed at {r.rate}/min",
+        markup=False,
+    )
     if result.max_duration is not None:
         console.print(f"{available} pays for at most {result.max_duration} s", markup=False)

@@ -15,9 +15,15 @@ from typing import Final
 from voxbill.domain.errors import CurrencyMismatch, InvalidMoney
 
 #: Context for all money arithmetic: wide enough that no intermediate result rounds.
-MONEY_CONTEXT: Final = decimal.Context(prec=50, rounding=decimal.ROUND_HALF_UP, traps=[
-    decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow,
-])
+MONEY_CONTEXT: Final = decimal.Context(
+    prec=50,
+    rounding=decimal.ROUND_HALF_UP,
+    traps=[
+        decimal.InvalidOperation,
+        decimal.DivisionByZero,
+        decimal.Overflow,
+    ],
+)
 
 #: Decimal places any stored amount may carry (storage refuses more).
 STORAGE_PLACES: Final = 8
@@ -26,10 +32,32 @@ ZERO: Final = Decimal(0)
 
 # ISO 4217 minor units that differ from 2.
 _MINOR_UNITS: Final[dict[str, int]] = {
-    "BHD": 3, "BIF": 0, "CLF": 4, "CLP": 0, "DJF": 0, "GNF": 0, "IQD": 3, "ISK": 0,
-    "JOD": 3, "JPY": 0, "KMF": 0, "KRW": 0, "KWD": 3, "LYD": 3, "OMR": 3, "PYG": 0,
-    "RWF": 0, "TND": 3, "UGX": 0, "UYI": 0, "UYW": 4, "VND": 0, "VUV": 0, "XAF": 0,
-    "XOF": 0, "XPF": 0,
+    "BHD": 3,
+    "BIF": 0,
+    "CLF": 4,
+    "CLP": 0,
+    "DJF": 0,
+    "GNF": 0,
+    "IQD": 3,
+    "ISK": 0,
+    "JOD": 3,
+    "JPY": 0,
+    "KMF": 0,
+    "KRW": 0,
+    "KWD": 3,
+    "LYD": 3,
+    "OMR": 3,
+    "PYG": 0,
+    "RWF": 0,
+    "TND": 3,
+    "UGX": 0,
+    "UYI": 0,
+    "UYW": 4,
+    "VND": 0,
+    "VUV": 0,
+    "XAF": 0,
+    "XOF": 0,
+    "XPF": 0,
 }
 
 
@@ -83,8 +111,9 @@ def to_decimal(value: object, *, what: str = "amount") -> Decimal:
 
 def round_amount(amount: Decimal, places: int, method: RoundingMethod) -> Decimal:
     """Round once, by a rule: the only rounding function money goes through."""
-    return amount.quantize(Decimal(1).scaleb(-places), rounding=method.decimal_mode,
-                           context=MONEY_CONTEXT)
+    return amount.quantize(
+        Decimal(1).scaleb(-places), rounding=method.decimal_mode, context=MONEY_CONTEXT
+    )
 
 
 def currency_places(currency: str) -> int:
@@ -178,8 +207,9 @@ class Money:
         self._same(other)
         return self.amount >= other.amount
 
-    def rounded(self, places: int | None = None,
-                method: RoundingMethod = RoundingMethod.HALF_UP) -> Money:
+    def rounded(
+        self, places: int | None = None, method: RoundingMethod = RoundingMethod.HALF_UP
+    ) -> Money:
         """Round by a rule; without ``places``, to the currency's minor unit."""
         digits = currency_places(self.currency) if places is None else places
         return Money(round_amount(self.amount, digits, method), self.currency)

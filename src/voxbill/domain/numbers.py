@@ -25,8 +25,9 @@ def _strip_uri(raw: str) -> str:
     return text
 
 
-def normalize_number(raw: str, *, default_region: str | None = None,
-                     international_prefix: str = "00") -> str:
+def normalize_number(
+    raw: str, *, default_region: str | None = None, international_prefix: str = "00"
+) -> str:
     """E.164 digits for ``+CC…``, ``<international prefix>CC…`` and bare ``CC…`` numbers.
 
     With ``default_region`` (ISO country, e.g. ``GB``), a national number with a trunk
@@ -38,7 +39,7 @@ def normalize_number(raw: str, *, default_region: str | None = None,
     if text[0] == "+":
         digits = text[1:]
     elif international_prefix and text.startswith(international_prefix):
-        digits = text[len(international_prefix):]
+        digits = text[len(international_prefix) :]
     elif default_region and text[0] == "0":
         digits = _national_to_e164(raw, text, default_region)
     else:

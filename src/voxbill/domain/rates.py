@@ -43,8 +43,7 @@ class Rate:
             raise InvalidInput("increments must be at least 1 second")
         if self.min_duration < 0 or self.grace < 0:
             raise InvalidInput("min_duration and grace cannot be negative")
-        if (self.effective_from and self.effective_to
-                and self.effective_to <= self.effective_from):
+        if self.effective_from and self.effective_to and self.effective_to <= self.effective_from:
             raise InvalidInput("effective_to must be after effective_from")
 
     @property
@@ -54,12 +53,16 @@ class Rate:
     @property
     def always(self) -> bool:
         """In force at every instant (no dates, no profile): the lookup fast path."""
-        return self.effective_from is None and self.effective_to is None and (
-            self.time_profile is None)
+        return (
+            self.effective_from is None
+            and self.effective_to is None
+            and (self.time_profile is None)
+        )
 
     def in_force(self, at: datetime) -> bool:
         return (self.effective_from is None or self.effective_from <= at) and (
-            self.effective_to is None or at < self.effective_to)
+            self.effective_to is None or at < self.effective_to
+        )
 
 
 @dataclass(frozen=True, slots=True)

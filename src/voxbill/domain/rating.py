@@ -64,7 +64,7 @@ class Tariff:
     found lazily and kept, so repeated pricing (the inverse search) reuses them.
     """
 
-    __slots__ = ("_edges", "_plan", "_starts", "_rows", "group", "row", "start")
+    __slots__ = ("_edges", "_plan", "_rows", "_starts", "group", "row", "start")
 
     def __init__(self, plan: RatePlan, number: str, start: datetime) -> None:
         self._plan = plan
@@ -139,8 +139,16 @@ class Tariff:
         plan = self._plan
         cost = round_amount(exact, plan.decimals, plan.rounding)
         row = self.row
-        return Rating(plan.name, plan.currency, row.prefix, row.destination, row.rate,
-                      billed_seconds(row, duration), exact, cost)
+        return Rating(
+            plan.name,
+            plan.currency,
+            row.prefix,
+            row.destination,
+            row.rate,
+            billed_seconds(row, duration),
+            exact,
+            cost,
+        )
 
     def cost(self, duration: int) -> Decimal:
         plan = self._plan
@@ -180,10 +188,10 @@ def rate_call(plan: RatePlan, number: str, start: datetime, duration: int) -> Ra
     return Tariff(plan, number, start).rate(duration)
 
 
-def max_duration(plan: RatePlan, number: str, start: datetime, available: Decimal,
-                 cap: int = SYSTEM_MAX_DURATION) -> int:
+def max_duration(
+    plan: RatePlan, number: str, start: datetime, available: Decimal, cap: int = SYSTEM_MAX_DURATION
+) -> int:
     return Tariff(plan, number, start).max_duration(available, cap)
 
 
-__all__ = ["SYSTEM_MAX_DURATION", "Rating", "Tariff", "billed_seconds",
-           "max_duration", "rate_call"]
+__all__ = ["SYSTEM_MAX_DURATION", "Rating", "Tariff", "billed_seconds", "max_duration", "rate_call"]

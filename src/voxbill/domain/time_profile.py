@@ -53,7 +53,8 @@ class Clause:
             return weekday in self.days and self.start <= minute < self.end
         # wrapping window: the evening part belongs to the day, the morning to the next
         return (weekday in self.days and minute >= self.start) or (
-            (weekday - 1) % 7 in self.days and minute < self.end)
+            (weekday - 1) % 7 in self.days and minute < self.end
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,23 +22,78 @@ from voxbill.domain.rates import Rate
 from voxbill.domain.time_profile import TimeProfile, parse_time_profile
 
 _ALIASES: Final[dict[str, tuple[str, ...]]] = {
-    "prefix": ("prefix", "code", "dialcode", "dial_code", "dial code", "dialcodes", "pattern",
-               "prefixes", "destination_code", "country_code_prefix"),
-    "rate": ("rate", "price", "rate_per_minute", "price_per_minute", "per_minute", "cost",
-             "rate_min", "rate/min", "price/min", "ratepermin"),
-    "destination": ("destination", "description", "dest", "name", "country", "zone",
-                    "destination_name"),
-    "connect_fee": ("connect_fee", "connection_fee", "connect_charge", "setup_fee",
-                    "connection_charge", "connectfee"),
+    "prefix": (
+        "prefix",
+        "code",
+        "dialcode",
+        "dial_code",
+        "dial code",
+        "dialcodes",
+        "pattern",
+        "prefixes",
+        "destination_code",
+        "country_code_prefix",
+    ),
+    "rate": (
+        "rate",
+        "price",
+        "rate_per_minute",
+        "price_per_minute",
+        "per_minute",
+        "cost",
+        "rate_min",
+        "rate/min",
+        "price/min",
+        "ratepermin",
+    ),
+    "destination": (
+        "destination",
+        "description",
+        "dest",
+        "name",
+        "country",
+        "zone",
+        "destination_name",
+    ),
+    "connect_fee": (
+        "connect_fee",
+        "connection_fee",
+        "connect_charge",
+        "setup_fee",
+        "connection_charge",
+        "connectfee",
+    ),
     "initial_rate": ("initial_rate", "first_rate", "initial_price", "rate_initial"),
-    "initial_increment": ("initial_increment", "interval_1", "interval1", "first_interval",
-                          "min_increment", "initial_block", "increment_1", "initblock"),
-    "increment": ("increment", "interval_n", "intervaln", "next_interval", "billing_increment",
-                  "subsequent_increment", "increment_n", "billingblock"),
+    "initial_increment": (
+        "initial_increment",
+        "interval_1",
+        "interval1",
+        "first_interval",
+        "min_increment",
+        "initial_block",
+        "increment_1",
+        "initblock",
+    ),
+    "increment": (
+        "increment",
+        "interval_n",
+        "intervaln",
+        "next_interval",
+        "billing_increment",
+        "subsequent_increment",
+        "increment_n",
+        "billingblock",
+    ),
     "min_duration": ("min_duration", "minimum_duration", "minimum", "min_time"),
     "grace": ("grace", "grace_seconds", "free_seconds", "grace_period"),
-    "effective_from": ("effective_from", "effective_date", "valid_from", "start_date",
-                       "effective", "activation_date"),
+    "effective_from": (
+        "effective_from",
+        "effective_date",
+        "valid_from",
+        "start_date",
+        "effective",
+        "activation_date",
+    ),
     "effective_to": ("effective_to", "end_date", "valid_to", "expiry_date", "valid_until"),
     "time_profile": ("time_profile", "profile", "time_band", "timeband", "period"),
 }
@@ -83,13 +138,17 @@ def map_columns(header: list[str]) -> dict[str, int]:
         if name is None:
             raise RateDeckError(f"line 1: unknown column {raw.strip()!r}", [(1, "unknown column")])
         if name in found:
-            raise RateDeckError(f"line 1: column {raw.strip()!r} repeats {name!r}",
-                                [(1, f"duplicate column {name}")])
+            raise RateDeckError(
+                f"line 1: column {raw.strip()!r} repeats {name!r}",
+                [(1, f"duplicate column {name}")],
+            )
         found[name] = index
     for required in ("prefix", "rate"):
         if required not in found:
-            raise RateDeckError(f"line 1: the header has no {required!r} column",
-                                [(1, f"missing column {required}")])
+            raise RateDeckError(
+                f"line 1: the header has no {required!r} column",
+                [(1, f"missing column {required}")],
+            )
     return found
 
 
@@ -186,14 +245,20 @@ class _RowReader:
         )
 
 
-def read_deck(lines: Iterable[str], *, timezone: str = "UTC",
-              progress: Callable[[int], None] | None = None, every: int = 10_000) -> Deck:
+def read_deck(
+    lines: Iterable[str],
+    *,
+    timezone: str = "UTC",
+    progress: Callable[[int], None] | None = None,
+    every: int = 10_000,
+) -> Deck:
     """Parse a deck; every bad row becomes a ``(line, message)`` problem, none is dropped."""
     iterator: Iterator[str] = iter(lines)
     header_line = next(iterator, None)
     if header_line is None or not header_line.strip():
-        raise RateDeckError("line 1: the deck is empty; a header row is required",
-                            [(1, "empty deck")])
+        raise RateDeckError(
+            "line 1: the deck is empty; a header row is required", [(1, "empty deck")]
+        )
     delimiter = sniff_delimiter(header_line)
     header = next(csv.reader([header_line], delimiter=delimiter))
     reader = _RowReader(map_columns(header), ZoneInfo(timezone))
@@ -212,12 +277,20 @@ def read_deck(lines: Iterable[str], *, timezone: str = "UTC",
         except InvalidInput as exc:
             deck.problems.append((line, exc.message))
             continue
-        key = (rate.prefix, rate.time_profile.spec if rate.time_profile else None,
-               rate.effective_from)
+        key = (
+            rate.prefix,
+            rate.time_profile.spec if rate.time_profile else None,
+            rate.effective_from,
+        )
         earlier = seen.get(key)
         if earlier is not None:
-            deck.problems.append((line, f"prefix {rate.prefix} repeats line {earlier} "
-                                        "(same time profile and effective date)"))
+            deck.problems.append(
+                (
+                    line,
+                    f"prefix {rate.prefix} repeats line {earlier} "
+                    "(same time profile and effective date)",
+                )
+            )
             continue
         seen[key] = line
         deck.rows.append(DeckRow(line, rate))

@@ -72,16 +72,31 @@ def diff_rates(old: Iterable[Rate], new: Iterable[Rate], *, replace: bool) -> li
             kind = "decreased"
         else:
             continue
-        changes.append({"prefix": key[0], "time_profile": key[1], "destination": rate.destination,
-                        "change": kind, "old_rate": previous.rate if previous else None,
-                        "new_rate": rate.rate, "effective_from": rate.effective_from})
+        changes.append(
+            {
+                "prefix": key[0],
+                "time_profile": key[1],
+                "destination": rate.destination,
+                "change": kind,
+                "old_rate": previous.rate if previous else None,
+                "new_rate": rate.rate,
+                "effective_from": rate.effective_from,
+            }
+        )
     if replace:
         for key, rate in before.items():
             if key not in after:
-                changes.append({"prefix": key[0], "time_profile": key[1],
-                                "destination": rate.destination, "change": "removed",
-                                "old_rate": rate.rate, "new_rate": None,
-                                "effective_from": None})
+                changes.append(
+                    {
+                        "prefix": key[0],
+                        "time_profile": key[1],
+                        "destination": rate.destination,
+                        "change": "removed",
+                        "old_rate": rate.rate,
+                        "new_rate": None,
+                        "effective_from": None,
+                    }
+                )
     changes.sort(key=lambda c: (c["prefix"], c["time_profile"] or ""))
     return changes
 
@@ -91,8 +106,13 @@ class RateImportService:
         self._db = db
         self._on_change = on_change
 
-    def read(self, lines: Iterable[str], *, timezone: str = "UTC",
-             progress: Callable[[int], None] | None = None) -> Deck:
+    def read(
+        self,
+        lines: Iterable[str],
+        *,
+        timezone: str = "UTC",
+        progress: Callable[[int], None] | None = None,
+    ) -> Deck:
         return read_deck(lines, timezone=timezone, progress=progress)
 
     def plan_timezone(self, plan: str, options: PlanOptions) -> str:
@@ -103,8 +123,16 @@ class RateImportService:
             return record.timezone
         return options.timezone or "UTC"
 
-    def import_deck(self, deck: Deck, *, plan: str, source: str, options: PlanOptions,
-                    replace: bool = False, skip_bad_rows: bool = False) -> ImportReport:
+    def import_deck(
+        self,
+        deck: Deck,
+        *,
+        plan: str,
+        source: str,
+        options: PlanOptions,
+        replace: bool = False,
+        skip_bad_rows: bool = False,
+    ) -> ImportReport:
         name = plan.strip()
         if not name or len(name) > 100:
             raise InvalidInput("a plan name of 1 to 100 characters is required")
@@ -112,8 +140,11 @@ class RateImportService:
             line, message = deck.problems[0]
             more = len(deck.problems) - 1
             suffix = f" ({more} more bad rows)" if more else ""
-            raise RateDeckError(f"line {line}: {message}{suffix}; nothing was imported "
-                                "(fix the row, or pass --skip-bad-rows)", deck.problems)
+            raise RateDeckError(
+                f"line {line}: {message}{suffix}; nothing was imported "
+                "(fix the row, or pass --skip-bad-rows)",
+                deck.problems,
+            )
         new_rates = [row.rate for row in deck.rows]
         mode = "replace" if replace else "merge"
         with self._db.transaction() as conn:
@@ -124,25 +155,46 @@ class RateImportService:
                 changes = diff_rates(old_rates, new_rates, replace=True)
                 repo.delete_rates(conn, record.id)
             else:
-                keys = {(r.prefix, r.time_profile.spec if r.time_profile else None,
-                         r.effective_from) for r in new_rates}
-                replaced = [r for r in old_rates if (r.prefix, r.time_profile.spec if
-                            r.time_profile else None, r.effective_from) in keys]
+                keys = {
+                    (r.prefix, r.time_profile.spec if r.time_profile else None, r.effective_from)
+                    for r in new_rates
+                }
+                replaced = [
+                    r
+                    for r in old_rates
+                    if (r.prefix, r.time_profile.spec if r.time_profile else None, r.effective_from)
+                    in keys
+                ]
                 changes = diff_rates(old_rates, new_rates, replace=False)
                 repo.delete_rates(conn, record.id, _keys(replaced))
             repo.insert_rates(conn, record.id, new_rates)
             repo.bump_version(conn, record.id)
             import_id = repo.record_import(
-                conn, plan_id=record.id, source=source, mode=mode, rows_read=deck.rows_read,
-                rows_imported=len(new_rates), rows_rejected=len(deck.problems))
+                conn,
+                plan_id=record.id,
+                source=source,
+                mode=mode,
+                rows_read=deck.rows_read,
+                rows_imported=len(new_rates),
+                rows_rejected=len(deck.problems),
+            )
             repo.record_changes(conn, import_id, record.id, changes)
         if self._on_change is not None:
             self._on_change(name)
         counts: dict[str, int] = {}
         for change in changes:
             counts[change["change"]] = counts.get(change["change"], 0) + 1
-        return ImportReport(name, record.currency, mode, deck.rows_read, len(new_rates),
-                            len(deck.problems), deck.problems, counts, import_id)
+        return ImportReport(
+            name,
+            record.currency,
+            mode,
+            deck.rows_read,
+            len(new_rates),
+            len(deck.problems),
+            deck.problems,
+            counts,
+            import_id,
+        )
 
     def _plan(self, conn: Any, name: str, options: PlanOptions) -> repo.PlanRecord:
         record = repo.find_plan(conn, name)
@@ -158,17 +210,24 @@ class RateImportService:
             decimals = 4 if options.decimals is None else options.decimals
             if not 0 <= decimals <= 8:
                 raise InvalidInput("a plan rounds to between 0 and 8 decimals")
-            return repo.create_plan(conn, name=name, currency=currency, decimals=decimals,
-                                    rounding=options.rounding or RoundingMethod.HALF_UP,
-                                    timezone=timezone, holidays=options.holidays or ())
+            return repo.create_plan(
+                conn,
+                name=name,
+                currency=currency,
+                decimals=decimals,
+                rounding=options.rounding or RoundingMethod.HALF_UP,
+                timezone=timezone,
+                holidays=options.holidays or (),
+            )
         if currency is not None and currency != record.currency:
             raise InvalidInput(f"plan {name!r} is in {record.currency}, not {currency}")
         return record
 
 
 def _keys(rows: Iterable[Rate]) -> list[tuple[str, str | None, datetime | None]]:
-    return [(r.prefix, r.time_profile.spec if r.time_profile else None, r.effective_from)
-            for r in rows]
+    return [
+        (r.prefix, r.time_profile.spec if r.time_profile else None, r.effective_from) for r in rows
+    ]
 
 
 __all__ = ["ImportReport", "PlanOptions", "RateImportService", "diff_rates"]

@@ -71,8 +71,11 @@ class RatingService:
         return plan
 
     def normalize(self, number: str) -> str:
-        return normalize_number(number, default_region=self._settings.default_region,
-                                international_prefix=self._settings.international_prefix)
+        return normalize_number(
+            number,
+            default_region=self._settings.default_region,
+            international_prefix=self._settings.international_prefix,
+        )
 
     def tariff(self, plan: str, number: str, at: datetime | None = None) -> Tariff:
         start = at or datetime.now(UTC)
@@ -80,8 +83,14 @@ class RatingService:
             start = start.replace(tzinfo=UTC)
         return Tariff(self.plan(plan), self.normalize(number), start)
 
-    def quote(self, plan: str, number: str, duration: int, at: datetime | None = None,
-              available: Decimal | None = None) -> Quote:
+    def quote(
+        self,
+        plan: str,
+        number: str,
+        duration: int,
+        at: datetime | None = None,
+        available: Decimal | None = None,
+    ) -> Quote:
         if duration < 0:
             raise InvalidInput("duration cannot be negative")
         if duration > self._settings.max_call_duration * 6:
@@ -90,5 +99,4 @@ class RatingService:
         longest = None
         if available is not None:
             longest = tariff.max_duration(available, self._settings.max_call_duration)
-        return Quote(tariff.rate(duration), self.normalize(number), tariff.start, duration,
-                     longest)
+        return Quote(tariff.rate(duration), self.normalize(number), tariff.start, duration, longest)

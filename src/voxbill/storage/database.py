@@ -21,8 +21,13 @@ class DatabaseBusy(VoxbillError):
 def make_engine(url: str, *, lock_timeout_seconds: float = 5.0, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url, lock_timeout_seconds, **kwargs)
-    engine = create_engine(url, pool_pre_ping=True, pool_size=kwargs.pop("pool_size", 10),
-                           max_overflow=kwargs.pop("max_overflow", 40), **kwargs)
+    engine = create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=kwargs.pop("pool_size", 10),
+        max_overflow=kwargs.pop("max_overflow", 40),
+        **kwargs,
+    )
     timeout_ms = int(lock_timeout_seconds * 1000)
 
     @event.listens_for(engine, "connect")

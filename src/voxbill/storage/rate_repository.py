@@ -17,9 +17,21 @@ from voxbill.domain.time_profile import TimeProfile, parse_time_profile
 from voxbill.storage.schema import rate_changes, rate_imports, rate_plans, rates
 
 _SCALE = Decimal(10) ** STORAGE_PLACES
-_COLUMNS = ("plan_id", "prefix", "destination", "rate", "connect_fee", "initial_rate",
-            "initial_increment", "increment", "min_duration", "grace", "effective_from",
-            "effective_to", "time_profile")
+_COLUMNS = (
+    "plan_id",
+    "prefix",
+    "destination",
+    "rate",
+    "connect_fee",
+    "initial_rate",
+    "initial_increment",
+    "increment",
+    "min_duration",
+    "grace",
+    "effective_from",
+    "effective_to",
+    "time_profile",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +48,16 @@ class PlanRecord:
 
 def _plan_record(row: Any) -> PlanRecord:
     holidays = frozenset(date.fromisoformat(d) for d in row.holidays.split(",") if d)
-    return PlanRecord(row.id, row.name, row.currency, row.decimals,
-                      RoundingMethod(row.rounding), row.timezone, holidays, row.version)
+    return PlanRecord(
+        row.id,
+        row.name,
+        row.currency,
+        row.decimals,
+        RoundingMethod(row.rounding),
+        row.timezone,
+        holidays,
+        row.version,
+    )
 
 
 def find_plan(conn: Connection, name: str) -> PlanRecord | None:
@@ -46,10 +66,12 @@ def find_plan(conn: Connection, name: str) -> PlanRecord | None:
 
 
 def list_plans(conn: Connection) -> list[tuple[PlanRecord, int]]:
-    counts = (select(rates.c.plan_id, func.count().label("n")).group_by(rates.c.plan_id)
-              .subquery())
-    query = (select(rate_plans, func.coalesce(counts.c.n, 0).label("n"))
-             .outerjoin(counts, counts.c.plan_id == rate_plans.c.id).order_by(rate_plans.c.name))
+    counts = select(rates.c.plan_id, func.count().label("n")).group_by(rates.c.plan_id).subquery()
+    query = (
+        select(rate_plans, func.coalesce(counts.c.n, 0).label("n"))
+        .outerjoin(counts, counts.c.plan_id == rate_plans.c.id)
+        .order_by(rate_plans.c.name)
+    )
     return [(_plan_record(row), int(row.n)) for row in conn.execute(query)]
 
 
@@ -58,13 +80,30 @@ def plan_version(conn: Connection, name: str) -> int | None:
     return None if value is None else int(value)
 
 
-def create_plan(conn: Connection, *, name: str, currency: str, decimals: int,
-                rounding: RoundingMethod, timezone: str, holidays: Iterable[date]) -> PlanRecord:
+def create_plan(
+    conn: Connection,
+    *,
+    name: str,
+    currency: str,
+    decimals: int,
+    rounding: RoundingMethod,
+    timezone: str,
+    holidays: Iterable[date],
+) -> PlanRecord:
     now = datetime.now(UTC)
-    conn.execute(insert(rate_plans).values(
-        name=name, currency=currency, decimals=decimals, rounding=rounding.value,
-        timezone=timezone, holidays=",".join(sorted(d.isoformat() for d in holidays)),
-        version=1, created_at=now, updated_at=now))
+    conn.execute(
+        insert(rate_plans).values(
+            name=name,
+            currency=currency,
+            decimals=decimals,
+            rounding=rounding.value,
+            timezone=timezone,
+            holidays=",".join(sorted(d.isoformat() for d in holidays)),
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+    )
     plan = find_plan(conn, name)
     assert plan is not None
     return plan
@@ -77,20 +116,47 @@ def lock_plan(conn: Connection, plan_id: int) -> None:
 
 
 def bump_version(conn: Connection, plan_id: int) -> None:
-    conn.execute(update(rate_plans).where(rate_plans.c.id == plan_id).values(
-        version=rate_plans.c.version + 1, updated_at=datetime.now(UTC)))
+    conn.execute(
+        update(rate_plans)
+        .where(rate_plans.c.id == plan_id)
+        .values(version=rate_plans.c.version + 1, updated_at=datetime.now(UTC))
+    )
 
 
 def _row_to_rate(row: Sequence[Any], profiles: dict[str, TimeProfile]) -> Rate:
-    (prefix, destination, rate, connect_fee, initial_rate, initial_increment, increment,
-     min_duration, grace, effective_from, effective_to, profile) = row
+    (
+        prefix,
+        destination,
+        rate,
+        connect_fee,
+        initial_rate,
+        initial_increment,
+        increment,
+        min_duration,
+        grace,
+        effective_from,
+        effective_to,
+        profile,
+    ) = row
     time_profile = None
     if profile:
         time_profile = profiles.get(profile)
         if time_profile is None:
             time_profile = profiles[profile] = parse_time_profile(profile)
-    return Rate(prefix, rate, destination, connect_fee, initial_rate, initial_increment,
-                increment, min_duration, grace, effective_from, effective_to, time_profile)
+    return Rate(
+        prefix,
+        rate,
+        destination,
+        connect_fee,
+        initial_rate,
+        initial_increment,
+        increment,
+        min_duration,
+        grace,
+        effective_from,
+        effective_to,
+        time_profile,
+    )
 
 
 def load_rates(conn: Connection, plan_id: int) -> list[Rate]:
@@ -104,23 +170,40 @@ def load_plan(conn: Connection, name: str) -> tuple[RatePlan, int] | None:
     record = find_plan(conn, name)
     if record is None:
         return None
-    plan = RatePlan(record.name, record.currency, load_rates(conn, record.id), record.decimals,
-                    record.rounding, record.timezone, record.holidays)
+    plan = RatePlan(
+        record.name,
+        record.currency,
+        load_rates(conn, record.id),
+        record.decimals,
+        record.rounding,
+        record.timezone,
+        record.holidays,
+    )
     return plan, record.version
 
 
-def delete_rates(conn: Connection, plan_id: int, keys: Iterable[tuple[str, str | None,
-                 datetime | None]] | None = None) -> None:
+def delete_rates(
+    conn: Connection,
+    plan_id: int,
+    keys: Iterable[tuple[str, str | None, datetime | None]] | None = None,
+) -> None:
     """Delete all rows of a plan, or only those with the given (prefix, profile, from)."""
     if keys is None:
         conn.execute(delete(rates).where(rates.c.plan_id == plan_id))
         return
     for prefix, profile, effective_from in keys:
-        conn.execute(delete(rates).where(
-            rates.c.plan_id == plan_id, rates.c.prefix == prefix,
-            rates.c.time_profile.is_(None) if profile is None else rates.c.time_profile == profile,
-            rates.c.effective_from.is_(None) if effective_from is None
-            else rates.c.effective_from == effective_from))
+        conn.execute(
+            delete(rates).where(
+                rates.c.plan_id == plan_id,
+                rates.c.prefix == prefix,
+                rates.c.time_profile.is_(None)
+                if profile is None
+                else rates.c.time_profile == profile,
+                rates.c.effective_from.is_(None)
+                if effective_from is None
+                else rates.c.effective_from == effective_from,
+            )
+        )
 
 
 def insert_rates(conn: Connection, plan_id: int, new_rates: Sequence[Rate]) -> None:
@@ -136,12 +219,21 @@ def insert_rates(conn: Connection, plan_id: int, new_rates: Sequence[Rate]) -> N
 
 
 def _portable(plan_id: int, r: Rate) -> dict[str, Any]:
-    return {"plan_id": plan_id, "prefix": r.prefix, "destination": r.destination,
-            "rate": r.rate, "connect_fee": r.connect_fee, "initial_rate": r.initial_rate,
-            "initial_increment": r.initial_increment, "increment": r.increment,
-            "min_duration": r.min_duration, "grace": r.grace,
-            "effective_from": r.effective_from, "effective_to": r.effective_to,
-            "time_profile": r.time_profile.spec if r.time_profile else None}
+    return {
+        "plan_id": plan_id,
+        "prefix": r.prefix,
+        "destination": r.destination,
+        "rate": r.rate,
+        "connect_fee": r.connect_fee,
+        "initial_rate": r.initial_rate,
+        "initial_increment": r.initial_increment,
+        "increment": r.increment,
+        "min_duration": r.min_duration,
+        "grace": r.grace,
+        "effective_from": r.effective_from,
+        "effective_to": r.effective_to,
+        "time_profile": r.time_profile.spec if r.time_profile else None,
+    }
 
 
 def _scaled(value: Decimal | None) -> int | None:
@@ -153,15 +245,31 @@ def _naive(value: datetime | None) -> str | None:
 
 
 def _sqlite_rates(conn: Connection, plan_id: int, new_rates: Sequence[Rate]) -> None:
-    sql = (f"INSERT INTO rates ({', '.join(_COLUMNS)}) "
-           f"VALUES ({', '.join('?' for _ in _COLUMNS)})")
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    sql = f"INSERT INTO rates ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
+    raw: Any = conn.connection.dbapi_connection
+    cursor = raw.cursor()
     try:
-        cursor.executemany(sql, (
-            (plan_id, r.prefix, r.destination, _scaled(r.rate), _scaled(r.connect_fee),
-             _scaled(r.initial_rate), r.initial_increment, r.increment, r.min_duration,
-             r.grace, _naive(r.effective_from), _naive(r.effective_to),
-             r.time_profile.spec if r.time_profile else None) for r in new_rates))
+        cursor.executemany(
+            sql,
+            (
+                (
+                    plan_id,
+                    r.prefix,
+                    r.destination,
+                    _scaled(r.rate),
+                    _scaled(r.connect_fee),
+                    _scaled(r.initial_rate),
+                    r.initial_increment,
+                    r.increment,
+                    r.min_duration,
+                    r.grace,
+                    _naive(r.effective_from),
+                    _naive(r.effective_to),
+                    r.time_profile.spec if r.time_profile else None,
+                )
+                for r in new_rates
+            ),
+        )
     finally:
         cursor.close()
 
@@ -174,21 +282,32 @@ def _copy_text(value: object) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     text = str(value)
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace(
-        "\r", "\\r")
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def _copy_rates(conn: Connection, plan_id: int, new_rates: Sequence[Rate]) -> None:
-    raw = conn.connection.dbapi_connection
-    assert raw is not None
-    with raw.cursor() as cursor, cursor.copy(
-            f"COPY rates ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
+    raw: Any = conn.connection.dbapi_connection
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(f"COPY rates ({', '.join(_COLUMNS)}) FROM STDIN") as copy,
+    ):
         buffer = io.StringIO()
         for count, r in enumerate(new_rates, 1):
-            fields = (plan_id, r.prefix, r.destination, r.rate, r.connect_fee, r.initial_rate,
-                      r.initial_increment, r.increment, r.min_duration, r.grace,
-                      r.effective_from, r.effective_to,
-                      r.time_profile.spec if r.time_profile else None)
+            fields = (
+                plan_id,
+                r.prefix,
+                r.destination,
+                r.rate,
+                r.connect_fee,
+                r.initial_rate,
+                r.initial_increment,
+                r.increment,
+                r.min_duration,
+                r.grace,
+                r.effective_from,
+                r.effective_to,
+                r.time_profile.spec if r.time_profile else None,
+            )
             buffer.write("\t".join(_copy_text(f) for f in fields))
             buffer.write("\n")
             if count % 50_000 == 0:
@@ -197,20 +316,40 @@ def _copy_rates(conn: Connection, plan_id: int, new_rates: Sequence[Rate]) -> No
         copy.write(buffer.getvalue())
 
 
-def record_import(conn: Connection, *, plan_id: int, source: str, mode: str, rows_read: int,
-                  rows_imported: int, rows_rejected: int) -> int:
-    result = conn.execute(insert(rate_imports).values(
-        plan_id=plan_id, source=source[:500], mode=mode, rows_read=rows_read,
-        rows_imported=rows_imported, rows_rejected=rows_rejected,
-        imported_at=datetime.now(UTC)).returning(rate_imports.c.id))
+def record_import(
+    conn: Connection,
+    *,
+    plan_id: int,
+    source: str,
+    mode: str,
+    rows_read: int,
+    rows_imported: int,
+    rows_rejected: int,
+) -> int:
+    result = conn.execute(
+        insert(rate_imports)
+        .values(
+            plan_id=plan_id,
+            source=source[:500],
+            mode=mode,
+            rows_read=rows_read,
+            rows_imported=rows_imported,
+            rows_rejected=rows_rejected,
+            imported_at=datetime.now(UTC),
+        )
+        .returning(rate_imports.c.id)
+    )
     return int(result.scalar_one())
 
 
-def record_changes(conn: Connection, import_id: int, plan_id: int,
-                   changes: Sequence[dict[str, Any]]) -> None:
+def record_changes(
+    conn: Connection, import_id: int, plan_id: int, changes: Sequence[dict[str, Any]]
+) -> None:
     if changes:
-        conn.execute(insert(rate_changes), [
-            {"import_id": import_id, "plan_id": plan_id, **change} for change in changes])
+        conn.execute(
+            insert(rate_changes),
+            [{"import_id": import_id, "plan_id": plan_id, **change} for change in changes],
+        )
 
 
 def list_changes(conn: Connection, plan_id: int, import_id: int | None = None) -> list[Any]:

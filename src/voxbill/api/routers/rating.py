@@ -16,8 +16,17 @@ def quote(body: QuoteRequest, container: ContainerDep) -> QuoteRead:
     """Price one call: the cost of ``duration`` seconds to ``to`` on ``plan``."""
     result = container.rating.quote(body.plan, body.to, body.duration, body.at, body.available)
     rating = result.rating
-    return QuoteRead(plan=rating.plan, number=result.number, currency=rating.currency,
-                     prefix=rating.prefix, destination=rating.destination, rate=rating.rate,
-                     billed_seconds=rating.billed_seconds, cost=rating.cost,
-                     exact_cost=canonical(rating.exact_cost), at=result.at,
-                     duration=result.duration, max_duration=result.max_duration)
+    return QuoteRead(
+        plan=rating.plan,
+        number=result.number,
+        currency=rating.currency,
+        prefix=rating.prefix,
+        destination=rating.destination,
+        rate=rating.rate,
+        billed_seconds=rating.billed_seconds,
+        cost=rating.cost,
+        exact_cost=canonical(rating.exact_cost),
+        at=result.at,
+        duration=result.duration,
+        max_duration=result.max_duration,
+    )

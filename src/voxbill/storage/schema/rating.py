@@ -16,7 +16,8 @@ from voxbill.storage.schema.base import metadata
 from voxbill.storage.types import Amount, UtcDateTime
 
 rate_plans = Table(
-    "rate_plans", metadata,
+    "rate_plans",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(100), nullable=False, unique=True),
     Column("currency", String(3), nullable=False),
@@ -31,7 +32,8 @@ rate_plans = Table(
 )
 
 rates = Table(
-    "rates", metadata,
+    "rates",
+    metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
     Column("plan_id", Integer, ForeignKey("rate_plans.id", ondelete="CASCADE"), nullable=False),
     Column("prefix", String(20), nullable=False),
@@ -52,7 +54,8 @@ rates = Table(
 Index("ix_rates_plan_prefix", rates.c.plan_id, rates.c.prefix)
 
 rate_imports = Table(
-    "rate_imports", metadata,
+    "rate_imports",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("plan_id", Integer, ForeignKey("rate_plans.id", ondelete="CASCADE"), nullable=False),
     Column("source", String(500), nullable=False),
@@ -64,10 +67,10 @@ rate_imports = Table(
 )
 
 rate_changes = Table(
-    "rate_changes", metadata,
+    "rate_changes",
+    metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-    Column("import_id", Integer, ForeignKey("rate_imports.id", ondelete="CASCADE"),
-           nullable=False),
+    Column("import_id", Integer, ForeignKey("rate_imports.id", ondelete="CASCADE"), nullable=False),
     Column("plan_id", Integer, ForeignKey("rate_plans.id", ondelete="CASCADE"), nullable=False),
     Column("prefix", String(20), nullable=False),
     Column("time_profile", String(200), nullable=True),
