@@ -127,29 +127,47 @@ def sniff_delimiter(header: str) -> str:
     return delimiter if counts[delimiter] else ","
 
 
+def _canonical(raw: str) -> tuple[str, int] | None:
+    """A header cell's canonical column and how good a match it is (lower is better)."""
+    key = _key(raw)
+    if "(" in key:  # "Rate (USD)", "Interval (s)"
+        key = key.split("(", 1)[0].strip()
+    for candidate in (key, key.replace(" ", "_"), key.replace(" ", "")):
+        name = _BY_ALIAS.get(candidate)
+        if name is not None:
+            return name, _ALIASES[name].index(candidate)
+    return None
+
+
 def map_columns(header: list[str]) -> dict[str, int]:
-    """Canonical column name -> index; refuses unknown, duplicate and missing columns."""
-    found: dict[str, int] = {}
+    """Canonical column name -> index.
+
+    Columns voxbill does not know (notes, country codes, change flags) are ignored, as
+    real carrier decks carry them; when two columns mean the same thing, the closer name
+    wins (``destination`` over ``country``), and an exact repeat is refused.
+    """
+    found: dict[str, tuple[int, int]] = {}
     for index, raw in enumerate(header):
-        key = _key(raw)
-        if not key:
+        match = _canonical(raw)
+        if match is None:
             continue
-        name = _BY_ALIAS.get(key) or _BY_ALIAS.get(key.replace(" ", "_"))
-        if name is None:
-            raise RateDeckError(f"line 1: unknown column {raw.strip()!r}", [(1, "unknown column")])
-        if name in found:
+        name, rank = match
+        previous = found.get(name)
+        if previous is not None and previous[1] == rank:
             raise RateDeckError(
-                f"line 1: column {raw.strip()!r} repeats {name!r}",
+                f"line 1: column {raw.strip()!r} appears twice",
                 [(1, f"duplicate column {name}")],
             )
-        found[name] = index
+        if previous is None or rank < previous[1]:
+            found[name] = (index, rank)
+    columns = {name: index for name, (index, _) in found.items()}
     for required in ("prefix", "rate"):
-        if required not in found:
+        if required not in columns:
             raise RateDeckError(
                 f"line 1: the header has no {required!r} column",
                 [(1, f"missing column {required}")],
             )
-    return found
+    return columns
 
 
 class _RowReader:
