@@ -48,12 +48,12 @@ _ALIASES: Final[dict[str, tuple[str, ...]]] = {
     ),
     "destination": (
         "destination",
+        "destination_name",
         "description",
         "dest",
         "name",
-        "country",
         "zone",
-        "destination_name",
+        "country",
     ),
     "connect_fee": (
         "connect_fee",
