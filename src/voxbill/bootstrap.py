@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from voxbill.services.ledger import LedgerService
 from voxbill.services.rate_import import RateImportService
 from voxbill.services.rating import RatingService
 from voxbill.settings import Settings
@@ -19,10 +20,12 @@ class Container:
     db: Database
     rating: RatingService = field(init=False)
     rate_import: RateImportService = field(init=False)
+    ledger: LedgerService = field(init=False)
 
     def __post_init__(self) -> None:
         self.rating = RatingService(self.db, self.settings)
         self.rate_import = RateImportService(self.db, on_change=self.rating.forget)
+        self.ledger = LedgerService(self.db, self.settings)
 
     def close(self) -> None:
         self.db.dispose()

@@ -13,7 +13,10 @@ stable ``code``; one place per door (HTTP, SIP, RADIUS, CLI) maps codes to its s
     │   ├── NoRate                   code=no_rate
     │   └── UnknownRatePlan          code=unknown_rate_plan
     ├── Conflict                     code=conflict
+    │   ├── IdempotencyConflict      code=idempotency_conflict (same key, other request)
+    │   └── HoldConflict             code=hold_conflict      (hold already settled otherwise)
     ├── Refused                      code=refused            (a business "no")
+    │   └── InsufficientFunds        code=insufficient_funds
     └── AccountingError              code=accounting_error
         ├── ZeroAmountError          code=zero_amount
         ├── UnbalancedTransaction    code=unbalanced_transaction
@@ -80,8 +83,26 @@ class Conflict(VoxbillError):
     code = "conflict"
 
 
+class IdempotencyConflict(Conflict):
+    """An idempotency key was reused for a different request (HTTP 409)."""
+
+    code = "idempotency_conflict"
+
+
+class HoldConflict(Conflict):
+    """A hold was already posted, voided or expired in another way than asked."""
+
+    code = "hold_conflict"
+
+
 class Refused(VoxbillError):
     code = "refused"
+
+
+class InsufficientFunds(Refused):
+    """The operation would take a balance below its floor (block balance / credit limit)."""
+
+    code = "insufficient_funds"
 
 
 class AccountingError(VoxbillError):
