@@ -130,8 +130,7 @@ def normalize_currency(code: str) -> str:
 
 def canonical(amount: Decimal) -> str:
     """A plain decimal string without exponent, for APIs, CSV and storage."""
-    text = format(amount, "f")
-    return "0" if text in ("-0", "0") else text
+    return format(amount.copy_abs() if amount.is_zero() else amount, "f")  # no "-0.00"
 
 
 def ratio_split(amount: Decimal, ratios: list[int], places: int) -> list[Decimal]:

@@ -102,17 +102,22 @@ class Tariff:
         return max(seconds, offset + 1)
 
     def _offset_change(self, low: datetime, high: datetime) -> datetime:
-        """The first instant in (low, high] at which the plan's UTC offset differs from low's."""
+        """The first whole second after ``low`` at which the plan's UTC offset differs.
+
+        Searched in whole seconds from ``low`` (a block start), so the boundary falls on the
+        exact second of the DST change and not up to a second after it.
+        """
         zone = self._plan.zone
+        second = timedelta(seconds=1)
         before = low.astimezone(zone).utcoffset()
-        lo, hi = low, high
-        while hi - lo > timedelta(seconds=1):
-            mid = lo + (hi - lo) / 2
-            if mid.astimezone(zone).utcoffset() == before:
+        lo, hi = 0, max(1, -(-(high - low) // second))
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if (low + mid * second).astimezone(zone).utcoffset() == before:
                 lo = mid
             else:
                 hi = mid
-        return hi
+        return low + hi * second
 
     def exact_cost(self, duration: int) -> Decimal:
         """The cost before rounding (a Decimal with up to 50 significant digits)."""

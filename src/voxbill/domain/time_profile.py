@@ -51,10 +51,9 @@ class Clause:
         weekday = local.weekday()
         if self.start < self.end:
             return weekday in self.days and self.start <= minute < self.end
-        # wrapping window: the evening part belongs to the day, the morning to the next
-        return (weekday in self.days and minute >= self.start) or (
-            (weekday - 1) % 7 in self.days and minute < self.end
-        )
+        # A wrapping window covers, on each of its days, the evening and the early morning,
+        # so "mon-fri 08:00-18:00" and "mon-fri 18:00-08:00|sat-sun" partition the week.
+        return weekday in self.days and (minute >= self.start or minute < self.end)
 
 
 @dataclass(frozen=True, slots=True)

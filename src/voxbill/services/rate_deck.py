@@ -99,6 +99,8 @@ _ALIASES: Final[dict[str, tuple[str, ...]]] = {
 }
 _BY_ALIAS: Final = {alias: name for name, aliases in _ALIASES.items() for alias in aliases}
 _PLACES_UNIT: Final = Decimal(1).scaleb(-STORAGE_PLACES)
+#: Prices must fit storage (SQLite keeps 10^-8 units in a signed 64-bit integer).
+MAX_PRICE: Final = Decimal(10) ** 10
 MAX_DURATION_FIELD: Final = 86400
 
 
@@ -197,6 +199,8 @@ class _RowReader:
             raise InvalidInput(f"{name} {text!r} is not a decimal number") from None
         if not value.is_finite() or value < 0:
             raise InvalidInput(f"{name} {text!r} must be a non-negative number")
+        if value >= MAX_PRICE:
+            raise InvalidInput(f"{name} {text!r} is too large (must be below {MAX_PRICE})")
         if value.quantize(_PLACES_UNIT, rounding=decimal.ROUND_DOWN) != value:
             raise InvalidInput(f"{name} {text!r} has more than {STORAGE_PLACES} decimal places")
         return value
@@ -205,7 +209,7 @@ class _RowReader:
         text = self._text(record, name)
         if not text:
             return default
-        if not text.isdigit():
+        if not text.isdigit() or not text.isascii():
             raise InvalidInput(f"{name} {text!r} must be a whole number of seconds")
         value = int(text)
         if value > MAX_DURATION_FIELD:
@@ -283,8 +287,9 @@ def read_deck(
     deck = Deck()
     seen: dict[tuple[str, str | None, datetime | None], int] = {}
     records = csv.reader(iterator, delimiter=delimiter)
+    ended = 1  # the file line on which the previous record ended
     for record in records:
-        line = records.line_num + 1
+        line, ended = ended + 1, records.line_num + 1  # a quoted field may span lines
         if not record or (len(record) == 1 and not record[0].strip()):
             continue
         deck.rows_read += 1

@@ -20,6 +20,10 @@ from voxbill.settings import Settings
 from voxbill.storage import rate_repository as repo
 from voxbill.storage.database import Database
 
+#: Calls outside these instants are refused (the far ends overflow date arithmetic).
+EARLIEST_CALL = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_CALL = datetime(9000, 1, 1, tzinfo=UTC)
+
 
 @dataclass
 class _Cached:
@@ -81,6 +85,8 @@ class RatingService:
         start = at or datetime.now(UTC)
         if start.tzinfo is None:
             start = start.replace(tzinfo=UTC)
+        if not EARLIEST_CALL <= start <= LATEST_CALL:
+            raise InvalidInput("a call's start must be between the years 1900 and 9000")
         return Tariff(self.plan(plan), self.normalize(number), start)
 
     def quote(
