@@ -8,129 +8,182 @@ idempotency key — so a retry, a concurrent duplicate or a crash never posts tw
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from voxbill.domain.money import canonical
+from sqlalchemy.exc import IntegrityError
+
+from voxbill.domain.errors import IdempotencyConflict, InvalidInput, NotFound
+from voxbill.domain.ledger import (
+    Leg,
+    Posting,
+    SystemBook,
+    TransactionKind,
+    convert,
+    exact,
+    positive,
+)
+from voxbill.domain.money import ZERO, canonical, normalize_currency
+from voxbill.services import ledger_holds, ledger_verify
+from voxbill.services.ledger_journal import Journal
+from voxbill.services.ledger_views import (
+    BalanceView,
+    Discrepancy,
+    HistoryEntry,
+    Hold,
+    HoldRequest,
+    HoldSettlement,
+    LedgerTransaction,
+    norm,
+    norm_or_none,
+)
 from voxbill.settings import Settings
+from voxbill.storage import ledger_repository as repo
 from voxbill.storage.database import Database
 
+__all__ = [
+    "BalanceView",
+    "Discrepancy",
+    "HistoryEntry",
+    "Hold",
+    "HoldRequest",
+    "HoldSettlement",
+    "LedgerService",
+    "LedgerTransaction",
+]
 
-@dataclass(frozen=True)
-class BalanceView:
-    """An account's funds; ``balance_account_id`` owns the balance (shared balances)."""
-
-    account_id: int
-    balance_account_id: int
-    currency: str
-    balance: Decimal
-    reserved: Decimal
-    available: Decimal
-    credit_limit: Decimal
-    block_balance: Decimal
-    alert_balance: Decimal | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "account_id": self.account_id,
-            "balance_account_id": self.balance_account_id,
-            "currency": self.currency,
-            "balance": canonical(self.balance),
-            "reserved": canonical(self.reserved),
-            "available": canonical(self.available),
-            "credit_limit": canonical(self.credit_limit),
-            "block_balance": canonical(self.block_balance),
-            "alert_balance": None if self.alert_balance is None else canonical(self.alert_balance),
-        }
+T = TypeVar("T")
+_ATTEMPTS = 3
 
 
-@dataclass(frozen=True)
-class LedgerTransaction:
-    """The outcome of one money movement, as seen from ``account_id``'s balance."""
-
-    id: int
-    kind: str  # topup | transfer | adjustment | refund | charge
-    account_id: int
-    amount: Decimal  # signed, in the account's currency
-    currency: str
-    balance_after: Decimal
-    reason: str | None
-    created_at: datetime
-    replayed: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    """One leg on an account's balance, newest first in :meth:`LedgerService.history`."""
-
-    id: int
-    transaction_id: int
-    kind: str
-    amount: Decimal
-    balance_after: Decimal | None
-    reason: str | None
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class HoldRequest:
-    """Reserve ``amount`` on ``account_id``'s balance: one per level of a call's chain."""
-
-    account_id: int
-    amount: Decimal
-
-
-@dataclass(frozen=True)
-class Hold:
-    id: int
-    reference: str
-    level: int  # position in the chain given to place_holds (0 = the caller's account)
-    account_id: int
-    balance_account_id: int
-    currency: str
-    amount: Decimal
-    status: str  # open | posted | voided | expired
-    posted_amount: Decimal | None
-    expires_at: datetime
-    created_at: datetime
-    transaction_id: int | None = None
-    replayed: bool = False
-
-
-@dataclass(frozen=True)
-class HoldSettlement:
-    """The charge posted for a reference's holds; ``overrun`` when usage exceeded a hold."""
-
-    transaction_id: int | None
-    holds: tuple[Hold, ...]
-    balances_after: dict[int, Decimal]  # by balance_account_id
-    overrun: bool = False
-    replayed: bool = False
-
-
-@dataclass(frozen=True)
-class Discrepancy:
-    """One thing ``ledger verify`` found wrong; ``str()`` is one line."""
-
-    kind: str
-    subject: str
-    expected: str
-    actual: str
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.subject}: expected {self.expected}, found {self.actual}"
+def request_fingerprint(operation: str, request: dict[str, Any]) -> str:
+    """A stable digest of what was asked, for callers that do not send their own."""
+    text = json.dumps({"operation": operation, **request}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class LedgerService:
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._db = db
         self._settings = settings
+        self._clock = clock
+
+    # -- plumbing ----------------------------------------------------------------
+
+    @contextmanager
+    def _journal(self) -> Iterator[Journal]:
+        with repo.busy_as_error(), self._db.transaction() as conn:
+            yield Journal(conn, self._clock())
+
+    def _once(
+        self,
+        operation: str,
+        request: dict[str, Any],
+        *,
+        actor: str,
+        key: str | None,
+        fingerprint: str | None,
+        run: Callable[[Journal], LedgerTransaction],
+    ) -> LedgerTransaction:
+        """Run ``run`` once per (actor, key): a duplicate replays, a different request is 409.
+
+        The key is stored in the transaction that moves the money; a concurrent duplicate
+        fails on the key's unique constraint, rolls back whole, and replays on retry.
+        """
+        digest = fingerprint or request_fingerprint(operation, request)
+        for attempt in range(_ATTEMPTS):
+            try:
+                with self._journal() as journal:
+                    if key is not None:
+                        stored = repo.find_idempotency(journal.conn, actor, key)
+                        if stored is not None:
+                            if stored.fingerprint != digest:
+                                raise IdempotencyConflict(
+                                    f"idempotency key {key!r} was used for a different request"
+                                )
+                            data = json.loads(stored.result)
+                            return LedgerTransaction.from_json(data, replayed=True)
+                    result = run(journal)
+                    if key is not None:
+                        repo.save_idempotency(
+                            journal.conn,
+                            scope=actor,
+                            key=key,
+                            fingerprint=digest,
+                            operation=operation,
+                            result=json.dumps(result.to_json(), sort_keys=True),
+                            now=journal.now,
+                        )
+                    return result
+            except IntegrityError:
+                if key is None or attempt == _ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _result(
+        journal: Journal,
+        kind: TransactionKind,
+        account_id: int,
+        book_id: int,
+        amount: Decimal,
+        transaction_id: int,
+        reason: str | None,
+    ) -> LedgerTransaction:
+        return LedgerTransaction(
+            id=transaction_id,
+            kind=kind.value,
+            account_id=account_id,
+            amount=amount,
+            currency=journal.owner(account_id).currency,
+            balance_after=norm(journal.balance_of(book_id)),
+            reason=reason,
+            created_at=journal.now,
+        )
+
+    def _external(
+        self,
+        kind: TransactionKind,
+        source: SystemBook,
+        account_id: int,
+        amount: Decimal,
+        *,
+        actor: str,
+        reason: str | None,
+        key: str | None,
+        fingerprint: str | None,
+        floor: bool = False,
+    ) -> LedgerTransaction:
+        """Money between an account's balance and one of the operator's system books."""
+        request = {"account_id": account_id, "amount": canonical(amount), "reason": reason}
+
+        def run(journal: Journal) -> LedgerTransaction:
+            book = journal.account_book(account_id)
+            currency = journal.owner(account_id).currency
+            system = journal.system_book(source, currency)
+            posting = Posting.move(system, book, amount, currency)
+            applied = journal.post(
+                posting, kind=kind.value, actor=actor, reason=reason, floors=[book] if floor else []
+            )
+            return self._result(
+                journal, kind, account_id, book, amount, applied.transaction_id, reason
+            )
+
+        return self._once(
+            kind.value, request, actor=actor, key=key, fingerprint=fingerprint, run=run
+        )
+
+    # -- money movements ---------------------------------------------------------
 
     def top_up(
         self,
@@ -142,20 +195,17 @@ class LedgerService:
         fingerprint: str | None = None,
         note: str | None = None,
     ) -> LedgerTransaction:
-        raise NotImplementedError
-
-    def transfer(
-        self,
-        source_id: int,
-        target_id: int,
-        amount: Decimal,
-        *,
-        actor: str,
-        idempotency_key: str | None = None,
-        fingerprint: str | None = None,
-        note: str | None = None,
-    ) -> LedgerTransaction:
-        raise NotImplementedError
+        """Operator money in: from the cash (payments) book to the account's balance."""
+        return self._external(
+            TransactionKind.TOPUP,
+            SystemBook.CASH,
+            account_id,
+            positive(amount),
+            actor=actor,
+            reason=note,
+            key=idempotency_key,
+            fingerprint=fingerprint,
+        )
 
     def adjust(
         self,
@@ -168,7 +218,24 @@ class LedgerService:
         fingerprint: str | None = None,
         force: bool = False,
     ) -> LedgerTransaction:
-        raise NotImplementedError
+        """± correction with a reason (the "decrement API"); a debit respects the floor
+        unless ``force`` (operator only: the caller checks who may force)."""
+        value = exact(amount)
+        if value == ZERO:
+            raise InvalidInput("an adjustment needs a non-zero amount")
+        if not reason or not reason.strip():
+            raise InvalidInput("an adjustment needs a reason")
+        return self._external(
+            TransactionKind.ADJUSTMENT,
+            SystemBook.ADJUSTMENTS,
+            account_id,
+            value,
+            actor=actor,
+            reason=reason.strip(),
+            key=idempotency_key,
+            fingerprint=fingerprint,
+            floor=value < ZERO and not force,
+        )
 
     def refund(
         self,
@@ -180,15 +247,153 @@ class LedgerService:
         idempotency_key: str | None = None,
         fingerprint: str | None = None,
     ) -> LedgerTransaction:
-        raise NotImplementedError
+        """Money given back to the account (a disputed call, a failed service)."""
+        if not reason or not reason.strip():
+            raise InvalidInput("a refund needs a reason")
+        return self._external(
+            TransactionKind.REFUND,
+            SystemBook.REFUNDS,
+            account_id,
+            positive(amount),
+            actor=actor,
+            reason=reason.strip(),
+            key=idempotency_key,
+            fingerprint=fingerprint,
+        )
+
+    def transfer(
+        self,
+        source_id: int,
+        target_id: int,
+        amount: Decimal,
+        *,
+        actor: str,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+        note: str | None = None,
+    ) -> LedgerTransaction:
+        """A reseller funds another balance from its own; ``amount`` is in the source's
+        currency. The result is seen from the target (the counterparty is the source).
+        Who may fund whom is the caller's policy (tenancy), not the ledger's."""
+        value = positive(amount)
+        request = {
+            "source_id": source_id,
+            "target_id": target_id,
+            "amount": canonical(value),
+            "note": note,
+        }
+
+        def run(journal: Journal) -> LedgerTransaction:
+            source_book = journal.account_book(source_id)
+            target_book = journal.account_book(target_id)
+            if source_book == target_book:
+                raise InvalidInput(f"accounts {source_id} and {target_id} share one balance")
+            source_cur = journal.owner(source_id).currency
+            target_cur = journal.owner(target_id).currency
+            if source_cur == target_cur:
+                credited = value
+                posting = Posting.move(source_book, target_book, value, source_cur)
+            else:
+                rate = self._rate(journal, source_cur, target_cur)
+                credited = convert(value, rate, target_cur)
+                posting = Posting.of(
+                    [
+                        Leg(source_book, -value, source_cur),
+                        Leg(journal.system_book(SystemBook.FX, source_cur), value, source_cur),
+                        Leg(journal.system_book(SystemBook.FX, target_cur), -credited, target_cur),
+                        Leg(target_book, credited, target_cur),
+                    ]
+                )
+            applied = journal.post(
+                posting,
+                kind=TransactionKind.TRANSFER.value,
+                actor=actor,
+                reason=note,
+                floors=[source_book],
+            )
+            result = self._result(
+                journal,
+                TransactionKind.TRANSFER,
+                target_id,
+                target_book,
+                credited,
+                applied.transaction_id,
+                note,
+            )
+            return LedgerTransaction(
+                **{
+                    **result.__dict__,
+                    "counterparty_account_id": source_id,
+                    "counterparty_balance_after": norm(journal.balance_of(source_book)),
+                }
+            )
+
+        return self._once(
+            TransactionKind.TRANSFER.value,
+            request,
+            actor=actor,
+            key=idempotency_key,
+            fingerprint=fingerprint,
+            run=run,
+        )
+
+    # -- reading -----------------------------------------------------------------
 
     def balance(self, account_id: int) -> BalanceView:
-        raise NotImplementedError
+        with self._db.transaction(readonly=True) as conn:
+            owner = repo.balance_owner(conn, account_id)
+            book = repo.find_book(conn, repo.account_book_key(owner.balance_account_id))
+        balance = ZERO if book is None else book.balance
+        reserved = ZERO if book is None else book.reserved
+        credit = owner.credit_limit if owner.billing == "postpaid" else ZERO
+        return BalanceView(
+            account_id=account_id,
+            balance_account_id=owner.balance_account_id,
+            currency=owner.currency,
+            balance=norm(balance),
+            reserved=norm(reserved),
+            available=norm(balance + credit - reserved),
+            credit_limit=norm(owner.credit_limit),
+            block_balance=norm(owner.block_balance),
+            alert_balance=norm_or_none(owner.alert_balance),
+        )
 
     def history(
         self, account_id: int, *, limit: int = 50, before_id: int | None = None
     ) -> list[HistoryEntry]:
-        raise NotImplementedError
+        """Legs on the account's balance, newest first; page with ``before_id``."""
+        if not 1 <= limit <= 1000:
+            raise InvalidInput("limit must be between 1 and 1000")
+        with self._db.transaction(readonly=True) as conn:
+            owner = repo.balance_owner(conn, account_id)
+            book = repo.find_book(conn, repo.account_book_key(owner.balance_account_id))
+            if book is None:
+                return []
+            rows = repo.history(conn, book.id, limit=limit, before_id=before_id)
+        return [
+            HistoryEntry(
+                id=r.id,
+                transaction_id=r.transaction_id,
+                kind=r.kind,
+                amount=norm(r.amount),
+                balance_after=norm_or_none(r.balance_after),
+                reason=r.reason,
+                created_at=r.created_at,
+            )
+            for r in rows
+        ]
+
+    # -- holds (see ledger_holds) ------------------------------------------------
+
+    def _hold_op(self, op: Callable[[Journal], T]) -> T:
+        for attempt in range(_ATTEMPTS):
+            try:
+                with self._journal() as journal:
+                    return op(journal)
+            except IntegrityError:  # a concurrent twin placed the same reference first
+                if attempt == _ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def place_holds(
         self,
@@ -198,7 +403,12 @@ class LedgerService:
         expires_at: datetime,
         actor: str = "system",
     ) -> list[Hold]:
-        raise NotImplementedError
+        """Reserve funds at every level of a chain, all or none; the same reference again
+        returns the holds already placed (``replayed``) and reserves nothing more."""
+        checked = ledger_holds.validate_requests(reference, requests, expires_at)
+        return self._hold_op(
+            lambda journal: ledger_holds.place(journal, reference, checked, expires_at)
+        )
 
     def place_hold(
         self,
@@ -209,12 +419,17 @@ class LedgerService:
         expires_at: datetime,
         actor: str = "system",
     ) -> Hold:
-        raise NotImplementedError
+        request = HoldRequest(account_id, amount)
+        return self.place_holds(reference, [request], expires_at=expires_at, actor=actor)[0]
 
     def extend_holds(
         self, reference: str, amounts: Sequence[Decimal], *, expires_at: datetime
     ) -> list[Hold]:
-        raise NotImplementedError
+        """Grow open holds to ``amounts`` (per level) and push their expiry (interim updates)."""
+        totals = [positive(a, what="hold amount") for a in amounts]
+        return self._hold_op(
+            lambda journal: ledger_holds.extend(journal, reference, totals, expires_at)
+        )
 
     def post_holds(
         self,
@@ -224,22 +439,55 @@ class LedgerService:
         actor: str = "system",
         allow_overrun: bool = False,
     ) -> HoldSettlement:
-        raise NotImplementedError
+        """Charge ``amounts`` (per level, each ≤ its hold unless ``allow_overrun``) and
+        release the rest, exactly once; the same call again replays the settlement."""
+        charges = [exact(a, what="charge") for a in amounts]
+        return self._hold_op(
+            lambda journal: ledger_holds.post(journal, reference, charges, actor, allow_overrun)
+        )
 
     def void_holds(self, reference: str) -> list[Hold]:
-        raise NotImplementedError
+        return self._hold_op(lambda journal: ledger_holds.void(journal, reference))
 
     def holds(self, reference: str) -> list[Hold]:
-        raise NotImplementedError
+        with self._journal() as journal:
+            return ledger_holds.current(journal, reference)
 
     def expire_holds(self, now: datetime, *, limit: int = 500) -> int:
-        raise NotImplementedError
+        """Release open holds past their expiry; safe to run on every node at once."""
+        with self._journal() as journal:
+            return ledger_holds.expire(journal, now, limit)
+
+    # -- FX ------------------------------------------------------------------------
 
     def set_fx_rate(self, base: str, quote: str, rate: Decimal, effective_from: datetime) -> None:
-        raise NotImplementedError
+        """1 ``base`` = ``rate`` ``quote`` from ``effective_from`` on (until a later rate)."""
+        base, quote = normalize_currency(base), normalize_currency(quote)
+        if base == quote:
+            raise InvalidInput("an exchange rate needs two different currencies")
+        value = positive(rate, what="exchange rate")
+        with self._journal() as journal:
+            repo.upsert_fx_rate(journal.conn, base, quote, value, effective_from, journal.now)
 
     def fx_rate(self, base: str, quote: str, at: datetime | None = None) -> Decimal:
-        raise NotImplementedError
+        with self._journal() as journal:
+            return self._rate(journal, base, quote, at)
+
+    @staticmethod
+    def _rate(journal: Journal, base: str, quote: str, at: datetime | None = None) -> Decimal:
+        row = repo.fx_rate_at(journal.conn, base, quote, at or journal.now)
+        if row is None:
+            raise NotFound(f"no exchange rate from {base} to {quote}", code="no_fx_rate")
+        rate: Decimal = row.rate
+        return rate if row.base == base else Decimal(1) / rate
+
+    # -- verification ----------------------------------------------------------------
 
     def verify(self) -> list[Discrepancy]:
-        raise NotImplementedError
+        """Recompute every balance, reservation and zero-sum from the journal and holds."""
+        with self._db.transaction(readonly=True) as conn:
+            return ledger_verify.discrepancies(conn)
+
+    def summary(self) -> dict[str, int]:
+        with self._db.transaction(readonly=True) as conn:
+            return repo.counts(conn)

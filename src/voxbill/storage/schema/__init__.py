@@ -2,6 +2,29 @@
 
 from voxbill.storage.schema.accounts import accounts
 from voxbill.storage.schema.base import metadata
+from voxbill.storage.schema.ledger import (
+    fx_rates,
+    holds,
+    idempotency_keys,
+    ledger_books,
+    ledger_entries,
+    ledger_transactions,
+    outbox_events,
+)
 from voxbill.storage.schema.rating import rate_changes, rate_imports, rate_plans, rates
 
-__all__ = ["accounts", "metadata", "rate_changes", "rate_imports", "rate_plans", "rates"]
+__all__ = [
+    "accounts",
+    "fx_rates",
+    "holds",
+    "idempotency_keys",
+    "ledger_books",
+    "ledger_entries",
+    "ledger_transactions",
+    "metadata",
+    "outbox_events",
+    "rate_changes",
+    "rate_imports",
+    "rate_plans",
+    "rates",
+]

@@ -1,0 +1,255 @@
+"""Holds: funds reserved for a call or session, then posted, voided or expired — once.
+
+A reference (a session id) owns one hold per level of the account chain. Placing takes
+the balance locks and checks every level's floor before reserving anything, so
+concurrent calls can never together hold more than is available. Settling takes the
+hold rows' locks first (then the balances'), and a hold moves out of ``open`` exactly
+once: a repeated settlement of the same kind replays, a different one is a conflict.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Row
+
+from voxbill.domain.errors import (
+    HoldConflict,
+    IdempotencyConflict,
+    InvalidInput,
+    NotFound,
+)
+from voxbill.domain.ledger import Leg, Posting, SystemBook, TransactionKind, positive
+from voxbill.domain.money import ZERO
+from voxbill.services.ledger_journal import Journal
+from voxbill.services.ledger_views import Hold, HoldRequest, HoldSettlement, norm, norm_or_none
+from voxbill.storage import ledger_repository as repo
+
+OPEN, POSTED, VOIDED, EXPIRED = "open", "posted", "voided", "expired"
+
+
+def validate_requests(
+    reference: str, requests: Sequence[HoldRequest], expires_at: datetime
+) -> list[HoldRequest]:
+    if not reference or len(reference) > 200:
+        raise InvalidInput("a hold needs a reference of 1 to 200 characters")
+    if not requests:
+        raise InvalidInput("a hold needs at least one level")
+    if expires_at.tzinfo is None:
+        raise InvalidInput("a hold's expiry needs a timezone")
+    return [HoldRequest(r.account_id, positive(r.amount, what="hold amount")) for r in requests]
+
+
+def _view(row: Row[Any], *, replayed: bool = False) -> Hold:
+    return Hold(
+        id=row.id,
+        reference=row.reference,
+        level=row.level,
+        account_id=row.account_id,
+        balance_account_id=row.balance_account_id,
+        currency=row.currency,
+        amount=norm(row.amount),
+        status=row.status,
+        posted_amount=norm_or_none(row.posted_amount),
+        expires_at=row.expires_at,
+        created_at=row.created_at,
+        transaction_id=row.transaction_id,
+        replayed=replayed,
+    )
+
+
+def current(journal: Journal, reference: str, *, replayed: bool = False) -> list[Hold]:
+    rows = repo.holds_by_reference(journal.conn, reference, lock=False)
+    return [_view(r, replayed=replayed) for r in rows]
+
+
+def _replay_place(rows: list[Row[Any]], requests: Sequence[HoldRequest]) -> list[Hold]:
+    if [r.account_id for r in rows] != [q.account_id for q in requests]:
+        raise IdempotencyConflict(
+            f"hold reference {rows[0].reference!r} is already used for other accounts"
+        )
+    return [_view(r, replayed=True) for r in rows]
+
+
+def place(
+    journal: Journal, reference: str, requests: Sequence[HoldRequest], expires_at: datetime
+) -> list[Hold]:
+    existing = repo.holds_by_reference(journal.conn, reference, lock=False)
+    if existing:
+        return _replay_place(existing, requests)
+    books = [journal.account_book(r.account_id) for r in requests]
+    journal.lock(books)
+    existing = repo.holds_by_reference(journal.conn, reference, lock=False)
+    if existing:  # a twin committed while we waited for the balance lock
+        return _replay_place(existing, requests)
+    needed: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for book, request in zip(books, requests, strict=True):
+        needed[book] += request.amount
+    for book, amount in needed.items():
+        journal.require(book, amount)
+    for book, amount in needed.items():
+        journal.reserve(book, amount)
+    for level, (book, request) in enumerate(zip(books, requests, strict=True)):
+        repo.insert_hold(
+            journal.conn,
+            {
+                "reference": reference,
+                "level": level,
+                "account_id": request.account_id,
+                "book_id": book,
+                "currency": journal.owner(request.account_id).currency,
+                "amount": request.amount,
+                "status": OPEN,
+                "expires_at": expires_at,
+                "created_at": journal.now,
+                "updated_at": journal.now,
+            },
+        )
+    return current(journal, reference)
+
+
+def _locked_holds(journal: Journal, reference: str) -> list[Row[Any]]:
+    rows = repo.holds_by_reference(journal.conn, reference, lock=True)
+    if not rows:
+        raise NotFound(f"no hold with reference {reference!r}", code="unknown_hold")
+    return rows
+
+
+def _lock_books(journal: Journal, rows: Sequence[Row[Any]]) -> list[int]:
+    books = [journal.account_book(r.account_id) for r in rows]
+    if any(book != r.book_id for book, r in zip(books, rows, strict=True)):
+        raise HoldConflict("an account changed balance owner while its hold was open")
+    journal.lock(books)
+    return books
+
+
+def extend(
+    journal: Journal, reference: str, totals: Sequence[Decimal], expires_at: datetime
+) -> list[Hold]:
+    rows = _locked_holds(journal, reference)
+    if len(totals) != len(rows):
+        raise InvalidInput(f"{len(rows)} hold levels, {len(totals)} amounts given")
+    if any(r.status != OPEN for r in rows):
+        raise HoldConflict(f"the holds of {reference!r} are no longer open")
+    books = _lock_books(journal, rows)
+    growth: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for book, row, total in zip(books, rows, totals, strict=True):
+        growth[book] += max(total - row.amount, ZERO)
+    for book, amount in growth.items():
+        if amount > ZERO:
+            journal.require(book, amount)
+    for book, amount in growth.items():
+        if amount > ZERO:
+            journal.reserve(book, amount)
+    for row, total in zip(rows, totals, strict=True):
+        repo.update_hold(
+            journal.conn,
+            row.id,
+            amount=max(total, row.amount),
+            expires_at=expires_at,
+            updated_at=journal.now,
+        )
+    return current(journal, reference)
+
+
+def _balances(journal: Journal, rows: Sequence[Row[Any]]) -> dict[int, Decimal]:
+    result = {}
+    for row in rows:
+        book = repo.find_book(journal.conn, repo.account_book_key(row.balance_account_id))
+        assert book is not None
+        result[row.balance_account_id] = norm(book.balance)
+    return result
+
+
+def post(
+    journal: Journal,
+    reference: str,
+    charges: Sequence[Decimal],
+    actor: str,
+    allow_overrun: bool,
+) -> HoldSettlement:
+    rows = _locked_holds(journal, reference)
+    if len(charges) != len(rows):
+        raise InvalidInput(f"{len(rows)} hold levels, {len(charges)} charges given")
+    if any(c < ZERO for c in charges):
+        raise InvalidInput("a charge cannot be negative")
+    if all(r.status == POSTED for r in rows):
+        if [r.posted_amount for r in rows] != list(charges):
+            raise HoldConflict(f"the holds of {reference!r} were posted for other amounts")
+        return HoldSettlement(
+            transaction_id=rows[0].transaction_id,
+            holds=tuple(_view(r, replayed=True) for r in rows),
+            balances_after=_balances(journal, rows),
+            overrun=any(r.posted_amount > r.amount for r in rows),
+            replayed=True,
+        )
+    if any(r.status != OPEN for r in rows):
+        raise HoldConflict(f"the holds of {reference!r} are {rows[0].status}, not open")
+    overrun = any(c > r.amount for c, r in zip(charges, rows, strict=True))
+    if overrun and not allow_overrun:
+        raise InvalidInput("a charge exceeds its hold")
+    revenue = {r.currency: journal.system_book(SystemBook.REVENUE, r.currency) for r in rows}
+    books = _lock_books(journal, rows)
+    for book, row in zip(books, rows, strict=True):
+        journal.reserve(book, -row.amount)
+    legs = []
+    for book, row, charge in zip(books, rows, charges, strict=True):
+        if charge > ZERO:
+            legs += [
+                Leg(book, -charge, row.currency),
+                Leg(revenue[row.currency], charge, row.currency),
+            ]
+    transaction_id = None
+    if legs:
+        applied = journal.post(
+            Posting.of(legs), kind=TransactionKind.CHARGE.value, actor=actor, reference=reference
+        )
+        transaction_id = applied.transaction_id
+    for row, charge in zip(rows, charges, strict=True):
+        repo.update_hold(
+            journal.conn,
+            row.id,
+            status=POSTED,
+            posted_amount=charge,
+            transaction_id=transaction_id,
+            updated_at=journal.now,
+        )
+    return HoldSettlement(
+        transaction_id=transaction_id,
+        holds=tuple(current(journal, reference)),
+        balances_after={
+            r.balance_account_id: norm(journal.balance_of(b))
+            for r, b in zip(rows, books, strict=True)
+        },
+        overrun=overrun,
+    )
+
+
+def void(journal: Journal, reference: str) -> list[Hold]:
+    rows = _locked_holds(journal, reference)
+    if any(r.status == POSTED for r in rows):
+        raise HoldConflict(f"the holds of {reference!r} were already posted")
+    if all(r.status in (VOIDED, EXPIRED) for r in rows):
+        return [_view(r, replayed=True) for r in rows]
+    _release(journal, rows, VOIDED)
+    return current(journal, reference)
+
+
+def expire(journal: Journal, now: datetime, limit: int) -> int:
+    """Release holds past expiry. ``SKIP LOCKED`` lets several sweepers share the work."""
+    rows = repo.claim_expired_holds(journal.conn, now, limit)
+    if rows:
+        _release(journal, rows, EXPIRED)
+    return len(rows)
+
+
+def _release(journal: Journal, rows: Sequence[Row[Any]], status: str) -> None:
+    open_rows = [r for r in rows if r.status == OPEN]
+    books = _lock_books(journal, open_rows)
+    for book, row in zip(books, open_rows, strict=True):
+        journal.reserve(book, -row.amount)
+        repo.update_hold(journal.conn, row.id, status=status, updated_at=journal.now)

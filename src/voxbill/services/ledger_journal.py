@@ -1,0 +1,179 @@
+"""One database transaction's work on the ledger: find books, lock, check floors, append.
+
+A :class:`Journal` is created by the service inside ``db.transaction()``. It resolves
+accounts to the books that carry their balance, locks those rows (sorted, once), and
+turns a balanced :class:`~voxbill.domain.ledger.Posting` into legs, maintained balances
+and threshold events — all in the caller's transaction, so they commit or vanish together.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import cast
+
+from sqlalchemy import Connection
+
+from voxbill.domain.errors import CurrencyMismatch, InsufficientFunds
+from voxbill.domain.ledger import Funds, Posting, SystemBook, crossings
+from voxbill.domain.money import ZERO, canonical
+from voxbill.services.ledger_views import money_text
+from voxbill.storage import ledger_repository as repo
+from voxbill.storage.ledger_repository import BookState, Owner
+
+
+@dataclass(frozen=True)
+class Applied:
+    transaction_id: int
+    balances_after: dict[int, Decimal]  # by book id, maintained books only
+
+
+class Journal:
+    def __init__(self, conn: Connection, now: datetime) -> None:
+        self.conn = conn
+        self.now = now
+        self._owners: dict[int, Owner] = {}
+        self._book_owner: dict[int, Owner] = {}
+        self._locked: dict[int, BookState] = {}
+
+    def owner(self, account_id: int) -> Owner:
+        if account_id not in self._owners:
+            self._owners[account_id] = repo.balance_owner(self.conn, account_id)
+        return self._owners[account_id]
+
+    def account_book(self, account_id: int) -> int:
+        """The id of the book carrying ``account_id``'s balance (created on first use)."""
+        owner = self.owner(account_id)
+        book_id = repo.ensure_book(
+            self.conn,
+            repo.account_book_key(owner.balance_account_id),
+            account_id=owner.balance_account_id,
+            purpose="balance",
+            currency=owner.currency,
+            maintained=True,
+            now=self.now,
+        )
+        self._book_owner[book_id] = owner
+        return book_id
+
+    def system_book(self, purpose: SystemBook, currency: str) -> int:
+        return repo.ensure_book(
+            self.conn,
+            repo.system_book_key(purpose.value, currency),
+            account_id=None,
+            purpose=purpose.value,
+            currency=currency,
+            maintained=False,
+            now=self.now,
+        )
+
+    def lock(self, book_ids: Iterable[int]) -> None:
+        """Lock every book this transaction will touch, in one sorted pass.
+
+        Only account balances are locked: system books are never read-modified-written.
+        """
+        wanted = {b for b in book_ids if b in self._book_owner and b not in self._locked}
+        if self._locked and wanted and min(wanted) < max(self._locked):
+            raise RuntimeError("books must be locked in one pass, in ascending order")
+        self._locked.update(repo.lock_books(self.conn, wanted))
+
+    def funds(self, book_id: int) -> Funds:
+        book, owner = self._locked[book_id], self._book_owner[book_id]
+        return Funds(
+            balance=book.balance,
+            reserved=book.reserved,
+            billing=owner.billing,
+            credit_limit=owner.credit_limit,
+            block_balance=owner.block_balance,
+            alert_balance=owner.alert_balance,
+        )
+
+    def balance_of(self, book_id: int) -> Decimal:
+        return self._locked[book_id].balance
+
+    def require(self, book_id: int, debit: Decimal) -> None:
+        """Refuse unless ``debit`` may leave (or be held on) the locked book."""
+        funds = self.funds(book_id)
+        if not funds.allows(debit):
+            owner = self._book_owner[book_id]
+            raise InsufficientFunds(
+                f"account {owner.balance_account_id} has {canonical(funds.headroom())} "
+                f"{owner.currency} available above its floor; {canonical(debit)} needed"
+            )
+
+    def reserve(self, book_id: int, delta: Decimal) -> None:
+        book = self._locked[book_id]
+        book.reserved += delta
+        repo.store_book(self.conn, book)
+
+    def post(
+        self,
+        posting: Posting,
+        *,
+        kind: str,
+        actor: str,
+        reason: str | None = None,
+        reference: str | None = None,
+        floors: Iterable[int] = (),
+    ) -> Applied:
+        """Append ``posting``; books in ``floors`` may not end below their floor."""
+        touched = {cast(int, book) for book in posting.books()}
+        self.lock(touched)
+        for book_id in floors:
+            net = posting.net(book_id)
+            if net < ZERO:
+                self.require(book_id, -net)
+        transaction_id = repo.insert_transaction(
+            self.conn, kind=kind, actor=actor, reason=reason, reference=reference, now=self.now
+        )
+        before = {b: self.funds(b) for b in sorted(touched) if b in self._locked}
+        rows = []
+        for leg in posting.legs:
+            book = self._locked.get(cast(int, leg.book))
+            if book is not None and book.currency != leg.currency:
+                raise CurrencyMismatch(f"a {leg.currency} leg cannot go on a {book.currency} book")
+            if book is not None:
+                book.balance += leg.amount
+            rows.append(
+                {
+                    "transaction_id": transaction_id,
+                    "book_id": leg.book,
+                    "amount": leg.amount,
+                    "currency": leg.currency,
+                    "balance_after": None if book is None else book.balance,
+                    "created_at": self.now,
+                }
+            )
+        repo.insert_entries(self.conn, rows)
+        for book_id, funds in before.items():
+            repo.store_book(self.conn, self._locked[book_id])
+            self._emit_crossings(book_id, funds, transaction_id)
+        return Applied(transaction_id, {b: self._locked[b].balance for b in before})
+
+    def _emit_crossings(self, book_id: int, before: Funds, transaction_id: int) -> None:
+        after = self.funds(book_id)
+        owner = self._book_owner[book_id]
+        for event in crossings(before, after):
+            payload = {
+                "event": event.value,
+                "account_id": owner.balance_account_id,
+                "currency": owner.currency,
+                "balance": money_text(after.balance),
+                "balance_before": money_text(before.balance),
+                "alert_balance": None
+                if after.alert_balance is None
+                else money_text(after.alert_balance),
+                "block_balance": money_text(after.block_balance),
+                "transaction_id": transaction_id,
+                "at": self.now.isoformat(),
+            }
+            repo.add_outbox_event(
+                self.conn,
+                f"balance.{event.value}",
+                owner.balance_account_id,
+                json.dumps(payload, sort_keys=True),
+                self.now,
+            )

@@ -1,0 +1,46 @@
+"""``ledger verify``: every maintained number recomputed from the journal and the holds.
+
+Checks that each account balance equals the sum of its legs, each reserved amount the
+sum of its open holds, each transaction and each currency sums to zero, and every leg
+is in its book's currency.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+from voxbill.domain.money import ZERO, canonical
+from voxbill.services.ledger_views import Discrepancy
+from voxbill.storage import ledger_repository as repo
+
+
+def discrepancies(conn: Connection) -> list[Discrepancy]:
+    found: list[Discrepancy] = []
+    sums = repo.entry_sums_by_book(conn)
+    held = repo.open_hold_sums_by_book(conn)
+    for book in repo.books(conn):
+        if not book.maintained:
+            continue
+        subject = f"book {book.id} ({book.key})"
+        expected = sums.get(book.id, ZERO)
+        if book.balance != expected:
+            found.append(
+                Discrepancy("balance", subject, canonical(expected), canonical(book.balance))
+            )
+        reserved = held.get(book.id, ZERO)
+        if book.reserved != reserved:
+            found.append(
+                Discrepancy("reserved", subject, canonical(reserved), canonical(book.reserved))
+            )
+    for currency, total in sorted(repo.currency_totals(conn).items()):
+        if total != ZERO:
+            found.append(Discrepancy("currency_total", currency, "0", canonical(total)))
+    for transaction_id, currency, total in repo.unbalanced_transactions(conn):
+        found.append(
+            Discrepancy("transaction", f"{transaction_id} in {currency}", "0", canonical(total))
+        )
+    for entry_id, entry_currency, book_currency in repo.entries_in_wrong_currency(conn):
+        found.append(
+            Discrepancy("entry_currency", f"entry {entry_id}", book_currency, entry_currency)
+        )
+    return found

@@ -1,0 +1,409 @@
+"""SQL for the ledger. Every function runs on the caller's connection (its transaction).
+
+Balance rows are locked with ``SELECT … FOR UPDATE`` in ascending id order, so that
+concurrent movements over several balances never deadlock; SQLite needs no row locks
+because every writer holds the database write lock (``BEGIN IMMEDIATE``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
+
+from voxbill.domain.errors import NotFound
+from voxbill.domain.money import ZERO
+from voxbill.storage.database import DatabaseBusy
+from voxbill.storage.schema.accounts import accounts
+from voxbill.storage.schema.ledger import (
+    fx_rates,
+    holds,
+    idempotency_keys,
+    ledger_books,
+    ledger_entries,
+    ledger_transactions,
+    outbox_events,
+)
+
+# lock_not_available, deadlock_detected, serialization_failure, query_canceled (timeout)
+_BUSY_SQLSTATES = frozenset({"55P03", "40P01", "40001", "57014"})
+
+
+@contextmanager
+def busy_as_error() -> Iterator[None]:
+    """A lock wait that timed out is a typed, retryable error, not an internal failure."""
+    try:
+        yield
+    except DBAPIError as exc:
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        if sqlstate in _BUSY_SQLSTATES or "database is locked" in str(exc.orig):
+            raise DatabaseBusy("the balance is busy; retry the request") from exc
+        raise
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The account whose balance an account uses, with the limits that guard it."""
+
+    account_id: int
+    balance_account_id: int
+    currency: str
+    billing: str
+    credit_limit: Decimal
+    block_balance: Decimal
+    alert_balance: Decimal | None
+
+
+@dataclass
+class BookState:
+    id: int
+    currency: str
+    maintained: bool
+    balance: Decimal
+    reserved: Decimal
+
+
+def balance_owner(conn: Connection, account_id: int) -> Owner:
+    """Walk up from ``account_id`` while the account shares its parent's balance."""
+    current: int | None = account_id
+    seen: set[int] = set()
+    while current is not None and current not in seen:
+        seen.add(current)
+        row = conn.execute(
+            select(
+                accounts.c.id,
+                accounts.c.parent_id,
+                accounts.c.shared_balance,
+                accounts.c.currency,
+                accounts.c.billing,
+                accounts.c.credit_limit,
+                accounts.c.block_balance,
+                accounts.c.alert_balance,
+            ).where(accounts.c.id == current)
+        ).first()
+        if row is None:
+            raise NotFound(f"account {account_id} does not exist")
+        if row.shared_balance and row.parent_id is not None:
+            current = row.parent_id
+            continue
+        return Owner(
+            account_id=account_id,
+            balance_account_id=row.id,
+            currency=row.currency,
+            billing=row.billing,
+            credit_limit=row.credit_limit,
+            block_balance=row.block_balance,
+            alert_balance=row.alert_balance,
+        )
+    raise NotFound(f"account {account_id} has no balance of its own or above it")
+
+
+def account_book_key(account_id: int) -> str:
+    return f"account:{account_id}"
+
+
+def system_book_key(purpose: str, currency: str) -> str:
+    return f"{purpose}:{currency}"
+
+
+def find_book(conn: Connection, key: str) -> Any | None:
+    return conn.execute(select(ledger_books).where(ledger_books.c.key == key)).first()
+
+
+def ensure_book(
+    conn: Connection,
+    key: str,
+    *,
+    account_id: int | None,
+    purpose: str,
+    currency: str,
+    maintained: bool,
+    now: datetime,
+) -> int:
+    """The book's id, creating it on first use (a concurrent creator wins quietly)."""
+    row = find_book(conn, key)
+    if row is not None:
+        return int(row.id)
+    values = {
+        "key": key,
+        "account_id": account_id,
+        "purpose": purpose,
+        "currency": currency,
+        "maintained": maintained,
+        "balance": ZERO,
+        "reserved": ZERO,
+        "created_at": now,
+    }
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(ledger_books).values(values).on_conflict_do_nothing())
+    row = find_book(conn, key)
+    assert row is not None
+    return int(row.id)
+
+
+def lock_books(conn: Connection, book_ids: Iterable[int]) -> dict[int, BookState]:
+    """Lock balance rows in ascending id order (the one lock order of the system)."""
+    ids = sorted(set(book_ids))
+    rows = conn.execute(
+        select(
+            ledger_books.c.id,
+            ledger_books.c.currency,
+            ledger_books.c.maintained,
+            ledger_books.c.balance,
+            ledger_books.c.reserved,
+        )
+        .where(ledger_books.c.id.in_(ids))
+        .order_by(ledger_books.c.id)
+        .with_for_update()
+    ).all()
+    return {r.id: BookState(r.id, r.currency, r.maintained, r.balance, r.reserved) for r in rows}
+
+
+def insert_transaction(
+    conn: Connection,
+    *,
+    kind: str,
+    actor: str,
+    reason: str | None,
+    reference: str | None,
+    now: datetime,
+) -> int:
+    return int(
+        conn.execute(
+            insert(ledger_transactions)
+            .values(kind=kind, actor=actor, reason=reason, reference=reference, created_at=now)
+            .returning(ledger_transactions.c.id)
+        ).scalar_one()
+    )
+
+
+def insert_entries(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    conn.execute(insert(ledger_entries), list(rows))
+
+
+def store_book(conn: Connection, book: BookState) -> None:
+    conn.execute(
+        update(ledger_books)
+        .where(ledger_books.c.id == book.id)
+        .values(balance=book.balance, reserved=book.reserved)
+    )
+
+
+def add_outbox_event(
+    conn: Connection, topic: str, account_id: int, payload: str, now: datetime
+) -> None:
+    conn.execute(
+        insert(outbox_events).values(
+            topic=topic, account_id=account_id, payload=payload, created_at=now
+        )
+    )
+
+
+def outbox(conn: Connection, account_id: int | None = None) -> list[Any]:
+    query = select(outbox_events).order_by(outbox_events.c.id)
+    if account_id is not None:
+        query = query.where(outbox_events.c.account_id == account_id)
+    return list(conn.execute(query).all())
+
+
+def find_idempotency(conn: Connection, scope: str, key: str) -> Any | None:
+    return conn.execute(
+        select(idempotency_keys).where(
+            idempotency_keys.c.scope == scope, idempotency_keys.c.key == key
+        )
+    ).first()
+
+
+def save_idempotency(
+    conn: Connection,
+    *,
+    scope: str,
+    key: str,
+    fingerprint: str,
+    operation: str,
+    result: str,
+    now: datetime,
+) -> None:
+    conn.execute(
+        insert(idempotency_keys).values(
+            scope=scope,
+            key=key,
+            fingerprint=fingerprint,
+            operation=operation,
+            result=result,
+            created_at=now,
+        )
+    )
+
+
+def history(conn: Connection, book_id: int, *, limit: int, before_id: int | None) -> list[Any]:
+    query = (
+        select(
+            ledger_entries.c.id,
+            ledger_entries.c.transaction_id,
+            ledger_transactions.c.kind,
+            ledger_entries.c.amount,
+            ledger_entries.c.balance_after,
+            ledger_transactions.c.reason,
+            ledger_entries.c.created_at,
+        )
+        .join(ledger_transactions, ledger_transactions.c.id == ledger_entries.c.transaction_id)
+        .where(ledger_entries.c.book_id == book_id)
+        .order_by(ledger_entries.c.id.desc())
+        .limit(limit)
+    )
+    if before_id is not None:
+        query = query.where(ledger_entries.c.id < before_id)
+    return list(conn.execute(query).all())
+
+
+# -- holds ---------------------------------------------------------------------------
+
+
+def _holds_query() -> Select[Any]:
+    return select(holds, ledger_books.c.account_id.label("balance_account_id")).join(
+        ledger_books, ledger_books.c.id == holds.c.book_id
+    )
+
+
+def holds_by_reference(conn: Connection, reference: str, *, lock: bool) -> list[Any]:
+    """A reference's holds by level; ``lock`` takes their row locks (never the books')."""
+    query = _holds_query().where(holds.c.reference == reference).order_by(holds.c.id)
+    if lock:
+        query = query.with_for_update(of=holds)
+    return list(conn.execute(query).all())
+
+
+def insert_hold(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(insert(holds).values(values))
+
+
+def update_hold(conn: Connection, hold_id: int, **values: Any) -> None:
+    conn.execute(update(holds).where(holds.c.id == hold_id).values(**values))
+
+
+def claim_expired_holds(conn: Connection, now: datetime, limit: int) -> list[Any]:
+    """Open holds past their expiry, locked; rows another node holds are skipped."""
+    return list(
+        conn.execute(
+            _holds_query()
+            .where(holds.c.status == "open", holds.c.expires_at <= now)
+            .order_by(holds.c.id)
+            .limit(limit)
+            .with_for_update(of=holds, skip_locked=True)
+        ).all()
+    )
+
+
+# -- FX ------------------------------------------------------------------------------
+
+
+def upsert_fx_rate(
+    conn: Connection, base: str, quote: str, rate: Decimal, effective_from: datetime, now: datetime
+) -> None:
+    match = and_(
+        fx_rates.c.base == base,
+        fx_rates.c.quote == quote,
+        fx_rates.c.effective_from == effective_from,
+    )
+    if conn.execute(update(fx_rates).where(match).values(rate=rate)).rowcount == 0:
+        conn.execute(
+            insert(fx_rates).values(
+                base=base, quote=quote, rate=rate, effective_from=effective_from, created_at=now
+            )
+        )
+
+
+def fx_rate_at(conn: Connection, base: str, quote: str, at: datetime) -> Any | None:
+    """The rate in force at ``at`` for base→quote or, failing that, quote→base."""
+    return conn.execute(
+        select(fx_rates.c.base, fx_rates.c.rate)
+        .where(
+            or_(
+                and_(fx_rates.c.base == base, fx_rates.c.quote == quote),
+                and_(fx_rates.c.base == quote, fx_rates.c.quote == base),
+            ),
+            fx_rates.c.effective_from <= at,
+        )
+        .order_by((fx_rates.c.base == base).desc(), fx_rates.c.effective_from.desc())
+        .limit(1)
+    ).first()
+
+
+# -- verification --------------------------------------------------------------------
+
+
+def books(conn: Connection) -> list[Any]:
+    return list(conn.execute(select(ledger_books).order_by(ledger_books.c.id)).all())
+
+
+def entry_sums_by_book(conn: Connection) -> dict[int, Decimal]:
+    rows = conn.execute(
+        select(ledger_entries.c.book_id, func.sum(ledger_entries.c.amount)).group_by(
+            ledger_entries.c.book_id
+        )
+    ).all()
+    return {int(r[0]): r[1] for r in rows}
+
+
+def open_hold_sums_by_book(conn: Connection) -> dict[int, Decimal]:
+    rows = conn.execute(
+        select(holds.c.book_id, func.sum(holds.c.amount))
+        .where(holds.c.status == "open")
+        .group_by(holds.c.book_id)
+    ).all()
+    return {int(r[0]): r[1] for r in rows}
+
+
+def currency_totals(conn: Connection) -> dict[str, Decimal]:
+    rows = conn.execute(
+        select(ledger_entries.c.currency, func.sum(ledger_entries.c.amount)).group_by(
+            ledger_entries.c.currency
+        )
+    ).all()
+    return {str(r[0]): r[1] for r in rows}
+
+
+def unbalanced_transactions(conn: Connection) -> list[Any]:
+    total = func.sum(ledger_entries.c.amount)
+    return list(
+        conn.execute(
+            select(ledger_entries.c.transaction_id, ledger_entries.c.currency, total)
+            .group_by(ledger_entries.c.transaction_id, ledger_entries.c.currency)
+            .having(total != ZERO)
+            .order_by(ledger_entries.c.transaction_id)
+        ).all()
+    )
+
+
+def entries_in_wrong_currency(conn: Connection) -> list[Any]:
+    return list(
+        conn.execute(
+            select(ledger_entries.c.id, ledger_entries.c.currency, ledger_books.c.currency)
+            .join(ledger_books, ledger_books.c.id == ledger_entries.c.book_id)
+            .where(ledger_entries.c.currency != ledger_books.c.currency)
+            .order_by(ledger_entries.c.id)
+        ).all()
+    )
+
+
+def counts(conn: Connection) -> dict[str, int]:
+    return {
+        "books": int(conn.execute(select(func.count()).select_from(ledger_books)).scalar_one()),
+        "transactions": int(
+            conn.execute(select(func.count()).select_from(ledger_transactions)).scalar_one()
+        ),
+        "entries": int(conn.execute(select(func.count()).select_from(ledger_entries)).scalar_one()),
+        "open_holds": int(
+            conn.execute(
+                select(func.count()).select_from(holds).where(holds.c.status == "open")
+            ).scalar_one()
+        ),
+    }
