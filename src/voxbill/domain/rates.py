@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 from voxbill.domain.errors import InvalidInput, NoRate
@@ -88,8 +89,10 @@ class RatePlan:
     rounding: RoundingMethod = RoundingMethod.HALF_UP
     timezone: str = "UTC"
     holidays: frozenset[date] = frozenset()
-    _index: dict[str, tuple[Rate, ...]] = field(init=False, repr=False)
+    # a prefix's only row when it is always in force (the fast path), else all its rows
+    _index: dict[str, Rate | tuple[Rate, ...]] = field(init=False, repr=False)
     _lengths: tuple[int, ...] = field(init=False, repr=False)
+    _heads: Callable[[str], tuple[str, ...]] = field(init=False, repr=False, compare=False)
     zone: ZoneInfo = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -101,19 +104,29 @@ class RatePlan:
             grouped.setdefault(rate.prefix, []).append(rate)
         epoch = datetime.min.replace(tzinfo=UTC)
         # newest effective_from first: a later price supersedes an earlier one
-        self._index = {
-            prefix: tuple(sorted(rows, key=lambda r: r.effective_from or epoch, reverse=True))
-            for prefix, rows in grouped.items()
-        }
+        self._index = {}
+        for prefix, rows in grouped.items():
+            ordered = tuple(sorted(rows, key=lambda r: r.effective_from or epoch, reverse=True))
+            self._index[prefix] = ordered[0] if len(ordered) == 1 and ordered[0].always else ordered
         self._lengths = tuple(sorted({len(p) for p in self._index}, reverse=True))
+        self._heads = _heads_of(self._lengths)
         self.rates = ()
 
     def __len__(self) -> int:
-        return sum(len(rows) for rows in self._index.values())
+        return sum(len(self._rows_of(prefix)) for prefix in self._index)
+
+    def _rows_of(self, prefix: str) -> tuple[Rate, ...]:
+        rows = self._index[prefix]
+        return (rows,) if isinstance(rows, Rate) else rows
+
+    def single(self, rate: Rate) -> bool:
+        """``rate`` is the only row of its prefix: nothing else can price part of a call."""
+        rows = self._index.get(rate.prefix)
+        return rows is None or isinstance(rows, Rate) or len(rows) == 1
 
     def rows(self) -> Iterable[Rate]:
-        for rows in self._index.values():
-            yield from rows
+        for prefix in self._index:
+            yield from self._rows_of(prefix)
 
     def local(self, at: datetime) -> datetime:
         return at.astimezone(self.zone)
@@ -137,6 +150,18 @@ class RatePlan:
 
     def lookup(self, number: str, at: datetime) -> Rate:
         """The row of the longest prefix in force at ``at`` that covers it; else NoRate."""
+        # The heads of ``number``, longest first, are cut and looked up in C (itemgetter,
+        # map); a head longer than the number is the whole number, which changes nothing.
+        for rows in map(self._index.get, self._heads(number)):
+            if rows is None:
+                continue
+            if isinstance(rows, Rate):
+                return rows
+            return self._lookup_rows(number, at)
+        raise NoRate(f"no rate for {number} in plan {self.name}")
+
+    def _lookup_rows(self, number: str, at: datetime) -> Rate:
+        """The general case: rows that are dated or time-profiled may not cover ``at``."""
         index = self._index
         size = len(number)
         for length in self._lengths:
@@ -145,9 +170,8 @@ class RatePlan:
             rows = index.get(number[:length])
             if rows is None:
                 continue
-            first = rows[0]
-            if first.always and len(rows) == 1:
-                return first
+            if isinstance(rows, Rate):
+                return rows
             best = self._best(rows, at)
             if best is not None:
                 return best
@@ -155,7 +179,7 @@ class RatePlan:
 
     def group(self, rate: Rate, at: datetime) -> RateGroup:
         """``rate`` and the other rows of its prefix in force at ``at``."""
-        rows = self._index.get(rate.prefix, (rate,))
+        rows = self._rows_of(rate.prefix) if rate.prefix in self._index else (rate,)
         if len(rows) == 1:
             return RateGroup(rate, rows)
         return RateGroup(rate, tuple(r for r in rows if r.in_force(at)))
@@ -163,3 +187,11 @@ class RatePlan:
     def price_row(self, group: RateGroup, at: datetime) -> Rate:
         """The row of ``group`` that prices an increment starting at ``at``."""
         return self._best(group.rows, at) or group.chosen
+
+
+def _heads_of(lengths: tuple[int, ...]) -> Callable[[str], tuple[str, ...]]:
+    """A function cutting a number into its heads of ``lengths``, in that order."""
+    if len(lengths) > 1:
+        cut: Callable[[str], tuple[str, ...]] = itemgetter(*(slice(0, n) for n in lengths))
+        return cut
+    return lambda number: tuple(number[:n] for n in lengths)

@@ -22,6 +22,8 @@ from voxbill.domain.rates import Rate, RateGroup, RatePlan
 from voxbill.domain.time_profile import next_local_edge
 
 SIXTY: Final = Decimal(60)
+_add: Final = MONEY_CONTEXT.add
+_divide: Final = MONEY_CONTEXT.divide
 #: The longest call voxbill grants unless a setting says otherwise (4 hours).
 SYSTEM_MAX_DURATION: Final = 4 * 3600
 
@@ -61,27 +63,41 @@ class Tariff:
     """A prefix's rows in force at one call's start, ready to price any duration.
 
     Pricing segments (spans of the call during which one row prices every block) are
-    found lazily and kept, so repeated pricing (the inverse search) reuses them.
+    found lazily and kept, so repeated pricing (the inverse search) reuses them. The
+    group of rows and its profile edges are only worked out when the prefix has several
+    rows: a prefix with one row (most of a deck) is priced by plain arithmetic.
     """
 
-    __slots__ = ("_edges", "_plan", "_rows", "_starts", "group", "row", "start")
+    __slots__ = ("_edges", "_group", "_plan", "_rows", "_single", "_starts", "row", "start")
 
     def __init__(self, plan: RatePlan, number: str, start: datetime) -> None:
         self._plan = plan
-        self.start = _as_utc(start)
-        self.row = plan.lookup(number, self.start)
-        self.group: RateGroup = plan.group(self.row, self.start)
-        edges: set[int] = set()
-        for row in self.group.rows:
-            if row.time_profile is not None:
-                edges |= row.time_profile.edges()
-        self._edges = frozenset(edges)
-        self._starts: list[int] = [0]
-        self._rows: list[Rate] = [self.row]
+        self.start = start = _as_utc(start)
+        self.row = row = plan.lookup(number, start)
+        self._single = plan.single(row)
+        self._group: RateGroup | None = None
+        self._edges: frozenset[int] = frozenset()
+        self._starts: list[int] = []
+        self._rows: list[Rate] = []
+
+    @property
+    def group(self) -> RateGroup:
+        """The rows of the prefix in force at the call's start."""
+        if self._group is None:
+            self._group = self._plan.group(self.row, self.start)
+        return self._group
 
     def _segment(self, offset: int) -> tuple[Rate, int]:
         """The row pricing a block that starts ``offset`` s into the call, and where it ends."""
         starts, rows = self._starts, self._rows
+        if not starts:
+            edges: set[int] = set()
+            for row in self.group.rows:
+                if row.time_profile is not None:
+                    edges |= row.time_profile.edges()
+            self._edges = frozenset(edges)
+            starts.append(0)
+            rows.append(self.row)
         while starts[-1] <= offset:
             boundary = self._next_boundary(starts[-1])
             starts.append(boundary)
@@ -121,14 +137,18 @@ class Tariff:
 
     def exact_cost(self, duration: int) -> Decimal:
         """The cost before rounding (a Decimal with up to 50 significant digits)."""
+        return self._price(duration)[1]
+
+    def _price(self, duration: int) -> tuple[int, Decimal]:
+        """Billed seconds and the cost before rounding."""
         row = self.row
         billed = billed_seconds(row, duration)
         if billed == 0:
-            return ZERO
+            return 0, ZERO
         first = row.initial_increment
-        if not self.group.varies:
+        if self._single or not self.group.varies:
             minutes = first * row.first_rate + (billed - first) * row.rate
-            return MONEY_CONTEXT.add(row.connect_fee, MONEY_CONTEXT.divide(minutes, SIXTY))
+            return billed, _add(row.connect_fee, _divide(minutes, SIXTY))
         total = first * row.first_rate
         step = row.increment
         offset = first
@@ -137,10 +157,10 @@ class Tariff:
             blocks = -(-(min(seg_end, billed) - offset) // step)
             total += blocks * step * seg_row.rate
             offset += blocks * step
-        return MONEY_CONTEXT.add(row.connect_fee, MONEY_CONTEXT.divide(total, SIXTY))
+        return billed, _add(row.connect_fee, _divide(total, SIXTY))
 
     def rate(self, duration: int) -> Rating:
-        exact = self.exact_cost(duration)
+        billed, exact = self._price(duration)
         plan = self._plan
         cost = round_amount(exact, plan.decimals, plan.rounding)
         row = self.row
@@ -150,7 +170,7 @@ class Tariff:
             row.prefix,
             row.destination,
             row.rate,
-            billed_seconds(row, duration),
+            billed,
             exact,
             cost,
         )
