@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from voxbill.services.accounts import AccountService
+from voxbill.services.auth import AuthService
+from voxbill.services.identifiers import IdentifierService
 from voxbill.services.ledger import LedgerService
 from voxbill.services.rate_import import RateImportService
+from voxbill.services.rate_plan_catalog import RatePlanCatalog
 from voxbill.services.rating import RatingService
 from voxbill.settings import Settings
 from voxbill.storage.database import Database, make_engine
@@ -21,11 +25,19 @@ class Container:
     rating: RatingService = field(init=False)
     rate_import: RateImportService = field(init=False)
     ledger: LedgerService = field(init=False)
+    accounts: AccountService = field(init=False)
+    auth: AuthService = field(init=False)
+    identifiers: IdentifierService = field(init=False)
+    rate_plans: RatePlanCatalog = field(init=False)
 
     def __post_init__(self) -> None:
         self.rating = RatingService(self.db, self.settings)
         self.rate_import = RateImportService(self.db, on_change=self.rating.forget)
         self.ledger = LedgerService(self.db, self.settings)
+        self.accounts = AccountService(self.db)
+        self.auth = AuthService(self.db)
+        self.identifiers = IdentifierService(self.db, self.settings)
+        self.rate_plans = RatePlanCatalog(self.db, self.rate_import)
 
     def close(self) -> None:
         self.db.dispose()

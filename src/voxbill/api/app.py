@@ -8,7 +8,7 @@ from sqlalchemy import text
 from voxbill import __version__
 from voxbill.api import problems
 from voxbill.api.deps import ContainerDep
-from voxbill.api.routers import rating
+from voxbill.api.routers import accounts, money, rate_plans, rating
 from voxbill.api.schemas import Health
 from voxbill.bootstrap import Container
 
@@ -34,4 +34,7 @@ def create_app(container: Container) -> FastAPI:
         return Health(status="ok", database=container.db.dialect, version=__version__)
 
     app.include_router(rating.router, prefix=API_PREFIX)
+    app.include_router(accounts.router, prefix=API_PREFIX)
+    app.include_router(money.router, prefix=API_PREFIX)
+    app.include_router(rate_plans.router, prefix=API_PREFIX)
     return app

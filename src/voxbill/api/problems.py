@@ -20,13 +20,61 @@ _STATUS: dict[type[errors.VoxbillError], int] = {
     errors.Conflict: 409,
     errors.Refused: 403,
     errors.AccountingError: 422,
+    errors.Unauthorized: 401,
+    errors.Forbidden: 403,
 }
+
+#: Codes whose status differs from their class's (subclasses defined elsewhere).
+_STATUS_BY_CODE: dict[str, int] = {
+    "insufficient_funds": 402,
+    "idempotency_conflict": 409,
+    "database_busy": 503,
+}
+
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "code", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "code": {"type": "string", "description": "stable, machine-readable"},
+        "detail": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+_DESCRIPTIONS = {
+    401: "no or bad API key (unauthorized)",
+    402: "not enough available funds (insufficient_funds)",
+    403: "the key may not do this (forbidden; support keys are read-only)",
+    404: "not found, or outside the key's subtree (not_found)",
+    409: "conflict, e.g. same Idempotency-Key with another body (idempotency_conflict)",
+    413: "request body too large",
+    415: "unsupported media type",
+    422: "invalid input; nothing was changed (invalid_input and subcodes)",
+    503: "a lock could not be had in time; retry (database_busy)",
+}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problem+json errors an endpoint can return."""
+    chosen = statuses or (401, 404, 422)
+    return {
+        status: {
+            "description": _DESCRIPTIONS.get(status, "error"),
+            "content": {PROBLEM_JSON: {"schema": _PROBLEM_SCHEMA}},
+        }
+        for status in chosen
+    }
 
 
 def status_for(error: errors.VoxbillError) -> int:
     explicit = getattr(error, "http_status", None)
     if isinstance(explicit, int):
         return explicit
+    if error.code in _STATUS_BY_CODE:
+        return _STATUS_BY_CODE[error.code]
     for cls in type(error).__mro__:
         if cls in _STATUS:
             return _STATUS[cls]
@@ -70,6 +118,8 @@ def install(app: FastAPI) -> None:
             405: "method_not_allowed",
             401: "unauthorized",
             403: "forbidden",
+            413: "payload_too_large",
+            415: "unsupported_media_type",
         }.get(exc.status_code, "http_error")
         return problem(exc.status_code, code, str(exc.detail))
 

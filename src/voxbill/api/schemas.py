@@ -6,10 +6,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 
 from voxbill.domain.errors import InvalidMoney
-from voxbill.domain.money import canonical, to_decimal
+from voxbill.domain.money import MONEY_CONTEXT, canonical, to_decimal
 
 
 def _exact(value: object) -> Decimal:
@@ -29,15 +37,40 @@ DecimalStr = Annotated[
     WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "examples": ["10.50"]}),
 ]
 
+#: Largest amount an API request may carry (storage holds NUMERIC(28, 8)).
+MAX_AMOUNT = Decimal(10) ** 15
+
+
+def _storable(value: Decimal) -> Decimal:
+    if abs(value) >= MAX_AMOUNT:
+        raise ValueError(f"amount must be smaller than {MAX_AMOUNT} in absolute value")
+    if value != value.quantize(Decimal("1E-8"), context=MONEY_CONTEXT):
+        raise ValueError("amount has more than 8 decimal places")
+    return value
+
+
+#: Money from a request: a decimal string that fits storage (|x| < 10^15, ≤ 8 places).
+AmountStr = Annotated[DecimalStr, AfterValidator(_storable)]
+
+
+def _plain(value: str) -> str:
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+#: Text without control characters (PostgreSQL refuses NUL; logs and CSVs dislike the rest).
+PlainText = Annotated[str, AfterValidator(_plain)]
+
 
 class QuoteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    plan: str = Field(min_length=1, max_length=100)
-    to: str = Field(min_length=1, max_length=64, description="callee number")
+    plan: PlainText = Field(min_length=1, max_length=100)
+    to: PlainText = Field(min_length=1, max_length=64, description="callee number")
     duration: int = Field(ge=0, le=86400 * 6)
     at: datetime | None = None
-    available: DecimalStr | None = Field(default=None, description="optional: max duration")
+    available: AmountStr | None = Field(default=None, description="optional: max duration")
 
 
 class QuoteRead(BaseModel):

@@ -17,6 +17,8 @@ stable ``code``; one place per door (HTTP, SIP, RADIUS, CLI) maps codes to its s
     │   └── HoldConflict             code=hold_conflict      (hold already settled otherwise)
     ├── Refused                      code=refused            (a business "no")
     │   └── InsufficientFunds        code=insufficient_funds
+    ├── Unauthorized                 code=unauthorized       (no or bad credentials)
+    ├── Forbidden                    code=forbidden          (known caller, not allowed)
     └── AccountingError              code=accounting_error
         ├── ZeroAmountError          code=zero_amount
         ├── UnbalancedTransaction    code=unbalanced_transaction
@@ -103,6 +105,14 @@ class InsufficientFunds(Refused):
     """The operation would take a balance below its floor (block balance / credit limit)."""
 
     code = "insufficient_funds"
+
+
+class Unauthorized(VoxbillError):
+    code = "unauthorized"
+
+
+class Forbidden(VoxbillError):
+    code = "forbidden"
 
 
 class AccountingError(VoxbillError):

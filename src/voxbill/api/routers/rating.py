@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from voxbill.api.auth import CurrentPrincipal
 from voxbill.api.deps import ContainerDep
+from voxbill.api.problems import responses
 from voxbill.api.schemas import QuoteRead, QuoteRequest
 from voxbill.domain.money import canonical
 
 router = APIRouter(tags=["rating"])
 
 
-@router.post("/quote", response_model=QuoteRead)
-def quote(body: QuoteRequest, container: ContainerDep) -> QuoteRead:
-    """Price one call: the cost of ``duration`` seconds to ``to`` on ``plan``."""
+@router.post("/quote", response_model=QuoteRead, responses=responses(401, 404, 422))
+def quote(body: QuoteRequest, principal: CurrentPrincipal, container: ContainerDep) -> QuoteRead:
+    """Price one call: the cost of ``duration`` seconds to ``to`` on ``plan``.
+
+    Any key may quote the plans it can read (the operator: all of them).
+    """
+    container.rate_plans.check_quote(principal, body.plan)
     result = container.rating.quote(body.plan, body.to, body.duration, body.at, body.available)
     rating = result.rating
     return QuoteRead(

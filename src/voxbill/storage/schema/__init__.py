@@ -1,6 +1,7 @@
 """Table definitions (SQLAlchemy Core), one module per part of the domain."""
 
 from voxbill.storage.schema.accounts import accounts
+from voxbill.storage.schema.auth import api_keys, caller_identifiers, portal_users
 from voxbill.storage.schema.base import metadata
 from voxbill.storage.schema.ledger import (
     fx_rates,
@@ -15,6 +16,8 @@ from voxbill.storage.schema.rating import rate_changes, rate_imports, rate_plans
 
 __all__ = [
     "accounts",
+    "api_keys",
+    "caller_identifiers",
     "fx_rates",
     "holds",
     "idempotency_keys",
@@ -23,6 +26,7 @@ __all__ = [
     "ledger_transactions",
     "metadata",
     "outbox_events",
+    "portal_users",
     "rate_changes",
     "rate_imports",
     "rate_plans",

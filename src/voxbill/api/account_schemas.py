@@ -1,0 +1,215 @@
+"""Bodies of the account, identifier and API key endpoints (XCreate / XUpdate / XRead / XPage)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from voxbill.api.schemas import AmountStr, DecimalStr, PlainText
+from voxbill.domain.access import Role
+from voxbill.domain.accounts import Account, AccountKind, AccountStatus, Billing, CutoffMode
+from voxbill.services.auth import IssuedKey
+from voxbill.services.identifiers import CallerIdentifier, IdentifierType
+from voxbill.storage.auth_repository import ApiKeyRecord
+
+MAX_ID = 2**31 - 1
+AccountId = Annotated[int, Field(ge=1, le=MAX_ID)]
+Count = Annotated[int, Field(ge=0, le=MAX_ID)]
+Name = Annotated[PlainText, StringConstraints(min_length=1, max_length=200)]
+PlanName = Annotated[PlainText, StringConstraints(min_length=1, max_length=100)]
+Zone = Annotated[PlainText, StringConstraints(min_length=1, max_length=64)]
+Contacts = Annotated[
+    dict[
+        Annotated[PlainText, StringConstraints(min_length=1, max_length=50)],
+        Annotated[PlainText, StringConstraints(max_length=500)],
+    ],
+    Field(max_length=20),
+]
+CreatableKind = Literal["reseller", "customer", "user", "card", "vendor"]
+
+
+class _Settings(BaseModel):
+    """Fields shared by create and update; all optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    billing: Billing | None = None
+    credit_limit: AmountStr | None = None
+    alert_balance: AmountStr | None = None
+    block_balance: AmountStr | None = None
+    shared_balance: bool | None = None
+    cutoff_mode: CutoffMode | None = None
+    max_concurrent_calls: Count | None = None
+    low_balance_concurrent_calls: Count | None = None
+    max_call_cost: AmountStr | None = None
+    max_call_duration: Count | None = None
+    message_rate_limit: Count | None = None
+    rate_plan: PlanName | None = None
+    sms_plan: PlanName | None = None
+    did_plan: PlanName | None = None
+    timezone: Zone | None = None
+    tax_profile: Annotated[PlainText, StringConstraints(max_length=64)] | None = None
+    contacts: Contacts | None = None
+
+
+class AccountCreate(_Settings):
+    name: Name
+    kind: CreatableKind
+    parent_id: AccountId | None = Field(
+        default=None, description="default: the calling key's own account"
+    )
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")] | None = Field(
+        default=None, description="default: the parent's currency"
+    )
+
+    def fields(self) -> dict[str, object]:
+        """The given fields, as the account service takes them (``None``: default)."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class AccountUpdate(_Settings):
+    """Only the fields present are changed; ``null`` clears an optional setting."""
+
+    name: Name | None = None
+    status: AccountStatus | None = None
+    parent_id: AccountId | None = Field(default=None, description="move within your subtree")
+
+    def changes(self) -> dict[str, object]:
+        required = {"name", "status", "parent_id", "billing", "credit_limit", "block_balance"}
+        required |= {"shared_balance", "cutoff_mode", "timezone", "contacts"}
+        given = self.model_dump(exclude_unset=True)
+        nulls = sorted(k for k, v in given.items() if v is None and k in required)
+        if nulls:
+            from voxbill.domain.errors import InvalidInput
+
+            raise InvalidInput(f"{', '.join(nulls)} cannot be null")
+        return given
+
+
+class AccountRead(BaseModel):
+    id: int
+    parent_id: int | None
+    path: str
+    depth: int
+    kind: AccountKind
+    name: str
+    status: AccountStatus
+    currency: str
+    billing: Billing
+    credit_limit: DecimalStr
+    alert_balance: DecimalStr | None
+    block_balance: DecimalStr
+    shared_balance: bool
+    cutoff_mode: CutoffMode
+    max_concurrent_calls: int | None
+    low_balance_concurrent_calls: int | None
+    max_call_cost: DecimalStr | None
+    max_call_duration: int | None
+    message_rate_limit: int | None
+    rate_plan: str | None
+    sms_plan: str | None
+    did_plan: str | None
+    timezone: str
+    tax_profile: str | None
+    contacts: dict[str, str]
+    created_at: datetime | None
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, a: Account) -> AccountRead:
+        b, lim, p = a.balance, a.limits, a.plans
+        return cls(
+            id=a.id,
+            parent_id=a.parent_id,
+            path=a.path,
+            depth=a.depth,
+            kind=a.kind,
+            name=a.name,
+            status=a.status,
+            currency=a.currency,
+            billing=b.billing,
+            credit_limit=b.credit_limit,
+            alert_balance=b.alert_balance,
+            block_balance=b.block_balance,
+            shared_balance=b.shared_balance,
+            cutoff_mode=b.cutoff_mode,
+            max_concurrent_calls=lim.max_concurrent_calls,
+            low_balance_concurrent_calls=lim.low_balance_concurrent_calls,
+            max_call_cost=lim.max_call_cost,
+            max_call_duration=lim.max_call_duration,
+            message_rate_limit=lim.message_rate_limit,
+            rate_plan=p.rate_plan,
+            sms_plan=p.sms_plan,
+            did_plan=p.did_plan,
+            timezone=a.timezone,
+            tax_profile=a.tax_profile,
+            contacts=a.contacts,
+            created_at=a.created_at,
+            updated_at=a.updated_at,
+        )
+
+
+class AccountPage(BaseModel):
+    items: list[AccountRead]
+    next_after_id: int | None = Field(description="pass as after_id for the next page")
+
+
+class IdentifierCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: IdentifierType
+    value: Annotated[PlainText, StringConstraints(min_length=1, max_length=128)]
+    pin: Annotated[PlainText, StringConstraints(min_length=1, max_length=12)] | None = None
+
+
+class IdentifierRead(BaseModel):
+    id: int
+    account_id: int
+    type: IdentifierType
+    value: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, i: CallerIdentifier) -> IdentifierRead:
+        return cls(
+            id=i.id, account_id=i.account_id, type=i.type, value=i.value, created_at=i.created_at
+        )
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+    label: Annotated[PlainText, StringConstraints(max_length=200)] | None = None
+
+
+class ApiKeyRead(BaseModel):
+    id: int
+    account_id: int
+    role: Role
+    prefix: str
+    label: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, k: ApiKeyRecord) -> ApiKeyRead:
+        return cls(
+            id=k.id,
+            account_id=k.account_id,
+            role=k.role,
+            prefix=k.prefix,
+            label=k.label,
+            created_at=k.created_at,
+            revoked_at=k.revoked_at,
+        )
+
+
+class ApiKeyIssued(ApiKeyRead):
+    api_key: str = Field(description="shown once: store it now")
+
+    @classmethod
+    def issued(cls, issued: IssuedKey) -> ApiKeyIssued:
+        return cls(**ApiKeyRead.of(issued.record).model_dump(), api_key=issued.secret)

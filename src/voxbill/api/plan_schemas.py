@@ -1,0 +1,105 @@
+"""Bodies of the rate plan endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from voxbill.api.schemas import DecimalStr
+from voxbill.services.rate_import import ImportReport
+from voxbill.storage.rate_repository import PlanRecord
+
+
+class RatePlanRead(BaseModel):
+    name: str
+    currency: str
+    decimals: int
+    rounding: str
+    timezone: str
+    holidays: list[str]
+    version: int
+    rows: int
+
+    @classmethod
+    def of(cls, plan: PlanRecord, rows: int) -> RatePlanRead:
+        return cls(
+            name=plan.name,
+            currency=plan.currency,
+            decimals=plan.decimals,
+            rounding=plan.rounding.value,
+            timezone=plan.timezone,
+            holidays=sorted(d.isoformat() for d in plan.holidays),
+            version=plan.version,
+            rows=rows,
+        )
+
+
+class RatePlanPage(BaseModel):
+    items: list[RatePlanRead]
+
+
+class RateRead(BaseModel):
+    id: int
+    prefix: str
+    destination: str
+    rate: DecimalStr
+    connect_fee: DecimalStr
+    initial_rate: DecimalStr | None
+    initial_increment: int
+    increment: int
+    min_duration: int
+    grace: int
+    effective_from: datetime | None
+    effective_to: datetime | None
+    time_profile: str | None
+
+    @classmethod
+    def of(cls, row: Any) -> RateRead:
+        return cls(
+            id=row.id,
+            prefix=row.prefix,
+            destination=row.destination,
+            rate=row.rate,
+            connect_fee=row.connect_fee,
+            initial_rate=row.initial_rate,
+            initial_increment=row.initial_increment,
+            increment=row.increment,
+            min_duration=row.min_duration,
+            grace=row.grace,
+            effective_from=row.effective_from,
+            effective_to=row.effective_to,
+            time_profile=row.time_profile,
+        )
+
+
+class RatePlanDetail(RatePlanRead):
+    rates: list[RateRead]
+    next_after_id: int | None = Field(description="pass as after_id for the next page of rates")
+
+
+class DeckImportRead(BaseModel):
+    plan: str
+    currency: str
+    mode: str
+    rows_read: int
+    rows_imported: int
+    rows_rejected: int
+    changes: dict[str, int]
+    import_id: int | None
+    rejected: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, r: ImportReport) -> DeckImportRead:
+        return cls(
+            plan=r.plan,
+            currency=r.currency,
+            mode=r.mode,
+            rows_read=r.rows_read,
+            rows_imported=r.rows_imported,
+            rows_rejected=r.rows_rejected,
+            changes=r.changes,
+            import_id=r.import_id,
+            rejected=[{"line": line, "message": msg} for line, msg in r.problems],
+        )

@@ -1,0 +1,154 @@
+"""Accounts, their children, caller identifiers and API keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from voxbill.api.account_schemas import (
+    MAX_ID,
+    AccountCreate,
+    AccountPage,
+    AccountRead,
+    AccountUpdate,
+    ApiKeyCreate,
+    ApiKeyIssued,
+    ApiKeyRead,
+    IdentifierCreate,
+    IdentifierRead,
+)
+from voxbill.api.auth import CurrentPrincipal
+from voxbill.api.deps import ContainerDep
+from voxbill.api.problems import responses
+from voxbill.domain.accounts import AccountStatus
+
+router = APIRouter(tags=["accounts"])
+
+AccountPath = Annotated[int, Path(ge=1, le=MAX_ID, description="account id")]
+Limit = Annotated[int, Query(ge=1, le=500)]
+AfterId = Annotated[int | None, Query(ge=0, le=MAX_ID)]
+
+READ = responses(401, 404, 422)
+WRITE = responses(401, 403, 404, 409, 422, 503)
+
+
+@router.post("/accounts", status_code=201, response_model=AccountRead, responses=WRITE)
+def create_account(
+    body: AccountCreate, principal: CurrentPrincipal, container: ContainerDep
+) -> AccountRead:
+    """Create an account under ``parent_id`` (default: the calling key's account)."""
+    return AccountRead.of(container.accounts.create(principal, body.fields()))
+
+
+@router.get("/accounts/{account_id}", response_model=AccountRead, responses=READ)
+def get_account(
+    account_id: AccountPath, principal: CurrentPrincipal, container: ContainerDep
+) -> AccountRead:
+    return AccountRead.of(container.accounts.visible(principal, account_id))
+
+
+@router.patch("/accounts/{account_id}", response_model=AccountRead, responses=WRITE)
+def update_account(
+    account_id: AccountPath,
+    body: AccountUpdate,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+) -> AccountRead:
+    """Change settings, block or unblock (``status``) or move (``parent_id``) an account.
+
+    An account cannot change its own credit, status, balance settings, plans or place in
+    the tree; only its name, contacts and timezone.
+    """
+    return AccountRead.of(container.accounts.patch(principal, account_id, body.changes()))
+
+
+@router.post("/accounts/{account_id}/block", response_model=AccountRead, responses=WRITE)
+def block_account(
+    account_id: AccountPath, principal: CurrentPrincipal, container: ContainerDep
+) -> AccountRead:
+    return AccountRead.of(
+        container.accounts.set_status(principal, account_id, AccountStatus.BLOCKED)
+    )
+
+
+@router.post("/accounts/{account_id}/unblock", response_model=AccountRead, responses=WRITE)
+def unblock_account(
+    account_id: AccountPath, principal: CurrentPrincipal, container: ContainerDep
+) -> AccountRead:
+    return AccountRead.of(
+        container.accounts.set_status(principal, account_id, AccountStatus.ACTIVE)
+    )
+
+
+@router.get("/accounts/{account_id}/children", response_model=AccountPage, responses=READ)
+def list_children(
+    account_id: AccountPath,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    limit: Limit = 50,
+    after_id: AfterId = None,
+) -> AccountPage:
+    items = container.accounts.children(principal, account_id, after_id=after_id, limit=limit)
+    next_after = items[-1].id if len(items) == limit else None
+    return AccountPage(items=[AccountRead.of(a) for a in items], next_after_id=next_after)
+
+
+@router.post(
+    "/accounts/{account_id}/identifiers",
+    status_code=201,
+    response_model=IdentifierRead,
+    responses=WRITE,
+)
+def add_identifier(
+    account_id: AccountPath,
+    body: IdentifierCreate,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+) -> IdentifierRead:
+    """Recognise a caller by ANI, SIP username, source IP/CIDR, or card number + PIN."""
+    added = container.identifiers.add(principal, account_id, body.type, body.value, body.pin)
+    return IdentifierRead.of(added)
+
+
+@router.get(
+    "/accounts/{account_id}/identifiers", response_model=list[IdentifierRead], responses=READ
+)
+def list_identifiers(
+    account_id: AccountPath, principal: CurrentPrincipal, container: ContainerDep
+) -> list[IdentifierRead]:
+    return [IdentifierRead.of(i) for i in container.identifiers.list(principal, account_id)]
+
+
+@router.post(
+    "/accounts/{account_id}/api-keys",
+    status_code=201,
+    response_model=ApiKeyIssued,
+    responses=WRITE,
+)
+def issue_api_key(
+    account_id: AccountPath,
+    body: ApiKeyCreate,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+) -> ApiKeyIssued:
+    """A new key bound to the account; the response is the only time it is shown."""
+    issued = container.auth.issue(principal, account_id, body.role, body.label)
+    return ApiKeyIssued.issued(issued)
+
+
+@router.get("/accounts/{account_id}/api-keys", response_model=list[ApiKeyRead], responses=READ)
+def list_api_keys(
+    account_id: AccountPath, principal: CurrentPrincipal, container: ContainerDep
+) -> list[ApiKeyRead]:
+    return [ApiKeyRead.of(k) for k in container.auth.keys(principal, account_id)]
+
+
+@router.delete("/api-keys/{key_id}", response_model=ApiKeyRead, responses=WRITE)
+def revoke_api_key(
+    key_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+) -> ApiKeyRead:
+    """Revoke a key (idempotent); it stops working at once, on every node."""
+    return ApiKeyRead.of(container.auth.revoke(principal, key_id))

@@ -1,0 +1,188 @@
+"""Money endpoints: every movement goes through the ledger, idempotent by key."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from voxbill.api.account_schemas import MAX_ID
+from voxbill.api.auth import CurrentPrincipal
+from voxbill.api.deps import ContainerDep
+from voxbill.api.idempotency import IdempotencyKey, replay_args
+from voxbill.api.money_schemas import (
+    AdjustmentCreate,
+    BalanceRead,
+    LedgerEntryRead,
+    LedgerPage,
+    RefundCreate,
+    TopUpCreate,
+    TransactionRead,
+    TransferCreate,
+)
+from voxbill.api.problems import responses
+from voxbill.domain import access
+from voxbill.domain.errors import InvalidInput, NotFound
+
+router = APIRouter(tags=["money"])
+
+AccountPath = Annotated[int, Path(ge=1, le=MAX_ID, description="account id")]
+MONEY = responses(401, 402, 403, 404, 409, 422, 503)
+READ = responses(401, 404, 422)
+REPLAYED = "Idempotent-Replayed"
+
+
+def positive(amount: Decimal, what: str) -> None:
+    if amount <= 0:
+        raise InvalidInput(f"amount: {what} must be positive")
+
+
+def _answer(response: Response, replayed: bool) -> None:
+    if replayed:
+        response.headers[REPLAYED] = "true"
+
+
+@router.post(
+    "/accounts/{account_id}/topups",
+    status_code=201,
+    response_model=TransactionRead,
+    responses=MONEY,
+)
+def top_up(
+    account_id: AccountPath,
+    body: TopUpCreate,
+    request: Request,
+    response: Response,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> TransactionRead:
+    """Operator money in (admin keys only); a reseller funds a child with a transfer."""
+    account = container.accounts.visible(principal, account_id)
+    access.check_top_up(principal, account)
+    positive(body.amount, "a top-up")
+    tx = container.ledger.top_up(
+        account.id,
+        body.amount,
+        note=body.note,
+        **replay_args(request, principal, idempotency_key, body),
+    )
+    _answer(response, tx.replayed)
+    return TransactionRead.of(tx)
+
+
+@router.post(
+    "/accounts/{account_id}/transfers",
+    status_code=201,
+    response_model=TransactionRead,
+    responses=MONEY,
+)
+def transfer(
+    account_id: AccountPath,
+    body: TransferCreate,
+    request: Request,
+    response: Response,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> TransactionRead:
+    """Fund a direct child from this account's balance; the answer is the source's side."""
+    source = container.accounts.visible(principal, account_id)
+    try:
+        target = container.accounts.visible(principal, body.to_account_id)
+    except NotFound:
+        raise InvalidInput("to_account_id: no such account") from None
+    access.check_transfer(principal, source, target)
+    positive(body.amount, "a transfer")
+    tx = container.ledger.transfer(
+        source.id,
+        target.id,
+        body.amount,
+        note=body.note,
+        **replay_args(request, principal, idempotency_key, body),
+    )
+    _answer(response, tx.replayed)
+    return TransactionRead.of(tx)
+
+
+@router.post(
+    "/accounts/{account_id}/adjustments",
+    status_code=201,
+    response_model=TransactionRead,
+    responses=MONEY,
+)
+def adjust(
+    account_id: AccountPath,
+    body: AdjustmentCreate,
+    request: Request,
+    response: Response,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> TransactionRead:
+    """Increment or decrement a balance, with a reason (made by an ancestor account)."""
+    account = container.accounts.visible(principal, account_id)
+    access.check_owner_money(principal, account, "adjustment")
+    if body.amount == 0:
+        raise InvalidInput("amount: an adjustment cannot be zero")
+    tx = container.ledger.adjust(
+        account.id,
+        body.amount,
+        body.reason,
+        **replay_args(request, principal, idempotency_key, body),
+    )
+    _answer(response, tx.replayed)
+    return TransactionRead.of(tx)
+
+
+@router.post(
+    "/accounts/{account_id}/refunds",
+    status_code=201,
+    response_model=TransactionRead,
+    responses=MONEY,
+)
+def refund(
+    account_id: AccountPath,
+    body: RefundCreate,
+    request: Request,
+    response: Response,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> TransactionRead:
+    account = container.accounts.visible(principal, account_id)
+    access.check_owner_money(principal, account, "refund")
+    positive(body.amount, "a refund")
+    tx = container.ledger.refund(
+        account.id,
+        body.amount,
+        body.reason,
+        **replay_args(request, principal, idempotency_key, body),
+    )
+    _answer(response, tx.replayed)
+    return TransactionRead.of(tx)
+
+
+@router.get("/accounts/{account_id}/balance", response_model=BalanceRead, responses=READ)
+def balance(
+    account_id: AccountPath, principal: CurrentPrincipal, container: ContainerDep
+) -> BalanceRead:
+    """Balance, open reservations and what is available (balance + credit - reserved)."""
+    account = container.accounts.visible(principal, account_id)
+    return BalanceRead.of(container.ledger.balance(account.id))
+
+
+@router.get("/accounts/{account_id}/ledger", response_model=LedgerPage, responses=READ)
+def history(
+    account_id: AccountPath,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    before_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+) -> LedgerPage:
+    """The entries on an account's balance, newest first."""
+    account = container.accounts.visible(principal, account_id)
+    entries = container.ledger.history(account.id, limit=limit, before_id=before_id)
+    next_before = entries[-1].id if len(entries) == limit else None
+    return LedgerPage(items=[LedgerEntryRead.of(e) for e in entries], next_before_id=next_before)

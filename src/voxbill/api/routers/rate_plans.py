@@ -1,0 +1,144 @@
+"""Rate plans: upload a deck (operator only), list, show a page of rates."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+
+from voxbill.api.auth import CurrentPrincipal
+from voxbill.api.deps import ContainerDep
+from voxbill.api.plan_schemas import (
+    DeckImportRead,
+    RatePlanDetail,
+    RatePlanPage,
+    RatePlanRead,
+    RateRead,
+)
+from voxbill.api.problems import responses
+from voxbill.domain.errors import InvalidInput, VoxbillError
+from voxbill.domain.money import RoundingMethod
+from voxbill.services.rate_import import PlanOptions
+
+router = APIRouter(tags=["rate plans"])
+
+PLAN_NAME = r"^[^\x00-\x1f\x7f]{1,100}$"
+PlanPath = Annotated[str, Path(min_length=1, max_length=100, pattern=PLAN_NAME)]
+MAX_DECK_BYTES = 64 * 1024 * 1024
+
+_DECK_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            },
+        },
+    }
+}
+
+
+class PayloadTooLarge(VoxbillError):
+    code = "payload_too_large"
+    http_status = 413
+
+
+class UnsupportedMediaType(VoxbillError):
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+def _text(data: bytes) -> str:
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise InvalidInput("the deck is neither UTF-8 nor Windows-1252 text")
+
+
+async def _deck_bytes(request: Request) -> bytes:
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > MAX_DECK_BYTES:
+        raise PayloadTooLarge(f"a deck upload is limited to {MAX_DECK_BYTES} bytes")
+    if media == "multipart/form-data":
+        form = await request.form(max_files=1, max_fields=10)
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise InvalidInput("file: a multipart upload needs a 'file' part")
+        return await upload.read()
+    if media in ("text/csv", "text/plain", "application/csv", "text/tab-separated-values"):
+        return await request.body()
+    raise UnsupportedMediaType("send the deck as text/csv or as multipart/form-data 'file'")
+
+
+@router.post(
+    "/rate-plans/{name}/deck",
+    response_model=DeckImportRead,
+    status_code=201,
+    responses=responses(401, 403, 404, 409, 413, 415, 422, 503),
+    openapi_extra=_DECK_BODY,
+)
+async def upload_deck(
+    name: PlanPath,
+    request: Request,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    currency: Annotated[str | None, Query(pattern=r"^[A-Za-z]{3}$")] = None,
+    replace: bool = False,
+    skip_bad_rows: bool = False,
+    timezone: Annotated[str | None, Query(min_length=1, max_length=64, pattern=PLAN_NAME)] = None,
+    decimals: Annotated[int | None, Query(ge=0, le=8)] = None,
+    rounding: RoundingMethod | None = None,
+    holidays: Annotated[
+        str | None, Query(max_length=2000, description="ISO dates, comma separated")
+    ] = None,
+) -> DeckImportRead:
+    """Import a rate deck CSV into a plan: all rows or none (line-numbered errors)."""
+    container.rate_plans.check_import(principal, name)
+    holiday_dates = None
+    if holidays:
+        try:
+            holiday_dates = frozenset(date.fromisoformat(d.strip()) for d in holidays.split(","))
+        except ValueError:
+            raise InvalidInput("holidays: give ISO dates such as 2026-12-25,2026-12-26") from None
+    text = _text(await _deck_bytes(request))
+    options = PlanOptions(currency, decimals, rounding, timezone, holiday_dates)
+    report = container.rate_plans.import_csv(
+        principal,
+        name,
+        text,
+        source=f"api:{principal.actor}",
+        options=options,
+        replace=replace,
+        skip_bad_rows=skip_bad_rows,
+    )
+    return DeckImportRead.of(report)
+
+
+@router.get("/rate-plans", response_model=RatePlanPage, responses=responses(401, 422))
+def list_rate_plans(principal: CurrentPrincipal, container: ContainerDep) -> RatePlanPage:
+    plans = container.rate_plans.list(principal)
+    return RatePlanPage(items=[RatePlanRead.of(p, n) for p, n in plans])
+
+
+@router.get("/rate-plans/{name}", response_model=RatePlanDetail, responses=responses(401, 404, 422))
+def show_rate_plan(
+    name: PlanPath,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after_id: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+) -> RatePlanDetail:
+    page = container.rate_plans.show(principal, name, after_id=after_id, limit=limit)
+    head = RatePlanRead.of(page.plan, page.rows)
+    rates = [RateRead.of(r) for r in page.rates]
+    next_after = rates[-1].id if len(rates) == limit else None
+    return RatePlanDetail(**head.model_dump(), rates=rates, next_after_id=next_after)

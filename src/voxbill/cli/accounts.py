@@ -1,0 +1,59 @@
+"""``voxbill init`` and ``voxbill apikey …``: the operator root and its keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from voxbill.bootstrap import build
+from voxbill.cli.output import console, err_console, guarded, print_json
+from voxbill.domain.access import Role
+
+apikey_app = typer.Typer(help="API keys: shown once, stored hashed.", no_args_is_help=True)
+
+
+@guarded
+def init(
+    operator: Annotated[str, typer.Option("--operator", help="the operator's name")],
+    currency: Annotated[str, typer.Option(help="currency of a new operator root")] = "USD",
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Create/upgrade the database and the operator's root account; print an admin key once."""
+    container = build(migrate=True)
+    try:
+        root, created = container.accounts.ensure_operator(operator, currency)
+        issued = container.auth.issue_system(root.id, Role.ADMIN, label="voxbill init")
+    finally:
+        container.close()
+    if as_json:
+        print_json({"account_id": root.id, "api_key": issued.secret})
+        return
+    state = "created" if created else "exists"
+    console.print(f"operator {root.name!r}: account {root.id} ({state})", markup=False)
+    console.print(f"admin API key: {issued.secret}", markup=False)
+    err_console.print("the key is shown only now: store it safely", markup=False)
+
+
+@apikey_app.command("create")
+@guarded
+def create(
+    account: Annotated[int, typer.Option("--account", min=1, help="account id")],
+    role: Annotated[Role, typer.Option("--role", help="the key's role")],
+    label: Annotated[str | None, typer.Option(help="a note to tell keys apart")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Print a new API key for an account, once."""
+    container = build(migrate=True)
+    try:
+        issued = container.auth.issue_system(account, role, label)
+    finally:
+        container.close()
+    if as_json:
+        print_json({"api_key": issued.secret, "id": issued.record.id, "account_id": account})
+        return
+    console.print(issued.secret, markup=False)
+    err_console.print(
+        f"key {issued.record.prefix} ({role}) for account {account}: shown only now",
+        markup=False,
+    )

@@ -1,0 +1,165 @@
+"""Who may do what to which account: roles, the principal behind a request, and the rules.
+
+Object level: a principal sees only its own account's subtree; anything else does not
+exist for it (``NotFound``, never "forbidden", so existence does not leak). Property
+level: no principal may change what decides its own spending (credit, status, balance
+settings, plans, place in the tree), nor put money into its own account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from voxbill.domain.accounts import Account, AccountKind, in_subtree, operator_of
+from voxbill.domain.errors import Forbidden, NotFound
+
+
+class Role(StrEnum):
+    ADMIN = "admin"  # the operator
+    RESELLER = "reseller"
+    CUSTOMER = "customer"
+    USER = "user"
+    SUPPORT = "support"  # read-only, over the subtree of its account
+
+
+#: The account kinds a key of each role may be bound to.
+ROLE_KINDS: Final[dict[Role, frozenset[AccountKind]]] = {
+    Role.ADMIN: frozenset({AccountKind.OPERATOR}),
+    Role.RESELLER: frozenset({AccountKind.RESELLER}),
+    Role.CUSTOMER: frozenset({AccountKind.CUSTOMER, AccountKind.VENDOR}),
+    Role.USER: frozenset({AccountKind.USER, AccountKind.CARD}),
+    Role.SUPPORT: frozenset({AccountKind.OPERATOR, AccountKind.RESELLER, AccountKind.CUSTOMER}),
+}
+
+#: The kinds of account each role may create (in its subtree).
+CREATABLE_KINDS: Final[dict[Role, frozenset[AccountKind]]] = {
+    Role.ADMIN: frozenset(AccountKind) - {AccountKind.OPERATOR},
+    Role.RESELLER: frozenset(
+        {AccountKind.RESELLER, AccountKind.CUSTOMER, AccountKind.USER, AccountKind.CARD}
+    ),
+    Role.CUSTOMER: frozenset({AccountKind.USER, AccountKind.CARD}),
+    Role.USER: frozenset(),
+    Role.SUPPORT: frozenset(),
+}
+
+#: The roles each role may issue keys for (always bound to an account in its subtree).
+ISSUABLE_ROLES: Final[dict[Role, frozenset[Role]]] = {
+    Role.ADMIN: frozenset(Role),
+    Role.RESELLER: frozenset({Role.RESELLER, Role.CUSTOMER, Role.USER, Role.SUPPORT}),
+    Role.CUSTOMER: frozenset({Role.CUSTOMER, Role.USER, Role.SUPPORT}),
+    Role.USER: frozenset({Role.USER}),
+    Role.SUPPORT: frozenset(),
+}
+
+#: Fields an account may change on itself; everything else is for its ancestors.
+SELF_EDITABLE: Final = frozenset({"name", "contacts", "timezone"})
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller: an API key (or a system actor) bound to one account."""
+
+    account_id: int
+    path: str
+    role: Role
+    key_id: int | None = None
+
+    @property
+    def operator_id(self) -> int:
+        return operator_of(self.path)
+
+    @property
+    def actor(self) -> str:
+        """How the ledger and audit trails name who did it."""
+        who = f"key:{self.key_id}" if self.key_id is not None else "system"
+        return f"{who}@account:{self.account_id}"
+
+    def sees(self, account: Account) -> bool:
+        return in_subtree(account.path, self.path)
+
+    def is_self(self, account: Account) -> bool:
+        return account.id == self.account_id
+
+    def owns(self, account: Account) -> bool:
+        """A strict ancestor: may manage the account's settings and money."""
+        return self.sees(account) and not self.is_self(account)
+
+
+def require_visible(
+    principal: Principal, account: Account | None, what: str = "account"
+) -> Account:
+    if account is None or not principal.sees(account):
+        raise NotFound(f"{what} not found")
+    return account
+
+
+def require_write(principal: Principal) -> None:
+    if principal.role is Role.SUPPORT:
+        raise Forbidden("a support key is read-only")
+
+
+def check_create(principal: Principal, kind: AccountKind) -> None:
+    require_write(principal)
+    if kind not in CREATABLE_KINDS[principal.role]:
+        raise Forbidden(f"a {principal.role} key cannot create {kind} accounts")
+
+
+def check_patch(principal: Principal, account: Account, fields: set[str]) -> None:
+    require_write(principal)
+    if principal.is_self(account):
+        refused = sorted(fields - SELF_EDITABLE)
+        if refused:
+            raise Forbidden(f"an account cannot change its own {', '.join(refused)}")
+    elif principal.role is Role.USER:
+        raise Forbidden("a user key can only edit its own account")
+
+
+def check_issue_key(principal: Principal, account: Account, role: Role) -> None:
+    require_write(principal)
+    if role not in ISSUABLE_ROLES[principal.role]:
+        raise Forbidden(f"a {principal.role} key cannot issue {role} keys")
+    if principal.role is Role.USER and not principal.is_self(account):
+        raise Forbidden("a user key can only issue keys for its own account")
+
+
+def check_identifiers(principal: Principal, account: Account) -> None:
+    require_write(principal)
+    if principal.role is Role.USER:
+        raise Forbidden("caller identifiers are set by the account's owner, not by a user key")
+
+
+def check_top_up(principal: Principal, account: Account) -> None:
+    """Top-ups bring operator money in: admin only, never into the operator root itself."""
+    require_write(principal)
+    if principal.role is not Role.ADMIN:
+        raise Forbidden("only the operator tops up; a reseller funds a child with a transfer")
+    if principal.is_self(account):
+        raise Forbidden("an account cannot top itself up")
+
+
+def check_owner_money(principal: Principal, account: Account, operation: str) -> None:
+    """Adjustments and refunds are made by an ancestor, never by an account on itself."""
+    require_write(principal)
+    if principal.role is Role.USER:
+        raise Forbidden(f"a user key cannot make {operation}s")
+    if principal.is_self(account):
+        raise Forbidden(f"an account cannot make {operation}s on itself")
+
+
+def check_transfer(principal: Principal, source: Account, target: Account) -> None:
+    """Funding moves money from an account the caller holds down to a direct child."""
+    require_write(principal)
+    if principal.role is Role.USER:
+        raise Forbidden("a user key cannot transfer funds")
+    if not principal.is_self(source) and principal.role is not Role.ADMIN:
+        raise Forbidden("only the account's own key moves money out of it")
+    if target.parent_id != source.id:
+        raise Forbidden("a transfer funds a direct child of the source account")
+
+
+def check_rate_plan_admin(principal: Principal) -> None:
+    require_write(principal)
+    if principal.role is not Role.ADMIN:
+        raise Forbidden("rate plans are managed by the operator")

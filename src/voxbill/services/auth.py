@@ -1,0 +1,149 @@
+"""API keys (shown once, stored as a sha256 hash) and portal passwords (argon2id).
+
+A key is ``vbk_<8 hex>_<43 random url-safe chars>``: the short prefix is stored in the
+clear so people can tell keys apart; 256 bits of randomness make a fast hash the right
+one (argon2 is for low-entropy secrets such as passwords and PINs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from voxbill.domain import access
+from voxbill.domain.access import ROLE_KINDS, Principal, Role
+from voxbill.domain.accounts import AccountStatus
+from voxbill.domain.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from voxbill.storage import account_repository as accounts_repo
+from voxbill.storage import auth_repository as repo
+from voxbill.storage.auth_repository import ApiKeyRecord
+from voxbill.storage.database import Database
+
+KEY_SCHEME = "vbk"
+_PASSWORDS = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) defaults
+_DUMMY_HASH = _PASSWORDS.hash("not a password")
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def new_key() -> tuple[str, str]:
+    """A fresh key and its visible prefix."""
+    prefix = f"{KEY_SCHEME}_{secrets.token_hex(4)}"
+    return f"{prefix}_{secrets.token_urlsafe(32)}", prefix
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    record: ApiKeyRecord
+    secret: str  # the only time the key is ever seen
+
+
+class AuthService:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def authenticate(self, token: str | None) -> Principal:
+        if not token or not token.startswith(f"{KEY_SCHEME}_") or len(token) > 200:
+            raise Unauthorized("a valid API key is required (Authorization: Bearer <key>)")
+        digest = hash_key(token)
+        with self._db.transaction(readonly=True) as conn:
+            owner = repo.key_by_hash(conn, digest)
+        if owner is None or owner.status == AccountStatus.CLOSED:
+            raise Unauthorized("the API key is unknown or revoked")
+        return Principal(owner.key.account_id, owner.path, owner.key.role, owner.key.id)
+
+    def issue(
+        self, principal: Principal, account_id: int, role: Role, label: str | None = None
+    ) -> IssuedKey:
+        with self._db.transaction() as conn:
+            account = access.require_visible(principal, accounts_repo.get(conn, account_id))
+            access.check_issue_key(principal, account, role)
+            if account.kind not in ROLE_KINDS[role]:
+                raise InvalidInput(
+                    f"a {role} key cannot be bound to an account of kind {account.kind}"
+                )
+            secret, prefix = new_key()
+            record = repo.insert_key(
+                conn,
+                account_id=account.id,
+                role=role,
+                prefix=prefix,
+                secret_hash=hash_key(secret),
+                label=label,
+                created_by=principal.actor,
+            )
+        return IssuedKey(record, secret)
+
+    def issue_system(self, account_id: int, role: Role, label: str | None = None) -> IssuedKey:
+        """For the command line, which runs with the operator's own authority."""
+        with self._db.transaction(readonly=True) as conn:
+            account = accounts_repo.get(conn, account_id)
+        if account is None:
+            raise NotFound(f"account {account_id} not found")
+        root = Principal(account.operator_id, f"/{account.operator_id}/", Role.ADMIN)
+        return self.issue(root, account_id, role, label)
+
+    def keys(self, principal: Principal, account_id: int) -> list[ApiKeyRecord]:
+        with self._db.transaction(readonly=True) as conn:
+            access.require_visible(principal, accounts_repo.get(conn, account_id))
+            return repo.keys_of(conn, account_id)
+
+    def revoke(self, principal: Principal, key_id: int) -> ApiKeyRecord:
+        with self._db.transaction() as conn:
+            found = repo.key_by_id(conn, key_id)
+            if found is None or not found[1].startswith(principal.path):
+                raise NotFound("API key not found")
+            access.require_write(principal)
+            repo.revoke_key(conn, key_id)
+            again = repo.key_by_id(conn, key_id)
+            assert again is not None
+            return again[0]
+
+    # -- portal users ------------------------------------------------------------------
+
+    def create_portal_user(
+        self, principal: Principal, account_id: int, email: str, password: str, role: Role
+    ) -> int:
+        address = email.strip().lower()
+        if "@" not in address or len(address) > 254:
+            raise InvalidInput("a valid email address is required")
+        if len(password) < 10:
+            raise InvalidInput("a password needs at least 10 characters")
+        with self._db.transaction() as conn:
+            account = access.require_visible(principal, accounts_repo.get(conn, account_id))
+            access.check_issue_key(principal, account, role)
+            if account.kind not in ROLE_KINDS[role]:
+                raise InvalidInput(
+                    f"a {role} user cannot belong to an account of kind {account.kind}"
+                )
+            if repo.portal_user_by_email(conn, address) is not None:
+                raise Conflict("a portal user with this email exists")
+            return repo.insert_portal_user(
+                conn,
+                account_id=account.id,
+                email=address,
+                password_hash=_PASSWORDS.hash(password),
+                role=role,
+            )
+
+    def login(self, email: str, password: str) -> Principal:
+        """The principal of a portal user; same error and similar time for every failure."""
+        with self._db.transaction(readonly=True) as conn:
+            user = repo.portal_user_by_email(conn, email.strip().lower())
+            account = user and accounts_repo.get(conn, user.account_id)
+        try:
+            _PASSWORDS.verify(user.password_hash if user else _DUMMY_HASH, password)
+        except (VerificationError, InvalidHashError):
+            raise Unauthorized("wrong email or password") from None
+        if not user or user.disabled or account is None:
+            raise Unauthorized("wrong email or password")
+        if _PASSWORDS.check_needs_rehash(user.password_hash):
+            with self._db.transaction() as conn:
+                repo.set_password_hash(conn, user.id, _PASSWORDS.hash(password))
+        return Principal(account.id, account.path, Role(user.role))

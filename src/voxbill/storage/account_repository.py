@@ -1,0 +1,166 @@
+"""Accounts in the database: rows in, domain ``Account`` objects out."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from voxbill.domain.accounts import (
+    Account,
+    AccountKind,
+    AccountStatus,
+    BalanceSettings,
+    Billing,
+    CutoffMode,
+    Limits,
+    Plans,
+)
+from voxbill.storage.schema import accounts, rate_plans
+
+
+def _account(row: Any) -> Account:
+    return Account(
+        id=row.id,
+        parent_id=row.parent_id,
+        path=row.path,
+        depth=row.depth,
+        kind=AccountKind(row.kind),
+        name=row.name,
+        status=AccountStatus(row.status),
+        currency=row.currency,
+        balance=BalanceSettings(
+            billing=Billing(row.billing),
+            credit_limit=row.credit_limit,
+            alert_balance=row.alert_balance,
+            block_balance=row.block_balance,
+            shared_balance=bool(row.shared_balance),
+            cutoff_mode=CutoffMode(row.cutoff_mode),
+        ),
+        limits=Limits(
+            max_concurrent_calls=row.max_concurrent_calls,
+            low_balance_concurrent_calls=row.low_balance_concurrent_calls,
+            max_call_cost=row.max_call_cost,
+            max_call_duration=row.max_call_duration,
+            message_rate_limit=row.message_rate_limit,
+        ),
+        plans=Plans(row.rate_plan, row.sms_plan, row.did_plan),
+        timezone=row.timezone,
+        tax_profile=row.tax_profile,
+        contacts=json.loads(row.contacts or "{}"),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def columns_of(account: Account) -> dict[str, Any]:
+    """Every stored column of an account except ``id``, ``path`` and ``depth``."""
+    b, lim, plans = account.balance, account.limits, account.plans
+    return {
+        "parent_id": account.parent_id,
+        "kind": account.kind.value,
+        "name": account.name,
+        "status": account.status.value,
+        "currency": account.currency,
+        "billing": b.billing.value,
+        "credit_limit": b.credit_limit,
+        "alert_balance": b.alert_balance,
+        "block_balance": b.block_balance,
+        "shared_balance": b.shared_balance,
+        "cutoff_mode": b.cutoff_mode.value,
+        "max_concurrent_calls": lim.max_concurrent_calls,
+        "low_balance_concurrent_calls": lim.low_balance_concurrent_calls,
+        "max_call_cost": lim.max_call_cost,
+        "max_call_duration": lim.max_call_duration,
+        "message_rate_limit": lim.message_rate_limit,
+        "rate_plan": plans.rate_plan,
+        "sms_plan": plans.sms_plan,
+        "did_plan": plans.did_plan,
+        "timezone": account.timezone,
+        "tax_profile": account.tax_profile,
+        "contacts": json.dumps(account.contacts, sort_keys=True),
+    }
+
+
+def get(conn: Connection, account_id: int, *, for_update: bool = False) -> Account | None:
+    query = select(accounts).where(accounts.c.id == account_id)
+    if for_update and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    return None if row is None else _account(row)
+
+
+def insert_account(conn: Connection, account: Account, parent_path: str | None) -> Account:
+    """Insert and set the materialized path, which needs the new id."""
+    now = datetime.now(UTC)
+    values = columns_of(account) | {"path": "", "depth": 0, "created_at": now, "updated_at": now}
+    new_id = conn.execute(insert(accounts).values(**values).returning(accounts.c.id)).scalar_one()
+    path = f"{parent_path or '/'}{new_id}/"
+    conn.execute(
+        update(accounts).where(accounts.c.id == new_id).values(path=path, depth=path.count("/") - 2)
+    )
+    stored = get(conn, new_id)
+    assert stored is not None
+    return stored
+
+
+def save(conn: Connection, account: Account) -> Account:
+    values = columns_of(account) | {"updated_at": datetime.now(UTC)}
+    conn.execute(update(accounts).where(accounts.c.id == account.id).values(**values))
+    stored = get(conn, account.id)
+    assert stored is not None
+    return stored
+
+
+def move_subtree(conn: Connection, old_path: str, new_path: str) -> None:
+    """Rewrite the paths of an account and all its descendants in one statement."""
+    tail = func.substr(accounts.c.path, len(old_path) + 1)
+    depth_change = new_path.count("/") - old_path.count("/")
+    conn.execute(
+        update(accounts)
+        .where(accounts.c.path.like(f"{old_path}%"))
+        .values(path=new_path + tail, depth=accounts.c.depth + depth_change)
+    )
+
+
+def children(
+    conn: Connection, parent_id: int, *, after_id: int | None, limit: int
+) -> list[Account]:
+    query = select(accounts).where(accounts.c.parent_id == parent_id)
+    if after_id is not None:
+        query = query.where(accounts.c.id > after_id)
+    rows = conn.execute(query.order_by(accounts.c.id).limit(limit))
+    return [_account(row) for row in rows]
+
+
+def subtree(conn: Connection, path: str, *, after_id: int | None, limit: int) -> list[Account]:
+    query = select(accounts).where(accounts.c.path.like(f"{path}%"))
+    if after_id is not None:
+        query = query.where(accounts.c.id > after_id)
+    return [_account(r) for r in conn.execute(query.order_by(accounts.c.id).limit(limit))]
+
+
+def find_operator(conn: Connection, name: str) -> Account | None:
+    row = conn.execute(
+        select(accounts)
+        .where(accounts.c.kind == AccountKind.OPERATOR.value, accounts.c.name == name)
+        .order_by(accounts.c.id)
+        .limit(1)
+    ).first()
+    return None if row is None else _account(row)
+
+
+def plans_used_in(conn: Connection, path: str) -> set[str]:
+    """Names of the rate plans any account of a subtree is rated by."""
+    names: set[str] = set()
+    for column in (accounts.c.rate_plan, accounts.c.sms_plan, accounts.c.did_plan):
+        query = select(column).where(accounts.c.path.like(f"{path}%"), column.is_not(None))
+        names.update(conn.execute(query.distinct()).scalars())
+    return names
+
+
+def plan_currency(conn: Connection, name: str) -> str | None:
+    value = conn.execute(select(rate_plans.c.currency).where(rate_plans.c.name == name)).scalar()
+    return None if value is None else str(value)

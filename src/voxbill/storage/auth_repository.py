@@ -1,0 +1,184 @@
+"""API keys, caller identifiers and portal users in the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from voxbill.domain.access import Role
+from voxbill.domain.errors import Conflict
+from voxbill.storage.schema import accounts, api_keys, caller_identifiers, portal_users
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    id: int
+    account_id: int
+    role: Role
+    prefix: str
+    label: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyOwner:
+    """An active key with the path and status of its account, read in one query."""
+
+    key: ApiKeyRecord
+    path: str
+    status: str
+
+
+def _key(row: Any) -> ApiKeyRecord:
+    return ApiKeyRecord(
+        row.id,
+        row.account_id,
+        Role(row.role),
+        row.prefix,
+        row.label,
+        row.created_at,
+        row.revoked_at,
+    )
+
+
+def insert_key(
+    conn: Connection,
+    *,
+    account_id: int,
+    role: Role,
+    prefix: str,
+    secret_hash: str,
+    label: str | None,
+    created_by: str,
+) -> ApiKeyRecord:
+    row = conn.execute(
+        insert(api_keys)
+        .values(
+            account_id=account_id,
+            role=role.value,
+            prefix=prefix,
+            secret_hash=secret_hash,
+            label=label,
+            created_by=created_by,
+            created_at=datetime.now(UTC),
+        )
+        .returning(*api_keys.c)
+    ).one()
+    return _key(row)
+
+
+def key_by_hash(conn: Connection, secret_hash: str) -> KeyOwner | None:
+    row = conn.execute(
+        select(api_keys, accounts.c.path, accounts.c.status)
+        .join(accounts, accounts.c.id == api_keys.c.account_id)
+        .where(api_keys.c.secret_hash == secret_hash, api_keys.c.revoked_at.is_(None))
+    ).first()
+    return None if row is None else KeyOwner(_key(row), row.path, row.status)
+
+
+def key_by_id(conn: Connection, key_id: int) -> tuple[ApiKeyRecord, str] | None:
+    row = conn.execute(
+        select(api_keys, accounts.c.path)
+        .join(accounts, accounts.c.id == api_keys.c.account_id)
+        .where(api_keys.c.id == key_id)
+    ).first()
+    return None if row is None else (_key(row), row.path)
+
+
+def keys_of(conn: Connection, account_id: int) -> list[ApiKeyRecord]:
+    rows = conn.execute(
+        select(api_keys).where(api_keys.c.account_id == account_id).order_by(api_keys.c.id)
+    )
+    return [_key(row) for row in rows]
+
+
+def revoke_key(conn: Connection, key_id: int) -> None:
+    conn.execute(
+        update(api_keys)
+        .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(UTC))
+    )
+
+
+def insert_identifier(conn: Connection, values: dict[str, Any]) -> int:
+    """Insert; a concurrent claim of the same value becomes a ``Conflict``."""
+    values = values | {"created_at": datetime.now(UTC)}
+    statement = insert(caller_identifiers).values(**values).returning(caller_identifiers.c.id)
+    try:
+        with conn.begin_nested():
+            return int(conn.execute(statement).scalar_one())
+    except IntegrityError:
+        raise Conflict(f"{values['type']} {values['value']} already identifies a caller") from None
+
+
+def identifier_exists(conn: Connection, operator_id: int, type_: str, value: str) -> bool:
+    row = conn.execute(
+        select(caller_identifiers.c.id).where(
+            caller_identifiers.c.operator_id == operator_id,
+            caller_identifiers.c.type == type_,
+            caller_identifiers.c.value == value,
+        )
+    ).first()
+    return row is not None
+
+
+def find_identifiers(
+    conn: Connection, type_: str, value: str, operator_id: int | None
+) -> list[Any]:
+    query = select(caller_identifiers).where(
+        caller_identifiers.c.type == type_, caller_identifiers.c.value == value
+    )
+    if operator_id is not None:
+        query = query.where(caller_identifiers.c.operator_id == operator_id)
+    return list(conn.execute(query.limit(2)))
+
+
+def find_network(
+    conn: Connection, version: int, address: str, operator_id: int | None
+) -> list[Any]:
+    """The networks containing ``address`` (fixed-width hex), longest prefix first."""
+    c = caller_identifiers.c
+    query = select(caller_identifiers).where(
+        c.type == "ip", c.ip_version == version, c.net_start <= address, c.net_end >= address
+    )
+    if operator_id is not None:
+        query = query.where(c.operator_id == operator_id)
+    return list(conn.execute(query.order_by(c.prefix_len.desc(), c.id).limit(2)))
+
+
+def identifiers_of(conn: Connection, account_id: int) -> list[Any]:
+    query = select(caller_identifiers).where(caller_identifiers.c.account_id == account_id)
+    return list(conn.execute(query.order_by(caller_identifiers.c.id)))
+
+
+def insert_portal_user(
+    conn: Connection, *, account_id: int, email: str, password_hash: str, role: Role
+) -> int:
+    return int(
+        conn.execute(
+            insert(portal_users)
+            .values(
+                account_id=account_id,
+                email=email,
+                password_hash=password_hash,
+                role=role.value,
+                created_at=datetime.now(UTC),
+            )
+            .returning(portal_users.c.id)
+        ).scalar_one()
+    )
+
+
+def portal_user_by_email(conn: Connection, email: str) -> Any:
+    return conn.execute(select(portal_users).where(portal_users.c.email == email)).first()
+
+
+def set_password_hash(conn: Connection, user_id: int, password_hash: str) -> None:
+    conn.execute(
+        update(portal_users).where(portal_users.c.id == user_id).values(password_hash=password_hash)
+    )
