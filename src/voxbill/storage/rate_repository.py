@@ -11,12 +11,15 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from voxbill.domain.errors import InvalidMoney
 from voxbill.domain.money import STORAGE_PLACES, RoundingMethod, canonical
 from voxbill.domain.rates import Rate, RatePlan
 from voxbill.domain.time_profile import TimeProfile, parse_time_profile
 from voxbill.storage.schema import rate_changes, rate_imports, rate_plans, rates
 
 _SCALE = Decimal(10) ** STORAGE_PLACES
+_UNIT = Decimal(1).scaleb(-STORAGE_PLACES)
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _COLUMNS = (
     "plan_id",
     "prefix",
@@ -237,7 +240,14 @@ def _portable(plan_id: int, r: Rate) -> dict[str, Any]:
 
 
 def _scaled(value: Decimal | None) -> int | None:
-    return None if value is None else int(value * _SCALE)
+    """10^-8 units, refused (as the Amount type does) rather than truncated or overflowed."""
+    if value is None:
+        return None
+    scaled = value * _SCALE
+    units = int(scaled)
+    if units != scaled or not _INT64_MIN <= units <= _INT64_MAX:
+        raise InvalidMoney(f"amount {value} does not fit {STORAGE_PLACES} decimal places")
+    return units
 
 
 def _naive(value: datetime | None) -> str | None:
@@ -278,6 +288,8 @@ def _copy_text(value: object) -> str:
     if value is None:
         return "\\N"
     if isinstance(value, Decimal):
+        if value != value.quantize(_UNIT):  # COPY into NUMERIC would round silently
+            raise InvalidMoney(f"amount {value} has more than {STORAGE_PLACES} decimal places")
         return canonical(value)
     if isinstance(value, datetime):
         return value.isoformat()
