@@ -8,8 +8,8 @@ from decimal import Decimal as D
 
 import pytest
 from sqlalchemy import select, text
-from support.ledger_accounts import open_account
 
+from support.ledger_accounts import open_account
 from voxbill.bootstrap import Container
 from voxbill.domain.errors import (
     InsufficientFunds,
@@ -118,9 +118,7 @@ def test_postpaid_credit_limit_lets_the_balance_go_negative(ledger, db):
     carrier = open_account(db, billing="postpaid", credit_limit="50")
     view = ledger.balance(carrier)
     assert (view.balance, view.available) == (D("0"), D("50"))
-    assert ledger.adjust(carrier, D("-49.99"), "usage", actor=OPERATOR).balance_after == D(
-        "-49.99"
-    )
+    assert ledger.adjust(carrier, D("-49.99"), "usage", actor=OPERATOR).balance_after == D("-49.99")
     with pytest.raises(InsufficientFunds):
         ledger.adjust(carrier, D("-0.02"), "usage", actor=OPERATOR)
     assert ledger.balance(carrier).available == D("0.01")
@@ -202,17 +200,24 @@ def test_the_database_refuses_an_unbalanced_transaction_on_postgresql(ledger, db
         pytest.skip("the deferred zero-sum trigger is PostgreSQL's")
     alice = open_account(db)
     ledger.top_up(alice, D("1"), actor=OPERATOR)
-    with pytest.raises(Exception, match="unbalanced"), db.transaction() as conn:
-        tid = conn.execute(
-            text(
-                "INSERT INTO ledger_transactions (kind, actor, created_at) "
-                "VALUES ('adjustment', 'x', now()) RETURNING id"
+
+    def append_one_sided_leg() -> None:
+        with db.transaction() as conn:
+            tid = conn.execute(
+                text(
+                    "INSERT INTO ledger_transactions (kind, actor, created_at) "
+                    "VALUES ('adjustment', 'x', now()) RETURNING id"
+                )
+            ).scalar_one()
+            conn.execute(
+                text(
+                    "INSERT INTO ledger_entries"
+                    " (transaction_id, book_id, amount, currency, created_at)"
+                    " SELECT :t, id, 5, 'EUR', now() FROM ledger_books WHERE key = :k"
+                ),
+                {"t": tid, "k": f"account:{alice}"},
             )
-        ).scalar_one()
-        conn.execute(
-            text(
-                "INSERT INTO ledger_entries (transaction_id, book_id, amount, currency, created_at)"
-                " SELECT :t, id, 5, 'EUR', now() FROM ledger_books WHERE key = :k"
-            ),
-            {"t": tid, "k": f"account:{alice}"},
-        )
+
+    with pytest.raises(Exception, match="unbalanced"):  # refused at COMMIT (deferred)
+        append_one_sided_leg()
+    assert ledger.verify() == []

@@ -30,7 +30,8 @@ def open_account(
         parent_path, depth = "/", 0
         if parent is not None:
             row = conn.execute(
-                accounts.select().with_only_columns(accounts.c.path, accounts.c.depth)
+                accounts.select()
+                .with_only_columns(accounts.c.path, accounts.c.depth)
                 .where(accounts.c.id == parent)
             ).one()
             parent_path, depth = row.path, row.depth + 1

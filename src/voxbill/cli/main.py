@@ -10,6 +10,7 @@ import typer
 from voxbill import __version__
 from voxbill.bootstrap import build
 from voxbill.cli import accounts as accounts_cli
+from voxbill.cli import ledger as ledger_cli
 from voxbill.cli import rates as rates_cli
 from voxbill.cli.output import console, guarded
 from voxbill.settings import Settings
@@ -22,6 +23,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(rates_cli.app, name="rates")
+app.add_typer(ledger_cli.app, name="ledger")
 app.command("rate")(rates_cli.rate)
 app.command("init")(accounts_cli.init)
 app.add_typer(accounts_cli.apikey_app, name="apikey")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
-from voxbill.domain.money import ZERO, canonical
-from voxbill.services.ledger_views import Discrepancy
+from voxbill.domain.money import ZERO
+from voxbill.services.ledger_views import Discrepancy, money_text
 from voxbill.storage import ledger_repository as repo
 
 
@@ -25,19 +25,19 @@ def discrepancies(conn: Connection) -> list[Discrepancy]:
         expected = sums.get(book.id, ZERO)
         if book.balance != expected:
             found.append(
-                Discrepancy("balance", subject, canonical(expected), canonical(book.balance))
+                Discrepancy("balance", subject, money_text(expected), money_text(book.balance))
             )
         reserved = held.get(book.id, ZERO)
         if book.reserved != reserved:
             found.append(
-                Discrepancy("reserved", subject, canonical(reserved), canonical(book.reserved))
+                Discrepancy("reserved", subject, money_text(reserved), money_text(book.reserved))
             )
     for currency, total in sorted(repo.currency_totals(conn).items()):
         if total != ZERO:
-            found.append(Discrepancy("currency_total", currency, "0", canonical(total)))
+            found.append(Discrepancy("currency_total", currency, "0", money_text(total)))
     for transaction_id, currency, total in repo.unbalanced_transactions(conn):
         found.append(
-            Discrepancy("transaction", f"{transaction_id} in {currency}", "0", canonical(total))
+            Discrepancy("transaction", f"{transaction_id} in {currency}", "0", money_text(total))
         )
     for entry_id, entry_currency, book_currency in repo.entries_in_wrong_currency(conn):
         found.append(
