@@ -59,10 +59,11 @@ def test_a_refused_request_stores_no_key(ledger, db):
     ledger.top_up(reseller, D("5"), actor=OPERATOR)
     done = ledger.transfer(reseller, customer, D("5"), actor=OPERATOR, idempotency_key="t")
     assert not done.replayed
-    assert done.balance_after == D("5")
+    assert done.counterparty_balance_after == D("5")
     replay = ledger.transfer(reseller, customer, D("5"), actor=OPERATOR, idempotency_key="t")
     assert replay.replayed
-    assert replay.counterparty_balance_after == D("0")
+    assert replay.balance_after == D("0")
+    assert replay.to_json() == done.to_json()
 
 
 def test_concurrent_duplicates_post_once(ledger, db):

@@ -52,10 +52,10 @@ def test_reseller_funds_its_customer_from_its_own_balance(ledger, db):
     customer = open_account(db, parent=reseller)
     ledger.top_up(reseller, D("100"), actor=OPERATOR)
     result = ledger.transfer(reseller, customer, D("30.50"), actor="reseller:1")
-    assert (result.kind, result.account_id, result.amount) == ("transfer", customer, D("30.50"))
-    assert result.balance_after == D("30.50")
-    assert result.counterparty_account_id == reseller
-    assert result.counterparty_balance_after == D("69.50")
+    assert (result.kind, result.account_id, result.amount) == ("transfer", reseller, D("-30.50"))
+    assert result.balance_after == D("69.50")
+    assert result.counterparty_account_id == customer
+    assert result.counterparty_amount == result.counterparty_balance_after == D("30.50")
     assert ledger.balance(reseller).balance == D("69.50")
     with pytest.raises(InsufficientFunds):
         ledger.transfer(reseller, customer, D("69.51"), actor="reseller:1")
@@ -132,8 +132,12 @@ def test_cross_currency_transfer_goes_through_fx_books(ledger, db, container):
     assert ledger.fx_rate("EUR", "USD", datetime(2021, 6, 1, tzinfo=UTC)) == D(1) / D("0.9")
     ledger.top_up(reseller, D("100"), actor=OPERATOR)
     result = ledger.transfer(reseller, customer, D("10.01"), actor=OPERATOR)
-    assert (result.amount, result.currency, result.balance_after) == (D("9.24"), "EUR", D("9.24"))
-    assert result.counterparty_balance_after == D("89.99")
+    assert (result.amount, result.currency, result.balance_after) == (
+        D("-10.01"),
+        "USD",
+        D("89.99"),
+    )
+    assert result.counterparty_amount == result.counterparty_balance_after == D("9.24")
     with pytest.raises(NotFound):
         ledger.transfer(reseller, open_account(db, currency="GBP"), D("1"), actor=OPERATOR)
     assert ledger.verify() == []

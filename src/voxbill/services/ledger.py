@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -273,7 +274,8 @@ class LedgerService:
         note: str | None = None,
     ) -> LedgerTransaction:
         """A reseller funds another balance from its own; ``amount`` is in the source's
-        currency. The result is seen from the target (the counterparty is the source).
+        currency. The result is the source's side (amount negative); the counterparty is
+        the target, with what it was credited (in its currency) and its balance after.
         Who may fund whom is the caller's policy (tenancy), not the ledger's."""
         value = positive(amount)
         request = {
@@ -314,18 +316,17 @@ class LedgerService:
             result = self._result(
                 journal,
                 TransactionKind.TRANSFER,
-                target_id,
-                target_book,
-                credited,
+                source_id,
+                source_book,
+                -value,
                 applied.transaction_id,
                 note,
             )
-            return LedgerTransaction(
-                **{
-                    **result.__dict__,
-                    "counterparty_account_id": source_id,
-                    "counterparty_balance_after": norm(journal.balance_of(source_book)),
-                }
+            return replace(
+                result,
+                counterparty_account_id=target_id,
+                counterparty_amount=credited,
+                counterparty_balance_after=norm(journal.balance_of(target_book)),
             )
 
         return self._once(

@@ -73,8 +73,9 @@ class LedgerTransaction:
     reason: str | None
     created_at: datetime
     replayed: bool = False
-    #: transfers: the account the money came from, and its balance afterwards
+    #: transfers: the account credited, by how much (its currency), its balance after
     counterparty_account_id: int | None = None
+    counterparty_amount: Decimal | None = None
     counterparty_balance_after: Decimal | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -89,12 +90,14 @@ class LedgerTransaction:
             "reason": self.reason,
             "created_at": self.created_at.isoformat(),
             "counterparty_account_id": self.counterparty_account_id,
+            "counterparty_amount": _money_or_none(self.counterparty_amount),
             "counterparty_balance_after": _money_or_none(self.counterparty_balance_after),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any], *, replayed: bool = False) -> LedgerTransaction:
         counter = data.get("counterparty_balance_after")
+        counter_amount = data.get("counterparty_amount")
         return cls(
             id=int(data["id"]),
             kind=str(data["kind"]),
@@ -106,6 +109,7 @@ class LedgerTransaction:
             created_at=datetime.fromisoformat(data["created_at"]),
             replayed=replayed,
             counterparty_account_id=data.get("counterparty_account_id"),
+            counterparty_amount=None if counter_amount is None else Decimal(counter_amount),
             counterparty_balance_after=None if counter is None else Decimal(counter),
         )
 
