@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from voxbill.api.schemas import AmountStr, DecimalStr, PlainText
+from voxbill.api.schemas import AmountStr, DecimalStr, PlainText, shown, shown_or_none
 from voxbill.domain.access import Role
 from voxbill.domain.accounts import Account, AccountKind, AccountStatus, Billing, CutoffMode
 from voxbill.services.auth import IssuedKey
@@ -130,14 +130,14 @@ class AccountRead(BaseModel):
             status=a.status,
             currency=a.currency,
             billing=b.billing,
-            credit_limit=b.credit_limit,
-            alert_balance=b.alert_balance,
-            block_balance=b.block_balance,
+            credit_limit=shown(b.credit_limit, a.currency),
+            alert_balance=shown_or_none(b.alert_balance, a.currency),
+            block_balance=shown(b.block_balance, a.currency),
             shared_balance=b.shared_balance,
             cutoff_mode=b.cutoff_mode,
             max_concurrent_calls=lim.max_concurrent_calls,
             low_balance_concurrent_calls=lim.low_balance_concurrent_calls,
-            max_call_cost=lim.max_call_cost,
+            max_call_cost=shown_or_none(lim.max_call_cost, a.currency),
             max_call_duration=lim.max_call_duration,
             message_rate_limit=lim.message_rate_limit,
             rate_plan=p.rate_plan,

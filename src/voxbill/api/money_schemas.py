@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from voxbill.api.account_schemas import AccountId
-from voxbill.api.schemas import AmountStr, DecimalStr, PlainText
+from voxbill.api.schemas import AmountStr, DecimalStr, PlainText, shown, shown_or_none
 from voxbill.services.ledger import BalanceView, HistoryEntry, LedgerTransaction
 
 Note = Annotated[PlainText, StringConstraints(max_length=500)]
@@ -60,9 +60,9 @@ class TransactionRead(BaseModel):
             id=t.id,
             kind=t.kind,
             account_id=t.account_id,
-            amount=t.amount,
+            amount=shown(t.amount, t.currency),
             currency=t.currency,
-            balance_after=t.balance_after,
+            balance_after=shown(t.balance_after, t.currency),
             reason=t.reason,
             created_at=t.created_at,
         )
@@ -85,12 +85,12 @@ class BalanceRead(BaseModel):
             account_id=b.account_id,
             balance_account_id=b.balance_account_id,
             currency=b.currency,
-            balance=b.balance,
-            reserved=b.reserved,
-            available=b.available,
-            credit_limit=b.credit_limit,
-            block_balance=b.block_balance,
-            alert_balance=b.alert_balance,
+            balance=shown(b.balance, b.currency),
+            reserved=shown(b.reserved, b.currency),
+            available=shown(b.available, b.currency),
+            credit_limit=shown(b.credit_limit, b.currency),
+            block_balance=shown(b.block_balance, b.currency),
+            alert_balance=shown_or_none(b.alert_balance, b.currency),
         )
 
 
@@ -104,13 +104,13 @@ class LedgerEntryRead(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, e: HistoryEntry) -> LedgerEntryRead:
+    def of(cls, e: HistoryEntry, currency: str) -> LedgerEntryRead:
         return cls(
             id=e.id,
             transaction_id=e.transaction_id,
             kind=e.kind,
-            amount=e.amount,
-            balance_after=e.balance_after,
+            amount=shown(e.amount, currency),
+            balance_after=shown_or_none(e.balance_after, currency),
             reason=e.reason,
             created_at=e.created_at,
         )

@@ -17,7 +17,7 @@ from pydantic import (
 )
 
 from voxbill.domain.errors import InvalidMoney
-from voxbill.domain.money import MONEY_CONTEXT, canonical, to_decimal
+from voxbill.domain.money import MONEY_CONTEXT, canonical, currency_places, to_decimal
 
 
 def _exact(value: object) -> Decimal:
@@ -51,6 +51,18 @@ def _storable(value: Decimal) -> Decimal:
 
 #: Money from a request: a decimal string that fits storage (|x| < 10^15, ≤ 8 places).
 AmountStr = Annotated[DecimalStr, AfterValidator(_storable)]
+
+
+def shown(amount: Decimal, currency: str) -> Decimal:
+    """The same amount with the same digits on every database: at least the currency's
+    minor unit (25 USD → 25.00), never fewer places than it has (0.125 stays 0.125)."""
+    exponent = amount.normalize(MONEY_CONTEXT).as_tuple().exponent
+    places = max(currency_places(currency), -exponent if isinstance(exponent, int) else 0)
+    return amount.quantize(Decimal(1).scaleb(-places), context=MONEY_CONTEXT)
+
+
+def shown_or_none(amount: Decimal | None, currency: str) -> Decimal | None:
+    return None if amount is None else shown(amount, currency)
 
 
 def _plain(value: str) -> str:

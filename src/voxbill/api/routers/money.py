@@ -185,4 +185,6 @@ def history(
     account = container.accounts.visible(principal, account_id)
     entries = container.ledger.history(account.id, limit=limit, before_id=before_id)
     next_before = entries[-1].id if len(entries) == limit else None
-    return LedgerPage(items=[LedgerEntryRead.of(e) for e in entries], next_before_id=next_before)
+    return LedgerPage(
+        items=[LedgerEntryRead.of(e, account.currency) for e in entries], next_before_id=next_before
+    )
