@@ -78,13 +78,17 @@ class LedgerService:
         self._db = db
         self._settings = settings
         self._clock = clock
+        self._books: dict[str, int] = {}
 
     # -- plumbing ----------------------------------------------------------------
 
     @contextmanager
     def _journal(self) -> Iterator[Journal]:
-        with repo.busy_as_error(), self._db.transaction() as conn:
-            yield Journal(conn, self._clock())
+        with repo.busy_as_error():
+            with self._db.transaction() as conn:
+                journal = Journal(conn, self._clock(), self._books)
+                yield journal
+            self._books.update(journal.found_books)  # committed: safe to remember
 
     def _once(
         self,

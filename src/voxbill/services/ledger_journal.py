@@ -32,9 +32,15 @@ class Applied:
 
 
 class Journal:
-    def __init__(self, conn: Connection, now: datetime) -> None:
+    def __init__(
+        self, conn: Connection, now: datetime, known_books: dict[str, int] | None = None
+    ) -> None:
         self.conn = conn
         self.now = now
+        #: book ids by key, committed earlier (a book's id never changes): saves a query
+        self._known = known_books if known_books is not None else {}
+        #: books looked up or created here; known to others only once this commits
+        self.found_books: dict[str, int] = {}
         self._owners: dict[int, Owner] = {}
         self._book_owner: dict[int, Owner] = {}
         self._locked: dict[int, BookState] = {}
@@ -47,28 +53,41 @@ class Journal:
     def account_book(self, account_id: int) -> int:
         """The id of the book carrying ``account_id``'s balance (created on first use)."""
         owner = self.owner(account_id)
-        book_id = repo.ensure_book(
-            self.conn,
+        book_id = self._book(
             repo.account_book_key(owner.balance_account_id),
             account_id=owner.balance_account_id,
             purpose="balance",
             currency=owner.currency,
             maintained=True,
-            now=self.now,
         )
         self._book_owner[book_id] = owner
         return book_id
 
     def system_book(self, purpose: SystemBook, currency: str) -> int:
-        return repo.ensure_book(
-            self.conn,
+        return self._book(
             repo.system_book_key(purpose.value, currency),
             account_id=None,
             purpose=purpose.value,
             currency=currency,
             maintained=False,
-            now=self.now,
         )
+
+    def _book(
+        self, key: str, *, account_id: int | None, purpose: str, currency: str, maintained: bool
+    ) -> int:
+        book_id = self._known.get(key) or self.found_books.get(key)
+        if book_id is None:
+            book_id = repo.ensure_book(
+                self.conn,
+                key,
+                account_id=account_id,
+                purpose=purpose,
+                currency=currency,
+                maintained=maintained,
+                now=self.now,
+            )
+            self.found_books[key] = book_id
+        return book_id
 
     def lock(self, book_ids: Iterable[int]) -> None:
         """Lock every book this transaction will touch, in one sorted pass.
