@@ -194,6 +194,14 @@ def test_currency_mismatch_is_refused(container: Container) -> None:
     assert report.currency == "EUR"
 
 
+def test_options_of_an_existing_plan_are_never_silently_ignored(container: Container) -> None:
+    load(container, DECK, timezone="Europe/Paris")
+    with pytest.raises(InvalidInput, match="timezone"):
+        load(container, "prefix,rate,effective_from\n33,0.03,2026-07-01\n", timezone="UTC")
+    report = load(container, "prefix,rate\n33,0.03\n", timezone="Europe/Paris")
+    assert report.rows_imported == 1
+
+
 def test_a_new_plan_needs_a_currency(container: Container) -> None:
     with pytest.raises(InvalidInput, match="currency"):
         load(container, DECK, currency=None)

@@ -24,6 +24,8 @@ from voxbill.domain.numbers import normalize_number
         ("sips:+4915112345678@example.org", "4915112345678"),
         ("tel:+1-212-555-0100", "12125550100"),
         ("tel:+12125550100;phone-context=example.com", "12125550100"),
+        ("+44 (0)20 7946 0958", "442079460958"),  # the "(0)" trunk prefix is not dialled
+        ("0044 (0) 20 7946 0958", "442079460958"),
     ],
 )
 def test_international_forms(raw: str, expected: str) -> None:

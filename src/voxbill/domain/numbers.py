@@ -33,7 +33,10 @@ def normalize_number(
     With ``default_region`` (ISO country, e.g. ``GB``), a national number with a trunk
     prefix (``020 7946 0958``) is converted too.
     """
-    text = _strip_uri(raw).translate(_FORMATTING)
+    text = _strip_uri(raw)
+    if "(0)" in text and text.startswith(("+", international_prefix or "+")):
+        text = text.replace("(0)", "", 1)  # "+44 (0)20 …": a trunk prefix for local callers
+    text = text.translate(_FORMATTING)
     if not text:
         raise InvalidNumber(f"number {raw!r} is empty")
     if text[0] == "+":

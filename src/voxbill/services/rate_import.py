@@ -221,6 +221,13 @@ class RateImportService:
             )
         if currency is not None and currency != record.currency:
             raise InvalidInput(f"plan {name!r} is in {record.currency}, not {currency}")
+        for option, given, kept in (
+            ("timezone", options.timezone, record.timezone),
+            ("decimals", options.decimals, record.decimals),
+            ("rounding", options.rounding, record.rounding),
+        ):
+            if given is not None and given != kept:  # never silently ignored
+                raise InvalidInput(f"plan {name!r} has {option} {kept}, not {given}")
         return record
 
 
