@@ -170,3 +170,17 @@ def test_duplicate_starts_and_sweepers_on_several_nodes_act_once(ledger, db):
     view = ledger.balance(alice)
     assert (view.balance, view.reserved) == (D("100"), D("0"))
     assert ledger.verify() == []
+
+
+def test_a_sweep_expires_every_level_of_a_reference_together(ledger, db):
+    reseller = open_account(db, kind="reseller")
+    customer = open_account(db, parent=reseller)
+    ledger.top_up(reseller, D("10"), actor=OPERATOR)
+    ledger.top_up(customer, D("10"), actor=OPERATOR)
+    now = datetime.now(UTC)
+    chain = [HoldRequest(customer, D("2")), HoldRequest(reseller, D("1.5"))]
+    ledger.place_holds("gone", chain, expires_at=now - timedelta(seconds=5))
+    assert ledger.expire_holds(now, limit=1) == 2
+    assert [h.status for h in ledger.holds("gone")] == ["expired", "expired"]
+    assert ledger.balance(customer).reserved == ledger.balance(reseller).reserved == D("0")
+    assert ledger.verify() == []

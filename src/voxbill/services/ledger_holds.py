@@ -240,10 +240,19 @@ def void(journal: Journal, reference: str) -> list[Hold]:
 
 
 def expire(journal: Journal, now: datetime, limit: int) -> int:
-    """Release holds past expiry. ``SKIP LOCKED`` lets several sweepers share the work."""
+    """Release holds past expiry; returns how many. ``SKIP LOCKED`` lets several sweepers
+    share the work, each hold going to exactly one of them."""
     rows = repo.claim_expired_holds(journal.conn, now, limit)
-    if rows:
-        _release(journal, rows, EXPIRED)
+    if not rows:
+        return 0
+    # a reference's levels expire together, even where the limit cut between them
+    claimed = {r.id for r in rows}
+    rows += [
+        r
+        for r in repo.claim_open_holds(journal.conn, [r.reference for r in rows])
+        if r.id not in claimed
+    ]
+    _release(journal, rows, EXPIRED)
     return len(rows)
 
 

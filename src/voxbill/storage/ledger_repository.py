@@ -302,6 +302,18 @@ def claim_expired_holds(conn: Connection, now: datetime, limit: int) -> list[Any
     )
 
 
+def claim_open_holds(conn: Connection, references: Sequence[str]) -> list[Any]:
+    """The other open levels of these references, locked (skipping those already held)."""
+    return list(
+        conn.execute(
+            _holds_query()
+            .where(holds.c.status == "open", holds.c.reference.in_(sorted(set(references))))
+            .order_by(holds.c.id)
+            .with_for_update(of=holds, skip_locked=True)
+        ).all()
+    )
+
+
 # -- FX ------------------------------------------------------------------------------
 
 
