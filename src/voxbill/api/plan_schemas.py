@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from voxbill.api.schemas import DecimalStr
+from voxbill.api.schemas import DecimalStr, shown, shown_or_none
 from voxbill.services.rate_import import ImportReport
 from voxbill.storage.rate_repository import PlanRecord
 
@@ -56,14 +56,14 @@ class RateRead(BaseModel):
     time_profile: str | None
 
     @classmethod
-    def of(cls, row: Any) -> RateRead:
+    def of(cls, row: Any, currency: str) -> RateRead:
         return cls(
             id=row.id,
             prefix=row.prefix,
             destination=row.destination,
-            rate=row.rate,
-            connect_fee=row.connect_fee,
-            initial_rate=row.initial_rate,
+            rate=shown(row.rate, currency),
+            connect_fee=shown(row.connect_fee, currency),
+            initial_rate=shown_or_none(row.initial_rate, currency),
             initial_increment=row.initial_increment,
             increment=row.increment,
             min_duration=row.min_duration,

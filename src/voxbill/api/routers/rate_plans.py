@@ -139,6 +139,6 @@ def show_rate_plan(
 ) -> RatePlanDetail:
     page = container.rate_plans.show(principal, name, after_id=after_id, limit=limit)
     head = RatePlanRead.of(page.plan, page.rows)
-    rates = [RateRead.of(r) for r in page.rates]
+    rates = [RateRead.of(r, page.plan.currency) for r in page.rates]
     next_after = rates[-1].id if len(rates) == limit else None
     return RatePlanDetail(**head.model_dump(), rates=rates, next_after_id=next_after)
