@@ -8,8 +8,6 @@ idempotency key — so a retry, a concurrent duplicate or a crash never posts tw
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -19,7 +17,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 
-from voxbill.domain.errors import IdempotencyConflict, InvalidInput, NotFound
+from voxbill.domain.errors import InvalidInput, NotFound
 from voxbill.domain.ledger import (
     Leg,
     Posting,
@@ -31,6 +29,7 @@ from voxbill.domain.ledger import (
 )
 from voxbill.domain.money import ZERO, canonical, normalize_currency
 from voxbill.services import ledger_holds, ledger_verify
+from voxbill.services.ledger_idempotency import remember, request_fingerprint, stored_response
 from voxbill.services.ledger_journal import Journal
 from voxbill.services.ledger_views import (
     BalanceView,
@@ -44,6 +43,8 @@ from voxbill.services.ledger_views import (
     norm_or_none,
 )
 from voxbill.settings import Settings
+from voxbill.storage import fx_repository as fx_rows
+from voxbill.storage import ledger_audit
 from voxbill.storage import ledger_repository as repo
 from voxbill.storage.database import Database
 
@@ -60,12 +61,6 @@ __all__ = [
 
 T = TypeVar("T")
 _ATTEMPTS = 3
-
-
-def request_fingerprint(operation: str, request: dict[str, Any]) -> str:
-    """A stable digest of what was asked, for callers that do not send their own."""
-    text = json.dumps({"operation": operation, **request}, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class LedgerService:
@@ -110,25 +105,12 @@ class LedgerService:
             try:
                 with self._journal() as journal:
                     if key is not None:
-                        stored = repo.find_idempotency(journal.conn, actor, key)
-                        if stored is not None:
-                            if stored.fingerprint != digest:
-                                raise IdempotencyConflict(
-                                    f"idempotency key {key!r} was used for a different request"
-                                )
-                            data = json.loads(stored.result)
-                            return LedgerTransaction.from_json(data, replayed=True)
+                        replay = stored_response(journal, actor, key, digest)
+                        if replay is not None:
+                            return replay
                     result = run(journal)
                     if key is not None:
-                        repo.save_idempotency(
-                            journal.conn,
-                            scope=actor,
-                            key=key,
-                            fingerprint=digest,
-                            operation=operation,
-                            result=json.dumps(result.to_json(), sort_keys=True),
-                            now=journal.now,
-                        )
+                        remember(journal, actor, key, digest, operation, result)
                     return result
             except IntegrityError:
                 if key is None or attempt == _ATTEMPTS - 1:
@@ -472,7 +454,7 @@ class LedgerService:
             raise InvalidInput("an exchange rate needs two different currencies")
         value = positive(rate, what="exchange rate")
         with self._journal() as journal:
-            repo.upsert_fx_rate(journal.conn, base, quote, value, effective_from, journal.now)
+            fx_rows.upsert_fx_rate(journal.conn, base, quote, value, effective_from, journal.now)
 
     def fx_rate(self, base: str, quote: str, at: datetime | None = None) -> Decimal:
         with self._journal() as journal:
@@ -480,7 +462,7 @@ class LedgerService:
 
     @staticmethod
     def _rate(journal: Journal, base: str, quote: str, at: datetime | None = None) -> Decimal:
-        row = repo.fx_rate_at(journal.conn, base, quote, at or journal.now)
+        row = fx_rows.fx_rate_at(journal.conn, base, quote, at or journal.now)
         if row is None:
             raise NotFound(f"no exchange rate from {base} to {quote}", code="no_fx_rate")
         rate: Decimal = row.rate
@@ -495,4 +477,4 @@ class LedgerService:
 
     def summary(self) -> dict[str, int]:
         with self._db.transaction(readonly=True) as conn:
-            return repo.counts(conn)
+            return ledger_audit.counts(conn)

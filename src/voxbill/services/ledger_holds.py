@@ -27,6 +27,7 @@ from voxbill.domain.ledger import Leg, Posting, SystemBook, TransactionKind, pos
 from voxbill.domain.money import ZERO
 from voxbill.services.ledger_journal import Journal
 from voxbill.services.ledger_views import Hold, HoldRequest, HoldSettlement, norm, norm_or_none
+from voxbill.storage import hold_repository as hold_rows
 from voxbill.storage import ledger_repository as repo
 
 OPEN, POSTED, VOIDED, EXPIRED = "open", "posted", "voided", "expired"
@@ -63,7 +64,7 @@ def _view(row: Row[Any], *, replayed: bool = False) -> Hold:
 
 
 def current(journal: Journal, reference: str, *, replayed: bool = False) -> list[Hold]:
-    rows = repo.holds_by_reference(journal.conn, reference, lock=False)
+    rows = hold_rows.holds_by_reference(journal.conn, reference, lock=False)
     return [_view(r, replayed=replayed) for r in rows]
 
 
@@ -78,12 +79,12 @@ def _replay_place(rows: list[Row[Any]], requests: Sequence[HoldRequest]) -> list
 def place(
     journal: Journal, reference: str, requests: Sequence[HoldRequest], expires_at: datetime
 ) -> list[Hold]:
-    existing = repo.holds_by_reference(journal.conn, reference, lock=False)
+    existing = hold_rows.holds_by_reference(journal.conn, reference, lock=False)
     if existing:
         return _replay_place(existing, requests)
     books = [journal.account_book(r.account_id) for r in requests]
     journal.lock(books)
-    existing = repo.holds_by_reference(journal.conn, reference, lock=False)
+    existing = hold_rows.holds_by_reference(journal.conn, reference, lock=False)
     if existing:  # a twin committed while we waited for the balance lock
         return _replay_place(existing, requests)
     needed: dict[int, Decimal] = defaultdict(lambda: ZERO)
@@ -94,7 +95,7 @@ def place(
     for book, amount in needed.items():
         journal.reserve(book, amount)
     for level, (book, request) in enumerate(zip(books, requests, strict=True)):
-        repo.insert_hold(
+        hold_rows.insert_hold(
             journal.conn,
             {
                 "reference": reference,
@@ -113,7 +114,7 @@ def place(
 
 
 def _locked_holds(journal: Journal, reference: str) -> list[Row[Any]]:
-    rows = repo.holds_by_reference(journal.conn, reference, lock=True)
+    rows = hold_rows.holds_by_reference(journal.conn, reference, lock=True)
     if not rows:
         raise NotFound(f"no hold with reference {reference!r}", code="unknown_hold")
     return rows
@@ -146,7 +147,7 @@ def extend(
         if amount > ZERO:
             journal.reserve(book, amount)
     for row, total in zip(rows, totals, strict=True):
-        repo.update_hold(
+        hold_rows.update_hold(
             journal.conn,
             row.id,
             amount=max(total, row.amount),
@@ -210,7 +211,7 @@ def post(
         )
         transaction_id = applied.transaction_id
     for row, charge in zip(rows, charges, strict=True):
-        repo.update_hold(
+        hold_rows.update_hold(
             journal.conn,
             row.id,
             status=POSTED,
@@ -242,14 +243,14 @@ def void(journal: Journal, reference: str) -> list[Hold]:
 def expire(journal: Journal, now: datetime, limit: int) -> int:
     """Release holds past expiry; returns how many. ``SKIP LOCKED`` lets several sweepers
     share the work, each hold going to exactly one of them."""
-    rows = repo.claim_expired_holds(journal.conn, now, limit)
+    rows = hold_rows.claim_expired_holds(journal.conn, now, limit)
     if not rows:
         return 0
     # a reference's levels expire together, even where the limit cut between them
     claimed = {r.id for r in rows}
     rows += [
         r
-        for r in repo.claim_open_holds(journal.conn, [r.reference for r in rows])
+        for r in hold_rows.claim_open_holds(journal.conn, [r.reference for r in rows])
         if r.id not in claimed
     ]
     _release(journal, rows, EXPIRED)
@@ -261,4 +262,4 @@ def _release(journal: Journal, rows: Sequence[Row[Any]], status: str) -> None:
     books = _lock_books(journal, open_rows)
     for book, row in zip(books, open_rows, strict=True):
         journal.reserve(book, -row.amount)
-        repo.update_hold(journal.conn, row.id, status=status, updated_at=journal.now)
+        hold_rows.update_hold(journal.conn, row.id, status=status, updated_at=journal.now)

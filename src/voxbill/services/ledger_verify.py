@@ -11,14 +11,14 @@ from sqlalchemy import Connection
 
 from voxbill.domain.money import ZERO
 from voxbill.services.ledger_views import Discrepancy, money_text
-from voxbill.storage import ledger_repository as repo
+from voxbill.storage import ledger_audit as audit
 
 
 def discrepancies(conn: Connection) -> list[Discrepancy]:
     found: list[Discrepancy] = []
-    sums = repo.entry_sums_by_book(conn)
-    held = repo.open_hold_sums_by_book(conn)
-    for book in repo.books(conn):
+    sums = audit.entry_sums_by_book(conn)
+    held = audit.open_hold_sums_by_book(conn)
+    for book in audit.books(conn):
         if not book.maintained:
             continue
         subject = f"book {book.id} ({book.key})"
@@ -32,14 +32,14 @@ def discrepancies(conn: Connection) -> list[Discrepancy]:
             found.append(
                 Discrepancy("reserved", subject, money_text(reserved), money_text(book.reserved))
             )
-    for currency, total in sorted(repo.currency_totals(conn).items()):
+    for currency, total in sorted(audit.currency_totals(conn).items()):
         if total != ZERO:
             found.append(Discrepancy("currency_total", currency, "0", money_text(total)))
-    for transaction_id, currency, total in repo.unbalanced_transactions(conn):
+    for transaction_id, currency, total in audit.unbalanced_transactions(conn):
         found.append(
             Discrepancy("transaction", f"{transaction_id} in {currency}", "0", money_text(total))
         )
-    for entry_id, entry_currency, book_currency in repo.entries_in_wrong_currency(conn):
+    for entry_id, entry_currency, book_currency in audit.entries_in_wrong_currency(conn):
         found.append(
             Discrepancy("entry_currency", f"entry {entry_id}", book_currency, entry_currency)
         )

@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -23,8 +23,6 @@ from voxbill.domain.money import ZERO
 from voxbill.storage.database import DatabaseBusy
 from voxbill.storage.schema.accounts import accounts
 from voxbill.storage.schema.ledger import (
-    fx_rates,
-    holds,
     idempotency_keys,
     ledger_books,
     ledger_entries,
@@ -262,160 +260,3 @@ def history(conn: Connection, book_id: int, *, limit: int, before_id: int | None
     if before_id is not None:
         query = query.where(ledger_entries.c.id < before_id)
     return list(conn.execute(query).all())
-
-
-# -- holds ---------------------------------------------------------------------------
-
-
-def _holds_query() -> Select[Any]:
-    return select(holds, ledger_books.c.account_id.label("balance_account_id")).join(
-        ledger_books, ledger_books.c.id == holds.c.book_id
-    )
-
-
-def holds_by_reference(conn: Connection, reference: str, *, lock: bool) -> list[Any]:
-    """A reference's holds by level; ``lock`` takes their row locks (never the books')."""
-    query = _holds_query().where(holds.c.reference == reference).order_by(holds.c.id)
-    if lock:
-        query = query.with_for_update(of=holds)
-    return list(conn.execute(query).all())
-
-
-def insert_hold(conn: Connection, values: dict[str, Any]) -> None:
-    conn.execute(insert(holds).values(values))
-
-
-def update_hold(conn: Connection, hold_id: int, **values: Any) -> None:
-    conn.execute(update(holds).where(holds.c.id == hold_id).values(**values))
-
-
-def claim_expired_holds(conn: Connection, now: datetime, limit: int) -> list[Any]:
-    """Open holds past their expiry, locked; rows another node holds are skipped."""
-    return list(
-        conn.execute(
-            _holds_query()
-            .where(holds.c.status == "open", holds.c.expires_at <= now)
-            .order_by(holds.c.id)
-            .limit(limit)
-            .with_for_update(of=holds, skip_locked=True)
-        ).all()
-    )
-
-
-def claim_open_holds(conn: Connection, references: Sequence[str]) -> list[Any]:
-    """The other open levels of these references, locked (skipping those already held)."""
-    return list(
-        conn.execute(
-            _holds_query()
-            .where(holds.c.status == "open", holds.c.reference.in_(sorted(set(references))))
-            .order_by(holds.c.id)
-            .with_for_update(of=holds, skip_locked=True)
-        ).all()
-    )
-
-
-# -- FX ------------------------------------------------------------------------------
-
-
-def upsert_fx_rate(
-    conn: Connection, base: str, quote: str, rate: Decimal, effective_from: datetime, now: datetime
-) -> None:
-    match = and_(
-        fx_rates.c.base == base,
-        fx_rates.c.quote == quote,
-        fx_rates.c.effective_from == effective_from,
-    )
-    if conn.execute(update(fx_rates).where(match).values(rate=rate)).rowcount == 0:
-        conn.execute(
-            insert(fx_rates).values(
-                base=base, quote=quote, rate=rate, effective_from=effective_from, created_at=now
-            )
-        )
-
-
-def fx_rate_at(conn: Connection, base: str, quote: str, at: datetime) -> Any | None:
-    """The rate in force at ``at`` for base→quote or, failing that, quote→base."""
-    return conn.execute(
-        select(fx_rates.c.base, fx_rates.c.rate)
-        .where(
-            or_(
-                and_(fx_rates.c.base == base, fx_rates.c.quote == quote),
-                and_(fx_rates.c.base == quote, fx_rates.c.quote == base),
-            ),
-            fx_rates.c.effective_from <= at,
-        )
-        .order_by((fx_rates.c.base == base).desc(), fx_rates.c.effective_from.desc())
-        .limit(1)
-    ).first()
-
-
-# -- verification --------------------------------------------------------------------
-
-
-def books(conn: Connection) -> list[Any]:
-    return list(conn.execute(select(ledger_books).order_by(ledger_books.c.id)).all())
-
-
-def entry_sums_by_book(conn: Connection) -> dict[int, Decimal]:
-    rows = conn.execute(
-        select(ledger_entries.c.book_id, func.sum(ledger_entries.c.amount)).group_by(
-            ledger_entries.c.book_id
-        )
-    ).all()
-    return {int(r[0]): r[1] for r in rows}
-
-
-def open_hold_sums_by_book(conn: Connection) -> dict[int, Decimal]:
-    rows = conn.execute(
-        select(holds.c.book_id, func.sum(holds.c.amount))
-        .where(holds.c.status == "open")
-        .group_by(holds.c.book_id)
-    ).all()
-    return {int(r[0]): r[1] for r in rows}
-
-
-def currency_totals(conn: Connection) -> dict[str, Decimal]:
-    rows = conn.execute(
-        select(ledger_entries.c.currency, func.sum(ledger_entries.c.amount)).group_by(
-            ledger_entries.c.currency
-        )
-    ).all()
-    return {str(r[0]): r[1] for r in rows}
-
-
-def unbalanced_transactions(conn: Connection) -> list[Any]:
-    total = func.sum(ledger_entries.c.amount)
-    return list(
-        conn.execute(
-            select(ledger_entries.c.transaction_id, ledger_entries.c.currency, total)
-            .group_by(ledger_entries.c.transaction_id, ledger_entries.c.currency)
-            .having(total != ZERO)
-            .order_by(ledger_entries.c.transaction_id)
-        ).all()
-    )
-
-
-def entries_in_wrong_currency(conn: Connection) -> list[Any]:
-    return list(
-        conn.execute(
-            select(ledger_entries.c.id, ledger_entries.c.currency, ledger_books.c.currency)
-            .join(ledger_books, ledger_books.c.id == ledger_entries.c.book_id)
-            .where(ledger_entries.c.currency != ledger_books.c.currency)
-            .order_by(ledger_entries.c.id)
-        ).all()
-    )
-
-
-def counts(conn: Connection) -> dict[str, int]:
-    return {
-        "books": int(conn.execute(select(func.count()).select_from(ledger_books)).scalar_one()),
-        "transactions": int(
-            conn.execute(select(func.count()).select_from(ledger_transactions)).scalar_one()
-        ),
-        "entries": int(conn.execute(select(func.count()).select_from(ledger_entries)).scalar_one()),
-        "open_holds": int(
-            conn.execute(
-                select(func.count()).select_from(holds).where(holds.c.status == "open")
-            ).scalar_one()
-        ),
-    }

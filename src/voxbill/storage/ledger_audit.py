@@ -1,0 +1,80 @@
+"""Read-only aggregates that ``ledger verify`` compares with the maintained balances."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from voxbill.domain.money import ZERO
+from voxbill.storage.schema.ledger import holds, ledger_books, ledger_entries, ledger_transactions
+
+
+def books(conn: Connection) -> list[Any]:
+    return list(conn.execute(select(ledger_books).order_by(ledger_books.c.id)).all())
+
+
+def entry_sums_by_book(conn: Connection) -> dict[int, Decimal]:
+    rows = conn.execute(
+        select(ledger_entries.c.book_id, func.sum(ledger_entries.c.amount)).group_by(
+            ledger_entries.c.book_id
+        )
+    ).all()
+    return {int(r[0]): r[1] for r in rows}
+
+
+def open_hold_sums_by_book(conn: Connection) -> dict[int, Decimal]:
+    rows = conn.execute(
+        select(holds.c.book_id, func.sum(holds.c.amount))
+        .where(holds.c.status == "open")
+        .group_by(holds.c.book_id)
+    ).all()
+    return {int(r[0]): r[1] for r in rows}
+
+
+def currency_totals(conn: Connection) -> dict[str, Decimal]:
+    rows = conn.execute(
+        select(ledger_entries.c.currency, func.sum(ledger_entries.c.amount)).group_by(
+            ledger_entries.c.currency
+        )
+    ).all()
+    return {str(r[0]): r[1] for r in rows}
+
+
+def unbalanced_transactions(conn: Connection) -> list[Any]:
+    total = func.sum(ledger_entries.c.amount)
+    return list(
+        conn.execute(
+            select(ledger_entries.c.transaction_id, ledger_entries.c.currency, total)
+            .group_by(ledger_entries.c.transaction_id, ledger_entries.c.currency)
+            .having(total != ZERO)
+            .order_by(ledger_entries.c.transaction_id)
+        ).all()
+    )
+
+
+def entries_in_wrong_currency(conn: Connection) -> list[Any]:
+    return list(
+        conn.execute(
+            select(ledger_entries.c.id, ledger_entries.c.currency, ledger_books.c.currency)
+            .join(ledger_books, ledger_books.c.id == ledger_entries.c.book_id)
+            .where(ledger_entries.c.currency != ledger_books.c.currency)
+            .order_by(ledger_entries.c.id)
+        ).all()
+    )
+
+
+def counts(conn: Connection) -> dict[str, int]:
+    return {
+        "books": int(conn.execute(select(func.count()).select_from(ledger_books)).scalar_one()),
+        "transactions": int(
+            conn.execute(select(func.count()).select_from(ledger_transactions)).scalar_one()
+        ),
+        "entries": int(conn.execute(select(func.count()).select_from(ledger_entries)).scalar_one()),
+        "open_holds": int(
+            conn.execute(
+                select(func.count()).select_from(holds).where(holds.c.status == "open")
+            ).scalar_one()
+        ),
+    }
