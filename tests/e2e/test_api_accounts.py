@@ -162,3 +162,27 @@ def test_reseller_hierarchy_and_money_end_to_end(
 
     result = runner(env, tmp_path)("ledger", "verify")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_init_and_apikey_create_on_the_command_line(env: dict[str, str], tmp_path: Path) -> None:
+    run = runner(env, tmp_path)
+    first = json.loads(run("init", "--operator", "Acme", "--json", check=True).stdout)
+    again = json.loads(run("init", "--operator", "Acme", "--json", check=True).stdout)
+    assert first["account_id"] == again["account_id"]  # upgrade: same root, a new key
+    assert first["api_key"] != again["api_key"]
+    assert first["api_key"].startswith("vbk_")
+    support = run(
+        "apikey", "create", "--account", str(first["account_id"]), "--role", "support", "--json"
+    )
+    assert support.returncode == 0, support.stderr
+    assert json.loads(support.stdout)["api_key"].startswith("vbk_")
+    text = run("apikey", "create", "--account", str(first["account_id"]), "--role", "admin")
+    assert text.returncode == 0
+    assert text.stdout.strip().startswith("vbk_")
+    wrong_kind = run("apikey", "create", "--account", str(first["account_id"]), "--role", "user")
+    assert wrong_kind.returncode == 2
+    assert wrong_kind.stderr.count("\n") == 1
+    missing = run("apikey", "create", "--account", "999", "--role", "user")
+    assert missing.returncode == 1
+    bad_role = run("apikey", "create", "--account", "1", "--role", "god")
+    assert bad_role.returncode == 2

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from voxbill.api.schemas import AmountStr, DecimalStr, PlainText, shown, shown_or_none
 from voxbill.domain.access import Role
 from voxbill.domain.accounts import Account, AccountKind, AccountStatus, Billing, CutoffMode
+from voxbill.domain.errors import InvalidInput
 from voxbill.services.auth import IssuedKey
 from voxbill.services.identifiers import CallerIdentifier, IdentifierType
 from voxbill.storage.auth_repository import ApiKeyRecord
@@ -82,8 +83,6 @@ class AccountUpdate(_Settings):
         given = self.model_dump(exclude_unset=True)
         nulls = sorted(k for k, v in given.items() if v is None and k in required)
         if nulls:
-            from voxbill.domain.errors import InvalidInput
-
             raise InvalidInput(f"{', '.join(nulls)} cannot be null")
         return given
 
