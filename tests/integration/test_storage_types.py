@@ -12,7 +12,7 @@ from sqlalchemy.exc import StatementError
 
 from voxbill.bootstrap import Container
 from voxbill.domain.errors import InvalidMoney
-from voxbill.domain.money import RoundingMethod
+from voxbill.domain.money import RoundingMethod, canonical
 from voxbill.domain.rates import Rate
 from voxbill.storage import rate_repository as repo
 from voxbill.storage.database import make_engine
@@ -58,6 +58,13 @@ def test_amounts_round_trip_exactly(engine: Engine) -> None:
     assert stored[:-1] == [Decimal(v) for v in VALUES]
     assert stored[-1] is None
     assert all(type(value) is Decimal for value in stored[:-1])
+
+
+def test_amounts_read_back_the_same_on_every_dialect(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(insert(ledger), [{"amount": Decimal(v)} for v in ("0.0500", "100", "-0.00")])
+        stored = conn.execute(select(ledger.c.amount).order_by(ledger.c.id)).scalars().all()
+    assert [canonical(v) for v in stored] == ["0.05", "100", "0"]
 
 
 def test_sums_are_exact(engine: Engine) -> None:

@@ -48,7 +48,7 @@ class Amount(TypeDecorator[Decimal]):
             return None
         if dialect.name == "sqlite":
             return (Decimal(int(value)) / _SCALE).normalize() + 0
-        return Decimal(value)
+        return Decimal(value).normalize() + 0  # as on SQLite: "0.05", not "0.05000000"
 
 
 def from_scaled(value: int | None) -> Decimal | None:
