@@ -110,6 +110,12 @@ def test_shared_balance_is_the_ancestors_balance(ledger, db):
     view = ledger.balance(phone)
     assert (view.balance_account_id, view.balance, view.alert_balance) == (company, D("18"), D("5"))
     assert ledger.balance(company).balance == D("18")
+    chain = ledger.balances([phone, desk, company])
+    assert [(v.account_id, v.balance_account_id, v.available) for v in chain] == [
+        (phone, company, D("18")),
+        (desk, company, D("18")),
+        (company, company, D("18")),
+    ]
     with pytest.raises(InvalidInput):
         ledger.transfer(company, desk, D("1"), actor=OPERATOR)
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from voxbill.domain.errors import InvalidInput, NotFound
 from voxbill.domain.ledger import (
+    Funds,
     Leg,
     Posting,
     SystemBook,
@@ -327,23 +328,37 @@ class LedgerService:
     # -- reading -----------------------------------------------------------------
 
     def balance(self, account_id: int) -> BalanceView:
+        return self.balances([account_id])[0]
+
+    def balances(self, account_ids: Sequence[int]) -> list[BalanceView]:
+        """Several balances (e.g. every level of a call's chain) from one read transaction."""
+        views = []
         with self._db.transaction(readonly=True) as conn:
-            owner = repo.balance_owner(conn, account_id)
-            book = repo.find_book(conn, repo.account_book_key(owner.balance_account_id))
-        balance = ZERO if book is None else book.balance
-        reserved = ZERO if book is None else book.reserved
-        credit = owner.credit_limit if owner.billing == "postpaid" else ZERO
-        return BalanceView(
-            account_id=account_id,
-            balance_account_id=owner.balance_account_id,
-            currency=owner.currency,
-            balance=norm(balance),
-            reserved=norm(reserved),
-            available=norm(balance + credit - reserved),
-            credit_limit=norm(owner.credit_limit),
-            block_balance=norm(owner.block_balance),
-            alert_balance=norm_or_none(owner.alert_balance),
-        )
+            for account_id in account_ids:
+                owner = repo.balance_owner(conn, account_id)
+                book = repo.find_book(conn, repo.account_book_key(owner.balance_account_id))
+                funds = Funds(
+                    balance=ZERO if book is None else book.balance,
+                    reserved=ZERO if book is None else book.reserved,
+                    billing=owner.billing,
+                    credit_limit=owner.credit_limit,
+                    block_balance=owner.block_balance,
+                    alert_balance=owner.alert_balance,
+                )
+                views.append(
+                    BalanceView(
+                        account_id=account_id,
+                        balance_account_id=owner.balance_account_id,
+                        currency=owner.currency,
+                        balance=norm(funds.balance),
+                        reserved=norm(funds.reserved),
+                        available=norm(funds.available),
+                        credit_limit=norm(owner.credit_limit),
+                        block_balance=norm(owner.block_balance),
+                        alert_balance=norm_or_none(owner.alert_balance),
+                    )
+                )
+        return views
 
     def history(
         self, account_id: int, *, limit: int = 50, before_id: int | None = None
