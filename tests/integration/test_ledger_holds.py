@@ -18,6 +18,7 @@ from voxbill.domain.errors import (
     NotFound,
 )
 from voxbill.services.ledger import HoldRequest
+from voxbill.storage.schema.ledger import holds
 
 OPERATOR = "admin:test"
 LATER = datetime.now(UTC) + timedelta(hours=1)
@@ -184,3 +185,16 @@ def test_a_sweep_expires_every_level_of_a_reference_together(ledger, db):
     assert [h.status for h in ledger.holds("gone")] == ["expired", "expired"]
     assert ledger.balance(customer).reserved == ledger.balance(reseller).reserved == D("0")
     assert ledger.verify() == []
+
+
+def test_verify_catches_a_hold_that_disagrees_with_its_charge(ledger, db):
+    alice = open_account(db)
+    ledger.top_up(alice, D("10"), actor=OPERATOR)
+    ledger.place_hold(alice, D("3"), reference="call", expires_at=LATER)
+    settlement = ledger.post_holds("call", [D("2.5")])
+    assert ledger.verify() == []
+    with db.transaction() as conn:
+        conn.execute(holds.update().where(holds.c.reference == "call").values(posted_amount=D("2")))
+    assert [str(d) for d in ledger.verify()] == [
+        f"charge transaction {settlement.transaction_id} on book 1: expected 2, found 2.5"
+    ]

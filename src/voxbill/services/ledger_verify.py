@@ -1,8 +1,8 @@
 """``ledger verify``: every maintained number recomputed from the journal and the holds.
 
 Checks that each account balance equals the sum of its legs, each reserved amount the
-sum of its open holds, each transaction and each currency sums to zero, and every leg
-is in its book's currency.
+sum of its open holds, each transaction and each currency sums to zero, every leg is in
+its book's currency, and every charge took from each balance what its posted holds say.
 """
 
 from __future__ import annotations
@@ -43,4 +43,11 @@ def discrepancies(conn: Connection) -> list[Discrepancy]:
         found.append(
             Discrepancy("entry_currency", f"entry {entry_id}", book_currency, entry_currency)
         )
+    posted, charged = audit.posted_hold_sums(conn), audit.charge_debits(conn)
+    for transaction_id, book_id in sorted(set(posted) | set(charged), key=str):
+        said = posted.get((transaction_id, book_id), ZERO)
+        took = charged.get((transaction_id, book_id), ZERO)
+        if said != took:
+            subject = f"transaction {transaction_id} on book {book_id}"
+            found.append(Discrepancy("charge", subject, money_text(said), money_text(took)))
     return found

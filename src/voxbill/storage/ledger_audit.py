@@ -78,3 +78,29 @@ def counts(conn: Connection) -> dict[str, int]:
             ).scalar_one()
         ),
     }
+
+
+def posted_hold_sums(conn: Connection) -> dict[tuple[int | None, int], Decimal]:
+    """What posted holds say they charged, by (charge transaction, book)."""
+    rows = conn.execute(
+        select(holds.c.transaction_id, holds.c.book_id, func.sum(holds.c.posted_amount))
+        .where(holds.c.status == "posted", holds.c.posted_amount != ZERO)
+        .group_by(holds.c.transaction_id, holds.c.book_id)
+    ).all()
+    return {(r[0], int(r[1])): r[2] for r in rows}
+
+
+def charge_debits(conn: Connection) -> dict[tuple[int | None, int], Decimal]:
+    """What charge transactions took from account balances, by (transaction, book)."""
+    rows = conn.execute(
+        select(
+            ledger_entries.c.transaction_id,
+            ledger_entries.c.book_id,
+            func.sum(ledger_entries.c.amount),
+        )
+        .join(ledger_transactions, ledger_transactions.c.id == ledger_entries.c.transaction_id)
+        .join(ledger_books, ledger_books.c.id == ledger_entries.c.book_id)
+        .where(ledger_transactions.c.kind == "charge", ledger_books.c.maintained.is_(True))
+        .group_by(ledger_entries.c.transaction_id, ledger_entries.c.book_id)
+    ).all()
+    return {(r[0], int(r[1])): -r[2] for r in rows}
