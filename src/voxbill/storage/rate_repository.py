@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -163,10 +163,84 @@ def _row_to_rate(row: Sequence[Any], profiles: dict[str, TimeProfile]) -> Rate:
 
 
 def load_rates(conn: Connection, plan_id: int) -> list[Rate]:
-    columns = [rates.c[name] for name in _COLUMNS[1:]]
+    if conn.dialect.name in ("sqlite", "postgresql"):
+        return _load_rates_raw(conn, plan_id)
+    columns = [rates.c[name] for name in _COLUMNS[1:]]  # pragma: no cover - other dialects
     profiles: dict[str, TimeProfile] = {}
     result = conn.execute(select(*columns).where(rates.c.plan_id == plan_id))
     return [_row_to_rate(row, profiles) for row in result]
+
+
+def _memo(convert: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+    """``convert`` applied once per distinct raw value: decks repeat prices and dates.
+
+    Equal stored values come back with one representation (SQLite: integer units; PostgreSQL:
+    NUMERIC with 8 places), so sharing one immutable result per raw value changes nothing.
+    """
+    cache: dict[Any, Any] = {None: None}
+    get = cache.get
+
+    def memo(raw: Any) -> Any:
+        value = get(raw, cache)
+        if value is cache:
+            value = cache[raw] = raw if convert is None else convert(raw)
+        return value
+
+    return memo
+
+
+def _load_rates_raw(conn: Connection, plan_id: int) -> list[Rate]:
+    """Rows read through the driver and converted by the columns' own result processors."""
+    dialect = conn.dialect
+    marker = "?" if dialect.name == "sqlite" else "%s"
+    sql = f"SELECT {', '.join(_COLUMNS[1:])} FROM rates WHERE plan_id = {marker}"
+    profiles: dict[str, TimeProfile] = {}
+    raw: Any = conn.connection.dbapi_connection
+    cursor = raw.cursor()
+    try:
+        cursor.execute(sql, (plan_id,))
+        described = {d[0]: d[1] for d in cursor.description}
+
+        def processor(name: str) -> Callable[[Any], Any]:
+            column_type = rates.c[name].type.dialect_impl(dialect)
+            return _memo(column_type.result_processor(dialect, described[name]))
+
+        amount, instant = processor("rate"), processor("effective_from")
+        return [
+            _row_to_rate(
+                (
+                    prefix,
+                    destination,
+                    amount(rate),
+                    amount(connect_fee),
+                    amount(initial_rate),
+                    initial_increment,
+                    increment,
+                    min_duration,
+                    grace,
+                    instant(effective_from),
+                    instant(effective_to),
+                    profile,
+                ),
+                profiles,
+            )
+            for (
+                prefix,
+                destination,
+                rate,
+                connect_fee,
+                initial_rate,
+                initial_increment,
+                increment,
+                min_duration,
+                grace,
+                effective_from,
+                effective_to,
+                profile,
+            ) in cursor
+        ]
+    finally:
+        cursor.close()
 
 
 def load_plan(conn: Connection, name: str) -> tuple[RatePlan, int] | None:
@@ -194,7 +268,10 @@ def delete_rates(
     if keys is None:
         conn.execute(delete(rates).where(rates.c.plan_id == plan_id))
         return
-    for prefix, profile, effective_from in keys:
+    if conn.dialect.name in ("sqlite", "postgresql"):
+        _delete_keys(conn, plan_id, list(keys))
+        return
+    for prefix, profile, effective_from in keys:  # pragma: no cover - other dialects
         conn.execute(
             delete(rates).where(
                 rates.c.plan_id == plan_id,
@@ -207,6 +284,67 @@ def delete_rates(
                 else rates.c.effective_from == effective_from,
             )
         )
+
+
+_KEYS_TABLE = "voxbill_rate_keys"
+_CHANGE_COLUMNS = (
+    "import_id",
+    "plan_id",
+    "prefix",
+    "time_profile",
+    "destination",
+    "change",
+    "old_rate",
+    "new_rate",
+    "effective_from",
+)
+
+
+def _delete_keys(
+    conn: Connection, plan_id: int, keys: list[tuple[str, str | None, datetime | None]]
+) -> None:
+    """One set-based DELETE: the keys go to a temporary table, joined on the plan's index."""
+    if not keys:
+        return
+    raw: Any = conn.connection.dbapi_connection
+    if conn.dialect.name == "sqlite":
+        cursor = raw.cursor()
+        try:
+            cursor.execute(
+                f"CREATE TEMP TABLE {_KEYS_TABLE} "
+                "(prefix TEXT NOT NULL, time_profile TEXT, effective_from TEXT)"
+            )
+            cursor.executemany(
+                f"INSERT INTO {_KEYS_TABLE} VALUES (?, ?, ?)",
+                ((prefix, profile, _naive(start)) for prefix, profile, start in keys),
+            )
+            # CROSS JOIN keeps the keys outermost: each key is one probe of the plan's index
+            cursor.execute(
+                "DELETE FROM rates WHERE id IN (SELECT r.id FROM "
+                f"{_KEYS_TABLE} k CROSS JOIN rates r ON r.plan_id = ? AND r.prefix = k.prefix "
+                "AND r.time_profile IS k.time_profile AND r.effective_from IS k.effective_from)",
+                (plan_id,),
+            )
+            cursor.execute(f"DROP TABLE {_KEYS_TABLE}")
+        finally:
+            cursor.close()
+        return
+    with raw.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE {_KEYS_TABLE} (prefix varchar(20) NOT NULL, "
+            "time_profile varchar(200), effective_from timestamptz) ON COMMIT DROP"
+        )
+        with cursor.copy(f"COPY {_KEYS_TABLE} FROM STDIN") as copy:
+            for key in keys:
+                copy.write_row(key)
+        cursor.execute(f"ANALYZE {_KEYS_TABLE}")
+        cursor.execute(
+            f"DELETE FROM rates r USING {_KEYS_TABLE} k WHERE r.plan_id = %s "
+            "AND r.prefix = k.prefix AND r.time_profile IS NOT DISTINCT FROM k.time_profile "
+            "AND r.effective_from IS NOT DISTINCT FROM k.effective_from",
+            (plan_id,),
+        )
+        cursor.execute(f"DROP TABLE {_KEYS_TABLE}")
 
 
 def insert_rates(conn: Connection, plan_id: int, new_rates: Sequence[Rate]) -> None:
@@ -357,11 +495,33 @@ def record_import(
 def record_changes(
     conn: Connection, import_id: int, plan_id: int, changes: Sequence[dict[str, Any]]
 ) -> None:
-    if changes:
-        conn.execute(
-            insert(rate_changes),
-            [{"import_id": import_id, "plan_id": plan_id, **change} for change in changes],
-        )
+    if not changes:
+        return
+    columns = ", ".join(_CHANGE_COLUMNS)
+    values = [
+        (import_id, plan_id, *map(change.__getitem__, _CHANGE_COLUMNS[2:])) for change in changes
+    ]
+    raw: Any = conn.connection.dbapi_connection
+    if conn.dialect.name == "sqlite":
+        cursor = raw.cursor()
+        try:
+            cursor.executemany(
+                f"INSERT INTO rate_changes ({columns}) VALUES ({', '.join('?' * 9)})",
+                ((*row[:6], _scaled(row[6]), _scaled(row[7]), _naive(row[8])) for row in values),
+            )
+        finally:
+            cursor.close()
+    elif conn.dialect.name == "postgresql":
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f"COPY rate_changes ({columns}) FROM STDIN") as copy,
+        ):
+            for offset in range(0, len(values), 50_000):
+                chunk = values[offset : offset + 50_000]
+                copy.write("".join("\t".join(map(_copy_text, row)) + "\n" for row in chunk))
+    else:  # pragma: no cover - other dialects take the portable path
+        rows = [dict(zip(_CHANGE_COLUMNS, row, strict=True)) for row in values]
+        conn.execute(insert(rate_changes), rows)
 
 
 def list_changes(conn: Connection, plan_id: int, import_id: int | None = None) -> list[Any]:
