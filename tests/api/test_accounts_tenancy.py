@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from api_tree import DECK, Tree, snapshot
 
 PREFIX = "/api/v1"
@@ -125,9 +124,7 @@ def test_support_gets_403_on_every_write_and_changes_nothing(tree: Tree) -> None
 
 def test_support_reads_its_subtree(tree: Tree) -> None:
     for key in (tree.support_root, tree.support_a):
-        response = tree.client.get(
-            f"/api/v1/accounts/{tree.customer_a}", headers=tree.auth(key)
-        )
+        response = tree.client.get(f"/api/v1/accounts/{tree.customer_a}", headers=tree.auth(key))
         assert response.status_code == 200
     outside = tree.client.get(
         f"/api/v1/accounts/{tree.customer_b}", headers=tree.auth(tree.support_a)
@@ -135,29 +132,27 @@ def test_support_reads_its_subtree(tree: Tree) -> None:
     assert outside.status_code == 404
 
 
-@pytest.mark.parametrize(
-    "header",
-    [None, "Bearer nope", "Bearer vbk_00000000_forged", "Basic abc", "Bearer "],
-)
-def test_no_or_bad_key_is_401_everywhere(tree: Tree, header: str | None) -> None:
+BAD_AUTHORIZATION = [None, "Bearer nope", "Bearer vbk_00000000_forged", "Basic abc", "Bearer "]
+
+
+def test_no_or_bad_key_is_401_everywhere(tree: Tree) -> None:
     before = snapshot(tree.container)
-    for method, path in endpoints(tree):
-        url, kwargs = sample(tree, method, path)
-        headers = kwargs.pop("headers", {})
-        if header is not None:
-            headers["Authorization"] = header
-        response = tree.client.request(method, url, headers=headers, **kwargs)
-        assert response.status_code == 401, (method, path, response.text)
-        assert response.json()["code"] == "unauthorized"
+    for header in BAD_AUTHORIZATION:
+        for method, path in endpoints(tree):
+            url, kwargs = sample(tree, method, path)
+            headers = kwargs.pop("headers", {})
+            if header is not None:
+                headers["Authorization"] = header
+            response = tree.client.request(method, url, headers=headers, **kwargs)
+            assert response.status_code == 401, (header, method, path, response.text)
+            assert response.json()["code"] == "unauthorized"
     assert snapshot(tree.container) == before
 
 
 def test_a_revoked_key_stops_working(tree: Tree) -> None:
     url = f"/api/v1/accounts/{tree.reseller_a}"
     assert tree.client.get(url, headers=tree.auth(tree.key_a)).status_code == 200
-    revoked = tree.client.delete(
-        f"/api/v1/api-keys/{tree.key_a_id}", headers=tree.auth(tree.admin)
-    )
+    revoked = tree.client.delete(f"/api/v1/api-keys/{tree.key_a_id}", headers=tree.auth(tree.admin))
     assert revoked.status_code == 200
     assert revoked.json()["revoked_at"] is not None
     assert tree.client.get(url, headers=tree.auth(tree.key_a)).status_code == 401
