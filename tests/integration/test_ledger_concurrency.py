@@ -6,10 +6,12 @@ import threading
 from decimal import Decimal as D
 
 import pytest
+from sqlalchemy import select
 
 from support.ledger_accounts import open_account
 from voxbill.bootstrap import Container
 from voxbill.domain.errors import InsufficientFunds
+from voxbill.storage.schema.ledger import outbox_events
 
 OPERATOR = "admin:test"
 
@@ -67,3 +69,20 @@ def test_concurrent_debits_never_pass_the_floor(ledger, container):
     assert not [r for r in results if isinstance(r, Exception) and r not in refused]
     assert ledger.balance(alice).balance == D("10.50") - 142 * D("0.07") == D("0.56")
     assert ledger.verify() == []
+
+
+def test_concurrent_debits_write_each_threshold_event_once(ledger, container):
+    alice = open_account(container.db, alert_balance="5", block_balance="0")
+    ledger.top_up(alice, D("10"), actor=OPERATOR)  # restored + alert armed, from 0
+
+    results = _in_threads(120, lambda i: ledger.adjust(alice, D("-0.10"), "usage", actor=OPERATOR))
+    assert sum(isinstance(r, InsufficientFunds) for r in results) == 20
+    assert ledger.balance(alice).balance == D("0")
+    with container.db.transaction(readonly=True) as conn:
+        topics = [r.topic for r in conn.execute(select(outbox_events).order_by(outbox_events.c.id))]
+    assert topics == [
+        "balance.alert_rearmed",
+        "balance.restored",
+        "balance.alert_crossed_down",
+        "balance.block_reached",
+    ]
