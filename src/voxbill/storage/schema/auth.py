@@ -52,6 +52,13 @@ caller_identifiers = Table(
     CheckConstraint("type IN ('ani','sip_user','ip','card')", name="type"),
 )
 Index("ix_caller_identifiers_account", caller_identifiers.c.account_id)
+# lookups without an operator (single-operator deployments) by value and by network
+Index("ix_caller_identifiers_lookup", caller_identifiers.c.type, caller_identifiers.c.value)
+Index(
+    "ix_caller_identifiers_any_network",
+    caller_identifiers.c.ip_version,
+    caller_identifiers.c.net_start,
+)
 Index(
     "ix_caller_identifiers_network",
     caller_identifiers.c.operator_id,

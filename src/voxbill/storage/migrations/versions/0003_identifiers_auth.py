@@ -70,6 +70,10 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_caller_identifiers_account", "caller_identifiers", ["account_id"])
+    op.create_index("ix_caller_identifiers_lookup", "caller_identifiers", ["type", "value"])
+    op.create_index(
+        "ix_caller_identifiers_any_network", "caller_identifiers", ["ip_version", "net_start"]
+    )
     op.create_index(
         "ix_caller_identifiers_network",
         "caller_identifiers",
@@ -99,6 +103,8 @@ def downgrade() -> None:
     op.drop_index("ix_portal_users_account", table_name="portal_users")
     op.drop_table("portal_users")
     op.drop_index("ix_caller_identifiers_network", table_name="caller_identifiers")
+    op.drop_index("ix_caller_identifiers_any_network", table_name="caller_identifiers")
+    op.drop_index("ix_caller_identifiers_lookup", table_name="caller_identifiers")
     op.drop_index("ix_caller_identifiers_account", table_name="caller_identifiers")
     op.drop_table("caller_identifiers")
     op.drop_index("ix_api_keys_account", table_name="api_keys")
