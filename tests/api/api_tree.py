@@ -1,10 +1,10 @@
 """A small operator tree with keys for every role, and an HTTP client over the real app.
 
-    operator (admin, support_root)
-    ├── reseller A (key_a, support_a)
-    │   └── customer A1 (key_customer_a) ── user A1u (key_user_a)
-    └── reseller B (key_b)
-        └── customer B1
+operator (admin, support_root)
+├── reseller A (key_a, support_a)
+│   └── customer A1 (key_customer_a) ── user A1u (key_user_a)
+└── reseller B (key_b)
+    └── customer B1
 """
 
 from __future__ import annotations
@@ -53,9 +53,7 @@ def snapshot(container: Container) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table: what "nothing changed" is compared against."""
     with container.db.transaction(readonly=True) as conn:
         return {
-            table.name: sorted(
-                (tuple(row) for row in conn.execute(select(table))), key=repr
-            )
+            table.name: sorted((tuple(row) for row in conn.execute(select(table))), key=repr)
             for table in metadata.sorted_tables
         }
 
@@ -102,5 +100,3 @@ def build_tree(container: Container) -> Tree:
         key_b=key(reseller_b, Role.RESELLER)[0],
         customer_b=customer_b,
     )
-
-
