@@ -189,3 +189,14 @@ def test_quote_needs_an_api_key(server: Server) -> None:
     )
     assert wrong.status_code == 401
     assert wrong.headers["content-type"].startswith(PROBLEM_JSON)
+
+
+def test_openapi_declares_money_as_strings(server: Server) -> None:
+    schema = httpx.get(f"{server.base_url}/api/v1/openapi.json", timeout=10).json()
+    components = schema["components"]["schemas"]
+    for field in ("cost", "rate"):
+        assert components["QuoteRead"]["properties"][field]["type"] == "string"
+    available = components["QuoteRequest"]["properties"]["available"]
+    types = {option.get("type") for option in available.get("anyOf", [available])}
+    assert "number" not in types
+    assert "string" in types

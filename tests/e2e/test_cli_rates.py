@@ -184,3 +184,21 @@ def test_demo_without_serving(run_voxbill: RunVoxbill) -> None:
     # New York: 0.009/min, 6/6 -> 96 s -> 0.0144
     assert (data["prefix"], data["billed_seconds"], data["cost"]) == ("1212", 96, "0.0144")
     assert data["currency"] == "USD"
+    # Monday 03:00 in London is off-peak ("mon-fri 20:00-08:00|…"), not a gap that would
+    # fall back to the UK landline prefix 44.
+    night = run_voxbill(
+        "rate",
+        "--plan",
+        "demo-retail",
+        "--to",
+        "+447911123456",
+        "--duration",
+        "95",
+        "--at",
+        "2026-03-02T03:00:00Z",
+        "--json",
+    )
+    assert night.returncode == 0, night.stderr
+    data = json.loads(night.stdout)
+    # 0.05/min, 0.01 connect fee, 30/6: 96 s -> 0.01 + 0.08
+    assert (data["prefix"], data["rate"], data["cost"]) == ("447", "0.05", "0.0900")
