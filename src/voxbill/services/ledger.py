@@ -153,7 +153,12 @@ class LedgerService:
         floor: bool = False,
     ) -> LedgerTransaction:
         """Money between an account's balance and one of the operator's system books."""
-        request = {"account_id": account_id, "amount": canonical(amount), "reason": reason}
+        request = {
+            "account_id": account_id,
+            "amount": canonical(amount),
+            "reason": reason,
+            "floor": floor,
+        }
 
         def run(journal: Journal) -> LedgerTransaction:
             book = journal.account_book(account_id)

@@ -129,7 +129,10 @@ class HistoryEntry:
 
 @dataclass(frozen=True)
 class HoldRequest:
-    """Reserve ``amount`` on ``account_id``'s balance: one per level of a call's chain."""
+    """Reserve ``amount`` (in that account's currency) on ``account_id``'s balance.
+
+    A call places one per level of its chain, in one :meth:`LedgerService.place_holds`.
+    """
 
     account_id: int
     amount: Decimal
