@@ -149,6 +149,8 @@ def test_dates_without_offset_are_read_in_the_plan_timezone() -> None:
         (",0.1", "prefix is empty"),
         ("44a,0.1", "digits only"),
         ("123456789012345678901,0.1", "longer than 20"),
+        ("0044,0.1", "must start with the country code"),
+        ("44,0.1,,,,," + "|".join(["mon 08:00-09:00"] * 13), "longer than 200"),
         ("44,0.1,abc", "initial_increment"),
         ("44,0.1,0", "at least 1 second"),
         ("44,0.1,1.5", "whole number"),

@@ -102,6 +102,7 @@ _PLACES_UNIT: Final = Decimal(1).scaleb(-STORAGE_PLACES)
 #: Prices must fit storage (SQLite keeps 10^-8 units in a signed 64-bit integer).
 MAX_PRICE: Final = Decimal(10) ** 10
 MAX_DURATION_FIELD: Final = 86400
+MAX_PROFILE_LENGTH: Final = 200  # the stored column's width
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +236,8 @@ class _RowReader:
         text = self._text(record, "time_profile")
         if not text:
             return None
+        if len(text) > MAX_PROFILE_LENGTH:
+            raise InvalidInput(f"time profile is longer than {MAX_PROFILE_LENGTH} characters")
         profile = self.profiles.get(text)
         if profile is None:
             profile = self.profiles[text] = parse_time_profile(text)
@@ -248,6 +251,8 @@ class _RowReader:
             raise InvalidInput(f"prefix {prefix!r} must be digits only")
         if len(prefix) > 20:
             raise InvalidInput(f"prefix {prefix!r} is longer than 20 digits")
+        if prefix[0] == "0":  # E.164 numbers never start with 0: the row could never match
+            raise InvalidInput(f"prefix {prefix!r} must start with the country code, not 0")
         rate = self._money(record, "rate", None)
         assert rate is not None
         initial = self._seconds(record, "initial_increment", 1)
