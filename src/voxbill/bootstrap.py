@@ -34,7 +34,7 @@ class Container:
         self.rating = RatingService(self.db, self.settings)
         self.rate_import = RateImportService(self.db, on_change=self.rating.forget)
         self.ledger = LedgerService(self.db, self.settings)
-        self.accounts = AccountService(self.db)
+        self.accounts = AccountService(self.db, funds_of=self.ledger.balance)
         self.auth = AuthService(self.db)
         self.identifiers = IdentifierService(self.db, self.settings)
         self.rate_plans = RatePlanCatalog(self.db, self.rate_import)

@@ -173,3 +173,33 @@ def test_refused_money_moves_change_nothing(tree: Tree) -> None:
         assert response.status_code == status, (path, body, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")
     assert snapshot(tree.container) == before
+
+
+def test_sharing_the_parents_balance_needs_an_empty_own_balance(tree: Tree) -> None:
+    admin = tree.auth(tree.admin)
+    tree.client.post(url(tree.reseller_a, "topups"), json={"amount": "10"}, headers=admin)
+    tree.client.post(
+        url(tree.reseller_a, "transfers"),
+        json={"to_account_id": tree.customer_a, "amount": "5"},
+        headers=tree.auth(tree.key_a),
+    )
+    before = snapshot(tree.container)
+    path = f"/api/v1/accounts/{tree.customer_a}"
+    refused = tree.client.patch(path, json={"shared_balance": True}, headers=tree.auth(tree.key_a))
+    assert refused.status_code == 409, refused.text
+    assert snapshot(tree.container) == before
+    # funding a child that shares one's own balance is refused too
+    same_book = tree.client.post(
+        url(tree.customer_a, "transfers"),
+        json={"to_account_id": tree.user_a, "amount": "1"},
+        headers=tree.auth(tree.key_customer_a),
+    )
+    assert same_book.status_code == 422
+    tree.client.post(
+        url(tree.customer_a, "adjustments"),
+        json={"amount": "-5", "reason": "returned to the reseller"},
+        headers=tree.auth(tree.key_a),
+    )
+    shared = tree.client.patch(path, json={"shared_balance": True}, headers=tree.auth(tree.key_a))
+    assert shared.status_code == 200, shared.text
+    assert balance(tree, tree.customer_a)["balance_account_id"] == tree.reseller_a

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection
@@ -22,7 +23,7 @@ from voxbill.domain.accounts import (
     check_name,
     check_parent,
 )
-from voxbill.domain.errors import InvalidInput, NotFound
+from voxbill.domain.errors import Conflict, InvalidInput, NotFound
 from voxbill.domain.money import ZERO, normalize_currency
 from voxbill.storage import account_repository as repo
 from voxbill.storage.database import Database
@@ -63,9 +64,19 @@ def _with(account: Account, changes: Mapping[str, Any]) -> Account:
     )
 
 
+class Funds(Protocol):
+    @property
+    def balance(self) -> Decimal: ...
+
+    @property
+    def reserved(self) -> Decimal: ...
+
+
 class AccountService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, funds_of: Callable[[int], Funds] | None = None) -> None:
+        """``funds_of`` (the ledger's balance view) guards balance-sharing changes."""
         self._db = db
+        self._funds_of = funds_of
 
     # -- reading -----------------------------------------------------------------------
 
@@ -157,6 +168,8 @@ class AccountService:
                 parent = self._new_parent(conn, principal, account, current["parent_id"])
                 changed = dataclasses.replace(changed, parent_id=parent.id)
             self._validate(conn, principal, changed, parent or None)
+            if current.get("shared_balance") is True:
+                self._check_own_book_empty(account)
             saved = repo.save(conn, changed)
             if "parent_id" in current and parent:
                 repo.move_subtree(conn, account.path, f"{parent.path}{account.id}/")
@@ -167,6 +180,17 @@ class AccountService:
         return self.patch(principal, account_id, {"status": status})
 
     # -- rules that need the database --------------------------------------------------
+
+    def _check_own_book_empty(self, account: Account) -> None:
+        """Sharing the parent's balance would strand money left on the account's own."""
+        if self._funds_of is None:
+            return
+        funds = self._funds_of(account.id)
+        if funds.balance != 0 or funds.reserved != 0:
+            raise Conflict(
+                "the account still has its own balance or open reservations; "
+                "move them to the parent before sharing its balance"
+            )
 
     def _new_parent(
         self, conn: Connection, principal: Principal, account: Account, parent_id: Any
