@@ -51,7 +51,7 @@ def test_a_call_holds_then_posts_less_and_releases_the_rest(ledger, db):
     assert settlement.holds[0].posted_amount == D("1.2345")
     view = ledger.balance(alice)
     assert (view.balance, view.reserved, view.available) == (D("8.7655"), D("0"), D("8.7655"))
-    again = ledger.post_holds("call-1", [D("1.2345")])
+    again = ledger.post_hold("call-1", D("1.2345"))
     assert again.replayed
     assert again.transaction_id == settlement.transaction_id
     with pytest.raises(HoldConflict):
@@ -102,7 +102,7 @@ def test_void_and_expire_release_without_charging(ledger, db):
     ledger.place_hold(alice, D("2"), reference="b", expires_at=now - timedelta(seconds=1))
     ledger.place_hold(alice, D("3"), reference="c", expires_at=now + timedelta(hours=2))
     assert [h.status for h in ledger.void_holds("a")] == ["voided"]
-    assert ledger.void_holds("a")[0].replayed
+    assert ledger.void_hold("a").replayed
     assert ledger.expire_holds(now) == 1
     assert ledger.expire_holds(now) == 0
     assert ledger.holds("b")[0].status == "expired"

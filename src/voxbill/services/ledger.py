@@ -453,8 +453,23 @@ class LedgerService:
             lambda journal: ledger_holds.post(journal, reference, charges, actor, allow_overrun)
         )
 
+    def post_hold(
+        self,
+        reference: str,
+        amount: Decimal,
+        *,
+        actor: str = "system",
+        allow_overrun: bool = False,
+    ) -> HoldSettlement:
+        """:meth:`post_holds` for a single-level hold."""
+        return self.post_holds(reference, [amount], actor=actor, allow_overrun=allow_overrun)
+
     def void_holds(self, reference: str) -> list[Hold]:
+        """Release every level without charging; voiding again replays."""
         return self._hold_op(lambda journal: ledger_holds.void(journal, reference))
+
+    def void_hold(self, reference: str) -> Hold:
+        return self.void_holds(reference)[0]
 
     def holds(self, reference: str) -> list[Hold]:
         with self._journal() as journal:
