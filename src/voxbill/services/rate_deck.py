@@ -103,6 +103,7 @@ _PLACES_UNIT: Final = Decimal(1).scaleb(-STORAGE_PLACES)
 MAX_PRICE: Final = Decimal(10) ** 10
 MAX_DURATION_FIELD: Final = 86400
 MAX_PROFILE_LENGTH: Final = 200  # the stored column's width
+_MEMO_LIMIT: Final = 100_000  # distinct texts remembered per column kind while reading
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +182,11 @@ class _RowReader:
         self.zone = zone
         self.profiles: dict[str, TimeProfile] = {}
         self.get = dict(columns)
+        # Decks repeat their prices, increments and dates: each distinct text is checked and
+        # converted once (the checks do not depend on the column, only the messages do).
+        self.amounts: dict[str, Decimal] = {}
+        self.seconds: dict[str, int] = {}
+        self.instants: dict[str, datetime] = {}
 
     def _text(self, record: list[str], name: str) -> str:
         index = self.get.get(name)
@@ -194,6 +200,9 @@ class _RowReader:
             if default is None and name == "rate":
                 raise InvalidInput("rate is empty")
             return default
+        known = self.amounts.get(text)
+        if known is not None:
+            return known
         try:
             value = Decimal(text.replace(",", ".") if "," in text and "." not in text else text)
         except decimal.InvalidOperation:
@@ -204,23 +213,33 @@ class _RowReader:
             raise InvalidInput(f"{name} {text!r} is too large (must be below {MAX_PRICE})")
         if value.quantize(_PLACES_UNIT, rounding=decimal.ROUND_DOWN) != value:
             raise InvalidInput(f"{name} {text!r} has more than {STORAGE_PLACES} decimal places")
+        if len(self.amounts) < _MEMO_LIMIT:
+            self.amounts[text] = value
         return value
 
     def _seconds(self, record: list[str], name: str, default: int) -> int:
         text = self._text(record, name)
         if not text:
             return default
+        known = self.seconds.get(text)
+        if known is not None:
+            return known
         if not text.isdigit() or not text.isascii():
             raise InvalidInput(f"{name} {text!r} must be a whole number of seconds")
         value = int(text)
         if value > MAX_DURATION_FIELD:
             raise InvalidInput(f"{name} {text!r} is longer than a day")
+        if len(self.seconds) < _MEMO_LIMIT:
+            self.seconds[text] = value
         return value
 
     def _instant(self, record: list[str], name: str) -> datetime | None:
         text = self._text(record, name)
         if not text:
             return None
+        known = self.instants.get(text)
+        if known is not None:
+            return known
         try:
             if len(text) == 10:
                 parsed = datetime.combine(date.fromisoformat(text), time(0))
@@ -230,7 +249,10 @@ class _RowReader:
             raise InvalidInput(f"{name} {text!r} is not an ISO 8601 date or time") from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=self.zone)
-        return parsed.astimezone(ZoneInfo("UTC"))
+        instant = parsed.astimezone(ZoneInfo("UTC"))
+        if len(self.instants) < _MEMO_LIMIT:
+            self.instants[text] = instant
+        return instant
 
     def _profile(self, record: list[str]) -> TimeProfile | None:
         text = self._text(record, "time_profile")

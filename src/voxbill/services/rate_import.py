@@ -155,16 +155,12 @@ class RateImportService:
                 changes = diff_rates(old_rates, new_rates, replace=True)
                 repo.delete_rates(conn, record.id)
             else:
-                keys = {
-                    (r.prefix, r.time_profile.spec if r.time_profile else None, r.effective_from)
-                    for r in new_rates
-                }
-                replaced = [
-                    r
-                    for r in old_rates
-                    if (r.prefix, r.time_profile.spec if r.time_profile else None, r.effective_from)
-                    in keys
-                ]
+                replaced: list[Rate] = []
+                if old_rates:  # a first import has nothing to replace
+                    keys = set(_keys(new_rates))
+                    replaced = [
+                        r for r, key in zip(old_rates, _keys(old_rates), strict=True) if key in keys
+                    ]
                 changes = diff_rates(old_rates, new_rates, replace=False)
                 repo.delete_rates(conn, record.id, _keys(replaced))
             repo.insert_rates(conn, record.id, new_rates)

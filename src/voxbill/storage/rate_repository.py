@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
@@ -393,6 +394,11 @@ def _naive(value: datetime | None) -> str | None:
 
 
 def _sqlite_rates(conn: Connection, plan_id: int, new_rates: Sequence[Rate]) -> None:
+    """Rows go in prefix order, so the (plan, prefix) index grows at its end, not at random.
+
+    The sort is stable: the rows of one prefix keep their order, which is the order they
+    are read back in (by that index).
+    """
     sql = f"INSERT INTO rates ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
     raw: Any = conn.connection.dbapi_connection
     cursor = raw.cursor()
@@ -415,11 +421,14 @@ def _sqlite_rates(conn: Connection, plan_id: int, new_rates: Sequence[Rate]) -> 
                     _naive(r.effective_to),
                     r.time_profile.spec if r.time_profile else None,
                 )
-                for r in new_rates
+                for r in sorted(new_rates, key=_by_prefix)
             ),
         )
     finally:
         cursor.close()
+
+
+_by_prefix = attrgetter("prefix")
 
 
 def _copy_text(value: object) -> str:
@@ -498,20 +507,34 @@ def record_changes(
     if not changes:
         return
     columns = ", ".join(_CHANGE_COLUMNS)
-    values = [
-        (import_id, plan_id, *map(change.__getitem__, _CHANGE_COLUMNS[2:])) for change in changes
-    ]
     raw: Any = conn.connection.dbapi_connection
     if conn.dialect.name == "sqlite":
         cursor = raw.cursor()
         try:
             cursor.executemany(
                 f"INSERT INTO rate_changes ({columns}) VALUES ({', '.join('?' * 9)})",
-                ((*row[:6], _scaled(row[6]), _scaled(row[7]), _naive(row[8])) for row in values),
+                (
+                    (
+                        import_id,
+                        plan_id,
+                        c["prefix"],
+                        c["time_profile"],
+                        c["destination"],
+                        c["change"],
+                        _scaled(c["old_rate"]),
+                        _scaled(c["new_rate"]),
+                        _naive(c["effective_from"]),
+                    )
+                    for c in changes
+                ),
             )
         finally:
             cursor.close()
-    elif conn.dialect.name == "postgresql":
+        return
+    values = [
+        (import_id, plan_id, *map(change.__getitem__, _CHANGE_COLUMNS[2:])) for change in changes
+    ]
+    if conn.dialect.name == "postgresql":
         with (
             raw.cursor() as cursor,
             cursor.copy(f"COPY rate_changes ({columns}) FROM STDIN") as copy,
