@@ -4,10 +4,11 @@
     .venv/bin/python bench/bench_rating.py --quick    # 100k only, fewer runs
 
 Prints, per plan size: plan build time and memory, prefix lookups/s on one core
-(``RatePlan.lookup``), microseconds per call rated (lookup + exact cost + the one
-rounding: ``rate_call``), per ``max_duration`` and, for a prefix whose peak and off-peak
-rows split a call, per segmented call. Each figure is the median of several runs after
-a warm-up. Targets (issue 2): >= 500,000 lookups/s on the 100k plan; <= 3 us per call.
+(``RatePlan.lookup``), microseconds per lookup + rounded cost (``Tariff.cost``), per call
+rated with its explanation (``rate_call``, a ``Rating``), per ``max_duration`` and, for a
+prefix whose peak and off-peak rows split a call, per segmented call. Each figure is the
+median of several runs after a warm-up. Targets (issue 2): >= 500,000 lookups/s on the
+100k plan; <= 3 us per call.
 """
 
 from __future__ import annotations
@@ -76,6 +77,11 @@ def bench_plan(size: int, runs: int, calls: int) -> None:
             lookup(number, START)
         return len(dialled)
 
+    def costs() -> int:
+        for number, duration in zip(dialled, durations, strict=True):
+            Tariff(plan, number, START).cost(duration)
+        return len(dialled)
+
     def ratings() -> int:
         for number, duration in zip(dialled, durations, strict=True):
             rate_call(plan, number, START, duration)
@@ -97,6 +103,7 @@ def bench_plan(size: int, runs: int, calls: int) -> None:
         return len(peak_numbers)
 
     lookup_rate = median_rate(lookups, runs)
+    cost_us = 1e6 / median_rate(costs, runs)
     rate_us = 1e6 / median_rate(ratings, runs)
     max_us = 1e6 / median_rate(max_durations, max(3, runs // 2))
     profiled_us = 1e6 / median_rate(unsegmented_profiled, runs)
@@ -106,6 +113,7 @@ def bench_plan(size: int, runs: int, calls: int) -> None:
     print(f"\n== plan of {size:,} prefixes ({len(plan):,} rows, {len(profiled)} time-profiled)")
     print(f"build RatePlan from Rate rows     {built:8.2f} s   (+{memory:,.0f} MiB RSS)")
     print(f"prefix lookups/s (one core)       {lookup_rate:12,.0f}{_verdict(size, lookup_rate)}")
+    print(f"us per lookup + cost (Tariff.cost){cost_us:8.2f}{_us_verdict(cost_us)}")
     print(f"us per call rated (rate_call)     {rate_us:8.2f}{_us_verdict(rate_us)}")
     print(f"us per max_duration               {max_us:8.2f}")
     print(f"us per call, time-profiled prefix {profiled_us:8.2f}   (inside one profile)")
