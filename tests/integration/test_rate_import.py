@@ -248,3 +248,22 @@ def test_plan_cache_sees_a_reimport(container: Container) -> None:
     assert container.rating.quote("retail", "+331", 60, AT).rating.cost == Decimal("0.025")
     load(container, "prefix,rate\n33,0.030\n")
     assert container.rating.quote("retail", "+331", 60, AT).rating.cost == Decimal("0.03")
+
+
+def test_merge_matches_rows_by_prefix_profile_and_date(container: Container) -> None:
+    load(container, DECK)
+    load(container, "prefix,rate,effective_from\n33,0.03,2026-04-01T00:00:00Z\n")
+    report = load(
+        container,
+        "prefix,rate,connect_fee,initial_increment,increment,effective_from,time_profile\n"
+        "447,0.07,0.01,30,6,,mon-fri 08:00-18:00\n"  # replaces the peak row only
+        "33,0.04,0,60,60,2026-04-01T00:00:00Z,\n",  # replaces the dated row only
+    )
+    assert report.changes == {"decreased": 1, "increased": 1}
+    assert row_count(container) == 6
+    april = datetime(2026, 4, 1, 12, tzinfo=UTC)
+    peak = container.rating.quote("retail", "+447911", 30, AT).rating
+    off_peak = container.rating.quote("retail", "+447911", 30, AT.replace(hour=20)).rating
+    assert (peak.rate, off_peak.rate) == (Decimal("0.07"), Decimal("0.05"))
+    assert container.rating.quote("retail", "+3311", 60, AT).rating.rate == Decimal("0.025")
+    assert container.rating.quote("retail", "+3311", 60, april).rating.rate == Decimal("0.04")
