@@ -199,6 +199,18 @@ class Tariff:
         if self.cost(first_boundary + last * step) <= available:
             return cap
         low, high = 0, last  # cost(low) <= available < cost(high)
+        guess = self._guess(available, first_boundary, step)
+        if low < guess < high:
+            # the start row's linear cost brackets the answer in one or two more pricings;
+            # the bisection below keeps the invariant whatever the guess was worth
+            if self.cost(first_boundary + guess * step) <= available:
+                low = guess
+                if self.cost(first_boundary + (guess + 1) * step) > available:
+                    high = guess + 1
+            else:
+                high = guess
+                if self.cost(first_boundary + (guess - 1) * step) <= available:
+                    low = guess - 1
         while high - low > 1:
             mid = (low + high) // 2
             if self.cost(first_boundary + mid * step) <= available:
@@ -206,6 +218,17 @@ class Tariff:
             else:
                 high = mid
         return min(first_boundary + low * step, cap)
+
+    def _guess(self, available: Decimal, first_boundary: int, step: int) -> int:
+        """Blocks after the first boundary that ``available`` pays for at the start row's
+        prices, before rounding: only a starting point for the exact search (-1 if none).
+        """
+        row = self.row
+        if not row.rate:
+            return -1
+        first = row.initial_increment
+        budget = (available - row.connect_fee) * SIXTY - first * row.first_rate
+        return int((first + budget / row.rate - first_boundary) // step)
 
 
 def rate_call(plan: RatePlan, number: str, start: datetime, duration: int) -> Rating:
