@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from voxbill.services.accounts import AccountService
 from voxbill.services.auth import AuthService
+from voxbill.services.charging import ChargingService
 from voxbill.services.identifiers import IdentifierService
 from voxbill.services.ledger import LedgerService
 from voxbill.services.rate_import import RateImportService
@@ -29,6 +30,7 @@ class Container:
     auth: AuthService = field(init=False)
     identifiers: IdentifierService = field(init=False)
     rate_plans: RatePlanCatalog = field(init=False)
+    charging: ChargingService = field(init=False)
 
     def __post_init__(self) -> None:
         self.rating = RatingService(self.db, self.settings)
@@ -38,6 +40,13 @@ class Container:
         self.auth = AuthService(self.db)
         self.identifiers = IdentifierService(self.db, self.settings)
         self.rate_plans = RatePlanCatalog(self.db, self.rate_import)
+        self.charging = ChargingService(
+            self.db,
+            self.settings,
+            rating=self.rating,
+            ledger=self.ledger,
+            identifiers=self.identifiers,
+        )
 
     def close(self) -> None:
         self.db.dispose()
