@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Annotated
 
 import typer
@@ -12,7 +11,7 @@ from voxbill.bootstrap import build
 from voxbill.cli import accounts as accounts_cli
 from voxbill.cli import ledger as ledger_cli
 from voxbill.cli import rates as rates_cli
-from voxbill.cli.output import console, guarded
+from voxbill.cli.output import console, guarded, print_json
 from voxbill.settings import Settings
 
 app = typer.Typer(
@@ -81,39 +80,45 @@ def demo(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="HTTP port")] = 8080,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="load the data and exit")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the demo data as JSON")] = False,
 ) -> None:
     """Create or upgrade the embedded database, load demo data, then serve the API."""
-    from voxbill.services.rate_deck import read_deck
-    from voxbill.services.rate_import import PlanOptions
+    from voxbill.services import demo as demo_data
 
     container = build(migrate=True)
     try:
-        text = resources.files("voxbill.demo").joinpath("demo_rates.csv").read_text("utf-8")
-        deck = read_deck(text.splitlines(keepends=True), timezone="Europe/London")
-        report = container.rate_import.import_deck(
-            deck,
-            plan="demo-retail",
-            source="demo_rates.csv",
-            replace=True,
-            options=PlanOptions(currency="USD", timezone="Europe/London"),
-        )
+        data = demo_data.seed(container)
         database = container.settings.database_url
     finally:
         container.close()
-    console.print(f"database: {database}", markup=False)
-    console.print(
-        f"rate plan {report.plan}: {report.rows_imported} rates in {report.currency}", markup=False
-    )
-    console.print(
-        f"try: curl -s -X POST http://{host}:{port}/api/v1/quote "
-        "-H 'content-type: application/json' "
-        '-d \'{"plan": "demo-retail", "to": "+447911123456", "duration": 95}\'',
-        markup=False,
-    )
-    if not no_serve:
-        console.print(
-            f"API on http://{host}:{port}/api/v1 (docs at /api/v1/docs); Ctrl-C stops", markup=False
+    if as_json:
+        print_json(
+            {
+                "database": database,
+                "operator_id": data.operator.id,
+                "reseller_id": data.reseller.id,
+                "customer_id": data.customer.id,
+                "customer_ani": data.customer_ani,
+                "api_key": data.admin_key,
+            }
         )
+    else:
+        base = f"http://{host}:{port}/api/v1"
+        auth = f"-H 'authorization: Bearer {data.admin_key}'"
+        for line in (
+            f"database: {database}",
+            f"operator {data.operator.name!r} (account {data.operator.id}), reseller "
+            f"{data.reseller.name!r} ({data.reseller.id}) on plan {demo_data.WHOLESALE_PLAN}, "
+            f"customer {data.customer.name!r} ({data.customer.id}) on plan "
+            f"{demo_data.RETAIL_PLAN}, calling from {data.customer_ani}",
+            f"admin API key (shown once): {data.admin_key}",
+            f"try: curl -s {auth} {base}/accounts/{data.customer.id}/balance",
+            f"     curl -s {auth} -H 'content-type: application/json' -X POST {base}/quote "
+            '-d \'{"plan": "demo-retail", "to": "+447911123456", "duration": 95}\'',
+        ):
+            console.print(line, markup=False)
+    if not no_serve:
+        console.print(f"API on {host}:{port}/api/v1 (docs at /api/v1/docs); Ctrl-C stops")
         _serve(host, port)
 
 

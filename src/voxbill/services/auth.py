@@ -7,6 +7,7 @@ one (argon2 is for low-entropy secrets such as passwords and PINs).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -25,7 +26,13 @@ from voxbill.storage.database import Database
 
 KEY_SCHEME = "vbk"
 _PASSWORDS = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) defaults
-_DUMMY_HASH = _PASSWORDS.hash("not a password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against when the user is unknown (same work, no timing leak);
+    made on first use, not at import, so that every CLI start doesn't pay for it."""
+    return _PASSWORDS.hash("not a password")
 
 
 def hash_key(key: str) -> str:
@@ -138,7 +145,7 @@ class AuthService:
             user = repo.portal_user_by_email(conn, email.strip().lower())
             account = user and accounts_repo.get(conn, user.account_id)
         try:
-            _PASSWORDS.verify(user.password_hash if user else _DUMMY_HASH, password)
+            _PASSWORDS.verify(user.password_hash if user else _dummy_hash(), password)
         except (VerificationError, InvalidHashError):
             raise Unauthorized("wrong email or password") from None
         if not user or user.disabled or account is None:
