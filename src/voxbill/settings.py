@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     international_prefix: str = "00"
     #: ISO country used to read national-format numbers, if any.
     default_region: str | None = None
+    #: RADIUS auth port (accounting on the next port) in ``voxbill serve``; None: off.
+    radius_port: int | None = Field(default=None, ge=1, le=65534)
+    #: RADIUS clients and their secrets: "127.0.0.1/32=secret,10.1.0.0/16=other".
+    radius_clients: str = ""
     host: str = "127.0.0.1"
     port: int = 8080
     environment: str = "development"

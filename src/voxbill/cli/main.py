@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -51,15 +51,24 @@ def db_upgrade() -> None:
     console.print(f"database at revision {revision}", markup=False)
 
 
-def _serve(host: str, port: int) -> None:
+def _serve(host: str, port: int, *, radius: int | None = None) -> None:
     import uvicorn
 
     from voxbill.api.app import create_app
 
     container = build(migrate=True)
+    doors: list[Any] = []
     try:
+        radius = radius or container.settings.radius_port
+        if radius:
+            from voxbill.protocols.radius import RadiusThread, radius_server
+
+            server = radius_server(container.charging, container.settings, host, radius)
+            doors.append(RadiusThread(server).start())
         uvicorn.run(create_app(container), host=host, port=port, log_level="info", access_log=False)
     finally:
+        for door in doors:
+            door.stop()
         container.close()
 
 
@@ -68,10 +77,13 @@ def _serve(host: str, port: int) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="HTTP port (default 8080)")] = None,
+    radius: Annotated[
+        int | None, typer.Option(help="RADIUS auth port (accounting on PORT+1)")
+    ] = None,
 ) -> None:
     """Serve the API (and, as later releases add them, portal, jobs and protocol doors)."""
     settings = Settings()
-    _serve(host or settings.host, port or settings.port)
+    _serve(host or settings.host, port or settings.port, radius=radius)
 
 
 @app.command()

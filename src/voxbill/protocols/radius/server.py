@@ -1,0 +1,133 @@
+"""The RADIUS listeners: authentication on PORT, accounting on PORT+1 (UDP, asyncio).
+
+pyrad encodes and decodes packets; the sockets are voxbill's own asyncio
+``DatagramProtocol`` rather than pyrad's ``ServerAsync``, because clients are matched by
+network (longest prefix), charging is blocking database work that must run off the
+event loop (a thread pool), and retransmissions are answered from a reply cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, cast
+
+from pyrad.packet import AccountingResponse
+
+from voxbill.protocols.radius.access import AccessHandler
+from voxbill.protocols.radius.accounting import AccountingHandler
+from voxbill.protocols.radius.clients import RadiusClients
+from voxbill.protocols.radius.codec import decode_request, encode_reply
+from voxbill.protocols.radius.port import Charging
+from voxbill.protocols.radius.replies import ReplyCache
+
+log = logging.getLogger(__name__)
+
+
+class _Endpoint(asyncio.DatagramProtocol):
+    """One UDP port: drop what is not ours, replay cached replies, process the rest."""
+
+    def __init__(self, server: RadiusServer, *, accounting: bool) -> None:
+        self._server = server
+        self._accounting = accounting
+        self._replies = ReplyCache()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        host, port = addr[0], addr[1]
+        secret = self._server.clients.secret_for(host)
+        if secret is None or len(data) < 20:
+            log.debug("RADIUS packet from unknown client %s dropped", host)
+            return
+        key = (host, port, data[1], data[4:20])
+        cached = self._replies.get(key)
+        if cached is not None:
+            if cached and self.transport is not None:  # else IN_FLIGHT: first copy answers
+                self.transport.sendto(cached, addr)
+            return
+        self._replies.begin(key)
+        task = asyncio.get_running_loop().create_task(self._answer(data, secret, addr, key))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _answer(self, data: bytes, secret: bytes, addr: Any, key: Any) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            reply = await loop.run_in_executor(
+                self._server.executor, self._server.process, data, secret, self._accounting
+            )
+        except Exception:
+            log.exception("RADIUS request from %s not answered", addr[0])
+            reply = None
+        if reply is None:
+            self._replies.forget(key)
+            return
+        self._replies.put(key, reply)
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.sendto(reply, addr)
+
+    async def drain(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _same(endpoint: _Endpoint) -> _Endpoint:
+    return endpoint
+
+
+class RadiusServer:
+    """Both RADIUS listeners over one charging service (see the module docstring)."""
+
+    def __init__(
+        self,
+        charging: Charging,
+        clients: RadiusClients,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 1812,
+        workers: int = 8,
+    ) -> None:
+        self.clients = clients
+        self.host = host
+        self.auth_port = port
+        self.acct_port = port + 1
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="radius")
+        self._access = AccessHandler(charging)
+        self._accounting = AccountingHandler(charging)
+        self._endpoints: list[_Endpoint] = []
+
+    def process(self, data: bytes, secret: bytes, accounting: bool) -> bytes | None:
+        """Decode, apply and encode one request (in a worker thread); ``None`` = drop."""
+        request = decode_request(data, secret, accounting=accounting)
+        if request is None:
+            return None
+        if accounting:
+            self._accounting.record(request, secret)
+            return encode_reply(request, AccountingResponse, [])
+        code, attributes = self._access.answer(request, secret)
+        return encode_reply(request, code, attributes)
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        for port, accounting in ((self.auth_port, False), (self.acct_port, True)):
+            endpoint = _Endpoint(self, accounting=accounting)
+            await loop.create_datagram_endpoint(
+                functools.partial(_same, endpoint), local_addr=(self.host, port)
+            )
+            self._endpoints.append(endpoint)
+        log.info("RADIUS on %s: auth %d, accounting %d", self.host, self.auth_port, self.acct_port)
+
+    async def close(self) -> None:
+        for endpoint in self._endpoints:
+            if endpoint.transport is not None:
+                endpoint.transport.close()
+        for endpoint in self._endpoints:
+            await endpoint.drain()
+        self._endpoints.clear()
+        self.executor.shutdown(wait=True)
