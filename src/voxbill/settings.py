@@ -31,6 +31,15 @@ class Settings(BaseSettings):
     radius_port: int | None = Field(default=None, ge=1, le=65534)
     #: RADIUS clients and their secrets: "127.0.0.1/32=secret,10.1.0.0/16=other".
     radius_clients: str = ""
+    #: Diameter Gy port (TCP) in ``voxbill serve``; None: not started.
+    diameter_port: int | None = Field(default=None, ge=1, le=65535)
+    #: Address the Diameter listener binds to.
+    diameter_host: str = "127.0.0.1"
+    #: Origin-Host / Origin-Realm voxbill answers with (what peers configure for it).
+    diameter_origin_host: str = "voxbill.localdomain"
+    diameter_origin_realm: str = "localdomain"
+    #: Operator whose subscribers send messages over Diameter (CCR-Event); calls need none.
+    diameter_operator_id: int | None = None
     host: str = "127.0.0.1"
     port: int = 8080
     environment: str = "development"

@@ -46,6 +46,10 @@ _TABLE: Final[tuple[Refusal, ...]] = (
         4,
         "insufficient funds",
     ),
+    Refusal("unknown_sender", 403, "Forbidden", DIAMETER_USER_UNKNOWN, 1, "unknown sender"),
+    Refusal(
+        "messaging_disabled", 403, "Forbidden", DIAMETER_END_USER_SERVICE_DENIED, 7, "no messaging"
+    ),
     Refusal("no_rate", 404, "Not Found", DIAMETER_RATING_FAILED, 9, "no rate for destination"),
     Refusal("no_route", 404, "Not Found", DIAMETER_RATING_FAILED, 9, "no route to destination"),
     Refusal(
@@ -68,6 +72,14 @@ _TABLE: Final[tuple[Refusal, ...]] = (
         DIAMETER_UNKNOWN_SESSION_ID,
         11,
         "unknown session",
+    ),
+    Refusal(
+        "session_settled",
+        481,
+        "Call/Transaction Does Not Exist",
+        DIAMETER_UNKNOWN_SESSION_ID,
+        11,
+        "session already settled",
     ),
 )
 _BY_REASON: Final = {refusal.reason: refusal for refusal in _TABLE}

@@ -1,0 +1,226 @@
+"""Gy credit control: a read CCR → the charging (or messaging) service → a result.
+
+CCR-I starts an interim session (a chunk is granted), CCR-U reports usage and extends
+it, CCR-T stops it at the total reported usage, CCR-Event with DIRECT_DEBITING charges
+one message of CC-Service-Specific-Units segments. Refusals become Result-Codes through
+:mod:`voxbill.protocols.refusals`, the one table every door shares.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Final, Protocol
+
+from voxbill.domain.access import Principal, Role
+from voxbill.domain.accounts import root_path
+from voxbill.domain.errors import InvalidInput, VoxbillError
+from voxbill.protocols.refusals import DIAMETER_SUCCESS, DIAMETER_UNABLE_TO_COMPLY, refusal_for
+from voxbill.services.charging import (
+    CallerId,
+    ChargingRefused,
+    SessionGrant,
+    SessionSettlement,
+)
+
+if TYPE_CHECKING:
+    from voxbill.services.sms_views import MessageReceipt, MessageRequest
+from .requests import GyRequest, RequestType
+from .sessions import SessionBook, Usage
+from .wire import INVALID_AVP_VALUE, MISSING_AVP
+
+log = logging.getLogger(__name__)
+
+DIAMETER_CREDIT_LIMIT_REACHED: Final = refusal_for("insufficient_funds").diameter_result
+DIRECT_DEBITING: Final = 0
+#: GSM-7 segments of a synthetic body: Diameter carries units, messaging reads text.
+_SINGLE, _PART = 160, 153
+
+
+class Charging(Protocol):
+    def start(
+        self,
+        session_id: str,
+        caller: CallerId,
+        callee: str,
+        at: datetime | None = None,
+        *,
+        interim: bool = False,
+    ) -> SessionGrant: ...
+
+    def update(
+        self, session_id: str, used_seconds: int, *, request_number: int | None = None
+    ) -> SessionGrant: ...
+
+    def stop(
+        self,
+        session_id: str,
+        duration: int,
+        *,
+        request_number: int | None = None,
+        at: datetime | None = None,
+    ) -> SessionSettlement: ...
+
+
+class Messaging(Protocol):
+    def send(self, principal: Principal, request: MessageRequest) -> MessageReceipt: ...
+
+
+@dataclass(frozen=True, slots=True)
+class GyResult:
+    """What a CCA says, before it is coded."""
+
+    result_code: int
+    granted_seconds: int | None = None
+    granted_units: int | None = None
+    validity_time: int | None = None
+    final: bool = False
+    cost: Decimal | None = None
+    currency: str | None = None
+    error_message: str | None = None
+
+
+def _failure(exc: Exception) -> GyResult:
+    if isinstance(exc, ChargingRefused):
+        return GyResult(refusal_for(exc.reason).diameter_result, error_message=exc.reason)
+    if isinstance(exc, InvalidInput):
+        return GyResult(INVALID_AVP_VALUE, error_message=exc.message)
+    if isinstance(exc, VoxbillError):
+        return GyResult(refusal_for(exc.code).diameter_result, error_message=exc.code)
+    log.exception("Gy request failed")
+    return GyResult(DIAMETER_UNABLE_TO_COMPLY, error_message="internal error")
+
+
+def _final(result: GyResult) -> bool:
+    """Whether a retransmission must get this answer again (transient failures: no)."""
+    return not 3000 <= result.result_code < 4000 and result.result_code != DIAMETER_UNABLE_TO_COMPLY
+
+
+def message_body(segments: int) -> str:
+    """A GSM-7 text of exactly ``segments`` segments (Diameter carries no text)."""
+    return "." if segments <= 1 else "." * (_PART * segments)
+
+
+class GyHandler:
+    """Synchronous (service calls block on the database): run it in a worker thread."""
+
+    def __init__(
+        self,
+        charging: Charging,
+        messaging: Messaging | None = None,
+        *,
+        operator_id: int | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        book: SessionBook[GyResult] | None = None,
+    ) -> None:
+        self._charging = charging
+        self._messaging = messaging
+        self._operator_id = operator_id
+        self._clock = clock
+        self.book: SessionBook[GyResult] = book or SessionBook()
+
+    def handle(self, request: GyRequest) -> GyResult:
+        """The answer to a request; a retransmitted one gets its first answer again."""
+        key = request.session_id, request.request_number
+        with self.book.serialized(request.session_id):
+            known = self.book.answered(*key)
+            if known is not None:
+                return known
+            try:
+                result = self._dispatch(request)
+            except Exception as exc:  # every failure is an answer, never a dropped peer
+                return _failure(exc)
+            if _final(result):
+                self.book.remember(*key, result)
+            return result
+
+    def _dispatch(self, request: GyRequest) -> GyResult:
+        if request.request_type is RequestType.INITIAL:
+            return self._initial(request)
+        if request.request_type is RequestType.UPDATE:
+            return self._update(request)
+        if request.request_type is RequestType.TERMINATION:
+            return self._terminate(request)
+        return self._event(request)
+
+    def _caller(self, caller: CallerId) -> CallerId:
+        return CallerId(ani=caller.ani, sip_user=caller.sip_user, operator_id=self._operator_id)
+
+    def _initial(self, request: GyRequest) -> GyResult:
+        if not request.callee:
+            return GyResult(MISSING_AVP, error_message="Called-Party-Address is missing")
+        grant = self._charging.start(
+            request.session_id, self._caller(request.caller), request.callee, interim=True
+        )
+        self.book.record_usage(request.session_id, Usage(0, request.request_number))
+        return self._granted(grant)
+
+    def _total(self, request: GyRequest) -> int | None:
+        """Usage since the call's start once this report counts; ``None`` if unknown here."""
+        usage = self.book.usage(request.session_id)
+        if usage is None:
+            return request.used_seconds if request.request_number <= 1 else None
+        if request.request_number <= usage.last_number:
+            return usage.total  # an old report: counted already
+        return usage.total + request.used_seconds
+
+    def _update(self, request: GyRequest) -> GyResult:
+        total = self._total(request)
+        if total is None:
+            return GyResult(DIAMETER_UNABLE_TO_COMPLY, error_message="usage unknown on this node")
+        grant = self._charging.update(
+            request.session_id, total, request_number=request.request_number
+        )
+        self.book.record_usage(request.session_id, Usage(total, request.request_number))
+        if grant.granted_seconds <= 0:
+            return GyResult(DIAMETER_CREDIT_LIMIT_REACHED, final=True, error_message="no credit")
+        return self._granted(grant)
+
+    def _terminate(self, request: GyRequest) -> GyResult:
+        total = self._total(request)
+        if total is None:
+            return GyResult(DIAMETER_UNABLE_TO_COMPLY, error_message="usage unknown on this node")
+        settled = self._charging.stop(
+            request.session_id, total, request_number=request.request_number
+        )
+        self.book.forget_usage(request.session_id)
+        return GyResult(DIAMETER_SUCCESS, cost=settled.cost, currency=settled.currency)
+
+    def _event(self, request: GyRequest) -> GyResult:
+        action = request.requested_action
+        if action not in (None, DIRECT_DEBITING):
+            return GyResult(INVALID_AVP_VALUE, error_message="only DIRECT_DEBITING is supported")
+        if self._messaging is None or self._operator_id is None:
+            return GyResult(DIAMETER_UNABLE_TO_COMPLY, error_message="messages not configured")
+        sender, recipient = request.caller.ani, request.callee
+        if not sender or not recipient:
+            return GyResult(MISSING_AVP, error_message="a sender E.164 and a recipient")
+        segments = request.requested_units or 1
+        if not 1 <= segments <= 255:
+            return GyResult(INVALID_AVP_VALUE, error_message="1 to 255 segments")
+        number = request.request_number
+        message_id = request.session_id if number == 0 else f"{request.session_id};{number}"
+        from voxbill.services.sms_views import MessageRequest
+
+        principal = Principal(self._operator_id, root_path(self._operator_id), Role.ADMIN)
+        receipt = self._messaging.send(
+            principal, MessageRequest(message_id, sender, recipient, message_body(segments))
+        )
+        return GyResult(
+            DIAMETER_SUCCESS,
+            granted_units=receipt.segments,
+            cost=receipt.cost,
+            currency=receipt.currency,
+        )
+
+    def _granted(self, grant: SessionGrant) -> GyResult:
+        validity = (grant.expires_at - self._clock()).total_seconds()
+        return GyResult(
+            DIAMETER_SUCCESS,
+            granted_seconds=grant.granted_seconds,
+            validity_time=max(int(validity), 1),
+            final=grant.final,
+        )

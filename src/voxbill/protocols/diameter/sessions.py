@@ -1,0 +1,89 @@
+"""What a Gy node remembers between requests: answers for retransmissions, usage totals.
+
+Retransmissions: a CCR with a Session-Id + CC-Request-Number already answered gets that
+answer again (with or without the T flag). Charging is idempotent on its own (start by
+session id, update by request number, a second stop replays the settlement), so this
+memory is a fast path that keeps answers identical, not what stops double charging.
+
+Usage totals: RFC 4006 reports usage as a delta since the last report, while charging
+takes the total since the call started; the running sum lives here, keyed by Session-Id
+(Gy sessions stay on the peer that answered the CCR-I). Both maps are bounded (LRU).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Final, Generic, TypeVar
+
+_STRIPES: Final = 64
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Lru(Generic[K, V]):
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        found = self._items.get(key)
+        if found is not None:
+            self._items.move_to_end(key)
+        return found
+
+    def put(self, key: K, item: V) -> None:
+        self._items[key] = item
+        self._items.move_to_end(key)
+        while len(self._items) > self._size:
+            self._items.popitem(last=False)
+
+    def pop(self, key: K) -> None:
+        self._items.pop(key, None)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Seconds reported so far and the request number of the last report counted."""
+
+    total: int
+    last_number: int
+
+
+class SessionBook(Generic[V]):
+    """Thread-safe: service calls run in worker threads. :meth:`serialized` keeps two
+    copies of one request from computing a total at the same time."""
+
+    def __init__(self, size: int = 200_000) -> None:
+        self._guard = threading.Lock()
+        self._stripes = [threading.Lock() for _ in range(_STRIPES)]
+        self._answers: _Lru[tuple[str, int], V] = _Lru(size)
+        self._usage: _Lru[str, Usage] = _Lru(size)
+
+    @contextmanager
+    def serialized(self, session_id: str) -> Iterator[None]:
+        with self._stripes[hash(session_id) % _STRIPES]:
+            yield
+
+    def answered(self, session_id: str, number: int) -> V | None:
+        with self._guard:
+            return self._answers.get((session_id, number))
+
+    def remember(self, session_id: str, number: int, answer: V) -> None:
+        with self._guard:
+            self._answers.put((session_id, number), answer)
+
+    def usage(self, session_id: str) -> Usage | None:
+        with self._guard:
+            return self._usage.get(session_id)
+
+    def record_usage(self, session_id: str, usage: Usage) -> None:
+        with self._guard:
+            self._usage.put(session_id, usage)
+
+    def forget_usage(self, session_id: str) -> None:
+        with self._guard:
+            self._usage.pop(session_id)
