@@ -9,12 +9,16 @@ from voxbill.services.auth import AuthService
 from voxbill.services.charging import ChargingService
 from voxbill.services.identifiers import IdentifierService
 from voxbill.services.ledger import LedgerService
+from voxbill.services.messaging import MessagingService
 from voxbill.services.rate_import import RateImportService
+from voxbill.services.rate_limit import RateLimiter
 from voxbill.services.rate_plan_catalog import RatePlanCatalog
 from voxbill.services.rating import RatingService
+from voxbill.services.routing import RoutingService
 from voxbill.settings import Settings
 from voxbill.storage.database import Database, make_engine
 from voxbill.storage.migrate import upgrade
+from voxbill.storage.redis_rate_limit import make_rate_limiter
 
 
 @dataclass
@@ -23,6 +27,8 @@ class Container:
 
     settings: Settings
     db: Database
+    #: messages-per-second buckets; default from settings (Redis when VOXBILL_REDIS_URL)
+    rate_limiter: RateLimiter | None = None
     rating: RatingService = field(init=False)
     rate_import: RateImportService = field(init=False)
     ledger: LedgerService = field(init=False)
@@ -31,6 +37,8 @@ class Container:
     identifiers: IdentifierService = field(init=False)
     rate_plans: RatePlanCatalog = field(init=False)
     charging: ChargingService = field(init=False)
+    messaging: MessagingService = field(init=False)
+    routing: RoutingService = field(init=False)
 
     def __post_init__(self) -> None:
         self.rating = RatingService(self.db, self.settings)
@@ -47,8 +55,27 @@ class Container:
             ledger=self.ledger,
             identifiers=self.identifiers,
         )
+        self.routing = RoutingService(
+            self.db,
+            self.settings,
+            rating=self.rating,
+            identifiers=self.identifiers,
+            fx_rate=self.ledger.fx_rate,
+        )
+        limiter = self.rate_limiter or make_rate_limiter(self.settings)
+        self.rate_limiter = limiter
+        self.messaging = MessagingService(
+            self.db,
+            rating=self.rating,
+            identifiers=self.identifiers,
+            ledger=self.ledger,
+            limiter=limiter,
+        )
 
     def close(self) -> None:
+        close_limiter = getattr(self.rate_limiter, "close", None)
+        if close_limiter is not None:
+            close_limiter()
         self.db.dispose()
 
 

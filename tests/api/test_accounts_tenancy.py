@@ -47,6 +47,15 @@ def sample(tree: Tree, method: str, path: str) -> tuple[str, dict[str, Any]]:
             "headers": {"content-type": "text/csv"},
         },
         ("POST", "/quote"): {"json": {"plan": "a-retail", "to": "+441234567", "duration": 60}},
+        ("POST", "/sms"): {
+            "json": {
+                "message_id": "m-1",
+                "sender": "+441234567",
+                "recipient": "+447700900123",
+                "text": "hello",
+                "account_id": tree.customer_a,
+            }
+        },
     }
     key = (method, path.removeprefix(PREFIX))
     if key in bodies:

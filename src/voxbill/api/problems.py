@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -27,8 +28,10 @@ _STATUS: dict[type[errors.VoxbillError], int] = {
 #: Codes whose status differs from their class's (subclasses defined elsewhere).
 _STATUS_BY_CODE: dict[str, int] = {
     "insufficient_funds": 402,
+    "rate_limited": 429,
     "idempotency_conflict": 409,
     "database_busy": 503,
+    "rate_limiter_unavailable": 503,
 }
 
 _PROBLEM_SCHEMA: dict[str, Any] = {
@@ -53,6 +56,7 @@ _DESCRIPTIONS = {
     413: "request body too large",
     415: "unsupported media type",
     422: "invalid input; nothing was changed (invalid_input and subcodes)",
+    429: "over a messages-per-second limit; see Retry-After (rate_limited)",
     503: "a lock could not be had in time; retry (database_busy)",
 }
 
@@ -99,7 +103,10 @@ def install(app: FastAPI) -> None:
         extra: dict[str, Any] = {}
         if isinstance(exc, errors.RateDeckError) and exc.problems:
             extra["errors"] = [{"line": line, "message": msg} for line, msg in exc.problems[:100]]
-        return problem(status_for(exc), exc.code, exc.message, **extra)
+        response = problem(status_for(exc), exc.code, exc.message, **extra)
+        if isinstance(exc, errors.RateLimited):
+            response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -16,7 +16,8 @@ stable ``code``; one place per door (HTTP, SIP, RADIUS, CLI) maps codes to its s
     │   ├── IdempotencyConflict      code=idempotency_conflict (same key, other request)
     │   └── HoldConflict             code=hold_conflict      (hold already settled otherwise)
     ├── Refused                      code=refused            (a business "no")
-    │   └── InsufficientFunds        code=insufficient_funds
+    │   ├── InsufficientFunds        code=insufficient_funds
+    │   └── RateLimited              code=rate_limited       (retry after ``retry_after`` s)
     ├── Unauthorized                 code=unauthorized       (no or bad credentials)
     ├── Forbidden                    code=forbidden          (known caller, not allowed)
     └── AccountingError              code=accounting_error
@@ -105,6 +106,16 @@ class InsufficientFunds(Refused):
     """The operation would take a balance below its floor (block balance / credit limit)."""
 
     code = "insufficient_funds"
+
+
+class RateLimited(Refused):
+    """Over a messages-per-second limit; nothing was charged. Retry after ``retry_after``."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Unauthorized(VoxbillError):

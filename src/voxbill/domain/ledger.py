@@ -33,7 +33,8 @@ class TransactionKind(StrEnum):
     TRANSFER = "transfer"
     ADJUSTMENT = "adjustment"
     REFUND = "refund"
-    CHARGE = "charge"
+    CHARGE = "charge"  # posted from holds (calls): ``ledger verify`` matches them to holds
+    SMS = "sms"  # immediate per-message charges at every level, no hold
 
 
 class SystemBook(StrEnum):

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from voxbill.domain.errors import InvalidInput, NotFound
@@ -29,11 +30,13 @@ from voxbill.domain.ledger import (
     positive,
 )
 from voxbill.domain.money import ZERO, canonical, normalize_currency
-from voxbill.services import ledger_holds, ledger_verify
+from voxbill.services import ledger_charges, ledger_holds, ledger_verify
 from voxbill.services.ledger_idempotency import remember, request_fingerprint, stored_response
 from voxbill.services.ledger_journal import Journal
 from voxbill.services.ledger_views import (
     BalanceView,
+    Charge,
+    ChargeRequest,
     Discrepancy,
     HistoryEntry,
     Hold,
@@ -51,6 +54,8 @@ from voxbill.storage.database import Database
 
 __all__ = [
     "BalanceView",
+    "Charge",
+    "ChargeRequest",
     "Discrepancy",
     "HistoryEntry",
     "Hold",
@@ -85,6 +90,14 @@ class LedgerService:
                 journal = Journal(conn, self._clock(), self._books)
                 yield journal
             self._books.update(journal.found_books)  # committed: safe to remember
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Journal]:
+        """A ledger transaction another service adds its own rows to, so that they and
+        the holds or charges made through ``ledger_holds`` commit or vanish together
+        (charging: a session, its counters and its holds)."""
+        with self._journal() as journal:
+            yield journal
 
     def _once(
         self,
@@ -329,6 +342,32 @@ class LedgerService:
             fingerprint=fingerprint,
             run=run,
         )
+
+    def charge(
+        self,
+        requests: Sequence[ChargeRequest],
+        *,
+        kind: TransactionKind,
+        actor: str = "system",
+        reason: str | None = None,
+        reference: str | None = None,
+        then: Callable[[Connection, Charge], object] | None = None,
+    ) -> Charge:
+        """Charge every level of a chain at once (no hold), never below any floor.
+
+        ``then`` runs in the same transaction once the money moved (e.g. writing the
+        message record, whose unique key makes the charge idempotent): both commit or
+        neither does, and an error it raises (such as a duplicate's IntegrityError)
+        leaves no trace.
+        """
+        checked = ledger_charges.validate_requests(requests, kind)
+        with self._journal() as journal:
+            result = ledger_charges.charge(
+                journal, checked, kind=kind, actor=actor, reason=reason, reference=reference
+            )
+            if then is not None:
+                then(journal.conn, result)
+            return result
 
     # -- reading -----------------------------------------------------------------
 

@@ -183,6 +183,27 @@ class HoldSettlement:
 
 
 @dataclass(frozen=True)
+class ChargeRequest:
+    """Take ``amount`` (≥ 0, in that account's currency) from ``account_id``'s balance.
+
+    An immediate charge (a message) sends one per level of the chain, in one
+    :meth:`LedgerService.charge`; a zero amount charges nothing at that level.
+    """
+
+    account_id: int
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Charge:
+    """An immediate charge's ledger transaction (None when every amount was zero) and,
+    per request, the balance carrying that level afterwards."""
+
+    transaction_id: int | None
+    balances_after: tuple[Decimal, ...]
+
+
+@dataclass(frozen=True)
 class Discrepancy:
     """One thing ``ledger verify`` found wrong; ``str()`` is one line."""
 

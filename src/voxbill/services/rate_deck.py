@@ -17,8 +17,10 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from voxbill.domain.errors import InvalidInput, RateDeckError
+from voxbill.domain.messaging import network_key
 from voxbill.domain.money import STORAGE_PLACES
 from voxbill.domain.rates import Rate
+from voxbill.domain.sms import parse_mcc_mnc
 from voxbill.domain.time_profile import TimeProfile, parse_time_profile
 
 _ALIASES: Final[dict[str, tuple[str, ...]]] = {
@@ -96,6 +98,8 @@ _ALIASES: Final[dict[str, tuple[str, ...]]] = {
     ),
     "effective_to": ("effective_to", "end_date", "valid_to", "expiry_date", "valid_until"),
     "time_profile": ("time_profile", "profile", "time_band", "timeband", "period"),
+    # SMS plans: a row priced for one mobile network instead of a dial prefix
+    "mcc_mnc": ("mcc_mnc", "mccmnc", "mcc/mnc", "plmn"),
 }
 _BY_ALIAS: Final = {alias: name for name, aliases in _ALIASES.items() for alias in aliases}
 _PLACES_UNIT: Final = Decimal(1).scaleb(-STORAGE_PLACES)
@@ -166,6 +170,8 @@ def map_columns(header: list[str]) -> dict[str, int]:
             found[name] = (index, rank)
     columns = {name: index for name, (index, _) in found.items()}
     for required in ("prefix", "rate"):
+        if required == "prefix" and "mcc_mnc" in columns:
+            continue
         if required not in columns:
             raise RateDeckError(
                 f"line 1: the header has no {required!r} column",
@@ -265,8 +271,13 @@ class _RowReader:
             profile = self.profiles[text] = parse_time_profile(text)
         return profile
 
-    def read(self, record: list[str]) -> Rate:
+    def _prefix(self, record: list[str]) -> str:
         prefix = self._text(record, "prefix").lstrip("+")
+        network = self._text(record, "mcc_mnc")
+        if network:
+            if prefix:
+                raise InvalidInput("a row is keyed by prefix or by mcc_mnc, not both")
+            return network_key(parse_mcc_mnc(network))
         if not prefix:
             raise InvalidInput("prefix is empty")
         if not prefix.isdigit() or not prefix.isascii():
@@ -275,6 +286,10 @@ class _RowReader:
             raise InvalidInput(f"prefix {prefix!r} is longer than 20 digits")
         if prefix[0] == "0":  # E.164 numbers never start with 0: the row could never match
             raise InvalidInput(f"prefix {prefix!r} must start with the country code, not 0")
+        return prefix
+
+    def read(self, record: list[str]) -> Rate:
+        prefix = self._prefix(record)
         rate = self._money(record, "rate", None)
         assert rate is not None
         initial = self._seconds(record, "initial_increment", 1)

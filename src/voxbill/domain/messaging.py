@@ -1,0 +1,94 @@
+"""Pricing a message at one level of the chain, and who may send it: pure SMS rules.
+
+An SMS plan is an ordinary rate plan whose ``rate`` is the price PER SEGMENT (the
+per-minute fields mean nothing for a message); a row's ``connect_fee``, when set, is a
+fee per message. Cost = connect fee + segments x price, rounded once by the plan's rule.
+
+A plan row may be keyed by a mobile network (MCC/MNC) instead of a dial prefix. Such a
+row is stored under :func:`network_key`, ``0`` + the MNC's length + MCC + MNC (e.g.
+``03310260`` for 310-260, ``0220801`` for 208-01): E.164 numbers never start with 0, so
+no dialled number can reach it, and since each key's length is fixed by its own MNC
+length the longest-prefix lookup can only match it exactly. When a message names its
+network and the plan prices that network, that price beats the destination prefix's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from voxbill.domain.accounts import Account, AccountStatus
+from voxbill.domain.errors import NoRate, Refused
+from voxbill.domain.money import round_amount
+from voxbill.domain.rates import RatePlan
+from voxbill.domain.sms import MccMnc
+
+#: Messages longer than this many segments are refused (a UDH counts parts in one octet).
+MAX_SEGMENTS = 255
+
+
+def network_key(network: MccMnc) -> str:
+    """The plan key of a mobile network's row (see the module docstring)."""
+    return f"0{len(network.mnc)}{network.mcc}{network.mnc}"
+
+
+def describe_key(key: str) -> str:
+    """A stored plan key as people write it: ``310-260`` for a network, else the prefix."""
+    if len(key) in (7, 8) and key[0] == "0" and key[1] in "23":
+        return f"{key[2:5]}-{key[5:]}"
+    return key
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePrice:
+    """What one level pays for a message by its plan."""
+
+    plan: str
+    currency: str
+    key: str  # the prefix, or the network as ``310-260``
+    destination: str
+    price: Decimal  # per segment
+    fee: Decimal  # per message
+    segments: int
+    cost: Decimal
+
+
+def price_message(
+    plan: RatePlan,
+    number: str,
+    segments: int,
+    at: datetime,
+    network: MccMnc | None = None,
+) -> MessagePrice:
+    """Price ``segments`` to ``number`` (E.164 digits); the network's row first if any."""
+    row = None
+    if network is not None:
+        try:
+            row = plan.lookup(network_key(network), at)
+        except NoRate:
+            row = None
+    if row is None:
+        row = plan.lookup(number, at)
+    exact = row.connect_fee + row.rate * segments
+    return MessagePrice(
+        plan=plan.name,
+        currency=plan.currency,
+        key=describe_key(row.prefix),
+        destination=row.destination,
+        price=row.rate,
+        fee=row.connect_fee,
+        segments=segments,
+        cost=round_amount(exact, plan.decimals, plan.rounding),
+    )
+
+
+def check_senders(chain: Sequence[Account]) -> None:
+    """Every level from the sender up to the operator must be active."""
+    for account in chain:
+        if account.status is not AccountStatus.ACTIVE:
+            raise Refused(
+                f"account {account.id} is {account.status}: messages are refused",
+                code="blocked",
+            )
