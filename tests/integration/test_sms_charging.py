@@ -7,15 +7,13 @@ plan); every charged message is paid by both, each by its own plan, in one trans
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable
 from decimal import Decimal as D
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from support.sms_world import SmsWorld, build_sms_world, message
+from support.sms_world import SmsWorld, build_sms_world, in_threads, message
 from voxbill.bootstrap import Container
 from voxbill.domain.access import Role
 from voxbill.domain.accounts import AccountStatus
@@ -36,26 +34,6 @@ from voxbill.storage.schema.messaging import message_records
 @pytest.fixture
 def world(container: Container) -> SmsWorld:
     return build_sms_world(container)
-
-
-def in_threads(count: int, work: Callable[[int], Any]) -> list[Any]:
-    """Start ``count`` threads at once (a barrier); each result or the exception raised."""
-    results: list[Any] = [None] * count
-    barrier = threading.Barrier(count)
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = work(i)
-        except Exception as exc:
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def count(container: Container, query: Any) -> int:

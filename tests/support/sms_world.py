@@ -14,6 +14,8 @@ Per segment (rounded once to 4 places):
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -95,3 +97,23 @@ def build_sms_world(container: Container) -> SmsWorld:
     world.top_up(reseller, "100.00")
     world.top_up(customer, "10.00")
     return world
+
+
+def in_threads(count: int, work: Callable[[int], Any]) -> list[Any]:
+    """Start ``count`` threads at once (a barrier); each result or the exception raised."""
+    results: list[Any] = [None] * count
+    barrier = threading.Barrier(count)
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = work(i)
+        except Exception as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
