@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -40,6 +41,13 @@ class Settings(BaseSettings):
     diameter_origin_realm: str = "localdomain"
     #: Operator whose subscribers send messages over Diameter (CCR-Event); calls need none.
     diameter_operator_id: int | None = None
+    #: Least-cost routing's sell-below-cost guard: a vendor whose buy rate exceeds the
+    #: sell rate * (1 - min_margin) is skipped (0: never sell below cost).
+    min_margin: Decimal = Field(default=Decimal(0), ge=0, lt=1)
+    #: SIP redirect server port (UDP and TCP) in ``voxbill serve``; None: not started.
+    sip_port: int | None = Field(default=None, ge=1, le=65535)
+    #: Seconds a vendor snapshot (targets, statuses, outbound funds) is reused by routing.
+    routing_recheck_seconds: float = Field(default=1.0, ge=0)
     host: str = "127.0.0.1"
     port: int = 8080
     environment: str = "development"

@@ -51,7 +51,14 @@ def db_upgrade() -> None:
     console.print(f"database at revision {revision}", markup=False)
 
 
-def _serve(host: str, port: int, *, radius: int | None = None, diameter: int | None = None) -> None:
+def _serve(
+    host: str,
+    port: int,
+    *,
+    radius: int | None = None,
+    diameter: int | None = None,
+    sip: int | None = None,
+) -> None:
     import uvicorn
 
     from voxbill.api.app import create_app
@@ -71,6 +78,11 @@ def _serve(host: str, port: int, *, radius: int | None = None, diameter: int | N
 
             options = DiameterOptions.from_settings(container.settings, diameter)
             doors.append(diameter_thread(container, options).start())
+        sip = sip or container.settings.sip_port
+        if sip:
+            from voxbill.protocols.sip.running import SipThread, sip_server
+
+            doors.append(SipThread(sip_server(container, host, sip)).start())
         uvicorn.run(create_app(container), host=host, port=port, log_level="info", access_log=False)
     finally:
         for door in doors:
@@ -87,10 +99,11 @@ def serve(
         int | None, typer.Option(help="RADIUS auth port (accounting on PORT+1)")
     ] = None,
     diameter: Annotated[int | None, typer.Option(help="Diameter Gy port (TCP)")] = None,
+    sip: Annotated[int | None, typer.Option(help="SIP redirect server port (UDP and TCP)")] = None,
 ) -> None:
     """Serve the API (and, as later releases add them, portal, jobs and protocol doors)."""
     settings = Settings()
-    _serve(host or settings.host, port or settings.port, radius=radius, diameter=diameter)
+    _serve(host or settings.host, port or settings.port, radius=radius, diameter=diameter, sip=sip)
 
 
 @app.command()

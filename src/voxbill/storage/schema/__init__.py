@@ -13,6 +13,7 @@ from voxbill.storage.schema.ledger import (
     outbox_events,
 )
 from voxbill.storage.schema.rating import rate_changes, rate_imports, rate_plans, rates
+from voxbill.storage.schema.routing import sip_targets
 
 __all__ = [
     "accounts",
@@ -31,4 +32,5 @@ __all__ = [
     "rate_imports",
     "rate_plans",
     "rates",
+    "sip_targets",
 ]
