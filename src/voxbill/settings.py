@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +29,22 @@ class Settings(BaseSettings):
     international_prefix: str = "00"
     #: ISO country used to read national-format numbers, if any.
     default_region: str | None = None
+    #: Seconds granted per chunk to sessions that send interim updates.
+    grant_chunk_seconds: int = Field(default=300, ge=1, le=86400)
+    #: Seconds a session's hold outlives its grant before the sweeper may settle it.
+    hold_expiry_slack_seconds: int = Field(default=60, ge=0, le=86400)
+    #: What the sweeper charges an abandoned session: "usage" (last reported), "grant",
+    #: or "auto" (usage for sessions with interim updates, the grant for the others).
+    sweeper_settle_at: Literal["auto", "usage", "grant"] = "auto"
+    #: Seconds between sweeper runs in ``voxbill serve``; 0 disables the sweeper there.
+    sweeper_interval_seconds: float = Field(default=5.0, ge=0)
+    #: Least-cost routing's sell-below-cost guard: a vendor whose buy rate exceeds the
+    #: sell rate * (1 - min_margin) is skipped (0: never sell below cost).
+    min_margin: Decimal = Field(default=Decimal(0), ge=0, lt=1)
+    #: SIP redirect server port (UDP and TCP) in ``voxbill serve``; None: not started.
+    sip_port: int | None = Field(default=None, ge=1, le=65535)
+    #: Seconds a vendor snapshot (targets, statuses, outbound funds) is reused by routing.
+    routing_recheck_seconds: float = Field(default=1.0, ge=0)
     #: RADIUS auth port (accounting on the next port) in ``voxbill serve``; None: off.
     radius_port: int | None = Field(default=None, ge=1, le=65534)
     #: RADIUS clients and their secrets: "127.0.0.1/32=secret,10.1.0.0/16=other".
@@ -41,13 +58,6 @@ class Settings(BaseSettings):
     diameter_origin_realm: str = "localdomain"
     #: Operator whose subscribers send messages over Diameter (CCR-Event); calls need none.
     diameter_operator_id: int | None = None
-    #: Least-cost routing's sell-below-cost guard: a vendor whose buy rate exceeds the
-    #: sell rate * (1 - min_margin) is skipped (0: never sell below cost).
-    min_margin: Decimal = Field(default=Decimal(0), ge=0, lt=1)
-    #: SIP redirect server port (UDP and TCP) in ``voxbill serve``; None: not started.
-    sip_port: int | None = Field(default=None, ge=1, le=65535)
-    #: Seconds a vendor snapshot (targets, statuses, outbound funds) is reused by routing.
-    routing_recheck_seconds: float = Field(default=1.0, ge=0)
     host: str = "127.0.0.1"
     port: int = 8080
     environment: str = "development"

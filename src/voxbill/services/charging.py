@@ -7,17 +7,36 @@ per step, so several nodes may serve the same accounts at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from voxbill.domain.errors import Refused
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from voxbill.domain import charging as rules
+from voxbill.domain.accounts import Account
+from voxbill.domain.charging import Reason, SessionStatus, SettleAt
+from voxbill.domain.errors import Conflict, InsufficientFunds, InvalidInput, NotFound, Refused
+from voxbill.domain.ledger import Funds
+from voxbill.domain.rating import Tariff
+from voxbill.services import ledger_holds
+from voxbill.services.charging_decision import Evaluation, Sources, evaluate
+from voxbill.services.charging_settle import available, levels_of, settle
 from voxbill.services.identifiers import IdentifierService
 from voxbill.services.ledger import LedgerService
+from voxbill.services.ledger_journal import Journal
+from voxbill.services.ledger_views import HoldRequest, norm
 from voxbill.services.rating import RatingService
 from voxbill.settings import Settings
+from voxbill.storage import cdr_repository
+from voxbill.storage import charging_repository as repo
+from voxbill.storage import ledger_repository as ledger_rows
 from voxbill.storage.database import Database
+from voxbill.storage.hold_repository import holds_by_reference
 
 __all__ = [
     "Authorization",
@@ -93,15 +112,55 @@ class SessionSettlement:
 
 
 class ChargingRefused(Refused):
-    """A call refused for a business reason; ``code`` is the reason."""
+    """A call refused for a business reason; ``code`` (and ``reason``) is the reason."""
 
     def __init__(self, authorization: Authorization, message: str | None = None) -> None:
         reason = authorization.reason or "refused"
         super().__init__(message or f"call refused: {reason}", code=reason)
         self.authorization = authorization
 
+    @property
+    def reason(self) -> str:
+        return self.code
+
+
+_ATTEMPTS = 3
+#: Ledger holds outlive their session by this much, so the sweeper (which charges) always
+#: reaches a session before the ledger's own expiry (which only releases) could.
+_HOLD_BACKSTOP = timedelta(hours=1)
+
+
+def _refusal(reason: Reason, account_id: int | None = None, **known: Any) -> Authorization:
+    fields: dict[str, Any] = {
+        "max_duration": 0,
+        "rate": None,
+        "currency": None,
+        "balance": None,
+        "prefix": None,
+        "destination": None,
+    }
+    return Authorization(False, reason.value, account_id, **(fields | known))
+
+
+def _caller_text(caller: CallerId) -> str:
+    if caller.card:
+        return f"card:…{caller.card.strip()[-4:]}"
+    return (caller.ani or caller.sip_user or caller.ip or "")[:200]
+
+
+def _check_session_id(session_id: str) -> str:
+    if not isinstance(session_id, str) or not 1 <= len(session_id) <= 200:
+        raise InvalidInput("a session id of 1 to 200 characters is required")
+    return session_id
+
 
 class ChargingService:
+    """Authorize, start, update, stop and sweep call sessions (see the module docstring).
+
+    Each step is one database transaction through the ledger's unit of work: the session
+    row, the open-call counters, the holds and the charges commit or vanish together.
+    """
+
     def __init__(
         self,
         db: Database,
@@ -119,9 +178,85 @@ class ChargingService:
         self._identifiers = identifiers
         self._clock = clock
 
+    # -- helpers -----------------------------------------------------------------------
+
+    def _tariff(self, plan: str, number: str, start: datetime) -> Tariff:
+        return Tariff(self._rating.plan(plan), number, start)
+
+    def _start_time(self, at: datetime | None) -> datetime:
+        start = at or self._clock()
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=UTC)
+        return start
+
+    def _number(self, callee: str) -> str | None:
+        try:
+            return self._rating.normalize(callee)
+        except InvalidInput:
+            return None
+
+    def _identify(self, caller: CallerId) -> int | None:
+        found = self._identifiers.identify(
+            operator_id=caller.operator_id,
+            ani=caller.ani,
+            sip_user=caller.sip_user,
+            ip=caller.ip,
+            card=caller.card,
+            pin=caller.pin,
+        )
+        return None if found is None else found.account_id
+
+    def _answer(self, ev: Evaluation, account_id: int) -> Authorization:
+        if not ev.allowed:
+            assert ev.reason is not None
+            return _refusal(
+                ev.reason,
+                account_id,
+                balance=None if ev.available is None else norm(ev.available),
+                currency=ev.chain[0].currency if ev.chain else None,
+            )
+        row = ev.tariffs[0].row
+        return Authorization(
+            allowed=True,
+            reason=None,
+            account_id=account_id,
+            max_duration=ev.max_duration,
+            rate=norm(row.rate),
+            currency=ev.levels[0].account.currency,
+            balance=None if ev.available is None else norm(ev.available),
+            prefix=row.prefix,
+            destination=row.destination,
+        )
+
+    def _expiry(self, seconds: int) -> datetime:
+        return self._clock() + timedelta(seconds=seconds + self._settings.hold_expiry_slack_seconds)
+
+    # -- authorize ---------------------------------------------------------------------
+
     def authorize(self, caller: CallerId, callee: str, at: datetime | None = None) -> Authorization:
         """Decide without reserving anything; never raises for a business refusal."""
-        raise NotImplementedError
+        start = self._start_time(at)
+        number = self._number(callee)
+        if number is None:
+            return _refusal(Reason.INVALID_NUMBER)
+        account_id = self._identify(caller)
+        if account_id is None:
+            return _refusal(Reason.UNKNOWN_CALLER)
+        with self._db.transaction(readonly=True) as conn:
+            chain = repo.chain(conn, account_id)
+            if not chain:
+                return _refusal(Reason.UNKNOWN_CALLER)
+            ev = evaluate(
+                chain,
+                number,
+                start,
+                tariff_of=self._tariff,
+                sources=_read_sources(conn),
+                system_max=self._settings.max_call_duration,
+            )
+        return self._answer(ev, account_id)
+
+    # -- start -------------------------------------------------------------------------
 
     def start(
         self,
@@ -132,14 +267,214 @@ class ChargingService:
         *,
         interim: bool = False,
     ) -> SessionGrant:
-        """Open a session and hold its grant at every level; raises ChargingRefused."""
-        raise NotImplementedError
+        """Open a session and hold its grant at every level, in one transaction with the
+        concurrency check; the same session id again replays the first grant. Raises
+        :class:`ChargingRefused` for a business refusal."""
+        _check_session_id(session_id)
+        start = self._start_time(at)
+        number = self._number(callee)
+        if number is None:
+            raise ChargingRefused(_refusal(Reason.INVALID_NUMBER))
+        account_id = self._identify(caller)
+        if account_id is None:
+            raise ChargingRefused(_refusal(Reason.UNKNOWN_CALLER))
+        for attempt in range(_ATTEMPTS):
+            try:
+                with self._ledger.unit_of_work() as journal:
+                    return self._start_in(
+                        journal, session_id, account_id, caller, number, start, interim
+                    )
+            except IntegrityError:  # a twin start committed first: replay it
+                if attempt == _ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _start_in(
+        self,
+        journal: Journal,
+        session_id: str,
+        account_id: int,
+        caller: CallerId,
+        number: str,
+        start: datetime,
+        interim: bool,
+    ) -> SessionGrant:
+        conn = journal.conn
+        existing = repo.session(conn, session_id, lock=False)
+        if existing is not None:
+            return self._grant_of(journal, existing, replayed=True)
+        chain = repo.chain(conn, account_id)
+        if not chain:
+            raise ChargingRefused(_refusal(Reason.UNKNOWN_CALLER))
+        journal.lock([journal.account_book(a.id) for a in _funded(chain)])
+        ev = evaluate(
+            chain,
+            number,
+            start,
+            tariff_of=self._tariff,
+            sources=Sources(
+                book_of=lambda a: journal.account_book(a.id),
+                funds_of_book=journal.funds,
+                open_calls=lambda ids: repo.lock_counters(conn, ids),
+            ),
+            system_max=self._settings.max_call_duration,
+        )
+        answer = self._answer(ev, account_id)
+        if not ev.allowed:
+            raise ChargingRefused(answer, f"call refused: {ev.detail}")
+        chunk = self._settings.grant_chunk_seconds
+        granted = min(chunk, ev.max_duration) if interim else ev.max_duration
+        expires_at = self._expiry(granted)
+        requests = [
+            HoldRequest(level.account.id, rules.hold_amount(tariff.cost(granted)))
+            for level, tariff in zip(ev.levels, ev.tariffs, strict=True)
+        ]
+        checked = ledger_holds.validate_requests(session_id, requests, expires_at)
+        try:
+            ledger_holds.place(journal, session_id, checked, expires_at + _HOLD_BACKSTOP)
+        except InsufficientFunds as exc:
+            refusal = _refusal(Reason.INSUFFICIENT_FUNDS, account_id)
+            raise ChargingRefused(refusal, f"call refused: {exc.message}") from exc
+        if ev.counted:
+            repo.add_open_calls(conn, ev.counted, +1)
+        now = journal.now
+        repo.insert_session(
+            conn,
+            {
+                "session_id": session_id,
+                "account_id": account_id,
+                "caller": _caller_text(caller),
+                "callee": number,
+                "interim": interim,
+                "status": SessionStatus.OPEN.value,
+                "started_at": start,
+                "cap": ev.cap,
+                "max_duration": ev.max_duration,
+                "granted_seconds": granted,
+                "used_seconds": 0,
+                "request_number": None,
+                "levels": json.dumps(
+                    [
+                        {
+                            "account_id": level.account.id,
+                            "plan": level.plan,
+                            "rate": str(tariff.row.rate),
+                            "currency": level.account.currency,
+                            "max_cost": None
+                            if level.account.limits.max_call_cost is None
+                            else str(level.account.limits.max_call_cost),
+                        }
+                        for level, tariff in zip(ev.levels, ev.tariffs, strict=True)
+                    ]
+                ),
+                "counted": json.dumps(ev.counted),
+                "expires_at": expires_at,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        return SessionGrant(
+            session_id=session_id,
+            account_id=account_id,
+            granted_seconds=granted,
+            max_duration=ev.max_duration,
+            rate=answer.rate or Decimal(0),
+            currency=answer.currency or ev.levels[0].account.currency,
+            balance=available(journal, account_id),
+            expires_at=expires_at,
+            final=granted >= ev.max_duration,
+        )
+
+    def _grant_of(self, journal: Journal, row: Any, *, replayed: bool) -> SessionGrant:
+        first = levels_of(row)[0]
+        return SessionGrant(
+            session_id=row.session_id,
+            account_id=row.account_id,
+            granted_seconds=max(row.granted_seconds - row.used_seconds, 0),
+            max_duration=row.max_duration,
+            rate=norm(Decimal(first["rate"])),
+            currency=first["currency"],
+            balance=available(journal, row.account_id),
+            expires_at=row.expires_at,
+            replayed=replayed,
+            final=row.granted_seconds >= row.max_duration,
+        )
+
+    # -- update ------------------------------------------------------------------------
 
     def update(
         self, session_id: str, used_seconds: int, *, request_number: int | None = None
     ) -> SessionGrant:
-        """Report usage so far and extend the hold by another chunk."""
-        raise NotImplementedError
+        """Report usage so far (seconds since the call's start) and extend the grant by a
+        chunk, as far as every level's funds allow. ``granted_seconds`` counts from the
+        reported usage; ``final`` says no further extension is possible. A repeated or
+        older report (same or lower request number or usage) replays the current grant."""
+        _check_session_id(session_id)
+        if not 0 <= used_seconds <= self._settings.max_call_duration * 6:
+            raise InvalidInput("used seconds out of range")
+        with self._ledger.unit_of_work() as journal:
+            return self._update_in(journal, session_id, used_seconds, request_number)
+
+    def _update_in(
+        self, journal: Journal, session_id: str, used: int, request_number: int | None
+    ) -> SessionGrant:
+        conn = journal.conn
+        row = _locked_session(conn, session_id)
+        if row.status != SessionStatus.OPEN.value:
+            raise Conflict(f"session {session_id!r} is already settled", code="session_settled")
+        last = row.request_number
+        if used < row.used_seconds or (
+            request_number is not None and last is not None and request_number <= last
+        ):
+            return self._grant_of(journal, row, replayed=True)
+        granted, longest = row.granted_seconds, row.max_duration
+        if row.interim:
+            granted, longest = self._extend(journal, row, used)
+        expires_at = self._expiry(max(granted - used, 0))
+        if row.interim:
+            levels = levels_of(row)
+            tariffs = [self._tariff(lv["plan"], row.callee, row.started_at) for lv in levels]
+            ledger_holds.extend(
+                journal,
+                session_id,
+                [rules.hold_amount(t.cost(granted)) for t in tariffs],
+                expires_at + _HOLD_BACKSTOP,
+            )
+        repo.update_session(
+            conn,
+            session_id,
+            used_seconds=used,
+            request_number=request_number if request_number is not None else last,
+            granted_seconds=granted,
+            max_duration=longest,
+            expires_at=expires_at,
+            updated_at=journal.now,
+        )
+        fresh = repo.session(conn, session_id, lock=False)
+        return self._grant_of(journal, fresh, replayed=False)
+
+    def _extend(self, journal: Journal, row: Any, used: int) -> tuple[int, int]:
+        """(new total grant, longest the call may now last) for an interim session."""
+        levels = levels_of(row)
+        holds = holds_by_reference(journal.conn, row.session_id, lock=True)
+        books = [journal.account_book(lv["account_id"]) for lv in levels]
+        journal.lock(books)
+        tariffs = [self._tariff(lv["plan"], row.callee, row.started_at) for lv in levels]
+        headrooms = {book: journal.funds(book).headroom() for book in books}
+        for book, hold in zip(books, holds, strict=True):
+            headrooms[book] += hold.amount  # this session's own hold is its to spend
+        longest = row.cap
+        for lv, book, tariff in zip(levels, books, tariffs, strict=True):
+            longest = min(longest, tariff.max_duration(self._budget(lv, headrooms[book]), row.cap))
+        longest = rules.fit_shared_books(longest, books, [t.cost for t in tariffs], headrooms)
+        target = min(used + self._settings.grant_chunk_seconds, longest)
+        return max(row.granted_seconds, target), max(longest, row.granted_seconds)
+
+    def _budget(self, level: dict[str, Any], headroom: Decimal) -> Decimal:
+        cap = level.get("max_cost")
+        return headroom if cap is None else min(headroom, Decimal(cap))
+
+    # -- stop and sweep ----------------------------------------------------------------
 
     def stop(
         self,
@@ -149,9 +484,114 @@ class ChargingService:
         request_number: int | None = None,
         at: datetime | None = None,
     ) -> SessionSettlement:
-        """Rate the actual duration, charge every level, release the rest, write the CDR."""
-        raise NotImplementedError
+        """Rate the actual duration at every level, charge it against the holds (usage
+        beyond the grant is charged too, and flagged ``overrun``), release the rest and
+        write the CDR. Stopping a settled session replays its settlement: a retry or a
+        crossing stop never charges twice."""
+        _check_session_id(session_id)
+        if not 0 <= duration <= self._settings.max_call_duration * 6:
+            raise InvalidInput("duration out of range")
+        with self._ledger.unit_of_work() as journal:
+            row = _locked_session(journal.conn, session_id)
+            if row.status != SessionStatus.OPEN.value:
+                return self._settled(journal, row)
+            cdr_id, ratings, overrun = settle(
+                journal, row, duration, tariff_of=self._tariff, settled_by="stop"
+            )
+            return self._settlement(journal, row, duration, cdr_id, ratings[0], overrun)
+
+    def _settlement(
+        self, journal: Journal, row: Any, duration: int, cdr_id: int, rating: Any, overrun: bool
+    ) -> SessionSettlement:
+        return SessionSettlement(
+            session_id=row.session_id,
+            account_id=row.account_id,
+            duration=duration,
+            billed_seconds=rating.billed_seconds,
+            cost=norm(rating.cost),
+            currency=rating.currency,
+            balance=available(journal, row.account_id),
+            cdr_id=cdr_id,
+            overrun=overrun,
+        )
+
+    def _settled(self, journal: Journal, row: Any) -> SessionSettlement:
+        cdr = cdr_repository.by_session(journal.conn, row.session_id)
+        assert cdr is not None  # a settled session always has its CDR
+        return SessionSettlement(
+            session_id=row.session_id,
+            account_id=row.account_id,
+            duration=cdr.duration,
+            billed_seconds=cdr.billed_seconds,
+            cost=norm(cdr.cost),
+            currency=cdr.currency,
+            balance=available(journal, row.account_id),
+            cdr_id=cdr.id,
+            overrun=bool(cdr.overrun),
+            replayed=True,
+        )
 
     def sweep(self, now: datetime | None = None, *, limit: int = 500) -> int:
-        """Settle sessions whose hold expired; safe on several nodes at once."""
-        raise NotImplementedError
+        """Settle up to ``limit`` sessions whose hold expired, one transaction each, at
+        their last usage or their grant (``Settings.sweeper_settle_at``). Several
+        sweepers share the work: each claims a session with ``SKIP LOCKED``."""
+        moment = now or self._clock()
+        mode = SettleAt(self._settings.sweeper_settle_at)
+        settled = 0
+        while settled < limit:
+            with self._ledger.unit_of_work() as journal:
+                row = repo.claim_expired(journal.conn, moment)
+                if row is None:
+                    break
+                duration = rules.settle_duration(
+                    mode, interim=row.interim, used=row.used_seconds, granted=row.granted_seconds
+                )
+                settle(journal, row, duration, tariff_of=self._tariff, settled_by="sweeper")
+            settled += 1
+        return settled
+
+
+def _locked_session(conn: Connection, session_id: str) -> Any:
+    row = repo.session(conn, session_id, lock=True)
+    if row is None:
+        raise NotFound(f"no call session {session_id!r}", code="unknown_session")
+    return row
+
+
+def _funded(chain: Sequence[Account]) -> list[Account]:
+    """Accounts whose balance a decision reads: payers, cutoff partners, low-balance limits."""
+    payers = {level.account.id for level in rules.levels(chain)}
+    return [
+        a
+        for a in chain
+        if a.id in payers
+        or a.balance.cutoff_mode.value in ("inbound", "mutual")
+        or a.limits.low_balance_concurrent_calls is not None
+    ]
+
+
+def _read_sources(conn: Connection) -> Sources:
+    """Unlocked reads for ``authorize``: a balance is identified by its owning account."""
+    owners: dict[int, ledger_rows.Owner] = {}
+
+    def book_of(account: Account) -> int:
+        if account.id not in owners:
+            owners[account.id] = ledger_rows.balance_owner(conn, account.id)
+        owner = owners[account.id]
+        owners.setdefault(owner.balance_account_id, owner)
+        return owner.balance_account_id
+
+    def funds_of_book(balance_account_id: int) -> Funds:
+        owner = owners[balance_account_id]
+        key = ledger_rows.account_book_key(balance_account_id)
+        book = ledger_rows.find_book(conn, key)
+        return Funds(
+            balance=Decimal(0) if book is None else book.balance,
+            reserved=Decimal(0) if book is None else book.reserved,
+            billing=owner.billing,
+            credit_limit=owner.credit_limit,
+            block_balance=owner.block_balance,
+            alert_balance=owner.alert_balance,
+        )
+
+    return Sources(book_of, funds_of_book, lambda ids: repo.open_calls(conn, ids))

@@ -55,6 +55,10 @@ def _account(row: Any) -> Account:
     )
 
 
+#: Rows of the accounts table, selected elsewhere, to domain ``Account`` objects.
+from_row = _account
+
+
 def columns_of(account: Account) -> dict[str, Any]:
     """Every stored column of an account except ``id``, ``path`` and ``depth``."""
     b, lim, plans = account.balance, account.limits, account.plans

@@ -3,6 +3,7 @@
 from voxbill.storage.schema.accounts import accounts
 from voxbill.storage.schema.auth import api_keys, caller_identifiers, portal_users
 from voxbill.storage.schema.base import metadata
+from voxbill.storage.schema.charging import call_counters, cdr_legs, cdrs, charging_sessions
 from voxbill.storage.schema.ledger import (
     fx_rates,
     holds,
@@ -18,7 +19,11 @@ from voxbill.storage.schema.routing import sip_targets
 __all__ = [
     "accounts",
     "api_keys",
+    "call_counters",
     "caller_identifiers",
+    "cdr_legs",
+    "cdrs",
+    "charging_sessions",
     "fx_rates",
     "holds",
     "idempotency_keys",

@@ -1,0 +1,191 @@
+"""Charging decisions, pure: which levels of a chain pay, how long a call may last, how
+many calls an account may have open, and how a session moves from open to settled.
+
+A chain is the caller's account and its ancestors up to the operator root, caller
+first. The **levels** are who pays for a call: the caller's balance, priced by its own
+plan or, when it has none, by the nearest ancestor's (that ancestor is then not charged
+a second time); above that, every ancestor below the root that has a plan of its own
+(a reseller pays the operator by the reseller's plan, and so on). The root sells and
+pays nobody.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from itertools import pairwise
+from typing import Final
+
+from voxbill.domain.accounts import Account, AccountKind, AccountStatus, CutoffMode
+from voxbill.domain.ledger import Funds
+from voxbill.domain.money import ZERO
+
+#: The smallest hold the ledger stores: a level whose grant costs nothing still holds
+#: this much, so that every level has a hold to post its (possibly late) charge against.
+HOLD_UNIT: Final = Decimal("0.00000001")
+
+
+class Reason(StrEnum):
+    """Stable refusal codes; every door maps them to its own status (SIP, RADIUS, …)."""
+
+    UNKNOWN_CALLER = "unknown_caller"
+    BLOCKED = "blocked"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    NO_RATE = "no_rate"
+    CONCURRENCY_LIMIT = "concurrency_limit"
+    INVALID_NUMBER = "invalid_number"
+
+
+class SessionStatus(StrEnum):
+    OPEN = "open"
+    SETTLED = "settled"
+
+
+class SettleAt(StrEnum):
+    """What an abandoned session is charged for when the sweeper settles it."""
+
+    AUTO = "auto"  # interim sessions: last reported usage; others: their grant
+    USAGE = "usage"
+    GRANT = "grant"
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    """One payer of a call: ``account`` is charged by ``plan`` (on its balance)."""
+
+    index: int
+    account: Account
+    plan: str
+
+
+def levels(chain: Sequence[Account]) -> list[Level]:
+    """Who pays for a call made by ``chain[0]`` (see the module docstring); [] = no plan."""
+    payers = [a for a in chain if a.parent_id is not None]  # the root pays nobody
+    if not payers:
+        return []
+    provider = next((i for i, a in enumerate(payers) if a.plans.rate_plan), None)
+    if provider is None:
+        return []
+    first_plan = payers[provider].plans.rate_plan
+    assert first_plan is not None
+    found = [Level(0, payers[0], first_plan)]
+    for account in payers[provider + 1 :]:
+        if account.plans.rate_plan:
+            found.append(Level(len(found), account, account.plans.rate_plan))
+    return found
+
+
+def blocked(chain: Sequence[Account], funds: Callable[[Account], Funds | None]) -> str | None:
+    """Why some account of the chain may not call now (status or cutoff), else None."""
+    for account in chain:
+        if account.status is not AccountStatus.ACTIVE:
+            return f"account {account.id} is {account.status}"
+        cutoff = account.balance.cutoff_mode
+        if cutoff in (CutoffMode.INBOUND, CutoffMode.MUTUAL):
+            state = funds(account)
+            if state is not None and state.spendable <= ZERO:
+                return f"account {account.id} is cut off ({cutoff})"
+    return None
+
+
+def call_cap(chain: Sequence[Account], system_max: int) -> int:
+    """The longest call any account of the chain allows (seconds)."""
+    caps = [a.limits.max_call_duration for a in chain if a.limits.max_call_duration is not None]
+    return min([system_max, *caps])
+
+
+def budget(level: Level, headroom: Decimal) -> Decimal:
+    """What one call may cost a level: its headroom, capped by its per-call maximum."""
+    cap = level.account.limits.max_call_cost
+    return headroom if cap is None else min(headroom, cap)
+
+
+def longest_within(cost: Callable[[int], Decimal], amount: Decimal, high: int) -> int:
+    """The longest duration in [0, high] whose (monotone) ``cost`` is ≤ ``amount``."""
+    if cost(high) <= amount:
+        return high
+    low = 0
+    if cost(0) > amount:
+        return 0
+    while high - low > 1:  # cost(low) <= amount < cost(high)
+        mid = (low + high) // 2
+        if cost(mid) <= amount:
+            low = mid
+        else:
+            high = mid
+    return low
+
+
+def fit_shared_books(
+    duration: int,
+    books: Sequence[int],
+    costs: Sequence[Callable[[int], Decimal]],
+    headrooms: dict[int, Decimal],
+) -> int:
+    """Shorten ``duration`` until levels that draw on one balance fit it together.
+
+    Each level's own maximum already fits its balance alone; two levels on one balance
+    (a customer sharing its reseller's balance, both with plans) must fit their sum.
+    """
+    grouped: dict[int, list[Callable[[int], Decimal]]] = defaultdict(list)
+    for book, cost in zip(books, costs, strict=True):
+        grouped[book].append(cost)
+    for book, group in grouped.items():
+        if len(group) > 1:
+
+            def total(d: int, group: list[Callable[[int], Decimal]] = group) -> Decimal:
+                return sum((c(d) for c in group), ZERO)
+
+            duration = longest_within(total, headrooms[book], duration)
+    return duration
+
+
+def hold_amount(cost: Decimal) -> Decimal:
+    return max(cost, HOLD_UNIT)
+
+
+def concurrency_limit(account: Account, funds: Funds | None) -> int | None:
+    """How many calls ``account`` may have open now (None: no limit).
+
+    A calling card allows one call at a time; under its alert balance an account is
+    held to its (lower) low-balance limit.
+    """
+    found: list[int] = []
+    limits = account.limits
+    if limits.max_concurrent_calls is not None:
+        found.append(limits.max_concurrent_calls)
+    if account.kind is AccountKind.CARD:
+        found.append(1)
+    low, alert = limits.low_balance_concurrent_calls, account.balance.alert_balance
+    if low is not None and alert is not None and funds is not None and funds.spendable < alert:
+        found.append(low)
+    return min(found) if found else None
+
+
+def counted(account: Account) -> bool:
+    """Whether the open calls of ``account`` are counted (it has some concurrency limit)."""
+    limits = account.limits
+    return (
+        account.kind is AccountKind.CARD
+        or limits.max_concurrent_calls is not None
+        or limits.low_balance_concurrent_calls is not None
+    )
+
+
+def settle_duration(mode: SettleAt, *, interim: bool, used: int, granted: int) -> int:
+    """The duration the sweeper charges an abandoned session: never past its grant."""
+    if mode is SettleAt.AUTO:
+        mode = SettleAt.USAGE if interim else SettleAt.GRANT
+    return min(used, granted) if mode is SettleAt.USAGE else granted
+
+
+def margins(costs: Sequence[tuple[Decimal, str]]) -> list[Decimal | None]:
+    """Per level: what its customer (the level below) paid minus its own cost, when both
+    are in one currency; the caller's level has no customer below it."""
+    result: list[Decimal | None] = [None]
+    for (below, below_cur), (own, own_cur) in pairwise(costs):
+        result.append(below - own if below_cur == own_cur else None)
+    return result[: len(costs)]

@@ -1,0 +1,129 @@
+"""Settling a session, inside the caller's ledger transaction: rate the duration at every
+level, post the charges against the holds (releasing the rest), give back the open-call
+counters and write the CDR with every leg — all committed together, exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from voxbill.domain import charging as rules
+from voxbill.domain.charging import SessionStatus
+from voxbill.domain.ledger import Funds
+from voxbill.domain.rating import Rating, Tariff
+from voxbill.services import ledger_holds
+from voxbill.services.ledger_journal import Journal
+from voxbill.services.ledger_views import norm
+from voxbill.storage import account_repository
+from voxbill.storage import cdr_repository as cdr_rows
+from voxbill.storage import charging_repository as repo
+from voxbill.storage import ledger_repository as ledger_rows
+
+TariffOf = Callable[[str, str, datetime], Tariff]
+
+
+def levels_of(row: Any) -> list[dict[str, Any]]:
+    levels: list[dict[str, Any]] = json.loads(row.levels)
+    return levels
+
+
+def available(journal: Journal, account_id: int) -> Decimal:
+    """What ``account_id`` may still spend (balance + credit - holds), read in ``journal``."""
+    owner = journal.owner(account_id)
+    book = ledger_rows.find_book(
+        journal.conn, ledger_rows.account_book_key(owner.balance_account_id)
+    )
+    funds = Funds(
+        balance=Decimal(0) if book is None else book.balance,
+        reserved=Decimal(0) if book is None else book.reserved,
+        billing=owner.billing,
+        credit_limit=owner.credit_limit,
+        block_balance=owner.block_balance,
+        alert_balance=owner.alert_balance,
+    )
+    return norm(funds.available)
+
+
+def _path(journal: Journal, account_id: int) -> str:
+    account = account_repository.get(journal.conn, account_id)
+    assert account is not None  # sessions reference accounts, which are never deleted
+    return account.path
+
+
+def settle(
+    journal: Journal,
+    row: Any,
+    duration: int,
+    *,
+    tariff_of: TariffOf,
+    settled_by: str,
+) -> tuple[int, list[Rating], bool]:
+    """Charge ``duration`` seconds of the open session ``row``; (cdr id, ratings, overrun)."""
+    levels = levels_of(row)
+    ratings = [tariff_of(lv["plan"], row.callee, row.started_at).rate(duration) for lv in levels]
+    overrun = duration > row.granted_seconds
+    ledger_holds.post(
+        journal,
+        row.session_id,
+        [r.cost for r in ratings],
+        f"charging:{settled_by}",
+        allow_overrun=True,
+    )
+    counted = json.loads(row.counted)
+    if counted:
+        repo.lock_counters(journal.conn, counted)
+        repo.add_open_calls(journal.conn, counted, -1)
+    margins = rules.margins([(r.cost, r.currency) for r in ratings])
+    first = ratings[0]
+    cdr_id = cdr_rows.insert_cdr(
+        journal.conn,
+        {
+            "session_id": row.session_id,
+            "account_id": row.account_id,
+            "path": _path(journal, row.account_id),
+            "caller": row.caller,
+            "callee": row.callee,
+            "started_at": row.started_at,
+            "duration": duration,
+            "billed_seconds": first.billed_seconds,
+            "cost": first.cost,
+            "currency": first.currency,
+            "rate": first.rate,
+            "prefix": first.prefix,
+            "destination": first.destination,
+            "overrun": overrun,
+            "settled_by": settled_by,
+            "created_at": journal.now,
+        },
+        [
+            {
+                "level": index,
+                "account_id": level["account_id"],
+                "plan": rating.plan,
+                "prefix": rating.prefix,
+                "destination": rating.destination,
+                "rate": rating.rate,
+                "billed_seconds": rating.billed_seconds,
+                "cost": rating.cost,
+                "currency": rating.currency,
+                "margin": margin,
+            }
+            for index, (level, rating, margin) in enumerate(
+                zip(levels, ratings, margins, strict=True)
+            )
+        ],
+    )
+    repo.update_session(
+        journal.conn,
+        row.session_id,
+        status=SessionStatus.SETTLED.value,
+        used_seconds=duration,
+        settled_at=journal.now,
+        updated_at=journal.now,
+        cdr_id=cdr_id,
+    )
+    return cdr_id, ratings, overrun

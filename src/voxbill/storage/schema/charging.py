@@ -1,0 +1,101 @@
+"""Charging: open and settled call sessions, per-account open-call counters, CDRs.
+
+``call_counters`` is the truth behind concurrency limits: a row per counted account,
+locked and changed in the transaction that opens or settles a session, so several
+nodes enforce one limit.
+"""
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+)
+
+from voxbill.storage.schema.base import metadata
+from voxbill.storage.types import Amount, UtcDateTime
+
+_BigId = BigInteger().with_variant(Integer, "sqlite")
+
+charging_sessions = Table(
+    "charging_sessions",
+    metadata,
+    Column("id", _BigId, primary_key=True),
+    Column("session_id", String(200), nullable=False, unique=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("caller", String(200), nullable=False),
+    Column("callee", String(32), nullable=False),  # E.164 digits
+    Column("interim", Boolean, nullable=False),
+    Column("status", String(8), nullable=False),  # open | settled
+    Column("started_at", UtcDateTime, nullable=False),  # the call's start, for rating
+    Column("cap", Integer, nullable=False),  # longest call the chain allows
+    Column("max_duration", Integer, nullable=False),
+    Column("granted_seconds", Integer, nullable=False),  # total granted so far
+    Column("used_seconds", Integer, nullable=False),  # last reported usage
+    Column("request_number", Integer, nullable=True),
+    Column("levels", Text, nullable=False),  # JSON: who pays, by which plan
+    Column("counted", Text, nullable=False),  # JSON: account ids whose counters it holds
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("settled_at", UtcDateTime, nullable=True),
+    Column("cdr_id", _BigId, nullable=True),
+    CheckConstraint("status IN ('open','settled')", name="status"),
+)
+Index("ix_charging_sessions_open", charging_sessions.c.status, charging_sessions.c.expires_at)
+
+call_counters = Table(
+    "call_counters",
+    metadata,
+    Column("account_id", Integer, ForeignKey("accounts.id"), primary_key=True),
+    Column("open_calls", Integer, nullable=False),
+    CheckConstraint("open_calls >= 0", name="non_negative"),
+)
+
+cdrs = Table(
+    "cdrs",
+    metadata,
+    Column("id", _BigId, primary_key=True),
+    Column("session_id", String(200), nullable=False, unique=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("path", String(1000), nullable=False),  # the caller's path: subtree filters
+    Column("caller", String(200), nullable=False),
+    Column("callee", String(32), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("duration", Integer, nullable=False),
+    Column("billed_seconds", Integer, nullable=False),
+    Column("cost", Amount, nullable=False),  # what the caller's level paid
+    Column("currency", String(3), nullable=False),
+    Column("rate", Amount, nullable=False),
+    Column("prefix", String(20), nullable=False),
+    Column("destination", String(200), nullable=False),
+    Column("overrun", Boolean, nullable=False),  # usage beyond the grant (a late stop)
+    Column("settled_by", String(8), nullable=False),  # stop | sweeper
+    Column("created_at", UtcDateTime, nullable=False),
+)
+Index("ix_cdrs_path", cdrs.c.path, cdrs.c.id)
+Index("ix_cdrs_started", cdrs.c.started_at)
+
+cdr_legs = Table(
+    "cdr_legs",
+    metadata,
+    Column("id", _BigId, primary_key=True),
+    Column("cdr_id", _BigId, ForeignKey("cdrs.id"), nullable=False),
+    Column("level", Integer, nullable=False),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("plan", String(100), nullable=False),
+    Column("prefix", String(20), nullable=False),
+    Column("destination", String(200), nullable=False),
+    Column("rate", Amount, nullable=False),
+    Column("billed_seconds", Integer, nullable=False),
+    Column("cost", Amount, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("margin", Amount, nullable=True),  # its customer's cost - its own, same currency
+)
+Index("ix_cdr_legs_cdr", cdr_legs.c.cdr_id, cdr_legs.c.level)
