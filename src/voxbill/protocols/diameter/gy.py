@@ -186,7 +186,7 @@ class GyHandler:
         settled = self._charging.stop(
             request.session_id, total, request_number=request.request_number
         )
-        self.book.forget_usage(request.session_id)
+        self.book.record_usage(request.session_id, Usage(total, request.request_number))
         return GyResult(DIAMETER_SUCCESS, cost=settled.cost, currency=settled.currency)
 
     def _event(self, request: GyRequest) -> GyResult:

@@ -79,7 +79,8 @@ class _Connection:
                 except FramingLost as lost:
                     await self._send(self._state.lost(lost))
                     return
-                if frame is None:
+                if frame is None:  # the peer half-closed: finish what it asked first
+                    await asyncio.gather(*self._tasks, return_exceptions=True)
                     return
                 if frame.header.command_code == CREDIT_CONTROL and self._state.open:
                     task = asyncio.create_task(self._answer(frame))

@@ -41,9 +41,6 @@ class _Lru(Generic[K, V]):
         while len(self._items) > self._size:
             self._items.popitem(last=False)
 
-    def pop(self, key: K) -> None:
-        self._items.pop(key, None)
-
 
 @dataclass(frozen=True, slots=True)
 class Usage:
@@ -83,7 +80,3 @@ class SessionBook(Generic[V]):
     def record_usage(self, session_id: str, usage: Usage) -> None:
         with self._guard:
             self._usage.put(session_id, usage)
-
-    def forget_usage(self, session_id: str) -> None:
-        with self._guard:
-            self._usage.pop(session_id)

@@ -1,0 +1,94 @@
+"""Gy handling against a fake charging service: usage deltas, retransmissions, refusals."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from support.diameter_fakes import NOW, FakeCharging
+from voxbill.domain.sms import segment
+from voxbill.protocols.diameter.gy import GyHandler, message_body
+from voxbill.protocols.diameter.requests import GyRequest, RequestType
+from voxbill.protocols.diameter.sessions import SessionBook, Usage
+from voxbill.services.charging import CallerId
+
+
+def request(kind: RequestType, number: int, used: int = 0, **extra: Any) -> GyRequest:
+    values: dict[str, Any] = {"caller": CallerId(ani="441000000001"), "callee": "+4420"}
+    return GyRequest("s;1", kind, number, used_seconds=used, **(values | extra))
+
+
+def handler(charging: FakeCharging, **kw: Any) -> GyHandler:
+    return GyHandler(charging, clock=lambda: NOW, **kw)
+
+
+def test_a_session_reports_deltas_and_stops_at_their_sum() -> None:
+    charging = FakeCharging()
+    gy = handler(charging)
+    first = gy.handle(request(RequestType.INITIAL, 0))
+    assert (first.result_code, first.granted_seconds, first.validity_time) == (2001, 300, 360)
+    assert not first.final
+    gy.handle(request(RequestType.UPDATE, 1, used=300))
+    gy.handle(request(RequestType.UPDATE, 2, used=280))
+    end = gy.handle(request(RequestType.TERMINATION, 3, used=45))
+    assert [call[2] for call in charging.calls[1:]] == [300, 580, 625]
+    assert [call[3] for call in charging.calls[1:]] == [1, 2, 3]
+    assert end.cost == Decimal("0.01") + Decimal(625) * Decimal("0.1") / 60
+
+
+def test_retransmitted_updates_and_terminations_reach_charging_once() -> None:
+    charging = FakeCharging()
+    gy = handler(charging)
+    gy.handle(request(RequestType.INITIAL, 0))
+    answer = gy.handle(request(RequestType.UPDATE, 1, used=300))
+    assert gy.handle(request(RequestType.UPDATE, 1, used=300)) == answer
+    gy.handle(request(RequestType.TERMINATION, 2, used=10))
+    gy.handle(request(RequestType.TERMINATION, 2, used=10))
+    assert [c[0] for c in charging.calls] == ["start", "update", "stop"]
+    assert charging.calls[-1][2] == 310
+
+
+def test_a_report_older_than_the_last_counted_adds_nothing() -> None:
+    charging = FakeCharging()
+    gy = handler(charging)
+    gy.handle(request(RequestType.INITIAL, 0))
+    gy.handle(request(RequestType.UPDATE, 2, used=300))
+    gy.book = SessionBook()  # answers forgotten (cache evicted), usage kept
+    gy.book.record_usage("s;1", Usage(300, 2))
+    gy.handle(request(RequestType.UPDATE, 1, used=300))  # … the old report does not add
+    assert charging.calls[-1][2] == 300
+
+
+def test_the_last_grant_carries_final_and_no_credit_left_is_4012() -> None:
+    charging = FakeCharging(limit=500)
+    gy = handler(charging)
+    gy.handle(request(RequestType.INITIAL, 0))
+    last = gy.handle(request(RequestType.UPDATE, 1, used=300))
+    assert (last.granted_seconds, last.final) == (200, True)
+    out = gy.handle(request(RequestType.UPDATE, 2, used=200))
+    assert (out.result_code, out.granted_seconds) == (4012, None)
+
+
+def test_refusals_map_through_the_shared_table() -> None:
+    for reason, code in (
+        ("unknown_caller", 5030),
+        ("insufficient_funds", 4012),
+        ("no_rate", 5031),
+        ("blocked", 4010),
+        ("database_busy", 3004),
+    ):
+        result = handler(FakeCharging(refuse=reason)).handle(request(RequestType.INITIAL, 0))
+        assert (result.result_code, result.error_message) == (code, reason)
+
+
+def test_usage_unknown_on_this_node_is_unable_to_comply_not_a_guess() -> None:
+    charging = FakeCharging()
+    result = handler(charging).handle(request(RequestType.UPDATE, 4, used=300))
+    assert result.result_code == 5012
+    assert charging.calls == []
+
+
+def test_events_without_a_messaging_operator_are_refused_and_bodies_have_n_segments() -> None:
+    result = handler(FakeCharging()).handle(request(RequestType.EVENT, 0, requested_units=2))
+    assert result.result_code == 5012
+    assert [segment(message_body(n)).segments for n in (1, 2, 5)] == [1, 2, 5]
