@@ -1,0 +1,127 @@
+"""RADIUS wire checks: client secrets by longest network, request authentication (a
+wrong secret drops the packet), the card Class token and the reply cache."""
+
+from __future__ import annotations
+
+import pytest
+from pyrad.packet import (
+    AccessAccept,
+    AccessRequest,
+    AccountingRequest,
+    AcctPacket,
+    AuthPacket,
+)
+
+from voxbill.domain.errors import InvalidInput
+from voxbill.protocols.radius import card_class
+from voxbill.protocols.radius.clients import RadiusClients
+from voxbill.protocols.radius.codec import decode_request, dictionary, encode_reply
+from voxbill.protocols.radius.replies import IN_FLIGHT, ReplyCache
+
+SECRET = b"s3cret"
+
+
+def test_clients_match_the_longest_network() -> None:
+    clients = RadiusClients.parse("10.0.0.0/8=wide, 10.1.0.0/16=narrow,127.0.0.1=local")
+    assert clients.secret_for("10.1.2.3") == b"narrow"
+    assert clients.secret_for("10.2.0.1") == b"wide"
+    assert clients.secret_for("127.0.0.1") == b"local"
+    assert clients.secret_for("::ffff:127.0.0.1") == b"local"
+    assert clients.secret_for("192.168.0.1") is None
+    assert clients.secret_for("not-an-ip") is None
+
+
+@pytest.mark.parametrize("text", ["10.0.0.0/8", "10.0.0.0/8=", "nonsense=x", "1.2.3.4=a,1.2.3.4=b"])
+def test_bad_client_lists_are_refused(text: str) -> None:
+    with pytest.raises(InvalidInput):
+        RadiusClients.parse(text)
+
+
+def _access(secret: bytes, *, password: str | None = "4321", signed: bool = False) -> bytes:
+    packet = AuthPacket(AccessRequest, secret=secret, dict=dictionary())
+    packet.AddAttribute("User-Name", "12345678")
+    if password is not None:
+        packet["User-Password"] = packet.PwCrypt(password)
+    if signed:
+        packet.add_message_authenticator()
+    data: bytes = packet.RequestPacket()
+    return data
+
+
+def _accounting(secret: bytes, *, signed: bool = False) -> bytes:
+    packet = AcctPacket(AccountingRequest, secret=secret, dict=dictionary())
+    packet.AddAttribute("Acct-Status-Type", "Start")
+    packet.AddAttribute("Acct-Session-Id", "s1")
+    if signed:
+        packet.add_message_authenticator()
+    data: bytes = packet.RequestPacket()
+    return data
+
+
+def test_the_right_secret_reveals_the_password() -> None:
+    request = decode_request(_access(SECRET), SECRET, accounting=False)
+    assert request is not None
+    assert request.password == "4321"
+    assert not request.signed
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _access(b"wrong"),  # User-Password undecodable
+        _access(b"wrong", password=None, signed=True),  # Message-Authenticator fails
+        b"\x01\x02\x00\x14" + bytes(10),  # truncated
+        b"\x04" + bytes(40),  # accounting code on the auth port
+        b"",
+    ],
+    ids=["password", "message-authenticator", "truncated", "wrong-port", "empty"],
+)
+def test_access_requests_failing_a_check_are_dropped(data: bytes) -> None:
+    assert decode_request(data, SECRET, accounting=False) is None
+
+
+def test_accounting_with_a_wrong_secret_or_tampered_is_dropped() -> None:
+    assert decode_request(_accounting(SECRET), SECRET, accounting=True) is not None
+    assert decode_request(_accounting(SECRET, signed=True), SECRET, accounting=True) is not None
+    assert decode_request(_accounting(b"wrong"), SECRET, accounting=True) is None
+    tampered = bytearray(_accounting(SECRET))
+    tampered[-1] ^= 1
+    assert decode_request(bytes(tampered), SECRET, accounting=True) is None
+
+
+def test_a_signed_request_gets_a_reply_the_client_verifies() -> None:
+    packet = AuthPacket(AccessRequest, secret=SECRET, dict=dictionary())
+    packet.AddAttribute("User-Name", "alice")
+    packet.add_message_authenticator()
+    request = decode_request(packet.RequestPacket(), SECRET, accounting=False)
+    assert request is not None
+    assert request.signed
+    raw = encode_reply(request, AccessAccept, [("Session-Timeout", 60)])
+    reply = packet.CreateReply(packet=raw)
+    assert packet.VerifyReply(reply, raw, enforce_ma=True)
+    assert reply["Session-Timeout"] == [60]
+
+
+def test_card_class_round_trips_and_refuses_tampering_or_another_secret() -> None:
+    sealed = card_class.seal("12345678", "4321", SECRET)
+    assert sealed is not None
+    assert b"4321" not in sealed
+    assert card_class.unseal(sealed, SECRET) == ("12345678", "4321")
+    assert card_class.unseal(sealed, b"other") is None
+    assert card_class.unseal(sealed[:-1] + bytes([sealed[-1] ^ 1]), SECRET) is None
+    assert card_class.unseal(b"something else", SECRET) is None
+
+
+def test_reply_cache_replays_and_expires() -> None:
+    now = [0.0]
+    cache = ReplyCache(ttl_seconds=30, max_entries=2, clock=lambda: now[0])
+    key = ("127.0.0.1", 5000, 7, bytes(16))
+    cache.begin(key)
+    assert cache.get(key) == IN_FLIGHT
+    cache.put(key, b"reply")
+    assert cache.get(key) == b"reply"
+    now[0] = 31.0
+    assert cache.get(key) is None
+    for port in range(3):
+        cache.put(("h", port, 1, b""), b"r")
+    assert len(cache) == 2

@@ -1,0 +1,155 @@
+"""The RADIUS door's decisions over a fake charging service: what is acknowledged,
+what is recovered, and what is left unanswered for the NAS to retransmit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal as D
+from typing import Any
+
+import pytest
+from pyrad.packet import AccessAccept, AccessReject, AccountingRequest, AcctPacket
+
+from voxbill.domain.errors import NotFound
+from voxbill.protocols.radius import card_class
+from voxbill.protocols.radius.access import AccessHandler
+from voxbill.protocols.radius.accounting import AccountingHandler
+from voxbill.protocols.radius.codec import Request, decode_request, dictionary
+from voxbill.services.charging import Authorization, CallerId, ChargingRefused
+from voxbill.storage.database import DatabaseBusy
+
+SECRET = b"s3cret"
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+REFUSED = Authorization(False, "insufficient_funds", 3, 0, None, None, None, None, None)
+
+
+class FakeCharging:
+    def __init__(self, *, refuse_start: bool = False, fail: Exception | None = None) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+        self.sessions: set[str] = set()
+        self.refuse_start = refuse_start
+        self.fail = fail
+
+    def authorize(self, caller: CallerId, callee: str, at: datetime | None = None) -> Any:
+        self.calls.append(("authorize", caller, callee))
+        if self.fail:
+            raise self.fail
+        return Authorization(True, None, 3, 120, D("0.1"), "USD", D("10"), "44", "UK")
+
+    def start(
+        self,
+        session_id: str,
+        caller: CallerId,
+        callee: str,
+        at: Any = None,
+        *,
+        interim: bool = False,
+    ) -> Any:
+        self.calls.append(("start", session_id, caller, callee, at, interim))
+        if self.fail:
+            raise self.fail
+        if self.refuse_start:
+            raise ChargingRefused(REFUSED)
+        self.sessions.add(session_id)
+
+    def update(self, session_id: str, used_seconds: int, **_: Any) -> Any:
+        self.calls.append(("update", session_id, used_seconds))
+        if session_id not in self.sessions:
+            raise NotFound("no session", code="unknown_session")
+
+    def stop(self, session_id: str, duration: int, **_: Any) -> Any:
+        self.calls.append(("stop", session_id, duration))
+        if session_id not in self.sessions:
+            raise NotFound("no session", code="unknown_session")
+
+
+def acct(**attributes: Any) -> Request:
+    packet = AcctPacket(AccountingRequest, secret=SECRET, dict=dictionary())
+    for name, value in attributes.items():
+        packet.AddAttribute(name, value)
+    request = decode_request(packet.RequestPacket(), SECRET, accounting=True)
+    assert request is not None
+    return request
+
+
+CALL = {
+    "Acct-Session-Id": "c1",
+    "Calling-Station-Id": "+441000000001",
+    "Called-Station-Id": "+442079460000",
+}
+
+
+def test_start_holds_the_whole_grant_then_stop_settles() -> None:
+    charging = FakeCharging()
+    handler = AccountingHandler(charging, clock=lambda: NOW)
+    handler.record(acct(**CALL, **{"Acct-Status-Type": "Start"}), SECRET)
+    handler.record(acct(**CALL, **{"Acct-Status-Type": "Stop", "Acct-Session-Time": 40}), SECRET)
+    assert [c[0] for c in charging.calls] == ["start", "stop"]
+    assert charging.calls[0][5] is False  # interim=False: the Session-Timeout is held
+    assert charging.calls[1] == ("stop", "c1", 40)
+
+
+def test_a_refused_start_is_acknowledged() -> None:
+    charging = FakeCharging(refuse_start=True)
+    AccountingHandler(charging).record(acct(**CALL, **{"Acct-Status-Type": "Start"}), SECRET)
+    assert [c[0] for c in charging.calls] == ["start"]
+
+
+def test_a_stop_for_an_unknown_session_starts_it_at_the_call_start_then_stops() -> None:
+    charging = FakeCharging()
+    stamp = int(NOW.timestamp())
+    stop = {"Acct-Status-Type": "Stop", "Acct-Session-Time": 40, "Event-Timestamp": stamp}
+    AccountingHandler(charging).record(acct(**CALL, **stop), SECRET)
+    assert [c[0] for c in charging.calls] == ["stop", "start", "stop"]
+    assert charging.calls[1][4] == datetime(2026, 3, 2, 11, 59, 20, tzinfo=UTC)
+
+
+def test_an_interim_for_an_unknown_session_starts_it() -> None:
+    charging = FakeCharging()
+    interim = {"Acct-Status-Type": "Interim-Update", "Acct-Session-Time": 30}
+    AccountingHandler(charging, clock=lambda: NOW).record(acct(**CALL, **interim), SECRET)
+    assert [c[0] for c in charging.calls] == ["update", "start", "update"]
+
+
+def test_a_database_failure_is_not_acknowledged() -> None:
+    charging = FakeCharging(fail=DatabaseBusy("lock timeout"))
+    with pytest.raises(DatabaseBusy):
+        AccountingHandler(charging).record(acct(**CALL, **{"Acct-Status-Type": "Start"}), SECRET)
+
+
+def test_the_card_sealed_in_class_identifies_the_accounting_caller() -> None:
+    charging = FakeCharging()
+    sealed = card_class.seal("12345678", "4321", SECRET)
+    start = {"Acct-Status-Type": "Start", "User-Name": "12345678", "Class": sealed}
+    AccountingHandler(charging).record(acct(**CALL, **start), SECRET)
+    assert charging.calls[0][2] == CallerId(card="12345678", pin="4321")
+
+
+def test_accounting_on_and_records_without_session_are_acknowledged() -> None:
+    charging = FakeCharging()
+    handler = AccountingHandler(charging)
+    handler.record(acct(**{"Acct-Status-Type": "Accounting-On"}), SECRET)
+    handler.record(acct(**{"Acct-Status-Type": "Start"}), SECRET)
+    assert charging.calls == []
+
+
+def _access_request() -> Request:
+    from pyrad.packet import AccessRequest, AuthPacket
+
+    packet = AuthPacket(AccessRequest, secret=SECRET, dict=dictionary())
+    packet.AddAttribute("Calling-Station-Id", "+441000000001")
+    packet.AddAttribute("Called-Station-Id", "+442079460000")
+    request = decode_request(packet.RequestPacket(), SECRET, accounting=False)
+    assert request is not None
+    return request
+
+
+def test_access_accept_and_internal_failure_reject() -> None:
+    code, attributes = AccessHandler(FakeCharging()).answer(_access_request(), SECRET)
+    assert code == AccessAccept
+    assert ("Session-Timeout", 120) in attributes
+    failing = FakeCharging(fail=RuntimeError("database gone"))
+    code, attributes = AccessHandler(failing).answer(_access_request(), SECRET)
+    assert code == AccessReject
+    assert ("h323-return-code", "h323-return-code=8") in attributes
+    assert ("Reply-Message", "internal error") in attributes
