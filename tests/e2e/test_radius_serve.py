@@ -21,10 +21,7 @@ def test_serve_with_radius_authorizes_and_charges_a_call(
     run_voxbill: RunVoxbill, voxbill_env: dict[str, str], tmp_path: Path
 ) -> None:
     require_radclient()
-    demo = httpx.Response(
-        200, content=run_voxbill("demo", "--no-serve", "--json", check=True).stdout
-    )
-    data = demo.json()
+    data = json.loads(run_voxbill("demo", "--no-serve", "--json", check=True).stdout)
     radius, http = free_udp_pair(), free_port()
     env = voxbill_env | {"VOXBILL_RADIUS_CLIENTS": f"127.0.0.0/8={SECRET}"}
     args = ["serve", "--host", "127.0.0.1", "--port", str(http), "--radius", str(radius)]
