@@ -47,6 +47,9 @@ def sample(tree: Tree, method: str, path: str) -> tuple[str, dict[str, Any]]:
             "headers": {"content-type": "text/csv"},
         },
         ("POST", "/quote"): {"json": {"plan": "a-retail", "to": "+441234567", "duration": 60}},
+        ("PUT", "/vendors/{account_id}/sip-target"): {
+            "json": {"host": "10.0.0.1", "port": 5060, "transport": "udp"}
+        },
         ("POST", "/sms"): {
             "json": {
                 "message_id": "m-1",

@@ -11,6 +11,7 @@ from voxbill.bootstrap import build
 from voxbill.cli import accounts as accounts_cli
 from voxbill.cli import ledger as ledger_cli
 from voxbill.cli import rates as rates_cli
+from voxbill.cli import vendors as vendors_cli
 from voxbill.cli.output import console, guarded, print_json
 from voxbill.settings import Settings
 
@@ -23,6 +24,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(rates_cli.app, name="rates")
 app.add_typer(ledger_cli.app, name="ledger")
+app.add_typer(vendors_cli.app, name="vendors")
 app.command("rate")(rates_cli.rate)
 app.command("init")(accounts_cli.init)
 app.add_typer(accounts_cli.apikey_app, name="apikey")
@@ -78,6 +80,11 @@ def _serve(
 
             options = DiameterOptions.from_settings(container.settings, diameter)
             doors.append(diameter_thread(container, options).start())
+        sip = sip or container.settings.sip_port
+        if sip:
+            from voxbill.protocols.sip.running import SipThread, sip_server
+
+            doors.append(SipThread(sip_server(container, host, sip)).start())
         sip = sip or container.settings.sip_port
         if sip:
             from voxbill.protocols.sip.running import SipThread, sip_server

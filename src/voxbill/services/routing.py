@@ -86,6 +86,15 @@ class RoutingService:
         self.forget()
         return target
 
+    def set_target_as_operator(self, account_id: int, target: SipTarget) -> SipTarget:
+        """The command line's way: acting as the operator the vendor belongs to."""
+        with self._db.transaction(readonly=True) as conn:
+            account = account_repository.get(conn, account_id)
+        if account is None:
+            raise NotFound(f"no account {account_id}")
+        root = account.operator_id
+        return self.set_target(Principal(root, f"/{root}/", access.Role.ADMIN), account_id, target)
+
     def target(self, principal: Principal, account_id: int) -> SipTarget:
         with self._db.transaction(readonly=True) as conn:
             self._vendor(conn, principal, account_id)
