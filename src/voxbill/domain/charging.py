@@ -59,10 +59,16 @@ class Level:
     index: int
     account: Account
     plan: str
+    #: the lowest per-call cost cap of the accounts this level pays for (None: no cap)
+    max_cost: Decimal | None = None
 
 
 def levels(chain: Sequence[Account]) -> list[Level]:
-    """Who pays for a call made by ``chain[0]`` (see the module docstring); [] = no plan."""
+    """Who pays for a call made by ``chain[0]`` (see the module docstring); [] = no plan.
+
+    The caller's level is capped by the per-call maximum cost of every account it pays
+    for (a shared-balance user and the customer whose plan and balance it uses).
+    """
     payers = [a for a in chain if a.parent_id is not None]  # the root pays nobody
     if not payers:
         return []
@@ -71,11 +77,17 @@ def levels(chain: Sequence[Account]) -> list[Level]:
         return []
     first_plan = payers[provider].plans.rate_plan
     assert first_plan is not None
-    found = [Level(0, payers[0], first_plan)]
+    found = [Level(0, payers[0], first_plan, _lowest_cap(payers[: provider + 1]))]
     for account in payers[provider + 1 :]:
         if account.plans.rate_plan:
-            found.append(Level(len(found), account, account.plans.rate_plan))
+            plan = account.plans.rate_plan
+            found.append(Level(len(found), account, plan, _lowest_cap([account])))
     return found
+
+
+def _lowest_cap(accounts: Sequence[Account]) -> Decimal | None:
+    caps = [a.limits.max_call_cost for a in accounts if a.limits.max_call_cost is not None]
+    return min(caps) if caps else None
 
 
 def blocked(chain: Sequence[Account], funds: Callable[[Account], Funds | None]) -> str | None:
@@ -99,8 +111,7 @@ def call_cap(chain: Sequence[Account], system_max: int) -> int:
 
 def budget(level: Level, headroom: Decimal) -> Decimal:
     """What one call may cost a level: its headroom, capped by its per-call maximum."""
-    cap = level.account.limits.max_call_cost
-    return headroom if cap is None else min(headroom, cap)
+    return headroom if level.max_cost is None else min(headroom, level.max_cost)
 
 
 def longest_within(cost: Callable[[int], Decimal], amount: Decimal, high: int) -> int:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
@@ -35,7 +35,7 @@ from voxbill.settings import Settings
 from voxbill.storage import cdr_repository
 from voxbill.storage import charging_repository as repo
 from voxbill.storage import ledger_repository as ledger_rows
-from voxbill.storage.database import Database
+from voxbill.storage.database import Database, DatabaseBusy
 from voxbill.storage.hold_repository import holds_by_reference
 
 __all__ = [
@@ -124,6 +124,7 @@ class ChargingRefused(Refused):
         return self.code
 
 
+T = TypeVar("T")
 _ATTEMPTS = 3
 #: Ledger holds outlive their session by this much, so the sweeper (which charges) always
 #: reaches a session before the ledger's own expiry (which only releases) could.
@@ -278,13 +279,21 @@ class ChargingService:
         account_id = self._identify(caller)
         if account_id is None:
             raise ChargingRefused(_refusal(Reason.UNKNOWN_CALLER))
+        return self._transaction(
+            lambda journal: self._start_in(
+                journal, session_id, account_id, caller, number, start, interim
+            )
+        )
+
+    def _transaction(self, work: Callable[[Journal], T]) -> T:
+        """Run ``work`` in one ledger transaction, again if it changed nothing because a
+        twin committed first (a duplicate start: replayed on retry) or a lock was busy.
+        Every step is idempotent by session id, so a retry never does anything twice."""
         for attempt in range(_ATTEMPTS):
             try:
                 with self._ledger.unit_of_work() as journal:
-                    return self._start_in(
-                        journal, session_id, account_id, caller, number, start, interim
-                    )
-            except IntegrityError:  # a twin start committed first: replay it
+                    return work(journal)
+            except (IntegrityError, DatabaseBusy):
                 if attempt == _ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
@@ -360,9 +369,7 @@ class ChargingService:
                             "plan": level.plan,
                             "rate": str(tariff.row.rate),
                             "currency": level.account.currency,
-                            "max_cost": None
-                            if level.account.limits.max_call_cost is None
-                            else str(level.account.limits.max_call_cost),
+                            "max_cost": None if level.max_cost is None else str(level.max_cost),
                         }
                         for level, tariff in zip(ev.levels, ev.tariffs, strict=True)
                     ]
@@ -412,8 +419,9 @@ class ChargingService:
         _check_session_id(session_id)
         if not 0 <= used_seconds <= self._settings.max_call_duration * 6:
             raise InvalidInput("used seconds out of range")
-        with self._ledger.unit_of_work() as journal:
-            return self._update_in(journal, session_id, used_seconds, request_number)
+        return self._transaction(
+            lambda journal: self._update_in(journal, session_id, used_seconds, request_number)
+        )
 
     def _update_in(
         self, journal: Journal, session_id: str, used: int, request_number: int | None
@@ -491,14 +499,16 @@ class ChargingService:
         _check_session_id(session_id)
         if not 0 <= duration <= self._settings.max_call_duration * 6:
             raise InvalidInput("duration out of range")
-        with self._ledger.unit_of_work() as journal:
-            row = _locked_session(journal.conn, session_id)
-            if row.status != SessionStatus.OPEN.value:
-                return self._settled(journal, row)
-            cdr_id, ratings, overrun = settle(
-                journal, row, duration, tariff_of=self._tariff, settled_by="stop"
-            )
-            return self._settlement(journal, row, duration, cdr_id, ratings[0], overrun)
+        return self._transaction(lambda journal: self._stop_in(journal, session_id, duration))
+
+    def _stop_in(self, journal: Journal, session_id: str, duration: int) -> SessionSettlement:
+        row = _locked_session(journal.conn, session_id)
+        if row.status != SessionStatus.OPEN.value:
+            return self._settled(journal, row)
+        cdr_id, ratings, overrun = settle(
+            journal, row, duration, tariff_of=self._tariff, settled_by="stop"
+        )
+        return self._settlement(journal, row, duration, cdr_id, ratings[0], overrun)
 
     def _settlement(
         self, journal: Journal, row: Any, duration: int, cdr_id: int, rating: Any, overrun: bool
@@ -537,16 +547,19 @@ class ChargingService:
         sweepers share the work: each claims a session with ``SKIP LOCKED``."""
         moment = now or self._clock()
         mode = SettleAt(self._settings.sweeper_settle_at)
+
+        def settle_one(journal: Journal) -> bool:
+            row = repo.claim_expired(journal.conn, moment)
+            if row is None:
+                return False
+            duration = rules.settle_duration(
+                mode, interim=row.interim, used=row.used_seconds, granted=row.granted_seconds
+            )
+            settle(journal, row, duration, tariff_of=self._tariff, settled_by="sweeper")
+            return True
+
         settled = 0
-        while settled < limit:
-            with self._ledger.unit_of_work() as journal:
-                row = repo.claim_expired(journal.conn, moment)
-                if row is None:
-                    break
-                duration = rules.settle_duration(
-                    mode, interim=row.interim, used=row.used_seconds, granted=row.granted_seconds
-                )
-                settle(journal, row, duration, tariff_of=self._tariff, settled_by="sweeper")
+        while settled < limit and self._transaction(settle_one):
             settled += 1
         return settled
 
