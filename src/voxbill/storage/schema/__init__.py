@@ -13,6 +13,7 @@ from voxbill.storage.schema.ledger import (
     ledger_transactions,
     outbox_events,
 )
+from voxbill.storage.schema.messaging import message_records
 from voxbill.storage.schema.rating import rate_changes, rate_imports, rate_plans, rates
 from voxbill.storage.schema.routing import sip_targets
 
@@ -30,6 +31,7 @@ __all__ = [
     "ledger_books",
     "ledger_entries",
     "ledger_transactions",
+    "message_records",
     "metadata",
     "outbox_events",
     "portal_users",
