@@ -125,3 +125,13 @@ def test_reply_cache_replays_and_expires() -> None:
     for port in range(3):
         cache.put(("h", port, 1, b""), b"r")
     assert len(cache) == 2
+
+
+def test_attributes_outside_the_dictionary_are_kept_raw_not_fatal() -> None:
+    packet = AcctPacket(AccountingRequest, secret=SECRET, dict=dictionary())
+    packet.AddAttribute("Acct-Status-Type", "Stop")
+    packet[(27880, 1)] = [b"freeswitch vsa"]  # FreeSWITCH's vendor, not in voxbill's dictionary
+    packet[87] = [b"NAS-Port-Id"]
+    request = decode_request(packet.RequestPacket(), SECRET, accounting=True)
+    assert request is not None
+    assert request.packet["Acct-Status-Type"] == ["Stop"]
