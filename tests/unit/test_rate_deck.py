@@ -248,3 +248,17 @@ def test_progress_counts_every_row() -> None:
     rows = "".join(f"{4400 + i},0.01\n" for i in range(25))
     read_deck(("prefix,rate\n" + rows).splitlines(keepends=True), progress=seen.append, every=10)
     assert sum(seen) == 25
+
+
+def test_carrier_extras_are_ignored_but_named() -> None:
+    deck = read_deck(
+        [
+            "Country;Dial Code;Destination Name;Rate (USD);Interval 1;Interval N;conect_fee\n",
+            "UK;+447;UK Mobile;0,08;30;6;0.01\n",
+        ]
+    )
+    rate = deck.rows[0].rate
+    assert (rate.prefix, rate.destination, rate.rate) == ("447", "UK Mobile", Decimal("0.08"))
+    assert (rate.initial_increment, rate.increment) == (30, 6)
+    assert rate.connect_fee == 0  # the misspelt column is not read, but it is reported
+    assert deck.ignored_columns == ["conect_fee"]

@@ -89,6 +89,7 @@ class DeckImportRead(BaseModel):
     changes: dict[str, int]
     import_id: int | None
     rejected: list[dict[str, Any]]
+    ignored_columns: list[str] = []
 
     @classmethod
     def of(cls, r: ImportReport) -> DeckImportRead:
@@ -102,4 +103,5 @@ class DeckImportRead(BaseModel):
             changes=r.changes,
             import_id=r.import_id,
             rejected=[{"line": line, "message": msg} for line, msg in r.problems],
+            ignored_columns=r.ignored_columns,
         )

@@ -73,6 +73,7 @@ def _report_dict(report: ImportReport) -> dict[str, object]:
         "changes": report.changes,
         "import_id": report.import_id,
         "rejected": [{"line": line, "error": msg} for line, msg in report.problems],
+        "ignored_columns": report.ignored_columns,
     }
 
 
@@ -126,6 +127,12 @@ def import_(
     if as_json:
         print_json(_report_dict(report))
         return
+    if report.ignored_columns:
+        err_console.print(
+            f"warning: ignored columns {', '.join(report.ignored_columns)} "
+            "(not rate deck columns: check the spelling if one was meant to be)",
+            markup=False,
+        )
     for line, message in report.problems:
         err_console.print(f"{file}:{line}: skipped: {message}", markup=False)
     changes = ", ".join(f"{n} {kind}" for kind, n in sorted(report.changes.items())) or "none"

@@ -123,6 +123,8 @@ class Deck:
     rows: list[DeckRow] = field(default_factory=list)
     problems: list[tuple[int, str]] = field(default_factory=list)
     rows_read: int = 0
+    #: header cells that are no rate deck column (notes, flags… or a misspelling)
+    ignored_columns: list[str] = field(default_factory=list)
 
 
 def _key(name: str) -> str:
@@ -326,7 +328,7 @@ def read_deck(
     delimiter = sniff_delimiter(header_line)
     header = next(csv.reader([header_line], delimiter=delimiter))
     reader = _RowReader(map_columns(header), ZoneInfo(timezone))
-    deck = Deck()
+    deck = Deck(ignored_columns=[c.strip() for c in header if c.strip() and not _canonical(c)])
     seen: dict[tuple[str, str | None, datetime | None], int] = {}
     records = csv.reader(iterator, delimiter=delimiter)
     ended = 1  # the file line on which the previous record ended

@@ -40,6 +40,7 @@ class ImportReport:
     problems: list[tuple[int, str]]
     changes: dict[str, int] = field(default_factory=dict)
     import_id: int | None = None
+    ignored_columns: list[str] = field(default_factory=list)
 
 
 def _profile_key(rate: Rate) -> _Key:
@@ -190,6 +191,7 @@ class RateImportService:
             deck.problems,
             counts,
             import_id,
+            deck.ignored_columns,
         )
 
     def _plan(self, conn: Any, name: str, options: PlanOptions) -> repo.PlanRecord:
