@@ -24,6 +24,7 @@ def sample(tree: Tree, method: str, path: str) -> tuple[str, dict[str, Any]]:
         path.replace("{account_id}", str(account))
         .replace("{key_id}", str(tree.key_a_id))
         .replace("{name}", "a-retail")
+        .replace("{session_id}", "no-such-call")
     )
     bodies: dict[tuple[str, str], dict[str, Any]] = {
         ("POST", "/accounts"): {
@@ -47,6 +48,18 @@ def sample(tree: Tree, method: str, path: str) -> tuple[str, dict[str, Any]]:
             "headers": {"content-type": "text/csv"},
         },
         ("POST", "/quote"): {"json": {"plan": "a-retail", "to": "+441234567", "duration": 60}},
+        ("POST", "/calls/authorize"): {
+            "json": {"caller": {"account_id": tree.customer_a}, "callee": "+441234567"}
+        },
+        ("POST", "/calls"): {
+            "json": {
+                "session_id": "call-1",
+                "caller": {"account_id": tree.customer_a},
+                "callee": "+441234567",
+            }
+        },
+        ("POST", "/calls/{session_id}/update"): {"json": {"duration": 30}},
+        ("POST", "/calls/{session_id}/stop"): {"json": {"duration": 60}},
         ("PUT", "/vendors/{account_id}/sip-target"): {
             "json": {"host": "10.0.0.1", "port": 5060, "transport": "udp"}
         },

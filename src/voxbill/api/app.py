@@ -8,7 +8,7 @@ from sqlalchemy import text
 from voxbill import __version__
 from voxbill.api import problems
 from voxbill.api.deps import ContainerDep
-from voxbill.api.routers import accounts, money, rate_plans, rating, sms, vendors
+from voxbill.api.routers import accounts, calls, cdrs, money, rate_plans, rating, sms, vendors
 from voxbill.api.schemas import Health
 from voxbill.bootstrap import Container
 
@@ -39,4 +39,6 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(rate_plans.router, prefix=API_PREFIX)
     app.include_router(sms.router, prefix=API_PREFIX)
     app.include_router(vendors.router, prefix=API_PREFIX)
+    app.include_router(calls.router, prefix=API_PREFIX)
+    app.include_router(cdrs.router, prefix=API_PREFIX)
     return app

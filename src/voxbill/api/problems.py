@@ -28,6 +28,9 @@ _STATUS: dict[type[errors.VoxbillError], int] = {
 #: Codes whose status differs from their class's (subclasses defined elsewhere).
 _STATUS_BY_CODE: dict[str, int] = {
     "insufficient_funds": 402,
+    "no_rate": 404,
+    "invalid_number": 422,
+    "concurrency_limit": 429,
     "rate_limited": 429,
     "idempotency_conflict": 409,
     "database_busy": 503,
@@ -103,6 +106,9 @@ def install(app: FastAPI) -> None:
         extra: dict[str, Any] = {}
         if isinstance(exc, errors.RateDeckError) and exc.problems:
             extra["errors"] = [{"line": line, "message": msg} for line, msg in exc.problems[:100]]
+        reason = getattr(exc, "reason", None)
+        if isinstance(reason, str):  # a refused call: the reason a switch maps
+            extra["reason"] = reason
         response = problem(status_for(exc), exc.code, exc.message, **extra)
         if isinstance(exc, errors.RateLimited):
             response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))

@@ -85,11 +85,11 @@ def _serve(
             from voxbill.protocols.sip.running import SipThread, sip_server
 
             doors.append(SipThread(sip_server(container, host, sip)).start())
-        sip = sip or container.settings.sip_port
-        if sip:
-            from voxbill.protocols.sip.running import SipThread, sip_server
+        if container.settings.sweeper_interval_seconds > 0:
+            from voxbill.jobs.sweeper import SweeperThread
 
-            doors.append(SipThread(sip_server(container, host, sip)).start())
+            interval = container.settings.sweeper_interval_seconds
+            doors.append(SweeperThread(container.charging, interval).start())
         uvicorn.run(create_app(container), host=host, port=port, log_level="info", access_log=False)
     finally:
         for door in doors:

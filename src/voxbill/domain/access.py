@@ -163,3 +163,11 @@ def check_rate_plan_admin(principal: Principal) -> None:
     require_write(principal)
     if principal.role is not Role.ADMIN:
         raise Forbidden("rate plans are managed by the operator")
+
+
+def check_calls(principal: Principal) -> None:
+    """Calls are driven by the switch side of the business: the operator or a reseller,
+    for callers in its subtree (the caller's tenancy is checked where it is identified)."""
+    require_write(principal)
+    if principal.role not in (Role.ADMIN, Role.RESELLER):
+        raise Forbidden(f"a {principal.role} key cannot drive calls")

@@ -23,7 +23,8 @@ from voxbill.domain.charging import Reason, SessionStatus, SettleAt
 from voxbill.domain.errors import Conflict, InsufficientFunds, InvalidInput, NotFound, Refused
 from voxbill.domain.ledger import Funds
 from voxbill.domain.rating import Tariff
-from voxbill.services import ledger_holds
+from voxbill.services import charging_cdrs, ledger_holds
+from voxbill.services.charging_cdrs import Cdr
 from voxbill.services.charging_decision import Evaluation, Sources, evaluate
 from voxbill.services.charging_settle import available, levels_of, settle
 from voxbill.services.identifiers import IdentifierService
@@ -58,6 +59,8 @@ class CallerId:
     card: str | None = None
     pin: str | None = None
     operator_id: int | None = None
+    #: the caller's account, when the switch (or the API's tenancy check) already knows it
+    account_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -196,7 +199,12 @@ class ChargingService:
         except InvalidInput:
             return None
 
-    def _identify(self, caller: CallerId) -> int | None:
+    def identify(self, caller: CallerId) -> int | None:
+        """The caller's account id, or None (an unknown caller)."""
+        if caller.account_id is not None:
+            return caller.account_id
+        if not any((caller.ani, caller.sip_user, caller.ip, caller.card)):
+            return None
         found = self._identifiers.identify(
             operator_id=caller.operator_id,
             ani=caller.ani,
@@ -240,7 +248,7 @@ class ChargingService:
         number = self._number(callee)
         if number is None:
             return _refusal(Reason.INVALID_NUMBER)
-        account_id = self._identify(caller)
+        account_id = self.identify(caller)
         if account_id is None:
             return _refusal(Reason.UNKNOWN_CALLER)
         with self._db.transaction(readonly=True) as conn:
@@ -276,7 +284,7 @@ class ChargingService:
         number = self._number(callee)
         if number is None:
             raise ChargingRefused(_refusal(Reason.INVALID_NUMBER))
-        account_id = self._identify(caller)
+        account_id = self.identify(caller)
         if account_id is None:
             raise ChargingRefused(_refusal(Reason.UNKNOWN_CALLER))
         return self._transaction(
@@ -562,6 +570,43 @@ class ChargingService:
         while settled < limit and self._transaction(settle_one):
             settled += 1
         return settled
+
+    # -- reading -------------------------------------------------------------------------
+
+    def session_account(self, session_id: str) -> int | None:
+        """The caller's account of a session (doors check tenancy with it), or None."""
+        with self._db.transaction(readonly=True) as conn:
+            row = repo.session(conn, session_id, lock=False)
+        return None if row is None else int(row.account_id)
+
+    def cdrs(
+        self,
+        path: str,
+        *,
+        started_from: datetime | None = None,
+        started_to: datetime | None = None,
+        number: str | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+    ) -> list[Cdr]:
+        """CDRs of the subtree at ``path``, newest first; ``number``: a callee prefix or
+        the caller, in digits."""
+        if not 1 <= limit <= 10_000:
+            raise InvalidInput("limit must be between 1 and 10000")
+        digits = None
+        if number:
+            digits = "".join(c for c in number if c.isdigit())
+            if not digits:
+                raise InvalidInput("number: digits expected")
+        return charging_cdrs.page(
+            self._db,
+            path=path,
+            started_from=started_from,
+            started_to=started_to,
+            number=digits,
+            before_id=before_id,
+            limit=limit,
+        )
 
 
 def _locked_session(conn: Connection, session_id: str) -> Any:

@@ -1,0 +1,174 @@
+"""Bodies of the call and CDR endpoints. Money is a decimal string, never a float."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from voxbill.api.account_schemas import AccountId
+from voxbill.api.schemas import DecimalStr, PlainText
+from voxbill.services.charging import Authorization, CallerId, SessionGrant, SessionSettlement
+from voxbill.services.charging_cdrs import Cdr, CdrLeg
+
+Short = Annotated[PlainText, StringConstraints(min_length=1, max_length=128)]
+SessionId = Annotated[PlainText, StringConstraints(min_length=1, max_length=200)]
+Seconds = Annotated[int, Field(ge=0, le=86400 * 6)]
+
+
+class CallerIn(BaseModel):
+    """How the switch identifies the caller: any of these (tried card + PIN, SIP user,
+    ANI, source IP), or the account id when the switch already knows it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ani: Short | None = None
+    sip_user: Short | None = None
+    ip: Short | None = None
+    card: Short | None = None
+    pin: Short | None = None
+    account_id: AccountId | None = None
+
+    def caller_id(self) -> CallerId:
+        return CallerId(
+            ani=self.ani,
+            sip_user=self.sip_user,
+            ip=self.ip,
+            card=self.card,
+            pin=self.pin,
+            account_id=self.account_id,
+        )
+
+
+CallerField = Annotated[
+    CallerIn | Short,
+    Field(description="an object {ani, sip_user, ip, card, pin, account_id}, or a string: the ANI"),
+]
+
+
+def caller_of(value: CallerIn | str) -> CallerId:
+    return CallerId(ani=value) if isinstance(value, str) else value.caller_id()
+
+
+class CallAuthorize(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    caller: CallerField
+    callee: Short = Field(description="the called number")
+    at: datetime | None = Field(default=None, description="the call's start (default: now)")
+
+
+class CallStart(CallAuthorize):
+    session_id: SessionId = Field(description="the switch's call id: a retry replays")
+    interim: bool = Field(
+        default=False,
+        description="true: the switch sends updates; the grant comes in chunks",
+    )
+
+
+class CallUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    duration: Seconds = Field(description="seconds since the call's start")
+    request_number: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
+
+
+class CallStop(CallUpdate):
+    pass
+
+
+class AuthorizationRead(BaseModel):
+    allowed: bool
+    reason: str | None
+    account_id: int | None
+    max_duration: int
+    rate: DecimalStr | None
+    currency: str | None
+    balance: DecimalStr | None = Field(description="what the caller may still spend")
+    prefix: str | None
+    destination: str | None
+
+    @classmethod
+    def of(cls, a: Authorization) -> AuthorizationRead:
+        return cls(**vars(a))
+
+
+class GrantRead(BaseModel):
+    session_id: str
+    account_id: int
+    granted_seconds: int = Field(description="seconds from the reported usage on")
+    max_duration: int
+    rate: DecimalStr
+    currency: str
+    balance: DecimalStr
+    expires_at: datetime
+    final: bool
+    replayed: bool
+
+    @classmethod
+    def of(cls, g: SessionGrant) -> GrantRead:
+        return cls(**vars(g))
+
+
+class SettlementRead(BaseModel):
+    session_id: str
+    account_id: int
+    duration: int
+    billed_seconds: int
+    cost: DecimalStr
+    currency: str
+    balance: DecimalStr
+    cdr_id: int
+    overrun: bool
+    replayed: bool
+
+    @classmethod
+    def of(cls, s: SessionSettlement) -> SettlementRead:
+        return cls(**vars(s))
+
+
+class CdrLegRead(BaseModel):
+    level: int
+    account_id: int
+    plan: str
+    prefix: str
+    destination: str
+    rate: DecimalStr
+    billed_seconds: int
+    cost: DecimalStr
+    currency: str
+    margin: DecimalStr | None
+
+    @classmethod
+    def of(cls, leg: CdrLeg) -> CdrLegRead:
+        return cls(**vars(leg))
+
+
+class CdrRead(BaseModel):
+    id: int
+    session_id: str
+    account_id: int
+    caller: str
+    callee: str
+    started_at: datetime
+    duration: int
+    billed_seconds: int
+    rate: DecimalStr
+    cost: DecimalStr
+    currency: str
+    prefix: str
+    destination: str
+    overrun: bool
+    settled_by: str
+    legs: list[CdrLegRead]
+
+    @classmethod
+    def of(cls, c: Cdr) -> CdrRead:
+        fields = {k: v for k, v in vars(c).items() if k not in ("legs", "created_at")}
+        return cls(**fields, legs=[CdrLegRead.of(leg) for leg in c.legs])
+
+
+class CdrPage(BaseModel):
+    items: list[CdrRead]
+    next_before_id: int | None

@@ -1,0 +1,132 @@
+"""Calls over HTTP: authorize, start, update, stop — the same service every door uses.
+
+Keys: admin and reseller, for callers in their subtree (others: 404, as if unknown);
+support keys are read-only (403). Refusals of ``start`` are problem+json with ``code``
+and ``reason``: 403 unknown_caller / blocked, 402 insufficient_funds, 404 no_rate,
+422 invalid_number, 429 concurrency_limit (a switch maps it to SIP 486).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
+
+from voxbill.api.auth import CurrentPrincipal
+from voxbill.api.call_schemas import (
+    AuthorizationRead,
+    CallAuthorize,
+    CallStart,
+    CallStop,
+    CallUpdate,
+    GrantRead,
+    SettlementRead,
+    caller_of,
+)
+from voxbill.api.deps import ContainerDep
+from voxbill.api.problems import responses
+from voxbill.bootstrap import Container
+from voxbill.domain import access
+from voxbill.domain.access import Principal
+from voxbill.domain.errors import NotFound
+from voxbill.services.charging import CallerId
+
+router = APIRouter(tags=["calls"])
+
+SessionPath = Annotated[str, Path(min_length=1, max_length=200, description="session id")]
+REPLAYED = "Idempotent-Replayed"
+
+
+def _caller(container: Container, principal: Principal, caller: CallerId) -> CallerId:
+    """The caller pinned to its account, once the key may act for it (404 otherwise);
+    an unknown caller stays unknown, and the service refuses it."""
+    access.check_calls(principal)
+    account_id = container.charging.identify(caller)
+    if account_id is None:
+        return CallerId()
+    account = container.accounts.visible(principal, account_id)
+    return CallerId(account_id=account.id)
+
+
+def _session(container: Container, principal: Principal, session_id: str) -> None:
+    access.check_calls(principal)
+    account_id = container.charging.session_account(session_id)
+    if account_id is None:
+        raise NotFound("call session not found")
+    container.accounts.visible(principal, account_id)
+
+
+@router.post(
+    "/calls/authorize",
+    response_model=AuthorizationRead,
+    responses=responses(401, 403, 404, 422, 503),
+)
+def authorize(
+    body: CallAuthorize, principal: CurrentPrincipal, container: ContainerDep
+) -> AuthorizationRead:
+    """May this call go through, for how long, at what price? Reserves nothing; a
+    refusal is still 200, with ``allowed`` false and a ``reason``."""
+    caller = _caller(container, principal, caller_of(body.caller))
+    return AuthorizationRead.of(container.charging.authorize(caller, body.callee, body.at))
+
+
+@router.post(
+    "/calls",
+    status_code=201,
+    response_model=GrantRead,
+    responses={
+        200: {"description": "a retry of a started session: the first grant, replayed"},
+        **responses(401, 402, 403, 404, 422, 429, 503),
+    },
+)
+def start(
+    body: CallStart, response: Response, principal: CurrentPrincipal, container: ContainerDep
+) -> GrantRead:
+    """Start a session: funds are held at every level of the caller's chain for
+    ``max_duration`` (or, with ``interim``, for a first chunk extended by updates)."""
+    caller = _caller(container, principal, caller_of(body.caller))
+    grant = container.charging.start(
+        body.session_id, caller, body.callee, body.at, interim=body.interim
+    )
+    if grant.replayed:
+        response.status_code = 200
+        response.headers[REPLAYED] = "true"
+    return GrantRead.of(grant)
+
+
+@router.post(
+    "/calls/{session_id}/update",
+    response_model=GrantRead,
+    responses=responses(401, 403, 404, 409, 422, 503),
+)
+def update(
+    session_id: SessionPath, body: CallUpdate, principal: CurrentPrincipal, container: ContainerDep
+) -> GrantRead:
+    """Report the duration so far; the hold grows by a chunk as far as funds allow
+    (``final``: no more after this grant)."""
+    _session(container, principal, session_id)
+    grant = container.charging.update(session_id, body.duration, request_number=body.request_number)
+    return GrantRead.of(grant)
+
+
+@router.post(
+    "/calls/{session_id}/stop",
+    response_model=SettlementRead,
+    responses=responses(401, 403, 404, 422, 503),
+)
+def stop(
+    session_id: SessionPath,
+    body: CallStop,
+    response: Response,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+) -> SettlementRead:
+    """End the call: the duration is rated at every level and charged, the rest of the
+    hold released, the CDR written. Stopping again replays the first settlement."""
+    _session(container, principal, session_id)
+    settlement = container.charging.stop(
+        session_id, body.duration, request_number=body.request_number
+    )
+    if settlement.replayed:
+        response.headers[REPLAYED] = "true"
+    return SettlementRead.of(settlement)
