@@ -168,7 +168,7 @@ def load_rates(conn: Connection, plan_id: int) -> list[Rate]:
         return _load_rates_raw(conn, plan_id)
     columns = [rates.c[name] for name in _COLUMNS[1:]]  # pragma: no cover - other dialects
     profiles: dict[str, TimeProfile] = {}
-    result = conn.execute(select(*columns).where(rates.c.plan_id == plan_id))
+    result = conn.execute(select(*columns).where(rates.c.plan_id == plan_id).order_by(rates.c.id))
     return [_row_to_rate(row, profiles) for row in result]
 
 
@@ -194,7 +194,8 @@ def _load_rates_raw(conn: Connection, plan_id: int) -> list[Rate]:
     """Rows read through the driver and converted by the columns' own result processors."""
     dialect = conn.dialect
     marker = "?" if dialect.name == "sqlite" else "%s"
-    sql = f"SELECT {', '.join(_COLUMNS[1:])} FROM rates WHERE plan_id = {marker}"
+    # deck order (id) decides between equally specific rows of one prefix: first wins
+    sql = f"SELECT {', '.join(_COLUMNS[1:])} FROM rates WHERE plan_id = {marker} ORDER BY id"
     profiles: dict[str, TimeProfile] = {}
     raw: Any = conn.connection.dbapi_connection
     cursor = raw.cursor()
