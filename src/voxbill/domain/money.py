@@ -109,11 +109,14 @@ def to_decimal(value: object, *, what: str = "amount") -> Decimal:
     return result
 
 
+#: 10^-places for the places money is ever rounded to (made once: this is on the hot path)
+_QUANTUM: Final = tuple(Decimal(1).scaleb(-places) for places in range(STORAGE_PLACES + 1))
+
+
 def round_amount(amount: Decimal, places: int, method: RoundingMethod) -> Decimal:
     """Round once, by a rule: the only rounding function money goes through."""
-    return amount.quantize(
-        Decimal(1).scaleb(-places), rounding=method.decimal_mode, context=MONEY_CONTEXT
-    )
+    quantum = _QUANTUM[places] if 0 <= places <= STORAGE_PLACES else Decimal(1).scaleb(-places)
+    return amount.quantize(quantum, _DECIMAL_MODES[method], MONEY_CONTEXT)
 
 
 def currency_places(currency: str) -> int:
