@@ -47,12 +47,20 @@ class SipServer:
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Bind UDP and TCP on one port; with port 0, a free one for both (a few tries)."""
         loop = asyncio.get_running_loop()
-        self._udp, _ = await loop.create_datagram_endpoint(
-            lambda: _Datagrams(self), local_addr=(self._host, self._port)
-        )
-        port = self._udp.get_extra_info("sockname")[1]  # the real one when 0 was asked
-        self._tcp = await asyncio.start_server(self._stream, self._host, port)
+        for attempt in range(10):
+            self._udp, _ = await loop.create_datagram_endpoint(
+                lambda: _Datagrams(self), local_addr=(self._host, self._port)
+            )
+            port = self._udp.get_extra_info("sockname")[1]  # the real one when 0 was asked
+            try:
+                self._tcp = await asyncio.start_server(self._stream, self._host, port)
+                break
+            except OSError:
+                self._udp.close()
+                if self._port or attempt == 9:
+                    raise
         self._port = port
         log.info("SIP redirect server on %s:%s (UDP and TCP)", self._host, port)
 
