@@ -100,7 +100,12 @@ def test_refusals_carry_their_reason_codes(world: World) -> None:
     assert c.authorize(CallerId(ani="+449999999999"), UK, AT).reason == "unknown_caller"
     assert c.authorize(world.customer_caller, "not a number", AT).reason == "invalid_number"
     assert c.authorize(world.customer_caller, "+81312345678", AT).reason == "no_rate"
-    assert c.authorize(CallerId(card="12345678", pin="0000"), UK, AT).reason == "unknown_caller"
+    assert c.authorize(CallerId(card="12345678", pin="0000"), UK, AT).reason == "invalid_pin"
+    assert c.authorize(CallerId(card="12345678"), UK, AT).reason == "invalid_pin"
+    assert c.authorize(CallerId(card="87654321", pin="4321"), UK, AT).reason == "unknown_caller"
+    with pytest.raises(ChargingRefused) as wrong_pin:
+        charging.start("pin", CallerId(card="12345678", pin="0000"), UK, AT)
+    assert wrong_pin.value.reason == "invalid_pin"
     world.patch(world.reseller, status="blocked")
     assert c.authorize(world.user_caller, UK, AT).reason == "blocked"
     world.patch(world.reseller, status="active")

@@ -62,9 +62,10 @@ def test_access_accept_grants_the_exact_max_duration_and_balance(world: World, p
     [
         ({"Calling-Station-Id": "+449999999999"}, "unknown caller", 1),
         ({"Calling-Station-Id": ANI, "Called-Station-Id": "+81312345678"}, "no rate", 9),
-        ({"User-Name": "12345678", "User-Password": "9999"}, "unknown caller", 1),
+        ({"User-Name": "12345678", "User-Password": "9999"}, "wrong card PIN", 2),
+        ({"User-Name": "87654321", "User-Password": "4321"}, "unknown caller", 1),
     ],
-    ids=["unknown-caller", "no-rate", "wrong-pin"],
+    ids=["unknown-caller", "no-rate", "wrong-pin", "unknown-card"],
 )
 def test_access_reject_says_why(
     world: World, port: int, attributes: dict[str, str], message: str, code: int

@@ -9,7 +9,7 @@ from support.diameter_fakes import NOW, FakeCharging
 from voxbill.domain.sms import segment
 from voxbill.protocols.diameter.gy import GyHandler, message_body
 from voxbill.protocols.diameter.requests import GyRequest, RequestType
-from voxbill.protocols.diameter.sessions import SessionBook, Usage
+from voxbill.protocols.diameter.sessions import SessionBook
 from voxbill.services.charging import CallerId
 
 
@@ -53,8 +53,7 @@ def test_a_report_older_than_the_last_counted_adds_nothing() -> None:
     gy = handler(charging)
     gy.handle(request(RequestType.INITIAL, 0))
     gy.handle(request(RequestType.UPDATE, 2, used=300))
-    gy.book = SessionBook()  # answers forgotten (cache evicted), usage kept
-    gy.book.record_usage("s;1", Usage(300, 2))
+    gy.book = SessionBook()  # answers forgotten (cache evicted, or another node)
     gy.handle(request(RequestType.UPDATE, 1, used=300))  # … the old report does not add
     assert charging.calls[-1][2] == 300
 
@@ -81,11 +80,13 @@ def test_refusals_map_through_the_shared_table() -> None:
         assert (result.result_code, result.error_message) == (code, reason)
 
 
-def test_usage_unknown_on_this_node_is_unable_to_comply_not_a_guess() -> None:
+def test_any_node_answers_any_request_the_usage_lives_in_charging() -> None:
     charging = FakeCharging()
-    result = handler(charging).handle(request(RequestType.UPDATE, 4, used=300))
-    assert result.result_code == 5012
-    assert charging.calls == []
+    handler(charging).handle(request(RequestType.INITIAL, 0))
+    other = handler(charging)  # a second node: nothing of the session in its memory
+    assert other.handle(request(RequestType.UPDATE, 1, used=300)).result_code == 2001
+    end = handler(charging).handle(request(RequestType.TERMINATION, 2, used=20))
+    assert (end.result_code, charging.calls[-1][2]) == (2001, 320)
 
 
 def test_events_without_a_messaging_operator_are_refused_and_bodies_have_n_segments() -> None:

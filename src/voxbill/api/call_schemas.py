@@ -65,6 +65,10 @@ class CallStart(CallAuthorize):
         default=False,
         description="true: the switch sends updates; the grant comes in chunks",
     )
+    vendor_id: AccountId | None = Field(
+        default=None,
+        description="the carrier the call is sent to (admin keys): the CDR's buy leg",
+    )
 
 
 class CallUpdate(BaseModel):
@@ -139,6 +143,7 @@ class CdrLegRead(BaseModel):
     cost: DecimalStr
     currency: str
     margin: DecimalStr | None
+    side: str = Field(description="sell: a level of the caller's chain; buy: the vendor")
 
     @classmethod
     def of(cls, leg: CdrLeg) -> CdrLegRead:
@@ -162,6 +167,14 @@ class CdrRead(BaseModel):
     overrun: bool
     settled_by: str
     legs: list[CdrLegRead]
+    vendor_id: int | None = None
+    vendor_cost: DecimalStr | None = None
+    vendor_currency: str | None = None
+    margin: DecimalStr | None = Field(
+        default=None,
+        description="what the operator was paid minus the vendor cost (null: no vendor, "
+        "or no exchange rate between their currencies)",
+    )
 
     @classmethod
     def of(cls, c: Cdr) -> CdrRead:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from itertools import pairwise
 from typing import Final
@@ -32,6 +32,7 @@ class Reason(StrEnum):
     """Stable refusal codes; every door maps them to its own status (SIP, RADIUS, …)."""
 
     UNKNOWN_CALLER = "unknown_caller"
+    INVALID_PIN = "invalid_pin"  # a known card number with a wrong or missing PIN
     BLOCKED = "blocked"
     INSUFFICIENT_FUNDS = "insufficient_funds"
     NO_RATE = "no_rate"
@@ -200,3 +201,18 @@ def margins(costs: Sequence[tuple[Decimal, str]]) -> list[Decimal | None]:
     for (below, below_cur), (own, own_cur) in pairwise(costs):
         result.append(below - own if below_cur == own_cur else None)
     return result[: len(costs)]
+
+
+def operator_margin(
+    paid: Decimal, vendor_cost: Decimal, fx_rate: Decimal | None, places: int = 8
+) -> Decimal | None:
+    """What the operator keeps of a call: what its top payer paid minus the vendor's cost.
+
+    ``fx_rate`` converts the vendor's currency into the payer's (1 when they match;
+    None when no rate is known: no margin). A converted cost is rounded once, half up,
+    to the ledger's ``places``.
+    """
+    if fx_rate is None:
+        return None
+    buy = vendor_cost * fx_rate
+    return paid - buy.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)

@@ -16,6 +16,7 @@ stable ``code``; one place per door (HTTP, SIP, RADIUS, CLI) maps codes to its s
     │   ├── IdempotencyConflict      code=idempotency_conflict (same key, other request)
     │   └── HoldConflict             code=hold_conflict      (hold already settled otherwise)
     ├── Refused                      code=refused            (a business "no")
+    │   ├── InvalidPin               code=invalid_pin        (known card, wrong PIN)
     │   ├── InsufficientFunds        code=insufficient_funds
     │   └── RateLimited              code=rate_limited       (retry after ``retry_after`` s)
     ├── Unauthorized                 code=unauthorized       (no or bad credentials)
@@ -106,6 +107,12 @@ class InsufficientFunds(Refused):
     """The operation would take a balance below its floor (block balance / credit limit)."""
 
     code = "insufficient_funds"
+
+
+class InvalidPin(Refused):
+    """A card number that exists, with a wrong or missing PIN."""
+
+    code = "invalid_pin"
 
 
 class RateLimited(Refused):

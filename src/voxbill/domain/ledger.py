@@ -35,6 +35,8 @@ class TransactionKind(StrEnum):
     REFUND = "refund"
     CHARGE = "charge"  # posted from holds (calls): ``ledger verify`` matches them to holds
     SMS = "sms"  # immediate per-message charges at every level, no hold
+    #: a carrier's bill for one call, taken from its prepaid (outbound) balance at settle
+    VENDOR_CHARGE = "vendor_charge"
 
 
 class SystemBook(StrEnum):
@@ -45,6 +47,7 @@ class SystemBook(StrEnum):
     REVENUE = "revenue"  # call, SMS and DID charges
     REFUNDS = "refunds"
     FX = "fx"  # currency exchange position
+    PURCHASES = "purchases"  # what carriers billed us for calls (vendor charges)
 
 
 class ThresholdEvent(StrEnum):

@@ -20,10 +20,17 @@ from sqlalchemy.exc import IntegrityError
 from voxbill.domain import charging as rules
 from voxbill.domain.accounts import Account
 from voxbill.domain.charging import Reason, SessionStatus, SettleAt
-from voxbill.domain.errors import Conflict, InsufficientFunds, InvalidInput, NotFound, Refused
+from voxbill.domain.errors import (
+    Conflict,
+    InsufficientFunds,
+    InvalidInput,
+    InvalidPin,
+    NotFound,
+    Refused,
+)
 from voxbill.domain.ledger import Funds
 from voxbill.domain.rating import Tariff
-from voxbill.services import charging_cdrs, ledger_holds
+from voxbill.services import charging_cdrs, charging_vendor, ledger_holds
 from voxbill.services.charging_cdrs import Cdr
 from voxbill.services.charging_decision import Evaluation, Sources, evaluate
 from voxbill.services.charging_settle import available, levels_of, settle
@@ -200,7 +207,8 @@ class ChargingService:
             return None
 
     def identify(self, caller: CallerId) -> int | None:
-        """The caller's account id, or None (an unknown caller)."""
+        """The caller's account id, or None (an unknown caller); a known card with a wrong
+        PIN raises :class:`~voxbill.domain.errors.InvalidPin`."""
         if caller.account_id is not None:
             return caller.account_id
         if not any((caller.ani, caller.sip_user, caller.ip, caller.card)):
@@ -214,6 +222,16 @@ class ChargingService:
             pin=caller.pin,
         )
         return None if found is None else found.account_id
+
+    def _caller_account(self, caller: CallerId) -> int:
+        """The caller's account id; refuses an unknown caller or a wrong card PIN."""
+        try:
+            account_id = self.identify(caller)
+        except InvalidPin as exc:
+            raise ChargingRefused(_refusal(Reason.INVALID_PIN), f"call refused: {exc}") from exc
+        if account_id is None:
+            raise ChargingRefused(_refusal(Reason.UNKNOWN_CALLER))
+        return account_id
 
     def _answer(self, ev: Evaluation, account_id: int) -> Authorization:
         if not ev.allowed:
@@ -248,9 +266,10 @@ class ChargingService:
         number = self._number(callee)
         if number is None:
             return _refusal(Reason.INVALID_NUMBER)
-        account_id = self.identify(caller)
-        if account_id is None:
-            return _refusal(Reason.UNKNOWN_CALLER)
+        try:
+            account_id = self._caller_account(caller)
+        except ChargingRefused as refused:
+            return refused.authorization
         with self._db.transaction(readonly=True) as conn:
             chain = repo.chain(conn, account_id)
             if not chain:
@@ -275,21 +294,23 @@ class ChargingService:
         at: datetime | None = None,
         *,
         interim: bool = False,
+        vendor_id: int | None = None,
     ) -> SessionGrant:
         """Open a session and hold its grant at every level, in one transaction with the
         concurrency check; the same session id again replays the first grant. Raises
-        :class:`ChargingRefused` for a business refusal."""
+        :class:`ChargingRefused` for a business refusal.
+
+        ``vendor_id``: the carrier the switch sends the call to (a vendor account of the
+        caller's operator whose deck prices the number); the CDR gets its buy leg."""
         _check_session_id(session_id)
         start = self._start_time(at)
         number = self._number(callee)
         if number is None:
             raise ChargingRefused(_refusal(Reason.INVALID_NUMBER))
-        account_id = self.identify(caller)
-        if account_id is None:
-            raise ChargingRefused(_refusal(Reason.UNKNOWN_CALLER))
+        account_id = self._caller_account(caller)
         return self._transaction(
             lambda journal: self._start_in(
-                journal, session_id, account_id, caller, number, start, interim
+                journal, session_id, account_id, caller, number, start, interim, vendor_id
             )
         )
 
@@ -315,6 +336,7 @@ class ChargingService:
         number: str,
         start: datetime,
         interim: bool,
+        vendor_id: int | None,
     ) -> SessionGrant:
         conn = journal.conn
         existing = repo.session(conn, session_id, lock=False)
@@ -323,6 +345,11 @@ class ChargingService:
         chain = repo.chain(conn, account_id)
         if not chain:
             raise ChargingRefused(_refusal(Reason.UNKNOWN_CALLER))
+        vendor_plan = None
+        if vendor_id is not None:
+            vendor_plan = charging_vendor.vendor_plan(
+                conn, vendor_id, chain, number, start, self._tariff
+            )
         journal.lock([journal.account_book(a.id) for a in _funded(chain)])
         ev = evaluate(
             chain,
@@ -383,6 +410,8 @@ class ChargingService:
                     ]
                 ),
                 "counted": json.dumps(ev.counted),
+                "vendor_id": vendor_id,
+                "vendor_plan": vendor_plan,
                 "expires_at": expires_at,
                 "created_at": now,
                 "updated_at": now,
@@ -418,30 +447,46 @@ class ChargingService:
     # -- update ------------------------------------------------------------------------
 
     def update(
-        self, session_id: str, used_seconds: int, *, request_number: int | None = None
+        self,
+        session_id: str,
+        used_seconds: int | None = None,
+        *,
+        used_delta: int | None = None,
+        request_number: int | None = None,
     ) -> SessionGrant:
-        """Report usage so far (seconds since the call's start) and extend the grant by a
-        chunk, as far as every level's funds allow. ``granted_seconds`` counts from the
-        reported usage; ``final`` says no further extension is possible. A repeated or
-        older report (same or lower request number or usage) replays the current grant."""
+        """Report usage and extend the grant by a chunk, as far as every level's funds
+        allow. Usage is either ``used_seconds`` since the call's start, or ``used_delta``
+        seconds since the last report (Diameter's Used-Service-Unit), added to the stored
+        usage in this transaction. ``granted_seconds`` counts from the reported usage;
+        ``final`` says no further extension is possible. A repeated or older report (same
+        or lower request number, or lower usage) replays the current grant."""
         _check_session_id(session_id)
-        if not 0 <= used_seconds <= self._settings.max_call_duration * 6:
-            raise InvalidInput("used seconds out of range")
+        report = self._usage_report(used_seconds, used_delta)
         return self._transaction(
-            lambda journal: self._update_in(journal, session_id, used_seconds, request_number)
+            lambda journal: self._update_in(journal, session_id, report, request_number)
         )
 
+    def _usage_report(self, used_seconds: int | None, used_delta: int | None) -> _Usage:
+        if (used_seconds is None) == (used_delta is None):
+            raise InvalidInput("give either the usage since the start or since the last report")
+        value = used_seconds if used_seconds is not None else used_delta
+        assert value is not None
+        if not 0 <= value <= self._settings.max_call_duration * 6:
+            raise InvalidInput("used seconds out of range")
+        return _Usage(value, delta=used_delta is not None)
+
     def _update_in(
-        self, journal: Journal, session_id: str, used: int, request_number: int | None
+        self, journal: Journal, session_id: str, report: _Usage, request_number: int | None
     ) -> SessionGrant:
         conn = journal.conn
         row = _locked_session(conn, session_id)
         if row.status != SessionStatus.OPEN.value:
             raise Conflict(f"session {session_id!r} is already settled", code="session_settled")
         last = row.request_number
-        if used < row.used_seconds or (
-            request_number is not None and last is not None and request_number <= last
-        ):
+        if _already_counted(row, request_number):
+            return self._grant_of(journal, row, replayed=True)
+        used = report.total(row.used_seconds)
+        if used < row.used_seconds:
             return self._grant_of(journal, row, replayed=True)
         granted, longest = row.granted_seconds, row.max_duration
         if row.interim:
@@ -495,24 +540,34 @@ class ChargingService:
     def stop(
         self,
         session_id: str,
-        duration: int,
+        duration: int | None = None,
         *,
+        used_delta: int | None = None,
         request_number: int | None = None,
         at: datetime | None = None,
     ) -> SessionSettlement:
         """Rate the actual duration at every level, charge it against the holds (usage
         beyond the grant is charged too, and flagged ``overrun``), release the rest and
-        write the CDR. Stopping a settled session replays its settlement: a retry or a
-        crossing stop never charges twice."""
+        write the CDR. ``used_delta`` instead of ``duration``: the seconds since the last
+        report, added to the stored usage (unless ``request_number`` was counted already).
+        Stopping a settled session replays its settlement: a retry or a crossing stop
+        never charges twice."""
         _check_session_id(session_id)
-        if not 0 <= duration <= self._settings.max_call_duration * 6:
-            raise InvalidInput("duration out of range")
-        return self._transaction(lambda journal: self._stop_in(journal, session_id, duration))
+        report = self._usage_report(duration, used_delta)
+        return self._transaction(
+            lambda journal: self._stop_in(journal, session_id, report, request_number)
+        )
 
-    def _stop_in(self, journal: Journal, session_id: str, duration: int) -> SessionSettlement:
+    def _stop_in(
+        self, journal: Journal, session_id: str, report: _Usage, request_number: int | None
+    ) -> SessionSettlement:
         row = _locked_session(journal.conn, session_id)
         if row.status != SessionStatus.OPEN.value:
             return self._settled(journal, row)
+        duration = report.value
+        if report.delta:
+            counted = _already_counted(row, request_number)
+            duration = row.used_seconds if counted else report.total(row.used_seconds)
         cdr_id, ratings, overrun = settle(
             journal, row, duration, tariff_of=self._tariff, settled_by="stop"
         )
@@ -573,6 +628,12 @@ class ChargingService:
 
     # -- reading -------------------------------------------------------------------------
 
+    def session_usage(self, session_id: str) -> int | None:
+        """The last usage a session reported (seconds since its start), or None."""
+        with self._db.transaction(readonly=True) as conn:
+            row = repo.session(conn, session_id, lock=False)
+        return None if row is None else int(row.used_seconds)
+
     def session_account(self, session_id: str) -> int | None:
         """The caller's account of a session (doors check tenancy with it), or None."""
         with self._db.transaction(readonly=True) as conn:
@@ -607,6 +668,23 @@ class ChargingService:
             before_id=before_id,
             limit=limit,
         )
+
+
+@dataclass(frozen=True)
+class _Usage:
+    """A usage report: seconds since the call's start, or since the last report."""
+
+    value: int
+    delta: bool
+
+    def total(self, stored: int) -> int:
+        return stored + self.value if self.delta else self.value
+
+
+def _already_counted(row: Any, request_number: int | None) -> bool:
+    """Whether a report with this request number was applied already (a retransmission)."""
+    last = row.request_number
+    return request_number is not None and last is not None and request_number <= last
 
 
 def _locked_session(conn: Connection, session_id: str) -> Any:

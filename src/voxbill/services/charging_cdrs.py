@@ -14,7 +14,8 @@ from voxbill.storage.database import Database
 
 @dataclass(frozen=True)
 class CdrLeg:
-    """What one level of the chain paid for the call, and its margin over the level below."""
+    """What one level of the chain paid for the call, and its margin over the level below;
+    ``side`` "buy": what the vendor (carrier) billed us, rated by its deck."""
 
     level: int
     account_id: int
@@ -26,6 +27,7 @@ class CdrLeg:
     cost: Decimal
     currency: str
     margin: Decimal | None
+    side: str = "sell"
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,11 @@ class Cdr:
     settled_by: str
     created_at: datetime
     legs: tuple[CdrLeg, ...]
+    vendor_id: int | None = None
+    vendor_cost: Decimal | None = None
+    vendor_currency: str | None = None
+    #: what the operator was paid minus the vendor cost (see docs/charging.md)
+    margin: Decimal | None = None
 
 
 def _leg(row: Any) -> CdrLeg:
@@ -61,6 +68,7 @@ def _leg(row: Any) -> CdrLeg:
         cost=norm(row.cost),
         currency=row.currency,
         margin=norm_or_none(row.margin),
+        side=row.side,
     )
 
 
@@ -104,6 +112,10 @@ def page(
             settled_by=r.settled_by,
             created_at=r.created_at,
             legs=tuple(_leg(leg) for leg in legs[r.id]),
+            vendor_id=r.vendor_id,
+            vendor_cost=norm_or_none(r.vendor_cost),
+            vendor_currency=r.vendor_currency,
+            margin=norm_or_none(r.margin),
         )
         for r in found
     ]

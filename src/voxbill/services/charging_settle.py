@@ -1,6 +1,7 @@
 """Settling a session, inside the caller's ledger transaction: rate the duration at every
 level, post the charges against the holds (releasing the rest), give back the open-call
-counters and write the CDR with every leg — all committed together, exactly once.
+counters, debit a prepaid vendor for its buy leg and write the CDR with every sell leg
+and the buy leg — all committed together, exactly once.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from voxbill.domain import charging as rules
 from voxbill.domain.charging import SessionStatus
 from voxbill.domain.ledger import Funds
 from voxbill.domain.rating import Rating, Tariff
-from voxbill.services import ledger_holds
+from voxbill.services import charging_vendor, ledger_holds
 from voxbill.services.ledger_journal import Journal
 from voxbill.services.ledger_views import norm
 from voxbill.storage import account_repository
 from voxbill.storage import cdr_repository as cdr_rows
 from voxbill.storage import charging_repository as repo
 from voxbill.storage import ledger_repository as ledger_rows
+from voxbill.storage.hold_repository import holds_by_reference
 
 TariffOf = Callable[[str, str, datetime], Tariff]
 
@@ -54,6 +56,27 @@ def _path(journal: Journal, account_id: int) -> str:
     return account.path
 
 
+def _buy_leg(level: int, vendor: charging_vendor.VendorLeg | None) -> list[dict[str, Any]]:
+    if vendor is None:
+        return []
+    rating = vendor.rating
+    return [
+        {
+            "level": level,
+            "account_id": vendor.account.id,
+            "plan": rating.plan,
+            "prefix": rating.prefix,
+            "destination": rating.destination,
+            "rate": rating.rate,
+            "billed_seconds": rating.billed_seconds,
+            "cost": rating.cost,
+            "currency": rating.currency,
+            "margin": None,
+            "side": "buy",
+        }
+    ]
+
+
 def settle(
     journal: Journal,
     row: Any,
@@ -65,7 +88,12 @@ def settle(
     """Charge ``duration`` seconds of the open session ``row``; (cdr id, ratings, overrun)."""
     levels = levels_of(row)
     ratings = [tariff_of(lv["plan"], row.callee, row.started_at).rate(duration) for lv in levels]
+    vendor = charging_vendor.rate(journal, row, duration, tariff_of)
     overrun = duration > row.granted_seconds
+    vendor_books = charging_vendor.books_to_lock(journal, vendor)
+    if vendor_books:  # the system's lock order: hold rows, then every balance in one pass
+        holds_by_reference(journal.conn, row.session_id, lock=True)
+        journal.lock([journal.account_book(lv["account_id"]) for lv in levels] + vendor_books)
     ledger_holds.post(
         journal,
         row.session_id,
@@ -73,6 +101,8 @@ def settle(
         f"charging:{settled_by}",
         allow_overrun=True,
     )
+    if vendor is not None:
+        charging_vendor.debit(journal, row.session_id, vendor, f"charging:{settled_by}")
     counted = json.loads(row.counted)
     if counted:
         repo.lock_counters(journal.conn, counted)
@@ -98,6 +128,12 @@ def settle(
             "overrun": overrun,
             "settled_by": settled_by,
             "created_at": journal.now,
+            "vendor_id": None if vendor is None else vendor.account.id,
+            "vendor_cost": None if vendor is None else vendor.rating.cost,
+            "vendor_currency": None if vendor is None else vendor.rating.currency,
+            "margin": None
+            if vendor is None
+            else charging_vendor.margin(journal.conn, ratings[-1], vendor, row.started_at),
         },
         [
             {
@@ -111,11 +147,13 @@ def settle(
                 "cost": rating.cost,
                 "currency": rating.currency,
                 "margin": margin,
+                "side": "sell",
             }
             for index, (level, rating, margin) in enumerate(
                 zip(levels, ratings, margins, strict=True)
             )
-        ],
+        ]
+        + _buy_leg(len(levels), vendor),
     )
     repo.update_session(
         journal.conn,

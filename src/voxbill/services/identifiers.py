@@ -19,7 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from voxbill.domain import access
 from voxbill.domain.access import Principal
-from voxbill.domain.errors import Conflict, InvalidInput
+from voxbill.domain.errors import Conflict, InvalidInput, InvalidPin
 from voxbill.domain.numbers import normalize_number
 from voxbill.settings import Settings
 from voxbill.storage import account_repository as accounts_repo
@@ -153,6 +153,7 @@ class IdentifierService:
         pin: str | None = None,
     ) -> IdentifiedCaller | None:
         """The account a caller belongs to, or ``None`` (unknown caller: refuse the call).
+        A known card with a wrong or missing PIN raises :class:`InvalidPin`.
 
         Tried in order: card + PIN, SIP username, ANI, source IP (exact, then the longest
         network). Without ``operator_id`` a value claimed under two operators is ambiguous
@@ -183,12 +184,16 @@ class IdentifierService:
         except InvalidInput:
             return None
         rows = repo.find_identifiers(conn, IdentifierType.CARD.value, number, operator_id)
-        if len(rows) != 1 or pin is None:
+        if len(rows) != 1:
             return None
+        # Said apart from an unknown card on purpose: the switch prompts for the PIN again
+        # (RADIUS h323-return-code 2). Card numbers are long and only trusted switches ask.
+        if pin is None:
+            raise InvalidPin("a PIN is required for this card")
         try:
             _PINS.verify(rows[0].pin_hash, pin)
         except (VerificationError, InvalidHashError):
-            return None
+            raise InvalidPin("wrong PIN for this card") from None
         return IdentifiedCaller(rows[0].account_id, rows[0].id, IdentifierType.CARD)
 
     def _ip(self, conn: Any, operator_id: int | None, ip: str) -> IdentifiedCaller | None:

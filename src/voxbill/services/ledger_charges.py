@@ -20,8 +20,14 @@ from voxbill.services.ledger_views import Charge, ChargeRequest, norm
 def validate_requests(
     requests: Sequence[ChargeRequest], kind: TransactionKind
 ) -> list[ChargeRequest]:
-    if kind in (TransactionKind.CHARGE, TransactionKind.TOPUP, TransactionKind.TRANSFER):
-        # ``charge`` transactions are settled holds: ledger verify matches them to holds
+    if kind in (
+        TransactionKind.CHARGE,
+        TransactionKind.TOPUP,
+        TransactionKind.TRANSFER,
+        TransactionKind.VENDOR_CHARGE,
+    ):
+        # ``charge`` transactions are settled holds and ``vendor_charge`` ones CDR buy
+        # legs: ledger verify matches them to those
         raise InvalidInput(f"an immediate charge cannot be of kind {kind}")
     if not requests:
         raise InvalidInput("a charge needs at least one level")

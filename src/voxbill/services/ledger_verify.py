@@ -2,7 +2,8 @@
 
 Checks that each account balance equals the sum of its legs, each reserved amount the
 sum of its open holds, each transaction and each currency sums to zero, every leg is in
-its book's currency, and every charge took from each balance what its posted holds say.
+its book's currency, every charge took from each balance what its posted holds say, and
+every ``vendor_charge`` took from the vendor what the call's CDR buy leg says.
 """
 
 from __future__ import annotations
@@ -50,4 +51,20 @@ def discrepancies(conn: Connection) -> list[Discrepancy]:
         if said != took:
             subject = f"transaction {transaction_id} on book {book_id}"
             found.append(Discrepancy("charge", subject, money_text(said), money_text(took)))
+    found += _vendor_charges(conn)
     return found
+
+
+def _vendor_charges(conn: Connection) -> list[Discrepancy]:
+    took = audit.vendor_charge_debits(conn)
+    said = audit.buy_leg_costs(conn, sorted(took))
+    return [
+        Discrepancy(
+            "vendor_charge",
+            f"session {session_id}",
+            money_text(said.get(session_id, ZERO)),
+            money_text(amount),
+        )
+        for session_id, amount in sorted(took.items())
+        if said.get(session_id) != amount
+    ]

@@ -22,7 +22,7 @@ from voxbill.domain import access
 from voxbill.domain import routing as rules
 from voxbill.domain.access import Principal
 from voxbill.domain.accounts import AccountKind
-from voxbill.domain.errors import Forbidden, InvalidInput, NotFound
+from voxbill.domain.errors import Forbidden, InvalidInput, InvalidPin, NotFound
 from voxbill.domain.routing import Route, SipTarget, Vendor
 from voxbill.services.charging import CallerId
 from voxbill.services.identifiers import IdentifierService
@@ -201,14 +201,17 @@ class RoutingService:
     ) -> RouteQuery | None:
         """Routes for the caller; None for an unknown caller or number (charging's
         refusal then says why)."""
-        found = self._identifiers.identify(
-            operator_id=caller.operator_id,
-            ani=caller.ani,
-            sip_user=caller.sip_user,
-            ip=caller.ip,
-            card=caller.card,
-            pin=caller.pin,
-        )
+        try:
+            found = self._identifiers.identify(
+                operator_id=caller.operator_id,
+                ani=caller.ani,
+                sip_user=caller.sip_user,
+                ip=caller.ip,
+                card=caller.card,
+                pin=caller.pin,
+            )
+        except InvalidPin:
+            return None
         if found is None:
             return None
         try:

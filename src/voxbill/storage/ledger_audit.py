@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from voxbill.domain.money import ZERO
+from voxbill.storage.schema.charging import cdr_legs, cdrs
 from voxbill.storage.schema.ledger import holds, ledger_books, ledger_entries, ledger_transactions
 
 
@@ -104,3 +105,27 @@ def charge_debits(conn: Connection) -> dict[tuple[int | None, int], Decimal]:
         .group_by(ledger_entries.c.transaction_id, ledger_entries.c.book_id)
     ).all()
     return {(r[0], int(r[1])): -r[2] for r in rows}
+
+
+def vendor_charge_debits(conn: Connection) -> dict[str, Decimal]:
+    """What ``vendor_charge`` transactions took from vendor balances, by session id."""
+    rows = conn.execute(
+        select(ledger_transactions.c.reference, func.sum(ledger_entries.c.amount))
+        .join(ledger_entries, ledger_entries.c.transaction_id == ledger_transactions.c.id)
+        .join(ledger_books, ledger_books.c.id == ledger_entries.c.book_id)
+        .where(ledger_transactions.c.kind == "vendor_charge", ledger_books.c.maintained.is_(True))
+        .group_by(ledger_transactions.c.reference)
+    ).all()
+    return {str(r[0]): -r[1] for r in rows}
+
+
+def buy_leg_costs(conn: Connection, session_ids: list[str]) -> dict[str, Decimal]:
+    """The CDR buy leg's cost of each of ``session_ids`` that has one."""
+    if not session_ids:
+        return {}
+    rows = conn.execute(
+        select(cdrs.c.session_id, cdr_legs.c.cost)
+        .join(cdr_legs, cdr_legs.c.cdr_id == cdrs.c.id)
+        .where(cdr_legs.c.side == "buy", cdrs.c.session_id.in_(session_ids))
+    ).all()
+    return {str(r[0]): r[1] for r in rows}

@@ -2,12 +2,14 @@
 
 Keys: admin and reseller, for callers in their subtree (others: 404, as if unknown);
 support keys are read-only (403). Refusals of ``start`` are problem+json with ``code``
-and ``reason``: 403 unknown_caller / blocked, 402 insufficient_funds, 404 no_rate,
-422 invalid_number, 429 concurrency_limit (a switch maps it to SIP 486).
+and ``reason``: 403 unknown_caller / invalid_pin / blocked, 402 insufficient_funds,
+404 no_rate, 422 invalid_number / invalid_vendor, 429 concurrency_limit (a switch maps it
+to SIP 486). A start's ``vendor_id`` (admin keys only) gives the CDR its buy leg.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
@@ -28,7 +30,7 @@ from voxbill.api.problems import responses
 from voxbill.bootstrap import Container
 from voxbill.domain import access
 from voxbill.domain.access import Principal
-from voxbill.domain.errors import NotFound
+from voxbill.domain.errors import Forbidden, InvalidPin, NotFound
 from voxbill.services.charging import CallerId
 
 router = APIRouter(tags=["calls"])
@@ -41,11 +43,24 @@ def _caller(container: Container, principal: Principal, caller: CallerId) -> Cal
     """The caller pinned to its account, once the key may act for it (404 otherwise);
     an unknown caller stays unknown, and the service refuses it."""
     access.check_calls(principal)
-    account_id = container.charging.identify(caller)
+    try:
+        account_id = container.charging.identify(caller)
+    except InvalidPin:  # no account to check: the service refuses it, within the key's
+        return replace(caller, operator_id=principal.operator_id)  # operator only
     if account_id is None:
         return CallerId()
     account = container.accounts.visible(principal, account_id)
     return CallerId(account_id=account.id)
+
+
+def _vendor(container: Container, principal: Principal, vendor_id: int | None) -> None:
+    """Only the operator's admin names the carrier of a call, and only its own vendors
+    (another operator's are not found); the service checks the rest."""
+    if vendor_id is None:
+        return
+    if principal.role is not access.Role.ADMIN:
+        raise Forbidden("only the operator's admin keys choose a call's vendor")
+    container.accounts.visible(principal, vendor_id)
 
 
 def _session(container: Container, principal: Principal, session_id: str) -> None:
@@ -85,8 +100,14 @@ def start(
     """Start a session: funds are held at every level of the caller's chain for
     ``max_duration`` (or, with ``interim``, for a first chunk extended by updates)."""
     caller = _caller(container, principal, caller_of(body.caller))
+    _vendor(container, principal, body.vendor_id)
     grant = container.charging.start(
-        body.session_id, caller, body.callee, body.at, interim=body.interim
+        body.session_id,
+        caller,
+        body.callee,
+        body.at,
+        interim=body.interim,
+        vendor_id=body.vendor_id,
     )
     if grant.replayed:
         response.status_code = 200

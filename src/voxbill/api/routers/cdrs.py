@@ -48,6 +48,10 @@ CSV_COLUMNS = [
     "overrun",
     "settled_by",
     "legs",
+    "vendor_id",
+    "vendor_cost",
+    "vendor_currency",
+    "margin",
 ]
 
 
@@ -86,6 +90,7 @@ def _csv_row(cdr: Cdr) -> list[str]:
         f"{leg.level}:{leg.account_id}:{leg.plan}:{canonical(leg.cost)}:{leg.currency}:"
         f"{'' if leg.margin is None else canonical(leg.margin)}"
         for leg in cdr.legs
+        if leg.side == "sell"
     )
     return [
         str(cdr.id),
@@ -104,6 +109,10 @@ def _csv_row(cdr: Cdr) -> list[str]:
         "true" if cdr.overrun else "false",
         cdr.settled_by,
         legs,
+        "" if cdr.vendor_id is None else str(cdr.vendor_id),
+        "" if cdr.vendor_cost is None else canonical(cdr.vendor_cost),
+        cdr.vendor_currency or "",
+        "" if cdr.margin is None else canonical(cdr.margin),
     ]
 
 
@@ -122,8 +131,9 @@ def export_cdrs(
     before_id: BeforeId = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 10_000,
 ) -> Response:
-    """The same CDRs as CSV (decimal strings; ``legs``: level:account:plan:cost:currency:
-    margin, joined by ``;``)."""
+    """The same CDRs as CSV (decimal strings; ``legs``: the sell legs as level:account:plan:
+    cost:currency:margin, joined by ``;``; the buy leg in ``vendor_*``, then ``margin``:
+    what the operator was paid minus the vendor cost)."""
     found = container.charging.cdrs(
         _path(container, principal, account_id),
         started_from=started_from,

@@ -2,8 +2,11 @@
 
 CCR-I starts an interim session (a chunk is granted), CCR-U reports usage and extends
 it, CCR-T stops it at the total reported usage, CCR-Event with DIRECT_DEBITING charges
-one message of CC-Service-Specific-Units segments. Refusals become Result-Codes through
-:mod:`voxbill.protocols.refusals`, the one table every door shares.
+one message of CC-Service-Specific-Units segments. Used-Service-Unit is a delta since the
+last report: charging adds it to the session's stored usage, keyed by CC-Request-Number,
+so any node can answer any request of a session and a retransmission never adds twice.
+Refusals become Result-Codes through :mod:`voxbill.protocols.refusals`, the one table
+every door shares.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from voxbill.services.charging import (
 if TYPE_CHECKING:
     from voxbill.services.sms_views import MessageReceipt, MessageRequest
 from .requests import GyRequest, RequestType
-from .sessions import SessionBook, Usage
+from .sessions import SessionBook
 from .wire import INVALID_AVP_VALUE, MISSING_AVP
 
 log = logging.getLogger(__name__)
@@ -52,14 +55,20 @@ class Charging(Protocol):
     ) -> SessionGrant: ...
 
     def update(
-        self, session_id: str, used_seconds: int, *, request_number: int | None = None
+        self,
+        session_id: str,
+        used_seconds: int | None = None,
+        *,
+        used_delta: int | None = None,
+        request_number: int | None = None,
     ) -> SessionGrant: ...
 
     def stop(
         self,
         session_id: str,
-        duration: int,
+        duration: int | None = None,
         *,
+        used_delta: int | None = None,
         request_number: int | None = None,
         at: datetime | None = None,
     ) -> SessionSettlement: ...
@@ -155,38 +164,24 @@ class GyHandler:
         grant = self._charging.start(
             request.session_id, self._caller(request.caller), request.callee, interim=True
         )
-        self.book.record_usage(request.session_id, Usage(0, request.request_number))
         return self._granted(grant)
 
-    def _total(self, request: GyRequest) -> int | None:
-        """Usage since the call's start once this report counts; ``None`` if unknown here."""
-        usage = self.book.usage(request.session_id)
-        if usage is None:
-            return request.used_seconds if request.request_number <= 1 else None
-        if request.request_number <= usage.last_number:
-            return usage.total  # an old report: counted already
-        return usage.total + request.used_seconds
-
     def _update(self, request: GyRequest) -> GyResult:
-        total = self._total(request)
-        if total is None:
-            return GyResult(DIAMETER_UNABLE_TO_COMPLY, error_message="usage unknown on this node")
         grant = self._charging.update(
-            request.session_id, total, request_number=request.request_number
+            request.session_id,
+            used_delta=request.used_seconds,
+            request_number=request.request_number,
         )
-        self.book.record_usage(request.session_id, Usage(total, request.request_number))
         if grant.granted_seconds <= 0:
             return GyResult(DIAMETER_CREDIT_LIMIT_REACHED, final=True, error_message="no credit")
         return self._granted(grant)
 
     def _terminate(self, request: GyRequest) -> GyResult:
-        total = self._total(request)
-        if total is None:
-            return GyResult(DIAMETER_UNABLE_TO_COMPLY, error_message="usage unknown on this node")
         settled = self._charging.stop(
-            request.session_id, total, request_number=request.request_number
+            request.session_id,
+            used_delta=request.used_seconds,
+            request_number=request.request_number,
         )
-        self.book.record_usage(request.session_id, Usage(total, request.request_number))
         return GyResult(DIAMETER_SUCCESS, cost=settled.cost, currency=settled.currency)
 
     def _event(self, request: GyRequest) -> GyResult:

@@ -1,13 +1,11 @@
-"""What a Gy node remembers between requests: answers for retransmissions, usage totals.
+"""What a Gy node remembers between requests: answers for retransmissions, nothing else.
 
-Retransmissions: a CCR with a Session-Id + CC-Request-Number already answered gets that
-answer again (with or without the T flag). Charging is idempotent on its own (start by
-session id, update by request number, a second stop replays the settlement), so this
-memory is a fast path that keeps answers identical, not what stops double charging.
-
-Usage totals: RFC 4006 reports usage as a delta since the last report, while charging
-takes the total since the call started; the running sum lives here, keyed by Session-Id
-(Gy sessions stay on the peer that answered the CCR-I). Both maps are bounded (LRU).
+A CCR with a Session-Id + CC-Request-Number already answered here gets that answer again
+(with or without the T flag). Charging is idempotent on its own (start by session id,
+usage deltas and updates by request number, a second stop replays the settlement) and
+keeps each session's usage in the database, so this bounded (LRU) memory is a fast path
+that keeps answers identical, never a truth: another node, or this one after a restart,
+answers the same request with the same effect.
 """
 
 from __future__ import annotations
@@ -16,7 +14,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
 _STRIPES: Final = 64
@@ -42,23 +39,14 @@ class _Lru(Generic[K, V]):
             self._items.popitem(last=False)
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """Seconds reported so far and the request number of the last report counted."""
-
-    total: int
-    last_number: int
-
-
 class SessionBook(Generic[V]):
     """Thread-safe: service calls run in worker threads. :meth:`serialized` keeps two
-    copies of one request from computing a total at the same time."""
+    copies of one request on this node from reaching charging at the same time."""
 
     def __init__(self, size: int = 200_000) -> None:
         self._guard = threading.Lock()
         self._stripes = [threading.Lock() for _ in range(_STRIPES)]
         self._answers: _Lru[tuple[str, int], V] = _Lru(size)
-        self._usage: _Lru[str, Usage] = _Lru(size)
 
     @contextmanager
     def serialized(self, session_id: str) -> Iterator[None]:
@@ -72,11 +60,3 @@ class SessionBook(Generic[V]):
     def remember(self, session_id: str, number: int, answer: V) -> None:
         with self._guard:
             self._answers.put((session_id, number), answer)
-
-    def usage(self, session_id: str) -> Usage | None:
-        with self._guard:
-            return self._usage.get(session_id)
-
-    def record_usage(self, session_id: str, usage: Usage) -> None:
-        with self._guard:
-            self._usage.put(session_id, usage)

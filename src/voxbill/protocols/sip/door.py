@@ -1,5 +1,8 @@
 """The SIP door's use case: an INVITE becomes a charging session and a 302 with routes.
 
+The session records the first (cheapest) route's vendor: a redirect server never learns
+which route the switch finally used, so the CDR's buy leg is the first choice.
+
 Blocking (it reads and writes the database): the server runs it in a thread pool. It
 never raises: every outcome is an :class:`Answer` (status, phrase, headers).
 """
@@ -84,7 +87,9 @@ class RedirectDoor:
         if query is None or not query.routes:
             decision = self._charging.authorize(caller, callee, now)
             return refusal(decision.reason if not decision.allowed else "no_route")
-        grant = self._charging.start(request.call_id, caller, callee, now, interim=False)
+        grant = self._charging.start(
+            request.call_id, caller, callee, now, interim=False, vendor_id=query.routes[0].vendor_id
+        )
         number = self._charging_number(callee)
         headers = [
             ("Contact", f"<{route.contact(number)}>;q={q}")

@@ -46,6 +46,9 @@ charging_sessions = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Column("settled_at", UtcDateTime, nullable=True),
     Column("cdr_id", _BigId, nullable=True),
+    # the carrier the switch sent the call to, and its deck as read at the start
+    Column("vendor_id", Integer, ForeignKey("accounts.id"), nullable=True),
+    Column("vendor_plan", String(100), nullable=True),
     CheckConstraint("status IN ('open','settled')", name="status"),
 )
 Index("ix_charging_sessions_open", charging_sessions.c.status, charging_sessions.c.expires_at)
@@ -78,6 +81,12 @@ cdrs = Table(
     Column("overrun", Boolean, nullable=False),  # usage beyond the grant (a late stop)
     Column("settled_by", String(8), nullable=False),  # stop | sweeper
     Column("created_at", UtcDateTime, nullable=False),
+    Column("vendor_id", Integer, ForeignKey("accounts.id"), nullable=True),
+    Column("vendor_cost", Amount, nullable=True),  # the buy leg's cost, in vendor_currency
+    Column("vendor_currency", String(3), nullable=True),
+    # what the operator is paid (its top payer's cost) - the vendor cost, in the payer's
+    # currency; null without a vendor, or across currencies with no exchange rate
+    Column("margin", Amount, nullable=True),
 )
 Index("ix_cdrs_path", cdrs.c.path, cdrs.c.id)
 Index("ix_cdrs_started", cdrs.c.started_at)
@@ -97,5 +106,7 @@ cdr_legs = Table(
     Column("cost", Amount, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("margin", Amount, nullable=True),  # its customer's cost - its own, same currency
+    Column("side", String(4), nullable=False, server_default="sell"),  # sell | buy (vendor)
+    CheckConstraint("side IN ('sell','buy')", name="side"),
 )
 Index("ix_cdr_legs_cdr", cdr_legs.c.cdr_id, cdr_legs.c.level)

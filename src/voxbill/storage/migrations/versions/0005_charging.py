@@ -46,10 +46,13 @@ def upgrade() -> None:
         sa.Column("updated_at", UtcDateTime(), nullable=False),
         sa.Column("settled_at", UtcDateTime(), nullable=True),
         sa.Column("cdr_id", _BigId, nullable=True),
+        sa.Column("vendor_id", sa.Integer(), nullable=True),
+        sa.Column("vendor_plan", sa.String(length=100), nullable=True),
         sa.CheckConstraint(
             "status IN ('open','settled')", name=op.f("ck_charging_sessions_status")
         ),
         _fk("charging_sessions", "account_id", "accounts"),
+        _fk("charging_sessions", "vendor_id", "accounts"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_charging_sessions")),
         sa.UniqueConstraint("session_id", name=op.f("uq_charging_sessions_session_id")),
     )
@@ -81,7 +84,12 @@ def upgrade() -> None:
         sa.Column("overrun", sa.Boolean(), nullable=False),
         sa.Column("settled_by", sa.String(length=8), nullable=False),
         sa.Column("created_at", UtcDateTime(), nullable=False),
+        sa.Column("vendor_id", sa.Integer(), nullable=True),
+        sa.Column("vendor_cost", Amount(), nullable=True),
+        sa.Column("vendor_currency", sa.String(length=3), nullable=True),
+        sa.Column("margin", Amount(), nullable=True),
         _fk("cdrs", "account_id", "accounts"),
+        _fk("cdrs", "vendor_id", "accounts"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cdrs")),
         sa.UniqueConstraint("session_id", name=op.f("uq_cdrs_session_id")),
     )
@@ -101,6 +109,8 @@ def upgrade() -> None:
         sa.Column("cost", Amount(), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("margin", Amount(), nullable=True),
+        sa.Column("side", sa.String(length=4), server_default="sell", nullable=False),
+        sa.CheckConstraint("side IN ('sell','buy')", name=op.f("ck_cdr_legs_side")),
         _fk("cdr_legs", "cdr_id", "cdrs"),
         _fk("cdr_legs", "account_id", "accounts"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cdr_legs")),
