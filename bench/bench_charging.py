@@ -115,7 +115,7 @@ def setup(base: str, key: str) -> list[str]:
     return anis
 
 
-def run_dialect(dialect: str, seconds: float, threads: int) -> None:
+def run_dialect(dialect: str, seconds: float, threads: int, workers: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         with database(dialect, directory) as url:
@@ -136,7 +136,7 @@ def run_dialect(dialect: str, seconds: float, threads: int) -> None:
                 "USD",
                 check=True,
             )
-            base, process = start_server(env, directory)
+            base, process = start_server(env, directory, "--workers", str(workers))
             try:
                 anis = setup(base, key)
                 counter = itertools.count()
@@ -181,7 +181,7 @@ def run_dialect(dialect: str, seconds: float, threads: int) -> None:
                     print(
                         f"{dialect:10} {name:22} {rate:8.0f}/s  p50 {pct(lat, 0.5):6.2f} ms  "
                         f"p99 {pct(lat, 0.99):6.2f} ms  "
-                        f"({count} in {seconds:.0f} s, {threads} threads)",
+                        f"({count} in {seconds:.0f} s, {threads} threads, {workers} workers)",
                         flush=True,
                     )
             finally:
@@ -197,10 +197,11 @@ def main() -> None:
     parser.add_argument("--dialect", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2, help="voxbill serve --workers")
     args = parser.parse_args()
     dialects = ["sqlite", "postgresql"] if args.dialect == "both" else [args.dialect]
     for dialect in dialects:
-        run_dialect(dialect, args.seconds, args.threads)
+        run_dialect(dialect, args.seconds, args.threads, args.workers)
 
 
 if __name__ == "__main__":

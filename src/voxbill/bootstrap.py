@@ -44,8 +44,13 @@ class Container:
         self.rating = RatingService(self.db, self.settings)
         self.rate_import = RateImportService(self.db, on_change=self.rating.forget)
         self.ledger = LedgerService(self.db, self.settings)
-        self.accounts = AccountService(self.db, funds_of=self.ledger.balance)
-        self.auth = AuthService(self.db)
+        self.accounts = AccountService(
+            self.db,
+            funds_of=self.ledger.balance,
+            cache_seconds=self.settings.hot_cache_seconds,
+            on_change=self._accounts_changed,
+        )
+        self.auth = AuthService(self.db, cache_seconds=self.settings.hot_cache_seconds)
         self.identifiers = IdentifierService(self.db, self.settings)
         self.rate_plans = RatePlanCatalog(self.db, self.rate_import)
         self.charging = ChargingService(
@@ -72,6 +77,11 @@ class Container:
             limiter=limiter,
         )
 
+    def _accounts_changed(self) -> None:
+        """An account written on this node: its caches forget at once (others: TTL)."""
+        self.auth.forget_all()
+        self.charging.forget_accounts()
+
     def close(self) -> None:
         close_limiter = getattr(self.rate_limiter, "close", None)
         if close_limiter is not None:
@@ -84,4 +94,5 @@ def build(settings: Settings | None = None, *, migrate: bool = False) -> Contain
     engine = make_engine(settings.database_url, lock_timeout_seconds=settings.lock_timeout_seconds)
     if migrate:
         upgrade(engine)
-    return Container(settings=settings, db=Database(engine))
+    database = Database(engine, lock_timeout_seconds=settings.lock_timeout_seconds)
+    return Container(settings=settings, db=database)

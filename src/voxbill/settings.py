@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     #: Longest call ever granted, in seconds.
     max_call_duration: int = Field(default=4 * 3600, ge=1, le=86400)
+    #: Seconds an API key, caller identifier or account chain may be served from a
+    #: node's memory (a revocation, move or block reaches the hot path within it;
+    #: balances and counters are always read fresh). 0 disables these caches.
+    hot_cache_seconds: float = Field(default=2.0, ge=0, le=60)
     #: Seconds a database lock may be waited for before the request fails cleanly.
     lock_timeout_seconds: float = Field(default=5.0, gt=0)
     #: Dialling prefix for international numbers (stripped during normalization).

@@ -61,12 +61,15 @@ def runner(env: dict[str, str], cwd: Path) -> RunVoxbill:
     return run
 
 
-def start_server(env: dict[str, str], cwd: Path) -> tuple[str, subprocess.Popen[bytes]]:
-    """Start ``voxbill serve`` on a free port; its base URL once healthy, and the process."""
+def start_server(
+    env: dict[str, str], cwd: Path, *extra: str
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """Start ``voxbill serve`` (with ``extra`` options) on a free port; its base URL once
+    healthy, and the process."""
     port = free_port()
     log = (cwd / f"serve-{port}.log").open("wb")
     process = subprocess.Popen(
-        [str(VOXBILL), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [str(VOXBILL), "serve", "--host", "127.0.0.1", "--port", str(port), *extra],
         env=env,
         cwd=cwd,
         stdout=log,

@@ -53,10 +53,19 @@ def db_upgrade() -> None:
     console.print(f"database at revision {revision}", markup=False)
 
 
+def worker_app() -> Any:
+    """The API of one ``serve --workers`` process, each with its own container and pool
+    (caches per process are fine: every truth is in the database)."""
+    from voxbill.api.app import create_app
+
+    return create_app(build())
+
+
 def _serve(
     host: str,
     port: int,
     *,
+    workers: int = 1,
     radius: int | None = None,
     diameter: int | None = None,
     sip: int | None = None,
@@ -90,7 +99,19 @@ def _serve(
 
             interval = container.settings.sweeper_interval_seconds
             doors.append(SweeperThread(container.charging, interval).start())
-        uvicorn.run(create_app(container), host=host, port=port, log_level="info", access_log=False)
+        if workers > 1:  # the doors and the sweeper above stay in this one process
+            uvicorn.run(
+                "voxbill.cli.main:worker_app",
+                factory=True,
+                workers=workers,
+                host=host,
+                port=port,
+                log_level="info",
+                access_log=False,
+            )
+        else:
+            app = create_app(container)
+            uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
     finally:
         for door in doors:
             door.stop()
@@ -107,10 +128,20 @@ def serve(
     ] = None,
     diameter: Annotated[int | None, typer.Option(help="Diameter Gy port (TCP)")] = None,
     sip: Annotated[int | None, typer.Option(help="SIP redirect server port (UDP and TCP)")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="HTTP worker processes (about one per CPU)")
+    ] = 1,
 ) -> None:
     """Serve the API (and, as later releases add them, portal, jobs and protocol doors)."""
     settings = Settings()
-    _serve(host or settings.host, port or settings.port, radius=radius, diameter=diameter, sip=sip)
+    _serve(
+        host or settings.host,
+        port or settings.port,
+        workers=workers,
+        radius=radius,
+        diameter=diameter,
+        sip=sip,
+    )
 
 
 @app.command()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,6 +26,7 @@ from voxbill.domain.accounts import (
 )
 from voxbill.domain.errors import Conflict, InvalidInput, NotFound
 from voxbill.domain.money import ZERO, normalize_currency
+from voxbill.services.ttl_cache import TtlCache
 from voxbill.storage import account_repository as repo
 from voxbill.storage.database import Database
 
@@ -73,10 +75,28 @@ class Funds(Protocol):
 
 
 class AccountService:
-    def __init__(self, db: Database, funds_of: Callable[[int], Funds] | None = None) -> None:
-        """``funds_of`` (the ledger's balance view) guards balance-sharing changes."""
+    def __init__(
+        self,
+        db: Database,
+        funds_of: Callable[[int], Funds] | None = None,
+        *,
+        cache_seconds: float = 0.0,
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
+        """``funds_of`` (the ledger's balance view) guards balance-sharing changes;
+        ``on_change`` lets other caches of accounts forget them when one is written here."""
         self._db = db
         self._funds_of = funds_of
+        self._recent: TtlCache[int, Account | None] = TtlCache(cache_seconds)
+        self._on_change = on_change
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._db.transaction() as conn:
+            yield conn
+        self._recent.clear()
+        if self._on_change is not None:
+            self._on_change()
 
     # -- reading -----------------------------------------------------------------------
 
@@ -84,6 +104,17 @@ class AccountService:
         """The account if the caller may see it; ``NotFound`` otherwise (no leak)."""
         with self._db.transaction(readonly=True) as conn:
             return access.require_visible(principal, repo.get(conn, account_id))
+
+    def visible_recently(self, principal: Principal, account_id: int) -> Account:
+        """``visible`` from a read at most ``hot_cache_seconds`` old: the calls hot path's
+        tenancy check. A move made on another node reaches it within that bound; money is
+        never decided from it (charging re-reads the chain in its own transaction)."""
+
+        def load() -> Account | None:
+            with self._db.transaction(readonly=True) as conn:
+                return repo.get(conn, account_id)
+
+        return access.require_visible(principal, self._recent.get(account_id, load))
 
     def children(
         self, principal: Principal, account_id: int, *, after_id: int | None, limit: int
@@ -97,7 +128,7 @@ class AccountService:
     def ensure_operator(self, name: str, currency: str) -> tuple[Account, bool]:
         """The operator root named ``name``, created if missing; ``True`` when created."""
         name = check_name(name)
-        with self._db.transaction() as conn:
+        with self._write() as conn:
             existing = repo.find_operator(conn, name)
             if existing is not None:
                 return existing, False
@@ -122,7 +153,7 @@ class AccountService:
 
     def create(self, principal: Principal, fields: Mapping[str, Any]) -> Account:
         kind = AccountKind(fields["kind"])
-        with self._db.transaction() as conn:
+        with self._write() as conn:
             parent_id = fields.get("parent_id") or principal.account_id
             parent = repo.get(conn, parent_id, for_update=True)
             if parent is None or not principal.sees(parent):
@@ -154,7 +185,7 @@ class AccountService:
         unknown = set(changes) - PATCHABLE
         if unknown:
             raise InvalidInput(f"cannot change {', '.join(sorted(unknown))}")
-        with self._db.transaction() as conn:
+        with self._write() as conn:
             account = access.require_visible(principal, repo.get(conn, account_id, for_update=True))
             current = {k: v for k, v in changes.items() if v != _field(account, k)}
             access.check_patch(principal, account, set(current))

@@ -19,6 +19,7 @@ from voxbill.domain import access
 from voxbill.domain.access import ROLE_KINDS, Principal, Role
 from voxbill.domain.accounts import AccountStatus
 from voxbill.domain.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from voxbill.services.ttl_cache import TtlCache
 from voxbill.storage import account_repository as accounts_repo
 from voxbill.storage import auth_repository as repo
 from voxbill.storage.auth_repository import ApiKeyRecord
@@ -52,15 +53,24 @@ class IssuedKey:
 
 
 class AuthService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, cache_seconds: float = 0.0) -> None:
         self._db = db
+        #: key hash -> its owner, so that a busy switch does not pay a query per request;
+        #: a revocation on another node (or an account closed) takes effect within the TTL
+        self._keys: TtlCache[str, repo.KeyOwner | None] = TtlCache(cache_seconds)
+
+    def forget_all(self) -> None:
+        self._keys.clear()
+
+    def _owner(self, digest: str) -> repo.KeyOwner | None:
+        with self._db.transaction(readonly=True) as conn:
+            return repo.key_by_hash(conn, digest)
 
     def authenticate(self, token: str | None) -> Principal:
         if not token or not token.startswith(f"{KEY_SCHEME}_") or len(token) > 200:
             raise Unauthorized("a valid API key is required (Authorization: Bearer <key>)")
         digest = hash_key(token)
-        with self._db.transaction(readonly=True) as conn:
-            owner = repo.key_by_hash(conn, digest)
+        owner = self._keys.get(digest, lambda: self._owner(digest))
         if owner is None or owner.status == AccountStatus.CLOSED:
             raise Unauthorized("the API key is unknown or revoked")
         return Principal(owner.key.account_id, owner.path, owner.key.role, owner.key.id)
@@ -110,7 +120,8 @@ class AuthService:
             repo.revoke_key(conn, key_id)
             again = repo.key_by_id(conn, key_id)
             assert again is not None
-            return again[0]
+        self._keys.clear()  # at once on this node; other nodes within their TTL
+        return again[0]
 
     # -- portal users ------------------------------------------------------------------
 

@@ -28,21 +28,21 @@ from voxbill.domain.errors import (
     NotFound,
     Refused,
 )
-from voxbill.domain.ledger import Funds
 from voxbill.domain.rating import Tariff
 from voxbill.services import charging_cdrs, charging_vendor, ledger_holds
 from voxbill.services.charging_cdrs import Cdr
 from voxbill.services.charging_decision import Evaluation, Sources, evaluate
+from voxbill.services.charging_reads import ChainCache, fresh_sources, owners_of
 from voxbill.services.charging_settle import available, levels_of, settle
 from voxbill.services.identifiers import IdentifierService
 from voxbill.services.ledger import LedgerService
 from voxbill.services.ledger_journal import Journal
 from voxbill.services.ledger_views import HoldRequest, norm
 from voxbill.services.rating import RatingService
+from voxbill.services.ttl_cache import TtlCache
 from voxbill.settings import Settings
 from voxbill.storage import cdr_repository
 from voxbill.storage import charging_repository as repo
-from voxbill.storage import ledger_repository as ledger_rows
 from voxbill.storage.database import Database, DatabaseBusy
 from voxbill.storage.hold_repository import holds_by_reference
 
@@ -188,6 +188,9 @@ class ChargingService:
         self._ledger = ledger
         self._identifiers = identifiers
         self._clock = clock
+        self._chains = ChainCache(db, settings.hot_cache_seconds)
+        #: session id -> caller's account: a fact that never changes, kept for tenancy checks
+        self._session_accounts: TtlCache[str, int | None] = TtlCache(3600.0)
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -270,16 +273,16 @@ class ChargingService:
             account_id = self._caller_account(caller)
         except ChargingRefused as refused:
             return refused.authorization
+        chain = self._chains.chain(account_id)
+        if not chain:
+            return _refusal(Reason.UNKNOWN_CALLER)
         with self._db.transaction(readonly=True) as conn:
-            chain = repo.chain(conn, account_id)
-            if not chain:
-                return _refusal(Reason.UNKNOWN_CALLER)
             ev = evaluate(
                 chain,
                 number,
                 start,
                 tariff_of=self._tariff,
-                sources=_read_sources(conn),
+                sources=fresh_sources(conn, chain),
                 system_max=self._settings.max_call_duration,
             )
         return self._answer(ev, account_id)
@@ -308,11 +311,13 @@ class ChargingService:
         if number is None:
             raise ChargingRefused(_refusal(Reason.INVALID_NUMBER))
         account_id = self._caller_account(caller)
-        return self._transaction(
+        grant = self._transaction(
             lambda journal: self._start_in(
                 journal, session_id, account_id, caller, number, start, interim, vendor_id
             )
         )
+        self._session_accounts.put(session_id, grant.account_id)
+        return grant
 
     def _transaction(self, work: Callable[[Journal], T]) -> T:
         """Run ``work`` in one ledger transaction, again if it changed nothing because a
@@ -342,9 +347,11 @@ class ChargingService:
         existing = repo.session(conn, session_id, lock=False)
         if existing is not None:
             return self._grant_of(journal, existing, replayed=True)
-        chain = repo.chain(conn, account_id)
+        chain = repo.chain(conn, account_id, ancestors=self._chains.ancestors(account_id))
         if not chain:
             raise ChargingRefused(_refusal(Reason.UNKNOWN_CALLER))
+        self._chains.remember(account_id, chain)
+        journal.know_owners(owners_of(chain))
         vendor_plan = None
         if vendor_id is not None:
             vendor_plan = charging_vendor.vendor_plan(
@@ -636,9 +643,20 @@ class ChargingService:
 
     def session_account(self, session_id: str) -> int | None:
         """The caller's account of a session (doors check tenancy with it), or None."""
-        with self._db.transaction(readonly=True) as conn:
-            row = repo.session(conn, session_id, lock=False)
-        return None if row is None else int(row.account_id)
+
+        def load() -> int | None:
+            with self._db.transaction(readonly=True) as conn:
+                row = repo.session(conn, session_id, lock=False)
+            return None if row is None else int(row.account_id)
+
+        found = self._session_accounts.get(session_id, load)
+        if found is None:
+            self._session_accounts.forget(session_id)  # it may start any moment
+        return found
+
+    def forget_accounts(self) -> None:
+        """An account changed on this node: authorize reads its chain afresh."""
+        self._chains.clear()
 
     def cdrs(
         self,
@@ -704,30 +722,3 @@ def _funded(chain: Sequence[Account]) -> list[Account]:
         or a.balance.cutoff_mode.value in ("inbound", "mutual")
         or a.limits.low_balance_concurrent_calls is not None
     ]
-
-
-def _read_sources(conn: Connection) -> Sources:
-    """Unlocked reads for ``authorize``: a balance is identified by its owning account."""
-    owners: dict[int, ledger_rows.Owner] = {}
-
-    def book_of(account: Account) -> int:
-        if account.id not in owners:
-            owners[account.id] = ledger_rows.balance_owner(conn, account.id)
-        owner = owners[account.id]
-        owners.setdefault(owner.balance_account_id, owner)
-        return owner.balance_account_id
-
-    def funds_of_book(balance_account_id: int) -> Funds:
-        owner = owners[balance_account_id]
-        key = ledger_rows.account_book_key(balance_account_id)
-        book = ledger_rows.find_book(conn, key)
-        return Funds(
-            balance=Decimal(0) if book is None else book.balance,
-            reserved=Decimal(0) if book is None else book.reserved,
-            billing=owner.billing,
-            credit_limit=owner.credit_limit,
-            block_balance=owner.block_balance,
-            alert_balance=owner.alert_balance,
-        )
-
-    return Sources(book_of, funds_of_book, lambda ids: repo.open_calls(conn, ids))

@@ -21,6 +21,7 @@ from voxbill.domain import access
 from voxbill.domain.access import Principal
 from voxbill.domain.errors import Conflict, InvalidInput, InvalidPin
 from voxbill.domain.numbers import normalize_number
+from voxbill.services.ttl_cache import TtlCache
 from voxbill.settings import Settings
 from voxbill.storage import account_repository as accounts_repo
 from voxbill.storage import auth_repository as repo
@@ -90,6 +91,11 @@ class IdentifierService:
     def __init__(self, db: Database, settings: Settings) -> None:
         self._db = db
         self._settings = settings
+        #: (operator, ani, sip user, ip) -> the answer, for ``hot_cache_seconds``: a new
+        #: identifier is cached away at once on this node, on others within the TTL
+        self._found: TtlCache[tuple[Any, ...], IdentifiedCaller | None] = TtlCache(
+            settings.hot_cache_seconds
+        )
 
     def _ani(self, value: str) -> str:
         return normalize_number(
@@ -135,6 +141,7 @@ class IdentifierService:
             values |= {"operator_id": account.operator_id, "account_id": account.id}
             new_id = repo.insert_identifier(conn, values | {"type": type_.value})
             rows = repo.identifiers_of(conn, account.id)
+        self._found.clear()
         return next(_record(r) for r in rows if r.id == new_id)
 
     def list(self, principal: Principal, account_id: int) -> list[CallerIdentifier]:
@@ -159,9 +166,16 @@ class IdentifierService:
         network). Without ``operator_id`` a value claimed under two operators is ambiguous
         and identifies nobody.
         """
-        with self._db.transaction(readonly=True) as conn:
-            if card is not None:
+        if card is not None:
+            with self._db.transaction(readonly=True) as conn:
                 return self._card(conn, operator_id, card, pin)
+        key = (operator_id, ani, sip_user, ip)
+        return self._found.get(key, lambda: self._lookup(operator_id, ani, sip_user, ip))
+
+    def _lookup(
+        self, operator_id: int | None, ani: str | None, sip_user: str | None, ip: str | None
+    ) -> IdentifiedCaller | None:
+        with self._db.transaction(readonly=True) as conn:
             attempts: list[tuple[IdentifierType, str]] = []
             if sip_user:
                 attempts.append((IdentifierType.SIP_USER, sip_user.strip()))

@@ -45,6 +45,11 @@ class Journal:
         self._book_owner: dict[int, Owner] = {}
         self._locked: dict[int, BookState] = {}
 
+    def know_owners(self, owners: Iterable[Owner]) -> None:
+        """Owners the caller read in this transaction (saves a query per account)."""
+        for owner in owners:
+            self._owners.setdefault(owner.account_id, owner)
+
     def owner(self, account_id: int) -> Owner:
         if account_id not in self._owners:
             self._owners[account_id] = repo.balance_owner(self.conn, account_id)

@@ -7,7 +7,7 @@ rows (ascending), then counter rows (ascending). Sweepers claim expired sessions
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,8 +20,18 @@ from voxbill.storage.schema.accounts import accounts
 from voxbill.storage.schema.charging import call_counters, charging_sessions
 
 
-def chain(conn: Connection, account_id: int) -> list[Account]:
-    """The account and its ancestors, caller first and the root last ([] if unknown)."""
+def chain(conn: Connection, account_id: int, *, ancestors: Sequence[int] = ()) -> list[Account]:
+    """The account and its ancestors, caller first and the root last ([] if unknown).
+
+    ``ancestors`` (ids from a recent read, e.g. a cached chain) fetches the whole chain in
+    one query; it is only a guess: if the fresh path disagrees, the chain is read again.
+    """
+    if ancestors:
+        wanted = select(accounts).where(accounts.c.id.in_([account_id, *ancestors]))
+        found = {row.id: account_repository.from_row(row) for row in conn.execute(wanted)}
+        first = found.get(account_id)
+        if first is not None and first.ancestor_ids == list(ancestors):
+            return [first, *(found[i] for i in reversed(ancestors) if i in found)]
     first = account_repository.get(conn, account_id)
     if first is None:
         return []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -69,10 +70,18 @@ def _sqlite_engine(url: str, lock_timeout_seconds: float, **kwargs: Any) -> Engi
 
 
 class Database:
-    """The unit of work's source: ``with db.transaction() as conn`` commits or rolls back."""
+    """The unit of work's source: ``with db.transaction() as conn`` commits or rolls back.
 
-    def __init__(self, engine: Engine) -> None:
+    On SQLite, writers of this process queue on an in-process lock before ``BEGIN
+    IMMEDIATE``: the database allows one writer anyway, and a queue hands the turn over
+    at once where many threads would otherwise poll the file lock (busy timeout) and
+    time out under load. The database still enforces it across processes.
+    """
+
+    def __init__(self, engine: Engine, *, lock_timeout_seconds: float = 5.0) -> None:
         self.engine = engine
+        self._lock_timeout = lock_timeout_seconds
+        self._writer = threading.RLock() if engine.dialect.name == "sqlite" else None
 
     @property
     def dialect(self) -> str:
@@ -80,6 +89,20 @@ class Database:
 
     @contextmanager
     def transaction(self, *, readonly: bool = False) -> Iterator[Connection]:
+        if self._writer is None or readonly:
+            with self._transaction(readonly) as conn:
+                yield conn
+            return
+        if not self._writer.acquire(timeout=self._lock_timeout):
+            raise DatabaseBusy("the database is busy; retry the request")
+        try:
+            with self._transaction(readonly) as conn:
+                yield conn
+        finally:
+            self._writer.release()
+
+    @contextmanager
+    def _transaction(self, readonly: bool) -> Iterator[Connection]:
         with self.engine.connect() as conn:
             if readonly:
                 conn = conn.execution_options(voxbill_readonly=True)

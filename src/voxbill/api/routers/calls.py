@@ -49,7 +49,7 @@ def _caller(container: Container, principal: Principal, caller: CallerId) -> Cal
         return replace(caller, operator_id=principal.operator_id)  # operator only
     if account_id is None:
         return CallerId()
-    account = container.accounts.visible(principal, account_id)
+    account = container.accounts.visible_recently(principal, account_id)
     return CallerId(account_id=account.id)
 
 
@@ -68,7 +68,7 @@ def _session(container: Container, principal: Principal, session_id: str) -> Non
     account_id = container.charging.session_account(session_id)
     if account_id is None:
         raise NotFound("call session not found")
-    container.accounts.visible(principal, account_id)
+    container.accounts.visible_recently(principal, account_id)
 
 
 @router.post(
