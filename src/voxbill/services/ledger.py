@@ -108,23 +108,27 @@ class LedgerService:
         key: str | None,
         fingerprint: str | None,
         run: Callable[[Journal], LedgerTransaction],
+        scope: str | None = None,
     ) -> LedgerTransaction:
-        """Run ``run`` once per (actor, key): a duplicate replays, a different request is 409.
+        """Run ``run`` once per (scope, key): a duplicate replays, another request is 409.
 
-        The key is stored in the transaction that moves the money; a concurrent duplicate
-        fails on the key's unique constraint, rolls back whole, and replays on retry.
+        ``scope`` (default: the actor) says whose keys they are — the API passes the
+        calling account, so every key of one account shares them. The key is stored in
+        the transaction that moves the money; a concurrent duplicate fails on the key's
+        unique constraint, rolls back whole, and replays on retry.
         """
         digest = fingerprint or request_fingerprint(operation, request)
+        owner = scope or actor
         for attempt in range(_ATTEMPTS):
             try:
                 with self._journal() as journal:
                     if key is not None:
-                        replay = stored_response(journal, actor, key, digest)
+                        replay = stored_response(journal, owner, key, digest)
                         if replay is not None:
                             return replay
                     result = run(journal)
                     if key is not None:
-                        remember(journal, actor, key, digest, operation, result)
+                        remember(journal, owner, key, digest, operation, result)
                     return result
             except IntegrityError:
                 if key is None or attempt == _ATTEMPTS - 1:
@@ -162,6 +166,7 @@ class LedgerService:
         actor: str,
         reason: str | None,
         key: str | None,
+        scope: str | None,
         fingerprint: str | None,
         floor: bool = False,
     ) -> LedgerTransaction:
@@ -186,7 +191,13 @@ class LedgerService:
             )
 
         return self._once(
-            kind.value, request, actor=actor, key=key, fingerprint=fingerprint, run=run
+            kind.value,
+            request,
+            actor=actor,
+            key=key,
+            scope=scope,
+            fingerprint=fingerprint,
+            run=run,
         )
 
     # -- money movements ---------------------------------------------------------
@@ -198,6 +209,7 @@ class LedgerService:
         *,
         actor: str,
         idempotency_key: str | None = None,
+        idempotency_scope: str | None = None,
         fingerprint: str | None = None,
         note: str | None = None,
     ) -> LedgerTransaction:
@@ -210,6 +222,7 @@ class LedgerService:
             actor=actor,
             reason=note,
             key=idempotency_key,
+            scope=idempotency_scope,
             fingerprint=fingerprint,
         )
 
@@ -221,6 +234,7 @@ class LedgerService:
         *,
         actor: str,
         idempotency_key: str | None = None,
+        idempotency_scope: str | None = None,
         fingerprint: str | None = None,
         force: bool = False,
     ) -> LedgerTransaction:
@@ -239,6 +253,7 @@ class LedgerService:
             actor=actor,
             reason=reason.strip(),
             key=idempotency_key,
+            scope=idempotency_scope,
             fingerprint=fingerprint,
             floor=value < ZERO and not force,
         )
@@ -251,6 +266,7 @@ class LedgerService:
         *,
         actor: str,
         idempotency_key: str | None = None,
+        idempotency_scope: str | None = None,
         fingerprint: str | None = None,
     ) -> LedgerTransaction:
         """Money given back to the account (a disputed call, a failed service)."""
@@ -264,6 +280,7 @@ class LedgerService:
             actor=actor,
             reason=reason.strip(),
             key=idempotency_key,
+            scope=idempotency_scope,
             fingerprint=fingerprint,
         )
 
@@ -275,6 +292,7 @@ class LedgerService:
         *,
         actor: str,
         idempotency_key: str | None = None,
+        idempotency_scope: str | None = None,
         fingerprint: str | None = None,
         note: str | None = None,
     ) -> LedgerTransaction:
@@ -339,6 +357,7 @@ class LedgerService:
             request,
             actor=actor,
             key=idempotency_key,
+            scope=idempotency_scope,
             fingerprint=fingerprint,
             run=run,
         )
