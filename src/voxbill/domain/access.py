@@ -148,6 +148,12 @@ def check_owner_money(principal: Principal, account: Account, operation: str) ->
         raise Forbidden(f"an account cannot make {operation}s on itself")
 
 
+def funding_account(principal: Principal) -> int | None:
+    """Who pays for an adjustment or refund: the operator's books for an admin key, the
+    acting account's own balance for anyone else (a reseller cannot create money)."""
+    return None if principal.role is Role.ADMIN else principal.account_id
+
+
 def check_transfer(principal: Principal, source: Account, target: Account) -> None:
     """Funding moves money from an account the caller holds down to a direct child."""
     require_write(principal)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, Protocol
@@ -104,6 +104,29 @@ class AccountService:
         """The account if the caller may see it; ``NotFound`` otherwise (no leak)."""
         with self._db.transaction(readonly=True) as conn:
             return access.require_visible(principal, repo.get(conn, account_id))
+
+    def guard(
+        self,
+        principal: Principal,
+        account_ids: Sequence[int],
+        check: Callable[..., None],
+    ) -> Callable[[Connection], None]:
+        """Tenancy re-checked inside a money movement's own transaction.
+
+        The guard re-reads ``account_ids`` (FOR SHARE on PostgreSQL, so a concurrent move
+        or status change waits for us; SQLite's write transactions are serial anyway),
+        requires each visible and calls ``check(*accounts)``: what the router checked
+        before cannot have changed by the time the money moves.
+        """
+
+        def guard(conn: Connection) -> None:
+            accounts = [
+                access.require_visible(principal, repo.get(conn, account_id, for_share=True))
+                for account_id in account_ids
+            ]
+            check(*accounts)
+
+        return guard
 
     def visible_recently(self, principal: Principal, account_id: int) -> Account:
         """``visible`` from a read at most ``hot_cache_seconds`` old: the calls hot path's

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from voxbill.domain.errors import InvalidInput, NotFound
+from voxbill.domain.errors import CurrencyMismatch, InvalidInput, NotFound
 from voxbill.domain.ledger import (
     Funds,
     Leg,
@@ -67,6 +67,9 @@ __all__ = [
 
 T = TypeVar("T")
 _ATTEMPTS = 3
+
+#: Re-checks who may do this inside the movement's transaction (see AccountService.guard).
+Guard = Callable[[Connection], None]
 
 
 class LedgerService:
@@ -169,22 +172,35 @@ class LedgerService:
         scope: str | None,
         fingerprint: str | None,
         floor: bool = False,
+        funded_by: int | None = None,
+        guard: Guard | None = None,
     ) -> LedgerTransaction:
-        """Money between an account's balance and one of the operator's system books."""
+        """Money between an account's balance and one of the operator's system books or,
+        with ``funded_by``, that account's own balance (never below its floor)."""
         request = {
             "account_id": account_id,
             "amount": canonical(amount),
             "reason": reason,
             "floor": floor,
+            "funded_by": funded_by,
         }
 
         def run(journal: Journal) -> LedgerTransaction:
+            if guard is not None:
+                guard(journal.conn)
             book = journal.account_book(account_id)
             currency = journal.owner(account_id).currency
-            system = journal.system_book(source, currency)
-            posting = Posting.move(system, book, amount, currency)
+            floors: list[int] = []
+            if funded_by is None:
+                payer = journal.system_book(source, currency)
+            else:
+                payer = self._funding_book(journal, funded_by, account_id)
+                floors.append(payer)
+            if floor:
+                floors.append(book)
+            posting = Posting.move(payer, book, amount, currency)
             applied = journal.post(
-                posting, kind=kind.value, actor=actor, reason=reason, floors=[book] if floor else []
+                posting, kind=kind.value, actor=actor, reason=reason, floors=floors
             )
             return self._result(
                 journal, kind, account_id, book, amount, applied.transaction_id, reason
@@ -200,6 +216,24 @@ class LedgerService:
             run=run,
         )
 
+    @staticmethod
+    def _funding_book(journal: Journal, funded_by: int, account_id: int) -> int:
+        """The payer's balance book: distinct from the account's, in the same currency."""
+        payer = journal.account_book(funded_by)
+        if payer == journal.account_book(account_id):
+            raise InvalidInput(
+                f"account {account_id} uses the balance of account {funded_by}: "
+                "moving money between them would change nothing"
+            )
+        payer_currency = journal.owner(funded_by).currency
+        currency = journal.owner(account_id).currency
+        if payer_currency != currency:
+            raise CurrencyMismatch(
+                f"account {funded_by} pays in {payer_currency}, account {account_id} is in "
+                f"{currency}: fund it with a transfer"
+            )
+        return payer
+
     # -- money movements ---------------------------------------------------------
 
     def top_up(
@@ -212,6 +246,7 @@ class LedgerService:
         idempotency_scope: str | None = None,
         fingerprint: str | None = None,
         note: str | None = None,
+        guard: Guard | None = None,
     ) -> LedgerTransaction:
         """Operator money in: from the cash (payments) book to the account's balance."""
         return self._external(
@@ -224,6 +259,7 @@ class LedgerService:
             key=idempotency_key,
             scope=idempotency_scope,
             fingerprint=fingerprint,
+            guard=guard,
         )
 
     def adjust(
@@ -237,9 +273,15 @@ class LedgerService:
         idempotency_scope: str | None = None,
         fingerprint: str | None = None,
         force: bool = False,
+        funded_by: int | None = None,
+        guard: Guard | None = None,
     ) -> LedgerTransaction:
         """± correction with a reason (the "decrement API"); a debit respects the floor
-        unless ``force`` (operator only: the caller checks who may force)."""
+        unless ``force`` (operator only: the caller checks who may force).
+
+        Against the operator's adjustments book, or with ``funded_by`` against that
+        account's balance: a reseller pays for a credit it gives, and a debit returns
+        the money to it — so no one but the operator creates money."""
         value = exact(amount)
         if value == ZERO:
             raise InvalidInput("an adjustment needs a non-zero amount")
@@ -256,6 +298,8 @@ class LedgerService:
             scope=idempotency_scope,
             fingerprint=fingerprint,
             floor=value < ZERO and not force,
+            funded_by=funded_by,
+            guard=guard,
         )
 
     def refund(
@@ -268,8 +312,11 @@ class LedgerService:
         idempotency_key: str | None = None,
         idempotency_scope: str | None = None,
         fingerprint: str | None = None,
+        funded_by: int | None = None,
+        guard: Guard | None = None,
     ) -> LedgerTransaction:
-        """Money given back to the account (a disputed call, a failed service)."""
+        """Money given back to the account (a disputed call, a failed service), from the
+        operator's refunds book or, with ``funded_by``, from that account's balance."""
         if not reason or not reason.strip():
             raise InvalidInput("a refund needs a reason")
         return self._external(
@@ -282,6 +329,8 @@ class LedgerService:
             key=idempotency_key,
             scope=idempotency_scope,
             fingerprint=fingerprint,
+            funded_by=funded_by,
+            guard=guard,
         )
 
     def transfer(
@@ -295,6 +344,7 @@ class LedgerService:
         idempotency_scope: str | None = None,
         fingerprint: str | None = None,
         note: str | None = None,
+        guard: Guard | None = None,
     ) -> LedgerTransaction:
         """A reseller funds another balance from its own; ``amount`` is in the source's
         currency. The result is the source's side (amount negative); the counterparty is
@@ -309,6 +359,8 @@ class LedgerService:
         }
 
         def run(journal: Journal) -> LedgerTransaction:
+            if guard is not None:
+                guard(journal.conn)
             source_book = journal.account_book(source_id)
             target_book = journal.account_book(target_id)
             if source_book == target_book:

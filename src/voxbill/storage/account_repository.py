@@ -88,10 +88,15 @@ def columns_of(account: Account) -> dict[str, Any]:
     }
 
 
-def get(conn: Connection, account_id: int, *, for_update: bool = False) -> Account | None:
+def get(
+    conn: Connection, account_id: int, *, for_update: bool = False, for_share: bool = False
+) -> Account | None:
+    """``for_share``: no move, status or settings change of the row commits until we do."""
     query = select(accounts).where(accounts.c.id == account_id)
     if for_update and conn.dialect.name == "postgresql":
         query = query.with_for_update()
+    elif for_share and conn.dialect.name == "postgresql":
+        query = query.with_for_update(read=True)
     row = conn.execute(query).first()
     return None if row is None else _account(row)
 

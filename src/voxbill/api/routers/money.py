@@ -1,8 +1,15 @@
-"""Money endpoints: every movement goes through the ledger, idempotent by key."""
+"""Money endpoints: every movement goes through the ledger, idempotent by key.
+
+Tenancy is checked twice: here, to answer fast, and again by a guard the ledger runs
+inside the movement's own transaction (accounts re-read FOR SHARE before the balances
+are locked), so a concurrent move, status change or re-parenting cannot slip between
+the check and the money.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -66,6 +73,9 @@ def top_up(
         account.id,
         body.amount,
         note=body.note,
+        guard=container.accounts.guard(
+            principal, [account.id], partial(access.check_top_up, principal)
+        ),
         **replay_args(request, principal, idempotency_key, body),
     )
     _answer(response, tx.replayed)
@@ -100,6 +110,9 @@ def transfer(
         target.id,
         body.amount,
         note=body.note,
+        guard=container.accounts.guard(
+            principal, [source.id, target.id], partial(access.check_transfer, principal)
+        ),
         **replay_args(request, principal, idempotency_key, body),
     )
     _answer(response, tx.replayed)
@@ -121,7 +134,10 @@ def adjust(
     container: ContainerDep,
     idempotency_key: IdempotencyKey = None,
 ) -> TransactionRead:
-    """Increment or decrement a balance, with a reason (made by an ancestor account)."""
+    """Increment or decrement a balance, with a reason (made by an ancestor account).
+
+    An admin key's adjustment is the operator's; anyone else's moves money between its
+    own balance and the account's (it pays for a credit, a debit comes back to it)."""
     account = container.accounts.visible(principal, account_id)
     access.check_owner_money(principal, account, "adjustment")
     if body.amount == 0:
@@ -130,6 +146,12 @@ def adjust(
         account.id,
         body.amount,
         body.reason,
+        funded_by=access.funding_account(principal),
+        guard=container.accounts.guard(
+            principal,
+            [account.id],
+            partial(access.check_owner_money, principal, operation="adjustment"),
+        ),
         **replay_args(request, principal, idempotency_key, body),
     )
     _answer(response, tx.replayed)
@@ -151,6 +173,7 @@ def refund(
     container: ContainerDep,
     idempotency_key: IdempotencyKey = None,
 ) -> TransactionRead:
+    """Money given back: from the operator's refunds book (admin) or the caller's balance."""
     account = container.accounts.visible(principal, account_id)
     access.check_owner_money(principal, account, "refund")
     positive(body.amount, "a refund")
@@ -158,6 +181,12 @@ def refund(
         account.id,
         body.amount,
         body.reason,
+        funded_by=access.funding_account(principal),
+        guard=container.accounts.guard(
+            principal,
+            [account.id],
+            partial(access.check_owner_money, principal, operation="refund"),
+        ),
         **replay_args(request, principal, idempotency_key, body),
     )
     _answer(response, tx.replayed)
