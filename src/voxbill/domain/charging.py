@@ -54,6 +54,17 @@ class SettleAt(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class CallKey:
+    """What makes a start the same call as a stored session: a retry with equal keys
+    replays the first grant; another call reusing the session id is refused."""
+
+    account_id: int
+    callee: str
+    interim: bool
+    vendor_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Level:
     """One payer of a call: ``account`` is charged by ``plan`` (on its balance)."""
 

@@ -14,7 +14,8 @@ stable ``code``; one place per door (HTTP, SIP, RADIUS, CLI) maps codes to its s
     │   └── UnknownRatePlan          code=unknown_rate_plan
     ├── Conflict                     code=conflict
     │   ├── IdempotencyConflict      code=idempotency_conflict (same key, other request)
-    │   └── HoldConflict             code=hold_conflict      (hold already settled otherwise)
+    │   ├── HoldConflict             code=hold_conflict      (hold already settled otherwise)
+    │   └── SessionConflict          code=session_conflict   (session id taken by another call)
     ├── Refused                      code=refused            (a business "no")
     │   ├── InvalidPin               code=invalid_pin        (known card, wrong PIN)
     │   ├── InsufficientFunds        code=insufficient_funds
@@ -97,6 +98,13 @@ class HoldConflict(Conflict):
     """A hold was already posted, voided or expired in another way than asked."""
 
     code = "hold_conflict"
+
+
+class SessionConflict(Conflict):
+    """A start reused a session id that belongs to another call (another caller, callee or
+    mode): it is refused, never replayed, so one call never receives another's grant."""
+
+    code = "session_conflict"
 
 
 class Refused(VoxbillError):

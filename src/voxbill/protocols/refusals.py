@@ -81,6 +81,16 @@ _TABLE: Final[tuple[Refusal, ...]] = (
         11,
         "session already settled",
     ),
+    # a start whose session id names another call: SIP 481 because the id does not name
+    # a dialog this request belongs to (SIP has no 409); the switch must pick a new id
+    Refusal(
+        "session_conflict",
+        481,
+        "Call/Transaction Does Not Exist",
+        DIAMETER_UNABLE_TO_COMPLY,
+        11,
+        "session id belongs to another call",
+    ),
 )
 _BY_REASON: Final = {refusal.reason: refusal for refusal in _TABLE}
 

@@ -27,6 +27,7 @@ from voxbill.domain.errors import (
     InvalidPin,
     NotFound,
     Refused,
+    SessionConflict,
 )
 from voxbill.domain.rating import Tariff
 from voxbill.services import charging_cdrs, charging_vendor, ledger_holds
@@ -300,8 +301,10 @@ class ChargingService:
         vendor_id: int | None = None,
     ) -> SessionGrant:
         """Open a session and hold its grant at every level, in one transaction with the
-        concurrency check; the same session id again replays the first grant. Raises
-        :class:`ChargingRefused` for a business refusal.
+        concurrency check; the same session id again replays the first grant when it is
+        the same call (caller's account, callee, interim, vendor), else raises
+        :class:`~voxbill.domain.errors.SessionConflict`. Raises :class:`ChargingRefused`
+        for a business refusal.
 
         ``vendor_id``: the carrier the switch sends the call to (a vendor account of the
         caller's operator whose deck prices the number); the CDR gets its buy leg."""
@@ -346,6 +349,13 @@ class ChargingService:
         conn = journal.conn
         existing = repo.session(conn, session_id, lock=False)
         if existing is not None:
+            stored = rules.CallKey(
+                existing.account_id, existing.callee, bool(existing.interim), existing.vendor_id
+            )
+            if stored != rules.CallKey(account_id, number, interim, vendor_id):
+                raise SessionConflict(
+                    f"session id {session_id!r} belongs to another call; use a new id"
+                )
             return self._grant_of(journal, existing, replayed=True)
         chain = repo.chain(conn, account_id, ancestors=self._chains.ancestors(account_id))
         if not chain:

@@ -4,7 +4,9 @@ Keys: admin and reseller, for callers in their subtree (others: 404, as if unkno
 support keys are read-only (403). Refusals of ``start`` are problem+json with ``code``
 and ``reason``: 403 unknown_caller / invalid_pin / blocked, 402 insufficient_funds,
 404 no_rate, 422 invalid_number / invalid_vendor, 429 concurrency_limit (a switch maps it
-to SIP 486). A start's ``vendor_id`` (admin keys only) gives the CDR its buy leg.
+to SIP 486), 409 session_conflict (the session id names another call). Another
+tenant's session is 404 with the same text as an unknown one. A start's ``vendor_id``
+(admin keys only) gives the CDR its buy leg.
 """
 
 from __future__ import annotations
@@ -68,7 +70,10 @@ def _session(container: Container, principal: Principal, session_id: str) -> Non
     account_id = container.charging.session_account(session_id)
     if account_id is None:
         raise NotFound("call session not found")
-    container.accounts.visible_recently(principal, account_id)
+    try:
+        container.accounts.visible_recently(principal, account_id)
+    except NotFound:  # another tenant's session reads exactly like an unknown one
+        raise NotFound("call session not found") from None
 
 
 @router.post(
