@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy import text
 
 from voxbill import __version__
 from voxbill.api import problems
 from voxbill.api.deps import ContainerDep
+from voxbill.api.plain_text import refuse_nul
 from voxbill.api.routers import accounts, calls, cdrs, money, rate_plans, rating, sms, vendors
 from voxbill.api.schemas import Health
 from voxbill.bootstrap import Container
@@ -23,6 +24,7 @@ def create_app(container: Container) -> FastAPI:
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
+        dependencies=[Depends(refuse_nul)],
     )
     app.state.container = container
     problems.install(app)

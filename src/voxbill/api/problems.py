@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from voxbill.domain import errors
 
 PROBLEM_JSON = "application/problem+json"
+
+log = logging.getLogger(__name__)
 
 _STATUS: dict[type[errors.VoxbillError], int] = {
     errors.InvalidInput: 422,
@@ -135,6 +139,19 @@ def install(app: FastAPI) -> None:
             415: "unsupported_media_type",
         }.get(exc.status_code, "http_error")
         return problem(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def _unstorable(request: Request, exc: Exception) -> JSONResponse:
+        # a safety net: input every check let through that the database (PostgreSQL's
+        # DataError) or the sqlite3 driver (OverflowError) refuses is bad input, not a 500
+        log.warning(
+            "%s %s: refused a value the database cannot store: %s",
+            request.method,
+            request.url.path,
+            exc,
+        )
+        return problem(422, "invalid_input", "a value in the request cannot be stored")
 
     @app.exception_handler(Exception)
     async def _internal(_request: Request, _exc: Exception) -> JSONResponse:

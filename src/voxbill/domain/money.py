@@ -30,6 +30,11 @@ STORAGE_PLACES: Final = 8
 
 ZERO: Final = Decimal(0)
 
+#: The largest magnitude each database stores exactly: SQLite keeps a 64-bit integer of
+#: 10^-8 units (±92,233,720,368.54775807), PostgreSQL NUMERIC(28, 8) (below 10^20).
+SQLITE_MAX_AMOUNT: Final = Decimal(2**63 - 1).scaleb(-STORAGE_PLACES)
+NUMERIC_MAX_AMOUNT: Final = Decimal(10) ** 20 - Decimal(1).scaleb(-STORAGE_PLACES)
+
 # ISO 4217 minor units that differ from 2.
 _MINOR_UNITS: Final[dict[str, int]] = {
     "BHD": 3,
@@ -129,6 +134,16 @@ def normalize_currency(code: str) -> str:
     if len(text) != 3 or not text.isalpha() or not text.isascii():
         raise InvalidMoney(f"currency {code!r} is not a three-letter ISO 4217 code")
     return text
+
+
+def storable(amount: Decimal, limit: Decimal, *, what: str = "amount") -> Decimal:
+    """``amount`` if storage can hold it; a clear refusal (not a driver overflow) if not."""
+    if abs(amount) > limit:
+        raise InvalidMoney(
+            f"{what} {canonical(amount)} is out of the storable range (±{canonical(limit)})",
+            code="amount_out_of_range",
+        )
+    return amount
 
 
 def canonical(amount: Decimal) -> str:

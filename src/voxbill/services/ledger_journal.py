@@ -19,10 +19,11 @@ from sqlalchemy import Connection
 
 from voxbill.domain.errors import CurrencyMismatch, InsufficientFunds
 from voxbill.domain.ledger import Funds, Posting, SystemBook, crossings
-from voxbill.domain.money import ZERO, canonical
+from voxbill.domain.money import ZERO, canonical, storable
 from voxbill.services.ledger_views import money_text
 from voxbill.storage import ledger_repository as repo
 from voxbill.storage.ledger_repository import BookState, Owner
+from voxbill.storage.types import max_amount
 
 
 @dataclass(frozen=True)
@@ -128,8 +129,13 @@ class Journal:
                 f"{owner.currency} available above its floor; {canonical(debit)} needed"
             )
 
+    def _storable(self, amount: Decimal, what: str) -> None:
+        """Refuse, before writing, a value the database could not hold (SQLite: 64 bits)."""
+        storable(amount, max_amount(self.conn.dialect.name), what=what)
+
     def reserve(self, book_id: int, delta: Decimal) -> None:
         book = self._locked[book_id]
+        self._storable(book.reserved + delta, "the reserved amount")
         book.reserved += delta
         repo.store_book(self.conn, book)
 
@@ -146,6 +152,10 @@ class Journal:
         """Append ``posting``; books in ``floors`` may not end below their floor."""
         touched = {cast(int, book) for book in posting.books()}
         self.lock(touched)
+        for leg in posting.legs:
+            self._storable(abs(leg.amount), "amount")
+        for book_id in touched & self._locked.keys():
+            self._storable(self._locked[book_id].balance + posting.net(book_id), "the balance")
         for book_id in floors:
             net = posting.net(book_id)
             if net < ZERO:

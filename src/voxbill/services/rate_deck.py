@@ -311,6 +311,19 @@ class _RowReader:
         )
 
 
+_ALLOWED_CONTROLS = frozenset("\t\r\n")  # a quoted cell may span lines
+
+
+def _control_character(record: list[str]) -> str | None:
+    """Why a record is refused for a control character, if it holds one: PostgreSQL
+    cannot store NUL, and the others corrupt CSV exports and logs."""
+    for column, cell in enumerate(record, start=1):
+        for char in cell:
+            if (ord(char) < 32 or ord(char) == 127) and char not in _ALLOWED_CONTROLS:
+                return f"column {column} holds a control character (U+{ord(char):04X})"
+    return None
+
+
 def read_deck(
     lines: Iterable[str],
     *,
@@ -327,6 +340,9 @@ def read_deck(
         )
     delimiter = sniff_delimiter(header_line)
     header = next(csv.reader([header_line], delimiter=delimiter))
+    bad_header = _control_character(header)
+    if bad_header is not None:
+        raise RateDeckError(f"line 1: {bad_header}", [(1, bad_header)])
     reader = _RowReader(map_columns(header), ZoneInfo(timezone))
     deck = Deck(ignored_columns=[c.strip() for c in header if c.strip() and not _canonical(c)])
     seen: dict[tuple[str, str | None, datetime | None], int] = {}
@@ -339,6 +355,10 @@ def read_deck(
         deck.rows_read += 1
         if progress is not None and deck.rows_read % every == 0:
             progress(every)
+        bad = _control_character(record)
+        if bad is not None:
+            deck.problems.append((line, bad))
+            continue
         try:
             rate = reader.read(record)
         except InvalidInput as exc:

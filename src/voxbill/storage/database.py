@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import StatementError
 from sqlalchemy.pool import NullPool
 
 from voxbill.domain.errors import VoxbillError
@@ -103,11 +104,18 @@ class Database:
 
     @contextmanager
     def _transaction(self, readonly: bool) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            if readonly:
-                conn = conn.execution_options(voxbill_readonly=True)
-            with conn.begin():
-                yield conn
+        try:
+            with self.engine.connect() as conn:
+                if readonly:
+                    conn = conn.execution_options(voxbill_readonly=True)
+                with conn.begin():
+                    yield conn
+        except StatementError as exc:
+            # a refusal raised while binding a value (an amount out of range): the
+            # voxbill error, not SQLAlchemy's wrapper, is what the doors map
+            if isinstance(exc.orig, VoxbillError):
+                raise exc.orig from exc
+            raise
 
     def dispose(self) -> None:
         self.engine.dispose()

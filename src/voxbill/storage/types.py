@@ -10,9 +10,14 @@ from sqlalchemy import BigInteger, DateTime, Dialect, Numeric
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from voxbill.domain.errors import InvalidMoney
-from voxbill.domain.money import STORAGE_PLACES
+from voxbill.domain.money import NUMERIC_MAX_AMOUNT, SQLITE_MAX_AMOUNT, STORAGE_PLACES, storable
 
 _SCALE = Decimal(10) ** STORAGE_PLACES
+
+
+def max_amount(dialect_name: str) -> Decimal:
+    """The largest magnitude an Amount column holds on this database."""
+    return SQLITE_MAX_AMOUNT if dialect_name == "sqlite" else NUMERIC_MAX_AMOUNT
 
 
 class Amount(TypeDecorator[Decimal]):
@@ -20,7 +25,8 @@ class Amount(TypeDecorator[Decimal]):
 
     PostgreSQL: ``NUMERIC(28, 8)``. SQLite: a 64-bit integer of 10^-8 units, so that SQL
     sums stay exact (SQLite's NUMERIC affinity would turn values into REAL). A value with
-    more places is refused rather than silently rounded.
+    more places is refused rather than silently rounded, one out of range
+    (:func:`max_amount`) with ``amount_out_of_range`` rather than a driver overflow.
     """
 
     impl = Numeric(28, STORAGE_PLACES)
@@ -39,6 +45,7 @@ class Amount(TypeDecorator[Decimal]):
         scaled = value * _SCALE
         if scaled != scaled.to_integral_value():
             raise InvalidMoney(f"amount {value} has more than {STORAGE_PLACES} decimal places")
+        storable(value, max_amount(dialect.name))
         if dialect.name == "sqlite":
             return int(scaled)
         return value
