@@ -205,6 +205,13 @@ def settle_duration(mode: SettleAt, *, interim: bool, used: int, granted: int) -
     return min(used, granted) if mode is SettleAt.USAGE else granted
 
 
+def sweep_retry_delay(attempts: int) -> int:
+    """Seconds before the sweeper tries a session that failed to settle ``attempts`` times
+    again: doubling from a minute, at most an hour, so one bad session never blocks the
+    others nor floods the log."""
+    return int(min(60 * 2 ** min(max(attempts - 1, 0), 6), 3600))
+
+
 def margins(costs: Sequence[tuple[Decimal, str]]) -> list[Decimal | None]:
     """Per level: what its customer (the level below) paid minus its own cost, when both
     are in one currency; the caller's level has no customer below it."""

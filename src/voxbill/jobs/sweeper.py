@@ -29,14 +29,22 @@ class SweeperThread:
         self._thread.join(timeout=10)
 
     def run_once(self) -> int:
-        """Settle what has expired now; a failure is logged and retried next interval."""
+        """Settle what has expired now, then release expired holds no session owns; a
+        failure is logged and retried next interval."""
         try:
             settled = self._charging.sweep()
         except Exception:
             log.exception("sweeper run failed; retrying in %s s", self._interval)
-            return 0
+            settled = 0
+        try:
+            released = self._charging.release_orphan_holds()
+        except Exception:
+            log.exception("hold backstop failed; retrying in %s s", self._interval)
+            released = 0
         if settled:
             log.info("sweeper settled %d expired call sessions", settled)
+        if released:
+            log.info("sweeper released %d expired holds that no session owns", released)
         return settled
 
     def _run(self) -> None:

@@ -30,7 +30,7 @@ from voxbill.domain.errors import (
     SessionConflict,
 )
 from voxbill.domain.rating import Tariff
-from voxbill.services import charging_cdrs, charging_vendor, ledger_holds
+from voxbill.services import charging_cdrs, charging_sweep, charging_vendor, ledger_holds
 from voxbill.services.charging_cdrs import Cdr
 from voxbill.services.charging_decision import Evaluation, Sources, evaluate
 from voxbill.services.charging_reads import ChainCache, fresh_sources, owners_of
@@ -624,24 +624,25 @@ class ChargingService:
     def sweep(self, now: datetime | None = None, *, limit: int = 500) -> int:
         """Settle up to ``limit`` sessions whose hold expired, one transaction each, at
         their last usage or their grant (``Settings.sweeper_settle_at``). Several
-        sweepers share the work: each claims a session with ``SKIP LOCKED``."""
+        sweepers share the work: each claims a session with ``SKIP LOCKED``. A session
+        that fails to settle is put back for later (see :mod:`charging_sweep`)."""
         moment = now or self._clock()
         mode = SettleAt(self._settings.sweeper_settle_at)
 
-        def settle_one(journal: Journal) -> bool:
-            row = repo.claim_expired(journal.conn, moment)
-            if row is None:
-                return False
+        def settle_row(journal: Journal, row: Any) -> None:
             duration = rules.settle_duration(
                 mode, interim=row.interim, used=row.used_seconds, granted=row.granted_seconds
             )
             settle(journal, row, duration, tariff_of=self._tariff, settled_by="sweeper")
-            return True
 
-        settled = 0
-        while settled < limit and self._transaction(settle_one):
-            settled += 1
-        return settled
+        return charging_sweep.sweep(self._transaction, settle_row, moment, limit)
+
+    def release_orphan_holds(self, now: datetime | None = None, *, limit: int = 500) -> int:
+        """The holds backstop: release expired holds that no session owns."""
+        moment = now or self._clock()
+        return self._transaction(
+            lambda journal: charging_sweep.release_orphan_holds(journal, moment, limit)
+        )
 
     # -- reading -------------------------------------------------------------------------
 

@@ -10,12 +10,12 @@ once: a repeated settlement of the same kind replays, a different one is a confl
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Connection, Row
 
 from voxbill.domain.errors import (
     HoldConflict,
@@ -240,10 +240,16 @@ def void(journal: Journal, reference: str) -> list[Hold]:
     return current(journal, reference)
 
 
-def expire(journal: Journal, now: datetime, limit: int) -> int:
+def expire(
+    journal: Journal,
+    now: datetime,
+    limit: int,
+    claim: Callable[[Connection, datetime, int], list[Any]] = hold_rows.claim_expired_holds,
+) -> int:
     """Release holds past expiry; returns how many. ``SKIP LOCKED`` lets several sweepers
-    share the work, each hold going to exactly one of them."""
-    rows = hold_rows.claim_expired_holds(journal.conn, now, limit)
+    share the work, each hold going to exactly one of them. ``claim`` picks the expired
+    holds (charging's backstop only those no session owns)."""
+    rows = claim(journal.conn, now, limit)
     if not rows:
         return 0
     # a reference's levels expire together, even where the limit cut between them

@@ -18,6 +18,7 @@ from voxbill.domain.accounts import Account
 from voxbill.storage import account_repository
 from voxbill.storage.schema.accounts import accounts
 from voxbill.storage.schema.charging import call_counters, charging_sessions
+from voxbill.storage.schema.ledger import holds
 
 
 def chain(conn: Connection, account_id: int, *, ancestors: Sequence[int] = ()) -> list[Account]:
@@ -71,6 +72,23 @@ def claim_expired(conn: Connection, now: datetime) -> Any | None:
         .limit(1)
         .with_for_update(skip_locked=True)
     ).first()
+
+
+def orphan_holds(conn: Connection, now: datetime, limit: int) -> list[Any]:
+    """Open expired holds that no charging session owns, locked (others' rows skipped):
+    the backstop releases them; a session's holds are only ever settled by the session."""
+    owned = select(charging_sessions.c.id).where(
+        charging_sessions.c.session_id == holds.c.reference
+    )
+    return list(
+        conn.execute(
+            select(holds)
+            .where(holds.c.status == "open", holds.c.expires_at <= now, ~owned.exists())
+            .order_by(holds.c.id)
+            .limit(limit)
+            .with_for_update(of=holds, skip_locked=True)
+        ).all()
+    )
 
 
 def lock_counters(conn: Connection, account_ids: Iterable[int]) -> dict[int, int]:

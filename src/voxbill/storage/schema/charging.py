@@ -49,6 +49,9 @@ charging_sessions = Table(
     # the carrier the switch sent the call to, and its deck as read at the start
     Column("vendor_id", Integer, ForeignKey("accounts.id"), nullable=True),
     Column("vendor_plan", String(100), nullable=True),
+    # failed sweeper settles: how many, and the last error (the session waits, backed off)
+    Column("sweep_attempts", Integer, nullable=False, server_default="0"),
+    Column("sweep_error", Text, nullable=True),
     CheckConstraint("status IN ('open','settled')", name="status"),
 )
 Index("ix_charging_sessions_open", charging_sessions.c.status, charging_sessions.c.expires_at)
