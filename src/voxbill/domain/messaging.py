@@ -14,13 +14,15 @@ network and the plan prices that network, that price beats the destination prefi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from voxbill.domain.accounts import Account, AccountStatus
+from voxbill.domain.accounts import Account
+from voxbill.domain.charging import blocked
 from voxbill.domain.errors import NoRate, Refused
+from voxbill.domain.ledger import Funds
 from voxbill.domain.money import round_amount
 from voxbill.domain.rates import RatePlan
 from voxbill.domain.sms import MccMnc
@@ -84,11 +86,9 @@ def price_message(
     )
 
 
-def check_senders(chain: Sequence[Account]) -> None:
-    """Every level from the sender up to the operator must be active."""
-    for account in chain:
-        if account.status is not AccountStatus.ACTIVE:
-            raise Refused(
-                f"account {account.id} is {account.status}: messages are refused",
-                code="blocked",
-            )
+def check_senders(chain: Sequence[Account], funds: Callable[[Account], Funds | None]) -> None:
+    """Every level from the sender up to the operator may send by the rule calls follow:
+    active, and a partner cut off inbound or mutual still has money (``funds``)."""
+    why = blocked(chain, funds)
+    if why is not None:
+        raise Refused(f"{why}: messages are refused", code="blocked")

@@ -445,21 +445,31 @@ class LedgerService:
     def balance(self, account_id: int) -> BalanceView:
         return self.balances([account_id])[0]
 
+    def funds(self, account_id: int) -> Funds:
+        """What decides the account's spending now (balance, reservations, floor, credit)."""
+        with self._db.transaction(readonly=True) as conn:
+            return self._funds(conn, account_id)[1]
+
+    @staticmethod
+    def _funds(conn: Connection, account_id: int) -> tuple[repo.Owner, Funds]:
+        owner = repo.balance_owner(conn, account_id)
+        book = repo.find_book(conn, repo.account_book_key(owner.balance_account_id))
+        funds = Funds(
+            balance=ZERO if book is None else book.balance,
+            reserved=ZERO if book is None else book.reserved,
+            billing=owner.billing,
+            credit_limit=owner.credit_limit,
+            block_balance=owner.block_balance,
+            alert_balance=owner.alert_balance,
+        )
+        return owner, funds
+
     def balances(self, account_ids: Sequence[int]) -> list[BalanceView]:
         """Several balances (e.g. every level of a call's chain) from one read transaction."""
         views = []
         with self._db.transaction(readonly=True) as conn:
             for account_id in account_ids:
-                owner = repo.balance_owner(conn, account_id)
-                book = repo.find_book(conn, repo.account_book_key(owner.balance_account_id))
-                funds = Funds(
-                    balance=ZERO if book is None else book.balance,
-                    reserved=ZERO if book is None else book.reserved,
-                    billing=owner.billing,
-                    credit_limit=owner.credit_limit,
-                    block_balance=owner.block_balance,
-                    alert_balance=owner.alert_balance,
-                )
+                owner, funds = self._funds(conn, account_id)
                 views.append(
                     BalanceView(
                         account_id=account_id,

@@ -164,7 +164,7 @@ class MessagingService:
                 ancestor = accounts_repo.get(conn, ancestor_id)
                 assert ancestor is not None
                 chain.append(ancestor)
-        check_senders(chain)
+        check_senders(chain, lambda account: self._ledger.funds(account.id))
         return chain
 
     def _prices(
