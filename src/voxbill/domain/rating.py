@@ -81,6 +81,10 @@ class Tariff:
         self._rows: list[Rate] = []
 
     @property
+    def plan(self) -> RatePlan:
+        return self._plan
+
+    @property
     def group(self) -> RateGroup:
         """The rows of the prefix in force at the call's start."""
         if self._group is None:

@@ -30,11 +30,12 @@ from voxbill.domain.errors import (
     SessionConflict,
 )
 from voxbill.domain.rating import Tariff
+from voxbill.domain.tariff_snapshot import freeze
 from voxbill.services import charging_cdrs, charging_sweep, charging_vendor, ledger_holds
 from voxbill.services.charging_cdrs import Cdr
 from voxbill.services.charging_decision import Evaluation, Sources, evaluate
 from voxbill.services.charging_reads import ChainCache, fresh_sources, owners_of
-from voxbill.services.charging_settle import available, levels_of, settle
+from voxbill.services.charging_settle import available, levels_of, session_tariffs, settle
 from voxbill.services.identifiers import IdentifierService
 from voxbill.services.ledger import LedgerService
 from voxbill.services.ledger_journal import Journal
@@ -362,11 +363,12 @@ class ChargingService:
             raise ChargingRefused(_refusal(Reason.UNKNOWN_CALLER))
         self._chains.remember(account_id, chain)
         journal.know_owners(owners_of(chain))
-        vendor_plan = None
+        vendor_plan = vendor_tariff = None
         if vendor_id is not None:
-            vendor_plan = charging_vendor.vendor_plan(
+            vendor_plan, bought = charging_vendor.vendor_plan(
                 conn, vendor_id, chain, number, start, self._tariff
             )
+            vendor_tariff = json.dumps(freeze(bought))
         journal.lock([journal.account_book(a.id) for a in _funded(chain)])
         ev = evaluate(
             chain,
@@ -422,6 +424,7 @@ class ChargingService:
                             "rate": str(tariff.row.rate),
                             "currency": level.account.currency,
                             "max_cost": None if level.max_cost is None else str(level.max_cost),
+                            "tariff": freeze(tariff),
                         }
                         for level, tariff in zip(ev.levels, ev.tariffs, strict=True)
                     ]
@@ -429,6 +432,7 @@ class ChargingService:
                 "counted": json.dumps(ev.counted),
                 "vendor_id": vendor_id,
                 "vendor_plan": vendor_plan,
+                "vendor_tariff": vendor_tariff,
                 "expires_at": expires_at,
                 "created_at": now,
                 "updated_at": now,
@@ -510,8 +514,7 @@ class ChargingService:
             granted, longest = self._extend(journal, row, used)
         expires_at = self._expiry(max(granted - used, 0))
         if row.interim:
-            levels = levels_of(row)
-            tariffs = [self._tariff(lv["plan"], row.callee, row.started_at) for lv in levels]
+            tariffs = session_tariffs(row, self._tariff)
             ledger_holds.extend(
                 journal,
                 session_id,
@@ -537,7 +540,7 @@ class ChargingService:
         holds = holds_by_reference(journal.conn, row.session_id, lock=True)
         books = [journal.account_book(lv["account_id"]) for lv in levels]
         journal.lock(books)
-        tariffs = [self._tariff(lv["plan"], row.callee, row.started_at) for lv in levels]
+        tariffs = session_tariffs(row, self._tariff)
         headrooms = {book: journal.funds(book).headroom() for book in books}
         for book, hold in zip(books, holds, strict=True):
             headrooms[book] += hold.amount  # this session's own hold is its to spend

@@ -16,6 +16,7 @@ from voxbill.domain import charging as rules
 from voxbill.domain.charging import SessionStatus
 from voxbill.domain.ledger import Funds
 from voxbill.domain.rating import Rating, Tariff
+from voxbill.domain.tariff_snapshot import thaw
 from voxbill.services import charging_vendor, ledger_holds
 from voxbill.services.ledger_journal import Journal
 from voxbill.services.ledger_views import norm
@@ -31,6 +32,17 @@ TariffOf = Callable[[str, str, datetime], Tariff]
 def levels_of(row: Any) -> list[dict[str, Any]]:
     levels: list[dict[str, Any]] = json.loads(row.levels)
     return levels
+
+
+def session_tariffs(row: Any, tariff_of: TariffOf) -> list[Tariff]:
+    """Each level's tariff as frozen at the call's start (sessions opened before the
+    snapshots existed fall back to the plan as it is now)."""
+    return [
+        thaw(lv["tariff"], row.callee, row.started_at)
+        if "tariff" in lv
+        else tariff_of(lv["plan"], row.callee, row.started_at)
+        for lv in levels_of(row)
+    ]
 
 
 def available(journal: Journal, account_id: int) -> Decimal:
@@ -87,7 +99,7 @@ def settle(
 ) -> tuple[int, list[Rating], bool]:
     """Charge ``duration`` seconds of the open session ``row``; (cdr id, ratings, overrun)."""
     levels = levels_of(row)
-    ratings = [tariff_of(lv["plan"], row.callee, row.started_at).rate(duration) for lv in levels]
+    ratings = [tariff.rate(duration) for tariff in session_tariffs(row, tariff_of)]
     vendor = charging_vendor.rate(journal, row, duration, tariff_of)
     overrun = duration > row.granted_seconds
     vendor_books = charging_vendor.books_to_lock(journal, vendor)

@@ -1,15 +1,17 @@
 """The vendor (buy) leg of a call: the carrier chosen at the start, rated by its own deck.
 
 At the start the vendor is checked (a vendor account of the caller's operator whose deck
-prices the number then) and its deck's name kept on the session. At settle the leg is
-rated by the same engine as every sell level, at the call's start; when the vendor is
-prepaid (cutoff mode ``outbound`` or ``mutual``) its cost is taken from the vendor's
-balance in the settle transaction (kind ``vendor_charge``), so least-cost routing sees
-the outbound balance fall and cuts the carrier off when it is spent.
+prices the number then) and its deck's name and tariff (the matched rows, frozen) kept
+on the session. At settle the leg is rated from that tariff by the same engine as every
+sell level; when the vendor is prepaid (cutoff mode ``outbound`` or ``mutual``) its
+cost is taken from the vendor's balance in the settle transaction (kind
+``vendor_charge``), so least-cost routing sees the outbound balance fall and cuts the
+carrier off when it is spent.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +26,7 @@ from voxbill.domain.errors import InvalidInput, NotFound
 from voxbill.domain.ledger import Leg, Posting, SystemBook, TransactionKind
 from voxbill.domain.money import ZERO
 from voxbill.domain.rating import Rating, Tariff
+from voxbill.domain.tariff_snapshot import thaw
 from voxbill.services.ledger_journal import Journal
 from voxbill.storage import account_repository
 from voxbill.storage import fx_repository as fx_rows
@@ -48,8 +51,9 @@ def vendor_plan(
     number: str,
     start: datetime,
     tariff_of: TariffOf,
-) -> str:
-    """The deck the vendor's leg will be rated by; refuses a vendor the call cannot use."""
+) -> tuple[str, Tariff]:
+    """The deck the vendor's leg will be rated by, and its tariff for this call (frozen
+    on the session); refuses a vendor the call cannot use."""
     vendor = account_repository.get(conn, vendor_id)
     if (
         vendor is None
@@ -61,12 +65,12 @@ def vendor_plan(
     if plan is None:
         raise InvalidInput(f"vendor {vendor_id} has no rate plan", code="invalid_vendor")
     try:
-        tariff_of(plan, number, start)
+        tariff = tariff_of(plan, number, start)
     except NotFound as exc:
         raise InvalidInput(
             f"vendor {vendor_id} has no rate for {number}: {exc.message}", code="invalid_vendor"
         ) from exc
-    return plan
+    return plan, tariff
 
 
 def rate(journal: Journal, row: Any, duration: int, tariff_of: TariffOf) -> VendorLeg | None:
@@ -75,7 +79,11 @@ def rate(journal: Journal, row: Any, duration: int, tariff_of: TariffOf) -> Vend
         return None
     vendor = account_repository.get(journal.conn, row.vendor_id)
     assert vendor is not None  # sessions reference accounts, which are never deleted
-    rating = tariff_of(row.vendor_plan, row.callee, row.started_at).rate(duration)
+    if row.vendor_tariff is not None:
+        tariff = thaw(json.loads(row.vendor_tariff), row.callee, row.started_at)
+    else:  # a session opened before the buy leg's tariff was frozen
+        tariff = tariff_of(row.vendor_plan, row.callee, row.started_at)
+    rating = tariff.rate(duration)
     debited = vendor.balance.cutoff_mode in _PREPAID and rating.cost > ZERO
     return VendorLeg(vendor, rating, debited)
 

@@ -39,7 +39,8 @@ charging_sessions = Table(
     Column("granted_seconds", Integer, nullable=False),  # total granted so far
     Column("used_seconds", Integer, nullable=False),  # last reported usage
     Column("request_number", Integer, nullable=True),
-    Column("levels", Text, nullable=False),  # JSON: who pays, by which plan
+    # JSON: who pays, by which plan, and the tariff (rows) frozen at the start
+    Column("levels", Text, nullable=False),
     Column("counted", Text, nullable=False),  # JSON: account ids whose counters it holds
     Column("expires_at", UtcDateTime, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
@@ -49,6 +50,7 @@ charging_sessions = Table(
     # the carrier the switch sent the call to, and its deck as read at the start
     Column("vendor_id", Integer, ForeignKey("accounts.id"), nullable=True),
     Column("vendor_plan", String(100), nullable=True),
+    Column("vendor_tariff", Text, nullable=True),  # JSON: the buy leg's rows, frozen
     # failed sweeper settles: how many, and the last error (the session waits, backed off)
     Column("sweep_attempts", Integer, nullable=False, server_default="0"),
     Column("sweep_error", Text, nullable=True),
