@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     default_region: str | None = None
     #: Seconds granted per chunk to sessions that send interim updates.
     grant_chunk_seconds: int = Field(default=300, ge=1, le=86400)
+    #: How far (seconds, either way) from the server's clock an admin key may set a call's
+    #: start over HTTP; other keys always get the server's time.
+    call_start_skew_seconds: int = Field(default=300, ge=0, le=86400)
     #: Seconds a session's hold outlives its grant before the sweeper may settle it.
     hold_expiry_slack_seconds: int = Field(default=60, ge=0, le=86400)
     #: What the sweeper charges an abandoned session: "usage" (last reported), "grant",

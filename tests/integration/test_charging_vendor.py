@@ -169,7 +169,7 @@ def test_the_api_takes_a_vendor_from_admin_keys_and_lists_the_buy_leg(
     world: SipWorld, api: tuple[TestClient, dict[str, str], dict[str, str]]
 ) -> None:
     client, admin, reseller = api
-    body = {"session_id": "h1", "caller": CALLER, "callee": UK, "at": AT.isoformat()}
+    body = {"session_id": "h1", "caller": CALLER, "callee": UK}
     denied = client.post(
         "/api/v1/calls", json=body | {"vendor_id": world.carrier_a}, headers=reseller
     )

@@ -40,7 +40,7 @@ from voxbill.services.identifiers import IdentifierService
 from voxbill.services.ledger import LedgerService
 from voxbill.services.ledger_journal import Journal
 from voxbill.services.ledger_views import HoldRequest, norm
-from voxbill.services.rating import RatingService
+from voxbill.services.rating import RatingService, call_start
 from voxbill.services.ttl_cache import TtlCache
 from voxbill.settings import Settings
 from voxbill.storage import cdr_repository
@@ -197,13 +197,10 @@ class ChargingService:
     # -- helpers -----------------------------------------------------------------------
 
     def _tariff(self, plan: str, number: str, start: datetime) -> Tariff:
-        return Tariff(self._rating.plan(plan), number, start)
+        return self._rating.tariff_of_e164(plan, number, start)
 
     def _start_time(self, at: datetime | None) -> datetime:
-        start = at or self._clock()
-        if start.tzinfo is None:
-            start = start.replace(tzinfo=UTC)
-        return start
+        return call_start(at or self._clock())
 
     def _number(self, callee: str) -> str | None:
         try:

@@ -25,6 +25,15 @@ EARLIEST_CALL = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST_CALL = datetime(9000, 1, 1, tzinfo=UTC)
 
 
+def call_start(at: datetime) -> datetime:
+    """``at`` as an aware instant a call may start at (naive means UTC); InvalidInput
+    outside the years 1900 to 9000, where date arithmetic would overflow."""
+    start = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    if not EARLIEST_CALL <= start <= LATEST_CALL:
+        raise InvalidInput("a call's start must be between the years 1900 and 9000")
+    return start
+
+
 @dataclass
 class _Cached:
     plan: RatePlan
@@ -82,12 +91,11 @@ class RatingService:
         )
 
     def tariff(self, plan: str, number: str, at: datetime | None = None) -> Tariff:
-        start = at or datetime.now(UTC)
-        if start.tzinfo is None:
-            start = start.replace(tzinfo=UTC)
-        if not EARLIEST_CALL <= start <= LATEST_CALL:
-            raise InvalidInput("a call's start must be between the years 1900 and 9000")
-        return Tariff(self.plan(plan), self.normalize(number), start)
+        return self.tariff_of_e164(plan, self.normalize(number), at)
+
+    def tariff_of_e164(self, plan: str, digits: str, at: datetime | None = None) -> Tariff:
+        """:meth:`tariff` for a number already normalized (E.164 digits)."""
+        return Tariff(self.plan(plan), digits, call_start(at or datetime.now(UTC)))
 
     def quote(
         self,

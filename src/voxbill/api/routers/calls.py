@@ -6,12 +6,14 @@ and ``reason``: 403 unknown_caller / invalid_pin / blocked, 402 insufficient_fun
 404 no_rate, 422 invalid_number / invalid_vendor, 429 concurrency_limit (a switch maps it
 to SIP 486), 409 session_conflict (the session id names another call). Another
 tenant's session is 404 with the same text as an unknown one. A start's ``vendor_id``
-(admin keys only) gives the CDR its buy leg.
+(admin keys only) gives the CDR its buy leg. A call starts at the server's time; ``at``
+is accepted from admin keys only, within ``call_start_skew_seconds`` of it (else 422).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
@@ -32,7 +34,7 @@ from voxbill.api.problems import responses
 from voxbill.bootstrap import Container
 from voxbill.domain import access
 from voxbill.domain.access import Principal
-from voxbill.domain.errors import Forbidden, InvalidPin, NotFound
+from voxbill.domain.errors import Forbidden, InvalidInput, InvalidPin, NotFound
 from voxbill.services.charging import CallerId
 
 router = APIRouter(tags=["calls"])
@@ -53,6 +55,20 @@ def _caller(container: Container, principal: Principal, caller: CallerId) -> Cal
         return CallerId()
     account = container.accounts.visible_recently(principal, account_id)
     return CallerId(account_id=account.id)
+
+
+def _start_time(container: Container, principal: Principal, at: datetime | None) -> None:
+    """A call starts now, by the server's clock: prices by time of day must not be
+    chosen by the client. Only an admin key may name the start, within the configured
+    skew of the server's clock (a switch's clock a little off); else 422."""
+    if at is None:
+        return
+    if principal.role is not access.Role.ADMIN:
+        raise InvalidInput("only the operator's admin keys may set a call's start time")
+    instant = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    skew = container.settings.call_start_skew_seconds
+    if abs(instant - datetime.now(UTC)) > timedelta(seconds=skew):
+        raise InvalidInput(f"a call's start time must be within {skew} s of the server's clock")
 
 
 def _vendor(container: Container, principal: Principal, vendor_id: int | None) -> None:
@@ -86,6 +102,7 @@ def authorize(
 ) -> AuthorizationRead:
     """May this call go through, for how long, at what price? Reserves nothing; a
     refusal is still 200, with ``allowed`` false and a ``reason``."""
+    _start_time(container, principal, body.at)
     caller = _caller(container, principal, caller_of(body.caller))
     return AuthorizationRead.of(container.charging.authorize(caller, body.callee, body.at))
 
@@ -104,6 +121,7 @@ def start(
 ) -> GrantRead:
     """Start a session: funds are held at every level of the caller's chain for
     ``max_duration`` (or, with ``interim``, for a first chunk extended by updates)."""
+    _start_time(container, principal, body.at)
     caller = _caller(container, principal, caller_of(body.caller))
     _vendor(container, principal, body.vendor_id)
     grant = container.charging.start(
