@@ -1,5 +1,6 @@
 """Over HTTP a call starts at the server's time: only admin keys may name the start, and
-only within the configured skew; the service refuses instants the engine cannot rate."""
+only within the configured skew; the service refuses instants the engine cannot rate.
+CDRs of calls started over HTTP keep the caller the switch gave."""
 
 from __future__ import annotations
 
@@ -70,3 +71,14 @@ def test_the_service_refuses_a_start_the_engine_cannot_rate(container: Container
             container.charging.authorize(world.customer_caller, UK, at)
         with pytest.raises(InvalidInput):
             container.charging.start("far", world.customer_caller, UK, at)
+
+
+def test_a_cdr_of_a_call_started_over_http_keeps_its_caller(api: Api) -> None:
+    world, client, admin, _ = api
+    for session_id, caller in (("c-1", "+441000000001"), ("c-2", {"sip_user": "alice"})):
+        body = {"session_id": session_id, "caller": caller, "callee": UK}
+        assert client.post("/api/v1/calls", json=body, headers=admin).status_code == 201
+        stop = client.post(f"/api/v1/calls/{session_id}/stop", json={"duration": 30}, headers=admin)
+        assert stop.status_code == 200
+    callers = {c.session_id: c.caller for c in world.container.charging.cdrs(world.system.path)}
+    assert callers == {"c-1": "+441000000001", "c-2": "alice"}

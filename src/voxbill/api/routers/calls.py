@@ -54,7 +54,8 @@ def _caller(container: Container, principal: Principal, caller: CallerId) -> Cal
     if account_id is None:
         return CallerId()
     account = container.accounts.visible_recently(principal, account_id)
-    return CallerId(account_id=account.id)
+    # pinned to the account, with the switch's identifiers kept for the CDR's caller
+    return replace(caller, account_id=account.id)
 
 
 def _start_time(container: Container, principal: Principal, at: datetime | None) -> None:
