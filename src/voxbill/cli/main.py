@@ -132,7 +132,7 @@ def serve(
         int, typer.Option(min=1, max=64, help="HTTP worker processes (about one per CPU)")
     ] = 1,
 ) -> None:
-    """Serve the API (and, as later releases add them, portal, jobs and protocol doors)."""
+    """Serve the API, the sweeper and each protocol door (SIP, RADIUS, Diameter) given a port."""
     settings = Settings()
     _serve(
         host or settings.host,

@@ -509,7 +509,11 @@ class ChargingService:
         granted, longest = row.granted_seconds, row.max_duration
         if row.interim:
             granted, longest = self._extend(journal, row, used)
-        expires_at = self._expiry(max(granted - used, 0))
+        # anchored on the session's opening, never on the report: updates that report no
+        # usage cannot keep a session (and its holds) open past its grant
+        expires_at = row.created_at + timedelta(
+            seconds=granted + self._settings.hold_expiry_slack_seconds
+        )
         if row.interim:
             tariffs = session_tariffs(row, self._tariff)
             ledger_holds.extend(
