@@ -68,7 +68,7 @@ def test_500_starts_on_one_shared_balance_never_hold_more_than_is_available(
 
     _run(world.container, len(admitted), lambda i: charging.stop(admitted[i].session_id, 54))
     assert world.balance(world.customer) == D("0")
-    assert world.balance(world.reseller) == D("86.5")
+    assert world.balance(world.reseller) == D("111.5")  # 100 + 250 x (0.10 paid by C - 0.054)
     for account in (world.customer, world.reseller):
         view = world.container.ledger.balance(account)
         assert view.reserved == D("0")

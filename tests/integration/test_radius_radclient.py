@@ -145,7 +145,8 @@ def test_start_interim_stop_settles_the_session_and_writes_the_cdr(world: World,
     assert _cdr_costs(world) == [("call-7", 40, D("0.08"))]
     assert world.balance(world.customer) == D("9.92")
     assert world.available(world.customer) == D("9.92")
-    assert world.balance(world.reseller) == D("99.96")  # wholesale 40 x 0.06 / 60
+    # paid C's 0.08, pays wholesale 40 x 0.06 / 60 = 0.04
+    assert world.balance(world.reseller) == D("100.04")
     assert world.container.ledger.verify() == []
 
 

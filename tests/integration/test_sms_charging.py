@@ -50,7 +50,7 @@ def test_worked_examples(world: SmsWorld) -> None:
     assert gsm.balance == D("9.9")
     assert [(c.account_id, c.key, c.cost, c.balance_after) for c in gsm.charges] == [
         (world.customer, "447", D("0.1"), D("9.9")),
-        (world.reseller, "447", D("0.06"), D("99.94")),
+        (world.reseller, "447", D("0.06"), D("100.04")),  # + C's 0.10 - its own 0.06
     ]
     # UCS-2: 71 Cyrillic letters do not fit one 70-unit segment: 67 + 4
     ucs = send(world.admin, message("ucs", "Ж" * 71, recipient="+441632960000"))
@@ -76,7 +76,8 @@ def test_worked_examples(world: SmsWorld) -> None:
     spent = D("0.1") + D("0.08") + D("0.1") + D("0.045") + D("0.05") + D("0.13")
     assert world.balance(world.customer) == D("10") - spent
     wholesale = D("0.06") + D("0.04") + D("0.06") + D("0.025") + D("0.03") + D("0.06")
-    assert world.balance(world.reseller) == D("100") - wholesale
+    # R is paid what C spent (its retail sales) and pays its wholesale: 100.23
+    assert world.balance(world.reseller) == D("100") + spent - wholesale
     assert world.container.ledger.verify() == []
     kinds = select(func.count()).where(ledger_transactions.c.kind == "sms")
     assert count(world.container, kinds) == 6
@@ -174,7 +175,7 @@ def test_concurrent_copies_of_one_message_charge_once(world: SmsWorld) -> None:
     assert sum(not r.replayed for r in results) == 1
     assert {(r.id, r.cost, r.balance) for r in results} == {(results[0].id, D("0.15"), D("9.85"))}
     assert world.balance(world.customer) == D("9.85")
-    assert world.balance(world.reseller) == D("99.91")
+    assert world.balance(world.reseller) == D("100.06")  # + 3 x 0.05 from C - 3 x 0.03
     assert world.container.ledger.verify() == []
 
 
@@ -191,7 +192,7 @@ def test_100_concurrent_messages_never_pass_the_floor(world: SmsWorld) -> None:
     assert len(charged) == 18
     assert all(isinstance(r, InsufficientFunds) for r in refused), refused[:3]
     assert world.balance(small) == D("0.1")
-    assert world.balance(world.reseller) == D("100") - 18 * D("0.03")
+    assert world.balance(world.reseller) == D("100") + 18 * (D("0.05") - D("0.03"))
     assert container.ledger.verify() == []
     with container.db.transaction(readonly=True) as conn:
         events = conn.execute(

@@ -47,7 +47,8 @@ def test_5_per_second_admits_exactly_5_of_20_simultaneous(container: Container) 
     assert (len(admitted), len(limited)) == (5, 15)
     assert all(r.retry_after == 0.2 for r in limited)  # one token refills in 1/5 s
     assert world.balance(world.customer) == D("10") - 5 * D("0.05")  # refused: not charged
-    assert world.balance(world.reseller) == D("100") - 5 * D("0.03")
+    # R is paid 5 x 0.05 retail by C and pays 5 x 0.03 wholesale
+    assert world.balance(world.reseller) == D("100") + 5 * D("0.05") - 5 * D("0.03")
     assert container.ledger.verify() == []
 
 

@@ -6,7 +6,9 @@ first. The **levels** are who pays for a call: the caller's balance, priced by i
 plan or, when it has none, by the nearest ancestor's (that ancestor is then not charged
 a second time); above that, every ancestor below the root that has a plan of its own
 (a reseller pays the operator by the reseller's plan, and so on). The root sells and
-pays nobody.
+pays nobody. Each level's charge is paid to its **seller**, the parent of the account
+whose plan priced it (a reseller is paid its customer's retail charge and pays its own
+wholesale one); what reaches the root is the operator's revenue.
 """
 
 from __future__ import annotations
@@ -73,6 +75,8 @@ class Level:
     plan: str
     #: the lowest per-call cost cap of the accounts this level pays for (None: no cap)
     max_cost: Decimal | None = None
+    #: who is paid this level's charge (see :func:`seller`); None: the operator's revenue
+    seller_id: int | None = None
 
 
 def levels(chain: Sequence[Account]) -> list[Level]:
@@ -89,12 +93,25 @@ def levels(chain: Sequence[Account]) -> list[Level]:
         return []
     first_plan = payers[provider].plans.rate_plan
     assert first_plan is not None
-    found = [Level(0, payers[0], first_plan, _lowest_cap(payers[: provider + 1]))]
+    caller = payers[0]
+    first_seller = seller(chain, payers[provider], caller.currency)
+    found = [Level(0, caller, first_plan, _lowest_cap(payers[: provider + 1]), first_seller)]
     for account in payers[provider + 1 :]:
         if account.plans.rate_plan:
             plan = account.plans.rate_plan
-            found.append(Level(len(found), account, plan, _lowest_cap([account])))
+            paid_to = seller(chain, account, account.currency)
+            found.append(Level(len(found), account, plan, _lowest_cap([account]), paid_to))
     return found
+
+
+def seller(chain: Sequence[Account], priced: Account, currency: str) -> int | None:
+    """Who sold to the account whose plan priced a charge: its parent (whose balance owner
+    the ledger credits), or None for the operator's revenue book — when the parent is the
+    root, or keeps its balance in another currency (no exchange inside a charge)."""
+    parent = next((a for a in chain if a.id == priced.parent_id), None)
+    if parent is None or parent.parent_id is None or parent.currency != currency:
+        return None
+    return parent.id
 
 
 def _lowest_cap(accounts: Sequence[Account]) -> Decimal | None:

@@ -422,6 +422,7 @@ class ChargingService:
                             "currency": level.account.currency,
                             "max_cost": None if level.max_cost is None else str(level.max_cost),
                             "tariff": freeze(tariff),
+                            "seller_id": level.seller_id,
                         }
                         for level, tariff in zip(ev.levels, ev.tariffs, strict=True)
                     ]

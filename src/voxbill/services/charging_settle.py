@@ -102,16 +102,19 @@ def settle(
     ratings = [tariff.rate(duration) for tariff in session_tariffs(row, tariff_of)]
     vendor = charging_vendor.rate(journal, row, duration, tariff_of)
     overrun = duration > row.granted_seconds
-    vendor_books = charging_vendor.books_to_lock(journal, vendor)
-    if vendor_books:  # the system's lock order: hold rows, then every balance in one pass
+    sellers = [lv.get("seller_id") for lv in levels]  # sessions of old: operator revenue
+    extra = charging_vendor.books_to_lock(journal, vendor)
+    extra += [journal.account_book(s) for s in sellers if s is not None]
+    if extra:  # the system's lock order: hold rows, then every balance in one pass
         holds_by_reference(journal.conn, row.session_id, lock=True)
-        journal.lock([journal.account_book(lv["account_id"]) for lv in levels] + vendor_books)
+        journal.lock([journal.account_book(lv["account_id"]) for lv in levels] + extra)
     ledger_holds.post(
         journal,
         row.session_id,
         [r.cost for r in ratings],
         f"charging:{settled_by}",
         allow_overrun=True,
+        sellers=sellers,
     )
     if vendor is not None:
         charging_vendor.debit(journal, row.session_id, vendor, f"charging:{settled_by}")

@@ -3,7 +3,8 @@
 For what is priced before it happens and cannot be partly delivered (a message, a DID
 fee): the balances are locked in the one sorted order, every level's floor is checked
 with all levels' amounts on the same balance added together, and one transaction
-debits them all to revenue — or nothing happens.
+pays each level's amount to its seller (a reseller's balance, or the operator's revenue)
+— or nothing happens.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def validate_requests(
         amount = exact(request.amount, what="charge")
         if amount < ZERO:
             raise InvalidInput("a charge cannot be negative")
-        checked.append(ChargeRequest(request.account_id, amount))
+        checked.append(ChargeRequest(request.account_id, amount, request.seller_id))
     return checked
 
 
@@ -51,15 +52,17 @@ def charge(
 ) -> Charge:
     books = [journal.account_book(r.account_id) for r in requests]
     currencies = [journal.owner(r.account_id).currency for r in requests]
-    revenue = {c: journal.system_book(SystemBook.REVENUE, c) for c in set(currencies)}
-    journal.lock(books)
+    credited = [
+        journal.system_book(SystemBook.REVENUE, currency)
+        if r.seller_id is None
+        else journal.account_book(r.seller_id)
+        for r, currency in zip(requests, currencies, strict=True)
+    ]
+    journal.lock([*books, *credited])  # one sorted pass; system books are never locked
     legs: list[Leg] = []
-    for book, currency, request in zip(books, currencies, requests, strict=True):
+    for book, currency, request, credit in zip(books, currencies, requests, credited, strict=True):
         if request.amount > ZERO:
-            legs += [
-                Leg(book, -request.amount, currency),
-                Leg(revenue[currency], request.amount, currency),
-            ]
+            legs += [Leg(book, -request.amount, currency), Leg(credit, request.amount, currency)]
     transaction_id = None
     if legs:
         applied = journal.post(

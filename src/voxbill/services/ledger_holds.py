@@ -120,11 +120,12 @@ def _locked_holds(journal: Journal, reference: str) -> list[Row[Any]]:
     return rows
 
 
-def _lock_books(journal: Journal, rows: Sequence[Row[Any]]) -> list[int]:
+def _lock_books(journal: Journal, rows: Sequence[Row[Any]], also: Sequence[int] = ()) -> list[int]:
+    """The holds' balance books, locked in one pass with ``also`` (e.g. sellers' books)."""
     books = [journal.account_book(r.account_id) for r in rows]
     if any(book != r.book_id for book, r in zip(books, rows, strict=True)):
         raise HoldConflict("an account changed balance owner while its hold was open")
-    journal.lock(books)
+    journal.lock([*books, *also])
     return books
 
 
@@ -172,7 +173,10 @@ def post(
     charges: Sequence[Decimal],
     actor: str,
     allow_overrun: bool,
+    sellers: Sequence[int | None] | None = None,
 ) -> HoldSettlement:
+    """Charge each level's hold; level i's charge is paid to ``sellers[i]``'s balance
+    (None, or no ``sellers``: the operator's revenue book)."""
     rows = _locked_holds(journal, reference)
     if len(charges) != len(rows):
         raise InvalidInput(f"{len(rows)} hold levels, {len(charges)} charges given")
@@ -193,17 +197,22 @@ def post(
     overrun = any(c > r.amount for c, r in zip(charges, rows, strict=True))
     if overrun and not allow_overrun:
         raise InvalidInput("a charge exceeds its hold")
-    revenue = {r.currency: journal.system_book(SystemBook.REVENUE, r.currency) for r in rows}
-    books = _lock_books(journal, rows)
+    paid_to = list(sellers) if sellers is not None else [None] * len(rows)
+    if len(paid_to) != len(rows):
+        raise InvalidInput(f"{len(rows)} hold levels, {len(paid_to)} sellers given")
+    credited = [
+        journal.system_book(SystemBook.REVENUE, r.currency)
+        if seller is None
+        else journal.account_book(seller)
+        for r, seller in zip(rows, paid_to, strict=True)
+    ]
+    books = _lock_books(journal, rows, credited)  # system books are never locked
     for book, row in zip(books, rows, strict=True):
         journal.reserve(book, -row.amount)
     legs = []
-    for book, row, charge in zip(books, rows, charges, strict=True):
+    for book, row, charge, credit in zip(books, rows, charges, credited, strict=True):
         if charge > ZERO:
-            legs += [
-                Leg(book, -charge, row.currency),
-                Leg(revenue[row.currency], charge, row.currency),
-            ]
+            legs += [Leg(book, -charge, row.currency), Leg(credit, charge, row.currency)]
     transaction_id = None
     if legs:
         applied = journal.post(

@@ -187,11 +187,13 @@ class ChargeRequest:
     """Take ``amount`` (≥ 0, in that account's currency) from ``account_id``'s balance.
 
     An immediate charge (a message) sends one per level of the chain, in one
-    :meth:`LedgerService.charge`; a zero amount charges nothing at that level.
+    :meth:`LedgerService.charge`; a zero amount charges nothing at that level. The
+    amount is paid to ``seller_id``'s balance (None: the operator's revenue book).
     """
 
     account_id: int
     amount: Decimal
+    seller_id: int | None = None
 
 
 @dataclass(frozen=True)

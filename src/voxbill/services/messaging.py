@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from voxbill.domain import access
 from voxbill.domain.access import Principal
 from voxbill.domain.accounts import Account
+from voxbill.domain.charging import seller
 from voxbill.domain.errors import (
     CurrencyMismatch,
     IdempotencyConflict,
@@ -100,7 +101,7 @@ class MessagingService:
         admit(self._limiter, chain)
         message = _Message(request, digest, recipient, parts, network)
         try:
-            return self._charge(principal, message, chain[0], prices)
+            return self._charge(principal, message, chain, prices)
         except IntegrityError:
             replay = self._replay(principal, message_id, digest)
             if replay is None:
@@ -194,9 +195,10 @@ class MessagingService:
         self,
         principal: Principal,
         message: _Message,
-        sender: Account,
+        chain: Sequence[Account],
         prices: Sequence[tuple[Account, MessagePrice]],
     ) -> MessageReceipt:
+        sender = chain[0]
         now = self._clock()
         request, parts = message.request, message.parts
         network = None if message.network is None else "-".join(message.network)
@@ -256,7 +258,10 @@ class MessagingService:
             )
 
         self._ledger.charge(
-            [ChargeRequest(account.id, price.cost) for account, price in prices],
+            [
+                ChargeRequest(account.id, price.cost, seller(chain, account, account.currency))
+                for account, price in prices
+            ],
             kind=TransactionKind.SMS,
             actor=principal.actor,
             reason=f"sms {request.message_id}",

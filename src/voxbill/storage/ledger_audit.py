@@ -92,7 +92,8 @@ def posted_hold_sums(conn: Connection) -> dict[tuple[int | None, int], Decimal]:
 
 
 def charge_debits(conn: Connection) -> dict[tuple[int | None, int], Decimal]:
-    """What charge transactions took from account balances, by (transaction, book)."""
+    """What charge transactions took from account balances, by (transaction, book): the
+    debits only, since a reseller's balance is also credited its customer's charge."""
     rows = conn.execute(
         select(
             ledger_entries.c.transaction_id,
@@ -101,7 +102,11 @@ def charge_debits(conn: Connection) -> dict[tuple[int | None, int], Decimal]:
         )
         .join(ledger_transactions, ledger_transactions.c.id == ledger_entries.c.transaction_id)
         .join(ledger_books, ledger_books.c.id == ledger_entries.c.book_id)
-        .where(ledger_transactions.c.kind == "charge", ledger_books.c.maintained.is_(True))
+        .where(
+            ledger_transactions.c.kind == "charge",
+            ledger_books.c.maintained.is_(True),
+            ledger_entries.c.amount < ZERO,
+        )
         .group_by(ledger_entries.c.transaction_id, ledger_entries.c.book_id)
     ).all()
     return {(r[0], int(r[1])): -r[2] for r in rows}
