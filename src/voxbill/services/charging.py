@@ -355,7 +355,11 @@ class ChargingService:
                     f"session id {session_id!r} belongs to another call; use a new id"
                 )
             return self._grant_of(journal, existing, replayed=True)
-        chain = repo.chain(conn, account_id, ancestors=self._chains.ancestors(account_id))
+        # statuses and limits as they are now, locked: a block or a lower limit committed
+        # meanwhile is seen, and none commits before this start does
+        chain = repo.chain(
+            conn, account_id, ancestors=self._chains.ancestors(account_id), share=True
+        )
         if not chain:
             raise ChargingRefused(_refusal(Reason.UNKNOWN_CALLER))
         self._chains.remember(account_id, chain)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Select, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from voxbill.domain.accounts import Account
@@ -21,25 +21,35 @@ from voxbill.storage.schema.charging import call_counters, charging_sessions
 from voxbill.storage.schema.ledger import holds
 
 
-def chain(conn: Connection, account_id: int, *, ancestors: Sequence[int] = ()) -> list[Account]:
+def chain(
+    conn: Connection, account_id: int, *, ancestors: Sequence[int] = (), share: bool = False
+) -> list[Account]:
     """The account and its ancestors, caller first and the root last ([] if unknown).
 
     ``ancestors`` (ids from a recent read, e.g. a cached chain) fetches the whole chain in
     one query; it is only a guess: if the fresh path disagrees, the chain is read again.
+    ``share``: the rows are locked FOR SHARE (PostgreSQL; SQLite has one writer), so no
+    status, limit or move of the chain commits before the caller's transaction does.
     """
+
+    def read(query: Select[Any]) -> Any:
+        if share and conn.dialect.name == "postgresql":
+            query = query.order_by(accounts.c.id).with_for_update(read=True)
+        return conn.execute(query)
+
     if ancestors:
         wanted = select(accounts).where(accounts.c.id.in_([account_id, *ancestors]))
-        found = {row.id: account_repository.from_row(row) for row in conn.execute(wanted)}
+        found = {row.id: account_repository.from_row(row) for row in read(wanted)}
         first = found.get(account_id)
         if first is not None and first.ancestor_ids == list(ancestors):
             return [first, *(found[i] for i in reversed(ancestors) if i in found)]
-    first = account_repository.get(conn, account_id)
+    first = account_repository.get(conn, account_id, for_share=share)
     if first is None:
         return []
     ids = first.ancestor_ids
     if not ids:
         return [first]
-    rows = conn.execute(select(accounts).where(accounts.c.id.in_(ids))).all()
+    rows = read(select(accounts).where(accounts.c.id.in_(ids))).all()
     by_id = {row.id: account_repository.from_row(row) for row in rows}
     return [first, *(by_id[i] for i in reversed(ids) if i in by_id)]
 
