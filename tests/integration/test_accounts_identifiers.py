@@ -7,7 +7,14 @@ from sqlalchemy import select
 
 from voxbill.bootstrap import Container
 from voxbill.domain.access import Principal, Role
-from voxbill.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from voxbill.domain.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    InvalidPin,
+    NotFound,
+    Unauthorized,
+)
 from voxbill.services.identifiers import IdentifierType as T
 from voxbill.storage.schema import api_keys, caller_identifiers
 
@@ -47,8 +54,11 @@ def test_identify_by_each_kind_of_identifier(container: Container) -> None:
     assert ids.identify(ip="not an ip") is None
     # card + PIN: the PIN is checked and never stored in the clear
     assert ids.identify(card="400012345678", pin="4321").account_id == bob  # type: ignore[union-attr]
-    assert ids.identify(card="400012345678", pin="0000") is None
-    assert ids.identify(card="400012345678") is None
+    with pytest.raises(InvalidPin):  # a known card with a wrong PIN: the switch re-prompts
+        ids.identify(card="400012345678", pin="0000")
+    assert ids.identify(card="400099999999", pin="4321") is None  # an unknown card
+    with pytest.raises(InvalidPin):  # a known card without its PIN
+        ids.identify(card="400012345678")
     with container.db.transaction(readonly=True) as conn:
         stored = conn.execute(
             select(caller_identifiers.c.pin_hash).where(caller_identifiers.c.type == "card")
