@@ -8,6 +8,7 @@ the check and the money.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from functools import partial
 from typing import Annotated
@@ -29,8 +30,11 @@ from voxbill.api.money_schemas import (
     TransferCreate,
 )
 from voxbill.api.problems import responses
+from voxbill.bootstrap import Container
 from voxbill.domain import access
+from voxbill.domain.access import Principal
 from voxbill.domain.errors import InvalidInput, NotFound
+from voxbill.services.ledger import LedgerTransaction
 
 router = APIRouter(tags=["money"])
 
@@ -119,6 +123,36 @@ def transfer(
     return TransactionRead.of(tx)
 
 
+def _owner_money(
+    operation: str,
+    move: Callable[..., LedgerTransaction],
+    account_id: int,
+    body: AdjustmentCreate | RefundCreate,
+    check_amount: Callable[[], object],
+    request: Request,
+    principal: Principal,
+    container: Container,
+    idempotency_key: str | None,
+) -> LedgerTransaction:
+    """An adjustment or refund by an ancestor: visibility and permission first (404/403
+    before any 422), then the amount, then the move with the checks re-run inside it."""
+    account = container.accounts.visible(principal, account_id)
+    access.check_owner_money(principal, account, operation)
+    check_amount()
+    return move(
+        account.id,
+        body.amount,
+        body.reason,
+        funded_by=access.funding_account(principal),
+        guard=container.accounts.guard(
+            principal,
+            [account.id],
+            partial(access.check_owner_money, principal, operation=operation),
+        ),
+        **replay_args(request, principal, idempotency_key, body),
+    )
+
+
 @router.post(
     "/accounts/{account_id}/adjustments",
     status_code=201,
@@ -138,21 +172,21 @@ def adjust(
 
     An admin key's adjustment is the operator's; anyone else's moves money between its
     own balance and the account's (it pays for a credit, a debit comes back to it)."""
-    account = container.accounts.visible(principal, account_id)
-    access.check_owner_money(principal, account, "adjustment")
-    if body.amount == 0:
-        raise InvalidInput("amount: an adjustment cannot be zero")
-    tx = container.ledger.adjust(
-        account.id,
-        body.amount,
-        body.reason,
-        funded_by=access.funding_account(principal),
-        guard=container.accounts.guard(
-            principal,
-            [account.id],
-            partial(access.check_owner_money, principal, operation="adjustment"),
-        ),
-        **replay_args(request, principal, idempotency_key, body),
+
+    def nonzero() -> None:
+        if body.amount == 0:
+            raise InvalidInput("amount: an adjustment cannot be zero")
+
+    tx = _owner_money(
+        "adjustment",
+        container.ledger.adjust,
+        account_id,
+        body,
+        nonzero,
+        request,
+        principal,
+        container,
+        idempotency_key,
     )
     _answer(response, tx.replayed)
     return TransactionRead.of(tx)
@@ -174,20 +208,16 @@ def refund(
     idempotency_key: IdempotencyKey = None,
 ) -> TransactionRead:
     """Money given back: from the operator's refunds book (admin) or the caller's balance."""
-    account = container.accounts.visible(principal, account_id)
-    access.check_owner_money(principal, account, "refund")
-    positive(body.amount, "a refund")
-    tx = container.ledger.refund(
-        account.id,
-        body.amount,
-        body.reason,
-        funded_by=access.funding_account(principal),
-        guard=container.accounts.guard(
-            principal,
-            [account.id],
-            partial(access.check_owner_money, principal, operation="refund"),
-        ),
-        **replay_args(request, principal, idempotency_key, body),
+    tx = _owner_money(
+        "refund",
+        container.ledger.refund,
+        account_id,
+        body,
+        lambda: positive(body.amount, "a refund"),
+        request,
+        principal,
+        container,
+        idempotency_key,
     )
     _answer(response, tx.replayed)
     return TransactionRead.of(tx)
