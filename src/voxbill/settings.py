@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     #: How far (seconds, either way) from the server's clock an admin key may set a call's
     #: start over HTTP; other keys always get the server's time.
     call_start_skew_seconds: int = Field(default=300, ge=0, le=86400)
+    #: Charging steps (start, update, stop, sweep) that arrive while another batch is
+    #: being written share ONE transaction and commit, each in its own savepoint (group
+    #: commit): at most this many per batch; 1 turns group commit off.
+    commit_group_limit: int = Field(default=64, ge=1, le=1000)
     #: Seconds a session's hold outlives its grant before the sweeper may settle it.
     hold_expiry_slack_seconds: int = Field(default=60, ge=0, le=86400)
     #: What the sweeper charges an abandoned session: "usage" (last reported), "grant",

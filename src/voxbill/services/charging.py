@@ -36,6 +36,7 @@ from voxbill.services.charging_cdrs import Cdr
 from voxbill.services.charging_decision import Evaluation, Sources, evaluate
 from voxbill.services.charging_reads import ChainCache, fresh_sources, owners_of
 from voxbill.services.charging_settle import available, levels_of, session_tariffs, settle
+from voxbill.services.group_commit import GroupCommit
 from voxbill.services.identifiers import IdentifierService
 from voxbill.services.ledger import LedgerService
 from voxbill.services.ledger_journal import Journal
@@ -191,6 +192,9 @@ class ChargingService:
         self._identifiers = identifiers
         self._clock = clock
         self._chains = ChainCache(db, settings.hot_cache_seconds)
+        self._group: GroupCommit[Journal] = GroupCommit(
+            ledger.unit_of_work, ledger.journal_batch, limit=settings.commit_group_limit
+        )
         #: session id -> caller's account: a fact that never changes, kept for tenancy checks
         self._session_accounts: TtlCache[str, int | None] = TtlCache(3600.0)
 
@@ -321,13 +325,13 @@ class ChargingService:
         return grant
 
     def _transaction(self, work: Callable[[Journal], T]) -> T:
-        """Run ``work`` in one ledger transaction, again if it changed nothing because a
-        twin committed first (a duplicate start: replayed on retry) or a lock was busy.
-        Every step is idempotent by session id, so a retry never does anything twice."""
+        """Run ``work`` in one ledger transaction — shared with the steps that arrive
+        meanwhile (group commit) — again if it changed nothing because a twin committed
+        first (a duplicate start: replayed on retry) or a lock was busy. Every step is
+        idempotent by session id, so a retry never does anything twice."""
         for attempt in range(_ATTEMPTS):
             try:
-                with self._ledger.unit_of_work() as journal:
-                    return work(journal)
+                return self._group.run(work)
             except (IntegrityError, DatabaseBusy):
                 if attempt == _ATTEMPTS - 1:
                     raise

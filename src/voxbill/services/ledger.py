@@ -32,6 +32,7 @@ from voxbill.domain.ledger import (
 from voxbill.domain.money import ZERO, canonical, normalize_currency
 from voxbill.services import ledger_charges, ledger_holds, ledger_verify
 from voxbill.services.ledger_idempotency import remember, request_fingerprint, stored_response
+from voxbill.services.ledger_batch import JournalBatch
 from voxbill.services.ledger_journal import Journal
 from voxbill.services.ledger_views import (
     BalanceView,
@@ -93,6 +94,16 @@ class LedgerService:
                 journal = Journal(conn, self._clock(), self._books)
                 yield journal
             self._books.update(journal.found_books)  # committed: safe to remember
+
+    @contextmanager
+    def journal_batch(self) -> Iterator[JournalBatch]:
+        """One transaction for several units of work, each in a savepoint (group
+        commit: see :mod:`voxbill.services.group_commit`)."""
+        with repo.busy_as_error():
+            with self._db.transaction() as conn:
+                batch = JournalBatch(conn, self._clock, self._books)
+                yield batch
+            self._books.update(batch.found_books)  # committed: safe to remember
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Journal]:

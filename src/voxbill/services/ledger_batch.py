@@ -1,0 +1,54 @@
+"""Several ledger units of work in one database transaction, each in a savepoint.
+
+What :mod:`voxbill.services.group_commit` runs a batch of charging steps in: every step
+gets its own :class:`Journal` (its own locks and balances read fresh, so it sees the
+steps before it) inside a savepoint; a step that raises is rolled back to its savepoint
+alone. Books a kept step created are remembered once the whole batch has committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import StatementError
+
+from voxbill.domain.errors import VoxbillError
+from voxbill.services.ledger_journal import Journal
+from voxbill.storage import ledger_repository as repo
+
+
+class JournalBatch:
+    def __init__(
+        self, conn: Connection, clock: Callable[[], datetime], known_books: dict[str, int]
+    ) -> None:
+        self.conn = conn
+        self._clock = clock
+        self._known = known_books
+        self._steps = 0
+        #: books created by the steps that were kept (remembered after the commit)
+        self.found_books: dict[str, int] = {}
+
+    @contextmanager
+    def step(self) -> Iterator[Journal]:
+        self._steps += 1
+        name = f"vb_step_{self._steps}"
+        self.conn.exec_driver_sql(f"SAVEPOINT {name}")
+        journal = Journal(self.conn, self._clock(), self._known)
+        try:
+            with repo.busy_as_error():
+                try:
+                    yield journal
+                except StatementError as exc:
+                    # a refusal raised while binding a value: the voxbill error, as
+                    # Database.transaction surfaces it for a transaction of its own
+                    if isinstance(exc.orig, VoxbillError):
+                        raise exc.orig from exc
+                    raise
+        except BaseException:
+            self.conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {name}")
+            raise
+        self.conn.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
+        self.found_books.update(journal.found_books)
