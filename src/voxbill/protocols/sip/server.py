@@ -33,10 +33,14 @@ class SipServer:
         port: int = 5060,
         executor: Executor | None = None,
         workers: int = 8,
+        reuse_port: bool = False,
     ) -> None:
         self._door = door
         self._host = host
         self._port = port
+        #: SO_REUSEPORT: several processes answer one port (the kernel spreads the
+        #: sources over them; a source keeps its process), see ``sip.processes``
+        self._reuse_port = reuse_port
         self._own_executor = executor is None
         self._executor = executor or ThreadPoolExecutor(workers, thread_name_prefix="sip")
         self.transactions = TransactionCache()
@@ -51,11 +55,15 @@ class SipServer:
         loop = asyncio.get_running_loop()
         for attempt in range(10):
             self._udp, _ = await loop.create_datagram_endpoint(
-                lambda: _Datagrams(self), local_addr=(self._host, self._port)
+                lambda: _Datagrams(self),
+                local_addr=(self._host, self._port),
+                reuse_port=self._reuse_port or None,
             )
             port = self._udp.get_extra_info("sockname")[1]  # the real one when 0 was asked
             try:
-                self._tcp = await asyncio.start_server(self._stream, self._host, port)
+                self._tcp = await asyncio.start_server(
+                    self._stream, self._host, port, reuse_port=self._reuse_port or None
+                )
                 break
             except OSError:
                 self._udp.close()

@@ -1,0 +1,85 @@
+"""Several processes answering one SIP port, so that INVITEs use every CPU.
+
+One Python process decides on one CPU at a time (the GIL); a redirect server whose every
+INVITE is a charging transaction needs them all. ``voxbill serve --sip PORT
+--sip-processes N`` starts N processes that each bind the port with ``SO_REUSEPORT``
+(UDP and TCP): the kernel spreads sources over them, and a source (a switch's socket,
+and so its retransmissions) keeps going to the same one. Each process has its own
+services and database pool; every truth is in the database, so any process may answer
+any call (a retransmission that did land elsewhere replays the same session).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.synchronize
+from multiprocessing.process import BaseProcess
+
+from voxbill.bootstrap import build
+from voxbill.protocols.sip.door import RedirectDoor
+from voxbill.protocols.sip.running import SipThread
+from voxbill.protocols.sip.server import SipServer
+
+_READY_SECONDS = 60.0
+
+
+def serve_sip(
+    host: str,
+    port: int,
+    ready: multiprocessing.synchronize.Event,
+    stop: multiprocessing.synchronize.Event,
+) -> None:
+    """One SIP process: its own container (settings from ``VOXBILL_*``), until ``stop``."""
+    container = build()
+    try:
+        door = RedirectDoor(container.charging, container.routing)
+        thread = SipThread(SipServer(door, host=host, port=port, reuse_port=True)).start()
+        ready.set()
+        stop.wait()
+        thread.stop()
+    finally:
+        container.close()
+
+
+class SipProcesses:
+    """``start()`` returns once every process listens, or raises why one does not."""
+
+    def __init__(self, host: str, port: int, count: int) -> None:
+        if port == 0:
+            raise ValueError("several SIP processes need a fixed port, not 0")
+        self._context = multiprocessing.get_context("spawn")
+        self._stop = self._context.Event()
+        self._host, self._port, self._count = host, port, count
+        self._processes: list[tuple[BaseProcess, multiprocessing.synchronize.Event]] = []
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    def start(self) -> SipProcesses:
+        for number in range(self._count):
+            ready = self._context.Event()
+            process = self._context.Process(
+                target=serve_sip,
+                args=(self._host, self._port, ready, self._stop),
+                name=f"voxbill-sip-{number}",
+                daemon=True,
+            )
+            process.start()
+            self._processes.append((process, ready))
+        for child, ready in self._processes:
+            if not ready.wait(_READY_SECONDS) or not child.is_alive():
+                self.stop()
+                raise RuntimeError(
+                    f"SIP process {child.name} did not start listening on port "
+                    f"{self._port} (exit code {child.exitcode}); see its log above"
+                )
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for child, _ in self._processes:
+            child.join(timeout=10)
+            if child.is_alive():
+                child.terminate()
+                child.join(timeout=5)

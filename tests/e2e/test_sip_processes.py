@@ -1,0 +1,65 @@
+"""Several SIP processes on one port (SO_REUSEPORT), driven by the real ``sipp``.
+
+Two processes of ``voxbill serve --sip-processes 2`` bind the same UDP/TCP port over one
+database; sipp sends calls from one socket per call (``-t un``), so the kernel spreads
+them over both processes. Every INVITE gets its 302 and exactly one session.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from sipp_runner import require_sipp, run_sipp
+from sqlalchemy import func, select
+
+from support.sip_world import CALLER, UK, build_sip_world
+from voxbill.bootstrap import build
+from voxbill.protocols.sip.processes import SipProcesses
+from voxbill.settings import Settings
+from voxbill.storage.schema import charging_sessions
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_two_processes_answer_one_port(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    require_sipp()
+    url = f"sqlite:///{tmp_path / 'sip.db'}"
+    container = build(Settings(database_url=url), migrate=True)
+    world = build_sip_world(container)
+    world.patch(world.customer, max_call_duration=60)
+    monkeypatch.setenv("VOXBILL_DATABASE_URL", url)  # the processes' settings
+    monkeypatch.setenv("VOXBILL_SWEEPER_INTERVAL_SECONDS", "0")
+    processes = SipProcesses("127.0.0.1", _free_port(), 2).start()
+    try:
+        run = run_sipp(
+            "redirect",
+            processes.port,
+            tmp_path,
+            caller=CALLER.lstrip("+"),
+            service=UK,
+            transport="un",  # one socket (source port) per call
+            calls=30,
+            extra=("-max_socket", "100"),
+            timeout=60,
+        )
+        assert run.returncode == 0, run.output
+        assert sum(r.startswith("SIP/2.0 302") for r in run.responses()) == 30
+        with container.db.transaction(readonly=True) as conn:
+            count = conn.execute(select(func.count()).select_from(charging_sessions))
+            assert count.scalar_one() == 30
+    finally:
+        processes.stop()
+        container.close()
+
+
+def test_port_zero_is_refused() -> None:
+    with pytest.raises(ValueError, match="fixed port"):
+        SipProcesses("127.0.0.1", 0, 2)
