@@ -1,13 +1,26 @@
 """Charging over loopback HTTP against a real ``voxbill serve``: authorize throughput and
-latency, complete calls (start + stop) per second on many balances and on ONE balance.
+latency, complete calls (start + stop) per second on many balances and on ONE balance,
+with the CPU each side spent.
 
     .venv/bin/python bench/bench_charging.py                    # SQLite, then PostgreSQL
-    .venv/bin/python bench/bench_charging.py --dialect postgresql --seconds 5 --threads 16
+    .venv/bin/python bench/bench_charging.py --dialect both --seconds 5 --workers 2
+    .venv/bin/python bench/bench_charging.py --dialect postgresql --workload calls \\
+        --connections 64 --client-procs 2 --json
+    .venv/bin/python bench/bench_charging.py --selftest     # the load generator's ceiling
     VOXBILL_BENCH_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres  # default
 
-The load generator (httpx, one keep-alive client per thread) runs on the same machine
-as the server and takes CPU from it. PostgreSQL runs on a throwaway database created
-and dropped by the script; ``voxbill ledger verify`` runs after each dialect.
+The load generator (``bench/http_load.py``: asyncio/uvloop, raw keep-alive connections,
+one request at a time per connection) runs in its own forked process(es), so its CPU is
+measured apart. Around each workload the script reads utime + stime from /proc of the
+server (``voxbill serve``'s process and its children: the uvicorn workers), of every
+process named ``postgres`` (all of them, whoever they serve), and of the load
+processes, plus the machine's idle share from /proc/stat; it prints CPU milliseconds
+per operation and per HTTP request. PostgreSQL runs on a throwaway database created and
+dropped by the script; ``voxbill ledger verify`` runs after each dialect. The setup
+(200 funded customers) goes through httpx and is not measured.
+
+``--selftest`` points the load generator at a trivial uvicorn app (uvloop + httptools,
+a raw ASGI app answering ``{}``) started by the script: the client's own ceiling.
 """
 
 from __future__ import annotations
@@ -15,20 +28,38 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import multiprocessing
 import os
+import socket
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, text
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from http_load import (  # noqa: E402
+    OP,
+    LoadResult,
+    Session,
+    Step,
+    Target,
+    Workload,
+    cpu_of,
+    machine_times,
+    pids_named,
+    process_tree,
+    run_load,
+)
+
 from support.voxbill_process import runner, sqlite_env, start_server, stop_server  # noqa: E402
 
 PG_URL = os.environ.get(
@@ -37,6 +68,15 @@ PG_URL = os.environ.get(
 DECK = "prefix,rate,connect_fee,initial_increment,increment,destination\n44,0.10,0.01,30,6,UK\n"
 CUSTOMERS = 200
 CALLEE = "+442079460000"
+WORKLOADS = ("authorize", "calls", "calls-one")
+
+
+def say(line: str) -> None:
+    """Human output: stdout, or stderr when stdout carries the JSON."""
+    print(line, file=sys.stderr if JSON_MODE else sys.stdout, flush=True)
+
+
+JSON_MODE = False
 
 
 @contextmanager
@@ -56,48 +96,6 @@ def database(dialect: str, directory: Path) -> Iterator[str]:
         admin.dispose()
 
 
-def load(
-    threads: int,
-    seconds: float,
-    make: Callable[[httpx.Client], Callable[[], None]],
-    base: str,
-    key: str,
-) -> tuple[int, list[float]]:
-    """Run ``make(client)()`` in ``threads`` loops for ``seconds``: (count, latencies)."""
-    latencies: list[list[float]] = [[] for _ in range(threads)]
-    stop_at = time.monotonic() + seconds
-    errors: list[str] = []
-
-    def worker(i: int) -> None:
-        with httpx.Client(
-            base_url=f"{base}/api/v1", headers={"Authorization": f"Bearer {key}"}, timeout=30
-        ) as client:
-            step = make(client)
-            while time.monotonic() < stop_at:
-                began = time.perf_counter()
-                try:
-                    step()
-                except AssertionError as exc:
-                    errors.append(str(exc))
-                    return
-                latencies[i].append(time.perf_counter() - began)
-
-    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    if errors:
-        raise SystemExit(f"bench failed: {errors[0]}")
-    flat = [x for lat in latencies for x in lat]
-    return len(flat), flat
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-
-
 def setup(base: str, key: str) -> list[str]:
     """CUSTOMERS funded customers, each with an ANI; returns the ANIs."""
     anis = []
@@ -115,7 +113,219 @@ def setup(base: str, key: str) -> list[str]:
     return anis
 
 
-def run_dialect(dialect: str, seconds: float, threads: int, workers: int) -> None:
+# --- workloads: make(session) -> step, run in the load process ------------------------
+
+
+def authorize_workload(target: Target, anis: list[str]) -> Workload:
+    """``POST /calls/authorize`` for the ANIs in turn; 200 with ``allowed`` true."""
+    requests = [
+        target.encode(
+            "POST",
+            "/api/v1/calls/authorize",
+            json.dumps({"caller": ani, "callee": CALLEE}, separators=(",", ":")).encode(),
+        )
+        for ani in anis
+    ]
+
+    def make(session: Session) -> Step:
+        turn = itertools.cycle(requests[session.index % len(requests) :] + requests)
+
+        async def step() -> bool:
+            body = await session.send("authorize", next(turn), 200)
+            if body is None:
+                return False
+            if b'"allowed":true' not in body:
+                session.recorder.error("200 not allowed", body)
+                return False
+            return True
+
+        return step
+
+    return make
+
+
+def calls_workload(target: Target, anis: list[str], prefix: str) -> Workload:
+    """Start (201) then stop (200) a call with a unique session id; ``anis`` in turn."""
+    start_path = "/api/v1/calls"
+
+    def make(session: Session) -> Step:
+        counter = itertools.count()
+        ani_turn = itertools.cycle(anis[session.index % len(anis) :] + anis)
+        tag = f"{prefix}-{session.proc}-{session.index}-"
+
+        async def step() -> bool:
+            sid = f"{tag}{next(counter)}"
+            body = (
+                f'{{"session_id":"{sid}","caller":"{next(ani_turn)}",'
+                f'"callee":"{CALLEE}","interim":true}}'
+            ).encode()
+            if await session.send("start", target.encode("POST", start_path, body), 201) is None:
+                return False
+            stop = target.encode("POST", f"/api/v1/calls/{sid}/stop", b'{"duration":40}')
+            return await session.send("stop", stop, 200) is not None
+
+        return step
+
+    return make
+
+
+# --- CPU accounting -------------------------------------------------------------------
+
+
+@dataclass
+class Cpu:
+    """CPU seconds spent over one workload, and the machine's idle share."""
+
+    server: float
+    server_by_pid: dict[int, float]
+    postgres: float
+    client: float  # the load processes' own process_time over the run
+    client_proc: float  # the same from /proc (10 ms ticks)
+    idle_share: float
+    iowait_share: float
+
+
+class CpuMeter:
+    def __init__(self, server_pid: int | None, postgres: bool) -> None:
+        self.server_pid = server_pid
+        self.postgres = postgres
+
+    def _read(self, client_pids: list[int]) -> dict[str, Any]:
+        return {
+            "server": cpu_of(process_tree(self.server_pid)) if self.server_pid else {},
+            "postgres": cpu_of(pids_named("postgres")) if self.postgres else {},
+            "client": cpu_of(client_pids),
+            "machine": machine_times(),
+        }
+
+    def run(self, load: Callable[..., LoadResult]) -> tuple[LoadResult, Cpu]:
+        marks: dict[str, dict[str, Any]] = {}
+        client: list[int] = []
+
+        def on_go(pids: list[int]) -> None:
+            client.extend(pids)
+            marks["before"] = self._read(client)
+
+        def on_done() -> None:
+            marks["after"] = self._read(client)
+
+        result = load(on_go=on_go, on_done=on_done)
+        before, after = marks["before"], marks["after"]
+
+        def delta(kind: str) -> dict[int, float]:
+            b, a = before[kind], after[kind]
+            # a process that exited meanwhile reads 0 after: count nothing for it
+            return {pid: max(0.0, a.get(pid, 0.0) - b.get(pid, 0.0)) for pid in a | b}
+
+        total0, idle0, io0 = before["machine"]
+        total1, idle1, io1 = after["machine"]
+        span = (total1 - total0) or 1.0
+        server = delta("server")
+        return result, Cpu(
+            server=sum(server.values()),
+            server_by_pid={pid: round(s, 3) for pid, s in server.items() if s},
+            postgres=sum(delta("postgres").values()),
+            client=result.client_cpu,
+            client_proc=sum(delta("client").values()),
+            idle_share=(idle1 - idle0) / span,
+            iowait_share=(io1 - io0) / span,
+        )
+
+
+def report(
+    scope: str, name: str, result: LoadResult, cpu: Cpu, extra: str, per_op_requests: int
+) -> dict[str, Any]:
+    op = result.latency.get(OP)
+    n = max(1, result.count)
+    requests = max(1, result.requests)
+    ms = 1000.0
+    split = "/".join(f"{v:.2f}" for v in sorted(cpu.server_by_pid.values(), reverse=True))
+    line = (
+        f"{scope:10} {name:22} {result.rate:8.0f}/s  "
+        + (
+            f"p50 {op.p50:6.2f}  p90 {op.p90:6.2f}  p99 {op.p99:6.2f}  max {op.max:7.1f} ms  "
+            if op
+            else ""
+        )
+        + f"({result.count} in {result.elapsed:.1f} s, {extra})"
+    )
+    cpu_line = (
+        f"{'':10} {'':22} CPU ms/op: server {cpu.server * ms / n:5.2f}"
+        f"  client {cpu.client * ms / n:5.3f}"
+        + (f"  postgres {cpu.postgres * ms / n:5.2f}" if cpu.postgres else "")
+        + f"  | ms/request: server {cpu.server * ms / requests:5.2f}"
+        f"  client {cpu.client * ms / requests:5.3f}"
+        f"  | server procs s {split}"
+        f"  | idle {cpu.idle_share:4.0%} (iowait {cpu.iowait_share:3.0%})"
+        f"  load avg {os.getloadavg()[0]:.2f}"
+    )
+    say(line)
+    say(cpu_line)
+    if per_op_requests > 1:
+        parts = [
+            f"{label} p50 {s.p50:.2f} p99 {s.p99:.2f} ms"
+            for label, s in result.latency.items()
+            if label != OP
+        ]
+        say(f"{'':10} {'':22} " + ", ".join(parts))
+    if result.errors:
+        say(f"{'':10} {'':22} ERRORS {result.errors}")
+        for kind, body in result.error_samples.items():
+            say(f"{'':10} {'':22}   {kind}: {body}")
+    return {
+        "scope": scope,
+        "workload": name,
+        "rate_per_s": round(result.rate, 1),
+        "count": result.count,
+        "requests": result.requests,
+        "elapsed_s": round(result.elapsed, 3),
+        "connections": result.connections,
+        "client_procs": result.procs,
+        "latency_ms": {label: asdict(s) for label, s in result.latency.items()},
+        "errors": result.errors,
+        "error_samples": result.error_samples,
+        "cpu_s": {
+            "server": round(cpu.server, 3),
+            "server_by_pid": cpu.server_by_pid,
+            "postgres_all": round(cpu.postgres, 3),
+            "client": round(cpu.client, 3),
+            "client_proc": round(cpu.client_proc, 3),
+        },
+        "cpu_ms_per_op": {
+            "server": round(cpu.server * ms / n, 4),
+            "client": round(cpu.client * ms / n, 4),
+            "postgres_all": round(cpu.postgres * ms / n, 4),
+        },
+        "cpu_ms_per_request": {
+            "server": round(cpu.server * ms / requests, 4),
+            "client": round(cpu.client * ms / requests, 4),
+        },
+        "idle_share": round(cpu.idle_share, 3),
+        "iowait_share": round(cpu.iowait_share, 3),
+        "loadavg": os.getloadavg(),
+    }
+
+
+def server_log_excerpt(directory: Path, lines: int = 16) -> str:
+    """The end of the last traceback the server logged (its 5xx bodies say "logged")."""
+    log = "".join(p.read_text(errors="replace") for p in sorted(directory.glob("serve-*.log")))
+    body = log.splitlines()
+    starts = [i for i, line in enumerate(body) if line.startswith("Traceback")]
+    if not starts:
+        return "server log, last lines:\n" + "\n".join(body[-lines:])
+    end = starts[-1] + 1
+    while end < len(body) and (body[end].startswith(" ") or not body[end].strip()):
+        end += 1
+    return "server log, end of the last traceback:\n" + "\n".join(
+        body[max(starts[-1], end + 1 - lines) : end + 1]
+    )
+
+
+# --- the voxbill run -------------------------------------------------------------------
+
+
+def run_dialect(dialect: str, args: argparse.Namespace) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         with database(dialect, directory) as url:
@@ -136,72 +346,174 @@ def run_dialect(dialect: str, seconds: float, threads: int, workers: int) -> Non
                 "USD",
                 check=True,
             )
-            base, process = start_server(env, directory, "--workers", str(workers))
+            base, process = start_server(env, directory, "--workers", str(args.workers))
             try:
                 anis = setup(base, key)
-                counter = itertools.count()
-
-                def authorize(client: httpx.Client) -> Callable[[], None]:
-                    def step() -> None:
-                        ani = anis[next(counter) % len(anis)]
-                        r = client.post("/calls/authorize", json={"caller": ani, "callee": CALLEE})
-                        assert r.status_code == 200, r.text
-                        assert r.json()["allowed"], r.text
-
-                    return step
-
-                def calls(spread: bool) -> Callable[[httpx.Client], Callable[[], None]]:
-                    def make(client: httpx.Client) -> Callable[[], None]:
-                        def step() -> None:
-                            n = next(counter)
-                            ani = anis[n % len(anis)] if spread else anis[0]
-                            sid = f"b{n}"
-                            body = {
-                                "session_id": sid,
-                                "caller": ani,
-                                "callee": CALLEE,
-                                "interim": True,
-                            }
-                            r = client.post("/calls", json=body)
-                            assert r.status_code == 201, r.text
-                            r = client.post(f"/calls/{sid}/stop", json={"duration": 40})
-                            assert r.status_code == 200, r.text
-
-                        return step
-
-                    return make
-
-                for name, make in (
-                    ("authorize", authorize),
-                    ("calls, 200 balances", calls(True)),
-                    ("calls, ONE balance", calls(False)),
-                ):
-                    count, lat = load(threads, seconds, make, base, key)
-                    rate = count / seconds
-                    print(
-                        f"{dialect:10} {name:22} {rate:8.0f}/s  p50 {pct(lat, 0.5):6.2f} ms  "
-                        f"p99 {pct(lat, 0.99):6.2f} ms  "
-                        f"({count} in {seconds:.0f} s, {threads} threads, {workers} workers)",
-                        flush=True,
+                host, _, port = base.removeprefix("http://").rpartition(":")
+                target = Target(host, int(port), key)
+                meter = CpuMeter(process.pid, postgres=dialect == "postgresql")
+                chosen = WORKLOADS if args.workload == "all" else (args.workload,)
+                plans: dict[str, tuple[str, Workload, int]] = {
+                    "authorize": ("authorize", authorize_workload(target, anis), 1),
+                    "calls": ("calls, 200 balances", calls_workload(target, anis, "c"), 2),
+                    "calls-one": ("calls, ONE balance", calls_workload(target, anis[:1], "o"), 2),
+                }
+                extra = (
+                    f"{args.connections} conns, {args.client_procs} client procs, "
+                    f"{args.workers} workers"
+                )
+                for wl in chosen:
+                    name, workload, per_op = plans[wl]
+                    if args.warmup > 0:  # every worker's first requests (imports, caches)
+                        run_load(
+                            target,
+                            workload,
+                            connections=args.connections,
+                            seconds=args.warmup,
+                            procs=args.client_procs,
+                        )
+                    result, cpu = meter.run(
+                        lambda workload=workload, **hooks: run_load(
+                            target,
+                            workload,
+                            connections=args.connections,
+                            seconds=args.seconds,
+                            procs=args.client_procs,
+                            **hooks,
+                        )
                     )
+                    entry = report(dialect, name, result, cpu, extra, per_op)
+                    entry["server_workers"] = args.workers
+                    out.append(entry)
             finally:
                 stop_server(process)
+                if any(str(k).startswith("5") for e in out for k in e.get("errors", {})):
+                    say(server_log_excerpt(directory))
             verify = run("ledger", "verify")
-            print(f"{dialect:10} ledger verify: exit {verify.returncode}", flush=True)
+            say(f"{dialect:10} ledger verify: exit {verify.returncode}")
+            if verify.returncode != 0:
+                say(verify.stdout + verify.stderr)
+            out.append({"scope": dialect, "ledger_verify_exit": verify.returncode})
+    return out
+
+
+# --- selftest: the load generator against a trivial server ----------------------------
+
+
+async def _trivial_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", b"2")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"{}"})
+
+
+def _serve_trivial(port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        _trivial_app,
+        host="127.0.0.1",
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+    )
+
+
+def selftest(args: argparse.Namespace) -> list[dict[str, Any]]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    server = multiprocessing.get_context("spawn").Process(target=_serve_trivial, args=(port,))
+    server.start()
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or not server.is_alive():
+                    raise SystemExit("trivial server did not start") from None
+                time.sleep(0.05)
+        target = Target("127.0.0.1", port, "selftest")
+        request = target.encode("POST", "/", b'{"x":1}')
+
+        def make(session: Session) -> Step:
+            async def step() -> bool:
+                return await session.send("post", request, 200) is not None
+
+            return step
+
+        assert server.pid is not None
+        result, cpu = CpuMeter(server.pid, postgres=False).run(
+            lambda **hooks: run_load(
+                target,
+                make,
+                connections=args.connections,
+                seconds=args.seconds,
+                procs=args.client_procs,
+                **hooks,
+            )
+        )
+        extra = f"{args.connections} conns, {args.client_procs} client procs"
+        return [report("selftest", "trivial uvicorn app", result, cpu, extra, 1)]
+    finally:
+        server.terminate()
+        server.join(10)
 
 
 def main() -> None:
+    global JSON_MODE
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--dialect", choices=["sqlite", "postgresql", "both"], default="both")
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--workload", choices=[*WORKLOADS, "all"], default="all")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per workload")
+    parser.add_argument(
+        "--connections",
+        "--threads",
+        dest="connections",
+        type=int,
+        default=32,
+        help="concurrent keep-alive connections, one request at a time each (--threads: alias)",
+    )
+    parser.add_argument(
+        "--client-procs", type=int, default=1, help="load processes sharing the connections"
+    )
+    parser.add_argument(
+        "--warmup", type=float, default=1.0, help="unmeasured seconds before each workload"
+    )
     parser.add_argument("--workers", type=int, default=2, help="voxbill serve --workers")
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    parser.add_argument(
+        "--selftest", action="store_true", help="measure the load generator on a trivial server"
+    )
     args = parser.parse_args()
-    dialects = ["sqlite", "postgresql"] if args.dialect == "both" else [args.dialect]
-    for dialect in dialects:
-        run_dialect(dialect, args.seconds, args.threads, args.workers)
+    JSON_MODE = args.json
+    say(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}, {os.cpu_count()} CPUs")
+    results: list[dict[str, Any]] = []
+    if args.selftest:
+        results += selftest(args)
+    else:
+        dialects = ["sqlite", "postgresql"] if args.dialect == "both" else [args.dialect]
+        for dialect in dialects:
+            results += run_dialect(dialect, args)
+    say(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if JSON_MODE:
+        doc = {"args": vars(args), "cpus": os.cpu_count(), "results": results}
+        print(json.dumps(doc, indent=2))
 
 
 if __name__ == "__main__":
