@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -38,6 +40,7 @@ from support.sip_world import CALLER, UK, build_sip_world  # noqa: E402
 from voxbill.bootstrap import Container, build  # noqa: E402
 from voxbill.protocols.sip.door import Answer, RedirectDoor  # noqa: E402
 from voxbill.protocols.sip.message import SipRequest  # noqa: E402
+from voxbill.protocols.sip.processes import SipProcesses  # noqa: E402
 from voxbill.protocols.sip.running import SipThread  # noqa: E402
 from voxbill.protocols.sip.server import SipServer  # noqa: E402
 from voxbill.settings import Settings  # noqa: E402
@@ -63,7 +66,9 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
 
 
-def run_sipp(port: int, scenario: str, rate: int, calls: int, work: Path) -> dict[str, float]:
+def run_sipp(
+    port: int, scenario: str, rate: int, calls: int, work: Path, transport: str = "u1"
+) -> dict[str, float]:
     rtt = work / f"{scenario}-rtt.csv"
     stats = work / f"{scenario}-stat.csv"
     command = [
@@ -82,6 +87,10 @@ def run_sipp(port: int, scenario: str, rate: int, calls: int, work: Path) -> dic
         str(rate),
         "-m",
         str(calls),
+        "-t",
+        transport,
+        "-max_socket",
+        "4000",
         "-l",
         "2000",
         "-trace_rtt",
@@ -152,6 +161,24 @@ def seeded(url: str) -> Container:
     return container
 
 
+def bench_processes(
+    url: str, processes: int, rate: int, calls: int, work: Path
+) -> dict[str, float]:
+    """The real door in ``processes`` processes on one port (``--sip-processes``); sipp
+    sends each call from its own socket so that the kernel spreads them."""
+    seeded(url).close()
+    os.environ["VOXBILL_DATABASE_URL"] = url
+    os.environ["VOXBILL_SWEEPER_INTERVAL_SECONDS"] = "0"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    doors = SipProcesses("127.0.0.1", port, processes).start()
+    try:
+        return run_sipp(port, "bench_invite", rate, calls, work, transport="un")
+    finally:
+        doors.stop()
+
+
 def bench_voxbill(mode: str, url: str, rate: int, calls: int, work: Path) -> dict[str, float]:
     container = seeded(url)
     door_type = AuthorizeOnlyDoor if mode == "authorize" else RedirectDoor
@@ -176,11 +203,30 @@ def main() -> None:
         default=None,
         help="run on a fresh PostgreSQL database created (and dropped) through ADMIN_URL",
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="invite mode: the door in N processes on one port (sipp: one socket per call)",
+    )
     args = parser.parse_args()
     modes = ["options", "authorize", "invite"] if args.mode == "all" else [args.mode]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         results: dict[str, dict[str, float] | None] = {}
+        if args.processes > 1:
+            name = f"invite x{args.processes} proc"
+            if args.postgres:
+                with fresh_postgres(args.postgres) as url:
+                    results[f"{name} (PG)"] = bench_processes(
+                        url, args.processes, args.rate, args.calls, work
+                    )
+            else:
+                url = f"sqlite:///{work / 'processes.db'}"
+                results[f"{name} (SQLite)"] = bench_processes(
+                    url, args.processes, args.rate, args.calls, work
+                )
+            modes = []
         for mode in modes:
             if args.postgres:
                 with fresh_postgres(args.postgres) as url:
