@@ -53,6 +53,7 @@ from http_load import (  # noqa: E402
     Step,
     Target,
     Workload,
+    connections_by_pid,
     cpu_of,
     machine_times,
     pids_named,
@@ -151,7 +152,7 @@ def calls_workload(target: Target, anis: list[str], prefix: str) -> Workload:
     def make(session: Session) -> Step:
         counter = itertools.count()
         ani_turn = itertools.cycle(anis[session.index % len(anis) :] + anis)
-        tag = f"{prefix}-{session.proc}-{session.index}-"
+        tag = f"{prefix}-{session.run}-{session.index}-"
 
         async def step() -> bool:
             sid = f"{tag}{next(counter)}"
@@ -178,6 +179,7 @@ class Cpu:
 
     server: float
     server_by_pid: dict[int, float]
+    conns_by_pid: dict[int, int]  # keep-alive connections each server process holds
     postgres: float
     client: float  # the load processes' own process_time over the run
     client_proc: float  # the same from /proc (10 ms ticks)
@@ -186,8 +188,9 @@ class Cpu:
 
 
 class CpuMeter:
-    def __init__(self, server_pid: int | None, postgres: bool) -> None:
+    def __init__(self, server_pid: int | None, port: int, postgres: bool) -> None:
         self.server_pid = server_pid
+        self.port = port
         self.postgres = postgres
 
     def _read(self, client_pids: list[int]) -> dict[str, Any]:
@@ -201,9 +204,12 @@ class CpuMeter:
     def run(self, load: Callable[..., LoadResult]) -> tuple[LoadResult, Cpu]:
         marks: dict[str, dict[str, Any]] = {}
         client: list[int] = []
+        conns: dict[int, int] = {}
 
         def on_go(pids: list[int]) -> None:
             client.extend(pids)
+            if self.server_pid:
+                conns.update(connections_by_pid(process_tree(self.server_pid), self.port))
             marks["before"] = self._read(client)
 
         def on_done() -> None:
@@ -223,7 +229,8 @@ class CpuMeter:
         server = delta("server")
         return result, Cpu(
             server=sum(server.values()),
-            server_by_pid={pid: round(s, 3) for pid, s in server.items() if s},
+            server_by_pid={pid: round(s, 3) for pid, s in server.items()},
+            conns_by_pid=conns,
             postgres=sum(delta("postgres").values()),
             client=result.client_cpu,
             client_proc=sum(delta("client").values()),
@@ -239,7 +246,10 @@ def report(
     n = max(1, result.count)
     requests = max(1, result.requests)
     ms = 1000.0
-    split = "/".join(f"{v:.2f}" for v in sorted(cpu.server_by_pid.values(), reverse=True))
+    split = " ".join(
+        f"{s:.2f}s/{cpu.conns_by_pid.get(pid, 0)}c"
+        for pid, s in sorted(cpu.server_by_pid.items(), key=lambda kv: -kv[1])
+    )
     line = (
         f"{scope:10} {name:22} {result.rate:8.0f}/s  "
         + (
@@ -255,7 +265,7 @@ def report(
         + (f"  postgres {cpu.postgres * ms / n:5.2f}" if cpu.postgres else "")
         + f"  | ms/request: server {cpu.server * ms / requests:5.2f}"
         f"  client {cpu.client * ms / requests:5.3f}"
-        f"  | server procs s {split}"
+        f"  | server procs (CPU s/conns) {split}"
         f"  | idle {cpu.idle_share:4.0%} (iowait {cpu.iowait_share:3.0%})"
         f"  load avg {os.getloadavg()[0]:.2f}"
     )
@@ -287,6 +297,7 @@ def report(
         "cpu_s": {
             "server": round(cpu.server, 3),
             "server_by_pid": cpu.server_by_pid,
+            "server_connections_by_pid": cpu.conns_by_pid,
             "postgres_all": round(cpu.postgres, 3),
             "client": round(cpu.client, 3),
             "client_proc": round(cpu.client_proc, 3),
@@ -351,7 +362,7 @@ def run_dialect(dialect: str, args: argparse.Namespace) -> list[dict[str, Any]]:
                 anis = setup(base, key)
                 host, _, port = base.removeprefix("http://").rpartition(":")
                 target = Target(host, int(port), key)
-                meter = CpuMeter(process.pid, postgres=dialect == "postgresql")
+                meter = CpuMeter(process.pid, int(port), postgres=dialect == "postgresql")
                 chosen = WORKLOADS if args.workload == "all" else (args.workload,)
                 plans: dict[str, tuple[str, Workload, int]] = {
                     "authorize": ("authorize", authorize_workload(target, anis), 1),
@@ -456,7 +467,7 @@ def selftest(args: argparse.Namespace) -> list[dict[str, Any]]:
             return step
 
         assert server.pid is not None
-        result, cpu = CpuMeter(server.pid, postgres=False).run(
+        result, cpu = CpuMeter(server.pid, port, postgres=False).run(
             lambda **hooks: run_load(
                 target,
                 make,

@@ -68,8 +68,9 @@ class ProtocolFailure(RuntimeError):
 class Session:
     """One keep-alive connection, with the recorder of its process."""
 
-    def __init__(self, target: Target, proc: int, index: int, recorder: Recorder) -> None:
+    def __init__(self, target: Target, run: str, proc: int, index: int, recorder: Recorder) -> None:
         self.target = target
+        self.run = run  # random, unique to one run_load call (e.g. for unique ids)
         self.proc = proc  # load process number
         self.index = index  # connection number within the whole run
         self.recorder = recorder
@@ -212,15 +213,19 @@ async def _proc_main(
     conn: multiprocessing.connection.Connection,
     target: Target,
     workload: Workload,
+    run: str,
     proc: int,
     first: int,
     connections: int,
     seconds: float | None,
     count: int | None,
+    connect_gap: float,
 ) -> dict[str, Any]:
     recorder = Recorder()
-    sessions = [Session(target, proc, first + i, recorder) for i in range(connections)]
-    await asyncio.gather(*(s.connect() for s in sessions))
+    sessions = [Session(target, run, proc, first + i, recorder) for i in range(connections)]
+    for s in sessions:  # one at a time: a burst of connects tends to land on one worker
+        await s.connect()
+        await asyncio.sleep(connect_gap)
     steps = [workload(s) for s in sessions]
     conn.send("ready")
     await _wait_readable(conn)
@@ -263,13 +268,17 @@ def _proc_entry(
     conn: multiprocessing.connection.Connection,
     target: Target,
     workload: Workload,
+    run: str,
     proc: int,
     first: int,
     connections: int,
     seconds: float | None,
     count: int | None,
+    connect_gap: float,
 ) -> None:
-    coro = _proc_main(conn, target, workload, proc, first, connections, seconds, count)
+    coro = _proc_main(
+        conn, target, workload, run, proc, first, connections, seconds, count, connect_gap
+    )
     try:
         result = uvloop.run(coro) if uvloop is not None else asyncio.run(coro)
     except BaseException as exc:  # reported to the parent, which fails loudly
@@ -287,17 +296,20 @@ def run_load(
     seconds: float | None = None,
     count: int | None = None,
     procs: int = 1,
+    connect_gap: float = 0.002,
     on_go: Callable[[list[int]], None] | None = None,
     on_done: Callable[[], None] | None = None,
 ) -> LoadResult:
     """Run ``workload`` on ``connections`` connections in ``procs`` forked processes for
     ``seconds`` or ``count`` operations (split over the processes). ``on_go(pids)`` runs
     once every connection is open, just before the start signal; ``on_done()`` as soon
-    as every process has finished (before their results are merged)."""
+    as every process has finished (before their results are merged). Connections open
+    one at a time, ``connect_gap`` seconds apart, before the start."""
     if (seconds is None) == (count is None):
         raise ValueError("give seconds or count")
     procs = max(1, min(procs, connections))
     ctx = multiprocessing.get_context("fork")
+    run = os.urandom(4).hex()
     children: list[tuple[multiprocessing.connection.Connection, Any]] = []
     first = 0
     counts = _split(count, procs) if count is not None else [None] * procs
@@ -305,7 +317,7 @@ def run_load(
         parent, child = ctx.Pipe()
         p = ctx.Process(
             target=_proc_entry,
-            args=(child, target, workload, proc, first, n, seconds, c),
+            args=(child, target, workload, run, proc, first, n, seconds, c, connect_gap),
             daemon=True,
         )
         p.start()
@@ -407,6 +419,36 @@ def pids_named(name: str) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def connections_by_pid(pids: list[int], port: int) -> dict[int, int]:
+    """Established TCP connections to local ``port`` held by each of ``pids``."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.readlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            if cols[3] == "01" and int(cols[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(cols[9])
+    held: dict[int, int] = {}
+    for pid in pids:
+        n = 0
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                except OSError:
+                    continue
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    n += 1
+        except OSError:
+            continue
+        held[pid] = n
+    return held
 
 
 def cpu_of(pids: list[int]) -> dict[int, float]:
