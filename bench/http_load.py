@@ -207,6 +207,7 @@ async def _wait_readable(conn: multiprocessing.connection.Connection) -> None:
         await ready
     finally:
         loop.remove_reader(conn.fileno())
+        os.set_blocking(conn.fileno(), True)  # add_reader made it non-blocking
 
 
 async def _proc_main(
