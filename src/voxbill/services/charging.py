@@ -399,7 +399,7 @@ class ChargingService:
         ]
         checked = ledger_holds.validate_requests(session_id, requests, expires_at)
         try:
-            ledger_holds.place(journal, session_id, checked, expires_at + _HOLD_BACKSTOP)
+            ledger_holds.place_quietly(journal, session_id, checked, expires_at + _HOLD_BACKSTOP)
         except InsufficientFunds as exc:
             refusal = _refusal(Reason.INSUFFICIENT_FUNDS, account_id)
             raise ChargingRefused(refusal, f"call refused: {exc.message}") from exc
@@ -516,8 +516,9 @@ class ChargingService:
         if used < row.used_seconds:
             return self._grant_of(journal, row, replayed=True)
         granted, longest = row.granted_seconds, row.max_duration
+        holds = holds_by_reference(conn, session_id, lock=True) if row.interim else []
         if row.interim:
-            granted, longest = self._extend(journal, row, used)
+            granted, longest = self._extend(journal, row, used, holds)
         # anchored on the session's opening, never on the report: updates that report no
         # usage cannot keep a session (and its holds) open past its grant
         expires_at = row.created_at + timedelta(
@@ -525,29 +526,29 @@ class ChargingService:
         )
         if row.interim:
             tariffs = session_tariffs(row, self._tariff)
-            ledger_holds.extend(
+            ledger_holds.extend_locked(
                 journal,
-                session_id,
+                holds,
                 [rules.hold_amount(t.cost(granted)) for t in tariffs],
                 expires_at + _HOLD_BACKSTOP,
             )
-        repo.update_session(
-            conn,
-            session_id,
-            used_seconds=used,
-            request_number=request_number if request_number is not None else last,
-            granted_seconds=granted,
-            max_duration=longest,
-            expires_at=expires_at,
-            updated_at=journal.now,
-        )
-        fresh = repo.session(conn, session_id, lock=False)
-        return self._grant_of(journal, fresh, replayed=False)
+        changes = {
+            "used_seconds": used,
+            "request_number": request_number if request_number is not None else last,
+            "granted_seconds": granted,
+            "max_duration": longest,
+            "expires_at": expires_at,
+            "updated_at": journal.now,
+        }
+        repo.update_session(conn, session_id, **changes)
+        return self._grant_of(journal, row._replace(**changes), replayed=False)
 
-    def _extend(self, journal: Journal, row: Any, used: int) -> tuple[int, int]:
-        """(new total grant, longest the call may now last) for an interim session."""
+    def _extend(
+        self, journal: Journal, row: Any, used: int, holds: Sequence[Any]
+    ) -> tuple[int, int]:
+        """(new total grant, longest the call may now last) for an interim session whose
+        hold rows (``holds``) are locked."""
         levels = levels_of(row)
-        holds = holds_by_reference(journal.conn, row.session_id, lock=True)
         books = [journal.account_book(lv["account_id"]) for lv in levels]
         journal.lock(books)
         tariffs = session_tariffs(row, self._tariff)

@@ -20,11 +20,9 @@ from voxbill.domain.tariff_snapshot import thaw
 from voxbill.services import charging_vendor, ledger_holds
 from voxbill.services.ledger_journal import Journal
 from voxbill.services.ledger_views import norm
-from voxbill.storage import account_repository
 from voxbill.storage import cdr_repository as cdr_rows
 from voxbill.storage import charging_repository as repo
 from voxbill.storage import ledger_repository as ledger_rows
-from voxbill.storage.hold_repository import holds_by_reference
 
 TariffOf = Callable[[str, str, datetime], Tariff]
 
@@ -46,11 +44,13 @@ def session_tariffs(row: Any, tariff_of: TariffOf) -> list[Tariff]:
 
 
 def available(journal: Journal, account_id: int) -> Decimal:
-    """What ``account_id`` may still spend (balance + credit - holds), read in ``journal``."""
+    """What ``account_id`` may still spend (balance + credit - holds), read in ``journal``
+    (from the book's locked state when the journal holds it: the same values)."""
     owner = journal.owner(account_id)
-    book = ledger_rows.find_book(
-        journal.conn, ledger_rows.account_book_key(owner.balance_account_id)
-    )
+    book: Any = journal.locked_book(account_id)
+    if book is None:
+        key = ledger_rows.account_book_key(owner.balance_account_id)
+        book = ledger_rows.find_book(journal.conn, key)
     funds = Funds(
         balance=Decimal(0) if book is None else book.balance,
         reserved=Decimal(0) if book is None else book.reserved,
@@ -62,10 +62,16 @@ def available(journal: Journal, account_id: int) -> Decimal:
     return norm(funds.available)
 
 
-def _path(journal: Journal, account_id: int) -> str:
-    account = account_repository.get(journal.conn, account_id)
-    assert account is not None  # sessions reference accounts, which are never deleted
-    return account.path
+def _know_owners(journal: Journal, row: Any, levels: list[dict[str, Any]]) -> str:
+    """Read the caller's, the levels' and the sellers' accounts in one query, hand their
+    balance owners to the journal; the caller's path (for the CDR)."""
+    ids = {row.account_id, *(lv["account_id"] for lv in levels)}
+    ids |= {lv["seller_id"] for lv in levels if lv.get("seller_id") is not None}
+    rows = ledger_rows.owner_rows(journal.conn, ids)
+    journal.know_owners(ledger_rows.balance_owner(journal.conn, i, rows) for i in sorted(ids))
+    caller = rows.get(row.account_id)
+    assert caller is not None  # sessions reference accounts, which are never deleted
+    return str(caller.path)
 
 
 def _buy_leg(level: int, vendor: charging_vendor.VendorLeg | None) -> list[dict[str, Any]]:
@@ -100,21 +106,17 @@ def settle(
     """Charge ``duration`` seconds of the open session ``row``; (cdr id, ratings, overrun)."""
     levels = levels_of(row)
     ratings = [tariff.rate(duration) for tariff in session_tariffs(row, tariff_of)]
+    path = _know_owners(journal, row, levels)
     vendor = charging_vendor.rate(journal, row, duration, tariff_of)
     overrun = duration > row.granted_seconds
     sellers = [lv.get("seller_id") for lv in levels]  # sessions of old: operator revenue
     extra = charging_vendor.books_to_lock(journal, vendor)
     extra += [journal.account_book(s) for s in sellers if s is not None]
-    if extra:  # the system's lock order: hold rows, then every balance in one pass
-        holds_by_reference(journal.conn, row.session_id, lock=True)
-        journal.lock([journal.account_book(lv["account_id"]) for lv in levels] + extra)
-    ledger_holds.post(
-        journal,
-        row.session_id,
-        [r.cost for r in ratings],
-        f"charging:{settled_by}",
-        allow_overrun=True,
-        sellers=sellers,
+    # the system's lock order: hold rows, then every balance in one pass
+    holds = ledger_holds.locked_holds(journal, row.session_id)
+    journal.lock([journal.account_book(lv["account_id"]) for lv in levels] + extra)
+    ledger_holds.post_locked(
+        journal, holds, [r.cost for r in ratings], f"charging:{settled_by}", sellers
     )
     if vendor is not None:
         charging_vendor.debit(journal, row.session_id, vendor, f"charging:{settled_by}")
@@ -129,7 +131,7 @@ def settle(
         {
             "session_id": row.session_id,
             "account_id": row.account_id,
-            "path": _path(journal, row.account_id),
+            "path": path,
             "caller": row.caller,
             "callee": row.callee,
             "started_at": row.started_at,

@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Row
+from sqlalchemy import Connection
 
 from voxbill.domain.errors import (
     HoldConflict,
@@ -45,7 +45,7 @@ def validate_requests(
     return [HoldRequest(r.account_id, positive(r.amount, what="hold amount")) for r in requests]
 
 
-def _view(row: Row[Any], *, replayed: bool = False) -> Hold:
+def _view(row: Any, *, replayed: bool = False) -> Hold:
     return Hold(
         id=row.id,
         reference=row.reference,
@@ -68,24 +68,26 @@ def current(journal: Journal, reference: str, *, replayed: bool = False) -> list
     return [_view(r, replayed=replayed) for r in rows]
 
 
-def _replay_place(rows: list[Row[Any]], requests: Sequence[HoldRequest]) -> list[Hold]:
+def _replay_place(rows: list[Any], requests: Sequence[HoldRequest]) -> list[Any]:
     if [r.account_id for r in rows] != [q.account_id for q in requests]:
         raise IdempotencyConflict(
             f"hold reference {rows[0].reference!r} is already used for other accounts"
         )
-    return [_view(r, replayed=True) for r in rows]
+    return rows
 
 
-def place(
+def _place(
     journal: Journal, reference: str, requests: Sequence[HoldRequest], expires_at: datetime
-) -> list[Hold]:
-    existing = hold_rows.holds_by_reference(journal.conn, reference, lock=False)
-    if existing:
-        return _replay_place(existing, requests)
+) -> list[Any] | None:
+    """Place the holds; a reference's existing holds (a replay) instead, if any."""
+    if not all(journal.has_locked(r.account_id) for r in requests):
+        existing = hold_rows.holds_by_reference(journal.conn, reference, lock=False)
+        if existing:
+            return _replay_place(existing, requests)
     books = [journal.account_book(r.account_id) for r in requests]
     journal.lock(books)
     existing = hold_rows.holds_by_reference(journal.conn, reference, lock=False)
-    if existing:  # a twin committed while we waited for the balance lock
+    if existing:  # placed before, or a twin committed while we waited for the balance lock
         return _replay_place(existing, requests)
     needed: dict[int, Decimal] = defaultdict(lambda: ZERO)
     for book, request in zip(books, requests, strict=True):
@@ -93,10 +95,11 @@ def place(
     for book, amount in needed.items():
         journal.require(book, amount)
     for book, amount in needed.items():
-        journal.reserve(book, amount)
-    for level, (book, request) in enumerate(zip(books, requests, strict=True)):
-        hold_rows.insert_hold(
-            journal.conn,
+        journal.reserve(book, amount, flush=False)
+    journal.flush()
+    hold_rows.insert_holds(
+        journal.conn,
+        [
             {
                 "reference": reference,
                 "level": level,
@@ -108,19 +111,38 @@ def place(
                 "expires_at": expires_at,
                 "created_at": journal.now,
                 "updated_at": journal.now,
-            },
-        )
+            }
+            for level, (book, request) in enumerate(zip(books, requests, strict=True))
+        ],
+    )
+    return None
+
+
+def place(
+    journal: Journal, reference: str, requests: Sequence[HoldRequest], expires_at: datetime
+) -> list[Hold]:
+    existing = _place(journal, reference, requests, expires_at)
+    if existing is not None:
+        return [_view(r, replayed=True) for r in existing]
     return current(journal, reference)
 
 
-def _locked_holds(journal: Journal, reference: str) -> list[Row[Any]]:
+def place_quietly(
+    journal: Journal, reference: str, requests: Sequence[HoldRequest], expires_at: datetime
+) -> None:
+    """:func:`place` without reading the holds back (a caller that needs no views)."""
+    _place(journal, reference, requests, expires_at)
+
+
+def locked_holds(journal: Journal, reference: str) -> list[Any]:
+    """A reference's holds, their rows locked (the first locks of a settlement)."""
     rows = hold_rows.holds_by_reference(journal.conn, reference, lock=True)
     if not rows:
         raise NotFound(f"no hold with reference {reference!r}", code="unknown_hold")
     return rows
 
 
-def _lock_books(journal: Journal, rows: Sequence[Row[Any]], also: Sequence[int] = ()) -> list[int]:
+def _lock_books(journal: Journal, rows: Sequence[Any], also: Sequence[int] = ()) -> list[int]:
     """The holds' balance books, locked in one pass with ``also`` (e.g. sellers' books)."""
     books = [journal.account_book(r.account_id) for r in rows]
     if any(book != r.book_id for book, r in zip(books, rows, strict=True)):
@@ -129,14 +151,14 @@ def _lock_books(journal: Journal, rows: Sequence[Row[Any]], also: Sequence[int] 
     return books
 
 
-def extend(
-    journal: Journal, reference: str, totals: Sequence[Decimal], expires_at: datetime
-) -> list[Hold]:
-    rows = _locked_holds(journal, reference)
+def extend_locked(
+    journal: Journal, rows: Sequence[Any], totals: Sequence[Decimal], expires_at: datetime
+) -> None:
+    """Grow the holds ``rows`` (locked by :func:`locked_holds`) to ``totals``."""
     if len(totals) != len(rows):
         raise InvalidInput(f"{len(rows)} hold levels, {len(totals)} amounts given")
     if any(r.status != OPEN for r in rows):
-        raise HoldConflict(f"the holds of {reference!r} are no longer open")
+        raise HoldConflict(f"the holds of {rows[0].reference!r} are no longer open")
     books = _lock_books(journal, rows)
     growth: dict[int, Decimal] = defaultdict(lambda: ZERO)
     for book, row, total in zip(books, rows, totals, strict=True):
@@ -146,25 +168,45 @@ def extend(
             journal.require(book, amount)
     for book, amount in growth.items():
         if amount > ZERO:
-            journal.reserve(book, amount)
-    for row, total in zip(rows, totals, strict=True):
-        hold_rows.update_hold(
-            journal.conn,
-            row.id,
-            amount=max(total, row.amount),
-            expires_at=expires_at,
-            updated_at=journal.now,
-        )
+            journal.reserve(book, amount, flush=False)
+    journal.flush()
+    hold_rows.update_holds(
+        journal.conn,
+        [
+            {
+                "hold_id": row.id,
+                "amount": max(total, row.amount),
+                "expires_at": expires_at,
+                "updated_at": journal.now,
+            }
+            for row, total in zip(rows, totals, strict=True)
+        ],
+    )
+
+
+def extend(
+    journal: Journal, reference: str, totals: Sequence[Decimal], expires_at: datetime
+) -> list[Hold]:
+    extend_locked(journal, locked_holds(journal, reference), totals, expires_at)
     return current(journal, reference)
 
 
-def _balances(journal: Journal, rows: Sequence[Row[Any]]) -> dict[int, Decimal]:
+def _balances(journal: Journal, rows: Sequence[Any]) -> dict[int, Decimal]:
     result = {}
     for row in rows:
         book = repo.find_book(journal.conn, repo.account_book_key(row.balance_account_id))
         assert book is not None
         result[row.balance_account_id] = norm(book.balance)
     return result
+
+
+def _replayed_post(rows: Sequence[Any], charges: Sequence[Decimal]) -> bool:
+    """Whether the holds were posted already (for these charges: else a conflict)."""
+    if all(r.status == POSTED for r in rows):
+        if [r.posted_amount for r in rows] != list(charges):
+            raise HoldConflict(f"the holds of {rows[0].reference!r} were posted for other amounts")
+        return True
+    return False
 
 
 def post(
@@ -177,14 +219,9 @@ def post(
 ) -> HoldSettlement:
     """Charge each level's hold; level i's charge is paid to ``sellers[i]``'s balance
     (None, or no ``sellers``: the operator's revenue book)."""
-    rows = _locked_holds(journal, reference)
-    if len(charges) != len(rows):
-        raise InvalidInput(f"{len(rows)} hold levels, {len(charges)} charges given")
-    if any(c < ZERO for c in charges):
-        raise InvalidInput("a charge cannot be negative")
-    if all(r.status == POSTED for r in rows):
-        if [r.posted_amount for r in rows] != list(charges):
-            raise HoldConflict(f"the holds of {reference!r} were posted for other amounts")
+    rows = locked_holds(journal, reference)
+    _check_charges(rows, charges)
+    if _replayed_post(rows, charges):
         return HoldSettlement(
             transaction_id=rows[0].transaction_id,
             holds=tuple(_view(r, replayed=True) for r in rows),
@@ -192,8 +229,50 @@ def post(
             overrun=any(r.posted_amount > r.amount for r in rows),
             replayed=True,
         )
+    transaction_id, books, overrun = _charge(journal, rows, charges, actor, allow_overrun, sellers)
+    return HoldSettlement(
+        transaction_id=transaction_id,
+        holds=tuple(current(journal, reference)),
+        balances_after={
+            r.balance_account_id: norm(journal.balance_of(b))
+            for r, b in zip(rows, books, strict=True)
+        },
+        overrun=overrun,
+    )
+
+
+def post_locked(
+    journal: Journal,
+    rows: Sequence[Any],
+    charges: Sequence[Decimal],
+    actor: str,
+    sellers: Sequence[int | None],
+) -> None:
+    """:func:`post` of holds ``rows`` (locked by :func:`locked_holds`), overruns allowed,
+    without reading them back."""
+    _check_charges(rows, charges)
+    if not _replayed_post(rows, charges):
+        _charge(journal, rows, charges, actor, True, sellers)
+
+
+def _check_charges(rows: Sequence[Any], charges: Sequence[Decimal]) -> None:
+    if len(charges) != len(rows):
+        raise InvalidInput(f"{len(rows)} hold levels, {len(charges)} charges given")
+    if any(c < ZERO for c in charges):
+        raise InvalidInput("a charge cannot be negative")
+
+
+def _charge(
+    journal: Journal,
+    rows: Sequence[Any],
+    charges: Sequence[Decimal],
+    actor: str,
+    allow_overrun: bool,
+    sellers: Sequence[int | None] | None,
+) -> tuple[int | None, list[int], bool]:
+    """Post open holds: (transaction id, their books, overrun)."""
     if any(r.status != OPEN for r in rows):
-        raise HoldConflict(f"the holds of {reference!r} are {rows[0].status}, not open")
+        raise HoldConflict(f"the holds of {rows[0].reference!r} are {rows[0].status}, not open")
     overrun = any(c > r.amount for c, r in zip(charges, rows, strict=True))
     if overrun and not allow_overrun:
         raise InvalidInput("a charge exceeds its hold")
@@ -208,39 +287,37 @@ def post(
     ]
     books = _lock_books(journal, rows, credited)  # system books are never locked
     for book, row in zip(books, rows, strict=True):
-        journal.reserve(book, -row.amount)
+        journal.reserve(book, -row.amount, flush=False)  # written once, with the charge
     legs = []
     for book, row, charge, credit in zip(books, rows, charges, credited, strict=True):
         if charge > ZERO:
             legs += [Leg(book, -charge, row.currency), Leg(credit, charge, row.currency)]
     transaction_id = None
+    reference = rows[0].reference
     if legs:
         applied = journal.post(
             Posting.of(legs), kind=TransactionKind.CHARGE.value, actor=actor, reference=reference
         )
         transaction_id = applied.transaction_id
-    for row, charge in zip(rows, charges, strict=True):
-        hold_rows.update_hold(
-            journal.conn,
-            row.id,
-            status=POSTED,
-            posted_amount=charge,
-            transaction_id=transaction_id,
-            updated_at=journal.now,
-        )
-    return HoldSettlement(
-        transaction_id=transaction_id,
-        holds=tuple(current(journal, reference)),
-        balances_after={
-            r.balance_account_id: norm(journal.balance_of(b))
-            for r, b in zip(rows, books, strict=True)
-        },
-        overrun=overrun,
+    journal.flush()
+    hold_rows.update_holds(
+        journal.conn,
+        [
+            {
+                "hold_id": row.id,
+                "status": POSTED,
+                "posted_amount": charge,
+                "transaction_id": transaction_id,
+                "updated_at": journal.now,
+            }
+            for row, charge in zip(rows, charges, strict=True)
+        ],
     )
+    return transaction_id, books, overrun
 
 
 def void(journal: Journal, reference: str) -> list[Hold]:
-    rows = _locked_holds(journal, reference)
+    rows = locked_holds(journal, reference)
     if any(r.status == POSTED for r in rows):
         raise HoldConflict(f"the holds of {reference!r} were already posted")
     if all(r.status in (VOIDED, EXPIRED) for r in rows):
@@ -272,9 +349,11 @@ def expire(
     return len(rows)
 
 
-def _release(journal: Journal, rows: Sequence[Row[Any]], status: str) -> None:
+def _release(journal: Journal, rows: Sequence[Any], status: str) -> None:
     open_rows = [r for r in rows if r.status == OPEN]
     books = _lock_books(journal, open_rows)
     for book, row in zip(books, open_rows, strict=True):
-        journal.reserve(book, -row.amount)
-        hold_rows.update_hold(journal.conn, row.id, status=status, updated_at=journal.now)
+        journal.reserve(book, -row.amount, flush=False)
+    journal.flush()
+    changes = [{"hold_id": r.id, "status": status, "updated_at": journal.now} for r in open_rows]
+    hold_rows.update_holds(journal.conn, changes)

@@ -45,11 +45,28 @@ class Journal:
         self._owners: dict[int, Owner] = {}
         self._book_owner: dict[int, Owner] = {}
         self._locked: dict[int, BookState] = {}
+        #: locked books changed in memory, not yet written (see :meth:`flush`)
+        self._dirty: set[int] = set()
 
     def know_owners(self, owners: Iterable[Owner]) -> None:
         """Owners the caller read in this transaction (saves a query per account)."""
         for owner in owners:
             self._owners.setdefault(owner.account_id, owner)
+
+    def locked_book(self, account_id: int) -> BookState | None:
+        """The state of ``account_id``'s balance book when this journal holds its lock
+        (all changes written), else None; never creates the book."""
+        key = repo.account_book_key(self.owner(account_id).balance_account_id)
+        book_id = self._known.get(key) or self.found_books.get(key)
+        if book_id is None or self._dirty:
+            return None
+        return self._locked.get(book_id)
+
+    def has_locked(self, account_id: int) -> bool:
+        """Whether this journal holds the lock of ``account_id``'s balance book."""
+        key = repo.account_book_key(self.owner(account_id).balance_account_id)
+        book_id = self._known.get(key) or self.found_books.get(key)
+        return book_id is not None and book_id in self._locked
 
     def owner(self, account_id: int) -> Owner:
         if account_id not in self._owners:
@@ -133,11 +150,21 @@ class Journal:
         """Refuse, before writing, a value the database could not hold (SQLite: 64 bits)."""
         storable(amount, max_amount(self.conn.dialect.name), what=what)
 
-    def reserve(self, book_id: int, delta: Decimal) -> None:
+    def reserve(self, book_id: int, delta: Decimal, *, flush: bool = True) -> None:
+        """Change the reserved amount; ``flush=False`` leaves the write to :meth:`flush`
+        (or the next :meth:`post`), so that a book changed twice is written once."""
         book = self._locked[book_id]
         self._storable(book.reserved + delta, "the reserved amount")
         book.reserved += delta
-        repo.store_book(self.conn, book)
+        self._dirty.add(book_id)
+        if flush:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every changed book, in one statement."""
+        if self._dirty:
+            repo.store_books(self.conn, [self._locked[b] for b in sorted(self._dirty)])
+            self._dirty.clear()
 
     def post(
         self,
@@ -182,8 +209,9 @@ class Journal:
                 }
             )
         repo.insert_entries(self.conn, rows)
+        self._dirty.update(before)
+        self.flush()
         for book_id, funds in before.items():
-            repo.store_book(self.conn, self._locked[book_id])
             self._emit_crossings(book_id, funds, transaction_id)
         return Applied(transaction_id, {b: self._locked[b].balance for b in before})
 

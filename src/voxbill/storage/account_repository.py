@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from voxbill.domain.accounts import (
     Account,
@@ -18,6 +18,7 @@ from voxbill.domain.accounts import (
     Limits,
     Plans,
 )
+from voxbill.storage.prepared import Prepared
 from voxbill.storage.schema import accounts, rate_plans
 
 
@@ -92,13 +93,17 @@ def get(
     conn: Connection, account_id: int, *, for_update: bool = False, for_share: bool = False
 ) -> Account | None:
     """``for_share``: no move, status or settings change of the row commits until we do."""
-    query = select(accounts).where(accounts.c.id == account_id)
-    if for_update and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    elif for_share and conn.dialect.name == "postgresql":
-        query = query.with_for_update(read=True)
-    row = conn.execute(query).first()
+    lock = "update" if for_update else "share" if for_share else ""
+    row = _BY_ID[lock if conn.dialect.name == "postgresql" else ""].first(conn, {"id": account_id})
     return None if row is None else _account(row)
+
+
+_ONE = select(accounts).where(accounts.c.id == bindparam("id"))
+_BY_ID = {
+    "": Prepared(_ONE),
+    "update": Prepared(_ONE.with_for_update()),
+    "share": Prepared(_ONE.with_for_update(read=True)),
+}
 
 
 def insert_account(conn: Connection, account: Account, parent_path: str | None) -> Account:

@@ -6,19 +6,33 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Table, bindparam, insert, select
 
+from voxbill.storage.prepared import Prepared
 from voxbill.storage.schema.charging import cdr_legs, cdrs
 
 
+def _insert(table: Table, *, returning: bool) -> Prepared:
+    names = [c.name for c in table.columns if c.name != "id"]
+    statement = insert(table).values({n: bindparam(n, type_=table.c[n].type) for n in names})
+    return Prepared(statement.returning(table.c.id) if returning else statement)
+
+
+_INSERT_CDR = _insert(cdrs, returning=True)
+_INSERT_LEGS = _insert(cdr_legs, returning=False)
+_BY_SESSION = Prepared(select(cdrs).where(cdrs.c.session_id == bindparam("sid")))
+
+
 def insert_cdr(conn: Connection, values: dict[str, Any], legs: Sequence[dict[str, Any]]) -> int:
-    cdr_id = int(conn.execute(insert(cdrs).values(values).returning(cdrs.c.id)).scalar_one())
-    conn.execute(insert(cdr_legs), [leg | {"cdr_id": cdr_id} for leg in legs])
+    """A CDR and its legs (two statements); ``values`` and each leg give every column but
+    the ids (a leg's ``cdr_id`` is set here)."""
+    cdr_id = int(_INSERT_CDR.scalar(conn, values))
+    _INSERT_LEGS.run_many(conn, [leg | {"cdr_id": cdr_id} for leg in legs])
     return cdr_id
 
 
 def by_session(conn: Connection, session_id: str) -> Any | None:
-    return conn.execute(select(cdrs).where(cdrs.c.session_id == session_id)).first()
+    return _BY_SESSION.first(conn, {"sid": session_id})
 
 
 def legs_of(conn: Connection, cdr_ids: Sequence[int]) -> dict[int, list[Any]]:

@@ -11,14 +11,26 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, insert, select, update
+from sqlalchemy import Connection, Integer, bindparam, insert, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from voxbill.domain.accounts import Account
 from voxbill.storage import account_repository
+from voxbill.storage.prepared import Prepared, among
 from voxbill.storage.schema.accounts import accounts
 from voxbill.storage.schema.charging import call_counters, charging_sessions
 from voxbill.storage.schema.ledger import holds
+
+
+def _accounts_among(share: bool) -> Prepared:
+    def build(dialect: str) -> Any:
+        query = select(accounts).where(among(accounts.c.id, "ids", dialect))
+        return query.order_by(accounts.c.id).with_for_update(read=True) if share else query
+
+    return Prepared(build)
+
+
+_ACCOUNTS = {False: _accounts_among(False), True: _accounts_among(True)}
 
 
 def chain(
@@ -31,15 +43,10 @@ def chain(
     ``share``: the rows are locked FOR SHARE (PostgreSQL; SQLite has one writer), so no
     status, limit or move of the chain commits before the caller's transaction does.
     """
-
-    def read(query: Select[Any]) -> Any:
-        if share and conn.dialect.name == "postgresql":
-            query = query.order_by(accounts.c.id).with_for_update(read=True)
-        return conn.execute(query)
-
+    read = _ACCOUNTS[share and conn.dialect.name == "postgresql"]
     if ancestors:
-        wanted = select(accounts).where(accounts.c.id.in_([account_id, *ancestors]))
-        found = {row.id: account_repository.from_row(row) for row in read(wanted)}
+        rows = read.rows(conn, {"ids": [account_id, *ancestors]})
+        found = {row.id: account_repository.from_row(row) for row in rows}
         first = found.get(account_id)
         if first is not None and first.ancestor_ids == list(ancestors):
             return [first, *(found[i] for i in reversed(ancestors) if i in found)]
@@ -49,28 +56,61 @@ def chain(
     ids = first.ancestor_ids
     if not ids:
         return [first]
-    rows = read(select(accounts).where(accounts.c.id.in_(ids))).all()
-    by_id = {row.id: account_repository.from_row(row) for row in rows}
+    by_id = {row.id: account_repository.from_row(row) for row in read.rows(conn, {"ids": ids})}
     return [first, *(by_id[i] for i in reversed(ids) if i in by_id)]
 
 
+_SESSION = select(charging_sessions).where(charging_sessions.c.session_id == bindparam("sid"))
+_SESSIONS = {False: Prepared(_SESSION), True: Prepared(_SESSION.with_for_update())}
+_NEW_SESSION = (
+    "session_id",
+    "account_id",
+    "caller",
+    "callee",
+    "interim",
+    "status",
+    "started_at",
+    "cap",
+    "max_duration",
+    "granted_seconds",
+    "used_seconds",
+    "request_number",
+    "levels",
+    "counted",
+    "vendor_id",
+    "vendor_plan",
+    "vendor_tariff",
+    "expires_at",
+    "created_at",
+    "updated_at",
+)
+_INSERT_SESSION = Prepared(
+    insert(charging_sessions).values(
+        {n: bindparam(n, type_=charging_sessions.c[n].type) for n in _NEW_SESSION}
+    )
+)
+_UPDATES: dict[tuple[str, ...], Prepared] = {}
+
+
 def session(conn: Connection, session_id: str, *, lock: bool) -> Any | None:
-    query = select(charging_sessions).where(charging_sessions.c.session_id == session_id)
-    if lock:
-        query = query.with_for_update()
-    return conn.execute(query).first()
+    return _SESSIONS[lock].first(conn, {"sid": session_id})
 
 
 def insert_session(conn: Connection, values: dict[str, Any]) -> None:
-    conn.execute(insert(charging_sessions).values(values))
+    """A new session; ``values`` has exactly the columns of ``_NEW_SESSION``."""
+    _INSERT_SESSION.run(conn, values)
 
 
 def update_session(conn: Connection, session_id: str, **values: Any) -> None:
-    conn.execute(
-        update(charging_sessions)
-        .where(charging_sessions.c.session_id == session_id)
-        .values(**values)
-    )
+    names = tuple(sorted(values))
+    statement = _UPDATES.get(names)
+    if statement is None:
+        statement = _UPDATES[names] = Prepared(
+            update(charging_sessions)
+            .where(charging_sessions.c.session_id == bindparam("sid"))
+            .values({n: bindparam(n, type_=charging_sessions.c[n].type) for n in names})
+        )
+    statement.run(conn, values | {"sid": session_id})
 
 
 def claim_expired(conn: Connection, now: datetime) -> Any | None:
@@ -101,33 +141,49 @@ def orphan_holds(conn: Connection, now: datetime, limit: int) -> list[Any]:
     )
 
 
+def _new_counters(dialect: str) -> Any:
+    insert_of = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values: dict[str, Any] = {
+        "account_id": bindparam("account_id"),
+        "open_calls": literal_column("0"),
+    }
+    return insert_of(call_counters).values(values).on_conflict_do_nothing()
+
+
+_NEW_COUNTERS = Prepared(_new_counters)
+_COUNTS = select(call_counters.c.account_id, call_counters.c.open_calls)
+_LOCK_COUNTERS = Prepared(
+    lambda d: (
+        _COUNTS.where(among(call_counters.c.account_id, "ids", d))
+        .order_by(call_counters.c.account_id)
+        .with_for_update()
+    )
+)
+_OPEN_CALLS = Prepared(lambda d: _COUNTS.where(among(call_counters.c.account_id, "ids", d)))
+_ADD_OPEN_CALLS = Prepared(
+    lambda d: (
+        update(call_counters)
+        .where(among(call_counters.c.account_id, "ids", d))
+        .values(open_calls=call_counters.c.open_calls + bindparam("delta", type_=Integer))
+    )
+)
+
+
 def lock_counters(conn: Connection, account_ids: Iterable[int]) -> dict[int, int]:
     """Open calls per account, rows locked in ascending order (created at 0 if missing)."""
     ids = sorted(set(account_ids))
     if not ids:
         return {}
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(
-        dialect.insert(call_counters)
-        .values([{"account_id": i, "open_calls": 0} for i in ids])
-        .on_conflict_do_nothing()
-    )
-    rows = conn.execute(
-        select(call_counters.c.account_id, call_counters.c.open_calls)
-        .where(call_counters.c.account_id.in_(ids))
-        .order_by(call_counters.c.account_id)
-        .with_for_update()
-    ).all()
+    _NEW_COUNTERS.run_many(conn, [{"account_id": i} for i in ids])
+    rows = _LOCK_COUNTERS.rows(conn, {"ids": ids})
     return {row.account_id: row.open_calls for row in rows}
 
 
 def add_open_calls(conn: Connection, account_ids: Iterable[int], delta: int) -> None:
-    for account_id in sorted(set(account_ids)):
-        conn.execute(
-            update(call_counters)
-            .where(call_counters.c.account_id == account_id)
-            .values(open_calls=call_counters.c.open_calls + delta)
-        )
+    """Counters already locked (:func:`lock_counters`) change together, in one statement."""
+    ids = sorted(set(account_ids))
+    if ids:
+        _ADD_OPEN_CALLS.run(conn, {"ids": ids, "delta": delta})
 
 
 def open_calls(conn: Connection, account_ids: Iterable[int]) -> dict[int, int]:
@@ -135,9 +191,4 @@ def open_calls(conn: Connection, account_ids: Iterable[int]) -> dict[int, int]:
     ids = sorted(set(account_ids))
     if not ids:
         return {}
-    rows = conn.execute(
-        select(call_counters.c.account_id, call_counters.c.open_calls).where(
-            call_counters.c.account_id.in_(ids)
-        )
-    ).all()
-    return {row.account_id: row.open_calls for row in rows}
+    return {row.account_id: row.open_calls for row in _OPEN_CALLS.rows(conn, {"ids": ids})}

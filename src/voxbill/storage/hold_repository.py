@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, insert, select, update
 
+from voxbill.storage.prepared import Prepared
 from voxbill.storage.schema.ledger import holds, ledger_books
 
 
@@ -21,20 +22,48 @@ def _holds_query() -> Select[Any]:
     )
 
 
+_BY_REFERENCE = _holds_query().where(holds.c.reference == bindparam("reference"))
+_HOLDS = Prepared(_BY_REFERENCE.order_by(holds.c.id))
+_LOCKED_HOLDS = Prepared(_BY_REFERENCE.order_by(holds.c.id).with_for_update(of=holds))
+_NEW = (
+    "reference",
+    "level",
+    "account_id",
+    "book_id",
+    "currency",
+    "amount",
+    "status",
+    "expires_at",
+    "created_at",
+    "updated_at",
+)
+_INSERT = Prepared(insert(holds).values({n: bindparam(n, type_=holds.c[n].type) for n in _NEW}))
+_UPDATES: dict[tuple[str, ...], Prepared] = {}
+
+
 def holds_by_reference(conn: Connection, reference: str, *, lock: bool) -> list[Any]:
     """A reference's holds by level; ``lock`` takes their row locks (never the books')."""
-    query = _holds_query().where(holds.c.reference == reference).order_by(holds.c.id)
-    if lock:
-        query = query.with_for_update(of=holds)
-    return list(conn.execute(query).all())
+    return (_LOCKED_HOLDS if lock else _HOLDS).rows(conn, {"reference": reference})
 
 
-def insert_hold(conn: Connection, values: dict[str, Any]) -> None:
-    conn.execute(insert(holds).values(values))
+def insert_holds(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """New holds in one statement; every row has the same keys (those of ``_NEW``)."""
+    _INSERT.run_many(conn, rows)
 
 
-def update_hold(conn: Connection, hold_id: int, **values: Any) -> None:
-    conn.execute(update(holds).where(holds.c.id == hold_id).values(**values))
+def update_holds(conn: Connection, changes: Sequence[dict[str, Any]]) -> None:
+    """Change holds in one statement: each row is ``{"hold_id": …}`` and the same columns."""
+    if not changes:
+        return
+    names = tuple(sorted(set(changes[0]) - {"hold_id"}))
+    statement = _UPDATES.get(names)
+    if statement is None:
+        statement = _UPDATES[names] = Prepared(
+            update(holds)
+            .where(holds.c.id == bindparam("hold_id"))
+            .values({n: bindparam(n, type_=holds.c[n].type) for n in names})
+        )
+    statement.run_many(conn, changes)
 
 
 def claim_expired_holds(conn: Connection, now: datetime, limit: int) -> list[Any]:

@@ -14,13 +14,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from voxbill.domain.errors import NotFound
 from voxbill.domain.money import ZERO
 from voxbill.storage.database import DatabaseBusy
+from voxbill.storage.prepared import Prepared, among
 from voxbill.storage.schema.accounts import accounts
 from voxbill.storage.schema.ledger import (
     idempotency_keys,
@@ -68,39 +69,55 @@ class BookState:
     reserved: Decimal
 
 
-def balance_owner(conn: Connection, account_id: int) -> Owner:
-    """Walk up from ``account_id`` while the account shares its parent's balance."""
+_OWNER_COLUMNS = (
+    accounts.c.id,
+    accounts.c.parent_id,
+    accounts.c.shared_balance,
+    accounts.c.currency,
+    accounts.c.billing,
+    accounts.c.credit_limit,
+    accounts.c.block_balance,
+    accounts.c.alert_balance,
+)
+_OWNER = Prepared(select(*_OWNER_COLUMNS).where(accounts.c.id == bindparam("id")))
+_OWNERS = Prepared(
+    lambda d: select(*_OWNER_COLUMNS, accounts.c.path).where(among(accounts.c.id, "ids", d))
+)
+
+
+def _owner(account_id: int, row: Any) -> Owner:
+    return Owner(
+        account_id=account_id,
+        balance_account_id=row.id,
+        currency=row.currency,
+        billing=row.billing,
+        credit_limit=row.credit_limit,
+        block_balance=row.block_balance,
+        alert_balance=row.alert_balance,
+    )
+
+
+def balance_owner(conn: Connection, account_id: int, known: dict[int, Any] | None = None) -> Owner:
+    """Walk up from ``account_id`` while the account shares its parent's balance
+    (``known``: account rows read already, by id)."""
     current: int | None = account_id
     seen: set[int] = set()
     while current is not None and current not in seen:
         seen.add(current)
-        row = conn.execute(
-            select(
-                accounts.c.id,
-                accounts.c.parent_id,
-                accounts.c.shared_balance,
-                accounts.c.currency,
-                accounts.c.billing,
-                accounts.c.credit_limit,
-                accounts.c.block_balance,
-                accounts.c.alert_balance,
-            ).where(accounts.c.id == current)
-        ).first()
+        row = (known or {}).get(current) or _OWNER.first(conn, {"id": current})
         if row is None:
             raise NotFound(f"account {account_id} does not exist")
         if row.shared_balance and row.parent_id is not None:
             current = row.parent_id
             continue
-        return Owner(
-            account_id=account_id,
-            balance_account_id=row.id,
-            currency=row.currency,
-            billing=row.billing,
-            credit_limit=row.credit_limit,
-            block_balance=row.block_balance,
-            alert_balance=row.alert_balance,
-        )
+        return _owner(account_id, row)
     raise NotFound(f"account {account_id} has no balance of its own or above it")
+
+
+def owner_rows(conn: Connection, account_ids: Iterable[int]) -> dict[int, Any]:
+    """Accounts' owner columns and ``path`` by id, in one query (feeds ``balance_owner``)."""
+    ids = sorted(set(account_ids))
+    return {row.id: row for row in _OWNERS.rows(conn, {"ids": ids})} if ids else {}
 
 
 def account_book_key(account_id: int) -> str:
@@ -111,8 +128,11 @@ def system_book_key(purpose: str, currency: str) -> str:
     return f"{purpose}:{currency}"
 
 
+_FIND_BOOK = Prepared(select(ledger_books).where(ledger_books.c.key == bindparam("key")))
+
+
 def find_book(conn: Connection, key: str) -> Any | None:
-    return conn.execute(select(ledger_books).where(ledger_books.c.key == key)).first()
+    return _FIND_BOOK.first(conn, {"key": key})
 
 
 def ensure_book(
@@ -146,10 +166,8 @@ def ensure_book(
     return int(row.id)
 
 
-def lock_books(conn: Connection, book_ids: Iterable[int]) -> dict[int, BookState]:
-    """Lock balance rows in ascending id order (the one lock order of the system)."""
-    ids = sorted(set(book_ids))
-    rows = conn.execute(
+_LOCK_BOOKS = Prepared(
+    lambda d: (
         select(
             ledger_books.c.id,
             ledger_books.c.currency,
@@ -157,11 +175,40 @@ def lock_books(conn: Connection, book_ids: Iterable[int]) -> dict[int, BookState
             ledger_books.c.balance,
             ledger_books.c.reserved,
         )
-        .where(ledger_books.c.id.in_(ids))
+        .where(among(ledger_books.c.id, "ids", d))
         .order_by(ledger_books.c.id)
         .with_for_update()
-    ).all()
+    )
+)
+
+
+def lock_books(conn: Connection, book_ids: Iterable[int]) -> dict[int, BookState]:
+    """Lock balance rows in ascending id order (the one lock order of the system)."""
+    ids = sorted(set(book_ids))
+    if not ids:
+        return {}
+    rows = _LOCK_BOOKS.rows(conn, {"ids": ids})
     return {r.id: BookState(r.id, r.currency, r.maintained, r.balance, r.reserved) for r in rows}
+
+
+def _binds(table: Any, *names: str) -> dict[str, Any]:
+    return {name: bindparam(name, type_=table.c[name].type) for name in names}
+
+
+_INSERT_TRANSACTION = Prepared(
+    insert(ledger_transactions)
+    .values(_binds(ledger_transactions, "kind", "actor", "reason", "reference", "created_at"))
+    .returning(ledger_transactions.c.id)
+)
+_ENTRY = ("transaction_id", "book_id", "amount", "currency", "balance_after", "created_at")
+_INSERT_ENTRIES = Prepared(insert(ledger_entries).values(_binds(ledger_entries, *_ENTRY)))
+_STORE_BOOK = Prepared(
+    update(ledger_books)
+    .where(ledger_books.c.id == bindparam("book_id"))
+    .values(_binds(ledger_books, "balance", "reserved"))
+)
+_OUTBOX = ("topic", "account_id", "payload", "created_at")
+_INSERT_OUTBOX = Prepared(insert(outbox_events).values(_binds(outbox_events, *_OUTBOX)))
 
 
 def insert_transaction(
@@ -173,35 +220,26 @@ def insert_transaction(
     reference: str | None,
     now: datetime,
 ) -> int:
-    return int(
-        conn.execute(
-            insert(ledger_transactions)
-            .values(kind=kind, actor=actor, reason=reason, reference=reference, created_at=now)
-            .returning(ledger_transactions.c.id)
-        ).scalar_one()
-    )
+    values = {"kind": kind, "actor": actor, "reason": reason, "reference": reference}
+    return int(_INSERT_TRANSACTION.scalar(conn, values | {"created_at": now}))
 
 
 def insert_entries(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    conn.execute(insert(ledger_entries), list(rows))
+    """Legs, in one statement; every row has the keys of ``_ENTRY``."""
+    _INSERT_ENTRIES.run_many(conn, rows)
 
 
-def store_book(conn: Connection, book: BookState) -> None:
-    conn.execute(
-        update(ledger_books)
-        .where(ledger_books.c.id == book.id)
-        .values(balance=book.balance, reserved=book.reserved)
-    )
+def store_books(conn: Connection, books: Iterable[BookState]) -> None:
+    """Write the balances and reserved amounts of locked books, in one statement."""
+    rows = [{"book_id": b.id, "balance": b.balance, "reserved": b.reserved} for b in books]
+    _STORE_BOOK.run_many(conn, rows)
 
 
 def add_outbox_event(
     conn: Connection, topic: str, account_id: int, payload: str, now: datetime
 ) -> None:
-    conn.execute(
-        insert(outbox_events).values(
-            topic=topic, account_id=account_id, payload=payload, created_at=now
-        )
-    )
+    values = {"topic": topic, "account_id": account_id, "payload": payload}
+    _INSERT_OUTBOX.run(conn, values | {"created_at": now})
 
 
 def outbox(conn: Connection, account_id: int | None = None) -> list[Any]:

@@ -1,0 +1,199 @@
+"""Hot-path SQL built once, compiled once per dialect, run straight on the DBAPI cursor.
+
+SQLAlchemy Core spends far more CPU building, caching and wrapping a statement than the
+database spends running it. A :class:`Prepared` statement is Core (so every column type
+comes from the schema), compiled once per dialect; each execution applies the types' own
+bind and result processors, so stored values are the same bytes as through Core, and runs
+on the caller's connection — the same transaction. Errors surface as through Core: a
+DBAPI error becomes SQLAlchemy's (``IntegrityError``…), a refusal raised while binding a
+value (an amount out of range) is raised as it is. PostgreSQL prepares the statements
+server-side by itself after a few runs (psycopg's ``prepare_threshold``).
+
+IN-lists: :func:`among` is ``= ANY(:ids)`` on PostgreSQL (one statement for any length),
+an expanding ``IN`` on SQLite (one compiled variant per list length, cached).
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import ARRAY, Connection, Dialect, any_, bindparam, exc
+from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.expression import Executable
+
+from voxbill.domain.errors import VoxbillError
+
+__all__ = ["Prepared", "among", "executions"]
+
+Params = Mapping[str, Any]
+Build = Callable[[str], Any]
+_Processor = Callable[[Any], Any] | None
+
+
+class _Count:
+    """Statements run through this module (``executemany`` counts once): for benchmarks."""
+
+    value = 0
+
+
+executions = _Count()
+
+
+def among(column: ColumnElement[Any], name: str, dialect_name: str) -> ColumnElement[bool]:
+    """``column`` is one of the list bound as ``name`` (never empty: skip the statement)."""
+    if dialect_name == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+class _Variant:
+    """One SQL text and how to turn named parameters into what the driver takes."""
+
+    __slots__ = ("named", "slots", "sql")
+
+    def __init__(self, sql: str, slots: list[tuple[str, int, _Processor]], named: bool) -> None:
+        self.sql, self.slots, self.named = sql, slots, named
+
+    def bind(self, params: Params) -> Any:
+        if self.named:
+            return {n: params[n] if p is None else p(params[n]) for n, _, p in self.slots}
+        out = []
+        for name, index, proc in self.slots:
+            value = params[name] if index < 0 else params[name][index]
+            out.append(value if proc is None else proc(value))
+        return out
+
+
+class _Compiled:
+    """A statement compiled for one dialect: its variants and its row type."""
+
+    def __init__(self, statement: Any, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.compiled = statement.compile(dialect=dialect)
+        self.binds = {
+            name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+            for name, bind in self.compiled.binds.items()
+        }
+        self.expanding = any(b.expanding for b in self.compiled.binds.values())
+        self.named = self.compiled.positiontup is None
+        self.variants: dict[tuple[int, ...], _Variant] = {}
+        columns = list(getattr(statement, "exported_columns", ()))
+        self.types = [c.type for c in columns]
+        names = [c.key for c in columns]
+        self.row: Any = namedtuple("Row", names, rename=True) if columns else None
+        self.results: list[_Processor] | None = None
+
+    def variant(self, params: Params) -> _Variant:
+        if not self.expanding:
+            key: tuple[int, ...] = ()
+        else:
+            key = tuple(len(params[n]) for n, b in self.compiled.binds.items() if b.expanding)
+        found = self.variants.get(key)
+        if found is None:
+            found = self.variants[key] = self._variant(params)
+        return found
+
+    def _variant(self, params: Params) -> _Variant:
+        if self.named:
+            slots = [(name, -1, proc) for name, proc in self.binds.items()]
+            return _Variant(self.compiled.string, slots, named=True)
+        if not self.expanding:
+            order = self.compiled.positiontup or []
+            return _Variant(self.compiled.string, [(n, -1, self.binds[n]) for n in order], False)
+        state = self.compiled.construct_expanded_state(dict(params))
+        origin = {
+            expanded: (name, index)
+            for name, names in state.parameter_expansion.items()
+            for index, expanded in enumerate(names)
+        }
+        slots = []
+        for position in state.positiontup or []:
+            name, index = origin.get(position, (position, -1))
+            slots.append((name, index, self.binds[name]))
+        return _Variant(state.statement, slots, named=False)
+
+    def shape(self, raw: list[Any], description: Any) -> list[Any]:
+        if self.row is None:
+            return raw
+        if self.results is None:
+            dialect = self.dialect
+            self.results = [
+                t.dialect_impl(dialect).result_processor(dialect, d[1])
+                for t, d in zip(self.types, description, strict=True)
+            ]
+        procs = self.results
+        make = self.row._make
+        if not any(procs):
+            return [make(r) for r in raw]
+        return [
+            make([v if p is None or v is None else p(v) for v, p in zip(r, procs, strict=True)])
+            for r in raw
+        ]
+
+
+class Prepared:
+    """A hot-path statement; ``build`` is Core, or a function of the dialect's name."""
+
+    def __init__(self, build: Executable | Build) -> None:
+        self._build = build
+        self._compiled: dict[tuple[str, str], _Compiled] = {}
+
+    def _for(self, dialect: Dialect) -> _Compiled:
+        key = (dialect.name, dialect.driver)
+        found = self._compiled.get(key)
+        if found is None:
+            build = self._build
+            statement = build if isinstance(build, Executable) else build(dialect.name)
+            found = self._compiled[key] = _Compiled(statement, dialect)
+        return found
+
+    def rows(self, conn: Connection, params: Params | None = None) -> list[Any]:
+        """Every row (attribute access by column key); [] for a statement without rows."""
+        found: list[Any] = self._execute(conn, params or {}, many=None)
+        return found
+
+    def first(self, conn: Connection, params: Params | None = None) -> Any | None:
+        found = self._execute(conn, params or {}, many=None)
+        return found[0] if found else None
+
+    def scalar(self, conn: Connection, params: Params | None = None) -> Any:
+        found = self._execute(conn, params or {}, many=None)
+        return found[0][0] if found else None
+
+    def run(self, conn: Connection, params: Params | None = None) -> None:
+        self._execute(conn, params or {}, many=None)
+
+    def run_many(self, conn: Connection, params: Sequence[Params]) -> None:
+        """One statement for several parameter sets (nothing to do for none)."""
+        if params:
+            self._execute(conn, params[0], many=params)
+
+    def _execute(self, conn: Connection, params: Params, many: Iterable[Params] | None) -> Any:
+        compiled = self._for(conn.dialect)
+        variant = compiled.variant(params)
+        dbapi = conn.connection.driver_connection
+        assert dbapi is not None
+        bound: Any = None
+        try:
+            if many is None:
+                bound = variant.bind(params)
+                cursor = dbapi.cursor()
+                cursor.execute(variant.sql, bound)
+            else:
+                bound = [variant.bind(p) for p in many]
+                cursor = dbapi.cursor()
+                cursor.executemany(variant.sql, bound)
+            executions.value += 1
+            raw = None if cursor.description is None else cursor.fetchall()
+        except VoxbillError:
+            raise
+        except conn.dialect.loaded_dbapi.Error as err:
+            wrapped = exc.DBAPIError.instance(
+                variant.sql, bound, err, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+            )
+            raise wrapped from err
+        except Exception as err:
+            raise exc.StatementError(str(err), variant.sql, bound, err) from err
+        return [] if raw is None else compiled.shape(raw, cursor.description)
