@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from support.charging_world import AT, FRANCE, UK, World, build_world
 from voxbill.bootstrap import Container, build
 from voxbill.domain.errors import SessionConflict
-from voxbill.services.charging import ChargingRefused
+from voxbill.services.charging import CallerId, ChargingRefused
 from voxbill.storage.schema import cdrs, charging_sessions
 
 
@@ -88,3 +88,41 @@ def test_group_commit_off_gives_every_step_its_own_transaction(
         assert charging._group.batches == 0  # limit 1 never batches
     finally:
         alone.close()
+
+
+def test_two_nodes_batching_against_one_database_settle_every_call(
+    container: Container,
+) -> None:
+    """Two nodes (own services, own group commit) batch calls of 20 customers under one
+    reseller whose balance book was created after some customers' and before others'
+    (so a batch's steps lock books in no single global order): every call is admitted
+    and settled exactly once, and the ledger verifies."""
+    world = build_world(container)
+    reseller = world.create(world.root, "reseller", "R2", rate_plan="wholesale")
+    customers: list[int] = []
+    for i in range(20):
+        customer = world.create(reseller, "customer", f"C{i}", rate_plan="retail")
+        world.patch(customer, max_call_cost="0.10")
+        if i % 2 == 0:
+            world.fund(customer, "10")  # a book older than the reseller's
+        customers.append(customer)
+    world.fund(reseller, "100")
+    for customer in customers[1::2]:
+        world.fund(customer, "10")  # a book younger than the reseller's
+    other = build(container.settings)
+    try:
+        nodes = [container.charging, other.charging]
+
+        def call(i: int) -> Any:
+            node = nodes[i % 2]
+            caller = CallerId(account_id=customers[i % 20])
+            node.start(f"n{i}", caller, UK, AT)
+            return node.stop(f"n{i}", 30)
+
+        results = _run(200, call)
+        assert all(not isinstance(r, Exception) for r in results), results
+        assert _count(container, cdrs) == 200
+        assert container.ledger.verify() == []
+        assert other.ledger.verify() == []
+    finally:
+        other.close()

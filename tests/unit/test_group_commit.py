@@ -132,3 +132,41 @@ def test_the_batch_size_is_capped() -> None:
     outcomes = run_threads(group, [f"v{i}" for i in range(30)])
     assert len(outcomes) == 30
     assert group.batches >= 30 / 4
+
+
+class Busy(Exception):
+    pass
+
+
+def test_a_step_that_gave_up_a_lock_in_a_batch_runs_again_alone() -> None:
+    store = FakeStore(slow=0.02)
+    tries: dict[str, int] = {}
+
+    def work(value: str) -> object:
+        def run(unit: list[str]) -> str:
+            tries[value] = tries.get(value, 0) + 1
+            if value == "busy" and tries[value] == 1:
+                raise Busy  # in a batch: its lock wait gave up
+            unit.append(value)
+            return value.upper()
+
+        return run
+
+    group = GroupCommit(
+        store.single, store.batch, limit=64, again_alone=lambda e: isinstance(e, Busy)
+    )
+    outcomes: dict[str, object] = {}
+    values = ["busy", *[f"v{i}" for i in range(15)]]
+    barrier = threading.Barrier(len(values))
+
+    def one(value: str) -> None:
+        barrier.wait()
+        outcomes[value] = group.run(work(value))  # type: ignore[arg-type]
+
+    threads = [threading.Thread(target=one, args=(v,)) for v in values]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert outcomes == {v: v.upper() for v in values}
+    assert sorted(store.committed) == sorted(values)

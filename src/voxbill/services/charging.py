@@ -193,7 +193,10 @@ class ChargingService:
         self._clock = clock
         self._chains = ChainCache(db, settings.hot_cache_seconds)
         self._group: GroupCommit[Journal] = GroupCommit(
-            ledger.unit_of_work, ledger.journal_batch, limit=settings.commit_group_limit
+            ledger.unit_of_work,
+            ledger.journal_batch,
+            limit=settings.commit_group_limit,
+            again_alone=lambda error: isinstance(error, DatabaseBusy),
         )
         #: session id -> caller's account: a fact that never changes, kept for tenancy checks
         self._session_accounts: TtlCache[str, int | None] = TtlCache(3600.0)

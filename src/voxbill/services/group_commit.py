@@ -58,7 +58,9 @@ class GroupCommit(Generic[U]):
 
     ``single()`` opens a transaction for one step alone (the usual path when nothing
     else is waiting); ``batch()`` opens one for several. ``limit`` caps a batch (1: no
-    batching at all)."""
+    batching at all). A step that failed in a batch with an error ``again_alone``
+    accepts (it changed nothing: e.g. a lock it gave up waiting for) is run again on its
+    own once the batch has committed."""
 
     def __init__(
         self,
@@ -66,9 +68,11 @@ class GroupCommit(Generic[U]):
         batch: Callable[[], AbstractContextManager[Batch[U]]],
         *,
         limit: int = 64,
+        again_alone: Callable[[BaseException], bool] = lambda _error: False,
     ) -> None:
         self._single = single
         self._batch = batch
+        self._again_alone = again_alone
         self._limit = max(1, limit)
         self._lock = threading.Lock()
         self._queue: list[_Step] = []
@@ -127,7 +131,10 @@ class GroupCommit(Generic[U]):
                 self._alone(step)
             return
         for step, result, error in outcomes:
-            step.finish(result, error)
+            if error is not None and self._again_alone(error):
+                self._alone(step)
+            else:
+                step.finish(result, error)
 
     def _alone(self, step: _Step) -> None:
         try:

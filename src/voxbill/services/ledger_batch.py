@@ -4,6 +4,13 @@ What :mod:`voxbill.services.group_commit` runs a batch of charging steps in: eve
 gets its own :class:`Journal` (its own locks and balances read fresh, so it sees the
 steps before it) inside a savepoint; a step that raises is rolled back to its savepoint
 alone. Books a kept step created are remembered once the whole batch has committed.
+
+Deadlocks: each step locks its rows in the system's order, but a batch holds the locks of
+its earlier steps while a later one waits, so two nodes' batches could wait on each
+other. On PostgreSQL the steps after the first therefore wait for a lock at most
+:data:`LATER_STEP_LOCK_WAIT`; one that gives up fails with ``DatabaseBusy``, changed
+nothing, and group commit runs it again alone (in the system's lock order) after the
+batch. The first step of a batch holds nothing yet and waits as long as any transaction.
 """
 
 from __future__ import annotations
@@ -18,6 +25,9 @@ from sqlalchemy.exc import StatementError
 from voxbill.domain.errors import VoxbillError
 from voxbill.services.ledger_journal import Journal
 from voxbill.storage import ledger_repository as repo
+
+#: How long (PostgreSQL) a step after a batch's first waits for a lock before giving up.
+LATER_STEP_LOCK_WAIT = "50ms"
 
 
 class JournalBatch:
@@ -52,3 +62,5 @@ class JournalBatch:
             raise
         self.conn.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
         self.found_books.update(journal.found_books)
+        if self._steps == 1 and self.conn.dialect.name == "postgresql":
+            self.conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LATER_STEP_LOCK_WAIT}'")
