@@ -24,9 +24,14 @@ def _refuse(where: str) -> InvalidInput:
 
 async def refuse_nul(request: Request) -> None:
     """A dependency of every route; FastAPI has read (and cached) the body already."""
-    if "\x00" in request.url.path:
+    scope = request.scope
+    if "\x00" in scope["path"] or "\x00" in scope.get("root_path", ""):
         raise _refuse("path")
-    if any("\x00" in k or "\x00" in v for k, v in request.query_params.multi_items()):
+    # a decoded query has NUL only from a raw NUL or a %00: parse it only then
+    query = scope.get("query_string", b"")
+    if (b"\x00" in query or b"%00" in query) and any(
+        "\x00" in k or "\x00" in v for k, v in request.query_params.multi_items()
+    ):
         raise _refuse("query")
     if request.method in ("GET", "HEAD", "OPTIONS", "DELETE"):
         return

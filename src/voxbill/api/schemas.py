@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
@@ -65,8 +66,11 @@ def shown_or_none(amount: Decimal | None, currency: str) -> Decimal | None:
     return None if amount is None else shown(amount, currency)
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
 def _plain(value: str) -> str:
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+    if _CONTROL.search(value) is not None:  # a code point below 32, or 127 (DEL)
         raise ValueError("control characters are not allowed")
     return value
 

@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from voxbill.api.auth import CurrentPrincipal
 from voxbill.api.call_schemas import (
@@ -29,18 +29,19 @@ from voxbill.api.call_schemas import (
     SettlementRead,
     caller_of,
 )
-from voxbill.api.deps import ContainerDep
+from voxbill.api.deps import container_of, in_thread, model_response
 from voxbill.api.problems import responses
 from voxbill.bootstrap import Container
 from voxbill.domain import access
 from voxbill.domain.access import Principal
 from voxbill.domain.errors import Forbidden, InvalidInput, InvalidPin, NotFound
-from voxbill.services.charging import CallerId
+from voxbill.services.charging import Authorization, CallerId, SessionGrant, SessionSettlement
 
 router = APIRouter(tags=["calls"])
 
 SessionPath = Annotated[str, Path(min_length=1, max_length=200, description="session id")]
 REPLAYED = "Idempotent-Replayed"
+_REPLAYED_HEADERS = {REPLAYED: "true"}
 
 
 def _caller(container: Container, principal: Principal, caller: CallerId) -> CallerId:
@@ -98,14 +99,17 @@ def _session(container: Container, principal: Principal, session_id: str) -> Non
     response_model=AuthorizationRead,
     responses=responses(401, 403, 404, 422, 503),
 )
-def authorize(
-    body: CallAuthorize, principal: CurrentPrincipal, container: ContainerDep
-) -> AuthorizationRead:
+async def authorize(body: CallAuthorize, principal: CurrentPrincipal, request: Request) -> Response:
     """May this call go through, for how long, at what price? Reserves nothing; a
     refusal is still 200, with ``allowed`` false and a ``reason``."""
+    container = container_of(request)
     _start_time(container, principal, body.at)
-    caller = _caller(container, principal, caller_of(body.caller))
-    return AuthorizationRead.of(container.charging.authorize(caller, body.callee, body.at))
+
+    def work() -> Authorization:
+        caller = _caller(container, principal, caller_of(body.caller))
+        return container.charging.authorize(caller, body.callee, body.at)
+
+    return model_response(AuthorizationRead.of(await in_thread(work)))
 
 
 @router.post(
@@ -117,26 +121,28 @@ def authorize(
         **responses(401, 402, 403, 404, 422, 429, 503),
     },
 )
-def start(
-    body: CallStart, response: Response, principal: CurrentPrincipal, container: ContainerDep
-) -> GrantRead:
+async def start(body: CallStart, principal: CurrentPrincipal, request: Request) -> Response:
     """Start a session: funds are held at every level of the caller's chain for
     ``max_duration`` (or, with ``interim``, for a first chunk extended by updates)."""
+    container = container_of(request)
     _start_time(container, principal, body.at)
-    caller = _caller(container, principal, caller_of(body.caller))
-    _vendor(container, principal, body.vendor_id)
-    grant = container.charging.start(
-        body.session_id,
-        caller,
-        body.callee,
-        body.at,
-        interim=body.interim,
-        vendor_id=body.vendor_id,
-    )
+
+    def work() -> SessionGrant:
+        caller = _caller(container, principal, caller_of(body.caller))
+        _vendor(container, principal, body.vendor_id)
+        return container.charging.start(
+            body.session_id,
+            caller,
+            body.callee,
+            body.at,
+            interim=body.interim,
+            vendor_id=body.vendor_id,
+        )
+
+    grant = await in_thread(work)
     if grant.replayed:
-        response.status_code = 200
-        response.headers[REPLAYED] = "true"
-    return GrantRead.of(grant)
+        return model_response(GrantRead.of(grant), headers=_REPLAYED_HEADERS)
+    return model_response(GrantRead.of(grant), status_code=201)
 
 
 @router.post(
@@ -144,14 +150,20 @@ def start(
     response_model=GrantRead,
     responses=responses(401, 403, 404, 409, 422, 503),
 )
-def update(
-    session_id: SessionPath, body: CallUpdate, principal: CurrentPrincipal, container: ContainerDep
-) -> GrantRead:
+async def update(
+    session_id: SessionPath, body: CallUpdate, principal: CurrentPrincipal, request: Request
+) -> Response:
     """Report the duration so far; the hold grows by a chunk as far as funds allow
     (``final``: no more after this grant)."""
-    _session(container, principal, session_id)
-    grant = container.charging.update(session_id, body.duration, request_number=body.request_number)
-    return GrantRead.of(grant)
+    container = container_of(request)
+
+    def work() -> SessionGrant:
+        _session(container, principal, session_id)
+        return container.charging.update(
+            session_id, body.duration, request_number=body.request_number
+        )
+
+    return model_response(GrantRead.of(await in_thread(work)))
 
 
 @router.post(
@@ -159,19 +171,19 @@ def update(
     response_model=SettlementRead,
     responses=responses(401, 403, 404, 422, 503),
 )
-def stop(
-    session_id: SessionPath,
-    body: CallStop,
-    response: Response,
-    principal: CurrentPrincipal,
-    container: ContainerDep,
-) -> SettlementRead:
+async def stop(
+    session_id: SessionPath, body: CallStop, principal: CurrentPrincipal, request: Request
+) -> Response:
     """End the call: the duration is rated at every level and charged, the rest of the
     hold released, the CDR written. Stopping again replays the first settlement."""
-    _session(container, principal, session_id)
-    settlement = container.charging.stop(
-        session_id, body.duration, request_number=body.request_number
-    )
-    if settlement.replayed:
-        response.headers[REPLAYED] = "true"
-    return SettlementRead.of(settlement)
+    container = container_of(request)
+
+    def work() -> SessionSettlement:
+        _session(container, principal, session_id)
+        return container.charging.stop(
+            session_id, body.duration, request_number=body.request_number
+        )
+
+    settlement = await in_thread(work)
+    headers = _REPLAYED_HEADERS if settlement.replayed else None
+    return model_response(SettlementRead.of(settlement), headers=headers)

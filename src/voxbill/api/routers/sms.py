@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from voxbill.api.account_schemas import MAX_ID
 from voxbill.api.auth import CurrentPrincipal
-from voxbill.api.deps import ContainerDep
+from voxbill.api.deps import ContainerDep, container_of, in_thread, model_response
 from voxbill.api.problems import responses
 from voxbill.api.sms_schemas import SmsCreate, SmsPage, SmsRead
 
@@ -26,20 +26,18 @@ REPLAYED = "Idempotent-Replayed"
         **responses(401, 402, 403, 404, 409, 422, 429, 503),
     },
 )
-def send_sms(
-    body: SmsCreate, response: Response, principal: CurrentPrincipal, container: ContainerDep
-) -> SmsRead:
+async def send_sms(body: SmsCreate, principal: CurrentPrincipal, request: Request) -> Response:
     """Charge one message at every level of the sender's chain that has an SMS plan.
 
     Refused: 403 `unknown_sender`, `blocked`, `messaging_disabled`; 404 `no_rate`;
     402 `insufficient_funds`; 429 `rate_limited` (with Retry-After). Nothing is charged
     when refused.
     """
-    receipt = container.messaging.send(principal, body.request())
+    messaging, message = container_of(request).messaging, body.request()
+    receipt = await in_thread(lambda: messaging.send(principal, message))
     if receipt.replayed:
-        response.status_code = 200
-        response.headers[REPLAYED] = "true"
-    return SmsRead.of(receipt)
+        return model_response(SmsRead.of(receipt), headers={REPLAYED: "true"})
+    return model_response(SmsRead.of(receipt), status_code=201)
 
 
 @router.get("/messages", response_model=SmsPage, responses=responses(401, 404, 422))
