@@ -21,7 +21,14 @@ from voxbill.storage import charging_repository as repo
 from voxbill.storage import ledger_repository as ledger_rows
 from voxbill.storage.database import Database
 from voxbill.storage.ledger_repository import Owner
+from voxbill.storage.prepared import Prepared, among
 from voxbill.storage.schema.ledger import ledger_books
+
+_BALANCES = Prepared(
+    lambda d: select(ledger_books.c.key, ledger_books.c.balance, ledger_books.c.reserved).where(
+        among(ledger_books.c.key, "keys", d)
+    )
+)
 
 
 class ChainCache:
@@ -89,11 +96,7 @@ def fresh_sources(conn: Connection, chain: Sequence[Account]) -> Sources:
 
     def load() -> None:
         keys = {ledger_rows.account_book_key(o.id): o.id for o in owners.values()}
-        rows = conn.execute(
-            select(ledger_books.c.key, ledger_books.c.balance, ledger_books.c.reserved).where(
-                ledger_books.c.key.in_(sorted(keys))
-            )
-        ).all()
+        rows = _BALANCES.rows(conn, {"keys": sorted(keys)})
         zero = (Decimal(0), Decimal(0))
         states.update(dict.fromkeys(keys.values(), zero))
         states.update({keys[r.key]: (r.balance, r.reserved) for r in rows})

@@ -113,15 +113,22 @@ def update_session(conn: Connection, session_id: str, **values: Any) -> None:
     statement.run(conn, values | {"sid": session_id})
 
 
+_CLAIM_EXPIRED = Prepared(
+    select(charging_sessions)
+    .where(
+        charging_sessions.c.status == "open",
+        charging_sessions.c.expires_at
+        <= bindparam("now", type_=charging_sessions.c.expires_at.type),
+    )
+    .order_by(charging_sessions.c.expires_at)
+    .limit(1)
+    .with_for_update(skip_locked=True)
+)
+
+
 def claim_expired(conn: Connection, now: datetime) -> Any | None:
     """One open session past its expiry, locked; sessions other nodes hold are skipped."""
-    return conn.execute(
-        select(charging_sessions)
-        .where(charging_sessions.c.status == "open", charging_sessions.c.expires_at <= now)
-        .order_by(charging_sessions.c.expires_at)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    ).first()
+    return _CLAIM_EXPIRED.first(conn, {"now": now})
 
 
 def orphan_holds(conn: Connection, now: datetime, limit: int) -> list[Any]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ARRAY, Connection, Dialect, any_, bindparam, exc
@@ -48,21 +49,53 @@ def among(column: ColumnElement[Any], name: str, dialect_name: str) -> ColumnEle
     return column.in_(bindparam(name, expanding=True))
 
 
+def _instant(type_: Any) -> bool:
+    try:
+        return bool(type_.python_type is datetime)
+    except NotImplementedError:
+        return False
+
+
+def _remembering(proc: _Processor) -> _Processor:
+    """An instant's ``proc`` answering a repeat of its last value at once: a transaction
+    binds its one ``now`` many times, and turning an instant into SQLite text is not free."""
+    if proc is None:
+        return None
+    memo: list[tuple[Any, Any]] = [(None, None)]
+
+    def remembered(value: Any) -> Any:
+        seen, result = memo[0]
+        if seen is value and value is not None:
+            return result
+        result = proc(value)
+        memo[0] = (value, result)
+        return result
+
+    return remembered
+
+
+_GIVEN: Any = object()  # a slot's value comes from the caller's parameters
+_Slot = tuple[str, int, _Processor, Any]  # name, list index (-1: none), processor, constant
+
+
 class _Variant:
     """One SQL text and how to turn named parameters into what the driver takes."""
 
     __slots__ = ("named", "slots", "sql")
 
-    def __init__(self, sql: str, slots: list[tuple[str, int, _Processor]], named: bool) -> None:
+    def __init__(self, sql: str, slots: list[_Slot], named: bool) -> None:
         self.sql, self.slots, self.named = sql, slots, named
 
     def bind(self, params: Params) -> Any:
-        if self.named:
-            return {n: params[n] if p is None else p(params[n]) for n, _, p in self.slots}
         out = []
-        for name, index, proc in self.slots:
+        for name, index, proc, const in self.slots:
+            if const is not _GIVEN:
+                out.append(const)
+                continue
             value = params[name] if index < 0 else params[name][index]
             out.append(value if proc is None else proc(value))
+        if self.named:
+            return dict(zip((slot[0] for slot in self.slots), out, strict=True))
         return out
 
 
@@ -72,11 +105,18 @@ class _Compiled:
     def __init__(self, statement: Any, dialect: Dialect) -> None:
         self.dialect = dialect
         self.compiled = statement.compile(dialect=dialect)
-        self.binds = {
-            name: bind.type.dialect_impl(dialect).bind_processor(dialect)
-            for name, bind in self.compiled.binds.items()
-        }
-        self.expanding = any(b.expanding for b in self.compiled.binds.values())
+        self.procs: dict[str, _Processor] = {}
+        self.consts: dict[str, Any] = {}  # literals of the statement, processed once
+        self.expanding: list[str] = []
+        for bind, name in self.compiled.bind_names.items():
+            proc = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            proc = _remembering(proc) if _instant(bind.type) else proc
+            self.procs[name] = proc
+            if bind.expanding:
+                self.expanding.append(name)
+            elif not bind.required:
+                value = bind.effective_value
+                self.consts[name] = value if proc is None or value is None else proc(value)
         self.named = self.compiled.positiontup is None
         self.variants: dict[tuple[int, ...], _Variant] = {}
         columns = list(getattr(statement, "exported_columns", ()))
@@ -86,32 +126,31 @@ class _Compiled:
         self.results: list[_Processor] | None = None
 
     def variant(self, params: Params) -> _Variant:
-        if not self.expanding:
-            key: tuple[int, ...] = ()
-        else:
-            key = tuple(len(params[n]) for n, b in self.compiled.binds.items() if b.expanding)
+        if not self.expanding and self.variants:
+            return self.variants[()]
+        key = tuple(len(params[n]) for n in self.expanding)
         found = self.variants.get(key)
         if found is None:
             found = self.variants[key] = self._variant(params)
         return found
 
+    def _slot(self, name: str, index: int = -1) -> _Slot:
+        return (name, index, self.procs[name], self.consts.get(name, _GIVEN))
+
     def _variant(self, params: Params) -> _Variant:
         if self.named:
-            slots = [(name, -1, proc) for name, proc in self.binds.items()]
+            slots = [self._slot(name) for name in self.procs]
             return _Variant(self.compiled.string, slots, named=True)
         if not self.expanding:
             order = self.compiled.positiontup or []
-            return _Variant(self.compiled.string, [(n, -1, self.binds[n]) for n in order], False)
+            return _Variant(self.compiled.string, [self._slot(n) for n in order], False)
         state = self.compiled.construct_expanded_state(dict(params))
         origin = {
             expanded: (name, index)
             for name, names in state.parameter_expansion.items()
             for index, expanded in enumerate(names)
         }
-        slots = []
-        for position in state.positiontup or []:
-            name, index = origin.get(position, (position, -1))
-            slots.append((name, index, self.binds[name]))
+        slots = [self._slot(*origin.get(p, (p, -1))) for p in state.positiontup or []]
         return _Variant(state.statement, slots, named=False)
 
     def shape(self, raw: list[Any], description: Any) -> list[Any]:
