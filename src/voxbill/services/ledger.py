@@ -31,8 +31,8 @@ from voxbill.domain.ledger import (
 )
 from voxbill.domain.money import ZERO, canonical, normalize_currency
 from voxbill.services import ledger_charges, ledger_holds, ledger_verify
-from voxbill.services.ledger_idempotency import remember, request_fingerprint, stored_response
 from voxbill.services.ledger_batch import JournalBatch
+from voxbill.services.ledger_idempotency import remember, request_fingerprint, stored_response
 from voxbill.services.ledger_journal import Journal
 from voxbill.services.ledger_views import (
     BalanceView,
