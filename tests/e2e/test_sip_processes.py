@@ -15,6 +15,7 @@ from sipp_runner import require_sipp, run_sipp
 from sqlalchemy import func, select
 
 from support.sip_world import CALLER, UK, build_sip_world
+from support.voxbill_process import sqlite_env, start_server, stop_server
 from voxbill.bootstrap import build
 from voxbill.protocols.sip.processes import SipProcesses
 from voxbill.settings import Settings
@@ -63,3 +64,33 @@ def test_two_processes_answer_one_port(tmp_path: Path, monkeypatch: pytest.Monke
 def test_port_zero_is_refused() -> None:
     with pytest.raises(ValueError, match="fixed port"):
         SipProcesses("127.0.0.1", 0, 2)
+
+
+def test_serve_with_sip_processes(tmp_path: Path) -> None:
+    """``voxbill serve --sip PORT --sip-processes 2``: the API and two SIP processes."""
+    require_sipp()
+    env = sqlite_env(tmp_path)
+    env["VOXBILL_SWEEPER_INTERVAL_SECONDS"] = "0"
+    container = build(Settings(database_url=env["VOXBILL_DATABASE_URL"]), migrate=True)
+    world = build_sip_world(container)
+    world.patch(world.customer, max_call_duration=60)
+    port = _free_port()
+    _, server = start_server(env, tmp_path, "--sip", str(port), "--sip-processes", "2")
+    try:
+        run = run_sipp(
+            "redirect",
+            port,
+            tmp_path,
+            caller=CALLER.lstrip("+"),
+            service=UK,
+            transport="un",
+            calls=10,
+            extra=("-max_socket", "100"),
+            timeout=60,
+        )
+        assert run.returncode == 0, run.output
+        assert sum(r.startswith("SIP/2.0 302") for r in run.responses()) == 10
+    finally:
+        stop_server(server)
+        container.close()
+    assert server.returncode is not None

@@ -69,6 +69,7 @@ def _serve(
     radius: int | None = None,
     diameter: int | None = None,
     sip: int | None = None,
+    sip_processes: int = 1,
 ) -> None:
     import uvicorn
 
@@ -90,7 +91,11 @@ def _serve(
             options = DiameterOptions.from_settings(container.settings, diameter)
             doors.append(diameter_thread(container, options).start())
         sip = sip or container.settings.sip_port
-        if sip:
+        if sip and sip_processes > 1:
+            from voxbill.protocols.sip.processes import SipProcesses
+
+            doors.append(SipProcesses(host, sip, sip_processes).start())
+        elif sip:
             from voxbill.protocols.sip.running import SipThread, sip_server
 
             doors.append(SipThread(sip_server(container, host, sip)).start())
@@ -131,6 +136,12 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, max=64, help="HTTP worker processes (about one per CPU)")
     ] = 1,
+    sip_processes: Annotated[
+        int,
+        typer.Option(
+            min=1, max=64, help="processes answering the SIP port (SO_REUSEPORT; one per CPU)"
+        ),
+    ] = 1,
 ) -> None:
     """Serve the API, the sweeper and each protocol door (SIP, RADIUS, Diameter) given a port."""
     settings = Settings()
@@ -141,6 +152,7 @@ def serve(
         radius=radius,
         diameter=diameter,
         sip=sip,
+        sip_processes=sip_processes,
     )
 
 
