@@ -8,6 +8,7 @@ them over both processes. Every INVITE gets its 302 and exactly one session.
 from __future__ import annotations
 
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,18 @@ def test_serve_with_sip_processes(tmp_path: Path) -> None:
         stop_server(server)
         container.close()
     assert server.returncode is not None
+    assert _port_freed(port), "a SIP process outlived voxbill serve"
+
+
+def _port_freed(port: int, seconds: float = 5.0) -> bool:
+    """True once nothing holds the UDP port (the SIP processes have exited)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                time.sleep(0.1)
+                continue
+            return True
+    return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from typing import Annotated, Any
 
 import typer
@@ -61,6 +62,10 @@ def worker_app() -> Any:
     return create_app(build())
 
 
+def _exit_on_signal(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _serve(
     host: str,
     port: int,
@@ -77,6 +82,9 @@ def _serve(
 
     container = build(migrate=True)
     doors: list[Any] = []
+    # uvicorn re-raises the SIGTERM it shut down on once it returns: as SystemExit here,
+    # so that the doors below are stopped (SIP processes included), not orphaned
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         radius = radius or container.settings.radius_port
         if radius:

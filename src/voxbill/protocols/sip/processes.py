@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.synchronize
+import os
 from multiprocessing.process import BaseProcess
 
 from voxbill.bootstrap import build
@@ -21,6 +22,7 @@ from voxbill.protocols.sip.running import SipThread
 from voxbill.protocols.sip.server import SipServer
 
 _READY_SECONDS = 60.0
+_PARENT_CHECK_SECONDS = 1.0
 
 
 def serve_sip(
@@ -29,13 +31,16 @@ def serve_sip(
     ready: multiprocessing.synchronize.Event,
     stop: multiprocessing.synchronize.Event,
 ) -> None:
-    """One SIP process: its own container (settings from ``VOXBILL_*``), until ``stop``."""
+    """One SIP process: its own container (settings from ``VOXBILL_*``), until ``stop``
+    is set or the parent is gone (killed without the chance to set it)."""
+    parent = os.getppid()
     container = build()
     try:
         door = RedirectDoor(container.charging, container.routing)
         thread = SipThread(SipServer(door, host=host, port=port, reuse_port=True)).start()
         ready.set()
-        stop.wait()
+        while not stop.wait(_PARENT_CHECK_SECONDS) and os.getppid() == parent:
+            pass
         thread.stop()
     finally:
         container.close()
