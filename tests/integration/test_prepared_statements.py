@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from voxbill.bootstrap import Container
@@ -108,3 +108,93 @@ def test_executions_are_counted(container: Container) -> None:
         _INSERT.run_many(conn, [_book("x", "1"), _book("y", "2")])
         _INSERT.run_many(conn, [])
     assert prepared.executions.value == before + 1
+
+
+_STORE = Prepared(
+    update(ledger_books)
+    .where(ledger_books.c.key == bindparam("book_key"))
+    .values(balance=bindparam("balance", type_=ledger_books.c.balance.type))
+)
+
+
+def _all_raw(container: Container, keys: list[str]) -> list[tuple[Any, ...]]:
+    return [tuple(_raw(container, key)) for key in keys]
+
+
+def test_several_rows_are_stored_as_core_stores_them(container: Container) -> None:
+    """Several rows at once (one multi-row VALUES insert on PostgreSQL, one variant per
+    row count): the same bytes as Core's, ids in the order of the rows."""
+    counts = (3, 2, 3, 1)  # variants reused
+    with container.db.transaction() as conn:
+        for batch, count in enumerate(counts):
+            ours = [_book(f"m{batch}-{i}", f"{i}.0000001") for i in range(count)]
+            _INSERT.run_many(conn, ours)
+            for i in range(count):
+                conn.execute(insert(ledger_books).values(_book(f"c{batch}-{i}", f"{i}.0000001")))
+    for batch, count in enumerate(counts):
+        ours_keys = [f"m{batch}-{i}" for i in range(count)]
+        core_keys = [f"c{batch}-{i}" for i in range(count)]
+        assert _all_raw(container, ours_keys) == _all_raw(container, core_keys)
+    with container.db.transaction(readonly=True) as conn:
+        keys = [f"m{b}-{i}" for b, count in enumerate(counts) for i in range(count)]
+        rows = _BY_KEYS.rows(conn, {"keys": keys})
+        assert [r.key for r in rows] == keys  # ordered by id: inserted in the rows' order
+
+
+def test_several_rows_are_updated(container: Container) -> None:
+    with container.db.transaction() as conn:
+        _INSERT.run_many(conn, [_book(k, "1") for k in ("u1", "u2", "u3")])
+    for count in (2, 3, 1):
+        changes = [
+            {"book_key": f"u{i + 1}", "balance": Decimal(f"{count}.{i}")} for i in range(count)
+        ]
+        with container.db.transaction() as conn:
+            _STORE.run_many(conn, changes)
+        with container.db.transaction(readonly=True) as conn:
+            rows = _BY_KEYS.rows(conn, {"keys": [c["book_key"] for c in changes]})
+        assert [r.balance for r in rows] == [c["balance"] for c in changes]
+
+
+def test_errors_of_several_rows_are_sqlalchemys(container: Container) -> None:
+    with pytest.raises(IntegrityError), container.db.transaction() as conn:
+        _INSERT.run_many(conn, [_book("dup", "1"), _book("dup", "2")])
+    with pytest.raises(InvalidMoney), container.db.transaction() as conn:
+        _INSERT.run_many(conn, [_book("fine", "1"), _book("tiny", "0.000000001")])
+    with container.db.transaction(readonly=True) as conn:
+        assert _BY_KEYS.rows(conn, {"keys": ["dup", "fine", "tiny"]}) == []
+
+
+def test_the_cursor_survives_an_error_inside_a_savepoint(container: Container) -> None:
+    """One cursor per connection: after an IntegrityError rolled back to a savepoint (as
+    group commit does), the same transaction goes on through it."""
+    with container.db.transaction() as conn:
+        _INSERT.run(conn, _book("kept", "1"))
+        conn.exec_driver_sql("SAVEPOINT step")
+        with pytest.raises(IntegrityError):
+            _INSERT.run(conn, _book("kept", "2"))
+        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT step")
+        conn.exec_driver_sql("RELEASE SAVEPOINT step")
+        _INSERT.run(conn, _book("after", "3"))
+        assert [r.key for r in _BY_KEYS.rows(conn, {"keys": ["kept", "after"]})] == [
+            "kept",
+            "after",
+        ]
+    with container.db.transaction(readonly=True) as conn:
+        assert [r.balance for r in _BY_KEYS.rows(conn, {"keys": ["kept", "after"]})] == [
+            Decimal("1"),
+            Decimal("3"),
+        ]
+
+
+def test_a_replaced_connection_gets_a_new_cursor(container: Container) -> None:
+    with container.db.engine.connect() as conn:
+        with conn.begin():
+            _INSERT.run(conn, _book("first", "1"))
+        replaced = conn.connection.driver_connection
+        conn.invalidate()  # the pool closes this DBAPI connection; the next use opens one
+        with conn.begin():
+            _INSERT.run(conn, _book("second", "2"))
+            assert conn.connection.driver_connection is not replaced
+    with container.db.transaction(readonly=True) as conn:
+        found = _BY_KEYS.rows(conn, {"keys": ["first", "second"]})
+        assert [r.key for r in found] == ["first", "second"]

@@ -9,18 +9,28 @@ DBAPI error becomes SQLAlchemy's (``IntegrityError``…), a refusal raised while
 value (an amount out of range) is raised as it is. PostgreSQL prepares the statements
 server-side by itself after a few runs (psycopg's ``prepare_threshold``).
 
+What the driver would redo on every execution is done once: a DBAPI connection keeps one
+cursor for these statements (in its pool record's ``info``, which the pool clears when it
+replaces the connection); whether a statement returns rows, and its columns' result
+processors, are learnt from its first execution (``cursor.description`` builds objects
+on every read); on PostgreSQL the parameters are positional (``%s``, compiled so), and
+several rows are inserted by one multi-row ``VALUES`` statement (one variant per row
+count, cached) and a few rows updated by plain executions, not ``executemany`` (psycopg
+runs it in pipeline mode, which costs more than the two or three rows it writes).
+
 IN-lists: :func:`among` is ``= ANY(:ids)`` on PostgreSQL (one statement for any length),
 an expanding ``IN`` on SQLite (one compiled variant per list length, cached).
 """
 
 from __future__ import annotations
 
+import copy
 from collections import namedtuple
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Connection, Dialect, any_, bindparam, exc
+from sqlalchemy import ARRAY, Connection, Dialect, Insert, any_, bindparam, exc
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.expression import Executable
 
@@ -99,12 +109,44 @@ class _Variant:
         return out
 
 
+_MOST_VALUES = 64  # rows of one multi-row VALUES insert (more: executemany)
+_FEW_UPDATES = 8  # rows updated one execution each (more: executemany)
+
+
+def _positional(dialect: Dialect) -> Dialect:
+    """``dialect`` compiling ``%s`` placeholders (psycopg takes a list: nothing to reorder)."""
+    if dialect.name != "postgresql" or dialect.paramstyle != "pyformat":
+        return dialect
+    found = copy.copy(dialect)
+    found.paramstyle = "format"
+    found.positional = True
+    return found
+
+
+def _values_group(sql: str) -> tuple[int, int] | None:
+    """Where the one ``(…)`` of ``INSERT … VALUES (…)`` is, if every placeholder is in it."""
+    at = sql.find(" VALUES (")
+    if at < 0 or "%%" in sql or "'" in sql:
+        return None
+    start = at + len(" VALUES ")
+    depth = 0
+    for end in range(start, len(sql)):
+        if sql[end] == "(":
+            depth += 1
+        elif sql[end] == ")":
+            depth -= 1
+            if depth == 0:
+                group = sql[start : end + 1]
+                return (start, end + 1) if group.count("%s") == sql.count("%s") else None
+    return None
+
+
 class _Compiled:
     """A statement compiled for one dialect: its variants and its row type."""
 
     def __init__(self, statement: Any, dialect: Dialect) -> None:
         self.dialect = dialect
-        self.compiled = statement.compile(dialect=dialect)
+        self.compiled = statement.compile(dialect=_positional(dialect))
         self.procs: dict[str, _Processor] = {}
         self.consts: dict[str, Any] = {}  # literals of the statement, processed once
         self.expanding: list[str] = []
@@ -119,11 +161,14 @@ class _Compiled:
                 self.consts[name] = value if proc is None or value is None else proc(value)
         self.named = self.compiled.positiontup is None
         self.variants: dict[tuple[int, ...], _Variant] = {}
+        self.multi: dict[int, str | None] = {}  # rows -> multi-row VALUES text (PostgreSQL)
+        self.insert = isinstance(statement, Insert)
         columns = list(getattr(statement, "exported_columns", ()))
         self.types = [c.type for c in columns]
         names = [c.key for c in columns]
         self.row: Any = namedtuple("Row", names, rename=True) if columns else None
         self.results: list[_Processor] | None = None
+        self.fetch: bool | None = None  # the statement returns rows (known once run)
 
     def variant(self, params: Params) -> _Variant:
         if not self.expanding and self.variants:
@@ -153,14 +198,27 @@ class _Compiled:
         slots = [self._slot(*origin.get(p, (p, -1))) for p in state.positiontup or []]
         return _Variant(state.statement, slots, named=False)
 
-    def shape(self, raw: list[Any], description: Any) -> list[Any]:
+    def rows_insert(self, variant: _Variant, count: int) -> str | None:
+        """``variant`` inserting ``count`` rows in one statement (PostgreSQL), if it can."""
+        if count in self.multi:
+            return self.multi[count]
+        found = None
+        where = _values_group(variant.sql) if self.insert and not variant.named else None
+        if where is not None and 1 < count <= _MOST_VALUES:
+            start, end = where
+            group = variant.sql[start:end]
+            found = variant.sql[:start] + ", ".join([group] * count) + variant.sql[end:]
+        self.multi[count] = found
+        return found
+
+    def shape(self, raw: list[Any], cursor: Any) -> list[Any]:
         if self.row is None:
             return raw
         if self.results is None:
             dialect = self.dialect
             self.results = [
                 t.dialect_impl(dialect).result_processor(dialect, d[1])
-                for t, d in zip(self.types, description, strict=True)
+                for t, d in zip(self.types, cursor.description, strict=True)
             ]
         procs = self.results
         make = self.row._make
@@ -170,6 +228,25 @@ class _Compiled:
             make([v if p is None or v is None else p(v) for v, p in zip(r, procs, strict=True)])
             for r in raw
         ]
+
+
+_CURSOR = "voxbill.prepared.cursor"
+
+
+def _cursor(conn: Connection) -> Any:
+    """The cursor these statements use on ``conn``'s DBAPI connection (one per connection:
+    kept in the pool record's ``info``, cleared whenever the pool replaces the connection;
+    the connection it was made on is checked too)."""
+    proxied = conn.connection
+    dbapi = proxied.driver_connection
+    info = proxied.info
+    held = info.get(_CURSOR)
+    if held is not None and held[0] is dbapi:
+        return held[1]
+    assert dbapi is not None
+    cursor = dbapi.cursor()
+    info[_CURSOR] = (dbapi, cursor)
+    return cursor
 
 
 class Prepared:
@@ -190,49 +267,75 @@ class Prepared:
 
     def rows(self, conn: Connection, params: Params | None = None) -> list[Any]:
         """Every row (attribute access by column key); [] for a statement without rows."""
-        found: list[Any] = self._execute(conn, params or {}, many=None)
+        found: list[Any] = self._execute(conn, params or {})
         return found
 
     def first(self, conn: Connection, params: Params | None = None) -> Any | None:
-        found = self._execute(conn, params or {}, many=None)
+        found = self._execute(conn, params or {})
         return found[0] if found else None
 
     def scalar(self, conn: Connection, params: Params | None = None) -> Any:
-        found = self._execute(conn, params or {}, many=None)
+        found = self._execute(conn, params or {})
         return found[0][0] if found else None
 
     def run(self, conn: Connection, params: Params | None = None) -> None:
-        self._execute(conn, params or {}, many=None)
+        self._execute(conn, params or {})
 
     def run_many(self, conn: Connection, params: Sequence[Params]) -> None:
         """One statement for several parameter sets (nothing to do for none)."""
         if params:
-            self._execute(conn, params[0], many=params)
+            self._execute_many(conn, params)
 
-    def _execute(self, conn: Connection, params: Params, many: Iterable[Params] | None) -> Any:
+    def _execute(self, conn: Connection, params: Params) -> Any:
         compiled = self._for(conn.dialect)
         variant = compiled.variant(params)
-        dbapi = conn.connection.driver_connection
-        assert dbapi is not None
         bound: Any = None
         try:
-            if many is None:
-                bound = variant.bind(params)
-                cursor = dbapi.cursor()
-                cursor.execute(variant.sql, bound)
+            bound = variant.bind(params)
+            cursor = _cursor(conn)
+            cursor.execute(variant.sql, bound)
+            executions.value += 1
+            fetch = compiled.fetch
+            if fetch is None:
+                fetch = compiled.fetch = cursor.description is not None
+            raw = cursor.fetchall() if fetch else None
+        except (VoxbillError, exc.SQLAlchemyError):
+            raise
+        except Exception as err:
+            raise _wrapped(conn, variant.sql, bound, err) from err
+        return [] if raw is None else compiled.shape(raw, cursor)
+
+    def _execute_many(self, conn: Connection, many: Sequence[Params]) -> None:
+        compiled = self._for(conn.dialect)
+        variant = compiled.variant(many[0])
+        sql, bound = variant.sql, None
+        try:
+            cursor = _cursor(conn)
+            postgres = conn.dialect.name == "postgresql"
+            rows = compiled.rows_insert(variant, len(many)) if postgres else None
+            if postgres and len(many) == 1:
+                bound = variant.bind(many[0])
+                cursor.execute(sql, bound)
+            elif rows is not None:
+                sql, bound = rows, [value for params in many for value in variant.bind(params)]
+                cursor.execute(sql, bound)
+            elif postgres and len(many) <= _FEW_UPDATES:
+                bound = [variant.bind(p) for p in many]
+                for one in bound:
+                    cursor.execute(sql, one)
             else:
                 bound = [variant.bind(p) for p in many]
-                cursor = dbapi.cursor()
-                cursor.executemany(variant.sql, bound)
+                cursor.executemany(sql, bound)
             executions.value += 1
-            raw = None if cursor.description is None else cursor.fetchall()
-        except VoxbillError:
+        except (VoxbillError, exc.SQLAlchemyError):
             raise
-        except conn.dialect.loaded_dbapi.Error as err:
-            wrapped = exc.DBAPIError.instance(
-                variant.sql, bound, err, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
-            )
-            raise wrapped from err
         except Exception as err:
-            raise exc.StatementError(str(err), variant.sql, bound, err) from err
-        return [] if raw is None else compiled.shape(raw, cursor.description)
+            raise _wrapped(conn, sql, bound, err) from err
+
+
+def _wrapped(conn: Connection, sql: str, bound: Any, err: Exception) -> Exception:
+    """``err`` as SQLAlchemy would raise it (a DBAPI error as its ``IntegrityError``…)."""
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    if isinstance(err, dbapi_error):
+        return exc.DBAPIError.instance(sql, bound, err, dbapi_error, dialect=conn.dialect)
+    return exc.StatementError(str(err), sql, bound, err)
