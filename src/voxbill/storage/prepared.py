@@ -146,6 +146,9 @@ class _Compiled:
 
     def __init__(self, statement: Any, dialect: Dialect) -> None:
         self.dialect = dialect
+        columns = list(getattr(statement, "exported_columns", ()))
+        if isinstance(statement, Insert) and not columns:
+            statement = statement.inline()  # no implicit RETURNING of the new id: unread
         self.compiled = statement.compile(dialect=_positional(dialect))
         self.procs: dict[str, _Processor] = {}
         self.consts: dict[str, Any] = {}  # literals of the statement, processed once
@@ -163,7 +166,6 @@ class _Compiled:
         self.variants: dict[tuple[int, ...], _Variant] = {}
         self.multi: dict[int, str | None] = {}  # rows -> multi-row VALUES text (PostgreSQL)
         self.insert = isinstance(statement, Insert)
-        columns = list(getattr(statement, "exported_columns", ()))
         self.types = [c.type for c in columns]
         names = [c.key for c in columns]
         self.row: Any = namedtuple("Row", names, rename=True) if columns else None
