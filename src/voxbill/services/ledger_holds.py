@@ -1,15 +1,13 @@
 """Holds: funds reserved for a call or session, then posted, voided or expired — once.
 
-A reference (a session id) owns one hold per level of the account chain. Placing takes
-the balance locks and checks every level's floor before reserving anything, so
-concurrent calls can never together hold more than is available. Settling takes the
-hold rows' locks first (then the balances'), and a hold moves out of ``open`` exactly
-once: a repeated settlement of the same kind replays, a different one is a conflict.
+Placing, extending and reading holds is ``ledger_hold_placing`` (re-exported here: this
+module is the holds' entry point). Settling takes the hold rows' locks first (then the
+balances'), and a hold moves out of ``open`` exactly once: a repeated settlement of the
+same kind replays, a different one is a conflict.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -17,178 +15,46 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from voxbill.domain.errors import (
-    HoldConflict,
-    IdempotencyConflict,
-    InvalidInput,
-    NotFound,
-)
-from voxbill.domain.ledger import Leg, Posting, SystemBook, TransactionKind, positive
+from voxbill.domain.errors import HoldConflict, InvalidInput
+from voxbill.domain.ledger import Leg, Posting, SystemBook, TransactionKind
 from voxbill.domain.money import ZERO
+from voxbill.services.ledger_hold_placing import (
+    EXPIRED,
+    OPEN,
+    POSTED,
+    VOIDED,
+    current,
+    extend,
+    extend_locked,
+    lock_books,
+    locked_holds,
+    place,
+    place_quietly,
+    validate_requests,
+    view,
+)
 from voxbill.services.ledger_journal import Journal
-from voxbill.services.ledger_views import Hold, HoldRequest, HoldSettlement, norm, norm_or_none
+from voxbill.services.ledger_views import Hold, HoldSettlement, norm
 from voxbill.storage import hold_repository as hold_rows
 from voxbill.storage import ledger_repository as repo
 
-OPEN, POSTED, VOIDED, EXPIRED = "open", "posted", "voided", "expired"
-
-
-def validate_requests(
-    reference: str, requests: Sequence[HoldRequest], expires_at: datetime
-) -> list[HoldRequest]:
-    if not reference or len(reference) > 200:
-        raise InvalidInput("a hold needs a reference of 1 to 200 characters")
-    if not requests:
-        raise InvalidInput("a hold needs at least one level")
-    if expires_at.tzinfo is None:
-        raise InvalidInput("a hold's expiry needs a timezone")
-    return [HoldRequest(r.account_id, positive(r.amount, what="hold amount")) for r in requests]
-
-
-def _view(row: Any, *, replayed: bool = False) -> Hold:
-    return Hold(
-        id=row.id,
-        reference=row.reference,
-        level=row.level,
-        account_id=row.account_id,
-        balance_account_id=row.balance_account_id,
-        currency=row.currency,
-        amount=norm(row.amount),
-        status=row.status,
-        posted_amount=norm_or_none(row.posted_amount),
-        expires_at=row.expires_at,
-        created_at=row.created_at,
-        transaction_id=row.transaction_id,
-        replayed=replayed,
-    )
-
-
-def current(journal: Journal, reference: str, *, replayed: bool = False) -> list[Hold]:
-    rows = hold_rows.holds_by_reference(journal.conn, reference, lock=False)
-    return [_view(r, replayed=replayed) for r in rows]
-
-
-def _replay_place(rows: list[Any], requests: Sequence[HoldRequest]) -> list[Any]:
-    if [r.account_id for r in rows] != [q.account_id for q in requests]:
-        raise IdempotencyConflict(
-            f"hold reference {rows[0].reference!r} is already used for other accounts"
-        )
-    return rows
-
-
-def _place(
-    journal: Journal, reference: str, requests: Sequence[HoldRequest], expires_at: datetime
-) -> list[Any] | None:
-    """Place the holds; a reference's existing holds (a replay) instead, if any."""
-    if not all(journal.has_locked(r.account_id) for r in requests):
-        existing = hold_rows.holds_by_reference(journal.conn, reference, lock=False)
-        if existing:
-            return _replay_place(existing, requests)
-    books = [journal.account_book(r.account_id) for r in requests]
-    journal.lock(books)
-    existing = hold_rows.holds_by_reference(journal.conn, reference, lock=False)
-    if existing:  # placed before, or a twin committed while we waited for the balance lock
-        return _replay_place(existing, requests)
-    needed: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    for book, request in zip(books, requests, strict=True):
-        needed[book] += request.amount
-    for book, amount in needed.items():
-        journal.require(book, amount)
-    for book, amount in needed.items():
-        journal.reserve(book, amount, flush=False)
-    journal.flush()
-    hold_rows.insert_holds(
-        journal.conn,
-        [
-            {
-                "reference": reference,
-                "level": level,
-                "account_id": request.account_id,
-                "book_id": book,
-                "currency": journal.owner(request.account_id).currency,
-                "amount": request.amount,
-                "status": OPEN,
-                "expires_at": expires_at,
-                "created_at": journal.now,
-                "updated_at": journal.now,
-            }
-            for level, (book, request) in enumerate(zip(books, requests, strict=True))
-        ],
-    )
-    return None
-
-
-def place(
-    journal: Journal, reference: str, requests: Sequence[HoldRequest], expires_at: datetime
-) -> list[Hold]:
-    existing = _place(journal, reference, requests, expires_at)
-    if existing is not None:
-        return [_view(r, replayed=True) for r in existing]
-    return current(journal, reference)
-
-
-def place_quietly(
-    journal: Journal, reference: str, requests: Sequence[HoldRequest], expires_at: datetime
-) -> None:
-    """:func:`place` without reading the holds back (a caller that needs no views)."""
-    _place(journal, reference, requests, expires_at)
-
-
-def locked_holds(journal: Journal, reference: str) -> list[Any]:
-    """A reference's holds, their rows locked (the first locks of a settlement)."""
-    rows = hold_rows.holds_by_reference(journal.conn, reference, lock=True)
-    if not rows:
-        raise NotFound(f"no hold with reference {reference!r}", code="unknown_hold")
-    return rows
-
-
-def _lock_books(journal: Journal, rows: Sequence[Any], also: Sequence[int] = ()) -> list[int]:
-    """The holds' balance books, locked in one pass with ``also`` (e.g. sellers' books)."""
-    books = [journal.account_book(r.account_id) for r in rows]
-    if any(book != r.book_id for book, r in zip(books, rows, strict=True)):
-        raise HoldConflict("an account changed balance owner while its hold was open")
-    journal.lock([*books, *also])
-    return books
-
-
-def extend_locked(
-    journal: Journal, rows: Sequence[Any], totals: Sequence[Decimal], expires_at: datetime
-) -> None:
-    """Grow the holds ``rows`` (locked by :func:`locked_holds`) to ``totals``."""
-    if len(totals) != len(rows):
-        raise InvalidInput(f"{len(rows)} hold levels, {len(totals)} amounts given")
-    if any(r.status != OPEN for r in rows):
-        raise HoldConflict(f"the holds of {rows[0].reference!r} are no longer open")
-    books = _lock_books(journal, rows)
-    growth: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    for book, row, total in zip(books, rows, totals, strict=True):
-        growth[book] += max(total - row.amount, ZERO)
-    for book, amount in growth.items():
-        if amount > ZERO:
-            journal.require(book, amount)
-    for book, amount in growth.items():
-        if amount > ZERO:
-            journal.reserve(book, amount, flush=False)
-    journal.flush()
-    hold_rows.update_holds(
-        journal.conn,
-        [
-            {
-                "hold_id": row.id,
-                "amount": max(total, row.amount),
-                "expires_at": expires_at,
-                "updated_at": journal.now,
-            }
-            for row, total in zip(rows, totals, strict=True)
-        ],
-    )
-
-
-def extend(
-    journal: Journal, reference: str, totals: Sequence[Decimal], expires_at: datetime
-) -> list[Hold]:
-    extend_locked(journal, locked_holds(journal, reference), totals, expires_at)
-    return current(journal, reference)
+__all__ = [
+    "EXPIRED",
+    "OPEN",
+    "POSTED",
+    "VOIDED",
+    "current",
+    "expire",
+    "extend",
+    "extend_locked",
+    "locked_holds",
+    "place",
+    "place_quietly",
+    "post",
+    "post_locked",
+    "validate_requests",
+    "void",
+]
 
 
 def _balances(journal: Journal, rows: Sequence[Any]) -> dict[int, Decimal]:
@@ -224,7 +90,7 @@ def post(
     if _replayed_post(rows, charges):
         return HoldSettlement(
             transaction_id=rows[0].transaction_id,
-            holds=tuple(_view(r, replayed=True) for r in rows),
+            holds=tuple(view(r, replayed=True) for r in rows),
             balances_after=_balances(journal, rows),
             overrun=any(r.posted_amount > r.amount for r in rows),
             replayed=True,
@@ -285,7 +151,7 @@ def _charge(
         else journal.account_book(seller)
         for r, seller in zip(rows, paid_to, strict=True)
     ]
-    books = _lock_books(journal, rows, credited)  # system books are never locked
+    books = lock_books(journal, rows, credited)  # system books are never locked
     for book, row in zip(books, rows, strict=True):
         journal.reserve(book, -row.amount, flush=False)  # written once, with the charge
     legs = []
@@ -321,7 +187,7 @@ def void(journal: Journal, reference: str) -> list[Hold]:
     if any(r.status == POSTED for r in rows):
         raise HoldConflict(f"the holds of {reference!r} were already posted")
     if all(r.status in (VOIDED, EXPIRED) for r in rows):
-        return [_view(r, replayed=True) for r in rows]
+        return [view(r, replayed=True) for r in rows]
     _release(journal, rows, VOIDED)
     return current(journal, reference)
 
@@ -351,7 +217,7 @@ def expire(
 
 def _release(journal: Journal, rows: Sequence[Any], status: str) -> None:
     open_rows = [r for r in rows if r.status == OPEN]
-    books = _lock_books(journal, open_rows)
+    books = lock_books(journal, open_rows)
     for book, row in zip(books, open_rows, strict=True):
         journal.reserve(book, -row.amount, flush=False)
     journal.flush()
