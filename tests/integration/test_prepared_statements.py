@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from voxbill.bootstrap import Container
 from voxbill.domain.errors import InvalidMoney
 from voxbill.storage import prepared
-from voxbill.storage.prepared import Prepared, among
+from voxbill.storage.prepared import Prepared, RowsUpdate, among
 from voxbill.storage.schema.ledger import ledger_books
 
 AT = datetime(2026, 3, 2, 12, 0, 0, 123456, tzinfo=UTC)
@@ -198,3 +198,38 @@ def test_a_replaced_connection_gets_a_new_cursor(container: Container) -> None:
     with container.db.transaction(readonly=True) as conn:
         found = _BY_KEYS.rows(conn, {"keys": ["first", "second"]})
         assert [r.key for r in found] == ["first", "second"]
+
+
+_STORE_ROWS = RowsUpdate(ledger_books, "key", "book_key", ("balance", "reserved"))
+
+
+def test_rows_updated_together_as_core_updates_them(container: Container) -> None:
+    """One ``UPDATE … FROM (VALUES …)`` per row count on PostgreSQL: each row gets its own
+    values, stored as Core stores them; a refused amount raises the voxbill error."""
+    keys = ["r1", "r2", "r3", "k1", "k2", "k3"]
+    with container.db.transaction() as conn:
+        _INSERT.run_many(conn, [_book(k, "1") for k in keys])
+    for count in (3, 2, 3, 1):
+        ours = [
+            {"book_key": f"r{i + 1}", "balance": Decimal(f"{count}.{i}1"), "reserved": Decimal(i)}
+            for i in range(count)
+        ]
+        with container.db.transaction() as conn:
+            _STORE_ROWS.run(conn, ours)
+            for row in ours:
+                core = row | {"book_key": "k" + row["book_key"][1:]}
+                conn.execute(
+                    update(ledger_books)
+                    .where(ledger_books.c.key == core["book_key"])
+                    .values(balance=core["balance"], reserved=core["reserved"])
+                )
+        assert _all_raw(container, keys[:3]) == _all_raw(container, keys[3:])
+    tiny = {"book_key": "r2", "balance": Decimal("0.000000001"), "reserved": Decimal(0)}
+    refused = [{"book_key": "r1", "balance": Decimal(7), "reserved": Decimal(0)}, tiny]
+    with pytest.raises(InvalidMoney), container.db.transaction() as conn:
+        _STORE_ROWS.run(conn, refused)
+    twice = [{"book_key": "r1", "balance": Decimal(n), "reserved": Decimal(0)} for n in (8, 9)]
+    with container.db.transaction() as conn:
+        _STORE_ROWS.run(conn, twice)  # the same row twice: in order, the last one stays
+    with container.db.transaction(readonly=True) as conn:
+        assert [r.balance for r in _BY_KEYS.rows(conn, {"keys": ["r1"]})] == [Decimal(9)]

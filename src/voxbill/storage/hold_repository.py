@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, insert, select
 
-from voxbill.storage.prepared import Prepared
+from voxbill.storage.prepared import Prepared, RowsUpdate
 from voxbill.storage.schema.ledger import holds, ledger_books
 
 
@@ -38,7 +38,7 @@ _NEW = (
     "updated_at",
 )
 _INSERT = Prepared(insert(holds).values({n: bindparam(n, type_=holds.c[n].type) for n in _NEW}))
-_UPDATES: dict[tuple[str, ...], Prepared] = {}
+_UPDATES: dict[tuple[str, ...], RowsUpdate] = {}
 
 
 def holds_by_reference(conn: Connection, reference: str, *, lock: bool) -> list[Any]:
@@ -52,18 +52,15 @@ def insert_holds(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def update_holds(conn: Connection, changes: Sequence[dict[str, Any]]) -> None:
-    """Change holds in one statement: each row is ``{"hold_id": …}`` and the same columns."""
+    """Change holds (locked) in one statement: each row is ``{"hold_id": …}`` and the
+    same columns."""
     if not changes:
         return
     names = tuple(sorted(set(changes[0]) - {"hold_id"}))
     statement = _UPDATES.get(names)
     if statement is None:
-        statement = _UPDATES[names] = Prepared(
-            update(holds)
-            .where(holds.c.id == bindparam("hold_id"))
-            .values({n: bindparam(n, type_=holds.c[n].type) for n in names})
-        )
-    statement.run_many(conn, changes)
+        statement = _UPDATES[names] = RowsUpdate(holds, "id", "hold_id", names)
+    statement.run(conn, changes)
 
 
 def claim_expired_holds(conn: Connection, now: datetime, limit: int) -> list[Any]:

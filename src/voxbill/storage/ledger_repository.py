@@ -14,14 +14,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from voxbill.domain.errors import NotFound
 from voxbill.domain.money import ZERO
 from voxbill.storage.database import DatabaseBusy
-from voxbill.storage.prepared import Prepared, among
+from voxbill.storage.prepared import Prepared, RowsUpdate, among
 from voxbill.storage.schema.accounts import accounts
 from voxbill.storage.schema.ledger import (
     idempotency_keys,
@@ -202,11 +202,7 @@ _INSERT_TRANSACTION = Prepared(
 )
 _ENTRY = ("transaction_id", "book_id", "amount", "currency", "balance_after", "created_at")
 _INSERT_ENTRIES = Prepared(insert(ledger_entries).values(_binds(ledger_entries, *_ENTRY)))
-_STORE_BOOK = Prepared(
-    update(ledger_books)
-    .where(ledger_books.c.id == bindparam("book_id"))
-    .values(_binds(ledger_books, "balance", "reserved"))
-)
+_STORE_BOOKS = RowsUpdate(ledger_books, "id", "book_id", ("balance", "reserved"))
 _OUTBOX = ("topic", "account_id", "payload", "created_at")
 _INSERT_OUTBOX = Prepared(insert(outbox_events).values(_binds(outbox_events, *_OUTBOX)))
 
@@ -232,7 +228,7 @@ def insert_entries(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
 def store_books(conn: Connection, books: Iterable[BookState]) -> None:
     """Write the balances and reserved amounts of locked books, in one statement."""
     rows = [{"book_id": b.id, "balance": b.balance, "reserved": b.reserved} for b in books]
-    _STORE_BOOK.run_many(conn, rows)
+    _STORE_BOOKS.run(conn, rows)
 
 
 def add_outbox_event(

@@ -30,13 +30,26 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Connection, Dialect, Insert, any_, bindparam, exc
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    Dialect,
+    Insert,
+    Table,
+    any_,
+    bindparam,
+    cast,
+    column,
+    exc,
+    update,
+    values,
+)
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.expression import Executable
 
 from voxbill.domain.errors import VoxbillError
 
-__all__ = ["Prepared", "among", "executions"]
+__all__ = ["Prepared", "RowsUpdate", "among", "executions"]
 
 Params = Mapping[str, Any]
 Build = Callable[[str], Any]
@@ -341,3 +354,56 @@ def _wrapped(conn: Connection, sql: str, bound: Any, err: Exception) -> Exceptio
     if isinstance(err, dbapi_error):
         return exc.DBAPIError.instance(sql, bound, err, dbapi_error, dialect=conn.dialect)
     return exc.StatementError(str(err), sql, bound, err)
+
+
+class RowsUpdate:
+    """Rows of ``table`` found by ``key`` (bound as ``param``), each set to its own values
+    of the columns ``names``. On PostgreSQL several distinct rows are one statement,
+    ``UPDATE … FROM (VALUES …)`` (one per row count, cached; the rows must be locked
+    already: the order it writes them in is the planner's); elsewhere ``executemany``."""
+
+    def __init__(self, table: Table, key: str, param: str, names: Sequence[str]) -> None:
+        self._table, self._key, self._param, self._names = table, key, param, tuple(names)
+        self._one = Prepared(
+            update(table)
+            .where(table.c[key] == bindparam(param))
+            .values({n: bindparam(n, type_=table.c[n].type) for n in self._names})
+        )
+        self._by_count: dict[int, Prepared] = {}
+
+    def _type(self, name: str) -> Any:
+        return self._table.c[self._key if name == self._param else name].type
+
+    def _rows(self, count: int) -> Prepared:
+        found = self._by_count.get(count)
+        if found is None:
+            names = (self._param, *self._names)
+            rows = [
+                tuple(
+                    cast(bindparam(f"{n}_{i}", type_=self._type(n)), self._type(n)) for n in names
+                )
+                for i in range(count)
+            ]
+            given = values(*[column(n, self._type(n)) for n in names], name="v").data(rows)
+            found = self._by_count[count] = Prepared(
+                update(self._table)
+                .where(self._table.c[self._key] == given.c[self._param])
+                .values({n: given.c[n] for n in self._names})
+            )
+        return found
+
+    def run(self, conn: Connection, rows: Sequence[Params]) -> None:
+        """Nothing to do for no rows; every row has ``param`` and the ``names``."""
+        count = len(rows)
+        if (
+            count < 2
+            or count > _MOST_VALUES
+            or conn.dialect.name != "postgresql"
+            or len({row[self._param] for row in rows}) != count
+        ):
+            self._one.run_many(conn, rows)
+            return
+        names = (self._param, *self._names)
+        self._rows(count).run(
+            conn, {f"{n}_{i}": row[n] for i, row in enumerate(rows) for n in names}
+        )
