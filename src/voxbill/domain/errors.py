@@ -15,7 +15,8 @@ stable ``code``; one place per door (HTTP, SIP, RADIUS, CLI) maps codes to its s
     ├── Conflict                     code=conflict
     │   ├── IdempotencyConflict      code=idempotency_conflict (same key, other request)
     │   ├── HoldConflict             code=hold_conflict      (hold already settled otherwise)
-    │   └── SessionConflict          code=session_conflict   (session id taken by another call)
+    │   ├── SessionConflict          code=session_conflict   (session id taken by another call)
+    │   └── CallsInProgress          code=calls_in_progress  (balance owner change under calls)
     ├── Refused                      code=refused            (a business "no")
     │   ├── InvalidPin               code=invalid_pin        (known card, wrong PIN)
     │   ├── InsufficientFunds        code=insufficient_funds
@@ -86,6 +87,13 @@ class UnknownRatePlan(NotFound):
 
 class Conflict(VoxbillError):
     code = "conflict"
+
+
+class CallsInProgress(Conflict):
+    """A change of who pays for an account's calls (sharing, unsharing, moving a shared
+    balance) while it has calls in progress: refused until they end (HTTP 409)."""
+
+    code = "calls_in_progress"
 
 
 class IdempotencyConflict(Conflict):

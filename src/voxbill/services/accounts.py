@@ -24,10 +24,11 @@ from voxbill.domain.accounts import (
     check_name,
     check_parent,
 )
-from voxbill.domain.errors import Conflict, InvalidInput, NotFound
+from voxbill.domain.errors import CallsInProgress, Conflict, InvalidInput, NotFound
 from voxbill.domain.money import ZERO, normalize_currency
 from voxbill.services.ttl_cache import TtlCache
 from voxbill.storage import account_repository as repo
+from voxbill.storage import hold_repository
 from voxbill.storage.database import Database
 
 BALANCE_FIELDS = frozenset(f.name for f in dataclasses.fields(BalanceSettings))
@@ -224,6 +225,10 @@ class AccountService:
             self._validate(conn, principal, changed, parent or None)
             if current.get("shared_balance") is True:
                 self._check_own_book_empty(account)
+            if "shared_balance" in current or (
+                "parent_id" in current and account.balance.shared_balance
+            ):
+                _check_no_calls_in_progress(conn, account)
             saved = repo.save(conn, changed)
             if "parent_id" in current and parent:
                 repo.move_subtree(conn, account.path, f"{parent.path}{account.id}/")
@@ -279,6 +284,18 @@ class AccountService:
         if principal.role is Role.ADMIN:
             return None
         return repo.plans_used_in(conn, principal.path)
+
+
+def _check_no_calls_in_progress(conn: Connection, account: Account) -> None:
+    """Who pays for the subtree's calls is about to change (its balance owner): calls in
+    progress hold money on the current owner and must settle there first. The account
+    row is locked, and starts read it FOR SHARE: no call starts meanwhile."""
+    calls = hold_repository.open_holds_under(conn, account.path)
+    if calls:
+        raise CallsInProgress(
+            f"account {account.id} has calls in progress ({calls} open holds in its "
+            "subtree); change who pays for its calls once they have ended"
+        )
 
 
 def _field(account: Account, name: str) -> Any:

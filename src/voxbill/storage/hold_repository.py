@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, insert, select
+from sqlalchemy import Connection, Select, bindparam, func, insert, select
 
 from voxbill.storage.prepared import Prepared, RowsUpdate
+from voxbill.storage.schema.accounts import accounts
 from voxbill.storage.schema.ledger import holds, ledger_books
 
 
@@ -86,3 +87,14 @@ def claim_open_holds(conn: Connection, references: Sequence[str]) -> list[Any]:
             .with_for_update(of=holds, skip_locked=True)
         ).all()
     )
+
+
+def open_holds_under(conn: Connection, path: str) -> int:
+    """How many open holds accounts of the subtree at ``path`` (the account included) have:
+    calls in progress there."""
+    query = (
+        select(func.count())
+        .select_from(holds.join(accounts, accounts.c.id == holds.c.account_id))
+        .where(holds.c.status == "open", accounts.c.path.startswith(path, autoescape=True))
+    )
+    return int(conn.execute(query).scalar_one())
