@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     diameter_origin_realm: str = "localdomain"
     #: Operator whose subscribers send messages over Diameter (CCR-Event); calls need none.
     diameter_operator_id: int | None = None
+    #: ``POST /calls/authorize``'s plain case answered before FastAPI's routing, with
+    #: the same bytes (``api/fast_lane.py``); false: every request through the route.
+    fast_lane: bool = True
     host: str = "127.0.0.1"
     port: int = 8080
     environment: str = "development"

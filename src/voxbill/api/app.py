@@ -6,7 +6,7 @@ from fastapi import Depends, FastAPI
 from sqlalchemy import text
 
 from voxbill import __version__
-from voxbill.api import problems
+from voxbill.api import fast_lane, problems
 from voxbill.api.deps import ContainerDep
 from voxbill.api.plain_text import refuse_nul
 from voxbill.api.routers import accounts, calls, cdrs, money, rate_plans, rating, sms, vendors
@@ -46,4 +46,5 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(rate_plans.router, prefix=API_PREFIX)
     app.include_router(vendors.router, prefix=API_PREFIX)
     app.include_router(cdrs.router, prefix=API_PREFIX)
+    fast_lane.install(app, container)
     return app
