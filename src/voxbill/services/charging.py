@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -28,6 +29,7 @@ from voxbill.domain.errors import (
     NotFound,
     Refused,
     SessionConflict,
+    UnknownRatePlan,
 )
 from voxbill.domain.rating import Tariff
 from voxbill.domain.tariff_snapshot import freeze
@@ -139,6 +141,8 @@ class ChargingRefused(Refused):
 
 T = TypeVar("T")
 _ATTEMPTS = 3
+#: Seconds a rate plan checked before a transaction is used inside it without a new check.
+_PLAN_STALE_OK = 30.0
 #: Ledger holds outlive their session by this much, so the sweeper (which charges) always
 #: reaches a session before the ledger's own expiry (which only releases) could.
 _HOLD_BACKSTOP = timedelta(hours=1)
@@ -204,7 +208,17 @@ class ChargingService:
     # -- helpers -----------------------------------------------------------------------
 
     def _tariff(self, plan: str, number: str, start: datetime) -> Tariff:
-        return self._rating.tariff_of_e164(plan, number, start)
+        """A tariff inside a charging transaction: the plan as checked just before it
+        (:meth:`_check_plans`), so that no second connection is opened while this one is
+        held (threads each holding one and waiting for another would empty the pool)."""
+        return self._rating.tariff_of_e164(plan, number, start, stale_ok=_PLAN_STALE_OK)
+
+    def _check_plans(self, chain: Sequence[Account]) -> None:
+        """Check the chain's rate plans for a new version, outside any transaction."""
+        for plan in {a.plans.rate_plan for a in chain if a.plans.rate_plan}:
+            # an unknown plan: the decision refuses the call (no_rate) when it needs it
+            with suppress(UnknownRatePlan):
+                self._rating.plan(plan)
 
     def _start_time(self, at: datetime | None) -> datetime:
         return call_start(at or self._clock())
@@ -282,6 +296,7 @@ class ChargingService:
         chain = self._chains.chain(account_id)
         if not chain:
             return _refusal(Reason.UNKNOWN_CALLER)
+        self._check_plans(chain)
         with self._db.transaction(readonly=True) as conn:
             ev = evaluate(
                 chain,
@@ -319,6 +334,7 @@ class ChargingService:
         if number is None:
             raise ChargingRefused(_refusal(Reason.INVALID_NUMBER))
         account_id = self._caller_account(caller)
+        self._check_plans(self._chains.chain(account_id))
         grant = self._transaction(
             lambda journal: self._start_in(
                 journal, session_id, account_id, caller, number, start, interim, vendor_id

@@ -62,10 +62,13 @@ class RatingService:
         with self._lock:
             self._plans.pop(name, None)
 
-    def plan(self, name: str) -> RatePlan:
+    def plan(self, name: str, *, stale_ok: float = 0.0) -> RatePlan:
+        """The plan, from memory when its version was checked in the last second (plus
+        ``stale_ok`` seconds: callers inside a transaction, which must not open a
+        second one, having checked it just before theirs)."""
         cached = self._plans.get(name)
         now = time.monotonic()
-        if cached is not None and now - cached.checked < self._recheck:
+        if cached is not None and now - cached.checked < self._recheck + stale_ok:
             return cached.plan
         with self._db.transaction(readonly=True) as conn:
             version = repo.plan_version(conn, name)
@@ -93,9 +96,12 @@ class RatingService:
     def tariff(self, plan: str, number: str, at: datetime | None = None) -> Tariff:
         return self.tariff_of_e164(plan, self.normalize(number), at)
 
-    def tariff_of_e164(self, plan: str, digits: str, at: datetime | None = None) -> Tariff:
+    def tariff_of_e164(
+        self, plan: str, digits: str, at: datetime | None = None, *, stale_ok: float = 0.0
+    ) -> Tariff:
         """:meth:`tariff` for a number already normalized (E.164 digits)."""
-        return Tariff(self.plan(plan), digits, call_start(at or datetime.now(UTC)))
+        start = call_start(at or datetime.now(UTC))
+        return Tariff(self.plan(plan, stale_ok=stale_ok), digits, start)
 
     def quote(
         self,
