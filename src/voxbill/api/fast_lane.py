@@ -23,8 +23,8 @@ The tenancy check and the decision (:meth:`ChargingService.authorize`) run in ON
 threadpool hop, as in the route: the decision reads balances (and, now and then, a
 caller, a chain or a rate plan) from the database, and a read may wait (a pool
 checkout, a PostgreSQL lock behind DDL, a round trip) — never on the event loop. The
-lane's threads are few (:data:`THREADS`): fewer threads contend less for the GIL, and a
-decision may hold two connections at once. The answer is written by the route's own
+lane's threads are few (:data:`THREADS`): fewer threads contend less for the GIL, and
+the lane never takes the whole database pool. The answer is written by the route's own
 :func:`model_response`: the same status, headers and bytes. Any exception on the way,
 and any refusal of the checks above, hands the request over.
 """
@@ -55,9 +55,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PATH = "/api/v1/calls/authorize"
 _JSON = b"application/json"
-#: the lane's threads per process: fewer than the database pool's connections (SQLite
-#: 15, PostgreSQL 50), as a decision may hold two at once (a rate plan rechecked inside
-#: its transaction): as many threads as connections could each hold one, waiting
+#: the lane's threads per process: enough to keep both CPUs busy between round trips,
+#: few enough to contend little for the GIL, fewer than the database pool's connections
+#: (SQLite 15, PostgreSQL 50) so that other requests always find one
 THREADS = 6
 
 
