@@ -1,0 +1,47 @@
+"""Who is calling: the caller's account from what the switch sends (ANI, SIP user, IP,
+calling card and PIN), and the caller as a session row records it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from voxbill.domain.charging import Reason
+from voxbill.domain.errors import InvalidPin
+from voxbill.services.charging_types import CallerId, ChargingRefused, refusal
+from voxbill.services.identifiers import IdentifierService
+
+
+def identify(identifiers: IdentifierService, caller: CallerId) -> int | None:
+    """The caller's account id, or None (an unknown caller); a known card with a wrong
+    PIN raises :class:`~voxbill.domain.errors.InvalidPin`."""
+    if caller.account_id is not None:
+        return caller.account_id
+    if not any((caller.ani, caller.sip_user, caller.ip, caller.card)):
+        return None
+    found = identifiers.identify(
+        operator_id=caller.operator_id,
+        ani=caller.ani,
+        sip_user=caller.sip_user,
+        ip=caller.ip,
+        card=caller.card,
+        pin=caller.pin,
+    )
+    return None if found is None else found.account_id
+
+
+def caller_account(identify: Callable[[CallerId], int | None], caller: CallerId) -> int:
+    """The caller's account id; refuses an unknown caller or a wrong card PIN."""
+    try:
+        account_id = identify(caller)
+    except InvalidPin as exc:
+        raise ChargingRefused(refusal(Reason.INVALID_PIN), f"call refused: {exc}") from exc
+    if account_id is None:
+        raise ChargingRefused(refusal(Reason.UNKNOWN_CALLER))
+    return account_id
+
+
+def caller_text(caller: CallerId) -> str:
+    """The caller as the session row records it (a card only by its last four digits)."""
+    if caller.card:
+        return f"card:…{caller.card.strip()[-4:]}"
+    return (caller.ani or caller.sip_user or caller.ip or "")[:200]
