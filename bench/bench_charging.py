@@ -34,7 +34,6 @@ import socket
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -42,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -60,6 +58,7 @@ from http_load import (  # noqa: E402
     process_tree,
     run_load,
 )
+from throwaway_db import throwaway_postgres  # noqa: E402
 
 from support.voxbill_process import runner, sqlite_env, start_server, stop_server  # noqa: E402
 
@@ -85,16 +84,8 @@ def database(dialect: str, directory: Path) -> Iterator[str]:
     if dialect == "sqlite":
         yield f"sqlite:///{directory / 'bench.db'}"
         return
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    name = f"vbbench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{PG_URL.rpartition('/')[0]}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_postgres(PG_URL) as url:
+        yield url
 
 
 def setup(base: str, key: str) -> list[str]:

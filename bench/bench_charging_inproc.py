@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from throwaway_db import throwaway_postgres  # noqa: E402
+
 from support.charging_world import UK, build_world  # noqa: E402
 from voxbill.bootstrap import Container, build  # noqa: E402
 from voxbill.settings import Settings  # noqa: E402
@@ -37,16 +37,8 @@ def database(postgres: bool) -> Iterator[str]:
         with tempfile.TemporaryDirectory() as tmp:
             yield f"sqlite:///{tmp}/bench.db"
         return
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    name = f"vbinproc_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{PG_URL.rpartition('/')[0]}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_postgres(PG_URL) as url:
+        yield url
 
 
 def serial(container: Container, count: int) -> None:

@@ -21,14 +21,13 @@ import resource
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from diameter.message import Avp, Message, MessageHeader  # noqa: E402
 from diameter.message import constants as c  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
+from throwaway_db import throwaway_postgres  # noqa: E402
 
 from support.charging_world import UK, build_world  # noqa: E402
 from support.diameter_fakes import FakeCharging  # noqa: E402
@@ -150,17 +149,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         run(f"sqlite:///{tmp}/bench.db", "SQLite", args.sessions, args.clients)
     if args.postgres_url:
-        admin = create_engine(args.postgres_url, isolation_level="AUTOCOMMIT")
-        name = f"vbbench_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            base = args.postgres_url.rpartition("/")[0]
-            run(f"{base}/{name}", "PostgreSQL", args.sessions, args.clients)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+        with throwaway_postgres(args.postgres_url) as url:
+            run(url, "PostgreSQL", args.sessions, args.clients)
 
 
 if __name__ == "__main__":

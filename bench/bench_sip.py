@@ -26,15 +26,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+
+from throwaway_db import throwaway_postgres  # noqa: E402
 
 from support.sip_world import CALLER, UK, build_sip_world  # noqa: E402
 from voxbill.bootstrap import Container, build  # noqa: E402
@@ -140,16 +139,8 @@ def _final_counts(stats: Path) -> tuple[float, float, float]:
 @contextmanager
 def fresh_postgres(admin_url: str) -> Iterator[str]:
     """A new empty database beside ``admin_url``'s, dropped afterwards."""
-    name = f"vbbench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{admin_url.rpartition('/')[0]}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_postgres(admin_url) as url:
+        yield url
 
 
 def seeded(url: str) -> Container:
