@@ -7,10 +7,11 @@ alone. Books a kept step created are remembered once the whole batch has committ
 
 Deadlocks: each step locks its rows in the system's order, but a batch holds the locks of
 its earlier steps while a later one waits, so two nodes' batches could wait on each
-other. On PostgreSQL the steps after the first therefore wait for a lock at most
+other. On PostgreSQL the steps after the first kept one therefore wait for a lock at most
 :data:`LATER_STEP_LOCK_WAIT`; one that gives up fails with ``DatabaseBusy``, changed
 nothing, and group commit runs it again alone (in the system's lock order) after the
-batch. The first step of a batch holds nothing yet and waits as long as any transaction.
+batch. Until a step is kept the batch holds nothing (a step rolled back to its savepoint
+releases its locks) and waits as long as any transaction.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class JournalBatch:
         self._clock = clock
         self._known = known_books
         self._steps = 0
+        #: a kept step holds its locks until the commit: later steps then wait briefly
+        self._holding = False
         #: books created by the steps that were kept (remembered after the commit)
         self.found_books: dict[str, int] = {}
 
@@ -62,5 +65,6 @@ class JournalBatch:
             raise
         self.conn.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
         self.found_books.update(journal.found_books)
-        if self._steps == 1 and self.conn.dialect.name == "postgresql":
+        if not self._holding and self.conn.dialect.name == "postgresql":
             self.conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LATER_STEP_LOCK_WAIT}'")
+        self._holding = True
