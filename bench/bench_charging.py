@@ -6,18 +6,21 @@ with the CPU each side spent.
     .venv/bin/python bench/bench_charging.py --dialect both --seconds 5 --workers 2
     .venv/bin/python bench/bench_charging.py --dialect postgresql --workload calls \\
         --connections 64 --client-procs 2 --json
+    .venv/bin/python bench/bench_charging.py --dialect sqlite --workload authorize \
+        --rate 2000 --connections 64                      # latency at a given offered load
     .venv/bin/python bench/bench_charging.py --selftest     # the load generator's ceiling
     VOXBILL_BENCH_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres  # default
 
 The load generator (``bench/http_load.py``: asyncio/uvloop, raw keep-alive connections,
-one request at a time per connection) runs in its own forked process(es), so its CPU is
-measured apart. Around each workload the script reads utime + stime from /proc of the
-server (``voxbill serve``'s process and its children: the uvicorn workers), of every
-process named ``postgres`` (all of them, whoever they serve), and of the load
-processes, plus the machine's idle share from /proc/stat; it prints CPU milliseconds
-per operation and per HTTP request. PostgreSQL runs on a throwaway database created and
-dropped by the script; ``voxbill ledger verify`` runs after each dialect. The setup
-(200 funded customers) goes through httpx and is not measured.
+one request at a time per connection; back to back, or with ``--rate`` on a fixed
+schedule whose latencies count from when each operation was due) runs in its own forked
+process(es), so its CPU is measured apart. Around each workload the script reads utime +
+stime from /proc of the server (``voxbill serve``'s process and its children: the
+uvicorn workers), of every process named ``postgres`` (all of them, whoever they serve),
+and of the load processes, plus the machine's idle share from /proc/stat; it prints CPU
+milliseconds per operation and per HTTP request. PostgreSQL runs on a throwaway database
+created and dropped by the script; ``voxbill ledger verify`` runs after each dialect.
+The setup (200 funded customers) goes through httpx and is not measured.
 
 ``--selftest`` points the load generator at a trivial uvicorn app (uvloop + httptools,
 a raw ASGI app answering ``{}``) started by the script: the client's own ceiling.
@@ -363,6 +366,7 @@ def run_dialect(dialect: str, args: argparse.Namespace) -> list[dict[str, Any]]:
                 extra = (
                     f"{args.connections} conns, {args.client_procs} client procs, "
                     f"{args.workers} workers"
+                    + (f", offered {args.rate:.0f} ops/s open loop" if args.rate else "")
                 )
                 for wl in chosen:
                     name, workload, per_op = plans[wl]
@@ -381,6 +385,7 @@ def run_dialect(dialect: str, args: argparse.Namespace) -> list[dict[str, Any]]:
                             connections=args.connections,
                             seconds=args.seconds,
                             procs=args.client_procs,
+                            rate=args.rate,
                             **hooks,
                         )
                     )
@@ -498,6 +503,13 @@ def main() -> None:
         "--warmup", type=float, default=1.0, help="unmeasured seconds before each workload"
     )
     parser.add_argument("--workers", type=int, default=2, help="voxbill serve --workers")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="offer this many operations/s on a fixed schedule (open loop; latency counts "
+        "from when each operation was due) instead of running them back to back",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     parser.add_argument(
         "--selftest", action="store_true", help="measure the load generator on a trivial server"

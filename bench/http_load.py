@@ -221,6 +221,7 @@ async def _proc_main(
     seconds: float | None,
     count: int | None,
     connect_gap: float,
+    rate: float | None = None,
 ) -> dict[str, Any]:
     recorder = Recorder()
     sessions = [Session(target, run, proc, first + i, recorder) for i in range(connections)]
@@ -250,7 +251,33 @@ async def _proc_main(
                 ops.append(clock() - t0)
                 ok += 1
 
-    await asyncio.gather(*(drive(step) for step in steps))
+    async def drive_at_rate(step: Step, phase: float, interval: float) -> None:
+        # open loop: operation k of this connection is due at start + phase + k * interval,
+        # and its latency counts from that instant (a late server delays the next
+        # operations, and their waiting is measured: no coordinated omission)
+        nonlocal remaining, ok
+        due = clock() + phase
+        while remaining != 0 and loop.time() < deadline:
+            if remaining > 0:
+                remaining -= 1
+            wait = due - clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if await step():
+                ops.append(clock() - due)
+                ok += 1
+            due += interval
+
+    if rate is None:
+        await asyncio.gather(*(drive(step) for step in steps))
+    else:
+        interval = connections / rate  # this process's share of the rate, per connection
+        await asyncio.gather(
+            *(
+                drive_at_rate(step, interval * i / connections, interval)
+                for i, step in enumerate(steps)
+            )
+        )
     elapsed = loop.time() - began
     cpu = time.process_time() - cpu0
     for s in sessions:
@@ -276,9 +303,10 @@ def _proc_entry(
     seconds: float | None,
     count: int | None,
     connect_gap: float,
+    rate: float | None,
 ) -> None:
     coro = _proc_main(
-        conn, target, workload, run, proc, first, connections, seconds, count, connect_gap
+        conn, target, workload, run, proc, first, connections, seconds, count, connect_gap, rate
     )
     try:
         result = uvloop.run(coro) if uvloop is not None else asyncio.run(coro)
@@ -298,6 +326,7 @@ def run_load(
     count: int | None = None,
     procs: int = 1,
     connect_gap: float = 0.002,
+    rate: float | None = None,
     on_go: Callable[[list[int]], None] | None = None,
     on_done: Callable[[], None] | None = None,
 ) -> LoadResult:
@@ -305,7 +334,13 @@ def run_load(
     ``seconds`` or ``count`` operations (split over the processes). ``on_go(pids)`` runs
     once every connection is open, just before the start signal; ``on_done()`` as soon
     as every process has finished (before their results are merged). Connections open
-    one at a time, ``connect_gap`` seconds apart, before the start."""
+    one at a time, ``connect_gap`` seconds apart, before the start.
+
+    ``rate`` (operations per second, all processes together) makes the load open-loop:
+    each connection runs its operations on a fixed schedule (its share of the rate) and
+    each operation's latency counts from when it was due, so that a server that falls
+    behind shows its queueing in the percentiles. Without it, each connection runs its
+    operations back to back (closed loop: the server's capacity)."""
     if (seconds is None) == (count is None):
         raise ValueError("give seconds or count")
     procs = max(1, min(procs, connections))
@@ -318,7 +353,19 @@ def run_load(
         parent, child = ctx.Pipe()
         p = ctx.Process(
             target=_proc_entry,
-            args=(child, target, workload, run, proc, first, n, seconds, c, connect_gap),
+            args=(
+                child,
+                target,
+                workload,
+                run,
+                proc,
+                first,
+                n,
+                seconds,
+                c,
+                connect_gap,
+                None if rate is None else rate * n / connections,
+            ),
             daemon=True,
         )
         p.start()
