@@ -89,3 +89,30 @@ def test_only_the_operator_sets_a_target_and_only_on_vendors(world: SipWorld) ->
     with pytest.raises(InvalidInput):
         SipTarget("bad host!")
     assert routing.target(world.system, world.carrier_a).tech_prefix == "9#"
+
+
+def test_a_callers_chain_is_read_once_per_recheck_window(
+    world: SipWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sell rate's chain is a cache like the vendor snapshot: read once per
+    ``routing_recheck_seconds`` per account, again after ``forget`` (a target change)."""
+    from voxbill.storage import routing_repository
+
+    reads: list[int] = []
+    real = routing_repository.chain
+
+    def counting(conn: object, account_id: int) -> object:
+        reads.append(account_id)
+        return real(conn, account_id)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(routing_repository, "chain", counting)
+    routing = world.container.routing
+    routing.forget()
+    first = routing.for_account(world.customer, UK)
+    second = routing.for_account(world.customer, UK)
+    assert reads == [world.customer]
+    assert first == second
+    world.patch(world.reseller, rate_plan="retail")  # the operator now sells at 0.10
+    routing.forget()
+    assert routing.for_account(world.customer, UK).sell_rate == Decimal("0.10")
+    assert reads == [world.customer, world.customer]

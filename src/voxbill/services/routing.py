@@ -4,7 +4,10 @@ vendors' SIP targets.
 A vendor's outbound balance is the ledger balance of its account: top-ups are what we
 prepaid it, charges what it billed us, so "what we prepaid them minus what they billed
 us" is its spendable funds. Vendors (status, target, funds) are read once per
-``Settings.routing_recheck_seconds`` and per operator: a change is seen within that.
+``Settings.routing_recheck_seconds`` and per operator, and a caller's chain (whose plan
+sets the sell rate the margin guard compares with) once per that time and per account:
+a change is seen within that. Routes only order and filter carriers; the call's own
+charging reads its chain, plans and funds by its own rules.
 """
 
 from __future__ import annotations
@@ -21,12 +24,13 @@ from sqlalchemy import Connection
 from voxbill.domain import access
 from voxbill.domain import routing as rules
 from voxbill.domain.access import Principal
-from voxbill.domain.accounts import AccountKind
+from voxbill.domain.accounts import Account, AccountKind
 from voxbill.domain.errors import Forbidden, InvalidInput, InvalidPin, NotFound
 from voxbill.domain.routing import Route, SipTarget, Vendor
 from voxbill.services.charging import CallerId
 from voxbill.services.identifiers import IdentifierService
 from voxbill.services.rating import RatingService
+from voxbill.services.ttl_cache import TtlCache
 from voxbill.settings import Settings
 from voxbill.storage import account_repository
 from voxbill.storage import routing_repository as repo
@@ -67,6 +71,7 @@ class RoutingService:
         self._identifiers = identifiers
         self._fx_rate = fx_rate
         self._snapshots: dict[int, _Snapshot] = {}
+        self._chains: TtlCache[int, list[Account]] = TtlCache(settings.routing_recheck_seconds)
         self._lock = threading.Lock()
 
     # -- SIP targets (admin) -----------------------------------------------------------
@@ -114,6 +119,7 @@ class RoutingService:
     def forget(self) -> None:
         with self._lock:
             self._snapshots.clear()
+        self._chains.clear()
 
     # -- routes ------------------------------------------------------------------------
 
@@ -135,8 +141,7 @@ class RoutingService:
         the root whose plan prices the call (the caller's own plan when nobody above it
         has one).
         """
-        with self._db.transaction(readonly=True) as conn:
-            chain = repo.chain(conn, account_id)
+        chain = self._chains.get(account_id, lambda: self._chain(account_id))
         if not chain:
             raise NotFound(f"no account {account_id}")
         payers = [a for a in chain if a.parent_id is not None and a.plans.rate_plan]
@@ -149,6 +154,10 @@ class RoutingService:
         except NotFound:
             return chain[-1].id, None, top.currency
         return chain[-1].id, row.rate, top.currency
+
+    def _chain(self, account_id: int) -> list[Account]:
+        with self._db.transaction(readonly=True) as conn:
+            return repo.chain(conn, account_id)
 
     def _in_currency(self, rate: Decimal, source: str, target: str) -> Decimal | None:
         if source == target:
