@@ -117,7 +117,9 @@ def test_a_vendor_in_another_currency_gets_a_margin_at_the_ledgers_rate_or_none(
     container.charging.start("v4", CUSTOMER, UK, AT, vendor_id=euro)
     container.charging.stop("v4", 60)
     assert (_cdr(world, "v4").vendor_cost, _cdr(world, "v4").margin) == (D("0.025"), None)
-    container.ledger.set_fx_rate("USD", "EUR", D("0.8"), datetime(2026, 1, 1, tzinfo=UTC))
+    container.ledger.set_fx_rate(
+        world.root, "USD", "EUR", D("0.8"), datetime(2026, 1, 1, tzinfo=UTC)
+    )
     container.charging.start("v5", CUSTOMER, UK, AT, vendor_id=euro)
     container.charging.stop("v5", 60)
     cdr = _cdr(world, "v5")

@@ -131,11 +131,13 @@ def test_postpaid_credit_limit_lets_the_balance_go_negative(ledger, db):
 
 
 def test_cross_currency_transfer_goes_through_fx_books(ledger, db, container):
-    reseller = open_account(db, kind="reseller", currency="USD")
+    operator = open_account(db, kind="operator", currency="USD")
+    reseller = open_account(db, parent=operator, kind="reseller", currency="USD")
     customer = open_account(db, parent=reseller, currency="EUR")
-    ledger.set_fx_rate("USD", "EUR", D("0.9"), datetime(2020, 1, 1, tzinfo=UTC))
-    ledger.set_fx_rate("USD", "EUR", D("0.92345"), datetime(2024, 1, 1, tzinfo=UTC))
-    assert ledger.fx_rate("EUR", "USD", datetime(2021, 6, 1, tzinfo=UTC)) == D(1) / D("0.9")
+    ledger.set_fx_rate(operator, "USD", "EUR", D("0.9"), datetime(2020, 1, 1, tzinfo=UTC))
+    ledger.set_fx_rate(operator, "USD", "EUR", D("0.92345"), datetime(2024, 1, 1, tzinfo=UTC))
+    in_2021 = datetime(2021, 6, 1, tzinfo=UTC)
+    assert ledger.fx_rate("EUR", "USD", in_2021, operator_id=operator) == D(1) / D("0.9")
     ledger.top_up(reseller, D("100"), actor=OPERATOR)
     result = ledger.transfer(reseller, customer, D("10.01"), actor=OPERATOR)
     assert (result.amount, result.currency, result.balance_after) == (
@@ -145,7 +147,9 @@ def test_cross_currency_transfer_goes_through_fx_books(ledger, db, container):
     )
     assert result.counterparty_amount == result.counterparty_balance_after == D("9.24")
     with pytest.raises(NotFound):
-        ledger.transfer(reseller, open_account(db, currency="GBP"), D("1"), actor=OPERATOR)
+        ledger.transfer(
+            reseller, open_account(db, parent=reseller, currency="GBP"), D("1"), actor=OPERATOR
+        )
     assert ledger.verify() == []
     with db.transaction(readonly=True) as conn:
         sums = dict(

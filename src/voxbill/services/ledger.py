@@ -18,9 +18,10 @@ from decimal import Decimal
 from sqlalchemy import Connection
 
 from voxbill.domain.errors import InvalidInput
-from voxbill.domain.ledger import Funds, positive
-from voxbill.domain.money import ZERO, normalize_currency
-from voxbill.services import ledger_postings, ledger_verify
+from voxbill.domain.ledger import Funds
+from voxbill.domain.money import ZERO
+from voxbill.services import ledger_fx, ledger_postings, ledger_verify
+from voxbill.services.ledger_fx import FxRate, FxRateSet
 from voxbill.services.ledger_movements import MoneyMovements
 from voxbill.services.ledger_reservations import Reservations
 from voxbill.services.ledger_unit_of_work import Guard
@@ -37,7 +38,6 @@ from voxbill.services.ledger_views import (
     norm,
     norm_or_none,
 )
-from voxbill.storage import fx_repository as fx_rows
 from voxbill.storage import ledger_audit
 from voxbill.storage import ledger_repository as repo
 
@@ -46,6 +46,8 @@ __all__ = [
     "Charge",
     "ChargeRequest",
     "Discrepancy",
+    "FxRate",
+    "FxRateSet",
     "Guard",
     "HistoryEntry",
     "Hold",
@@ -129,18 +131,46 @@ class LedgerService(MoneyMovements, Reservations):
 
     # -- FX ------------------------------------------------------------------------
 
-    def set_fx_rate(self, base: str, quote: str, rate: Decimal, effective_from: datetime) -> None:
-        """1 ``base`` = ``rate`` ``quote`` from ``effective_from`` on (until a later rate)."""
-        base, quote = normalize_currency(base), normalize_currency(quote)
-        if base == quote:
-            raise InvalidInput("an exchange rate needs two different currencies")
-        value = positive(rate, what="exchange rate")
+    def set_fx_rate(
+        self,
+        operator_id: int,
+        base: str,
+        quote: str,
+        rate: Decimal,
+        effective_from: datetime | None = None,
+    ) -> FxRateSet:
+        """The operator's 1 ``base`` = ``rate`` ``quote`` from ``effective_from`` (default:
+        now) until its next rate; the same instant again replaces it, unless conversions
+        already stored used it (:class:`~voxbill.domain.fx.FxRateInUse`)."""
         with self._journal() as journal:
-            fx_rows.upsert_fx_rate(journal.conn, base, quote, value, effective_from, journal.now)
+            ledger_fx.require_operator(journal, operator_id)
+            return ledger_fx.set_rate(journal, operator_id, base, quote, rate, effective_from)
 
-    def fx_rate(self, base: str, quote: str, at: datetime | None = None) -> Decimal:
+    def fx_rate(
+        self, base: str, quote: str, at: datetime | None = None, *, operator_id: int | None = None
+    ) -> Decimal:
+        """1 ``base`` in ``quote`` at ``at`` by the operator's rates (without an operator:
+        the installation's only operator's, see ``fx_repository.fx_rate_at``)."""
         with self._journal() as journal:
-            return ledger_postings.exchange_rate(journal, base, quote, at)
+            return ledger_postings.exchange_rate(journal, base, quote, at, operator_id=operator_id)
+
+    def fx_rates(
+        self,
+        operator_id: int,
+        *,
+        base: str | None = None,
+        quote: str | None = None,
+        at: datetime | None = None,
+        after_id: int | None = None,
+        limit: int = 100,
+    ) -> list[FxRate]:
+        """The operator's stored rates by id; with ``at``, each pair's rate in force then."""
+        if not 1 <= limit <= 1000:
+            raise InvalidInput("limit must be between 1 and 1000")
+        with self._journal() as journal:
+            return ledger_fx.list_rates(
+                journal, operator_id, base=base, quote=quote, at=at, after_id=after_id, limit=limit
+            )
 
     # -- verification ----------------------------------------------------------------
 

@@ -86,7 +86,8 @@ def transfer(
         credited = value
         posting = Posting.move(source_book, target_book, value, source_cur)
     else:
-        rate = exchange_rate(journal, source_cur, target_cur)
+        operator = books_operator(journal, source_id, target_id)
+        rate = exchange_rate(journal, source_cur, target_cur, operator_id=operator, lock=True)
         credited = convert(value, rate, target_cur)
         posting = Posting.of(
             [
@@ -131,9 +132,29 @@ def result(
     )
 
 
-def exchange_rate(journal: Journal, base: str, quote: str, at: datetime | None = None) -> Decimal:
-    """1 ``base`` in ``quote`` at ``at`` (default: now), from a rate stored either way."""
-    row = fx_rows.fx_rate_at(journal.conn, base, quote, at or journal.now)
+def books_operator(journal: Journal, *account_ids: int) -> int:
+    """The operator whose rates convert between these accounts' books (one tree's)."""
+    operators = {fx_rows.operator_of_account(journal.conn, a) for a in account_ids}
+    if len(operators) != 1:
+        raise InvalidInput("the accounts belong to different operators: no exchange rate applies")
+    (operator,) = operators
+    if operator is None:
+        raise NotFound(f"no account {account_ids[0]}")
+    return operator
+
+
+def exchange_rate(
+    journal: Journal,
+    base: str,
+    quote: str,
+    at: datetime | None = None,
+    *,
+    operator_id: int | None,
+    lock: bool = False,
+) -> Decimal:
+    """1 ``base`` in ``quote`` at ``at`` (default: now) by the operator's rates, from a
+    rate stored either way (``lock``: none of them changes before this commits)."""
+    row = fx_rows.fx_rate_at(journal.conn, base, quote, at or journal.now, operator_id, lock=lock)
     if row is None:
         raise NotFound(f"no exchange rate from {base} to {quote}", code="no_fx_rate")
     rate: Decimal = row.rate

@@ -119,11 +119,16 @@ fx_rates = Table(
     "fx_rates",
     metadata,
     Column("id", Integer, primary_key=True),
+    # the operator root whose conversions use the rate: each operator sets its own
+    Column("operator_id", Integer, ForeignKey("accounts.id"), nullable=False),
     Column("base", String(3), nullable=False),
     Column("quote", String(3), nullable=False),
     Column("rate", Amount, nullable=False),  # 1 base = rate quote
     Column("effective_from", UtcDateTime, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
-    UniqueConstraint("base", "quote", "effective_from", name="uq_fx_rates_pair_from"),
+    Column("updated_at", UtcDateTime, nullable=False),  # a future rate replaced: when
+    UniqueConstraint(
+        "operator_id", "base", "quote", "effective_from", name="uq_fx_rates_operator_pair_from"
+    ),
     CheckConstraint("rate > 0", name="positive"),
 )
