@@ -15,6 +15,8 @@ PREFIX = "/api/v1"
 PUBLIC = {("GET", "/api/v1/health")}
 #: POSTs that read (a support key may call them).
 READ_POSTS = {"/api/v1/quote"}
+#: Writes of operator-wide settings (no subtree): any key but the operator's admin gets 403.
+OPERATOR_WIDE_WRITES = {("POST", "/api/v1/fx-rates")}
 
 
 def sample(tree: Tree, method: str, path: str) -> tuple[str, dict[str, Any]]:
@@ -63,6 +65,7 @@ def sample(tree: Tree, method: str, path: str) -> tuple[str, dict[str, Any]]:
         ("PUT", "/vendors/{account_id}/sip-target"): {
             "json": {"host": "10.0.0.1", "port": 5060, "transport": "udp"}
         },
+        ("POST", "/fx-rates"): {"json": {"base": "USD", "quote": "EUR", "rate": "0.92"}},
         ("POST", "/sms"): {
             "json": {
                 "message_id": "m-1",
@@ -114,6 +117,9 @@ def test_another_resellers_key_gets_404_and_changes_nothing(tree: Tree) -> None:
             assert response.status_code == 200, (path, response.text)
             assert "a-retail" not in response.text
             assert "Reseller A" not in response.text
+            continue
+        if (method, path) in OPERATOR_WIDE_WRITES:
+            assert response.status_code == 403, (method, path, response.text)
             continue
         assert response.status_code == 404, (method, path, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")

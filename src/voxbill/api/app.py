@@ -9,7 +9,17 @@ from voxbill import __version__
 from voxbill.api import fast_lane, problems
 from voxbill.api.deps import ContainerDep
 from voxbill.api.plain_text import refuse_nul
-from voxbill.api.routers import accounts, calls, cdrs, money, rate_plans, rating, sms, vendors
+from voxbill.api.routers import (
+    accounts,
+    calls,
+    cdrs,
+    fx,
+    money,
+    rate_plans,
+    rating,
+    sms,
+    vendors,
+)
 from voxbill.api.schemas import Health
 from voxbill.bootstrap import Container
 
@@ -46,5 +56,6 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(rate_plans.router, prefix=API_PREFIX)
     app.include_router(vendors.router, prefix=API_PREFIX)
     app.include_router(cdrs.router, prefix=API_PREFIX)
+    app.include_router(fx.router, prefix=API_PREFIX)
     fast_lane.install(app, container)
     return app

@@ -22,6 +22,7 @@ from voxbill.domain.ledger import Funds
 from voxbill.domain.money import ZERO
 from voxbill.services import ledger_fx, ledger_postings, ledger_verify
 from voxbill.services.ledger_fx import FxRate, FxRateSet
+from voxbill.services.ledger_journal import Journal
 from voxbill.services.ledger_movements import MoneyMovements
 from voxbill.services.ledger_reservations import Reservations
 from voxbill.services.ledger_unit_of_work import Guard
@@ -151,7 +152,8 @@ class LedgerService(MoneyMovements, Reservations):
     ) -> Decimal:
         """1 ``base`` in ``quote`` at ``at`` by the operator's rates (without an operator:
         the installation's only operator's, see ``fx_repository.fx_rate_at``)."""
-        with self._journal() as journal:
+        with self._db.transaction(readonly=True) as conn:
+            journal = Journal(conn, self._clock())
             return ledger_postings.exchange_rate(journal, base, quote, at, operator_id=operator_id)
 
     def fx_rates(
@@ -167,9 +169,9 @@ class LedgerService(MoneyMovements, Reservations):
         """The operator's stored rates by id; with ``at``, each pair's rate in force then."""
         if not 1 <= limit <= 1000:
             raise InvalidInput("limit must be between 1 and 1000")
-        with self._journal() as journal:
+        with self._db.transaction(readonly=True) as conn:
             return ledger_fx.list_rates(
-                journal, operator_id, base=base, quote=quote, at=at, after_id=after_id, limit=limit
+                conn, operator_id, base=base, quote=quote, at=at, after_id=after_id, limit=limit
             )
 
     # -- verification ----------------------------------------------------------------

@@ -15,6 +15,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
+from sqlalchemy import Connection
+
 from voxbill.domain import fx
 from voxbill.domain.errors import NotFound
 from voxbill.services.ledger_journal import Journal
@@ -89,7 +91,7 @@ def set_rate(
 
 
 def list_rates(
-    journal: Journal,
+    conn: Connection,
     operator_id: int,
     *,
     base: str | None,
@@ -99,7 +101,7 @@ def list_rates(
     limit: int,
 ) -> list[FxRate]:
     rows = fx_rows.list_fx_rates(
-        journal.conn,
+        conn,
         operator_id,
         base=None if base is None else fx.currency(base, "base"),
         quote=None if quote is None else fx.currency(quote, "quote"),

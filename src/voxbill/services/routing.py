@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Protocol
 
 from sqlalchemy import Connection
 
@@ -36,7 +36,11 @@ from voxbill.storage import account_repository
 from voxbill.storage import routing_repository as repo
 from voxbill.storage.database import Database
 
-FxRate = Callable[[str, str], Decimal]
+
+class FxRate(Protocol):
+    """1 ``base`` in ``quote`` now, by the exchange rates of operator ``operator_id``."""
+
+    def __call__(self, base: str, quote: str, *, operator_id: int) -> Decimal: ...
 
 
 @dataclass(frozen=True)
@@ -159,13 +163,15 @@ class RoutingService:
         with self._db.transaction(readonly=True) as conn:
             return repo.chain(conn, account_id)
 
-    def _in_currency(self, rate: Decimal, source: str, target: str) -> Decimal | None:
+    def _in_currency(
+        self, rate: Decimal, source: str, target: str, operator_id: int
+    ) -> Decimal | None:
         if source == target:
             return rate
         if self._fx_rate is None:
             return None
         try:
-            return rate * self._fx_rate(source, target)
+            return rate * self._fx_rate(source, target, operator_id=operator_id)
         except NotFound:
             return None
 
@@ -189,7 +195,7 @@ class RoutingService:
                 row = plan.lookup(number, start)
             except NotFound:
                 continue
-            cost_rate = self._in_currency(row.rate, plan.currency, currency)
+            cost_rate = self._in_currency(row.rate, plan.currency, currency, operator_id)
             if cost_rate is None or not rules.within_margin(cost_rate, sell, margin):
                 continue
             routes.append(
