@@ -23,6 +23,7 @@ from voxbill.api.app import create_app
 from voxbill.bootstrap import Container, build
 from voxbill.domain.access import Principal, Role
 from voxbill.domain.errors import InvalidInput, NotFound
+from voxbill.domain.fx import FxRateInUse
 from voxbill.services.rate_deck import read_deck
 from voxbill.services.rate_import import PlanOptions
 from voxbill.settings import Settings
@@ -226,3 +227,25 @@ def test_setting_a_rate_waits_for_a_conversion_reading_it(database_url: str) -> 
         assert container.ledger.set_fx_rate(root.id, "EUR", "USD", D("1.2")).outcome == "created"
     finally:
         container.close()
+
+
+@pytest.mark.usefixtures("client")
+def test_only_the_rate_a_stored_conversion_used_is_frozen(container: Container) -> None:
+    acme = _operator(container, "Acme")
+    ledger = container.ledger
+    first, second = datetime(2020, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC)
+    ledger.set_fx_rate(acme.root, "USD", "EUR", D("0.9"), first)
+    ledger.set_fx_rate(acme.root, "USD", "EUR", D("0.95"), second)
+    moved = ledger.transfer(acme.reseller, acme.customer, D("10"), actor="test")
+    assert moved.counterparty_amount == D("9.50")  # at the 2025 rate
+    # the 2020 rate was superseded before the transfer: still correctable
+    assert ledger.set_fx_rate(acme.root, "USD", "EUR", D("0.91"), first).outcome == "replaced"
+    with pytest.raises(FxRateInUse):
+        ledger.set_fx_rate(acme.root, "USD", "EUR", D("0.96"), second)
+    with pytest.raises(FxRateInUse):  # a new rate cutting into the used period
+        ledger.set_fx_rate(acme.root, "USD", "EUR", D("0.96"), datetime(2025, 6, 1, tzinfo=UTC))
+    with pytest.raises(FxRateInUse):  # the other way round: it would be read as 1 / rate
+        ledger.set_fx_rate(acme.root, "EUR", "USD", D("1.1"), second)
+    # a pair nothing converted is open
+    assert ledger.set_fx_rate(acme.root, "GBP", "EUR", D("1.15"), first).outcome == "created"
+    assert [str(r.rate) for r in ledger.fx_rates(acme.root, base="USD")] == ["0.91", "0.95"]
