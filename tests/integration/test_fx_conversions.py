@@ -170,22 +170,30 @@ def test_a_call_to_a_vendor_in_another_currency_has_its_margin_at_the_operators_
     assert client.post("/api/v1/fx-rates", json=from_now, headers=_auth(acme.admin)).is_success
 
 
-def test_with_several_operators_a_margin_never_uses_another_operators_rate(
+def test_with_several_operators_a_margin_uses_its_own_operators_rate(
     client: TestClient, container: Container
 ) -> None:
-    """The margin's lookup does not name its operator yet (charging_vendor): with one
-    operator it is that operator's rate; with several, none rather than a wrong one."""
+    """The margin converts at the rate of the vendor's operator: with several operators,
+    another operator's rate is never used (no rate of its own: no margin)."""
     acme, globex = _operator(container, "Acme"), _operator(container, "Globex")
     assert _set_rate(client, globex.admin, "2").status_code == 201
-    start = {"session_id": "fx-2", "caller": {"account_id": acme.caller}, "callee": UK}
-    started = client.post(
-        "/api/v1/calls", json={**start, "vendor_id": acme.vendor}, headers=_auth(acme.admin)
-    )
-    assert started.status_code == 201, started.text
-    client.post("/api/v1/calls/fx-2/stop", json={"duration": 95}, headers=_auth(acme.admin))
-    cdr = client.get("/api/v1/cdrs", headers=_auth(acme.admin)).json()["items"][0]
-    assert cdr["session_id"] == "fx-2"
-    assert cdr["margin"] is None  # not 0.1583 - 0.0475 x 2
+
+    def call(session: str) -> dict[str, object]:
+        start = {"session_id": session, "caller": {"account_id": acme.caller}, "callee": UK}
+        started = client.post(
+            "/api/v1/calls", json={**start, "vendor_id": acme.vendor}, headers=_auth(acme.admin)
+        )
+        assert started.status_code == 201, started.text
+        stop = {"duration": 95}
+        client.post(f"/api/v1/calls/{session}/stop", json=stop, headers=_auth(acme.admin))
+        items = client.get("/api/v1/cdrs", headers=_auth(acme.admin)).json()["items"]
+        found: dict[str, object] = next(c for c in items if c["session_id"] == session)
+        return found
+
+    assert call("fx-2")["margin"] is None  # not 0.1583 - 0.0475 x 2: Acme has no rate
+    assert _set_rate(client, acme.admin, "0.92345").status_code == 201
+    # 0.1583 - 0.0475 x 0.92345 (0.04386388 EUR), as in the worked example above
+    assert D(str(call("fx-3")["margin"])) == D("0.11443612")
     with pytest.raises(NotFound):  # a lookup naming no operator
         container.ledger.fx_rate("USD", "EUR")
     assert container.ledger.fx_rate("USD", "EUR", operator_id=globex.root) == D(2)

@@ -111,10 +111,11 @@ def debit(journal: Journal, session_id: str, leg: VendorLeg, actor: str) -> None
 
 def margin(conn: Connection, paid: Rating, leg: VendorLeg, at: datetime) -> Decimal | None:
     """The operator's margin: its top payer's cost minus the vendor's, converted with the
-    ledger's exchange rate at the call's start when the currencies differ (None without)."""
+    operator's own exchange rate at the call's start when the currencies differ (None
+    without one: never another operator's rate)."""
     source, target = leg.rating.currency, paid.currency
     fx: Decimal | None = Decimal(1)
     if source != target:
-        found = fx_rows.fx_rate_at(conn, source, target, at)
+        found = fx_rows.fx_rate_at(conn, source, target, at, leg.account.operator_id)
         fx = None if found is None else found.rate if found.base == source else 1 / found.rate
     return rules.operator_margin(paid.cost, leg.rating.cost, fx)
