@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Table, inspect
 
+from voxbill.domain.errors import UnknownSchema
 from voxbill.storage.database import make_engine
 from voxbill.storage.migrate import alembic_config, current_revision, upgrade
 from voxbill.storage.schema import metadata
@@ -23,6 +25,24 @@ def test_empty_database_upgrades_to_head(database_url: str) -> None:
         assert {"rate_plans", "rates", "rate_imports", "rate_changes"} <= tables
         upgrade(engine)  # a second upgrade is a no-op
         assert current_revision(engine) == head
+    finally:
+        engine.dispose()
+
+
+def test_a_database_newer_than_the_code_is_refused_untouched(database_url: str) -> None:
+    """A revision this code does not know (a newer voxbill migrated the database): a
+    clear error naming it, and nothing upgraded or written."""
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999_future'")
+        tables = set(inspect(engine).get_table_names())
+        with pytest.raises(UnknownSchema, match="9999_future") as refused:
+            upgrade(engine)
+        assert refused.value.code == "unknown_schema"
+        assert current_revision(engine) == "9999_future"
+        assert set(inspect(engine).get_table_names()) == tables
     finally:
         engine.dispose()
 

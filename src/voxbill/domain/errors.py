@@ -23,6 +23,7 @@ stable ``code``; one place per door (HTTP, SIP, RADIUS, CLI) maps codes to its s
     │   └── RateLimited              code=rate_limited       (retry after ``retry_after`` s)
     ├── Unauthorized                 code=unauthorized       (no or bad credentials)
     ├── Forbidden                    code=forbidden          (known caller, not allowed)
+    ├── UnknownSchema                code=unknown_schema     (database newer than this code)
     └── AccountingError              code=accounting_error
         ├── ZeroAmountError          code=zero_amount
         ├── UnbalancedTransaction    code=unbalanced_transaction
@@ -147,6 +148,13 @@ class Unauthorized(VoxbillError):
 
 class Forbidden(VoxbillError):
     code = "forbidden"
+
+
+class UnknownSchema(VoxbillError):
+    """The database's schema revision is not one this code knows (a newer voxbill
+    migrated it): nothing is read or written."""
+
+    code = "unknown_schema"
 
 
 class AccountingError(VoxbillError):

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Engine, inspect
+
+from voxbill.domain.errors import UnknownSchema
 
 
 def alembic_config() -> Config:
@@ -14,10 +18,29 @@ def alembic_config() -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to ``revision``; :class:`UnknownSchema` (nothing done) when the
+    database is at a revision this code does not know."""
     config = alembic_config()
+    known = current_revision(engine)
+    if known is not None and not _is_known(config, known):
+        raise UnknownSchema(
+            f"the database is at schema revision {known!r}, which this version of voxbill "
+            "does not know (a newer voxbill migrated it): run that newer version, or point "
+            "VOXBILL_DATABASE_URL at another database"
+        )
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        try:
+            command.upgrade(config, revision)
+        except CommandError as exc:  # e.g. a revision that appeared meanwhile
+            raise UnknownSchema(f"the schema cannot be upgraded: {exc}") from exc
+
+
+def _is_known(config: Config, revision: str) -> bool:
+    try:
+        return ScriptDirectory.from_config(config).get_revision(revision) is not None
+    except CommandError:
+        return False
 
 
 def current_revision(engine: Engine) -> str | None:
