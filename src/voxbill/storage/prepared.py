@@ -18,8 +18,11 @@ several rows are inserted by one multi-row ``VALUES`` statement (one variant per
 count, cached) and a few rows updated by plain executions, not ``executemany`` (psycopg
 runs it in pipeline mode, which costs more than the two or three rows it writes).
 
-IN-lists: :func:`among` is ``= ANY(:ids)`` on PostgreSQL (one statement for any length),
-an expanding ``IN`` on SQLite (one compiled variant per list length, cached).
+IN-lists: :func:`among` is an expanding ``IN`` (one compiled variant per list length,
+cached). On PostgreSQL ``= ANY(:ids)`` would be one statement for any length, but the
+server never settles on a generic plan for it (its estimate of an array parameter's length
+makes the generic plan look dearer than each custom one), so every execution was planned
+again: ~50 µs of server CPU each, against ~5 µs for ``IN (%s, %s)`` planned once.
 """
 
 from __future__ import annotations
@@ -31,12 +34,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
     Connection,
     Dialect,
     Insert,
     Table,
-    any_,
     bindparam,
     cast,
     column,
@@ -66,9 +67,9 @@ executions = _Count()
 
 
 def among(column: ColumnElement[Any], name: str, dialect_name: str) -> ColumnElement[bool]:
-    """``column`` is one of the list bound as ``name`` (never empty: skip the statement)."""
-    if dialect_name == "postgresql":
-        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    """``column`` is one of the list bound as ``name`` (never empty: skip the statement);
+    the same expanding ``IN`` on every dialect (``dialect_name``: see the module's notes)."""
+    del dialect_name
     return column.in_(bindparam(name, expanding=True))
 
 
