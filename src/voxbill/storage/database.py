@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import select
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import InvalidatePoolError, StatementError
 from sqlalchemy.pool import NullPool
 
 from voxbill.domain.errors import VoxbillError
@@ -20,16 +22,23 @@ class DatabaseBusy(VoxbillError):
     code = "database_busy"
 
 
+#: A pooled PostgreSQL connection unused for longer than this is pinged (one round trip)
+#: before it is handed out again; one used more recently only if the server sent it
+#: something meanwhile (see :func:`_ping_when_in_doubt`).
+PING_AFTER_IDLE_SECONDS = 5.0
+_IDLE_SINCE = "voxbill.idle_since"
+
+
 def make_engine(url: str, *, lock_timeout_seconds: float = 5.0, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url, lock_timeout_seconds, **kwargs)
     engine = create_engine(
         url,
-        pool_pre_ping=True,
         pool_size=kwargs.pop("pool_size", 10),
         max_overflow=kwargs.pop("max_overflow", 40),
         **kwargs,
     )
+    _ping_when_in_doubt(engine)
     timeout_ms = int(lock_timeout_seconds * 1000)
 
     @event.listens_for(engine, "connect")
@@ -40,6 +49,46 @@ def make_engine(url: str, *, lock_timeout_seconds: float = 5.0, **kwargs: Any) -
         dbapi_connection.commit()
 
     return engine
+
+
+def _ping_when_in_doubt(engine: Engine) -> None:
+    """Pre-ping, only where it can tell something: ``pool_pre_ping`` would cost every
+    transaction a round trip (two per call). A connection the server closed (a restart, a
+    terminated backend, an idle timeout) has the server's farewell or end of stream
+    waiting on its socket: it is pinged, found dead and the pool replaced, as by
+    ``pool_pre_ping``. So is one idle for more than :data:`PING_AFTER_IDLE_SECONDS` (a
+    middlebox may have dropped it silently). A new connection is not pinged."""
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection: Any, record: Any) -> None:
+        if dbapi_connection is not None:
+            record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is None:  # just connected (the pool clears info when it reconnects)
+            return
+        recent = time.monotonic() - since < PING_AFTER_IDLE_SECONDS
+        if recent and not _has_input(dbapi_connection):
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, dbapi_connection, None):
+                raise InvalidatePoolError(str(exc)) from exc
+            raise
+
+
+def _has_input(dbapi_connection: Any) -> bool:
+    """Whether the server sent an idle connection anything (or its socket is gone)."""
+    try:
+        poll = select.poll()
+        poll.register(dbapi_connection.fileno(), select.POLLIN)
+        return bool(poll.poll(0))
+    except Exception:
+        return True
 
 
 def _sqlite_engine(url: str, lock_timeout_seconds: float, **kwargs: Any) -> Engine:
