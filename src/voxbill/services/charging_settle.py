@@ -171,14 +171,14 @@ def settle(
             )
         ]
         + _buy_leg(len(levels), vendor),
-    )
-    repo.update_session(
-        journal.conn,
-        row.session_id,
-        status=SessionStatus.SETTLED.value,
-        used_seconds=duration,
-        settled_at=journal.now,
-        updated_at=journal.now,
-        cdr_id=cdr_id,
+        settles=(
+            row.session_id,
+            {
+                "status": SessionStatus.SETTLED.value,
+                "used_seconds": duration,
+                "settled_at": journal.now,
+                "updated_at": journal.now,
+            },
+        ),
     )
     return cdr_id, ratings, overrun

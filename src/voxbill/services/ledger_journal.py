@@ -187,9 +187,6 @@ class Journal:
             net = posting.net(book_id)
             if net < ZERO:
                 self.require(book_id, -net)
-        transaction_id = repo.insert_transaction(
-            self.conn, kind=kind, actor=actor, reason=reason, reference=reference, now=self.now
-        )
         before = {b: self.funds(b) for b in sorted(touched) if b in self._locked}
         rows = []
         for leg in posting.legs:
@@ -200,17 +197,25 @@ class Journal:
                 book.balance += leg.amount
             rows.append(
                 {
-                    "transaction_id": transaction_id,
                     "book_id": leg.book,
                     "amount": leg.amount,
                     "currency": leg.currency,
                     "balance_after": None if book is None else book.balance,
-                    "created_at": self.now,
                 }
             )
-        repo.insert_entries(self.conn, rows)
         self._dirty.update(before)
-        self.flush()
+        # the transaction, its legs and every changed book written together (flushed)
+        transaction_id = repo.append_transaction(
+            self.conn,
+            kind=kind,
+            actor=actor,
+            reason=reason,
+            reference=reference,
+            now=self.now,
+            legs=rows,
+            books=[self._locked[b] for b in sorted(self._dirty)],
+        )
+        self._dirty.clear()
         for book_id, funds in before.items():
             self._emit_crossings(book_id, funds, transaction_id)
         return Applied(transaction_id, {b: self._locked[b].balance for b in before})

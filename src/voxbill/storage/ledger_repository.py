@@ -14,14 +14,21 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, bindparam, insert, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from voxbill.domain.errors import NotFound
 from voxbill.domain.money import ZERO
 from voxbill.storage.database import DatabaseBusy
-from voxbill.storage.prepared import Prepared, RowsUpdate, among
+from voxbill.storage.prepared import (
+    MOST_ROWS,
+    Prepared,
+    RowsUpdate,
+    among,
+    rows_params,
+    value_rows,
+)
 from voxbill.storage.schema.accounts import accounts
 from voxbill.storage.schema.ledger import (
     idempotency_keys,
@@ -207,7 +214,55 @@ _OUTBOX = ("topic", "account_id", "payload", "created_at")
 _INSERT_OUTBOX = Prepared(insert(outbox_events).values(_binds(outbox_events, *_OUTBOX)))
 
 
-def insert_transaction(
+#: an entry as :func:`append_transaction` takes it (its transaction and instant are given)
+LEG = ("book_id", "amount", "currency", "balance_after")
+_BOOK = ("book_id", "balance", "reserved")
+_APPENDS: dict[tuple[int, int], Prepared] = {}
+
+
+def _append(legs: int, books: int) -> Prepared:
+    """PostgreSQL: a ledger transaction, its ``legs`` entries (inserted in their order) and
+    ``books`` books' new state, in one statement returning the transaction's id."""
+    found = _APPENDS.get((legs, books))
+    if found is not None:
+        return found
+    new = (
+        insert(ledger_transactions)
+        .values(_binds(ledger_transactions, "kind", "actor", "reason", "reference", "created_at"))
+        .returning(ledger_transactions.c.id, ledger_transactions.c.created_at)
+        .cte("new")
+    )
+    given = value_rows("leg", ledger_entries, LEG, legs, prefix="leg_", ordinal=True)
+    entries = insert(ledger_entries).from_select(
+        list(_ENTRY),
+        select(
+            new.c.id,
+            given.c.book_id,
+            given.c.amount,
+            given.c.currency,
+            given.c.balance_after,
+            new.c.created_at,
+        )
+        .select_from(new)
+        .join(given, true())
+        .order_by(given.c.n),
+    )
+    query = select(new.c.id).add_cte(entries.cte("entries"))
+    if books:
+        state = value_rows(
+            "state", ledger_books, _BOOK, books, prefix="book_", column_of={"book_id": "id"}
+        )
+        written = (
+            update(ledger_books)
+            .where(ledger_books.c.id == state.c.book_id)
+            .values(balance=state.c.balance, reserved=state.c.reserved)
+        )
+        query = query.add_cte(written.cte("books"))
+    found = _APPENDS[(legs, books)] = Prepared(query)
+    return found
+
+
+def append_transaction(
     conn: Connection,
     *,
     kind: str,
@@ -215,14 +270,24 @@ def insert_transaction(
     reason: str | None,
     reference: str | None,
     now: datetime,
+    legs: Sequence[dict[str, Any]],
+    books: Sequence[BookState],
 ) -> int:
-    values = {"kind": kind, "actor": actor, "reason": reason, "reference": reference}
-    return int(_INSERT_TRANSACTION.scalar(conn, values | {"created_at": now}))
-
-
-def insert_entries(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Legs, in one statement; every row has the keys of ``_ENTRY``."""
-    _INSERT_ENTRIES.run_many(conn, rows)
+    """A ledger transaction: its row, its entries (``legs``: the keys of :data:`LEG`, in
+    order) and the balances and reservations of ``books`` (distinct, locked) as they now
+    are; its id. One statement on PostgreSQL (three elsewhere)."""
+    values: dict[str, Any] = {"kind": kind, "actor": actor, "reason": reason}
+    values |= {"reference": reference, "created_at": now}
+    if conn.dialect.name == "postgresql" and 0 < len(legs) <= MOST_ROWS >= len(books):
+        states = [{"book_id": b.id, "balance": b.balance, "reserved": b.reserved} for b in books]
+        params = values | rows_params(legs, LEG, "leg_") | rows_params(states, _BOOK, "book_")
+        return int(_append(len(legs), len(books)).scalar(conn, params))
+    transaction_id = int(_INSERT_TRANSACTION.scalar(conn, values))
+    _INSERT_ENTRIES.run_many(
+        conn, [leg | {"transaction_id": transaction_id, "created_at": now} for leg in legs]
+    )
+    store_books(conn, books)
+    return transaction_id
 
 
 def store_books(conn: Connection, books: Iterable[BookState]) -> None:

@@ -37,11 +37,15 @@ from sqlalchemy import (
     Connection,
     Dialect,
     Insert,
+    Integer,
+    String,
     Table,
+    Values,
     bindparam,
     cast,
     column,
     exc,
+    literal_column,
     update,
     values,
 )
@@ -50,7 +54,15 @@ from sqlalchemy.sql.expression import Executable
 
 from voxbill.domain.errors import VoxbillError
 
-__all__ = ["Prepared", "RowsUpdate", "among", "executions"]
+__all__ = [
+    "MOST_ROWS",
+    "Prepared",
+    "RowsUpdate",
+    "among",
+    "executions",
+    "rows_params",
+    "value_rows",
+]
 
 Params = Mapping[str, Any]
 Build = Callable[[str], Any]
@@ -357,6 +369,55 @@ def _wrapped(conn: Connection, sql: str, bound: Any, err: Exception) -> Exceptio
     return exc.StatementError(str(err), sql, bound, err)
 
 
+#: Most rows one statement binds as a ``VALUES`` list (more: one statement each, or
+#: ``executemany``).
+MOST_ROWS = _MOST_VALUES
+
+
+def value_rows(
+    name: str,
+    table: Table,
+    names: Sequence[str],
+    count: int,
+    *,
+    prefix: str = "",
+    column_of: Mapping[str, str] | None = None,
+    ordinal: bool = False,
+) -> Values:
+    """``(VALUES …) AS name (names…)``: ``count`` rows of parameters, each cast to the type
+    of its column of ``table`` (``column_of``: a name's column, where it differs), row i's
+    value of ``n`` bound as ``f"{prefix}{n}_{i}"``. ``ordinal``: a first column ``n``
+    numbering the rows (0, 1…), to keep their order where a query would not."""
+
+    def type_of(n: str) -> Any:
+        return table.c[(column_of or {}).get(n, n)].type
+
+    def cast_to(n: str) -> Any:
+        # a string cast to VARCHAR(n) would be cut to size, silently, where the column
+        # refuses it: cast to the unbounded type, and the column checks the length
+        found = type_of(n)
+        return String() if isinstance(found, String) and found.length else found
+
+    rows = [
+        (
+            *([literal_column(str(i), Integer)] if ordinal else []),
+            *(cast(bindparam(f"{prefix}{n}_{i}", type_=type_of(n)), cast_to(n)) for n in names),
+        )
+        for i in range(count)
+    ]
+    columns = [column(n, type_of(n)) for n in names]
+    if ordinal:
+        columns.insert(0, column("n", Integer))
+    return values(*columns, name=name).data(rows)
+
+
+def rows_params(
+    rows: Sequence[Mapping[str, Any]], names: Sequence[str], prefix: str = ""
+) -> dict[str, Any]:
+    """The parameters of :func:`value_rows` for ``rows`` (each has every name)."""
+    return {f"{prefix}{n}_{i}": row[n] for i, row in enumerate(rows) for n in names}
+
+
 class RowsUpdate:
     """Rows of ``table`` found by ``key`` (bound as ``param``), each set to its own values
     of the columns ``names``. On PostgreSQL several distinct rows are one statement,
@@ -372,20 +433,11 @@ class RowsUpdate:
         )
         self._by_count: dict[int, Prepared] = {}
 
-    def _type(self, name: str) -> Any:
-        return self._table.c[self._key if name == self._param else name].type
-
     def _rows(self, count: int) -> Prepared:
         found = self._by_count.get(count)
         if found is None:
             names = (self._param, *self._names)
-            rows = [
-                tuple(
-                    cast(bindparam(f"{n}_{i}", type_=self._type(n)), self._type(n)) for n in names
-                )
-                for i in range(count)
-            ]
-            given = values(*[column(n, self._type(n)) for n in names], name="v").data(rows)
+            given = value_rows("v", self._table, names, count, column_of={self._param: self._key})
             found = self._by_count[count] = Prepared(
                 update(self._table)
                 .where(self._table.c[self._key] == given.c[self._param])
@@ -404,7 +456,4 @@ class RowsUpdate:
         ):
             self._one.run_many(conn, rows)
             return
-        names = (self._param, *self._names)
-        self._rows(count).run(
-            conn, {f"{n}_{i}": row[n] for i, row in enumerate(rows) for n in names}
-        )
+        self._rows(count).run(conn, rows_params(rows, (self._param, *self._names)))

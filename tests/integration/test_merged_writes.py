@@ -1,0 +1,210 @@
+"""Writes merged into one statement on PostgreSQL (a ledger transaction with its entries
+and books; a CDR with its legs and its session's settlement) store exactly what the
+separate statements store (as they still do on SQLite, and past the row limit), in the
+same order; a value too long for its column is refused, never cut."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.exc import DBAPIError
+
+from support.charging_world import UK, build_world
+from voxbill.bootstrap import Container
+from voxbill.storage import cdr_repository, ledger_repository
+from voxbill.storage.ledger_repository import BookState
+from voxbill.storage.schema.charging import cdr_legs, cdrs, charging_sessions
+from voxbill.storage.schema.ledger import ledger_books, ledger_entries, ledger_transactions
+
+AT = datetime(2026, 3, 2, 12, 0, 0, 123456, tzinfo=UTC)
+
+
+def _separate(monkeypatch: pytest.MonkeyPatch, module: Any) -> None:
+    """``module`` writes with separate statements, as on SQLite."""
+    monkeypatch.setattr(module, "MOST_ROWS", 0)
+
+
+def _books(container: Container, names: list[str]) -> list[int]:
+    with container.db.transaction() as conn:
+        return [
+            conn.execute(
+                insert(ledger_books)
+                .values(
+                    key=name,
+                    account_id=None,
+                    purpose="test",
+                    currency="EUR",
+                    maintained=True,
+                    balance=Decimal(0),
+                    reserved=Decimal(0),
+                    created_at=AT,
+                )
+                .returning(ledger_books.c.id)
+            ).scalar_one()
+            for name in names
+        ]
+
+
+def _append(container: Container, books: list[int], currency: str = "EUR") -> int:
+    amounts = ["-1.5", "0.25", "1.25", "-0.00000001", "0.00000001"]
+    order = [books[2], books[0], books[1], books[0], books[2]]  # not the books' order
+    legs = [
+        {
+            "book_id": book,
+            "amount": Decimal(amount),
+            "currency": currency,
+            "balance_after": None if book == books[1] else Decimal(amount),
+        }
+        for book, amount in zip(order, amounts, strict=True)
+    ]
+    states = [
+        BookState(books[0], "EUR", True, Decimal("-1.50000001"), Decimal("0.1")),
+        BookState(books[2], "EUR", True, Decimal("1.25000001"), Decimal(0)),
+    ]
+    with container.db.transaction() as conn:
+        return ledger_repository.append_transaction(
+            conn,
+            kind="adjustment",
+            actor="test",
+            reason=None,
+            reference="merged",
+            now=AT,
+            legs=legs,
+            books=states,
+        )
+
+
+def _stored_transaction(container: Container, transaction_id: int, books: list[int]) -> Any:
+    with container.db.transaction(readonly=True) as conn:
+        row = conn.execute(
+            select(ledger_transactions).where(ledger_transactions.c.id == transaction_id)
+        ).one()
+        entries = conn.execute(
+            select(
+                ledger_entries.c.book_id,
+                ledger_entries.c.amount,
+                ledger_entries.c.currency,
+                ledger_entries.c.balance_after,
+                ledger_entries.c.created_at,
+            )
+            .where(ledger_entries.c.transaction_id == transaction_id)
+            .order_by(ledger_entries.c.id)
+        ).all()
+        states = conn.execute(
+            select(ledger_books.c.balance, ledger_books.c.reserved)
+            .where(ledger_books.c.id.in_(books))
+            .order_by(ledger_books.c.id)
+        ).all()
+    return tuple(row)[1:], [tuple(e) for e in entries], [tuple(s) for s in states]
+
+
+def test_a_ledger_transaction_with_its_entries_and_books_is_stored_as_separately(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    merged_books = _books(container, ["m0", "m1", "m2"])
+    merged = _stored_transaction(container, _append(container, merged_books), merged_books)
+    _separate(monkeypatch, ledger_repository)
+    books = _books(container, ["s0", "s1", "s2"])
+    separate = _stored_transaction(container, _append(container, books), books)
+    mapping = dict(zip(books, merged_books, strict=True))
+    entries = [(mapping[e[0]], *e[1:]) for e in separate[1]]
+    assert merged == (separate[0], entries, separate[2])
+    assert [e[0] for e in merged[1]] == [merged_books[i] for i in (2, 0, 1, 0, 2)]
+
+
+def test_a_string_too_long_for_its_column_is_refused_not_cut(container: Container) -> None:
+    books = _books(container, ["a", "b", "c"])
+    if container.db.dialect == "postgresql":
+        with pytest.raises(DBAPIError, match="too long"):
+            _append(container, books, currency="EURO")
+        return
+    transaction_id = _append(container, books, currency="EURO")  # SQLite keeps any length
+    assert {e[2] for e in _stored_transaction(container, transaction_id, books)[1]} == {"EURO"}
+
+
+def _cdr(session_id: str, account_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    values = {
+        "session_id": session_id,
+        "account_id": account_id,
+        "path": "/1/2/",
+        "caller": "+441000000001",
+        "callee": "442079460000",
+        "started_at": AT,
+        "duration": 61,
+        "billed_seconds": 66,
+        "cost": Decimal("0.12"),
+        "currency": "USD",
+        "rate": Decimal("0.1"),
+        "prefix": "44",
+        "destination": "UK",
+        "overrun": False,
+        "settled_by": "stop",
+        "created_at": AT,
+        "vendor_id": None,
+        "vendor_cost": None,
+        "vendor_currency": None,
+        "margin": None,
+    }
+    legs = [
+        {
+            "level": level,
+            "account_id": account_id,
+            "plan": plan,
+            "prefix": "44",
+            "destination": "UK",
+            "rate": Decimal(rate),
+            "billed_seconds": 66,
+            "cost": Decimal(rate) / 2,
+            "currency": "USD",
+            "margin": None if level else Decimal("0.04"),
+            "side": "sell",
+        }
+        for level, (plan, rate) in enumerate([("retail", "0.1"), ("wholesale", "0.06")])
+    ]
+    return values, legs
+
+
+def _settled(container: Container, session_id: str) -> tuple[Any, Any, list[Any]]:
+    with container.db.transaction(readonly=True) as conn:
+        session = conn.execute(
+            select(
+                charging_sessions.c.status,
+                charging_sessions.c.used_seconds,
+                charging_sessions.c.settled_at,
+                charging_sessions.c.updated_at,
+                charging_sessions.c.cdr_id,
+            ).where(charging_sessions.c.session_id == session_id)
+        ).one()
+        cdr = conn.execute(select(cdrs).where(cdrs.c.session_id == session_id)).one()
+        legs = conn.execute(
+            select(cdr_legs).where(cdr_legs.c.cdr_id == cdr.id).order_by(cdr_legs.c.id)
+        ).all()
+    assert session.cdr_id == cdr.id
+    assert [leg.level for leg in legs] == [0, 1]
+    return (
+        tuple(session)[:-1],
+        tuple(cdr)[2:],  # without id and session_id
+        [tuple(leg)[2:] for leg in legs],  # without id and cdr_id
+    )
+
+
+def test_a_cdr_settling_its_session_is_stored_as_separately(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = build_world(container)
+    for session_id in ("merged", "separate"):
+        container.charging.start(session_id, world.customer_caller, UK, interim=True)
+    changes = {"status": "settled", "used_seconds": 61, "settled_at": AT, "updated_at": AT}
+    for session_id in ("merged", "separate"):
+        if session_id == "separate":
+            _separate(monkeypatch, cdr_repository)
+        values, legs = _cdr(session_id, world.customer)
+        with container.db.transaction() as conn:
+            cdr_repository.insert_cdr(conn, values, legs, settles=(session_id, changes))
+    merged, separate = _settled(container, "merged"), _settled(container, "separate")
+    assert merged == separate
+    assert merged[0] == ("settled", 61, AT, AT)
