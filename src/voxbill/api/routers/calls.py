@@ -94,6 +94,54 @@ def _session(container: Container, principal: Principal, session_id: str) -> Non
         raise NotFound("call session not found") from None
 
 
+def authorization(container: Container, principal: Principal, body: CallAuthorize) -> Authorization:
+    """The authorize route's work, in the threadpool (the fast lane's too)."""
+    caller = _caller(container, principal, caller_of(body.caller))
+    return container.charging.authorize(caller, body.callee, body.at)
+
+
+def started(container: Container, principal: Principal, body: CallStart) -> SessionGrant:
+    """The start route's work, in the threadpool (the fast lane's too)."""
+    caller = _caller(container, principal, caller_of(body.caller))
+    _vendor(container, principal, body.vendor_id)
+    return container.charging.start(
+        body.session_id,
+        caller,
+        body.callee,
+        body.at,
+        interim=body.interim,
+        vendor_id=body.vendor_id,
+    )
+
+
+def updated(
+    container: Container, principal: Principal, session_id: str, body: CallUpdate
+) -> SessionGrant:
+    """The update route's work, in the threadpool (the fast lane's too)."""
+    _session(container, principal, session_id)
+    return container.charging.update(session_id, body.duration, request_number=body.request_number)
+
+
+def stopped(
+    container: Container, principal: Principal, session_id: str, body: CallStop
+) -> SessionSettlement:
+    """The stop route's work, in the threadpool (the fast lane's too)."""
+    _session(container, principal, session_id)
+    return container.charging.stop(session_id, body.duration, request_number=body.request_number)
+
+
+def start_response(grant: SessionGrant) -> Response:
+    """201 for a new session; a retry's replayed grant is 200, flagged in a header."""
+    if grant.replayed:
+        return model_response(GrantRead.of(grant), headers=_REPLAYED_HEADERS)
+    return model_response(GrantRead.of(grant), status_code=201)
+
+
+def stop_response(settlement: SessionSettlement) -> Response:
+    headers = _REPLAYED_HEADERS if settlement.replayed else None
+    return model_response(SettlementRead.of(settlement), headers=headers)
+
+
 @router.post(
     "/calls/authorize",
     response_model=AuthorizationRead,
@@ -104,12 +152,8 @@ async def authorize(body: CallAuthorize, principal: CurrentPrincipal, request: R
     refusal is still 200, with ``allowed`` false and a ``reason``."""
     container = container_of(request)
     _start_time(container, principal, body.at)
-
-    def work() -> Authorization:
-        caller = _caller(container, principal, caller_of(body.caller))
-        return container.charging.authorize(caller, body.callee, body.at)
-
-    return model_response(AuthorizationRead.of(await in_thread(work)))
+    answer = await in_thread(lambda: authorization(container, principal, body))
+    return model_response(AuthorizationRead.of(answer))
 
 
 @router.post(
@@ -126,23 +170,7 @@ async def start(body: CallStart, principal: CurrentPrincipal, request: Request) 
     ``max_duration`` (or, with ``interim``, for a first chunk extended by updates)."""
     container = container_of(request)
     _start_time(container, principal, body.at)
-
-    def work() -> SessionGrant:
-        caller = _caller(container, principal, caller_of(body.caller))
-        _vendor(container, principal, body.vendor_id)
-        return container.charging.start(
-            body.session_id,
-            caller,
-            body.callee,
-            body.at,
-            interim=body.interim,
-            vendor_id=body.vendor_id,
-        )
-
-    grant = await in_thread(work)
-    if grant.replayed:
-        return model_response(GrantRead.of(grant), headers=_REPLAYED_HEADERS)
-    return model_response(GrantRead.of(grant), status_code=201)
+    return start_response(await in_thread(lambda: started(container, principal, body)))
 
 
 @router.post(
@@ -156,14 +184,8 @@ async def update(
     """Report the duration so far; the hold grows by a chunk as far as funds allow
     (``final``: no more after this grant)."""
     container = container_of(request)
-
-    def work() -> SessionGrant:
-        _session(container, principal, session_id)
-        return container.charging.update(
-            session_id, body.duration, request_number=body.request_number
-        )
-
-    return model_response(GrantRead.of(await in_thread(work)))
+    grant = await in_thread(lambda: updated(container, principal, session_id, body))
+    return model_response(GrantRead.of(grant))
 
 
 @router.post(
@@ -177,13 +199,4 @@ async def stop(
     """End the call: the duration is rated at every level and charged, the rest of the
     hold released, the CDR written. Stopping again replays the first settlement."""
     container = container_of(request)
-
-    def work() -> SessionSettlement:
-        _session(container, principal, session_id)
-        return container.charging.stop(
-            session_id, body.duration, request_number=body.request_number
-        )
-
-    settlement = await in_thread(work)
-    headers = _REPLAYED_HEADERS if settlement.replayed else None
-    return model_response(SettlementRead.of(settlement), headers=headers)
+    return stop_response(await in_thread(lambda: stopped(container, principal, session_id, body)))
