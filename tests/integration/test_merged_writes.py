@@ -1,11 +1,12 @@
-"""Writes merged into one statement on PostgreSQL (a ledger transaction with its entries
-and books; a CDR with its legs and its session's settlement) store exactly what the
+"""Writes merged into one statement on PostgreSQL (a ledger transaction with its entries,
+books and the holds it settles; holds with their books' reservations; a CDR with its
+legs and its session's settlement) store exactly what the
 separate statements store (as they still do on SQLite, and past the row limit), in the
 same order; a value too long for its column is refused, never cut."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -14,13 +15,21 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError
 
 from support.charging_world import UK, build_world
+from support.ledger_accounts import open_account
 from voxbill.bootstrap import Container
-from voxbill.storage import cdr_repository, ledger_repository
+from voxbill.services.ledger_views import HoldRequest
+from voxbill.storage import cdr_repository, hold_repository, ledger_repository
 from voxbill.storage.ledger_repository import BookState
 from voxbill.storage.schema.charging import cdr_legs, cdrs, charging_sessions
-from voxbill.storage.schema.ledger import ledger_books, ledger_entries, ledger_transactions
+from voxbill.storage.schema.ledger import (
+    holds,
+    ledger_books,
+    ledger_entries,
+    ledger_transactions,
+)
 
 AT = datetime(2026, 3, 2, 12, 0, 0, 123456, tzinfo=UTC)
+LATER = datetime.now(UTC) + timedelta(hours=1)
 
 
 def _separate(monkeypatch: pytest.MonkeyPatch, module: Any) -> None:
@@ -208,3 +217,60 @@ def test_a_cdr_settling_its_session_is_stored_as_separately(
     merged, separate = _settled(container, "merged"), _settled(container, "separate")
     assert merged == separate
     assert merged[0] == ("settled", 61, AT, AT)
+
+
+def _holds_story(container: Container, tag: str) -> list[Any]:
+    """Holds at two levels placed, grown, then posted (one charge nil); another pair
+    placed and voided, a third posted for nothing: what they left, in comparable form."""
+    ledger = container.ledger
+    accounts = [open_account(container.db, name=f"{tag}{i}") for i in range(2)]
+    for account in accounts:
+        ledger.top_up(account, Decimal("10"), actor="test")
+    requests = [HoldRequest(a, Decimal(amount)) for a, amount in zip(accounts, ["2", "1.5"])]
+    for suffix in ("post", "void", "nil"):
+        ledger.place_holds(f"{tag}-{suffix}", requests, expires_at=LATER)
+    ledger.extend_holds(f"{tag}-post", [Decimal("3"), Decimal("1.5")], expires_at=LATER)
+    ledger.post_holds(f"{tag}-post", [Decimal("1.25"), Decimal(0)])
+    ledger.void_holds(f"{tag}-void")
+    ledger.post_holds(f"{tag}-nil", [Decimal(0), Decimal(0)])
+    found: list[Any] = []
+    with container.db.transaction(readonly=True) as conn:
+        for suffix in ("post", "void", "nil"):
+            rows = conn.execute(
+                select(holds).where(holds.c.reference == f"{tag}-{suffix}").order_by(holds.c.id)
+            ).all()
+            found += [
+                (r.level, r.amount, r.status, r.posted_amount, r.transaction_id is None)
+                for r in rows
+            ]
+            kinds = conn.execute(
+                select(ledger_transactions.c.kind).where(
+                    ledger_transactions.c.id.in_([r.transaction_id for r in rows])
+                )
+            ).all()
+            found.append(sorted(k for (k,) in kinds))
+    for account in accounts:
+        view = ledger.balance(account)
+        found.append((view.balance, view.reserved, view.available))
+    return found
+
+
+def test_holds_written_with_their_books_and_charges_are_stored_as_separately(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Placing, growing, posting and voiding holds write the holds with the books'
+    reservations (and a charge with the holds it posts) in one statement on PostgreSQL."""
+    merged = _holds_story(container, "m")
+    _separate(monkeypatch, hold_repository)
+    _separate(monkeypatch, ledger_repository)
+    assert merged == _holds_story(container, "s")
+    assert merged[:2] == [
+        (0, Decimal(3), "posted", Decimal("1.25"), False),
+        (1, Decimal("1.5"), "posted", Decimal(0), False),
+    ]
+    assert merged[2] == ["charge"]
+    assert merged[-2:] == [
+        (Decimal("8.75"), Decimal(0), Decimal("8.75")),
+        (Decimal(10), Decimal(0), Decimal(10)),
+    ]
+    assert container.ledger.verify() == []

@@ -88,7 +88,6 @@ def _place(
         journal.require(book, amount)
     for book, amount in needed.items():
         journal.reserve(book, amount, flush=False)
-    journal.flush()
     hold_rows.insert_holds(
         journal.conn,
         [
@@ -106,6 +105,7 @@ def _place(
             }
             for level, (book, request) in enumerate(zip(books, requests, strict=True))
         ],
+        books=journal.unwritten(),  # the reservations, written with the holds
     )
     return None
 
@@ -161,7 +161,6 @@ def extend_locked(
     for book, amount in growth.items():
         if amount > ZERO:
             journal.reserve(book, amount, flush=False)
-    journal.flush()
     hold_rows.update_holds(
         journal.conn,
         [
@@ -173,6 +172,7 @@ def extend_locked(
             }
             for row, total in zip(rows, totals, strict=True)
         ],
+        books=journal.unwritten(),
     )
 
 

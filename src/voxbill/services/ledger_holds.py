@@ -158,28 +158,22 @@ def _charge(
     for book, row, charge, credit in zip(books, rows, charges, credited, strict=True):
         if charge > ZERO:
             legs += [Leg(book, -charge, row.currency), Leg(credit, charge, row.currency)]
-    transaction_id = None
-    reference = rows[0].reference
-    if legs:
-        applied = journal.post(
-            Posting.of(legs), kind=TransactionKind.CHARGE.value, actor=actor, reference=reference
-        )
-        transaction_id = applied.transaction_id
-    journal.flush()
-    hold_rows.update_holds(
-        journal.conn,
-        [
-            {
-                "hold_id": row.id,
-                "status": POSTED,
-                "posted_amount": charge,
-                "transaction_id": transaction_id,
-                "updated_at": journal.now,
-            }
-            for row, charge in zip(rows, charges, strict=True)
-        ],
+    changes = [
+        {"hold_id": row.id, "status": POSTED, "posted_amount": charge, "updated_at": journal.now}
+        for row, charge in zip(rows, charges, strict=True)
+    ]
+    if not legs:  # nothing charged: the holds released, no transaction
+        changes = [change | {"transaction_id": None} for change in changes]
+        hold_rows.update_holds(journal.conn, changes, books=journal.unwritten())
+        return None, books, overrun
+    applied = journal.post(
+        Posting.of(legs),
+        kind=TransactionKind.CHARGE.value,
+        actor=actor,
+        reference=rows[0].reference,
+        settles=changes,  # the holds posted with the charge (and the releases)
     )
-    return transaction_id, books, overrun
+    return applied.transaction_id, books, overrun
 
 
 def void(journal: Journal, reference: str) -> list[Hold]:
@@ -220,6 +214,5 @@ def _release(journal: Journal, rows: Sequence[Any], status: str) -> None:
     books = lock_books(journal, open_rows)
     for book, row in zip(books, open_rows, strict=True):
         journal.reserve(book, -row.amount, flush=False)
-    journal.flush()
     changes = [{"hold_id": r.id, "status": status, "updated_at": journal.now} for r in open_rows]
-    hold_rows.update_holds(journal.conn, changes)
+    hold_rows.update_holds(journal.conn, changes, books=journal.unwritten())

@@ -9,11 +9,11 @@ and threshold events — all in the caller's transaction, so they commit or vani
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Connection
 
@@ -163,8 +163,15 @@ class Journal:
     def flush(self) -> None:
         """Write every changed book, in one statement."""
         if self._dirty:
-            repo.store_books(self.conn, [self._locked[b] for b in sorted(self._dirty)])
-            self._dirty.clear()
+            repo.store_books(self.conn, self.unwritten())
+
+    def unwritten(self) -> list[BookState]:
+        """The changed books not written yet, handed to a caller that writes them with its
+        own rows in one statement (e.g. holds and the reservations they make): from now on
+        they count as written."""
+        books = [self._locked[b] for b in sorted(self._dirty)]
+        self._dirty.clear()
+        return books
 
     def post(
         self,
@@ -175,8 +182,11 @@ class Journal:
         reason: str | None = None,
         reference: str | None = None,
         floors: Iterable[int] = (),
+        settles: Sequence[dict[str, Any]] = (),
     ) -> Applied:
-        """Append ``posting``; books in ``floors`` may not end below their floor."""
+        """Append ``posting``; books in ``floors`` may not end below their floor.
+        ``settles``: changes of the (locked) holds this transaction settles, written with
+        it, each hold's ``transaction_id`` set to it (see ``append_transaction``)."""
         touched = {cast(int, book) for book in posting.books()}
         self.lock(touched)
         for leg in posting.legs:
@@ -213,9 +223,9 @@ class Journal:
             reference=reference,
             now=self.now,
             legs=rows,
-            books=[self._locked[b] for b in sorted(self._dirty)],
+            books=self.unwritten(),
+            settles=settles,
         )
-        self._dirty.clear()
         for book_id, funds in before.items():
             self._emit_crossings(book_id, funds, transaction_id)
         return Applied(transaction_id, {b: self._locked[b].balance for b in before})

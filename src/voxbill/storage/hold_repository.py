@@ -10,9 +10,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, func, insert, select
+from sqlalchemy import Connection, Select, bindparam, func, insert, select, update
 
-from voxbill.storage.prepared import Prepared, RowsUpdate
+from voxbill.storage.ledger_repository import (
+    BookState,
+    books_params,
+    books_written,
+    store_books,
+)
+from voxbill.storage.prepared import MOST_ROWS, Prepared, RowsUpdate, rows_params, value_rows
 from voxbill.storage.schema.accounts import accounts
 from voxbill.storage.schema.ledger import holds, ledger_books
 
@@ -40,6 +46,7 @@ _NEW = (
 )
 _INSERT = Prepared(insert(holds).values({n: bindparam(n, type_=holds.c[n].type) for n in _NEW}))
 _UPDATES: dict[tuple[str, ...], RowsUpdate] = {}
+_WITH_BOOKS: dict[tuple[Any, ...], Prepared] = {}
 
 
 def holds_by_reference(conn: Connection, reference: str, *, lock: bool) -> list[Any]:
@@ -47,17 +54,73 @@ def holds_by_reference(conn: Connection, reference: str, *, lock: bool) -> list[
     return (_LOCKED_HOLDS if lock else _HOLDS).rows(conn, {"reference": reference})
 
 
-def insert_holds(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """New holds in one statement; every row has the same keys (those of ``_NEW``)."""
+def _together(rows: int, books: Sequence[BookState], conn: Connection) -> bool:
+    """Whether holds and books are written in one statement (PostgreSQL, within limits)."""
+    return bool(books) and conn.dialect.name == "postgresql" and 0 < rows <= MOST_ROWS >= len(books)
+
+
+def _inserting(rows: int, books: int) -> Prepared:
+    """PostgreSQL: ``rows`` new holds (in their order) and ``books`` books' new state."""
+    key = ("insert", rows, books)
+    found = _WITH_BOOKS.get(key)
+    if found is None:
+        given = value_rows("new", holds, _NEW, rows, prefix="hold_", ordinal=True)
+        statement = (
+            insert(holds)
+            .from_select(list(_NEW), select(*(given.c[n] for n in _NEW)).order_by(given.c.n))
+            .add_cte(books_written(books))
+        )
+        found = _WITH_BOOKS[key] = Prepared(statement)
+    return found
+
+
+def _updating(names: tuple[str, ...], rows: int, books: int) -> Prepared:
+    """PostgreSQL: ``rows`` distinct holds' ``names`` changed and ``books`` books' state."""
+    key = ("update", names, rows, books)
+    found = _WITH_BOOKS.get(key)
+    if found is None:
+        given = value_rows(
+            "change", holds, ("hold_id", *names), rows, prefix="hold_", column_of={"hold_id": "id"}
+        )
+        statement = (
+            update(holds)
+            .where(holds.c.id == given.c.hold_id)
+            .values({n: given.c[n] for n in names})
+            .add_cte(books_written(books))
+        )
+        found = _WITH_BOOKS[key] = Prepared(statement)
+    return found
+
+
+def insert_holds(
+    conn: Connection, rows: Sequence[dict[str, Any]], *, books: Sequence[BookState] = ()
+) -> None:
+    """New holds; every row has the same keys (those of ``_NEW``). ``books``: the locked
+    books whose reservations changed with them, written too — in one statement on
+    PostgreSQL (else two)."""
+    if _together(len(rows), books, conn):
+        params = rows_params(rows, _NEW, "hold_") | books_params(books)
+        _inserting(len(rows), len(books)).run(conn, params)
+        return
+    store_books(conn, books)
     _INSERT.run_many(conn, rows)
 
 
-def update_holds(conn: Connection, changes: Sequence[dict[str, Any]]) -> None:
-    """Change holds (locked) in one statement: each row is ``{"hold_id": …}`` and the
-    same columns."""
+def update_holds(
+    conn: Connection, changes: Sequence[dict[str, Any]], *, books: Sequence[BookState] = ()
+) -> None:
+    """Change holds (locked): each row is ``{"hold_id": …}`` and the same columns.
+    ``books``: the locked books whose reservations changed with them, written too — in
+    one statement on PostgreSQL (else two)."""
+    names = tuple(sorted(set(changes[0]) - {"hold_id"})) if changes else ()
+    distinct = len({c["hold_id"] for c in changes}) == len(changes)
+    if distinct and _together(len(changes), books, conn):
+        params = rows_params(changes, ("hold_id", *names), "hold_") | books_params(books)
+        _updating(names, len(changes), len(books)).run(conn, params)
+        return
+    store_books(conn, books)
     if not changes:
         return
-    names = tuple(sorted(set(changes[0]) - {"hold_id"}))
     statement = _UPDATES.get(names)
     if statement is None:
         statement = _UPDATES[names] = RowsUpdate(holds, "id", "hold_id", names)

@@ -31,6 +31,7 @@ from voxbill.storage.prepared import (
 )
 from voxbill.storage.schema.accounts import accounts
 from voxbill.storage.schema.ledger import (
+    holds,
     idempotency_keys,
     ledger_books,
     ledger_entries,
@@ -210,20 +211,45 @@ _INSERT_TRANSACTION = Prepared(
 _ENTRY = ("transaction_id", "book_id", "amount", "currency", "balance_after", "created_at")
 _INSERT_ENTRIES = Prepared(insert(ledger_entries).values(_binds(ledger_entries, *_ENTRY)))
 _STORE_BOOKS = RowsUpdate(ledger_books, "id", "book_id", ("balance", "reserved"))
+_SETTLE_HOLDS = RowsUpdate(
+    holds, "id", "hold_id", ("status", "posted_amount", "updated_at", "transaction_id")
+)
 _OUTBOX = ("topic", "account_id", "payload", "created_at")
 _INSERT_OUTBOX = Prepared(insert(outbox_events).values(_binds(outbox_events, *_OUTBOX)))
 
 
 #: an entry as :func:`append_transaction` takes it (its transaction and instant are given)
 LEG = ("book_id", "amount", "currency", "balance_after")
+#: a hold's change as :func:`append_transaction` takes it (the transaction is given)
+SETTLED = ("hold_id", "status", "posted_amount", "updated_at")
 _BOOK = ("book_id", "balance", "reserved")
-_APPENDS: dict[tuple[int, int], Prepared] = {}
+_APPENDS: dict[tuple[int, int, int], Prepared] = {}
 
 
-def _append(legs: int, books: int) -> Prepared:
-    """PostgreSQL: a ledger transaction, its ``legs`` entries (inserted in their order) and
-    ``books`` books' new state, in one statement returning the transaction's id."""
-    found = _APPENDS.get((legs, books))
+def books_written(count: int) -> Any:
+    """PostgreSQL: a CTE (``WITH``) storing ``count`` books' balance and reservation, for
+    a statement that writes them with its own rows (parameters: :func:`books_params`)."""
+    state = value_rows(
+        "state", ledger_books, _BOOK, count, prefix="book_", column_of={"book_id": "id"}
+    )
+    return (
+        update(ledger_books)
+        .where(ledger_books.c.id == state.c.book_id)
+        .values(balance=state.c.balance, reserved=state.c.reserved)
+        .cte("books")
+    )
+
+
+def books_params(books: Sequence[BookState]) -> dict[str, Any]:
+    states = [{"book_id": b.id, "balance": b.balance, "reserved": b.reserved} for b in books]
+    return rows_params(states, _BOOK, "book_")
+
+
+def _append(legs: int, books: int, settles: int) -> Prepared:
+    """PostgreSQL: a ledger transaction, its ``legs`` entries (inserted in their order),
+    ``books`` books' new state and the ``settles`` holds it settles, in one statement
+    returning the transaction's id."""
+    found = _APPENDS.get((legs, books, settles))
     if found is not None:
         return found
     new = (
@@ -249,16 +275,23 @@ def _append(legs: int, books: int) -> Prepared:
     )
     query = select(new.c.id).add_cte(entries.cte("entries"))
     if books:
-        state = value_rows(
-            "state", ledger_books, _BOOK, books, prefix="book_", column_of={"book_id": "id"}
+        query = query.add_cte(books_written(books))
+    if settles:
+        changes = value_rows(
+            "change", holds, SETTLED, settles, prefix="hold_", column_of={"hold_id": "id"}
         )
-        written = (
-            update(ledger_books)
-            .where(ledger_books.c.id == state.c.book_id)
-            .values(balance=state.c.balance, reserved=state.c.reserved)
+        settled = (
+            update(holds)
+            .where(holds.c.id == changes.c.hold_id)
+            .values(
+                status=changes.c.status,
+                posted_amount=changes.c.posted_amount,
+                updated_at=changes.c.updated_at,
+                transaction_id=select(new.c.id).scalar_subquery(),
+            )
         )
-        query = query.add_cte(written.cte("books"))
-    found = _APPENDS[(legs, books)] = Prepared(query)
+        query = query.add_cte(settled.cte("settled"))
+    found = _APPENDS[(legs, books, settles)] = Prepared(query)
     return found
 
 
@@ -272,21 +305,28 @@ def append_transaction(
     now: datetime,
     legs: Sequence[dict[str, Any]],
     books: Sequence[BookState],
+    settles: Sequence[dict[str, Any]] = (),
 ) -> int:
     """A ledger transaction: its row, its entries (``legs``: the keys of :data:`LEG`, in
-    order) and the balances and reservations of ``books`` (distinct, locked) as they now
-    are; its id. One statement on PostgreSQL (three elsewhere)."""
+    order), the balances and reservations of ``books`` (distinct, locked) as they now
+    are, and the holds it settles (``settles``: the keys of :data:`SETTLED`, the holds
+    distinct and locked; their ``transaction_id`` set to it); its id. One statement on
+    PostgreSQL (up to four elsewhere)."""
     values: dict[str, Any] = {"kind": kind, "actor": actor, "reason": reason}
     values |= {"reference": reference, "created_at": now}
-    if conn.dialect.name == "postgresql" and 0 < len(legs) <= MOST_ROWS >= len(books):
-        states = [{"book_id": b.id, "balance": b.balance, "reserved": b.reserved} for b in books]
-        params = values | rows_params(legs, LEG, "leg_") | rows_params(states, _BOOK, "book_")
-        return int(_append(len(legs), len(books)).scalar(conn, params))
+    if conn.dialect.name == "postgresql" and 0 < len(legs) <= MOST_ROWS >= max(
+        len(books), len(settles)
+    ):
+        params = values | rows_params(legs, LEG, "leg_") | books_params(books)
+        params |= rows_params(settles, SETTLED, "hold_")
+        statement = _append(len(legs), len(books), len(settles))
+        return int(statement.scalar(conn, params))
     transaction_id = int(_INSERT_TRANSACTION.scalar(conn, values))
     _INSERT_ENTRIES.run_many(
         conn, [leg | {"transaction_id": transaction_id, "created_at": now} for leg in legs]
     )
     store_books(conn, books)
+    _SETTLE_HOLDS.run(conn, [change | {"transaction_id": transaction_id} for change in settles])
     return transaction_id
 
 
