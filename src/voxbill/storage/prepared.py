@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import copy
 from collections import namedtuple
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -61,6 +62,8 @@ __all__ = [
     "among",
     "executions",
     "rows_params",
+    "run_script",
+    "uncounted",
     "value_rows",
 ]
 
@@ -275,6 +278,36 @@ def _cursor(conn: Connection) -> Any:
     cursor = dbapi.cursor()
     info[_CURSOR] = (dbapi, cursor)
     return cursor
+
+
+@contextmanager
+def uncounted(dbapi_connection: Any) -> Iterator[None]:
+    """psycopg neither prepares nor counts what runs inside: it would forget every prepared
+    statement of the connection (and send ``DEALLOCATE ALL``) on the first ``ROLLBACK``
+    it counts, e.g. a savepoint's. Other drivers: nothing to do."""
+    threshold = getattr(dbapi_connection, "prepare_threshold", None)
+    if threshold is None:
+        yield
+        return
+    dbapi_connection.prepare_threshold = None
+    try:
+        yield
+    finally:
+        dbapi_connection.prepare_threshold = threshold
+
+
+def run_script(conn: Connection, statements: Sequence[str]) -> None:
+    """Statements without parameters (savepoints, settings) on ``conn``: one round trip for
+    all of them on PostgreSQL (the simple query protocol takes several), never prepared
+    (see :func:`uncounted`); one by one elsewhere."""
+    cursor = _cursor(conn)
+    postgres = conn.dialect.name == "postgresql"
+    for sql in ["; ".join(statements)] if postgres else statements:
+        try:
+            with uncounted(cursor.connection):
+                cursor.execute(sql)
+        except Exception as err:
+            raise _wrapped(conn, sql, None, err) from err
 
 
 class Prepared:
