@@ -26,6 +26,7 @@ from sqlalchemy.exc import StatementError
 from voxbill.domain.errors import VoxbillError
 from voxbill.services.ledger_journal import Journal
 from voxbill.storage import ledger_repository as repo
+from voxbill.storage.prepared import run_script
 
 #: How long (PostgreSQL) a step after a batch's first waits for a lock before giving up.
 LATER_STEP_LOCK_WAIT = "50ms"
@@ -41,6 +42,10 @@ class JournalBatch:
         self._steps = 0
         #: a kept step holds its locks until the commit: later steps then wait briefly
         self._holding = False
+        self._waiting_briefly = False
+        #: the savepoint of the step before (kept, or rolled back to), released with the
+        #: next step's own; the COMMIT releases the last
+        self._previous: str | None = None
         #: books created by the steps that were kept (remembered after the commit)
         self.found_books: dict[str, int] = {}
 
@@ -48,7 +53,14 @@ class JournalBatch:
     def step(self) -> Iterator[Journal]:
         self._steps += 1
         name = f"vb_step_{self._steps}"
-        self.conn.exec_driver_sql(f"SAVEPOINT {name}")
+        # one round trip on PostgreSQL: the step before released (the brief lock wait
+        # set, at the transaction's level, once a step was kept), this one's savepoint
+        opening = [] if self._previous is None else [f"RELEASE SAVEPOINT {self._previous}"]
+        if self._holding and not self._waiting_briefly and self.conn.dialect.name == "postgresql":
+            opening.append(f"SET LOCAL lock_timeout = '{LATER_STEP_LOCK_WAIT}'")
+            self._waiting_briefly = True
+        run_script(self.conn, [*opening, f"SAVEPOINT {name}"])
+        self._previous = name
         journal = Journal(self.conn, self._clock(), self._known)
         try:
             with repo.busy_as_error():
@@ -61,10 +73,7 @@ class JournalBatch:
                         raise exc.orig from exc
                     raise
         except BaseException:
-            self.conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {name}")
+            run_script(self.conn, [f"ROLLBACK TO SAVEPOINT {name}"])
             raise
-        self.conn.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
         self.found_books.update(journal.found_books)
-        if not self._holding and self.conn.dialect.name == "postgresql":
-            self.conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LATER_STEP_LOCK_WAIT}'")
         self._holding = True
