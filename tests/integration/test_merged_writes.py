@@ -1,8 +1,8 @@
-"""Writes merged into one statement on PostgreSQL (a ledger transaction with its entries,
-books and the holds it settles; holds with their books' reservations; a CDR with its
-legs and its session's settlement) store exactly what the
-separate statements store (as they still do on SQLite, and past the row limit), in the
-same order; a value too long for its column is refused, never cut."""
+"""Statements merged into one on PostgreSQL (a ledger transaction with its entries, books
+and the holds it settles; holds with their books' reservations; a CDR with its legs and
+its session's settlement; stop's first read, a session with its holds) store and read
+exactly what the separate statements do (as they still run on SQLite, and past the row
+limit), in the same order; a value too long for its column is refused, never cut."""
 
 from __future__ import annotations
 
@@ -18,7 +18,12 @@ from support.charging_world import UK, build_world
 from support.ledger_accounts import open_account
 from voxbill.bootstrap import Container
 from voxbill.services.ledger_views import HoldRequest
-from voxbill.storage import cdr_repository, hold_repository, ledger_repository
+from voxbill.storage import (
+    cdr_repository,
+    charging_repository,
+    hold_repository,
+    ledger_repository,
+)
 from voxbill.storage.ledger_repository import BookState
 from voxbill.storage.schema.charging import cdr_legs, cdrs, charging_sessions
 from voxbill.storage.schema.ledger import (
@@ -274,3 +279,20 @@ def test_holds_written_with_their_books_and_charges_are_stored_as_separately(
         (Decimal(10), Decimal(0), Decimal(10)),
     ]
     assert container.ledger.verify() == []
+
+
+def test_a_session_and_its_holds_read_together_are_the_rows_read_apart(
+    container: Container,
+) -> None:
+    """Stop's first read: on PostgreSQL the session's and its holds' rows locked by one
+    statement; the same values, under the same names, as the two reads it replaces."""
+    world = build_world(container)
+    container.charging.start("together", world.customer_caller, UK, interim=True)
+    with container.db.transaction() as conn:
+        row, holds_ = charging_repository.session_and_holds(conn, "together")
+        alone = charging_repository.session(conn, "together", lock=True)
+        apart = hold_repository.holds_by_reference(conn, "together", lock=True)
+        assert charging_repository.session_and_holds(conn, "nobody") == (None, [])
+    assert row._asdict() == alone._asdict()
+    assert [h._asdict() for h in holds_] == [h._asdict() for h in apart]
+    assert [h.level for h in holds_] == [0, 1]

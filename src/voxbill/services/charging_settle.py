@@ -7,7 +7,7 @@ and the buy leg — all committed together, exactly once.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -102,8 +102,10 @@ def settle(
     *,
     tariff_of: TariffOf,
     settled_by: str,
+    holds: Sequence[Any] = (),
 ) -> tuple[int, list[Rating], bool]:
-    """Charge ``duration`` seconds of the open session ``row``; (cdr id, ratings, overrun)."""
+    """Charge ``duration`` seconds of the open session ``row``; (cdr id, ratings, overrun).
+    ``holds``: its hold rows, if the caller locked them with the session's."""
     levels = levels_of(row)
     ratings = [tariff.rate(duration) for tariff in session_tariffs(row, tariff_of)]
     path = _know_owners(journal, row, levels)
@@ -113,7 +115,7 @@ def settle(
     extra = charging_vendor.books_to_lock(journal, vendor)
     extra += [journal.account_book(s) for s in sellers if s is not None]
     # the system's lock order: hold rows, then every balance in one pass
-    holds = ledger_holds.locked_holds(journal, row.session_id)
+    holds = holds or ledger_holds.locked_holds(journal, row.session_id)
     journal.lock([journal.account_book(lv["account_id"]) for lv in levels] + extra)
     ledger_holds.post_locked(
         journal, holds, [r.cost for r in ratings], f"charging:{settled_by}", sellers

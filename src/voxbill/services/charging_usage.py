@@ -103,7 +103,10 @@ def stop_in(
     tariff_of: TariffOf,
 ) -> SessionSettlement:
     """The stop step inside its transaction (see :meth:`ChargingService.stop`)."""
-    row = _locked_session(journal.conn, session_id)
+    # the session's row and its holds', locked together (the system's order)
+    row, holds = repo.session_and_holds(journal.conn, session_id)
+    if row is None:
+        raise NotFound(f"no call session {session_id!r}", code="unknown_session")
     if row.status != SessionStatus.OPEN.value:
         return settled(journal, row)
     duration = report.value
@@ -111,7 +114,7 @@ def stop_in(
         counted = _already_counted(row, request_number)
         duration = row.used_seconds if counted else report.total(row.used_seconds)
     cdr_id, ratings, overrun = settle(
-        journal, row, duration, tariff_of=tariff_of, settled_by="stop"
+        journal, row, duration, tariff_of=tariff_of, settled_by="stop", holds=holds
     )
     return settlement(journal, row, duration, cdr_id, ratings[0], overrun)
 

@@ -7,6 +7,7 @@ rows (ascending), then counter rows (ascending). Sweepers claim expired sessions
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -16,10 +17,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from voxbill.domain.accounts import Account
 from voxbill.storage import account_repository
+from voxbill.storage.hold_repository import holds_by_reference
 from voxbill.storage.prepared import Prepared, among
 from voxbill.storage.schema.accounts import accounts
 from voxbill.storage.schema.charging import call_counters, charging_sessions
-from voxbill.storage.schema.ledger import holds
+from voxbill.storage.schema.ledger import holds, ledger_books
 
 
 def _accounts_among(share: bool) -> Prepared:
@@ -94,6 +96,47 @@ _UPDATES: dict[tuple[str, ...], Prepared] = {}
 
 def session(conn: Connection, session_id: str, *, lock: bool) -> Any | None:
     return _SESSIONS[lock].first(conn, {"sid": session_id})
+
+
+def _row_type(fields: Sequence[str]) -> Any:
+    """Rows with these attributes, as the prepared layer makes them."""
+    return namedtuple("Row", fields)
+
+
+_SESSION_ROW = _row_type([c.key for c in charging_sessions.columns])
+_HOLD_ROW = _row_type([*(c.key for c in holds.columns), "balance_account_id"])
+_SESSION_AND_HOLDS = Prepared(
+    select(
+        charging_sessions,
+        *(c.label(f"hold_{c.key}") for c in holds.columns),
+        ledger_books.c.account_id.label("hold_balance_account_id"),
+    )
+    .select_from(
+        charging_sessions.join(holds, holds.c.reference == charging_sessions.c.session_id).join(
+            ledger_books, ledger_books.c.id == holds.c.book_id
+        )
+    )
+    .where(charging_sessions.c.session_id == bindparam("sid"))
+    .order_by(holds.c.id)
+    .with_for_update(of=[charging_sessions, holds])
+)
+
+
+def session_and_holds(conn: Connection, session_id: str) -> tuple[Any | None, list[Any]]:
+    """A session and its holds by level, every row locked in the system's order (the
+    session's, then its holds'): one statement on PostgreSQL, for a session that has
+    holds (else, and on SQLite, :func:`session` then ``holds_by_reference``, both locking).
+    (None, []) for no such session."""
+    if conn.dialect.name == "postgresql":
+        rows = _SESSION_AND_HOLDS.rows(conn, {"sid": session_id})
+        if rows:
+            width = len(_SESSION_ROW._fields)
+            both = _SESSION_ROW._make(tuple(rows[0])[:width])
+            return both, [_HOLD_ROW._make(tuple(row)[width:]) for row in rows]
+    alone = session(conn, session_id, lock=True)
+    if alone is None:
+        return None, []
+    return alone, holds_by_reference(conn, session_id, lock=True)
 
 
 def insert_session(conn: Connection, values: dict[str, Any]) -> None:
