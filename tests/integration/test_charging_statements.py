@@ -16,7 +16,7 @@ from voxbill.bootstrap import Container
 from voxbill.storage import prepared
 
 #: (start, stop) statements, BEGIN and COMMIT aside
-EXPECTED = {"postgresql": (6, 5), "sqlite": (7, 11)}
+EXPECTED = {"postgresql": (5, 5), "sqlite": (7, 11)}
 
 
 def test_a_call_sends_few_statements(container: Container, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,8 +1,9 @@
 """Statements merged into one on PostgreSQL (a ledger transaction with its entries, books
 and the holds it settles; holds with their books' reservations; a CDR with its legs and
-its session's settlement; stop's first read, a session with its holds) store and read
-exactly what the separate statements do (as they still run on SQLite, and past the row
-limit), in the same order; a value too long for its column is refused, never cut."""
+its session's settlement; stop's first read, a session with its holds; start's, the
+chain and whether the session exists) store and read exactly what the separate
+statements do (as they still run on SQLite, and past the row limit), in the same order;
+a value too long for its column is refused, never cut."""
 
 from __future__ import annotations
 
@@ -296,3 +297,30 @@ def test_a_session_and_its_holds_read_together_are_the_rows_read_apart(
     assert row._asdict() == alone._asdict()
     assert [h._asdict() for h in holds_] == [h._asdict() for h in apart]
     assert [h.level for h in holds_] == [0, 1]
+
+
+def test_a_new_calls_chain_is_read_as_before_and_a_known_session_noticed(
+    container: Container,
+) -> None:
+    """Start's first read: the caller's chain (one statement with the session's check on
+    PostgreSQL, when the cached ancestors are right), or None for a session that exists."""
+    world = build_world(container)
+    container.charging.start("known", world.customer_caller, UK, interim=True)
+    with container.db.transaction() as conn:
+        expected = charging_repository.chain(conn, world.customer, share=True)
+        right = expected[0].ancestor_ids
+
+        def chain(session_id: str, account_id: int, ancestors: list[int]) -> Any:
+            return charging_repository.chain_unless_started(
+                conn, session_id, account_id, ancestors=ancestors
+            )
+
+        assert [a.id for a in expected] == [world.customer, world.reseller, world.root]
+        assert right == [world.root, world.reseller]
+        assert chain("new", world.customer, right) == expected
+        assert chain("new", world.customer, [world.reseller]) == expected  # a wrong guess
+        assert chain("new", world.customer, []) == expected
+        assert chain("new", 987654, [world.root]) == []  # an unknown caller
+        for ancestors in (right, [], [world.root]):
+            assert chain("known", world.customer, ancestors) is None
+        assert chain("known", 987654, [world.root]) is None

@@ -47,8 +47,14 @@ def start_in(
 ) -> SessionGrant:
     """The start step inside its transaction (see :meth:`ChargingService.start`)."""
     conn = journal.conn
-    existing = repo.session(conn, session_id, lock=False)
-    if existing is not None:
+    # statuses and limits as they are now, locked: a block or a lower limit committed
+    # meanwhile is seen, and none commits before this start does; unless the session
+    # exists already (a start sent again)
+    ancestors = chains.ancestors(account_id)
+    chain = repo.chain_unless_started(conn, session_id, account_id, ancestors=ancestors)
+    if chain is None:
+        existing = repo.session(conn, session_id, lock=False)
+        assert existing is not None  # sessions are never deleted
         stored = rules.CallKey(
             existing.account_id, existing.callee, bool(existing.interim), existing.vendor_id
         )
@@ -57,9 +63,6 @@ def start_in(
                 f"session id {session_id!r} belongs to another call; use a new id"
             )
         return grant_of(journal, existing, replayed=True)
-    # statuses and limits as they are now, locked: a block or a lower limit committed
-    # meanwhile is seen, and none commits before this start does
-    chain = repo.chain(conn, account_id, ancestors=chains.ancestors(account_id), share=True)
     if not chain:
         raise ChargingRefused(refusal(Reason.UNKNOWN_CALLER))
     chains.remember(account_id, chain)

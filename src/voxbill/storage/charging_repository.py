@@ -62,6 +62,44 @@ def chain(
     return [first, *(by_id[i] for i in reversed(ids) if i in by_id)]
 
 
+def _chain_unless_started(dialect: str) -> Any:
+    started = select(charging_sessions.c.id).where(
+        charging_sessions.c.session_id == bindparam("sid")
+    )
+    return (
+        select(accounts, started.exists().label("started"))
+        .where(among(accounts.c.id, "ids", dialect))
+        .order_by(accounts.c.id)
+        .with_for_update(read=True, of=accounts)
+    )
+
+
+_CHAIN_UNLESS_STARTED = Prepared(_chain_unless_started)
+
+
+def chain_unless_started(
+    conn: Connection, session_id: str, account_id: int, *, ancestors: Sequence[int]
+) -> list[Account] | None:
+    """A new call's chain, read and locked as ``chain(share=True)`` reads it; None if the
+    session exists already (a start sent again). On PostgreSQL, with ``ancestors`` right,
+    one statement asks both (a start sent again then also locks the chain's rows FOR
+    SHARE, until its transaction ends); else the session is looked for first."""
+    if ancestors and conn.dialect.name == "postgresql":
+        params = {"ids": [account_id, *ancestors], "sid": session_id}
+        rows = _CHAIN_UNLESS_STARTED.rows(conn, params)
+        if rows:
+            if rows[0].started:
+                return None
+            found = {row.id: account_repository.from_row(row) for row in rows}
+            first = found.get(account_id)
+            if first is not None and first.ancestor_ids == list(ancestors):
+                return [first, *(found[i] for i in reversed(ancestors) if i in found)]
+            return chain(conn, account_id, share=True)  # the guess was wrong
+    if session(conn, session_id, lock=False) is not None:
+        return None
+    return chain(conn, account_id, ancestors=ancestors, share=True)
+
+
 _SESSION = select(charging_sessions).where(charging_sessions.c.session_id == bindparam("sid"))
 _SESSIONS = {False: Prepared(_SESSION), True: Prepared(_SESSION.with_for_update())}
 _NEW_SESSION = (
