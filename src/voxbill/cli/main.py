@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from voxbill import __version__
+from voxbill import __version__, heap
 from voxbill.bootstrap import build
 from voxbill.cli import accounts as accounts_cli
 from voxbill.cli import fx as fx_cli
@@ -61,7 +61,9 @@ def worker_app() -> Any:
     (caches per process are fine: every truth is in the database)."""
     from voxbill.api.app import create_app
 
-    return create_app(build())
+    app = create_app(build())
+    heap.settle()
+    return app
 
 
 def _exit_on_signal(signum: int, _frame: Any) -> None:
@@ -115,6 +117,7 @@ def _serve(
             interval = container.settings.sweeper_interval_seconds
             doors.append(SweeperThread(container.charging, interval).start())
         if workers > 1:  # the doors and the sweeper above stay in this one process
+            heap.settle()
             uvicorn.run(
                 "voxbill.cli.main:worker_app",
                 factory=True,
@@ -126,6 +129,7 @@ def _serve(
             )
         else:
             app = create_app(container)
+            heap.settle()
             uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
     finally:
         for door in doors:

@@ -16,6 +16,7 @@ import multiprocessing.synchronize
 import os
 from multiprocessing.process import BaseProcess
 
+from voxbill import heap
 from voxbill.bootstrap import build
 from voxbill.protocols.sip.door import RedirectDoor
 from voxbill.protocols.sip.running import SipThread
@@ -37,6 +38,7 @@ def serve_sip(
     container = build()
     try:
         door = RedirectDoor(container.charging, container.routing)
+        heap.settle()
         thread = SipThread(SipServer(door, host=host, port=port, reuse_port=True)).start()
         ready.set()
         while not stop.wait(_PARENT_CHECK_SECONDS) and os.getppid() == parent:
