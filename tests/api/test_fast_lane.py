@@ -231,3 +231,37 @@ def test_a_body_in_chunks_is_replayed_whole(world: World, container: Container) 
     assert sent[0]["status"] == 422  # the route's validation saw the whole body
     problem = json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
     assert problem["code"] == "invalid_input"
+
+
+def test_authorize_is_decided_on_the_loop_only_when_warm(
+    world: World,
+    clients: tuple[TestClient, TestClient],
+    container: Container,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On SQLite a warm authorize (caller, chain and plans cached) never takes a thread;
+    a cold one (a plan to load) goes to a thread and answers the same; on PostgreSQL
+    every one takes a thread (its read is a round trip)."""
+    from voxbill.api.fast_lane import asgi
+
+    lane, route = clients
+    keys = Keys(world)
+    body = {"caller": "+441000000001", "callee": UK}
+    hops: list[int] = []
+    real = asgi._threads
+
+    class Counting:
+        def submit(self, fn: Any, *args: Any) -> Any:
+            hops.append(1)
+            return real().submit(fn, *args)
+
+    monkeypatch.setattr(asgi, "_threads", lambda: Counting())
+    expected = _send(route, keys.reseller, body)  # loads what the lane needs
+    warm_answer = _send(lane, keys.reseller, body)
+    sqlite = container.db.dialect == "sqlite"
+    assert hops == ([] if sqlite else [1])
+    container.rating._plans.clear()  # cold: the plans must be loaded again
+    cold_answer = _send(lane, keys.reseller, body)
+    assert hops == ([1] if sqlite else [1, 1])
+    for answer in (warm_answer, cold_answer):
+        assert (answer.status_code, answer.content) == (expected.status_code, expected.content)

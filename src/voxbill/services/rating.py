@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from voxbill import warm
 from voxbill.domain.errors import InvalidInput, UnknownRatePlan
 from voxbill.domain.numbers import normalize_number
 from voxbill.domain.rates import RatePlan
@@ -70,6 +71,7 @@ class RatingService:
         now = time.monotonic()
         if cached is not None and now - cached.checked < self._recheck + stale_ok:
             return cached.plan
+        warm.require_warm("a rate plan's version to check")  # a load may take seconds
         with self._db.transaction(readonly=True) as conn:
             version = repo.plan_version(conn, name)
             if version is None:

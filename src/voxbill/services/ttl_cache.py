@@ -12,12 +12,15 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
+from voxbill import warm
+
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
 class TtlCache(Generic[K, V]):
-    """``get(key, load)``: the value loaded at most ``ttl`` seconds ago, else ``load()``.
+    """``get(key, load)``: the value loaded at most ``ttl`` seconds ago, else ``load()``
+    (inside :func:`voxbill.warm.only_warm`: :class:`~voxbill.warm.Cold` instead).
 
     Thread-safe by the GIL's atomic dict operations: two threads may both load a missing
     key, which costs a query, never a wrong answer. ``ttl`` <= 0 disables caching.
@@ -42,6 +45,7 @@ class TtlCache(Generic[K, V]):
         found = self._entries.get(key)
         if found is not None and now < found[0]:
             return found[1]
+        warm.require_warm("a cache entry to load")
         value = load()
         if len(self._entries) >= self._max:
             self._entries.clear()  # crude bound: a burst of misses, never stale data

@@ -12,8 +12,10 @@ from typing import Any
 from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import InvalidatePoolError, StatementError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.pool import NullPool
 
+from voxbill import warm
 from voxbill.domain.errors import VoxbillError
 from voxbill.storage.prepared import uncounted
 
@@ -28,6 +30,8 @@ class DatabaseBusy(VoxbillError):
 #: before it is handed out again; one used more recently only if the server sent it
 #: something meanwhile (see :func:`_ping_when_in_doubt`).
 PING_AFTER_IDLE_SECONDS = 5.0
+#: SQLite's busy timeout for reads on the event loop (see :meth:`Database._loop_read`)
+LOOP_READ_LOCK_TIMEOUT_SECONDS = 0.005
 _IDLE_SINCE = "voxbill.idle_since"
 
 
@@ -159,6 +163,8 @@ class Database:
         self.engine = engine
         self._lock_timeout = lock_timeout_seconds
         self._writer = threading.RLock() if engine.dialect.name == "sqlite" else None
+        self._loop_reader: Engine | None = None
+        self._loop_reader_made = threading.Lock()
 
     @property
     def dialect(self) -> str:
@@ -166,6 +172,10 @@ class Database:
 
     @contextmanager
     def transaction(self, *, readonly: bool = False) -> Iterator[Connection]:
+        if warm.active():  # on an event loop: only a read that cannot wait
+            with self._loop_read(readonly) as conn:
+                yield conn
+            return
         if self._writer is None or readonly:
             with self._transaction(readonly) as conn:
                 yield conn
@@ -193,5 +203,41 @@ class Database:
                 raise exc.orig from exc
             raise
 
+    @contextmanager
+    def _loop_read(self, readonly: bool) -> Iterator[Connection]:
+        """A read on a file SQLite database through the loop-reader connection: one
+        connection of its own (the shared pool's may all be held by writers), a reader in
+        WAL mode (never waits for a writer), a busy timeout of a few ms (a checkpoint's
+        rare lock). Anything else would wait: :class:`~voxbill.warm.Cold`."""
+        reader = self._loop_reader_engine() if readonly else None
+        if reader is None:
+            raise warm.Cold("a write, or a read that needs a round trip")
+        try:
+            conn = reader.connect()
+        except SATimeoutError:  # another loop's read holds it
+            raise warm.Cold("the loop reader is in use") from None
+        with conn:
+            conn = conn.execution_options(voxbill_readonly=True)
+            with conn.begin():
+                yield conn
+
+    def _loop_reader_engine(self) -> Engine | None:
+        url = self.engine.url
+        if self.dialect != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        if self._loop_reader is None:
+            with self._loop_reader_made:
+                if self._loop_reader is None:
+                    self._loop_reader = _sqlite_engine(
+                        url.render_as_string(hide_password=False),
+                        LOOP_READ_LOCK_TIMEOUT_SECONDS,
+                        pool_size=1,
+                        max_overflow=0,
+                        pool_timeout=0,
+                    )
+        return self._loop_reader
+
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._loop_reader is not None:
+            self._loop_reader.dispose()
