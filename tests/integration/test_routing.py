@@ -116,3 +116,15 @@ def test_a_callers_chain_is_read_once_per_recheck_window(
     routing.forget()
     assert routing.for_account(world.customer, UK).sell_rate == Decimal("0.10")
     assert reads == [world.customer, world.customer]
+
+
+def test_an_unknown_account_is_not_remembered_by_the_chain_cache(world: SipWorld) -> None:
+    """A chain not found is read again at once: an account created next is routed."""
+    from voxbill.domain.errors import NotFound
+
+    routing = world.container.routing
+    routing.forget()
+    missing = world.customer + 1000
+    with pytest.raises(NotFound):
+        routing.for_account(missing, UK)
+    assert routing._chains.peek(missing) is None

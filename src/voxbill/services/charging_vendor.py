@@ -116,6 +116,6 @@ def margin(conn: Connection, paid: Rating, leg: VendorLeg, at: datetime) -> Deci
     source, target = leg.rating.currency, paid.currency
     fx: Decimal | None = Decimal(1)
     if source != target:
-        found = fx_rows.fx_rate_at(conn, source, target, at, leg.account.operator_id)
+        found = fx_rows.fx_rate_at(conn, source, target, at, leg.account.operator_id, lock=True)
         fx = None if found is None else found.rate if found.base == source else 1 / found.rate
     return rules.operator_margin(paid.cost, leg.rating.cost, fx)

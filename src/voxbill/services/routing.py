@@ -145,7 +145,11 @@ class RoutingService:
         the root whose plan prices the call (the caller's own plan when nobody above it
         has one).
         """
-        chain = self._chains.get(account_id, lambda: self._chain(account_id))
+        chain = self._chains.peek(account_id)
+        if chain is None:
+            chain = self._chain(account_id)
+            if chain:  # an unknown account is not remembered: it may be created next
+                self._chains.put(account_id, chain)
         if not chain:
             raise NotFound(f"no account {account_id}")
         payers = [a for a in chain if a.parent_id is not None and a.plans.rate_plan]

@@ -10,7 +10,7 @@ operator root. Existing rows were everybody's: they are copied to every operator
 Rows of an installation without any operator cannot belong to anyone and are dropped
 (no account, hence no book, could have been converted with them).
 
-Downgrade keeps the rates of the first operator (lowest id) as the global table and
+Downgrade keeps the rates of the first operator that has any (lowest id) as the global table and
 drops the other operators' rates: a global table cannot hold two rates for one pair
 and instant.
 """
