@@ -33,3 +33,10 @@ def test_only_warm_ends_with_its_block_even_when_cold() -> None:
         warm.require_warm("something")
     assert not warm.active()
     warm.require_warm("nothing: not on the loop")  # no error outside
+
+
+def test_with_caching_off_a_load_on_the_loop_refuses_too() -> None:
+    cache: TtlCache[str, str] = TtlCache(0)
+    with pytest.raises(warm.Cold), warm.only_warm():
+        cache.get("k", _never)
+    assert cache.get("k", lambda: "v") == "v"
