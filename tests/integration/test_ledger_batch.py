@@ -5,31 +5,15 @@ round trip of savepoint handling (two when it fails)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import Connection, select, text
 
+from support.ledger_books import insert_book
 from voxbill.bootstrap import Container
 from voxbill.services import ledger_batch
 from voxbill.storage.schema.ledger import ledger_books
-
-
-def _book(conn: Connection, key: str) -> None:
-    conn.execute(
-        insert(ledger_books).values(
-            key=key,
-            account_id=None,
-            purpose="test",
-            currency="EUR",
-            maintained=False,
-            balance=Decimal(0),
-            reserved=Decimal(0),
-            created_at=datetime.now(UTC),
-        )
-    )
 
 
 def _lock_timeout(conn: Connection) -> str | None:
@@ -57,7 +41,7 @@ def test_a_failed_step_alone_is_rolled_back_and_later_steps_wait_briefly(
             try:
                 with batch.step() as journal:
                     waits.append(_lock_timeout(journal.conn))
-                    _book(journal.conn, f"{outcome}-{index}")
+                    insert_book(journal.conn, f"{outcome}-{index}")
                     if outcome == "fails":
                         raise RuntimeError("refused")
             except RuntimeError:

@@ -5,12 +5,11 @@ own rollback forgets them all, and every hot statement was then planned anew."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from decimal import Decimal
 
 import pytest
-from sqlalchemy import Connection, bindparam, func, insert, select, text
+from sqlalchemy import Connection, bindparam, func, select, text
 
+from support.ledger_books import insert_book
 from voxbill.storage.database import Database, make_engine
 from voxbill.storage.migrate import upgrade
 from voxbill.storage.prepared import Prepared, run_script
@@ -37,21 +36,6 @@ def _prepared_here(conn: Connection) -> set[str]:
     return {statement for (statement,) in rows}
 
 
-def _book(conn: Connection, key: str) -> None:
-    conn.execute(
-        insert(ledger_books).values(
-            key=key,
-            account_id=None,
-            purpose="test",
-            currency="EUR",
-            maintained=False,
-            balance=Decimal(0),
-            reserved=Decimal(0),
-            created_at=datetime.now(UTC),
-        )
-    )
-
-
 def _books(db: Database) -> int:
     with db.transaction(readonly=True) as conn:
         return int(conn.execute(select(func.count()).select_from(ledger_books)).scalar_one())
@@ -66,7 +50,7 @@ def test_rollbacks_keep_the_prepared_statements(db: Database) -> None:
 
     def refused() -> None:
         with db.transaction() as conn:
-            _book(conn, "refused")
+            insert_book(conn, "refused")
             _KEY.rows(conn, {"key": "refused"})
             raise RuntimeError("the call is refused: its transaction rolls back")
 
@@ -74,9 +58,9 @@ def test_rollbacks_keep_the_prepared_statements(db: Database) -> None:
         refused()
     with db.transaction() as conn:  # a failed step of a batch, as group commit runs it
         run_script(conn, ["SAVEPOINT step"])
-        _book(conn, "failed step")
+        insert_book(conn, "failed step")
         run_script(conn, ["ROLLBACK TO SAVEPOINT step", "RELEASE SAVEPOINT step"])
-        _book(conn, "kept")
+        insert_book(conn, "kept")
         assert [r.id for r in _KEY.rows(conn, {"key": "failed step"})] == []
         after = _prepared_here(conn)
     assert after == before
