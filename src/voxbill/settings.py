@@ -56,6 +56,17 @@ class Settings(BaseSettings):
     sip_port: int | None = Field(default=None, ge=1, le=65535)
     #: Seconds a vendor snapshot (targets, statuses, outbound funds) is reused by routing.
     routing_recheck_seconds: float = Field(default=1.0, ge=0)
+    #: Who may ask the SIP door: "127.0.0.1/32,10.1.0.0/16=OPERATOR_ID" (networks, each
+    #: bound to an operator root; with a single operator the id may be left out).
+    #: Empty: loopback only. Anyone else gets no answer (``protocols/peers.py``).
+    sip_peers: str = ""
+    #: Who may connect to the Diameter door, in the same form as ``sip_peers``.
+    diameter_peers: str = ""
+    #: Stream doors (SIP over TCP, Diameter): connections at once, per source address,
+    #: and seconds a connection may stay idle (``protocols/connections.py``).
+    stream_max_connections: int = Field(default=1024, ge=1, le=100_000)
+    stream_max_per_source: int = Field(default=64, ge=1, le=100_000)
+    stream_idle_timeout_seconds: float = Field(default=120.0, gt=0, le=86400)
     #: RADIUS auth port (accounting on the next port) in ``voxbill serve``; None: off.
     radius_port: int | None = Field(default=None, ge=1, le=65534)
     #: RADIUS clients and their secrets: "127.0.0.1/32=secret,10.1.0.0/16=other".

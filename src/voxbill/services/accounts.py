@@ -173,6 +173,11 @@ class AccountService:
             )
             return repo.insert_account(conn, root, None), True
 
+    def operator_ids(self) -> list[int]:
+        """Every operator root's id (what a switch door binds its peers to)."""
+        with self._db.transaction(readonly=True) as conn:
+            return repo.operator_ids(conn)
+
     # -- writing -----------------------------------------------------------------------
 
     def create(self, principal: Principal, fields: Mapping[str, Any]) -> Account:

@@ -166,6 +166,12 @@ def find_operator(conn: Connection, name: str) -> Account | None:
     return None if row is None else _account(row)
 
 
+def operator_ids(conn: Connection) -> list[int]:
+    """Every operator root's id, in creation order."""
+    query = select(accounts.c.id).where(accounts.c.kind == AccountKind.OPERATOR.value)
+    return [int(v) for v in conn.execute(query.order_by(accounts.c.id)).scalars()]
+
+
 def plans_used_in(conn: Connection, path: str) -> set[str]:
     """Names of the rate plans any account of a subtree is rated by."""
     names: set[str] = set()
