@@ -44,9 +44,11 @@ class Settings(BaseSettings):
     commit_group_limit: int = Field(default=64, ge=1, le=1000)
     #: Seconds a session's hold outlives its grant before the sweeper may settle it.
     hold_expiry_slack_seconds: int = Field(default=60, ge=0, le=86400)
-    #: What the sweeper charges an abandoned session: "usage" (last reported), "grant",
-    #: or "auto" (usage for sessions with interim updates, the grant for the others).
-    sweeper_settle_at: Literal["auto", "usage", "grant"] = "auto"
+    #: What the sweeper charges an abandoned session: "usage" (its last reported usage;
+    #: nothing for a session that never sent an update: a switch that never confirms a
+    #: call must not cost the caller its whole grant), "grant", or "auto" (usage for
+    #: sessions with interim updates, the grant for the others).
+    sweeper_settle_at: Literal["auto", "usage", "grant"] = "usage"
     #: Seconds between sweeper runs in ``voxbill serve``; 0 disables the sweeper there.
     sweeper_interval_seconds: float = Field(default=5.0, ge=0)
     #: Least-cost routing's sell-below-cost guard: a vendor whose buy rate exceeds the

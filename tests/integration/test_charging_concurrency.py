@@ -123,6 +123,7 @@ def test_a_killed_process_leaves_holds_that_one_of_two_sweepers_settles(
     world: World, database_url: str
 ) -> None:
     world.patch(world.customer, max_call_cost="0.10")
+    world.container.settings.sweeper_settle_at = "auto"  # the others at their grant
     doomed = build(world.container.settings)  # another "node", which dies mid-calls
     for i in range(30):
         doomed.charging.start(f"k{i}", world.customer_caller, UK, AT, interim=i % 2 == 0)

@@ -47,6 +47,7 @@ def test_a_replaced_deck_without_the_prefix_still_settles_and_sweeps(
 ) -> None:
     world = build_world(container)
     charging = container.charging
+    container.settings.sweeper_settle_at = "grant"  # the sweep prices a whole grant
     world.patch(world.customer, max_call_duration=60)
     charging.start("f-1", world.customer_caller, FRANCE, AT)
     charging.start("f-2", world.customer_caller, FRANCE, AT)

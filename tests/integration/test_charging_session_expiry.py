@@ -51,3 +51,27 @@ def test_reported_usage_extends_from_the_opening_not_from_the_report(
     row = _row(container, "busy")
     assert row.granted_seconds == 550  # 250 used + a 300 s chunk
     assert grant.expires_at == row.expires_at == opened.created_at + timedelta(seconds=550 + slack)
+
+
+def test_a_session_the_switch_never_confirms_costs_nothing_by_default(
+    container: Container,
+) -> None:
+    """A start nobody follows up (no update, no stop: a forged INVITE, a NAS without
+    accounting) is swept at its last known usage: none. Its hold is released whole."""
+    world = build_world(container)
+    charging = container.charging
+    assert container.settings.sweeper_settle_at == "usage"
+    world.patch(world.customer, max_call_cost="0.50")
+    before = world.balance(world.customer)
+    charging.start("never-confirmed", world.customer_caller, UK, AT, interim=False)
+    charging.start("confirmed-once", world.customer_caller, UK, AT, interim=True)
+    charging.update("confirmed-once", 40, request_number=1)
+    assert container.ledger.balance(world.customer).reserved > D("0")
+    later = _row(container, "confirmed-once").expires_at + timedelta(days=1)
+    assert charging.sweep(later) == 2
+    assert charging.stop("never-confirmed", 0).cost == D("0")
+    confirmed = charging.stop("confirmed-once", 0)
+    assert confirmed.cost > D("0")  # its last reported 40 s
+    assert world.balance(world.customer) == before - confirmed.cost
+    assert container.ledger.balance(world.customer).reserved == D("0")
+    assert container.ledger.verify() == []
