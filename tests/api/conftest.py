@@ -7,7 +7,20 @@ from collections.abc import Iterator
 import pytest
 from api_tree import Tree, build_tree
 
-from voxbill.bootstrap import Container
+from support.caches import LONG_CACHE_SECONDS
+from voxbill.bootstrap import Container, build
+from voxbill.settings import Settings
+
+
+@pytest.fixture
+def warm_container(database_url: str) -> Iterator[Container]:
+    """``container`` with caches that outlive the test."""
+    settings = Settings(database_url=database_url, hot_cache_seconds=LONG_CACHE_SECONDS)
+    built = build(settings, migrate=True)
+    try:
+        yield built
+    finally:
+        built.close()
 
 
 @pytest.fixture

@@ -24,6 +24,13 @@ from voxbill.services.identifiers import IdentifierType
 URL = "/api/v1/calls/authorize"
 
 
+@pytest.fixture
+def container(warm_container: Container) -> Container:
+    """Caches that outlive the test (conftest.warm_container): the lanes answer from warm
+    caches only, and the default 2 s did not always hold on a busy machine."""
+    return warm_container
+
+
 class Keys:
     def __init__(self, world: World) -> None:
         auth = world.container.auth
