@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     sip_peers: str = ""
     #: Who may connect to the Diameter door, in the same form as ``sip_peers``.
     diameter_peers: str = ""
+    #: Origin-Hosts a Diameter peer may name in its CER ("pgw1.example.net,ocs-client");
+    #: empty: any, from an allowed address. Others get CEA 3010 and are disconnected.
+    diameter_peer_hosts: str = ""
     #: Stream doors (SIP over TCP, Diameter): connections at once, per source address,
     #: and seconds a connection may stay idle (``protocols/connections.py``).
     stream_max_connections: int = Field(default=1024, ge=1, le=100_000)
@@ -71,8 +74,13 @@ class Settings(BaseSettings):
     stream_idle_timeout_seconds: float = Field(default=120.0, gt=0, le=86400)
     #: RADIUS auth port (accounting on the next port) in ``voxbill serve``; None: off.
     radius_port: int | None = Field(default=None, ge=1, le=65534)
-    #: RADIUS clients and their secrets: "127.0.0.1/32=secret,10.1.0.0/16=other".
+    #: RADIUS clients, their secrets and operators: "127.0.0.1/32=secret,10.1.0.0/16=
+    #: other@OPERATOR_ID" (the last "@digits" of a secret names the operator; with a
+    #: single operator it may be left out). See ``protocols/radius/clients.py``.
     radius_clients: str = ""
+    #: Client networks (each one of ``radius_clients``') whose Access-Requests may omit
+    #: Message-Authenticator; empty: every Access-Request must carry a valid one.
+    radius_unsigned_clients: str = ""
     #: Diameter Gy port (TCP) in ``voxbill serve``; None: not started.
     diameter_port: int | None = Field(default=None, ge=1, le=65535)
     #: Address the Diameter listener binds to.
@@ -80,7 +88,8 @@ class Settings(BaseSettings):
     #: Origin-Host / Origin-Realm voxbill answers with (what peers configure for it).
     diameter_origin_host: str = "voxbill.localdomain"
     diameter_origin_realm: str = "localdomain"
-    #: Operator whose subscribers send messages over Diameter (CCR-Event); calls need none.
+    #: Deprecated: the operator of the Diameter peers that name none (``diameter_peers``
+    #: items without ``=OPERATOR_ID``) instead of the sole operator.
     diameter_operator_id: int | None = None
     #: ``POST /calls/authorize``'s plain case answered before FastAPI's routing, with
     #: the same bytes (``api/fast_lane.py``); false: every request through the route.

@@ -12,7 +12,14 @@ from pathlib import Path
 import httpx
 
 from support.radius_peer import SECRET, free_udp_pair, radclient, require_radclient
-from support.voxbill_process import VOXBILL, RunVoxbill, free_port, stop_server, wait_until_healthy
+from support.voxbill_process import (
+    VOXBILL,
+    RunVoxbill,
+    free_port,
+    runner,
+    stop_server,
+    wait_until_healthy,
+)
 
 UK_MOBILE = "+447911123456"
 
@@ -23,7 +30,8 @@ def test_serve_with_radius_authorizes_and_charges_a_call(
     require_radclient()
     data = json.loads(run_voxbill("demo", "--no-serve", "--json", check=True).stdout)
     radius, http = free_udp_pair(), free_port()
-    env = voxbill_env | {"VOXBILL_RADIUS_CLIENTS": f"127.0.0.0/8={SECRET}"}
+    clients = f"127.0.0.0/8={SECRET}@{data['operator_id']}"  # NETWORK=SECRET@OPERATOR_ID
+    env = voxbill_env | {"VOXBILL_RADIUS_CLIENTS": clients}
     args = ["serve", "--host", "127.0.0.1", "--port", str(http), "--radius", str(radius)]
     with (tmp_path / "serve.log").open("wb") as log:
         process = subprocess.Popen(
@@ -51,3 +59,19 @@ def test_serve_with_radius_authorizes_and_charges_a_call(
         assert Decimal(balance["balance"]) < Decimal("25.00")
     finally:
         stop_server(process)
+
+
+def test_serve_refuses_a_radius_client_bound_to_no_operator_among_several(
+    voxbill_env: dict[str, str], tmp_path: Path
+) -> None:
+    """With two operators, a client that names none would look callers up across both:
+    ``serve`` stops before listening, with one line saying what to write."""
+    run = runner(voxbill_env | {"VOXBILL_RADIUS_CLIENTS": f"127.0.0.0/8={SECRET}"}, tmp_path)
+    run("init", "--operator", "Acme", "--json", check=True)
+    run("init", "--operator", "Rival", "--json", check=True)
+    args = ["serve", "--port", str(free_port()), "--radius", str(free_udp_pair())]
+    refused = run(*args)
+    assert refused.returncode == 2
+    (line,) = refused.stderr.strip().splitlines()
+    assert line.startswith("error: VOXBILL_RADIUS_CLIENTS: 127.0.0.0/8 names no operator")
+    assert SECRET not in line

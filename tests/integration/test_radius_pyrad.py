@@ -7,7 +7,7 @@ import socket
 from decimal import Decimal as D
 
 import pytest
-from pyrad.packet import AccountingRequest, AcctPacket, AuthPacket, StatusServer
+from pyrad.packet import AccessRequest, AccountingRequest, AcctPacket, AuthPacket, StatusServer
 
 from support.charging_world import UK, build_world
 from support.radius_peer import SECRET, running_radius
@@ -50,6 +50,7 @@ def test_identical_retransmissions_get_identical_replies_and_charge_once(
 
 
 def test_status_server_is_answered_when_signed(container: Container) -> None:
+    build_world(container)
     with (
         running_radius(container) as port,
         socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock,
@@ -59,3 +60,39 @@ def test_status_server_is_answered_when_signed(container: Container) -> None:
         probe.add_message_authenticator()
         raw = _exchange(sock, probe.RequestPacket(), port)
         assert probe.VerifyReply(probe.CreateReply(packet=raw), raw, enforce_ma=True)
+
+
+def test_a_forged_unsigned_access_request_reveals_nothing(container: Container) -> None:
+    """Finding 9 over a raw socket: an Access-Request with neither Message-Authenticator
+    nor User-Password, built with a guessed secret, was answered with the caller's
+    balance in the clear. Now it is dropped: the signed request sent after it is the
+    only one answered, and a Status-Server sent last finds nothing else queued."""
+    build_world(container)
+    call = {"Calling-Station-Id": "+441000000001", "Called-Station-Id": UK}
+    with (
+        running_radius(container) as port,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock,
+    ):
+        sock.settimeout(10)
+        forged = AuthPacket(AccessRequest, id=1, secret=b"guessed", dict=dictionary())
+        signed = AuthPacket(AccessRequest, id=2, secret=SECRET.encode(), dict=dictionary())
+        for packet in (forged, signed):
+            for name, value in call.items():
+                packet.AddAttribute(name, value)
+        signed.add_message_authenticator()
+        probe = AuthPacket(StatusServer, id=3, secret=SECRET.encode(), dict=dictionary())
+        probe.add_message_authenticator()
+        sock.sendto(forged.RequestPacket(), ("127.0.0.1", port))
+        sock.sendto(signed.RequestPacket(), ("127.0.0.1", port))
+        answered = {}
+        while 2 not in answered:
+            raw, _ = sock.recvfrom(4096)
+            answered[raw[1]] = raw
+        sock.sendto(probe.RequestPacket(), ("127.0.0.1", port))
+        while 3 not in answered:
+            raw, _ = sock.recvfrom(4096)
+            answered[raw[1]] = raw
+        assert sorted(answered) == [2, 3]
+        reply = signed.CreateReply(packet=answered[2])
+        assert signed.VerifyReply(reply, answered[2], enforce_ma=True)
+        assert reply["h323-credit-amount"] == ["h323-credit-amount=10"]

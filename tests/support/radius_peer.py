@@ -1,8 +1,13 @@
 """A RADIUS server in-process on free ports, and the real ``radclient`` talking to it.
 
 ``running_radius`` starts voxbill's RADIUS listeners (auth PORT, accounting PORT+1) on
-their own thread; ``radclient`` runs Debian's freeradius-utils client once and parses
-what it printed (``None`` when no reply came: the server dropped the packet).
+their own thread, its clients bound to the database's operators as ``voxbill serve``
+binds them; ``radclient`` runs Debian's freeradius-utils client once and parses what it
+printed (``None`` when no reply came: the server dropped the packet; a reply radclient
+could not verify with its secret is ``Reply("unverified")``: it came, and its
+attributes travelled in the clear all the same). Access-Requests
+carry a Message-Authenticator unless a test says ``signed=False``; ``source`` picks the
+loopback address radclient sends from (``Packet-Src-IP-Address``).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import pytest
 
 from voxbill.bootstrap import Container
 from voxbill.protocols.radius import RadiusClients, RadiusServer, RadiusThread
+from voxbill.protocols.session_scope import scope_of
 
 SECRET = "testing123"
 RADCLIENT = shutil.which("radclient")
@@ -49,10 +55,14 @@ def free_udp_pair() -> int:
 
 
 @contextlib.contextmanager
-def running_radius(container: Container, clients: str = f"127.0.0.1/32={SECRET}") -> Iterator[int]:
-    """Serve RADIUS over ``container.charging``; yields the auth port."""
+def running_radius(
+    container: Container, clients: str = f"127.0.0.1/32={SECRET}", *, unsigned: str = ""
+) -> Iterator[int]:
+    """Serve RADIUS over ``container``'s services; yields the auth port."""
     port = free_udp_pair()
-    server = RadiusServer(container.charging, RadiusClients.parse(clients), port=port)
+    parsed = RadiusClients.parse(clients, unsigned=unsigned)
+    bound = parsed.bound(container.accounts.operator_ids())
+    server = RadiusServer(container.charging, bound, port=port, scope=scope_of(container))
     thread = RadiusThread(server).start()
     try:
         yield port
@@ -71,12 +81,24 @@ class Reply:
 
 
 def radclient(
-    port: int, kind: str, attributes: dict[str, str | int], secret: str = SECRET
+    port: int,
+    kind: str,
+    attributes: dict[str, str | int],
+    secret: str = SECRET,
+    *,
+    signed: bool = True,
+    source: str | None = None,
 ) -> Reply | None:
-    """Send one request with ``radclient -x -t 1 -r 1``; the parsed reply or ``None``."""
+    """Send one request with ``radclient -x -t 1 -r 1``; the parsed reply or ``None``.
+    ``signed``: an Access-Request gets a Message-Authenticator (radclient computes it)."""
+    attributes = dict(attributes)
+    if kind == "auth" and signed:
+        attributes.setdefault("Message-Authenticator", "0x00")
+    if source is not None:
+        attributes["Packet-Src-IP-Address"] = source
     line = ", ".join(
         f'{name} = "{value}"'
-        if isinstance(value, str) and not value.startswith("0x")
+        if isinstance(value, str) and not value.startswith("0x") and name != "Packet-Src-IP-Address"
         else f"{name} = {value}"
         for name, value in attributes.items()
     )
@@ -89,12 +111,14 @@ def radclient(
         timeout=30,
         check=False,
     )
-    return parse_radclient(done.stdout)
+    return parse_radclient(done.stdout + done.stderr)
 
 
 def parse_radclient(output: str) -> Reply | None:
     reply: Reply | None = None
     for raw in output.splitlines():
+        if "Reply verification failed" in raw:
+            return Reply("unverified")
         if raw.startswith("Received "):
             reply = Reply(raw.split()[1])
         elif reply is not None and raw.startswith("\t") and " = " in raw:

@@ -34,6 +34,7 @@ def access(**attributes: Any) -> Request:
             packet["User-Password"] = packet.PwCrypt(value)
         else:
             packet.AddAttribute(name.replace("_", "-"), value)
+    packet.add_message_authenticator()
     request = decode_request(packet.RequestPacket(), SECRET, accounting=False)
     assert request is not None
     return request
@@ -65,6 +66,16 @@ def test_without_password_user_name_is_a_sip_user_and_calling_station_the_ani() 
     query = access_query(request.packet, request.password)
     assert query.caller == CallerId(sip_user="alice", ani="+441000000001", ip="10.1.2.3")
     assert query.callee == "+442079460000"
+
+
+def test_every_caller_carries_the_operator_of_the_client_that_asked() -> None:
+    card = access(User_Name="12345678", User_Password="4321", Called_Station_Id="+4420")
+    assert access_query(card.packet, card.password, 7).caller.operator_id == 7
+    ani = access(Calling_Station_Id="+441000000001")
+    assert access_query(ani.packet, None, 7).caller == CallerId(ani="+441000000001", operator_id=7)
+    stop = accounting(Acct_Status_Type="Stop", Acct_Session_Id="s", User_Name="alice")
+    record = accounting_record(stop.packet, received=NOW, operator_id=7)
+    assert record.caller == CallerId(sip_user="alice", operator_id=7)
 
 
 def test_a_missing_callee_is_empty_so_charging_refuses_it_as_an_invalid_number() -> None:

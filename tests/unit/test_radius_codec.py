@@ -1,5 +1,6 @@
-"""RADIUS wire checks: client secrets by longest network, request authentication (a
-wrong secret drops the packet), the card Class token and the reply cache."""
+"""RADIUS wire checks: request authentication (a wrong secret drops the packet, an
+Access-Request must carry a Message-Authenticator unless its client may omit it),
+signed replies, the card Class token and the reply cache."""
 
 from __future__ import annotations
 
@@ -12,29 +13,17 @@ from pyrad.packet import (
     AuthPacket,
 )
 
-from voxbill.domain.errors import InvalidInput
 from voxbill.protocols.radius import card_class
-from voxbill.protocols.radius.clients import RadiusClients
-from voxbill.protocols.radius.codec import decode_request, dictionary, encode_reply
+from voxbill.protocols.radius.codec import (
+    attribute_count,
+    decode_request,
+    dictionary,
+    encode_reply,
+    unsigned_access_request,
+)
 from voxbill.protocols.radius.replies import IN_FLIGHT, ReplyCache
 
 SECRET = b"s3cret"
-
-
-def test_clients_match_the_longest_network() -> None:
-    clients = RadiusClients.parse("10.0.0.0/8=wide, 10.1.0.0/16=narrow,127.0.0.1=local")
-    assert clients.secret_for("10.1.2.3") == b"narrow"
-    assert clients.secret_for("10.2.0.1") == b"wide"
-    assert clients.secret_for("127.0.0.1") == b"local"
-    assert clients.secret_for("::ffff:127.0.0.1") == b"local"
-    assert clients.secret_for("192.168.0.1") is None
-    assert clients.secret_for("not-an-ip") is None
-
-
-@pytest.mark.parametrize("text", ["10.0.0.0/8", "10.0.0.0/8=", "nonsense=x", "1.2.3.4=a,1.2.3.4=b"])
-def test_bad_client_lists_are_refused(text: str) -> None:
-    with pytest.raises(InvalidInput):
-        RadiusClients.parse(text)
 
 
 def _access(secret: bytes, *, password: str | None = "4321", signed: bool = False) -> bytes:
@@ -59,10 +48,48 @@ def _accounting(secret: bytes, *, signed: bool = False) -> bytes:
 
 
 def test_the_right_secret_reveals_the_password() -> None:
-    request = decode_request(_access(SECRET), SECRET, accounting=False)
+    request = decode_request(_access(SECRET, signed=True), SECRET, accounting=False)
     assert request is not None
     assert request.password == "4321"
-    assert not request.signed
+    assert request.signed
+
+
+def test_an_access_request_without_message_authenticator_is_dropped_unless_allowed() -> None:
+    """Finding 9: no Message-Authenticator and no User-Password proves nothing about the
+    secret; such a request signed with any secret was answered with a balance."""
+    forged = _access(b"any secret at all", password=None)
+    assert unsigned_access_request(forged)
+    assert decode_request(forged, SECRET, accounting=False) is None
+    # a client listed in VOXBILL_RADIUS_UNSIGNED_CLIENTS may omit it (at that risk)
+    legacy = decode_request(forged, SECRET, accounting=False, require_signature=False)
+    assert legacy is not None
+    assert not legacy.signed
+    # with a password, a wrong secret still fails where the password does not decode
+    assert decode_request(_access(SECRET), SECRET, accounting=False) is None
+    assert decode_request(_access(SECRET), SECRET, accounting=False, require_signature=False)
+    assert not unsigned_access_request(_access(SECRET, signed=True))
+
+
+def test_two_message_authenticators_are_dropped() -> None:
+    data = bytearray(_access(SECRET, password=None, signed=True))
+    first = data[20:38]  # add_message_authenticator puts it first
+    assert first[0] == 80
+    twice = bytes(data[:20] + first + data[20:])
+    twice = twice[:2] + len(twice).to_bytes(2, "big") + twice[4:]
+    assert attribute_count(twice, 80) == 2
+    assert decode_request(twice, SECRET, accounting=False) is None
+
+
+def test_replies_to_access_requests_are_signed_even_when_the_request_was_not() -> None:
+    packet = AuthPacket(AccessRequest, secret=SECRET, dict=dictionary())
+    packet.AddAttribute("User-Name", "alice")
+    request = decode_request(
+        packet.RequestPacket(), SECRET, accounting=False, require_signature=False
+    )
+    assert request is not None
+    raw = encode_reply(request, AccessAccept, [("Session-Timeout", 60)])
+    assert raw[20] == 80  # Message-Authenticator first (BlastRADIUS)
+    assert packet.VerifyReply(packet.CreateReply(packet=raw), raw, enforce_ma=True)
 
 
 @pytest.mark.parametrize(

@@ -94,7 +94,7 @@ def _serve(
         if radius:
             from voxbill.protocols.radius import RadiusThread, radius_server
 
-            server = radius_server(container.charging, container.settings, host, radius)
+            server = radius_server(container, host, radius)
             doors.append(RadiusThread(server).start())
         diameter = diameter or container.settings.diameter_port
         if diameter:

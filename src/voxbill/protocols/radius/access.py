@@ -1,6 +1,7 @@
 """Access-Request → authorize → Access-Accept / Access-Reject.
 
 Authorization only: nothing is reserved until the accounting Start opens the session.
+The caller is looked up among the identifiers of the client's operator only.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import logging
 from pyrad.packet import AccessAccept, AccessReject, StatusServer
 
 from voxbill.domain.errors import VoxbillError
+from voxbill.protocols.log_safe import printable
 from voxbill.protocols.radius import card_class
 from voxbill.protocols.radius.attributes import (
     Attributes,
@@ -17,6 +19,7 @@ from voxbill.protocols.radius.attributes import (
     access_query,
     reject_attributes,
 )
+from voxbill.protocols.radius.clients import RadiusClient
 from voxbill.protocols.radius.codec import Request
 from voxbill.protocols.radius.port import Charging
 from voxbill.protocols.refusals import refusal_for
@@ -28,17 +31,17 @@ class AccessHandler:
     def __init__(self, charging: Charging) -> None:
         self._charging = charging
 
-    def answer(self, request: Request, secret: bytes) -> tuple[int, Attributes]:
+    def answer(self, request: Request, client: RadiusClient) -> tuple[int, Attributes]:
         """The reply code and attributes; a failure inside voxbill is an Access-Reject
         with the internal reason (h323-return-code 8), so the gateway is never left
         waiting on a request that cannot succeed."""
         if request.packet.code == StatusServer:
             return AccessAccept, [("Reply-Message", "voxbill")]
-        query = access_query(request.packet, request.password)
+        query = access_query(request.packet, request.password, client.operator_id)
         try:
             answer = self._charging.authorize(query.caller, query.callee)
         except VoxbillError as exc:
-            log.warning("RADIUS authorize failed: %s (%s)", exc, exc.code)
+            log.warning("RADIUS authorize failed: %s (%s)", printable(str(exc)), exc.code)
             return AccessReject, reject_attributes(refusal_for(exc.code))
         except Exception:
             log.exception("RADIUS authorize failed")
@@ -48,7 +51,7 @@ class AccessHandler:
         attributes = accept_attributes(answer)
         caller = query.caller
         if caller.card and caller.pin:
-            sealed = card_class.seal(caller.card, caller.pin, secret)
+            sealed = card_class.seal(caller.card, caller.pin, client.secret)
             if sealed is not None:
                 attributes.append(("Class", sealed))
         return AccessAccept, attributes

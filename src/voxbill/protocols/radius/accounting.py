@@ -14,6 +14,11 @@ outcomes are acknowledged and logged:
 * Retransmissions and crossing duplicates are harmless: charging is idempotent by
   session id (a second Stop replays the first settlement).
 
+Scoped to the client's operator: callers are looked up among its identifiers only, and
+an Interim-Update or Stop for a session that belongs to another operator is
+acknowledged and changes nothing (:mod:`voxbill.protocols.session_scope`). Wire values
+in log lines go through :func:`~voxbill.protocols.log_safe.printable`.
+
 Sessions are started with their whole grant held (``interim=False``): the
 Access-Accept already granted the gateway its full Session-Timeout, which it will not
 ask to extend, so the hold must cover it. Interim-Updates record usage so far.
@@ -28,10 +33,13 @@ from datetime import UTC, datetime, timedelta
 from pyrad.packet import StatusServer
 
 from voxbill.domain.errors import Conflict, InvalidInput, NotFound, Refused
+from voxbill.protocols.log_safe import printable
 from voxbill.protocols.radius import card_class
 from voxbill.protocols.radius.attributes import AccountingRecord, AcctStatus, accounting_record
+from voxbill.protocols.radius.clients import RadiusClient
 from voxbill.protocols.radius.codec import Request
 from voxbill.protocols.radius.port import Charging
+from voxbill.protocols.session_scope import SessionScope, open_scope
 from voxbill.services.charging import CallerId
 
 log = logging.getLogger(__name__)
@@ -42,25 +50,42 @@ _SETTLED_OUTCOMES = (Refused, NotFound, Conflict, InvalidInput)
 
 class AccountingHandler:
     def __init__(
-        self, charging: Charging, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self,
+        charging: Charging,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        scope: SessionScope | None = None,
     ) -> None:
         self._charging = charging
         self._clock = clock
+        self._scope = scope or open_scope()
 
-    def record(self, request: Request, secret: bytes) -> None:
+    def record(self, request: Request, client: RadiusClient) -> None:
         """Apply one Accounting-Request; raises if the change was not durably recorded."""
         if request.packet.code == StatusServer:
             return
-        record = accounting_record(request.packet, received=self._clock())
+        operator_id = client.operator_id
+        record = accounting_record(request.packet, received=self._clock(), operator_id=operator_id)
         if record.session_id is None:
             log.warning("RADIUS accounting %s without Acct-Session-Id ignored", record.status)
             return
-        caller = _card_caller(request, secret) or record.caller
+        if record.status in (AcctStatus.INTERIM, AcctStatus.STOP) and not self._scope.allows(
+            record.session_id, operator_id
+        ):
+            log.warning(
+                "RADIUS accounting %s for session %s of another operator (client %s): "
+                "acknowledged, not charged",
+                record.status.value,
+                printable(record.session_id),
+                client.network,
+            )
+            return
+        caller = _card_caller(request, client) or record.caller
         try:
             if record.status is AcctStatus.START:
                 self._charging.start(
                     record.session_id, caller, record.callee, record.event_time, interim=False
                 )
+                self._scope.remember(record.session_id, operator_id)
             elif record.status is AcctStatus.INTERIM:
                 self._update(record, caller)
             elif record.status is AcctStatus.STOP:
@@ -71,8 +96,8 @@ class AccountingHandler:
             log.warning(
                 "RADIUS accounting %s for session %s: %s (%s); acknowledged, not charged",
                 record.status.value,
-                record.session_id,
-                exc,
+                printable(record.session_id),
+                printable(str(exc)),
                 exc.code,
             )
 
@@ -102,15 +127,16 @@ class AccountingHandler:
         started = (record.event_time or self._clock()) - timedelta(seconds=record.duration)
         log.warning(
             "RADIUS session %s unknown at %s: starting it late",
-            record.session_id,
+            printable(record.session_id),
             record.status.value,
         )
         self._charging.start(record.session_id, caller, record.callee, started, interim=False)
+        self._scope.remember(record.session_id, caller.operator_id)
 
 
-def _card_caller(request: Request, secret: bytes) -> CallerId | None:
+def _card_caller(request: Request, client: RadiusClient) -> CallerId | None:
     """The card + PIN sealed into ``Class`` by the Access-Accept, if any."""
     for value in request.packet.get("Class") or ():
-        if isinstance(value, bytes) and (opened := card_class.unseal(value, secret)):
-            return CallerId(card=opened[0], pin=opened[1])
+        if isinstance(value, bytes) and (opened := card_class.unseal(value, client.secret)):
+            return CallerId(card=opened[0], pin=opened[1], operator_id=client.operator_id)
     return None

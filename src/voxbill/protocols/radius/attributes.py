@@ -7,6 +7,9 @@ Who is calling (Access-Request and Accounting-Request alike):
 * otherwise ``User-Name`` is tried as a SIP username, ``Calling-Station-Id`` as the ANI
   and Cisco ``h323-remote-address`` as the source IP, in that order (charging's order).
 
+Every caller carries the operator of the client that asked (``operator_id``): it is
+looked up among that operator's identifiers only.
+
 ``Called-Station-Id`` is the callee. Cisco h323 VSAs are written ``h323-name=value``, the
 form Cisco gateways parse; on reading, that prefix is optional.
 """
@@ -79,20 +82,25 @@ def _uri_user(value: str | None) -> str | None:
     return value.split("@", 1)[0].split(";", 1)[0].strip() or None
 
 
-def caller_of(packet: Mapping[str, Any], password: str | None) -> CallerId:
+def caller_of(
+    packet: Mapping[str, Any], password: str | None, operator_id: int | None = None
+) -> CallerId:
     user = text(packet, "User-Name")
     if password is not None:
-        return CallerId(card=user, pin=password)
+        return CallerId(card=user, pin=password, operator_id=operator_id)
     return CallerId(
         sip_user=_uri_user(user),
         ani=_uri_user(text(packet, "Calling-Station-Id")),
         ip=text(packet, "h323-remote-address"),
+        operator_id=operator_id,
     )
 
 
-def access_query(packet: Mapping[str, Any], password: str | None) -> AccessQuery:
+def access_query(
+    packet: Mapping[str, Any], password: str | None, operator_id: int | None = None
+) -> AccessQuery:
     callee = _uri_user(text(packet, "Called-Station-Id")) or ""
-    return AccessQuery(caller_of(packet, password), callee)
+    return AccessQuery(caller_of(packet, password, operator_id), callee)
 
 
 def _h323(name: str, value: object) -> tuple[str, str]:
@@ -140,7 +148,9 @@ def session_key(packet: Mapping[str, Any]) -> str | None:
     return text(packet, "Acct-Session-Id")
 
 
-def accounting_record(packet: Mapping[str, Any], *, received: datetime) -> AccountingRecord:
+def accounting_record(
+    packet: Mapping[str, Any], *, received: datetime, operator_id: int | None = None
+) -> AccountingRecord:
     status = first(packet, "Acct-Status-Type")
     duration = first(packet, "Acct-Session-Time")
     stamp = first(packet, "Event-Timestamp")
@@ -154,7 +164,7 @@ def accounting_record(packet: Mapping[str, Any], *, received: datetime) -> Accou
         else (AcctStatus.OTHER),
         session_id=session_key(packet),
         duration=duration if isinstance(duration, int) else 0,
-        caller=caller_of(packet, None),
+        caller=caller_of(packet, None, operator_id),
         callee=_uri_user(text(packet, "Called-Station-Id")) or "",
         event_time=event,
     )

@@ -4,22 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Any
 
 from voxbill.domain.errors import InvalidInput
 from voxbill.protocols.radius.clients import RadiusClients
-from voxbill.protocols.radius.port import Charging
 from voxbill.protocols.radius.server import RadiusServer
-from voxbill.settings import Settings
+from voxbill.protocols.session_scope import scope_of
 
 
-def radius_server(charging: Charging, settings: Settings, host: str, port: int) -> RadiusServer:
-    """A server for ``voxbill serve --radius PORT``; refuses to run without clients."""
-    clients = RadiusClients.parse(settings.radius_clients)
+def radius_server(container: Any, host: str, port: int) -> RadiusServer:
+    """A server for ``voxbill serve --radius PORT`` over a container's services; refuses
+    to run without clients, or with a client bound to no operator (InvalidInput: one
+    line for the operator, from ``serve``)."""
+    settings = container.settings
+    clients = RadiusClients.parse(
+        settings.radius_clients, unsigned=settings.radius_unsigned_clients
+    )
     if not clients:
         raise InvalidInput(
             "RADIUS needs clients: set VOXBILL_RADIUS_CLIENTS, e.g. '127.0.0.1/32=secret'"
         )
-    return RadiusServer(charging, clients, host=host, port=port)
+    clients = clients.bound(container.accounts.operator_ids())
+    return RadiusServer(
+        container.charging, clients, host=host, port=port, scope=scope_of(container)
+    )
 
 
 class RadiusThread:

@@ -3,6 +3,13 @@
 A request that fails any check returns ``None`` and is dropped unanswered, as RFC 2865
 §3 asks: a wrong secret shows up as a bad Request Authenticator (accounting), a bad
 Message-Authenticator (RFC 3579 §3.2) or an undecodable User-Password.
+
+An Access-Request's Request Authenticator is random, not a signature: one that carries
+neither a Message-Authenticator nor a User-Password proves nothing about the secret,
+and was answered with the caller's balance whatever secret signed it (issue 10,
+finding 9). So an Access-Request must carry exactly one valid Message-Authenticator
+unless its client is allowed to omit it (``require_signature=False``; BlastRADIUS,
+CVE-2024-3596, RFC 3579 §3.2).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from pyrad.packet import (
 
 DICTIONARY_FILE = Path(__file__).with_name("dictionaries") / "dictionary"
 USER_PASSWORD = 2
+MESSAGE_AUTHENTICATOR = 80
 _ACCESS_CODES = frozenset({AccessRequest, StatusServer})
 _ACCOUNTING_CODES = frozenset({AccountingRequest, StatusServer})
 
@@ -46,9 +54,42 @@ class Request:
         return bool(self.packet.message_authenticator)
 
 
-def decode_request(data: bytes, secret: bytes, *, accounting: bool) -> Request | None:
-    """The authenticated request in ``data``, or ``None`` when it must be dropped."""
+def attribute_count(data: bytes, code: int) -> int:
+    """How many top-level attributes of type ``code`` a packet holds (raw walk; a
+    malformed attribute list stops the count where it breaks)."""
+    count, at = 0, 20
+    while at + 2 <= len(data):
+        length = data[at + 1]
+        if length < 2:
+            break
+        count += data[at] == code
+        at += length
+    return count
+
+
+def unsigned_access_request(data: bytes) -> bool:
+    """An Access-Request without Message-Authenticator (dropped unless its client may)."""
+    return (
+        len(data) >= 20
+        and data[0] == AccessRequest
+        and not attribute_count(data, MESSAGE_AUTHENTICATOR)
+    )
+
+
+def decode_request(
+    data: bytes, secret: bytes, *, accounting: bool, require_signature: bool = True
+) -> Request | None:
+    """The authenticated request in ``data``, or ``None`` when it must be dropped.
+
+    ``require_signature``: an Access-Request without a Message-Authenticator is dropped
+    (the default; a client listed in ``VOXBILL_RADIUS_UNSIGNED_CLIENTS`` passes False).
+    """
     if len(data) < 20 or data[0] not in (_ACCOUNTING_CODES if accounting else _ACCESS_CODES):
+        return None
+    signatures = attribute_count(data, MESSAGE_AUTHENTICATOR)
+    if signatures > 1:
+        return None  # RFC 3579 §3.2: at most one
+    if not signatures and data[0] == AccessRequest and require_signature:
         return None
     kind = AcctPacket if accounting else AuthPacket
     try:
@@ -91,13 +132,13 @@ def reveal_password(hidden: bytes, secret: bytes, authenticator: bytes) -> str |
 
 def encode_reply(request: Request, code: int, attributes: list[tuple[str, Any]]) -> bytes:
     """The reply's bytes. Replies to access requests are always signed with a
-    Message-Authenticator (BlastRADIUS, CVE-2024-3596); accounting replies when the
-    request was."""
+    Message-Authenticator, as their first attribute (BlastRADIUS, CVE-2024-3596);
+    accounting replies when the request was."""
     reply = request.packet.CreateReply()
     reply.code = code
     for name, value in attributes:
         reply.AddAttribute(name, value)
-    if request.signed:
-        reply.message_authenticator = True
+    if request.signed or request.packet.code == AccessRequest:
+        reply.add_message_authenticator()
     data: bytes = reply.ReplyPacket()
     return data

@@ -4,6 +4,9 @@ pyrad encodes and decodes packets; the sockets are voxbill's own asyncio
 ``DatagramProtocol`` rather than pyrad's ``ServerAsync``, because clients are matched by
 network (longest prefix), charging is blocking database work that must run off the
 event loop (a thread pool), and retransmissions are answered from a reply cache.
+
+Every client is bound to an operator before the server starts (``RadiusClients.bound``):
+its requests look callers up among that operator's identifiers only.
 """
 
 from __future__ import annotations
@@ -16,14 +19,19 @@ from typing import Any, cast
 
 from pyrad.packet import AccountingResponse
 
+from voxbill.domain.errors import InvalidInput
 from voxbill.protocols.radius.access import AccessHandler
 from voxbill.protocols.radius.accounting import AccountingHandler
-from voxbill.protocols.radius.clients import RadiusClients
-from voxbill.protocols.radius.codec import decode_request, encode_reply
+from voxbill.protocols.radius.clients import UNSIGNED_SETTING, RadiusClient, RadiusClients
+from voxbill.protocols.radius.codec import decode_request, encode_reply, unsigned_access_request
 from voxbill.protocols.radius.port import Charging
 from voxbill.protocols.radius.replies import ReplyCache
+from voxbill.protocols.session_scope import SessionScope
 
 log = logging.getLogger(__name__)
+
+#: Sources already warned about unsigned Access-Requests (one warning each, bounded).
+_WARN_LIMIT = 1024
 
 
 class _Endpoint(asyncio.DatagramProtocol):
@@ -41,8 +49,8 @@ class _Endpoint(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         host, port = addr[0], addr[1]
-        secret = self._server.clients.secret_for(host)
-        if secret is None or len(data) < 20:
+        client = self._server.clients.match(host)
+        if client is None or len(data) < 20:
             log.debug("RADIUS packet from unknown client %s dropped", host)
             return
         key = (host, port, data[1], data[4:20])
@@ -52,21 +60,23 @@ class _Endpoint(asyncio.DatagramProtocol):
                 self.transport.sendto(cached, addr)
             return
         self._replies.begin(key)
-        task = asyncio.get_running_loop().create_task(self._answer(data, secret, addr, key))
+        task = asyncio.get_running_loop().create_task(self._answer(data, client, addr, key))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _answer(self, data: bytes, secret: bytes, addr: Any, key: Any) -> None:
+    async def _answer(self, data: bytes, client: RadiusClient, addr: Any, key: Any) -> None:
         loop = asyncio.get_running_loop()
         try:
             reply = await loop.run_in_executor(
-                self._server.executor, self._server.process, data, secret, self._accounting
+                self._server.executor, self._server.process, data, client, self._accounting
             )
         except Exception:
             log.exception("RADIUS request from %s not answered", addr[0])
             reply = None
         if reply is None:
             self._replies.forget(key)
+            if client.signed and not self._accounting and unsigned_access_request(data):
+                self._server.warn_unsigned(str(addr[0]))
             return
         self._replies.put(key, reply)
         if self.transport is not None and not self.transport.is_closing():
@@ -92,26 +102,46 @@ class RadiusServer:
         host: str = "127.0.0.1",
         port: int = 1812,
         workers: int = 8,
+        scope: SessionScope | None = None,
     ) -> None:
+        """``clients`` must be bound to operators; ``scope``: which sessions a client's
+        operator may update and stop (None: any, for tests over a fake charging)."""
+        if not clients.is_bound:
+            raise InvalidInput("RADIUS clients must be bound to operators (RadiusClients.bound)")
         self.clients = clients
         self.host = host
         self.auth_port = port
         self.acct_port = port + 1
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="radius")
         self._access = AccessHandler(charging)
-        self._accounting = AccountingHandler(charging)
+        self._accounting = AccountingHandler(charging, scope=scope)
         self._endpoints: list[_Endpoint] = []
+        self._warned: set[str] = set()
 
-    def process(self, data: bytes, secret: bytes, accounting: bool) -> bytes | None:
+    def process(self, data: bytes, client: RadiusClient, accounting: bool) -> bytes | None:
         """Decode, apply and encode one request (in a worker thread); ``None`` = drop."""
-        request = decode_request(data, secret, accounting=accounting)
+        request = decode_request(
+            data, client.secret, accounting=accounting, require_signature=client.signed
+        )
         if request is None:
             return None
         if accounting:
-            self._accounting.record(request, secret)
+            self._accounting.record(request, client)
             return encode_reply(request, AccountingResponse, [])
-        code, attributes = self._access.answer(request, secret)
+        code, attributes = self._access.answer(request, client)
         return encode_reply(request, code, attributes)
+
+    def warn_unsigned(self, source: str) -> None:
+        """Say once per source why its unsigned Access-Requests get no answer."""
+        if source in self._warned or len(self._warned) >= _WARN_LIMIT:
+            return
+        self._warned.add(source)
+        log.warning(
+            "RADIUS Access-Requests from %s without Message-Authenticator are dropped; "
+            "configure the NAS to send one, or list its network in %s",
+            source,
+            UNSIGNED_SETTING,
+        )
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
