@@ -1,5 +1,6 @@
 """A Gy client built from python-diameter's own Node (its CER/DWR/DPR state machine),
-pointed at voxbill's server running in-process on a free port.
+pointed at voxbill's server running in-process on a free port, its peers bound to the
+database's operators as ``voxbill serve`` binds them.
 
 Nothing here comes from ``voxbill.protocols.diameter`` except the server being tested.
 """
@@ -27,7 +28,10 @@ from diameter.node import Node
 from diameter.node.application import SimpleThreadingApplication
 
 from voxbill.bootstrap import Container
-from voxbill.protocols.diameter import DiameterOptions, DiameterThread, handler_for
+from voxbill.protocols.connections import ConnectionLimits
+from voxbill.protocols.diameter import DiameterOptions, diameter_thread
+from voxbill.protocols.diameter.options import PEERS_SETTING, parse_hosts
+from voxbill.protocols.peers import Peers
 
 SERVER_HOST = "ocs.voxbill.test"
 SERVER_REALM = "voxbill.test"
@@ -39,12 +43,27 @@ logging.getLogger("diameter").setLevel(logging.CRITICAL)
 
 
 @contextmanager
-def diameter_server(container: Container, operator_id: int | None = None) -> Iterator[int]:
-    """voxbill's Diameter door over ``container`` on a free port; yields the port."""
+def diameter_server(
+    container: Container,
+    operator_id: int | None = None,
+    *,
+    peers: str = "",
+    peer_hosts: str = "",
+    limits: ConnectionLimits | None = None,
+) -> Iterator[int]:
+    """voxbill's Diameter door over ``container`` on a free port; yields the port.
+    ``peers`` / ``peer_hosts``: VOXBILL_DIAMETER_PEERS / _PEER_HOSTS (empty: loopback,
+    any Origin-Host); ``operator_id``: the deprecated VOXBILL_DIAMETER_OPERATOR_ID."""
     options = DiameterOptions(
-        origin_host=SERVER_HOST, origin_realm=SERVER_REALM, port=0, operator_id=operator_id
+        origin_host=SERVER_HOST,
+        origin_realm=SERVER_REALM,
+        port=0,
+        peers=Peers.parse(peers, setting=PEERS_SETTING),
+        peer_hosts=parse_hosts(peer_hosts),
+        operator_id=operator_id,
+        limits=limits or ConnectionLimits(),
     )
-    door = DiameterThread(options, handler_for(container, options)).start()
+    door = diameter_thread(container, options).start()
     try:
         yield door.port
     finally:

@@ -34,6 +34,7 @@ def _base(header: Any, options: DiameterOptions, result: int) -> bytes:
 
 
 def capabilities(header: Any, options: DiameterOptions, result: int, local_ip: str) -> bytes:
+    """A CEA; a protocol error (3xxx: 3010 for an unknown peer) sets the E bit."""
     avps = [new(c.AVP_RESULT_CODE, result), *_origin(options)]
     avps += [
         new(c.AVP_HOST_IP_ADDRESS, local_ip),
@@ -42,7 +43,7 @@ def capabilities(header: Any, options: DiameterOptions, result: int, local_ip: s
         new(c.AVP_ORIGIN_STATE_ID, options.state_id),
         new(c.AVP_AUTH_APPLICATION_ID, GY_APPLICATION),
     ]
-    return encode(answer_header(header), avps)
+    return encode(answer_header(header, error=3000 <= result < 4000), avps)
 
 
 def watchdog(header: Any, options: DiameterOptions) -> bytes:

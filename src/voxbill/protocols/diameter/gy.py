@@ -7,6 +7,11 @@ last report: charging adds it to the session's stored usage, keyed by CC-Request
 so any node can answer any request of a session and a retransmission never adds twice.
 Refusals become Result-Codes through :mod:`voxbill.protocols.refusals`, the one table
 every door shares.
+
+Every request is handled for the operator of the peer that sent it: its caller is
+looked up among that operator's identifiers, its messages are sent as that operator,
+and a CCR-U or CCR-T naming another operator's session is answered as an unknown
+session (5002), changing nothing (:mod:`voxbill.protocols.session_scope`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from voxbill.domain.access import Principal, Role
 from voxbill.domain.accounts import root_path
 from voxbill.domain.errors import InvalidInput, VoxbillError
 from voxbill.protocols.refusals import DIAMETER_SUCCESS, DIAMETER_UNABLE_TO_COMPLY, refusal_for
+from voxbill.protocols.session_scope import SessionScope, open_scope
 from voxbill.services.charging import (
     CallerId,
     ChargingRefused,
@@ -121,49 +127,52 @@ class GyHandler:
         charging: Charging,
         messaging: Messaging | None = None,
         *,
-        operator_id: int | None = None,
+        scope: SessionScope | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         book: SessionBook[GyResult] | None = None,
     ) -> None:
         self._charging = charging
         self._messaging = messaging
-        self._operator_id = operator_id
+        self._scope = scope or open_scope()
         self._clock = clock
         self.book: SessionBook[GyResult] = book or SessionBook()
 
-    def handle(self, request: GyRequest) -> GyResult:
-        """The answer to a request; a retransmitted one gets its first answer again."""
-        key = request.session_id, request.request_number
+    def handle(self, request: GyRequest, operator_id: int | None = None) -> GyResult:
+        """The answer to a request from a peer of ``operator_id``; a retransmitted one
+        gets its first answer again."""
+        key = request.session_id, request.request_number, operator_id
         with self.book.serialized(request.session_id):
             known = self.book.answered(*key)
             if known is not None:
                 return known
             try:
-                result = self._dispatch(request)
+                result = self._dispatch(request, operator_id)
             except Exception as exc:  # every failure is an answer, never a dropped peer
                 return _failure(exc)
             if _final(result):
-                self.book.remember(*key, result)
+                self.book.remember(request.session_id, request.request_number, result, operator_id)
             return result
 
-    def _dispatch(self, request: GyRequest) -> GyResult:
+    def _dispatch(self, request: GyRequest, operator_id: int | None) -> GyResult:
         if request.request_type is RequestType.INITIAL:
-            return self._initial(request)
+            return self._initial(request, operator_id)
+        if request.request_type is RequestType.EVENT:
+            return self._event(request, operator_id)
+        if not self._scope.allows(request.session_id, operator_id):
+            refusal = refusal_for("unknown_session")
+            return GyResult(refusal.diameter_result, error_message=refusal.reason)
         if request.request_type is RequestType.UPDATE:
             return self._update(request)
-        if request.request_type is RequestType.TERMINATION:
-            return self._terminate(request)
-        return self._event(request)
+        return self._terminate(request)
 
-    def _caller(self, caller: CallerId) -> CallerId:
-        return CallerId(ani=caller.ani, sip_user=caller.sip_user, operator_id=self._operator_id)
-
-    def _initial(self, request: GyRequest) -> GyResult:
+    def _initial(self, request: GyRequest, operator_id: int | None) -> GyResult:
         if not request.callee:
             return GyResult(MISSING_AVP, error_message="Called-Party-Address is missing")
-        grant = self._charging.start(
-            request.session_id, self._caller(request.caller), request.callee, interim=True
+        caller = CallerId(
+            ani=request.caller.ani, sip_user=request.caller.sip_user, operator_id=operator_id
         )
+        grant = self._charging.start(request.session_id, caller, request.callee, interim=True)
+        self._scope.remember(request.session_id, operator_id)
         return self._granted(grant)
 
     def _update(self, request: GyRequest) -> GyResult:
@@ -184,11 +193,11 @@ class GyHandler:
         )
         return GyResult(DIAMETER_SUCCESS, cost=settled.cost, currency=settled.currency)
 
-    def _event(self, request: GyRequest) -> GyResult:
+    def _event(self, request: GyRequest, operator_id: int | None) -> GyResult:
         action = request.requested_action
         if action not in (None, DIRECT_DEBITING):
             return GyResult(INVALID_AVP_VALUE, error_message="only DIRECT_DEBITING is supported")
-        if self._messaging is None or self._operator_id is None:
+        if self._messaging is None or operator_id is None:
             return GyResult(DIAMETER_UNABLE_TO_COMPLY, error_message="messages not configured")
         sender, recipient = request.caller.ani, request.callee
         if not sender or not recipient:
@@ -200,7 +209,7 @@ class GyHandler:
         message_id = request.session_id if number == 0 else f"{request.session_id};{number}"
         from voxbill.services.sms_views import MessageRequest
 
-        principal = Principal(self._operator_id, root_path(self._operator_id), Role.ADMIN)
+        principal = Principal(operator_id, root_path(operator_id), Role.ADMIN)
         receipt = self._messaging.send(
             principal, MessageRequest(message_id, sender, recipient, message_body(segments))
         )

@@ -3,17 +3,25 @@
 Transport-free so it can be fuzzed: :meth:`PeerState.answer` takes a frame and returns
 the bytes to send and whether to close afterwards. Credit control runs in a worker
 thread; too many at once are answered 3004 (too busy) rather than queued without end.
+
+A connection belongs to one peer, admitted by its address and bound to its operator
+(``operator_id``: every CCR on it is handled for that operator). A CER whose
+Origin-Host is not among ``DiameterOptions.peer_hosts`` (when listed) is answered 3010
+(DIAMETER_UNKNOWN_PEER) and the connection closes (RFC 6733 §5.3).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Final
 
 from diameter.message import constants as c
+
+from voxbill.protocols.log_safe import printable
 
 from . import answers
 from .gy import GyHandler, GyResult
@@ -46,9 +54,13 @@ class Door:
 
 
 class PeerState:
-    def __init__(self, door: Door, local_ip: str) -> None:
+    def __init__(
+        self, door: Door, local_ip: str, operator_id: int | None = None, source: str = ""
+    ) -> None:
         self._door = door
         self._local_ip = local_ip
+        self._operator_id = operator_id
+        self._source = source
         self.open = False
 
     async def answer(self, frame: Frame) -> Reply:
@@ -94,6 +106,17 @@ class PeerState:
         for code in (c.AVP_ORIGIN_HOST, c.AVP_ORIGIN_REALM):
             if first(avps, code) is None:
                 raise ProtocolError(c.E_RESULT_CODE_DIAMETER_MISSING_AVP, f"AVP {code} missing")
+        if options.peer_hosts:
+            host = _identity(first(avps, c.AVP_ORIGIN_HOST))
+            if host is None or host.lower() not in options.peer_hosts:
+                log.warning(
+                    "Diameter CER from %s with Origin-Host %s not in VOXBILL_DIAMETER_PEER_HOSTS:"
+                    " answered 3010 and disconnected",
+                    self._source,
+                    printable(host if host is not None else "(undecodable)"),
+                )
+                result = c.E_RESULT_CODE_DIAMETER_UNKNOWN_PEER
+                return Reply(answers.capabilities(header, options, result, self._local_ip), True)
         offered = {value(a) for a in avps if a.code == c.AVP_AUTH_APPLICATION_ID}
         for group in (a for a in avps if a.code == c.AVP_VENDOR_SPECIFIC_APPLICATION_ID):
             offered |= {value(a) for a in value(group) if a.code == c.AVP_AUTH_APPLICATION_ID}
@@ -120,10 +143,25 @@ class PeerState:
         door.pending += 1
         try:
             loop = asyncio.get_running_loop()
-            result = await loop.run_in_executor(door.executor, door.handler.handle, request)
+            handle = functools.partial(door.handler.handle, request, self._operator_id)
+            result = await loop.run_in_executor(door.executor, handle)
         finally:
             door.pending -= 1
         return answers.credit_control(header, door.options, echo, result, request.service)
+
+
+def _identity(avp: Any) -> str | None:
+    """A DiameterIdentity AVP as text, or None when it does not decode."""
+    try:
+        data = value(avp)
+    except ProtocolError:
+        return None
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return data if isinstance(data, str) else None
 
 
 def _error(header: Any, options: DiameterOptions, error: ProtocolError) -> bytes:

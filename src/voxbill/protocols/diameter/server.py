@@ -1,17 +1,32 @@
-"""The Diameter Gy listener over TCP (asyncio), and a thread runner for ``voxbill serve``."""
+"""The Diameter Gy listener over TCP (asyncio), and a thread runner for ``voxbill serve``.
+
+Who may connect is decided before anything is read: a source address outside
+``VOXBILL_DIAMETER_PEERS`` is closed at once (no answer: nothing tells it a Diameter
+node listens there), and so is a connection over the listener's caps (``Gate``:
+``VOXBILL_STREAM_MAX_CONNECTIONS``, ``VOXBILL_STREAM_MAX_PER_SOURCE``). An admitted
+connection is closed when no frame begins within the idle timeout
+(``VOXBILL_STREAM_IDLE_TIMEOUT_SECONDS``: peers send DWRs well within it), when a
+begun frame is not finished within the read timeout, and when the peer does not take
+an answer within that timeout either (it stopped reading).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+
+from voxbill.domain.errors import InvalidInput
+from voxbill.protocols.connections import Gate
+from voxbill.protocols.peers import source_address
 
 from .gy import GyHandler
 from .options import DiameterOptions
 from .peer import Door, PeerState, Reply
 from .requests import CREDIT_CONTROL
-from .wire import Frame, FramingLost, read_frame
+from .wire import Frame, FramingLost, ReadTimeout, read_frame
 
 log = logging.getLogger(__name__)
 
@@ -20,11 +35,18 @@ class DiameterServer:
     """``await start()`` listens; ``port`` is the bound port (0 in options picks one)."""
 
     def __init__(self, options: DiameterOptions, handler: GyHandler) -> None:
+        if not options.is_bound:
+            raise InvalidInput("Diameter peers must be bound to operators (options.bound)")
         self.options = options
         self._executor = ThreadPoolExecutor(options.workers, thread_name_prefix="diameter")
         self._door = Door(options, handler, self._executor)
+        self._gate = Gate(options.limits)
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+
+    @property
+    def open_connections(self) -> int:
+        return self._gate.open
 
     @property
     def port(self) -> int:
@@ -47,35 +69,62 @@ class DiameterServer:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peername = writer.get_extra_info("peername") or ("", 0)
+        address = source_address(str(peername[0]))
+        source = "" if address is None else str(address)
+        peer = self.options.peers.match(source)
+        if peer is None:
+            log.info("Diameter connection from %s closed: not a peer", source or "?")
+            writer.transport.abort()
+            return
+        if not self._gate.admit(source):
+            log.warning("Diameter connection from %s closed: too many connections", source)
+            writer.transport.abort()
+            return
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)
         try:
-            await _Connection(self._door, reader, writer).run()
+            connection = _Connection(self._door, reader, writer, peer.operator_id, source)
+            await connection.run()
         except (ConnectionError, asyncio.CancelledError):
             pass
+        except ReadTimeout as timeout:
+            log.info("Diameter connection from %s closed: %s", source, timeout)
         except Exception:
             log.exception("Diameter connection failed")
         finally:
+            self._gate.release(source)
             self._connections.discard(task)
             writer.close()
 
 
 class _Connection:
     def __init__(
-        self, door: Door, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self,
+        door: Door,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        operator_id: int | None = None,
+        source: str = "",
     ) -> None:
         local = writer.get_extra_info("sockname") or ("127.0.0.1", 0)
-        self._state = PeerState(door, str(local[0]))
+        self._state = PeerState(door, str(local[0]), operator_id, source)
+        self._limits = door.options.limits
         self._reader, self._writer = reader, writer
         self._write_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
+        """Read and answer frames until the peer leaves, says DPR, breaks framing, or
+        stays silent too long (:class:`ReadTimeout`, raised)."""
+        limits = self._limits
         try:
             while True:
                 try:
-                    frame = await read_frame(self._reader)
+                    frame = await read_frame(
+                        self._reader, idle=limits.idle_timeout, read=limits.read_timeout
+                    )
                 except FramingLost as lost:
                     await self._send(self._state.lost(lost))
                     return
@@ -98,22 +147,31 @@ class _Connection:
                 task.cancel()
 
     async def _answer(self, frame: Frame) -> None:
-        await self._send(await self._state.answer(frame))
+        with contextlib.suppress(ConnectionError):  # the connection is closing anyway
+            await self._send(await self._state.answer(frame))
 
     async def _send(self, reply: Reply) -> None:
+        """Write an answer; a peer that does not take it within the read timeout (it
+        stopped reading) loses its connection rather than holding the answers."""
         if reply.data is None:
             return
         async with self._write_lock:
             self._writer.write(reply.data)
-            await self._writer.drain()
+            try:
+                async with asyncio.timeout(self._limits.read_timeout):
+                    await self._writer.drain()
+            except TimeoutError:
+                self._writer.transport.abort()
+                raise ConnectionResetError("the peer does not read its answers") from None
 
 
 class DiameterThread:
     """The listener in a daemon thread with its own event loop, beside uvicorn's."""
 
     def __init__(self, options: DiameterOptions, handler: GyHandler) -> None:
-        self._options, self._handler = options, handler
+        self.server = DiameterServer(options, handler)  # refuses unbound peers, here
         self._ready = threading.Event()
+        self._failure: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._main, name="diameter", daemon=True)
         self.port = 0
@@ -121,21 +179,26 @@ class DiameterThread:
     def start(self) -> DiameterThread:
         self._thread.start()
         self._ready.wait(10)
+        if self._failure is not None:
+            raise self._failure
         return self
 
     def stop(self) -> None:
-        if self._loop is not None:
+        if self._loop is not None and self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
 
     def _main(self) -> None:
         loop = self._loop = asyncio.new_event_loop()
-        server = DiameterServer(self._options, self._handler)
         try:
-            loop.run_until_complete(server.start())
-            self.port = server.port
-        finally:
+            loop.run_until_complete(self.server.start())
+            self.port = self.server.port
+        except BaseException as exc:  # reported to start(): the port is taken, say
+            self._failure = exc
             self._ready.set()
+            loop.close()
+            return
+        self._ready.set()
         loop.run_forever()
-        loop.run_until_complete(server.close())
+        loop.run_until_complete(self.server.close())
         loop.close()

@@ -1,7 +1,8 @@
 """What a Gy node remembers between requests: answers for retransmissions, nothing else.
 
-A CCR with a Session-Id + CC-Request-Number already answered here gets that answer again
-(with or without the T flag). Charging is idempotent on its own (start by session id,
+A CCR with a Session-Id + CC-Request-Number already answered here, for a peer of the
+same operator, gets that answer again (with or without the T flag); a peer of another
+operator never reads it. Charging is idempotent on its own (start by session id,
 usage deltas and updates by request number, a second stop replays the settlement) and
 keeps each session's usage in the database, so this bounded (LRU) memory is a fast path
 that keeps answers identical, never a truth: another node, or this one after a restart,
@@ -46,17 +47,19 @@ class SessionBook(Generic[V]):
     def __init__(self, size: int = 200_000) -> None:
         self._guard = threading.Lock()
         self._stripes = [threading.Lock() for _ in range(_STRIPES)]
-        self._answers: _Lru[tuple[str, int], V] = _Lru(size)
+        self._answers: _Lru[tuple[int | None, str, int], V] = _Lru(size)
 
     @contextmanager
     def serialized(self, session_id: str) -> Iterator[None]:
         with self._stripes[hash(session_id) % _STRIPES]:
             yield
 
-    def answered(self, session_id: str, number: int) -> V | None:
+    def answered(self, session_id: str, number: int, operator_id: int | None = None) -> V | None:
         with self._guard:
-            return self._answers.get((session_id, number))
+            return self._answers.get((operator_id, session_id, number))
 
-    def remember(self, session_id: str, number: int, answer: V) -> None:
+    def remember(
+        self, session_id: str, number: int, answer: V, operator_id: int | None = None
+    ) -> None:
         with self._guard:
-            self._answers.put((session_id, number), answer)
+            self._answers.put((operator_id, session_id, number), answer)

@@ -2,8 +2,9 @@
 
 python-diameter does the byte work (headers, AVP codecs, its dictionary); this module
 adds what a server on a stream needs around it: reading one frame at a time with the
-header checked before the body is trusted, and turning any decoding failure of a
-hostile frame into a :class:`ProtocolError` that can still be answered.
+header checked before the body is trusted (at most :data:`MAX_FRAME` bytes), within an
+idle and a read timeout, and turning any decoding failure of a hostile frame into a
+:class:`ProtocolError` that can still be answered.
 """
 
 from __future__ import annotations
@@ -73,17 +74,37 @@ def check_header(head: bytes) -> Any:
     return header
 
 
-async def read_frame(reader: asyncio.StreamReader) -> Frame | None:
-    """The next frame, or ``None`` at a clean end of stream."""
+class ReadTimeout(Exception):
+    """No frame began within the idle timeout (``idle``), or a begun frame was not
+    finished within the read timeout: the connection is closed."""
+
+    def __init__(self, *, idle: bool) -> None:
+        super().__init__("idle" if idle else "frame not finished in time")
+        self.idle = idle
+
+
+async def read_frame(
+    reader: asyncio.StreamReader, *, idle: float | None = None, read: float | None = None
+) -> Frame | None:
+    """The next frame, or ``None`` at a clean end of stream. ``idle``: seconds to wait
+    for its first byte; ``read``: seconds from its first byte to its last (a peer that
+    sends half a frame and stops holds nothing longer). None: no limit."""
     try:
-        head = await reader.readexactly(HEADER_LENGTH)
+        async with asyncio.timeout(idle):
+            first = await reader.readexactly(1)
     except asyncio.IncompleteReadError:
         return None
-    header = check_header(head)
+    except TimeoutError:
+        raise ReadTimeout(idle=True) from None
     try:
-        body = await reader.readexactly(header.length - HEADER_LENGTH)
+        async with asyncio.timeout(read):
+            head = first + await reader.readexactly(HEADER_LENGTH - 1)
+            header = check_header(head)
+            body = await reader.readexactly(header.length - HEADER_LENGTH)
     except asyncio.IncompleteReadError:
         return None
+    except TimeoutError:
+        raise ReadTimeout(idle=False) from None
     return Frame(head + body, header)
 
 
