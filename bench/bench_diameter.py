@@ -113,10 +113,12 @@ def run(url: str | None, label: str, sessions: int, clients: int) -> None:
     container = world = None
     if url is None:
         handler = GyHandler(FakeCharging(limit=10**6))
+        options = options.bound([1])  # loopback peers, bound to a (fake) operator
     else:
         container = build(Settings(database_url=url), migrate=True)
         world = build_world(container, customer_funds="1000000", reseller_funds="10000000")
         handler = handler_for(container, options)
+        options = options.bound(container.accounts.operator_ids())
     door = DiameterThread(options, handler).start()
     try:
         cpu0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()

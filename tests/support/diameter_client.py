@@ -7,8 +7,10 @@ Nothing here comes from ``voxbill.protocols.diameter`` except the server being t
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from diameter.message import Avp
+from diameter.message import Avp, Message, MessageHeader
 from diameter.message import constants as c
 from diameter.message.commands import CreditControlAnswer, CreditControlRequest
 from diameter.message.commands.credit_control import (
@@ -98,6 +100,44 @@ def read_cca(answer: Any) -> Cca:
     )
 
 
+def build_ccr(
+    session_id: str,
+    request_type: int,
+    number: int,
+    *,
+    ani: str | None = None,
+    sip_uri: str | None = None,
+    callee: str | None = None,
+    used: int | None = None,
+    units: int | None = None,
+    retransmit: bool = False,
+) -> CreditControlRequest:
+    """A CCR as an IMS charging client sends it."""
+    ccr = CreditControlRequest()
+    ccr.session_id = session_id
+    ccr.origin_host = CLIENT_HOST.encode()
+    ccr.origin_realm = CLIENT_REALM.encode()
+    ccr.destination_realm = SERVER_REALM.encode()
+    ccr.service_context_id = "32274@3gpp.org" if units else "32260@3gpp.org"
+    ccr.cc_request_type = request_type
+    ccr.cc_request_number = number
+    ids = []
+    if ani:
+        ids.append(SubscriptionId(c.E_SUBSCRIPTION_ID_TYPE_END_USER_E164, ani))
+    if sip_uri:
+        ids.append(SubscriptionId(c.E_SUBSCRIPTION_ID_TYPE_END_USER_SIP_URI, sip_uri))
+    ccr.subscription_id = ids
+    if callee:
+        ccr.append_avp(Avp.new(c.AVP_CALLED_STATION_ID, value=callee))
+    if used is not None:
+        ccr.used_service_unit = [UsedServiceUnit(cc_time=used)]
+    if request_type == c.E_CC_REQUEST_TYPE_EVENT_REQUEST:
+        ccr.requested_action = c.E_REQUESTED_ACTION_DIRECT_DEBITING
+        ccr.requested_service_unit = RequestedServiceUnit(cc_service_specific_units=units)
+    ccr.header.is_retransmit = retransmit
+    return ccr
+
+
 class GyClient:
     """CCR-I / U / T / Event over a python-diameter Node peer connection."""
 
@@ -132,42 +172,8 @@ class GyClient:
     def new_session_id(self) -> str:
         return self.node.session_generator.next_id() + f";{next(_sessions)}"
 
-    def request(
-        self,
-        session_id: str,
-        request_type: int,
-        number: int,
-        *,
-        ani: str | None = None,
-        sip_uri: str | None = None,
-        callee: str | None = None,
-        used: int | None = None,
-        units: int | None = None,
-        retransmit: bool = False,
-    ) -> CreditControlRequest:
-        ccr = CreditControlRequest()
-        ccr.session_id = session_id
-        ccr.origin_host = CLIENT_HOST.encode()
-        ccr.origin_realm = CLIENT_REALM.encode()
-        ccr.destination_realm = SERVER_REALM.encode()
-        ccr.service_context_id = "32274@3gpp.org" if units else "32260@3gpp.org"
-        ccr.cc_request_type = request_type
-        ccr.cc_request_number = number
-        ids = []
-        if ani:
-            ids.append(SubscriptionId(c.E_SUBSCRIPTION_ID_TYPE_END_USER_E164, ani))
-        if sip_uri:
-            ids.append(SubscriptionId(c.E_SUBSCRIPTION_ID_TYPE_END_USER_SIP_URI, sip_uri))
-        ccr.subscription_id = ids
-        if callee:
-            ccr.append_avp(Avp.new(c.AVP_CALLED_STATION_ID, value=callee))
-        if used is not None:
-            ccr.used_service_unit = [UsedServiceUnit(cc_time=used)]
-        if request_type == c.E_CC_REQUEST_TYPE_EVENT_REQUEST:
-            ccr.requested_action = c.E_REQUESTED_ACTION_DIRECT_DEBITING
-            ccr.requested_service_unit = RequestedServiceUnit(cc_service_specific_units=units)
-        ccr.header.is_retransmit = retransmit
-        return ccr
+    def request(self, session_id: str, request_type: int, number: int, **kw: Any) -> Any:
+        return build_ccr(session_id, request_type, number, **kw)
 
     def send(self, ccr: CreditControlRequest) -> Cca:
         answer = self.app.send_request(ccr, timeout=15)
@@ -206,3 +212,78 @@ def gy_client(port: int) -> Iterator[GyClient]:
         yield client
     finally:
         client.stop()
+
+
+def frame(code: int, avps: list[Any], *, app: int = 0, hop: int = 1) -> bytes:
+    """A request's bytes, coded by python-diameter."""
+    header = MessageHeader(command_flags=0x80, command_code=code, application_id=app)
+    header.hop_by_hop_identifier = header.end_to_end_identifier = hop
+    return bytes(Message(header, avps).as_bytes())
+
+
+def cer(origin_host: str | bytes = CLIENT_HOST) -> bytes:
+    host = origin_host.encode() if isinstance(origin_host, str) else origin_host
+    return frame(
+        257,
+        [
+            Avp.new(c.AVP_ORIGIN_HOST, value=host),
+            Avp.new(c.AVP_ORIGIN_REALM, value=CLIENT_REALM.encode()),
+            Avp.new(c.AVP_AUTH_APPLICATION_ID, value=4),
+        ],
+    )
+
+
+def ccr(session_id: str, request_type: int, number: int, **kw: Any) -> bytes:
+    """A CCR's bytes (the same AVPs :meth:`GyClient.request` sends)."""
+    request = build_ccr(session_id, request_type, number, **kw)
+    request.auth_application_id = request.header.application_id = 4
+    request.header.hop_by_hop_identifier = request.header.end_to_end_identifier = number + 1
+    return bytes(request.as_bytes())
+
+
+class RawPeer:
+    """A Diameter peer on a plain TCP socket, sending from ``source`` (any loopback
+    address): the bytes are python-diameter's, the timing is the test's."""
+
+    def __init__(self, port: int, source: str = "127.0.0.1", timeout: float = 30) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout, (source, 0))
+
+    def send(self, data: bytes) -> None:
+        """Send; a connection the server already closed shows on the next read."""
+        with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+            self.sock.sendall(data)
+
+    def receive(self) -> Any | None:
+        """The next message, or None when the server closed the connection."""
+        head = self._exactly(20)
+        if head is None:
+            return None
+        body = self._exactly(int.from_bytes(head[1:4], "big") - 20)
+        return None if body is None else Message.from_bytes(head + body)
+
+    def closed_by_server(self) -> bool:
+        """True once the server closed (end of stream or reset), within the socket's
+        timeout; False if it sent something instead."""
+        try:
+            return self.sock.recv(1) == b""
+        except ConnectionResetError:
+            return True
+
+    def exchange(self, data: bytes) -> Any | None:
+        self.send(data)
+        return self.receive()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def _exactly(self, size: int) -> bytes | None:
+        data = b""
+        while len(data) < size:
+            try:
+                chunk = self.sock.recv(size - len(data))
+            except ConnectionResetError:
+                return None
+            if not chunk:
+                return None
+            data += chunk
+        return data

@@ -8,6 +8,7 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
 from diameter.message import Avp, Message, MessageHeader
 from diameter.message import constants as c
 from hypothesis import HealthCheck, given, settings
@@ -76,11 +77,11 @@ class MemoryWriter:
         return None
 
 
-def converse(*chunks: bytes) -> list[Any]:
+def converse(*chunks: bytes, options: DiameterOptions | None = None) -> list[Any]:
     """Run one connection over ``chunks``; the answers it wrote, decoded."""
 
     async def run() -> bytes:
-        door = Door(DiameterOptions(), GyHandler(FakeCharging()), _EXECUTOR)
+        door = Door(options or DiameterOptions(), GyHandler(FakeCharging()), _EXECUTOR)
         reader = asyncio.StreamReader()
         for chunk in chunks:
             reader.feed_data(chunk)
@@ -154,3 +155,27 @@ def test_a_stray_answer_is_ignored() -> None:
     answer[4] = 0
     reply = asyncio.run(state.answer(Frame(bytes(answer), check_header(bytes(answer[:20])))))
     assert reply.data is None
+
+
+def test_a_cer_from_an_origin_host_not_listed_is_3010_and_closes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Finding 14 (Origin-Host), and 19: the host named in the log line is escaped."""
+    options = DiameterOptions(peer_hosts=frozenset({"client.example"}))
+    assert dwa_answered(converse(CER, DWR, options=options))
+    forged = b"evil.example\nINFO voxbill: all good"
+    cer = request(
+        257,
+        [
+            Avp.new(c.AVP_ORIGIN_HOST, value=forged),
+            Avp.new(c.AVP_ORIGIN_REALM, value=b"example"),
+            Avp.new(c.AVP_AUTH_APPLICATION_ID, value=4),
+        ],
+    )
+    with caplog.at_level("WARNING"):
+        answers = converse(cer, DWR, options=options)
+    (cea,) = answers  # the DWR after it is never read: the connection closed
+    assert (cea.header.command_code, cea.result_code, cea.header.is_error) == (257, 3010, True)
+    (line,) = [record.getMessage() for record in caplog.records]
+    assert "\n" not in line
+    assert "evil.example\\nINFO voxbill" in line
