@@ -74,7 +74,7 @@ def test_binding_takes_the_sole_operator_or_demands_one_per_client() -> None:
     sole = RadiusClients.parse("127.0.0.1=a").bound([1])
     assert sole.is_bound
     assert [c.operator_id for c in sole] == [1]
-    with pytest.raises(InvalidInput, match="OPERATOR_ID"):  # two operators: name one
+    with pytest.raises(InvalidInput, match="=SECRET@OPERATOR_ID"):  # two operators: name one
         RadiusClients.parse("127.0.0.1=a").bound([1, 2])
     both = RadiusClients.parse("127.0.0.1=a@2,10.0.0.0/8=b@1").bound([1, 2])
     assert [(str(c.network), c.operator_id) for c in both] == [

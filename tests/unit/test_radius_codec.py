@@ -162,3 +162,32 @@ def test_attributes_outside_the_dictionary_are_kept_raw_not_fatal() -> None:
     request = decode_request(packet.RequestPacket(), SECRET, accounting=True)
     assert request is not None
     assert request.packet["Acct-Status-Type"] == ["Stop"]
+
+
+def test_a_port_with_too_much_in_progress_drops_new_requests() -> None:
+    """A flood from a client's address (UDP sources are easy to forge) queues at most
+    ``max_pending`` requests per port; the rest are dropped, as a NAS retransmits."""
+    import asyncio
+
+    from voxbill.protocols.radius.clients import RadiusClients
+    from voxbill.protocols.radius.server import RadiusServer, _Endpoint
+
+    class Transport:
+        def sendto(self, data: bytes, addr: object) -> None: ...
+
+    async def flood() -> int:
+        clients = RadiusClients.parse("127.0.0.1=s3cret").bound([1])
+        server = RadiusServer(None, clients, max_pending=2)  # type: ignore[arg-type]
+        server.process = lambda *args: None  # type: ignore[method-assign]
+        endpoint = _Endpoint(server, accounting=False)
+        endpoint.connection_made(Transport())  # type: ignore[arg-type]
+        for ident in range(5):
+            data = bytearray(_access(SECRET, signed=True))
+            data[1] = ident
+            endpoint.datagram_received(bytes(data), ("127.0.0.1", 4000))
+        in_progress = len(endpoint._tasks)
+        await endpoint.drain()
+        server.executor.shutdown()
+        return in_progress
+
+    assert asyncio.run(flood()) == 2

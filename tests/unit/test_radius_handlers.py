@@ -11,6 +11,7 @@ import pytest
 from pyrad.packet import AccessAccept, AccessReject, AccountingRequest, AcctPacket
 
 from voxbill.domain.errors import NotFound
+from voxbill.protocols.log_safe import printable
 from voxbill.protocols.radius import card_class
 from voxbill.protocols.radius.access import AccessHandler
 from voxbill.protocols.radius.accounting import AccountingHandler
@@ -209,3 +210,10 @@ def test_wire_values_in_log_lines_are_escaped(caplog: pytest.LogCaptureFixture) 
     assert "\r" not in line
     assert "\x1b" not in line
     assert "c9\\nCRITICAL voxbill" in line
+
+
+def test_printable_escapes_every_line_breaker_and_bounds_the_value() -> None:
+    assert printable("a\nb\rc\x1bd\u2028e\u0085f\tg") == "a\\nb\\rc\\x1bd\\u2028e\\x85f\\tg"
+    assert printable("plain value") == "plain value"
+    assert printable("x" * 500) == "x" * 200 + "..."
+    assert printable("\n" * 500, limit=3) == "\\n\\n\\n..."

@@ -91,6 +91,13 @@ class RadiusClients:
 
     def bound(self, operator_ids: Sequence[int]) -> RadiusClients:
         """Every client bound to an existing operator (see :meth:`Peers.bound`)."""
+        operators = len(set(operator_ids))
+        for client in self:
+            if client.operator_id is None and operators != 1:
+                raise InvalidInput(
+                    f"{CLIENTS_SETTING}: {client.network} names no operator and there are "
+                    f"{operators} operators; write it as {client.network}=SECRET@OPERATOR_ID"
+                )
         return RadiusClients(self._peers.bound(operator_ids), self._unsigned)
 
     @property

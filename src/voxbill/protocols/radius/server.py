@@ -59,6 +59,8 @@ class _Endpoint(asyncio.DatagramProtocol):
             if cached and self.transport is not None:  # else IN_FLIGHT: first copy answers
                 self.transport.sendto(cached, addr)
             return
+        if len(self._tasks) >= self._server.max_pending:
+            return  # too much in progress on this port: dropped, the NAS retransmits
         self._replies.begin(key)
         task = asyncio.get_running_loop().create_task(self._answer(data, client, addr, key))
         self._tasks.add(task)
@@ -103,12 +105,16 @@ class RadiusServer:
         port: int = 1812,
         workers: int = 8,
         scope: SessionScope | None = None,
+        max_pending: int = 1024,
     ) -> None:
         """``clients`` must be bound to operators; ``scope``: which sessions a client's
-        operator may update and stop (None: any, for tests over a fake charging)."""
+        operator may update and stop (None: any, for tests over a fake charging);
+        ``max_pending``: requests in progress per port beyond which new ones are dropped
+        (a flood queues no unbounded work; a NAS retransmits)."""
         if not clients.is_bound:
             raise InvalidInput("RADIUS clients must be bound to operators (RadiusClients.bound)")
         self.clients = clients
+        self.max_pending = max_pending
         self.host = host
         self.auth_port = port
         self.acct_port = port + 1
