@@ -171,7 +171,8 @@ def test_a_silent_connection_is_closed_after_the_idle_timeout(container: Contain
     """Before: an idle connection stayed open for ever (1,100 of them exhausted the
     process's descriptors). Peers send DWRs well within the timeout (default 120 s)."""
     build_world(container)
-    limits = ConnectionLimits(idle_timeout=0.3, read_timeout=30)
+    # 2 s: long enough that the CER below is sent first even on a loaded machine
+    limits = ConnectionLimits(idle_timeout=2, read_timeout=30)
     with diameter_server(container, limits=limits) as port:
         with peer(port) as silent:  # never says anything
             assert silent.closed_by_server()

@@ -123,11 +123,13 @@ def test_card_and_pin_with_message_authenticator_then_accounting_charges_the_car
 @sqlite_only
 def test_wrong_secret_is_ignored(world: World, port: int) -> None:
     card = {"User-Name": "12345678", "User-Password": "4321", "Called-Station-Id": UK}
-    assert radclient(port, "auth", card, secret="wrong") is None
+    assert radclient(port, "auth", card, secret="wrong", wait=1) is None
     signed = {"Calling-Station-Id": ANI, "Called-Station-Id": UK, "Message-Authenticator": "0x00"}
-    assert radclient(port, "auth", signed, secret="wrong") is None
+    assert radclient(port, "auth", signed, secret="wrong", wait=1) is None
     start = {"Acct-Status-Type": "Start", "Acct-Session-Id": "x", "Calling-Station-Id": ANI}
-    assert radclient(port, "acct", start | {"Called-Station-Id": UK}, secret="wrong") is None
+    assert (
+        radclient(port, "acct", start | {"Called-Station-Id": UK}, secret="wrong", wait=1) is None
+    )
     assert world.container.ledger.holds("x") == []
 
 

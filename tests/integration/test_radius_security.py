@@ -37,9 +37,11 @@ def test_an_access_request_without_message_authenticator_gets_no_answer(world: W
     """Before: an Access-Request with neither Message-Authenticator nor User-Password was
     answered whatever secret signed it, with the caller's balance in h323-credit-amount."""
     with running_radius(world.container) as port:
-        assert radclient(port, "auth", CALL, secret="guessed", signed=False) is None
-        assert radclient(port, "auth", CALL, signed=False) is None  # the right secret too
-        assert radclient(port, "auth", CALL, secret="guessed") is None  # signed, wrong secret
+        assert radclient(port, "auth", CALL, secret="guessed", signed=False, wait=1) is None
+        assert radclient(port, "auth", CALL, signed=False, wait=1) is None  # the right secret too
+        assert (
+            radclient(port, "auth", CALL, secret="guessed", wait=1) is None
+        )  # signed, wrong secret
         accept = radclient(port, "auth", CALL)  # the right secret, signed
         assert accept is not None
         assert accept.code == "Access-Accept"
@@ -57,7 +59,7 @@ def test_a_client_listed_as_unsigned_is_answered_without_message_authenticator(
         assert legacy is not None
         assert legacy.code == "Access-Accept"
         assert "Message-Authenticator" in legacy.attributes  # replies are signed anyway
-        assert radclient(port, "auth", CALL, signed=False, source="127.0.0.2") is None
+        assert radclient(port, "auth", CALL, signed=False, source="127.0.0.2", wait=1) is None
 
 
 def _two_operators(world: World) -> tuple[str, int]:

@@ -88,9 +88,12 @@ def radclient(
     *,
     signed: bool = True,
     source: str | None = None,
+    wait: float = 5,
 ) -> Reply | None:
-    """Send one request with ``radclient -x -t 1 -r 1``; the parsed reply or ``None``.
-    ``signed``: an Access-Request gets a Message-Authenticator (radclient computes it)."""
+    """Send one request with ``radclient -x -t WAIT -r 1``; the parsed reply or ``None``.
+    ``signed``: an Access-Request gets a Message-Authenticator (radclient computes it).
+    ``wait``: seconds for the reply (radclient returns as soon as it comes; a test that
+    expects none passes a short wait, which can only make it pass more slowly)."""
     attributes = dict(attributes)
     if kind == "auth" and signed:
         attributes.setdefault("Message-Authenticator", "0x00")
@@ -104,7 +107,7 @@ def radclient(
     )
     target = f"127.0.0.1:{port + 1 if kind == 'acct' else port}"
     done = subprocess.run(
-        [require_radclient(), "-x", "-t", "1", "-r", "1", target, kind, secret],
+        [require_radclient(), "-x", "-t", str(wait), "-r", "1", target, kind, secret],
         input=line + "\n",
         capture_output=True,
         text=True,
