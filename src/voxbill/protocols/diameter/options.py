@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from voxbill.domain.errors import InvalidInput
 from voxbill.protocols.connections import ConnectionLimits
 from voxbill.protocols.peers import Peers
 from voxbill.settings import Settings
@@ -84,4 +85,17 @@ class DiameterOptions:
             default = self.operator_id
             named = (p if p.operator_id else replace(p, operator_id=default) for p in peers)
             peers = Peers(named, setting=peers.setting)
+        if self._unset() and len(set(operator_ids)) > 1 and self.operator_id is None:
+            raise InvalidInput(
+                f"{PEERS_SETTING} is not set (loopback only, no operator) and there are "
+                f"{len(set(operator_ids))} operators; set it with each peer's operator, "
+                "e.g. 127.0.0.1/32=OPERATOR_ID"
+            )
         return replace(self, peers=peers.bound(operator_ids))
+
+    def _unset(self) -> bool:
+        """The peers are the default: loopback, bound to nothing."""
+        default = {peer.network for peer in loopback_peers()}
+        return {peer.network for peer in self.peers} == default and not any(
+            peer.operator_id for peer in self.peers
+        )
