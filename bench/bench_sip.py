@@ -50,8 +50,8 @@ SCENARIOS = ROOT / "tests" / "e2e" / "sipp"
 class AuthorizeOnlyDoor(RedirectDoor):
     """Routes and a read-only decision: the 302 without a session (bench only)."""
 
-    def invite(self, request: SipRequest, source_ip: str) -> Answer:
-        caller = self.caller_of(request, source_ip)
+    def invite(self, request: SipRequest, source_ip: str, operator_id: int | None = None) -> Answer:
+        caller = self.caller_of(request, source_ip, operator_id)
         query = self._routing.for_caller(caller, request.callee)
         decision = self._charging.authorize(caller, request.callee)
         if query is None or not query.routes or not decision.allowed:

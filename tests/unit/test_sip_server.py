@@ -39,7 +39,7 @@ class FakeDoor(RedirectDoor):
         self.calls: list[tuple[str, str]] = []
         self.gate = gate
 
-    def invite(self, request: SipRequest, source_ip: str) -> Answer:
+    def invite(self, request: SipRequest, source_ip: str, operator_id: int | None = None) -> Answer:
         if self.gate is not None:
             self.gate.wait(5)
         self.calls.append((request.call_id, source_ip))

@@ -90,6 +90,11 @@ def _serve(
     # so that the doors below are stopped (SIP processes included), not orphaned
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
+        sip = sip or container.settings.sip_port
+        if sip:  # peers bound first: a bad VOXBILL_SIP_PEERS is one line, nothing started
+            from voxbill.protocols.sip.running import sip_peers as bind_sip_peers
+
+            sip_peers = bind_sip_peers(container)
         radius = radius or container.settings.radius_port
         if radius:
             from voxbill.protocols.radius import RadiusThread, radius_server
@@ -102,15 +107,15 @@ def _serve(
 
             options = DiameterOptions.from_settings(container.settings, diameter)
             doors.append(diameter_thread(container, options).start())
-        sip = sip or container.settings.sip_port
         if sip and sip_processes > 1:
             from voxbill.protocols.sip.processes import SipProcesses
 
-            doors.append(SipProcesses(host, sip, sip_processes).start())
+            doors.append(SipProcesses(host, sip, sip_processes, sip_peers).start())
         elif sip:
             from voxbill.protocols.sip.running import SipThread, sip_server
 
-            doors.append(SipThread(sip_server(container, host, sip)).start())
+            redirect = sip_server(container, host, sip, peers=sip_peers)
+            doors.append(SipThread(redirect).start())
         if container.settings.sweeper_interval_seconds > 0:
             from voxbill.jobs.sweeper import SweeperThread
 

@@ -3,6 +3,15 @@
 The session records the first (cheapest) route's vendor: a redirect server never learns
 which route the switch finally used, so the CDR's buy leg is the first choice.
 
+Every lookup is scoped to the operator of the peer that sent the request (the server
+matched its source against ``VOXBILL_SIP_PEERS``): a switch of operator A never finds
+operator B's callers nor B's sessions, whatever From says.
+
+A ``BYE`` that carries ``X-Voxbill-Duration: SECONDS`` stops the session named by its
+Call-ID at that duration (0: the call never connected): how a switch without HTTP
+modules (the shipped Kamailio configuration) gives back the grant of a call that failed
+at every vendor or was cancelled. Any other BYE is 481, as for any redirect server.
+
 Blocking (it reads and writes the database): the server runs it in a thread pool. It
 never raises: every outcome is an :class:`Answer` (status, phrase, headers).
 """
@@ -15,10 +24,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from voxbill.domain.errors import InvalidInput, VoxbillError
+from voxbill.domain.access import Principal, Role
+from voxbill.domain.accounts import root_path
+from voxbill.domain.errors import InvalidInput, NotFound, VoxbillError
 from voxbill.domain.routing import q_values
+from voxbill.protocols.log_safe import printable
 from voxbill.protocols.refusals import refusal_for
 from voxbill.protocols.sip.message import SipRequest
+from voxbill.services.accounts import AccountService
 from voxbill.services.charging import CallerId, ChargingRefused, ChargingService
 from voxbill.services.routing import RoutingService
 
@@ -39,6 +52,10 @@ def refusal(reason: str | None) -> Answer:
 
 
 BAD_REQUEST = Answer(400, "Bad Request")
+STOPPED = Answer(200, "OK")
+NO_SUCH_CALL = Answer(481, "Call/Transaction Does Not Exist")
+#: The header of a BYE that stops a session (seconds, ASCII digits).
+DURATION_HEADER = "x-voxbill-duration"
 
 
 def _decimal(value: Decimal) -> str:
@@ -53,35 +70,75 @@ class RedirectDoor:
         charging: ChargingService,
         routing: RoutingService,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        accounts: AccountService | None = None,
     ) -> None:
+        """``accounts`` checks that a session a BYE stops belongs to the peer's
+        operator; without it, BYEs are never honoured (481)."""
         self._charging = charging
         self._routing = routing
         self._clock = clock
+        self._accounts = accounts
 
     @staticmethod
-    def caller_of(request: SipRequest, source_ip: str) -> CallerId:
-        """Trunk by source IP; ANI from P-Asserted-Identity (else From); SIP user from From."""
-        return CallerId(ani=request.caller, sip_user=request.from_user, ip=source_ip)
+    def caller_of(request: SipRequest, source_ip: str, operator_id: int | None = None) -> CallerId:
+        """Trunk by source IP; ANI from P-Asserted-Identity (else From); SIP user from
+        From; looked up among ``operator_id``'s identifiers (the peer's operator)."""
+        return CallerId(
+            ani=request.caller, sip_user=request.from_user, ip=source_ip, operator_id=operator_id
+        )
 
-    def invite(self, request: SipRequest, source_ip: str) -> Answer:
+    def invite(self, request: SipRequest, source_ip: str, operator_id: int | None = None) -> Answer:
         try:
-            return self._invite(request, source_ip)
+            return self._invite(request, source_ip, operator_id)
         except ChargingRefused as refused:
             return refusal(refused.code)
         except InvalidInput:
             return BAD_REQUEST
         except VoxbillError as error:  # e.g. database_busy: 503, the switch may retry
-            log.warning("SIP INVITE %s failed: %s", request.call_id, error)
+            log.warning("SIP INVITE %s failed: %s", printable(request.call_id), error)
             return refusal(error.code)
         except Exception:
-            log.exception("SIP INVITE %s failed", request.call_id)
+            log.exception("SIP INVITE %s failed", printable(request.call_id))
             return refusal(None)
 
-    def _invite(self, request: SipRequest, source_ip: str) -> Answer:
+    def bye(self, request: SipRequest, operator_id: int | None) -> Answer:
+        """Stop the session of the Call-ID at ``X-Voxbill-Duration`` seconds; 481 for a
+        BYE without it, or for a session unknown or of another operator (alike)."""
+        duration = request.first(DURATION_HEADER)
+        if duration is None or self._accounts is None or operator_id is None:
+            return NO_SUCH_CALL
+        if not (duration.isascii() and duration.isdigit() and len(duration) <= 9):
+            return BAD_REQUEST
+        try:
+            if not self._owned(request.call_id, operator_id):
+                return NO_SUCH_CALL
+            self._charging.stop(request.call_id, int(duration))
+            return STOPPED
+        except InvalidInput:
+            return BAD_REQUEST
+        except VoxbillError as error:  # unknown_session: 481; database_busy: 503
+            return refusal(error.code)
+        except Exception:
+            log.exception("SIP BYE %s failed", printable(request.call_id))
+            return refusal(None)
+
+    def _owned(self, session_id: str, operator_id: int) -> bool:
+        account_id = self._charging.session_account(session_id)
+        if account_id is None or self._accounts is None:
+            return False
+        operator = Principal(operator_id, root_path(operator_id), Role.ADMIN)
+        try:
+            self._accounts.visible_recently(operator, account_id)
+        except NotFound:
+            return False
+        return True
+
+    def _invite(self, request: SipRequest, source_ip: str, operator_id: int | None) -> Answer:
         callee = request.callee
         if not callee:
             return refusal("invalid_number")
-        caller = self.caller_of(request, source_ip)
+        caller = self.caller_of(request, source_ip, operator_id)
         now = self._clock()
         query = self._routing.for_caller(caller, callee, now)
         if query is None or not query.routes:

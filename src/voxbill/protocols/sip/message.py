@@ -5,6 +5,15 @@ and reads the few values voxbill needs (Request-URI user, From / P-Asserted-Iden
 user, Via branch, CSeq). Anything it does not understand is a :class:`SipParseError`,
 which says whether enough was read to answer ``400 Bad Request``. Never a crash: every
 failure of a hostile input is that one error type.
+
+Lines end at CRLF only, and a line may hold no other control character than HTAB: a
+bare LF or CR, a NUL, an escape… is refused (issue 10, finding 1). Other SIP stacks
+(Kamailio among them) also end a line at a bare LF, so such a value would read there as
+headers of the sender's choosing; copied into our response, a ``From`` holding
+``\nContact: <sip:premium@attacker>`` became a route. A refused request is answered
+400 from its clean lines only, and not at all when a line a response must copy is the
+tainted one (or when it is a response: never answer one, or two servers answer each
+other forever).
 """
 
 from __future__ import annotations
@@ -28,7 +37,15 @@ COMPACT: Final = {
 }
 #: Headers a response copies from its request (RFC 3261 §8.2.6.2).
 ECHOED: Final = ("via", "from", "to", "call-id", "cseq")
-_TOKEN = re.compile(r"^[A-Za-z0-9.!%*_+`'~-]+$")
+_TOKEN = re.compile(r"[A-Za-z0-9.!%*_+`'~-]+")
+#: What no header line (nor the request line) may hold once cut at CRLF: every C0
+#: control but HTAB (a bare CR or LF among them), and DEL.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+#: The same over a whole head, where CRLF still ends each line.
+_TAINTED_HEAD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n")
+#: A header line of a head that is not UTF-8 is copied only when it is plain ASCII.
+_NOT_ASCII = re.compile(r"[^\t\x20-\x7e]")
+_BLANK = " \t"
 _URI_USER = re.compile(r"^(?:sips?|tel):([^@;?>]*)")
 _BRANCH = re.compile(r";\s*branch\s*=\s*([^;,\s]+)", re.IGNORECASE)
 
@@ -87,9 +104,10 @@ class SipRequest:
     def cseq(self) -> tuple[int, str]:
         text = self.cseq_text or ""
         number, _, method = text.partition(" ")
-        if not number.isdigit() or len(number) > 10 or not _TOKEN.match(method.strip()):
+        method = method.strip(_BLANK)
+        if not _digits(number, 10) or not _TOKEN.fullmatch(method):
             raise SipParseError("bad CSeq", self)
-        return int(number), method.strip()
+        return int(number), method
 
     @property
     def callee(self) -> str:
@@ -136,7 +154,7 @@ def _lines(head: str) -> list[str]:
     lines: list[str] = []
     for line in head.split("\r\n"):
         if line[:1] in (" ", "\t") and lines:
-            lines[-1] += " " + line.strip()
+            lines[-1] += " " + line.strip(_BLANK)
         else:
             lines.append(line)
     return lines
@@ -154,57 +172,70 @@ def parse_request(data: bytes) -> SipRequest:
     if not separator:
         raise SipParseError("no end of headers")
     try:
-        text = head.decode("utf-8")
+        text = head.decode("utf-8").lstrip("\r\n")
     except UnicodeDecodeError:
-        text = head.decode("latin-1")
-        partial = _read(text, strict=False)
+        partial = _salvage(head.decode("latin-1").lstrip("\r\n"), _NOT_ASCII)
         raise SipParseError("headers are not UTF-8", partial) from None
-    request = _read(text, strict=True)
-    if request is None:  # pragma: no cover - strict reading raises instead
-        raise SipParseError("not a SIP request")
+    if _TAINTED_HEAD.search(text):
+        raise SipParseError("a control character in a line", _salvage(text, _CONTROL))
+    request = _read(text)
     length = request.first("content-length")
     if length is not None:
-        if not length.strip().isdigit() or int(length) > len(body):
+        if not _digits(length, 10) or int(length) > len(body):
             raise SipParseError("bad Content-Length", request)
         body = body[: int(length)]
     request.body = body
     return request
 
 
-def _read(text: str, *, strict: bool) -> SipRequest | None:
-    lines = _lines(text.lstrip("\r\n"))
+def _digits(text: str, most: int) -> bool:
+    return 0 < len(text) <= most and text.isascii() and text.isdigit()
+
+
+def _read(text: str) -> SipRequest:
+    lines = _lines(text)
     parts = lines[0].split(" ")
-    if len(parts) != 3 or parts[2] != "SIP/2.0" or not _TOKEN.match(parts[0]):
-        if not strict:
-            return None
-        raise SipParseError("not a SIP/2.0 request line", _salvage(lines))
+    if len(parts) != 3 or parts[2] != "SIP/2.0" or not _TOKEN.fullmatch(parts[0]):
+        raise SipParseError("not a SIP/2.0 request line", _salvage(text))
     request = SipRequest(parts[0], parts[1])
     if len(lines) - 1 > MAX_HEADERS:
         raise SipParseError("too many headers")
     bad = None
     for line in lines[1:]:
         name, colon, value = line.partition(":")
-        name = name.strip().lower()
-        if not colon or not _TOKEN.match(name):
+        name = name.strip(_BLANK).lower()
+        if not colon or not _TOKEN.fullmatch(name):
             bad = bad or f"bad header line {line[:40]!r}"
             continue
-        request.headers.append((COMPACT.get(name, name), value.strip()))
-    if not strict:
-        return request
+        request.headers.append((COMPACT.get(name, name), value.strip(_BLANK)))
     if bad is not None:
         raise SipParseError(bad, request)
     _check(request)
     return request
 
 
-def _salvage(lines: list[str]) -> SipRequest | None:
-    """A request line we refuse may still come with headers we can answer to."""
-    salvaged = SipRequest("", "")
+def _salvage(text: str, tainted: re.Pattern[str] | None = None) -> SipRequest | None:
+    """What a refused request still lets us answer 400 to: its well-formed header lines
+    that ``tainted`` does not match. None (send nothing) when a line a response must
+    copy is tainted (it cannot be copied, and a response without it is no answer),
+    when the clean lines lack Via, Call-ID or CSeq, or when it is a response."""
+    lines = _lines(text)
+    if len(lines) - 1 > MAX_HEADERS:
+        return None
+    first = lines[0].split(" ", 1)[0]
+    if first.startswith("SIP/"):
+        return None
+    salvaged = SipRequest(first if _TOKEN.fullmatch(first) else "", "")
     for line in lines[1:]:
         name, colon, value = line.partition(":")
-        name = name.strip().lower()
-        if colon and _TOKEN.match(name):
-            salvaged.headers.append((COMPACT.get(name, name), value.strip()))
+        if tainted is not None and tainted.search(line):
+            named = tainted.sub("", name).strip(_BLANK).lower()
+            if COMPACT.get(named, named) in ECHOED:
+                return None
+            continue
+        name = name.strip(_BLANK).lower()
+        if colon and _TOKEN.fullmatch(name):
+            salvaged.headers.append((COMPACT.get(name, name), value.strip(_BLANK)))
     return salvaged if salvaged.answerable else None
 
 

@@ -7,6 +7,12 @@ INVITE is a charging transaction needs them all. ``voxbill serve --sip PORT
 and so its retransmissions) keeps going to the same one. Each process has its own
 services and database pool; every truth is in the database, so any process may answer
 any call (a retransmission that did land elsewhere replays the same session).
+
+The parent binds ``VOXBILL_SIP_PEERS`` once (a setting that cannot be bound stops
+``voxbill serve`` with one line, before any process starts) and hands every process
+the same bound peers. Connection caps (``VOXBILL_STREAM_*``) are each process's own:
+the kernel spreads TCP connections over the processes, so a source may hold up to
+N x ``stream_max_per_source`` connections in all.
 """
 
 from __future__ import annotations
@@ -18,9 +24,8 @@ from multiprocessing.process import BaseProcess
 
 from voxbill import heap
 from voxbill.bootstrap import build
-from voxbill.protocols.sip.door import RedirectDoor
-from voxbill.protocols.sip.running import SipThread
-from voxbill.protocols.sip.server import SipServer
+from voxbill.protocols.peers import Peers
+from voxbill.protocols.sip.running import SipThread, sip_server
 
 _READY_SECONDS = 60.0
 _PARENT_CHECK_SECONDS = 1.0
@@ -31,15 +36,17 @@ def serve_sip(
     port: int,
     ready: multiprocessing.synchronize.Event,
     stop: multiprocessing.synchronize.Event,
+    peers: Peers | None = None,
 ) -> None:
     """One SIP process: its own container (settings from ``VOXBILL_*``), until ``stop``
-    is set or the parent is gone (killed without the chance to set it)."""
+    is set or the parent is gone (killed without the chance to set it). ``peers``: the
+    parent's bound peers (None: bound here, from the same setting and database)."""
     parent = os.getppid()
     container = build()
     try:
-        door = RedirectDoor(container.charging, container.routing)
+        server = sip_server(container, host, port, peers=peers, reuse_port=True)
         heap.settle()
-        thread = SipThread(SipServer(door, host=host, port=port, reuse_port=True)).start()
+        thread = SipThread(server).start()
         ready.set()
         while not stop.wait(_PARENT_CHECK_SECONDS) and os.getppid() == parent:
             pass
@@ -51,9 +58,10 @@ def serve_sip(
 class SipProcesses:
     """``start()`` returns once every process listens, or raises why one does not."""
 
-    def __init__(self, host: str, port: int, count: int) -> None:
+    def __init__(self, host: str, port: int, count: int, peers: Peers | None = None) -> None:
         if port == 0:
             raise ValueError("several SIP processes need a fixed port, not 0")
+        self._peers = peers
         self._context = multiprocessing.get_context("spawn")
         self._stop = self._context.Event()
         self._host, self._port, self._count = host, port, count
@@ -68,7 +76,7 @@ class SipProcesses:
             ready = self._context.Event()
             process = self._context.Process(
                 target=serve_sip,
-                args=(self._host, self._port, ready, self._stop),
+                args=(self._host, self._port, ready, self._stop, self._peers),
                 name=f"voxbill-sip-{number}",
                 daemon=True,
             )

@@ -3,6 +3,13 @@
 Via (all of them, in order), From, Call-ID and CSeq are copied verbatim; To gets a tag
 when it has none (derived from Call-ID and branch, so a retransmission's answer is
 identical); the top Via gets ``received``/``rport`` when the client asked (RFC 3581).
+
+No value can end a line early: the parser refuses requests whose lines hold a control
+character, and whatever reaches this module anyway (a request built by hand, an extra
+header made from data: X-Voxbill values, a Contact from a vendor's target) is checked
+once per response and stripped of every control character (CR and LF among them) before
+it is sent. One regular-expression scan of the response; the stripping never runs for a
+parsed request and well-formed extras.
 """
 
 from __future__ import annotations
@@ -17,7 +24,8 @@ SERVER = "voxbill"
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS"
 _TAG = re.compile(r";\s*tag\s*=", re.IGNORECASE)
 _RPORT = re.compile(r";\s*rport(?=\s*(;|,|$))", re.IGNORECASE)
-_SAFE = re.compile(r"[\r\n\x00]")
+#: C0 controls (HTAB allowed) and DEL: what no response line may hold.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def to_tag(request: SipRequest) -> str:
@@ -63,6 +71,8 @@ def build(
     if cseq is not None:
         lines.append(f"CSeq: {cseq}")
     lines.append(f"Server: {SERVER}")
-    lines.extend(f"{name}: {_SAFE.sub('', value)}" for name, value in extra)
+    lines.extend(f"{name}: {value}" for name, value in extra)
     lines.append("Content-Length: 0")
+    if _CONTROL.search("".join(lines)):  # never for a parsed request (see the docstring)
+        lines = [_CONTROL.sub("", line) for line in lines]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "replace")

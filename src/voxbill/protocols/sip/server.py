@@ -3,9 +3,23 @@
 Methods: INVITE → 302 with routes or a refusal (decided in a thread pool, since charging
 reads and writes the database); ACK absorbed; OPTIONS → 200; CANCEL → 200 when it
 matches an INVITE transaction already answered, else 481; BYE → 481 (a redirect server
-is never part of a dialog); anything else → 405 with Allow. A message that cannot be
-parsed gets 400 when it carries Via, Call-ID and CSeq, and is dropped otherwise. No
-input stops the server: every failure is logged and the loop goes on.
+is never part of a dialog) unless it stops a session (``X-Voxbill-Duration``, see
+:mod:`door`); anything else → 405 with Allow. A message that cannot be parsed gets 400
+when it carries Via, Call-ID and CSeq, and is dropped otherwise. No input stops the
+server: every failure is logged and the loop goes on.
+
+Who is answered: only sources that ``peers`` (``VOXBILL_SIP_PEERS``) lists. A datagram
+from anyone else is dropped unread and a TCP connection from anyone else is closed at
+once: a stranger learns nothing, not even that voxbill listens. The peer's operator
+scopes every lookup of the request. The match is one scan of a short list, per datagram
+or per connection.
+
+TCP connections pass a :class:`~voxbill.protocols.connections.Gate` (at most
+``max_connections`` at once, ``max_per_source`` from one address; over a cap the
+connection is closed unread), are closed after ``idle_timeout`` seconds without a
+byte between messages, when a started message is not complete ``read_timeout`` seconds
+after its first byte (one deadline per message, so a trickle of bytes does not keep it
+alive), and when the peer leaves more than :data:`MAX_UNSENT` bytes of answers unread.
 """
 
 from __future__ import annotations
@@ -15,6 +29,9 @@ import logging
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
+from voxbill.protocols.connections import ConnectionLimits, Gate
+from voxbill.protocols.log_safe import printable
+from voxbill.protocols.peers import Peer, Peers
 from voxbill.protocols.sip import response
 from voxbill.protocols.sip.door import Answer, RedirectDoor
 from voxbill.protocols.sip.message import SipParseError, SipRequest, frame, parse_request
@@ -22,6 +39,8 @@ from voxbill.protocols.sip.transactions import PENDING, Key, TransactionCache
 
 log = logging.getLogger(__name__)
 Source = tuple[str, int]
+#: Bytes of answers a TCP peer may leave unread before its connection is closed.
+MAX_UNSENT = 1 << 20
 
 
 class SipServer:
@@ -34,8 +53,15 @@ class SipServer:
         executor: Executor | None = None,
         workers: int = 8,
         reuse_port: bool = False,
+        peers: Peers | None = None,
+        limits: ConnectionLimits | None = None,
     ) -> None:
+        """``peers``: who is answered (default: loopback only, bound to no operator, so
+        lookups are not scoped: ``voxbill serve`` always binds them, see
+        :func:`~voxbill.protocols.sip.running.sip_peers`)."""
         self._door = door
+        self._peers = peers if peers is not None else Peers.parse("")
+        self._gate = Gate(limits or ConnectionLimits())
         self._host = host
         self._port = port
         #: SO_REUSEPORT: several processes answer one port (the kernel spreads the
@@ -92,30 +118,47 @@ class SipServer:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    @property
+    def gate(self) -> Gate:
+        """The TCP connections' counts (open in total, per source)."""
+        return self._gate
+
+    def peer(self, source_ip: str) -> Peer | None:
+        """The peer a source address belongs to; None: a stranger, who gets nothing."""
+        return self._peers.match(source_ip)
+
     # -- one message -------------------------------------------------------------------
 
-    async def handle(self, data: bytes, source: Source) -> bytes | None:
-        """The response bytes for one message from ``source`` (None: send nothing)."""
+    async def handle(self, data: bytes, source: Source, peer: Peer | None = None) -> bytes | None:
+        """The response bytes for one message from ``source`` (None: send nothing).
+        ``peer``: the source's peer when the transport matched it already."""
+        if peer is None:
+            peer = self.peer(source[0])
+        if peer is None:
+            return None
         try:
             request = parse_request(data)
         except SipParseError as error:
             if error.answerable and error.partial is not None:
                 return response.build(error.partial, 400, "Bad Request", source=source)
+            log.debug("SIP message from %s dropped: %s", source, error)
             return None
         try:
-            return await self._answer(request, source)
+            return await self._answer(request, source, peer.operator_id)
         except Exception:  # the server outlives any one message
-            log.exception("SIP %s from %s failed", request.method, source)
+            log.exception("SIP %s from %s failed", printable(request.method), source)
             return response.build(request, 500, "Server Internal Error", source=source)
 
-    async def _answer(self, request: SipRequest, source: Source) -> bytes | None:
+    async def _answer(
+        self, request: SipRequest, source: Source, operator_id: int | None
+    ) -> bytes | None:
         method = request.method
         if method == "ACK":
             return None
         if method == "OPTIONS":
             return response.build(request, 200, "OK", [("Allow", response.ALLOW)], source=source)
         if method == "BYE":
-            return response.build(request, 481, "Call/Transaction Does Not Exist", source=source)
+            return await self._bye(request, source, operator_id)
         if method == "CANCEL":
             known = self.transactions.get(_key(request)) not in (None, PENDING)
             status, phrase = (200, "OK") if known else (481, "Call/Transaction Does Not Exist")
@@ -123,9 +166,18 @@ class SipServer:
         if method != "INVITE":
             allow = [("Allow", response.ALLOW)]
             return response.build(request, 405, "Method Not Allowed", allow, source=source)
-        return await self._invite(request, source)
+        return await self._invite(request, source, operator_id)
 
-    async def _invite(self, request: SipRequest, source: Source) -> bytes | None:
+    async def _bye(
+        self, request: SipRequest, source: Source, operator_id: int | None
+    ) -> bytes | None:
+        loop = asyncio.get_running_loop()
+        answer = await loop.run_in_executor(self._executor, self._door.bye, request, operator_id)
+        return response.build(request, answer.status, answer.phrase, answer.headers, source=source)
+
+    async def _invite(
+        self, request: SipRequest, source: Source, operator_id: int | None
+    ) -> bytes | None:
         key = _key(request)
         sent = self.transactions.get(key)
         if sent is not None:
@@ -136,7 +188,7 @@ class SipServer:
         loop = asyncio.get_running_loop()
         try:
             answer: Answer = await loop.run_in_executor(
-                self._executor, self._door.invite, request, source[0]
+                self._executor, self._door.invite, request, source[0], operator_id
             )
         except BaseException:
             self.transactions.forget(key)
@@ -148,25 +200,64 @@ class SipServer:
     # -- transports --------------------------------------------------------------------
 
     async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = writer.get_extra_info("peername") or ("", 0)
-        source = (str(peer[0]), int(peer[1]))
-        buffer = bytearray()
+        peer_name = writer.get_extra_info("peername") or ("", 0)
+        source = (str(peer_name[0]), int(peer_name[1]))
+        peer = self.peer(source[0])
+        if peer is None:
+            writer.transport.abort()  # a stranger: closed before a byte is read
+            return
+        if not self._gate.admit(source[0]):
+            log.info("SIP TCP connection from %s refused: too many connections", source)
+            writer.transport.abort()
+            return
         try:
-            while chunk := await reader.read(65536):
-                buffer += chunk
-                while (message := frame(buffer)) is not None:
-                    self.spawn(self._reply_stream(message, source, writer))
+            await self._read_stream(reader, writer, source, peer)
         except SipParseError as error:
             log.info("SIP stream from %s closed: %s", source, error)
+        except TimeoutError:
+            log.info("SIP stream from %s closed: idle or too slow", source)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
+            self._gate.release(source[0])
             writer.close()
 
-    async def _reply_stream(
-        self, message: bytes, source: Source, writer: asyncio.StreamWriter
+    async def _read_stream(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        source: Source,
+        peer: Peer,
     ) -> None:
-        data = await self.handle(message, source)
+        """Frame and answer messages until the peer closes, falls silent between
+        messages for ``idle_timeout``, or takes ``read_timeout`` over one message."""
+        limits = self._gate.limits
+        loop = asyncio.get_running_loop()
+        buffer = bytearray()
+        deadline: float | None = None  # when the message begun in ``buffer`` must be whole
+        while True:
+            until = loop.time() + limits.idle_timeout if deadline is None else deadline
+            async with asyncio.timeout_at(until):
+                chunk = await reader.read(65536)
+            if not chunk:
+                return
+            buffer += chunk
+            framed = False
+            while (message := frame(buffer)) is not None:
+                self.spawn(self._reply_stream(message, source, writer, peer))
+                framed = True
+            if not buffer:
+                deadline = None
+            elif deadline is None or framed:  # a new message has begun
+                deadline = loop.time() + limits.read_timeout
+            if writer.transport.get_write_buffer_size() > MAX_UNSENT:
+                log.info("SIP stream from %s closed: its answers are not read", source)
+                return
+
+    async def _reply_stream(
+        self, message: bytes, source: Source, writer: asyncio.StreamWriter, peer: Peer
+    ) -> None:
+        data = await self.handle(message, source, peer)
         if data and not writer.is_closing():
             writer.write(data)
 
@@ -185,11 +276,13 @@ class _Datagrams(asyncio.DatagramProtocol):
         self._transport = transport  # type: ignore[assignment]  # a datagram endpoint's
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
-        source = (str(addr[0]), int(addr[1]))
-        self._server.spawn(self._reply(data, source))
+        peer = self._server.peer(addr[0])
+        if peer is None:  # a stranger: no answer, no task
+            return
+        self._server.spawn(self._reply(data, (str(addr[0]), int(addr[1])), peer))
 
-    async def _reply(self, data: bytes, source: Source) -> None:
-        reply = await self._server.handle(data, source)
+    async def _reply(self, data: bytes, source: Source, peer: Peer) -> None:
+        reply = await self._server.handle(data, source, peer)
         if reply and self._transport is not None and not self._transport.is_closing():
             self._transport.sendto(reply, source)
 
