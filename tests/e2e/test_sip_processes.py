@@ -15,6 +15,7 @@ import pytest
 from sipp_runner import require_sipp, run_sipp
 from sqlalchemy import func, select
 
+from support.sip_client import SipClient, status
 from support.sip_world import CALLER, UK, build_sip_world
 from support.voxbill_process import sqlite_env, start_server, stop_server
 from voxbill.bootstrap import build
@@ -110,3 +111,33 @@ def _port_freed(port: int, seconds: float = 5.0) -> bool:
                 continue
             return True
     return False
+
+
+def test_every_sip_process_answers_only_the_peers(tmp_path: Path) -> None:
+    """``VOXBILL_SIP_PEERS`` bound once by ``voxbill serve`` and applied by each of its
+    SIP processes: many sockets (the kernel spreads them over both processes) from a
+    listed address are all answered, from another address none is."""
+    env = sqlite_env(tmp_path)
+    env["VOXBILL_SWEEPER_INTERVAL_SECONDS"] = "0"
+    env["VOXBILL_SIP_PEERS"] = "127.0.0.2/32"  # one operator: bound to it
+    container = build(Settings(database_url=env["VOXBILL_DATABASE_URL"]), migrate=True)
+    build_sip_world(container)
+    container.close()
+    port = _free_port()
+    _, server = start_server(env, tmp_path, "--sip", str(port), "--sip-processes", "2")
+    target = ("127.0.0.1", port)
+    try:
+        strangers = [SipClient("127.0.0.1") for _ in range(16)]
+        peers = [SipClient("127.0.0.2") for _ in range(16)]
+        for client in strangers + peers:  # the strangers' datagrams go first
+            _, probe = client.request("OPTIONS", target, call_id=f"probe-{client.port}")
+            client.send(probe, target)
+        for client in peers:
+            assert status(client.answers(f"probe-{client.port}")[-1]) == 200
+        # each process read its strangers' datagrams before its peers' ones, and
+        # answers in that order: had a stranger been answered, it would be here by now
+        assert [client.pending() for client in strangers] == [[]] * len(strangers)
+    finally:
+        for client in strangers + peers:
+            client.close()
+        stop_server(server)
