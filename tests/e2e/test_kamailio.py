@@ -5,10 +5,15 @@
 
 Kamailio runs ``docs/integrations/kamailio/kamailio.cfg`` unchanged (ports given with
 ``-A`` defines), in the foreground, with its own pid file and runtime directory. voxbill is
-the real ``voxbill serve`` over a SQLite file seeded with ``support.sip_world`` (Carrier-B,
-the q=1.0 route, points at the sipp UAS). The call is settled through voxbill's REST stop,
-as kamailio.md documents: Debian's ``http_client`` module is not installed here, so the
-switch side of that call is the test's.
+the real ``voxbill serve`` over a SQLite file seeded with ``support.sip_world``: Carrier-B
+(the q=1.0 route for UK numbers) points at one sipp UAS port, Carrier-A (the q=0.9 route,
+and the only one for UK mobiles) at another. A connected call is settled through
+voxbill's REST stop, as kamailio.md documents: Debian's ``http_client`` module is not
+installed here, so the switch side of that call is the test's. A call that does not
+connect is settled by the configuration itself (its RELEASE route: a BYE to voxbill).
+
+Issue 10: finding 12 (a single route answered 503, and a failed call kept its grant
+held) and finding 1 (a bare LF in From became a route Kamailio forked to).
 
 Skipped, with the reason, when kamailio, its modules or sipp are missing or kamailio
 cannot start.
@@ -26,15 +31,18 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from support.sip_world import CALLER, UK, build_sip_world
+from support.sip_client import SipClient, header, status
+from support.sip_world import CALLER, UK, UK_MOBILE, build_sip_world
 from support.voxbill_process import free_port, wait_until_healthy
 from voxbill.bootstrap import build
 from voxbill.domain.access import Role
@@ -50,7 +58,10 @@ SCENARIOS = Path(__file__).parent / "kamailio"
 KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
 SIPP = shutil.which("sipp") or "/usr/bin/sipp"
 MODULES = Path("/usr/lib/x86_64-linux-gnu/kamailio/modules")
-NEEDED_MODULES = ("tm", "tmx", "sl", "rr", "pv", "maxfwd", "siputils", "textops", "xlog", "acc")
+NEEDED_MODULES = (
+    *("tm", "tmx", "sl", "rr", "pv", "maxfwd", "siputils", "textops", "xlog", "acc"),
+    *("htable", "uac"),
+)
 VOXBILL = Path(sys.executable).with_name("voxbill")
 
 
@@ -140,11 +151,36 @@ def tail(path: Path) -> str:
 @dataclass
 class Rig:
     kamailio_port: int
-    uas_port: int
+    uas_port: int  # Carrier-B's target
+    uas_a_port: int  # Carrier-A's target
     api: httpx.Client
     database_url: str
     work: Path
     customer: int
+    reseller: int
+
+    @property
+    def kamailio(self) -> tuple[str, int]:
+        return ("127.0.0.1", self.kamailio_port)
+
+    def reserved(self) -> tuple[Decimal, Decimal]:
+        """What the customer's and its reseller's balances hold for calls in progress."""
+        found = []
+        for account in (self.customer, self.reseller):
+            answer = self.api.get(f"/accounts/{account}/balance")
+            assert answer.status_code == 200, answer.text
+            found.append(Decimal(answer.json()["reserved"]))
+        return found[0], found[1]
+
+    def status(self, call_id: str) -> str | None:
+        """The session's status (open, settled), None when there is none."""
+        query = select(charging_sessions.c.status).where(charging_sessions.c.session_id == call_id)
+        engine = create_engine(self.database_url)
+        try:
+            with engine.connect() as conn:
+                return conn.execute(query).scalar_one_or_none()
+        finally:
+            engine.dispose()
 
     def sessions(self, call_id: str | None = None) -> int:
         query = select(func.count()).select_from(charging_sessions)
@@ -163,9 +199,9 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     require_peers()
     work = tmp_path_factory.mktemp("kamailio")
     database_url = f"sqlite:///{work / 'voxbill.db'}"
-    uas_port = free_udp_port()
+    uas_port, uas_a_port = free_udp_port(), free_udp_port()
 
-    # the world: customer C (ANI +441000000001, 600 s cap); the cheapest vendor → sipp UAS
+    # the world: customer C (ANI +441000000001, 600 s cap); the vendors → sipp UAS ports
     container = build(Settings(database_url=database_url), migrate=True)
     try:
         world = build_sip_world(container)
@@ -173,8 +209,13 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         container.routing.set_target(
             world.system, world.carrier_b, SipTarget("127.0.0.1", uas_port, Transport.UDP)
         )
+        container.routing.set_target(
+            world.system,
+            world.carrier_a,
+            SipTarget("127.0.0.1", uas_a_port, Transport.UDP, "9#"),
+        )
         admin_key = container.auth.issue_system(world.root, Role.ADMIN).secret
-        customer = world.customer
+        customer, reseller = world.customer, world.reseller
     finally:
         container.close()
 
@@ -239,7 +280,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         except RuntimeError as error:
             skip_loudly(f"kamailio cannot start: {error}")
 
-        yield Rig(kamailio_port, uas_port, api, database_url, work, customer)
+        yield Rig(kamailio_port, uas_port, uas_a_port, api, database_url, work, customer, reseller)
     finally:
         api.close()
         for process in reversed(processes):
@@ -255,7 +296,12 @@ class SippRun:
 
 
 def run_sipp(
-    rig: Rig, scenario: str, caller: str, name: str, extra: tuple[str, ...] = ()
+    rig: Rig,
+    scenario: str,
+    caller: str,
+    name: str,
+    extra: tuple[str, ...] = (),
+    service: str = UK,
 ) -> SippRun:
     messages, logs = rig.work / f"{name}.msg", rig.work / f"{name}.log"
     command = [
@@ -270,7 +316,7 @@ def run_sipp(
         "-m",
         "1",
         "-s",
-        UK,
+        service,
         "-key",
         "caller",
         caller,
@@ -298,38 +344,56 @@ def run_sipp(
     )
 
 
-@pytest.fixture
-def vendor(rig: Rig) -> Iterator[Path]:
-    """The vendor's switch: a sipp UAS (the built-in ``uas`` scenario, copying
-    Record-Route) on the port of Carrier-B's SIP target; yields its message trace."""
-    trace = rig.work / "uas.msg"
-    log = rig.work / "uas.out"
+@contextmanager
+def uas(rig: Rig, port: int, scenario: str, calls: int = 1) -> Iterator[Path]:
+    """A vendor's switch: a sipp UAS running ``scenario`` on ``port``; yields its message
+    trace (the built-in ``uas`` scenario does not copy Record-Route, see vendor_uas.xml)."""
+    name = f"uas-{port}-{scenario}"
+    trace = rig.work / f"{name}.msg"
+    log = rig.work / f"{name}.out"
     command = [
         SIPP,
         "-sf",
-        str(SCENARIOS / "vendor_uas.xml"),
+        str(SCENARIOS / f"{scenario}.xml"),
         "-i",
         "127.0.0.1",
         "-p",
-        str(rig.uas_port),
+        str(port),
         "-m",
-        "1",
+        str(calls),
         "-trace_msg",
         "-message_file",
         str(trace),
         "-timeout",
-        "40s",
+        "60s",
         "-nostdin",
     ]
     with log.open("wb") as out:
-        uas = subprocess.Popen(
+        process = subprocess.Popen(
             command, cwd=rig.work, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        wait_for(lambda: udp_port_taken(rig.uas_port), "sipp uas", uas, log)
+        wait_for(lambda: udp_port_taken(port), "sipp uas", process, log)
         yield trace
     finally:
-        stop_group(uas)
+        stop_group(process)
+
+
+@pytest.fixture
+def vendor(rig: Rig) -> Iterator[Path]:
+    """Carrier-B's switch answering one call (180, 200, then the caller's BYE)."""
+    with uas(rig, rig.uas_port, "vendor_uas") as trace:
+        yield trace
+
+
+def eventually(check: Callable[[], bool], what: str, seconds: float = 30.0) -> None:
+    """Poll ``check`` until true; the deadline only proves that nothing hung."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"not within {seconds} s: {what}")
 
 
 def test_a_call_through_kamailio_follows_the_302_to_the_vendor(rig: Rig, vendor: Path) -> None:
@@ -365,3 +429,101 @@ def test_an_unknown_caller_gets_voxbills_403_through_kamailio(rig: Rig) -> None:
     status_lines = re.findall(r"^SIP/2.0 (\d{3})", run.messages, re.MULTILINE)
     assert status_lines[-1] == "403"  # the final answer the UAC saw
     assert rig.sessions() == before  # a refused call opens nothing
+
+
+def test_a_call_with_a_single_route_goes_through(rig: Rig) -> None:
+    """UK mobiles have one route (Carrier-A: Carrier-B's 0.08 is above the operator's
+    sell rate). The shipped configuration used to answer such a call 503 "No Route"."""
+    with uas(rig, rig.uas_a_port, "vendor_uas") as received_trace:
+        run = run_sipp(rig, "call", CALLER.lstrip("+"), "single", service=UK_MOBILE)
+        assert run.returncode == 0, run.output + run.messages
+        call_id = re.findall(r"call=(\S+)", run.logs)[0]
+        received = received_trace.read_text() if received_trace.exists() else ""
+    invites = re.findall(r"^INVITE (\S+) SIP/2.0", received, re.MULTILINE)
+    assert invites == [f"sip:9#{UK_MOBILE}@127.0.0.1:{rig.uas_a_port};transport=udp"], received
+    stopped = rig.api.post(f"/calls/{call_id}/stop", json={"duration": 1})
+    assert stopped.status_code == 200, stopped.text
+    assert rig.reserved() == (0, 0)
+
+
+def invite_through_kamailio(rig: Rig, client: SipClient, **request: str) -> tuple[str, bytes]:
+    call_id, data = client.request("INVITE", rig.kamailio, caller=CALLER.lstrip("+"), **request)
+    client.send(data, rig.kamailio)
+    return call_id, data
+
+
+def test_a_call_every_vendor_refuses_gives_its_grant_back(rig: Rig) -> None:
+    with (
+        uas(rig, rig.uas_port, "vendor_unavailable") as first,
+        uas(rig, rig.uas_a_port, "vendor_unavailable") as second,
+        SipClient() as caller,
+    ):
+        call_id, _ = invite_through_kamailio(rig, caller)
+        final = caller.answers(call_id)[-1]
+        assert status(final) >= 500  # 503 from both vendors (a proxy forwards it as 500)
+        assert "INVITE sip:" in first.read_text()  # both routes were tried
+        assert "INVITE sip:" in second.read_text()
+    assert rig.sessions(call_id) == 1  # voxbill granted it...
+    eventually(lambda: rig.status(call_id) == "settled", "the session is stopped")
+    assert rig.reserved() == (0, 0)  # ...and the configuration gave the grant back
+
+
+def test_a_cancelled_call_gives_its_grant_back_and_its_call_id_is_not_reused(
+    rig: Rig,
+) -> None:
+    with (
+        uas(rig, rig.uas_port, "vendor_ringing"),
+        SipClient() as caller,
+        SipClient() as twin,
+    ):
+        call_id, invite = invite_through_kamailio(rig, caller)
+        ringing = caller.answers(call_id, until=180)[-1]
+        assert status(ringing) == 180
+        held = rig.reserved()
+        assert held[0] > 0
+
+        # a second INVITE with the Call-ID of the call in progress never reaches voxbill:
+        # its release would otherwise settle this call's session at 0 s
+        twin_id, _ = invite_through_kamailio(rig, twin, call_id=call_id)
+        assert status(twin.answers(twin_id)[-1]) == 482
+        assert rig.status(call_id) == "open"
+        assert rig.reserved() == held
+
+        cancel = invite.replace(b"INVITE sip", b"CANCEL sip", 1)
+        caller.send(cancel.replace(b"CSeq: 1 INVITE", b"CSeq: 1 CANCEL"), rig.kamailio)
+        final = caller.answers(call_id, until=400)
+        assert [status(a) for a in final if header(a, "CSeq") == "1 INVITE"][-1] == 487
+        to = header(final[-1], "To") or ""
+        ack = invite.replace(b"INVITE sip", b"ACK sip", 1).replace(
+            b"CSeq: 1 INVITE", b"CSeq: 1 ACK"
+        )
+        ack = re.sub(rb"\r\nTo: [^\r]*", b"\r\nTo: " + to.encode(), ack, count=1)
+        caller.send(ack, rig.kamailio)
+    eventually(lambda: rig.status(call_id) == "settled", "the session is stopped")
+    assert rig.reserved() == (0, 0)
+
+
+@pytest.mark.parametrize("kind", ["bare LF", "bare CR"])
+def test_a_contact_injected_in_from_is_never_a_route(rig: Rig, kind: str) -> None:
+    """The attack: From holds ``<bare break>Contact: <sip:premium@attacker>``. Kamailio
+    reads it as an extra header and relays the INVITE; voxbill used to copy From into its
+    302, where Kamailio found one more Contact and forked the call to the attacker while
+    voxbill billed the dialled number. Now voxbill does not answer such an INVITE at all
+    (Kamailio times out its branch), holds nothing, and the attacker is never called."""
+    with SipClient() as attacker, SipClient() as caller:
+        premium = f"<sip:premium@127.0.0.1:{attacker.port}>"
+        tainted = f"<sip:{CALLER.lstrip('+')}@127.0.0.1:{caller.port}>;tag=evil"
+        breaks = {"bare LF": "\n", "bare CR": "\r"}[kind]
+        call_id, _ = invite_through_kamailio(
+            rig, caller, from_value=f"{tainted}{breaks}Contact: {premium}"
+        )
+        answers = caller.answers(call_id, seconds=60)
+        # voxbill sent nothing back: Kamailio's own 408 when voxbill's branch timed out
+        # (Kamailio's 100 and 408 copy the caller's own From back to the caller, bare CR
+        # included: its business, and no route)
+        assert [status(a) for a in answers if status(a) >= 200] == [408]
+        assert all((header(a, "Server") or "").startswith("kamailio") for a in answers)
+        # the caller's final answer ends Kamailio's transaction: any fork came before it
+        assert attacker.pending() == []
+    assert rig.sessions(call_id) == 0  # voxbill held nothing
+    assert rig.reserved() == (0, 0)

@@ -98,8 +98,11 @@ class SipClient:
         self.received.extend(found)
         return found
 
-    def answers(self, call_id: str, seconds: float = DEADLINE_SECONDS) -> list[bytes]:
-        """Responses for ``call_id`` until a final one (>= 200); fails at the deadline."""
+    def answers(
+        self, call_id: str, seconds: float = DEADLINE_SECONDS, *, until: int = 200
+    ) -> list[bytes]:
+        """Responses for ``call_id`` up to the first whose status is ``until`` or more (a
+        final one by default); fails at the deadline."""
         found: list[bytes] = []
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
@@ -109,7 +112,7 @@ class SipClient:
             if header(data, "Call-ID") != call_id:
                 continue
             found.append(data)
-            if data.startswith(b"SIP/2.0 ") and status(data) >= 200:
+            if data.startswith(b"SIP/2.0 ") and status(data) >= until:
                 return found
         raise AssertionError(f"no final answer for {call_id} in {seconds} s: {found!r}")
 
@@ -126,13 +129,3 @@ def header(data: bytes, name: str) -> str | None:
         if colon and key.strip().lower() == name.lower():
             return value.strip()
     return None
-
-
-def headers(data: bytes, name: str) -> list[str]:
-    head = data.partition(b"\r\n\r\n")[0].decode("utf-8", "replace")
-    found = []
-    for line in head.replace("\r\n", "\n").replace("\r", "\n").split("\n")[1:]:
-        key, colon, value = line.partition(":")
-        if colon and key.strip().lower() == name.lower():
-            found.append(value.strip())
-    return found
