@@ -8,8 +8,9 @@ No value can end a line early: the parser refuses requests whose lines hold a co
 character, and whatever reaches this module anyway (a request built by hand, an extra
 header made from data: X-Voxbill values, a Contact from a vendor's target) is checked
 once per response and stripped of every control character (CR and LF among them) before
-it is sent. One regular-expression scan of the response; the stripping never runs for a
-parsed request and well-formed extras.
+it is sent. One ``isprintable`` pass over the response (a regular expression only when
+it holds a tab or other non-printable text); the stripping never runs for a parsed
+request and well-formed extras.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def build(
     lines.append(f"Server: {SERVER}")
     lines.extend(f"{name}: {value}" for name, value in extra)
     lines.append("Content-Length: 0")
-    if _CONTROL.search("".join(lines)):  # never for a parsed request (see the docstring)
+    flat = "".join(lines)
+    if not flat.isprintable() and _CONTROL.search(flat):  # never for a parsed request
         lines = [_CONTROL.sub("", line) for line in lines]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "replace")
