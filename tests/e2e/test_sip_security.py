@@ -150,6 +150,10 @@ def test_serve_refuses_peers_it_cannot_bind_with_one_line(tmp_path: Path) -> Non
     env = sqlite_env(tmp_path)
     container = build(Settings(database_url=env["VOXBILL_DATABASE_URL"]), migrate=True)
     try:
+        assert serve_refused(tmp_path, None) == [
+            "error: VOXBILL_SIP_PEERS: there is no operator yet to answer SIP for (create "
+            "one with `voxbill init`), so the SIP door cannot start [invalid_input]"
+        ]
         container.accounts.ensure_operator("Acme", "USD")
         single = serve_refused(tmp_path, "10.0.0.0/8=999999")
         assert single == [
@@ -164,7 +168,16 @@ def test_serve_refuses_peers_it_cannot_bind_with_one_line(tmp_path: Path) -> Non
         for extra in ((), ("--sip-processes", "2")):
             lines = serve_refused(tmp_path, None, *extra)
             assert len(lines) == 1, lines
-            assert lines[0].startswith("error: VOXBILL_SIP_PEERS: ")
-            assert "names no operator and there are 2 operators" in lines[0]
+            assert lines == [
+                "error: VOXBILL_SIP_PEERS is not set (loopback only, no operator) and "
+                "there are 2 operators; set it with each peer's operator, e.g. "
+                "127.0.0.1/32=OPERATOR_ID [invalid_input]"
+            ]
+        # a peer naming no operator among several: named in the message
+        lines = serve_refused(tmp_path, "10.0.0.0/8")
+        assert lines == [
+            "error: VOXBILL_SIP_PEERS: 10.0.0.0/8 names no operator and there are 2 "
+            "operators; write it as 10.0.0.0/8=OPERATOR_ID [invalid_input]"
+        ]
     finally:
         container.close()

@@ -24,14 +24,21 @@ SETTING = "VOXBILL_SIP_PEERS"
 
 def sip_peers(container: Container) -> Peers:
     """Who may ask the SIP door, each bound to its operator (InvalidInput otherwise)."""
-    peers = Peers.parse(container.settings.sip_peers, setting=SETTING)
-    operators = container.accounts.operator_ids()
+    text = container.settings.sip_peers
+    peers = Peers.parse(text, setting=SETTING)
+    operators = set(container.accounts.operator_ids())
     if not operators:
         raise InvalidInput(
             f"{SETTING}: there is no operator yet to answer SIP for (create one with "
             "`voxbill init`), so the SIP door cannot start"
         )
-    return peers.bound(operators)
+    if not text.strip() and len(operators) > 1:
+        raise InvalidInput(
+            f"{SETTING} is not set (loopback only, no operator) and there are "
+            f"{len(operators)} operators; set it with each peer's operator, "
+            "e.g. 127.0.0.1/32=OPERATOR_ID"
+        )
+    return peers.bound(sorted(operators))
 
 
 def stream_limits(settings: Settings) -> ConnectionLimits:
