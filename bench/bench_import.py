@@ -94,12 +94,17 @@ def bench_database(
     try:
 
         def load(path: Path, *, replace: bool, what: str) -> None:
-            zone = service.plan_timezone("bench", options)
+            zone = service.plan_timezone(None, "bench", options)
             begin, cpu_begin = time.perf_counter(), time.process_time()
             parsed = read_deck_file(path, zone, show_progress=False)
             parse, cpu_parse = time.perf_counter() - begin, time.process_time() - cpu_begin
             report = service.import_deck(
-                parsed, plan="bench", source=str(path), options=options, replace=replace
+                parsed,
+                operator_id=None,  # a fresh database: no operator yet
+                plan="bench",
+                source=str(path),
+                options=options,
+                replace=replace,
             )
             total, cpu = time.perf_counter() - begin, time.process_time() - cpu_begin
             assert report.rows_imported == parsed.rows_read, report

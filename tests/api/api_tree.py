@@ -64,7 +64,7 @@ def build_tree(container: Container) -> Tree:
     deck = read_deck(DECK.splitlines(keepends=True))
     for plan in ("a-retail", "b-retail"):
         container.rate_import.import_deck(
-            deck, plan=plan, source="test", options=PlanOptions(currency="USD")
+            deck, operator_id=root.id, plan=plan, source="test", options=PlanOptions(currency="USD")
         )
 
     def create(parent: int, kind: str, name: str, **extra: Any) -> int:

@@ -61,6 +61,7 @@ def test_the_service_refuses_a_start_the_engine_cannot_rate(container: Container
     deck += "44,0.02,,UK off-peak\n"
     container.rate_import.import_deck(
         read_deck(deck.splitlines(keepends=True)),
+        operator_id=world.root,
         plan="profiled",
         source="test",
         options=PlanOptions(currency="USD"),

@@ -15,15 +15,18 @@ from voxbill.services.rate_deck import read_deck
 from voxbill.services.rate_import import PlanOptions
 
 
-def _import(container: Container, plan: str, deck: str, *, replace: bool = False) -> None:
+def _import(
+    container: Container, root: int, plan: str, deck: str, *, replace: bool = False
+) -> None:
     container.rate_import.import_deck(
         read_deck(deck.splitlines(keepends=True)),
+        operator_id=root,
         plan=plan,
         source="test",
         options=PlanOptions(),
         replace=replace,
     )
-    container.rating.forget(plan)
+    container.rating.forget(root, plan)
 
 
 def test_a_merged_reimport_does_not_reprice_a_call_in_progress(container: Container) -> None:
@@ -31,8 +34,8 @@ def test_a_merged_reimport_does_not_reprice_a_call_in_progress(container: Contai
     charging = container.charging
     charging.start("p-1", world.customer_caller, UK, AT)
     header = "prefix,rate,connect_fee,initial_increment,increment,destination\n"
-    _import(container, "retail", header + "44,0.50,0.01,30,6,UK\n")
-    _import(container, "wholesale", "prefix,rate,destination\n44,0.30,UK\n")
+    _import(container, world.root, "retail", header + "44,0.50,0.01,30,6,UK\n")
+    _import(container, world.root, "wholesale", "prefix,rate,destination\n44,0.30,UK\n")
     settlement = charging.stop("p-1", 600)
     # retail: 0.01 + 600 s x 0.10 / 60 = 1.01; wholesale: 600 s x 0.06 / 60 = 0.60
     assert (settlement.cost, settlement.billed_seconds) == (D("1.01"), 600)
@@ -51,7 +54,7 @@ def test_a_replaced_deck_without_the_prefix_still_settles_and_sweeps(
     world.patch(world.customer, max_call_duration=60)
     charging.start("f-1", world.customer_caller, FRANCE, AT)
     charging.start("f-2", world.customer_caller, FRANCE, AT)
-    _import(container, "retail", "prefix,rate,destination\n44,0.10,UK\n", replace=True)
+    _import(container, world.root, "retail", "prefix,rate,destination\n44,0.10,UK\n", replace=True)
     assert charging.stop("f-1", 30).cost == D("0.1")  # 30 s x 0.20 / 60
     assert charging.sweep(datetime.now(UTC) + timedelta(days=1)) == 1
     assert charging.stop("f-2", 1).replayed
@@ -63,7 +66,7 @@ def test_the_buy_leg_keeps_the_vendor_deck_of_the_start(container: Container) ->
     world = build_sip_world(container)
     charging = container.charging
     charging.start("v-1", CallerId(ani=CALLER), UK, AT, vendor_id=world.carrier_a)
-    _import(container, "buy-a", "prefix,rate,destination\n44,0.90,UK\n")
+    _import(container, world.root, "buy-a", "prefix,rate,destination\n44,0.90,UK\n")
     charging.stop("v-1", 60)
     cdr = next(c for c in charging.cdrs(world.system.path) if c.session_id == "v-1")
     assert cdr.vendor_cost == D("0.03")  # 60 s x 0.03 / 60, as when the call started

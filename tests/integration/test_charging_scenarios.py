@@ -33,7 +33,7 @@ def test_authorize_answers_rate_balance_and_the_exact_max_duration(world: World)
     assert answer.max_duration == 5994
     assert (answer.rate, answer.currency, answer.balance) == (D("0.1"), "USD", D("10"))
     assert (answer.prefix, answer.destination) == ("44", "UK")
-    tariff = world.container.rating.tariff("retail", UK, AT)
+    tariff = world.container.rating.tariff(world.root, "retail", UK, AT)
     assert tariff.cost(5994) == D("10.0000") < tariff.cost(6000)
 
 
@@ -87,7 +87,8 @@ def test_cdr_costs_equal_the_rating_engine_at_every_level(world: World) -> None:
             cdr = conn.execute(select(cdrs).where(cdrs.c.session_id == f"c{n}")).one()
             legs = conn.execute(select(cdr_legs).where(cdr_legs.c.cdr_id == cdr.id)).all()
         expected = [
-            rating.quote(plan, number, duration, AT).rating for plan in ("retail", "wholesale")
+            rating.quote(world.root, plan, number, duration, AT).rating
+            for plan in ("retail", "wholesale")
         ]
         assert [(leg.cost, leg.billed_seconds) for leg in legs] == [
             (e.cost, e.billed_seconds) for e in expected

@@ -51,8 +51,8 @@ def test_the_buy_leg_is_rated_by_the_vendor_deck_and_the_margin_is_sell_minus_bu
     charging.start("v1", CUSTOMER, UK, AT, vendor_id=world.carrier_a)
     charging.stop("v1", 95)
     cdr = _cdr(world, "v1")
-    buy = rating.tariff("buy-a", UK, AT).rate(95)
-    paid = rating.tariff("wholesale", UK, AT).rate(95)  # what R pays the operator
+    buy = rating.tariff(world.root, "buy-a", UK, AT).rate(95)
+    paid = rating.tariff(world.root, "wholesale", UK, AT).rate(95)  # what R pays the operator
     assert buy.cost == D("0.0475")  # 95 x 0.03 / 60
     assert (cdr.vendor_id, cdr.vendor_cost, cdr.vendor_currency) == (
         world.carrier_a,
@@ -62,7 +62,12 @@ def test_the_buy_leg_is_rated_by_the_vendor_deck_and_the_margin_is_sell_minus_bu
     assert cdr.margin == paid.cost - buy.cost == D("0.0475")
     sides = [(leg.side, leg.account_id, leg.plan, leg.cost) for leg in cdr.legs]
     assert sides == [
-        ("sell", world.customer, "retail", rating.tariff("retail", UK, AT).rate(95).cost),
+        (
+            "sell",
+            world.customer,
+            "retail",
+            rating.tariff(world.root, "retail", UK, AT).rate(95).cost,
+        ),
         ("sell", world.reseller, "wholesale", paid.cost),
         ("buy", world.carrier_a, "buy-a", buy.cost),
     ]
@@ -78,7 +83,7 @@ def test_a_prepaid_vendor_is_debited_in_the_settle_transaction_once(world: SipWo
     charging.start("v2", CUSTOMER, UK, AT, vendor_id=world.carrier_b)
     charging.stop("v2", 61)
     charging.stop("v2", 61)  # a retry replays: no second debit
-    cost = world.container.rating.tariff("buy-b", UK, AT).rate(61).cost
+    cost = world.container.rating.tariff(world.root, "buy-b", UK, AT).rate(61).cost
     assert cost == D("0.0203")  # 61 x 0.02 / 60, rounded once to 4 places
     assert ledger.balance(world.carrier_b).balance == D("1") - cost
     with world.container.db.transaction(readonly=True) as conn:
@@ -96,7 +101,7 @@ def test_the_sweeper_settles_the_buy_leg_too(world: SipWorld) -> None:
     grant = charging.start("v3", CUSTOMER, UK, AT, vendor_id=world.carrier_a)
     assert charging.sweep(grant.expires_at) == 1
     cdr = _cdr(world, "v3")
-    buy = world.container.rating.tariff("buy-a", UK, AT).rate(cdr.duration).cost
+    buy = world.container.rating.tariff(world.root, "buy-a", UK, AT).rate(cdr.duration).cost
     assert (cdr.settled_by, cdr.vendor_cost) == ("sweeper", buy)
     assert world.container.ledger.balance(world.carrier_a).balance == D("50") - buy
     assert world.container.ledger.verify() == []
@@ -109,6 +114,7 @@ def test_a_vendor_in_another_currency_gets_a_margin_at_the_ledgers_rate_or_none(
     deck = "prefix,rate,destination\n44,0.025,UK\n"
     container.rate_import.import_deck(
         read_deck(deck.splitlines(keepends=True)),
+        operator_id=world.root,
         plan="buy-eur",
         source="test",
         options=PlanOptions(currency="EUR"),

@@ -39,10 +39,11 @@ def revenue(container: Container, currency: str = "USD") -> D:
         return sum(amounts, D(0))
 
 
-def _plan(container: Container, name: str, rate: str) -> None:
+def _plan(container: Container, root: int, name: str, rate: str) -> None:
     deck = f"prefix,rate,destination\n44,{rate},UK\n"
     container.rate_import.import_deck(
         read_deck(deck.splitlines(keepends=True)),
+        operator_id=root,
         plan=name,
         source="test",
         options=PlanOptions(currency="USD"),
@@ -54,8 +55,8 @@ def test_a_resellers_customer_pays_the_reseller_and_the_reseller_the_operator(
 ) -> None:
     root, _ = container.accounts.ensure_operator("Acme", "USD")
     system = Principal(root.id, root.path, Role.ADMIN)
-    _plan(container, "wholesale", "0.04")
-    _plan(container, "retail", "0.08")
+    _plan(container, root.id, "wholesale", "0.04")
+    _plan(container, root.id, "retail", "0.08")
 
     def create(parent: int, kind: str, name: str, **extra: object) -> int:
         fields = {"kind": kind, "name": name, "parent_id": parent, **extra}

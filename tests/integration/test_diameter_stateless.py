@@ -51,7 +51,7 @@ def test_ccr_i_on_one_node_then_ccr_u_and_ccr_t_on_another_end_with_the_exact_co
         assert first.update(session, 2, used=280).result_code == 2001
         end = second.terminate(session, 3, used=45)  # 625 s in all
         assert end.result_code == 2001
-        expected = world.container.rating.tariff("retail", UK).cost(625)
+        expected = world.container.rating.tariff(world.root, "retail", UK).cost(625)
         assert end.cost == expected == D("1.0600")  # 0.01 + 630 s x 0.10 / 60
         assert first.terminate(session, 3, used=45).cost == end.cost  # replayed
         assert world.balance(world.customer) == D("10") - expected

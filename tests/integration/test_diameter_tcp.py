@@ -19,7 +19,7 @@ ANI = "441000000001"
 
 
 def cost(world: World, seconds: int) -> D:
-    return world.container.rating.tariff("retail", UK).cost(seconds)
+    return world.container.rating.tariff(world.root, "retail", UK).cost(seconds)
 
 
 def test_a_call_in_300_s_grants_ends_with_the_exact_cost_and_retries_charge_once(

@@ -45,9 +45,10 @@ class Operator:
     vendor: int  # USD, on plan buy-usd
 
 
-def _deck(container: Container, plan: str, currency: str, rate: str) -> None:
+def _deck(container: Container, root: int, plan: str, currency: str, rate: str) -> None:
     container.rate_import.import_deck(
         read_deck(f"prefix,rate,destination\n44,{rate},UK\n".splitlines(keepends=True)),
+        operator_id=root,
         plan=plan,
         source="test",
         options=PlanOptions(currency=currency),
@@ -57,6 +58,8 @@ def _deck(container: Container, plan: str, currency: str, rate: str) -> None:
 def _operator(container: Container, name: str) -> Operator:
     root, _ = container.accounts.ensure_operator(name, "USD")
     system = Principal(root.id, root.path, Role.ADMIN)
+    _deck(container, root.id, "retail-eur", "EUR", "0.10")  # each operator its own plans
+    _deck(container, root.id, "buy-usd", "USD", "0.03")
 
     def create(parent: int, kind: str, currency: str, **extra: Any) -> int:
         fields = {"kind": kind, "name": f"{name} {kind}", "parent_id": parent, **extra}
@@ -80,8 +83,6 @@ def _operator(container: Container, name: str) -> Operator:
 
 @pytest.fixture
 def client(container: Container) -> Iterator[TestClient]:
-    _deck(container, "retail-eur", "EUR", "0.10")
-    _deck(container, "buy-usd", "USD", "0.03")
     with TestClient(create_app(container), raise_server_exceptions=False) as test_client:
         yield test_client
 

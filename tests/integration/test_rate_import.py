@@ -16,6 +16,9 @@ from voxbill.storage import rate_repository as repo
 from voxbill.storage.schema import rate_imports, rates
 
 AT = datetime(2026, 3, 2, 12, tzinfo=UTC)  # a Monday noon
+#: these imports run where no operator exists yet (as ``voxbill rates import`` on a fresh
+#: database): the plans are unowned until the first operator adopts them
+NO_OPERATOR = None
 
 DECK = """prefix,destination,rate,connect_fee,initial_increment,increment,time_profile
 33,France,0.025,0,60,60,
@@ -37,10 +40,11 @@ def load(
     timezone: str | None = None,
 ) -> ImportReport:
     options = PlanOptions(currency=currency, timezone=timezone)
-    zone = container.rate_import.plan_timezone(plan, options)
+    zone = container.rate_import.plan_timezone(NO_OPERATOR, plan, options)
     deck = read_deck(text.splitlines(keepends=True), timezone=zone)
     return container.rate_import.import_deck(
         deck,
+        operator_id=NO_OPERATOR,
         plan=plan,
         source="test.csv",
         options=options,
@@ -61,7 +65,7 @@ def import_count(container: Container) -> int:
 
 def changes(container: Container, plan: str = "retail") -> list[tuple[object, ...]]:
     with container.db.transaction(readonly=True) as conn:
-        record = repo.find_plan(conn, plan)
+        record = repo.find_plan(conn, NO_OPERATOR, plan)
         assert record is not None
         return [
             (r.import_id, r.prefix, r.change, r.old_rate, r.new_rate, r.effective_from)
@@ -75,31 +79,33 @@ def test_import_and_quote(container: Container) -> None:
     assert report.currency == "EUR"
     assert report.changes == {"new": 5}
     assert row_count(container) == 5
-    quote = container.rating.quote("retail", "+33 6 12 34 56 78", 61, AT)
+    quote = container.rating.quote(NO_OPERATOR, "retail", "+33 6 12 34 56 78", 61, AT)
     assert (quote.rating.prefix, quote.rating.destination) == ("336", "France Mobile")
     assert quote.rating.cost == Decimal("0.18")
     assert quote.number == "33612345678"
-    uk = container.rating.quote("retail", "00447911123456", 40, AT)
+    uk = container.rating.quote(NO_OPERATOR, "retail", "00447911123456", 40, AT)
     assert uk.rating.cost == Decimal("0.0660")  # 0.01 + 42 x 0.08 / 60
-    evening = container.rating.quote("retail", "447911123456", 40, AT.replace(hour=20))
+    evening = container.rating.quote(NO_OPERATOR, "retail", "447911123456", 40, AT.replace(hour=20))
     assert evening.rating.cost == Decimal("0.0450")
 
 
 def test_quote_refusals(container: Container) -> None:
     load(container, DECK)
     with pytest.raises(NoRate):
-        container.rating.quote("retail", "+4915112345678", 60, AT)
+        container.rating.quote(NO_OPERATOR, "retail", "+4915112345678", 60, AT)
     with pytest.raises(UnknownRatePlan):
-        container.rating.quote("nope", "+33612345678", 60, AT)
+        container.rating.quote(NO_OPERATOR, "nope", "+33612345678", 60, AT)
     with pytest.raises(InvalidInput):
-        container.rating.quote("retail", "+33612345678", -1, AT)
+        container.rating.quote(NO_OPERATOR, "retail", "+33612345678", -1, AT)
     with pytest.raises(InvalidInput):
-        container.rating.quote("retail", "+33612345678", 60, datetime(1, 1, 1, tzinfo=UTC))
+        container.rating.quote(
+            NO_OPERATOR, "retail", "+33612345678", 60, datetime(1, 1, 1, tzinfo=UTC)
+        )
 
 
 def test_max_duration_through_the_service(container: Container) -> None:
     load(container, DECK)
-    quote = container.rating.quote("retail", "+447911123456", 0, AT, Decimal("0.0660"))
+    quote = container.rating.quote(NO_OPERATOR, "retail", "+447911123456", 0, AT, Decimal("0.0660"))
     assert quote.max_duration == 42
 
 
@@ -123,7 +129,9 @@ def test_one_bad_row_leaves_an_existing_plan_unchanged(container: Container) -> 
     assert row_count(container) == 5
     assert import_count(container) == 1
     assert changes(container) == before
-    assert container.rating.quote("retail", "+3311", 60, AT).rating.cost == Decimal("0.025")
+    assert container.rating.quote(NO_OPERATOR, "retail", "+3311", 60, AT).rating.cost == Decimal(
+        "0.025"
+    )
 
 
 def test_skip_bad_rows_imports_the_good_ones(container: Container) -> None:
@@ -164,8 +172,12 @@ def test_merge_keeps_other_rows_and_replaces_same_key(container: Container) -> N
     assert report.mode == "merge"
     assert report.changes == {"increased": 1, "new": 1}
     assert row_count(container) == 6  # 33 replaced in place, 49 added, the rest kept
-    assert container.rating.quote("retail", "+3311", 60, AT).rating.cost == Decimal("0.03")
-    assert container.rating.quote("retail", "+336", 60, AT).rating.cost == Decimal("0.09")
+    assert container.rating.quote(NO_OPERATOR, "retail", "+3311", 60, AT).rating.cost == Decimal(
+        "0.03"
+    )
+    assert container.rating.quote(NO_OPERATOR, "retail", "+336", 60, AT).rating.cost == Decimal(
+        "0.09"
+    )
 
 
 def test_merge_of_a_dated_row_keeps_the_current_price_until_then(container: Container) -> None:
@@ -174,8 +186,12 @@ def test_merge_of_a_dated_row_keeps_the_current_price_until_then(container: Cont
     assert row_count(container) == 2
     before = datetime(2026, 3, 31, 23, 59, 59, tzinfo=UTC)
     after = datetime(2026, 4, 1, tzinfo=UTC)
-    assert container.rating.quote("retail", "+3311", 60, before).rating.cost == Decimal("0.025")
-    assert container.rating.quote("retail", "+3311", 60, after).rating.cost == Decimal("0.03")
+    assert container.rating.quote(
+        NO_OPERATOR, "retail", "+3311", 60, before
+    ).rating.cost == Decimal("0.025")
+    assert container.rating.quote(NO_OPERATOR, "retail", "+3311", 60, after).rating.cost == Decimal(
+        "0.03"
+    )
 
 
 def test_replace_with_an_identical_deck_records_nothing(container: Container) -> None:
@@ -213,7 +229,7 @@ def test_naive_deck_dates_are_read_in_the_plan_timezone(container: Container) ->
     load(container, "prefix,rate\n33,0.025\n", timezone="Europe/Paris")
     load(container, "prefix,rate,effective_from\n33,0.030,2026-07-01\n")
     with container.db.transaction(readonly=True) as conn:
-        record = repo.find_plan(conn, "retail")
+        record = repo.find_plan(conn, NO_OPERATOR, "retail")
         assert record is not None
         assert record.timezone == "Europe/Paris"
         dated = [r for r in repo.load_rates(conn, record.id) if r.effective_from]
@@ -229,7 +245,7 @@ def test_money_round_trips_exactly(container: Container) -> None:
     )
     load(container, deck)
     with container.db.transaction(readonly=True) as conn:
-        record = repo.find_plan(conn, "retail")
+        record = repo.find_plan(conn, NO_OPERATOR, "retail")
         assert record is not None
         stored = {r.prefix: r for r in repo.load_rates(conn, record.id)}
     assert stored["1"].rate == Decimal("0.00000001")
@@ -245,9 +261,13 @@ def test_money_round_trips_exactly(container: Container) -> None:
 
 def test_plan_cache_sees_a_reimport(container: Container) -> None:
     load(container, "prefix,rate\n33,0.025\n")
-    assert container.rating.quote("retail", "+331", 60, AT).rating.cost == Decimal("0.025")
+    assert container.rating.quote(NO_OPERATOR, "retail", "+331", 60, AT).rating.cost == Decimal(
+        "0.025"
+    )
     load(container, "prefix,rate\n33,0.030\n")
-    assert container.rating.quote("retail", "+331", 60, AT).rating.cost == Decimal("0.03")
+    assert container.rating.quote(NO_OPERATOR, "retail", "+331", 60, AT).rating.cost == Decimal(
+        "0.03"
+    )
 
 
 def test_merge_matches_rows_by_prefix_profile_and_date(container: Container) -> None:
@@ -262,8 +282,14 @@ def test_merge_matches_rows_by_prefix_profile_and_date(container: Container) -> 
     assert report.changes == {"decreased": 1, "increased": 1}
     assert row_count(container) == 6
     april = datetime(2026, 4, 1, 12, tzinfo=UTC)
-    peak = container.rating.quote("retail", "+447911", 30, AT).rating
-    off_peak = container.rating.quote("retail", "+447911", 30, AT.replace(hour=20)).rating
+    peak = container.rating.quote(NO_OPERATOR, "retail", "+447911", 30, AT).rating
+    off_peak = container.rating.quote(
+        NO_OPERATOR, "retail", "+447911", 30, AT.replace(hour=20)
+    ).rating
     assert (peak.rate, off_peak.rate) == (Decimal("0.07"), Decimal("0.05"))
-    assert container.rating.quote("retail", "+3311", 60, AT).rating.rate == Decimal("0.025")
-    assert container.rating.quote("retail", "+3311", 60, april).rating.rate == Decimal("0.04")
+    assert container.rating.quote(NO_OPERATOR, "retail", "+3311", 60, AT).rating.rate == Decimal(
+        "0.025"
+    )
+    assert container.rating.quote(NO_OPERATOR, "retail", "+3311", 60, april).rating.rate == Decimal(
+        "0.04"
+    )

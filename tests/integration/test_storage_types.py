@@ -126,6 +126,7 @@ def store_plan(container: Container, new_rates: list[Rate]) -> list[Rate]:
     with container.db.transaction() as conn:
         plan = repo.create_plan(
             conn,
+            operator_id=None,
             name="p",
             currency="EUR",
             decimals=4,

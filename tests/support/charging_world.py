@@ -79,6 +79,7 @@ def build_world(
     for plan, text in (("retail", RETAIL), ("wholesale", WHOLESALE)):
         container.rate_import.import_deck(
             read_deck(text.splitlines(keepends=True)),
+            operator_id=root.id,
             plan=plan,
             source="test",
             options=PlanOptions(currency="USD"),

@@ -66,6 +66,7 @@ def build_sip_world(container: Container) -> SipWorld:
     for plan, text in DECKS.items():
         container.rate_import.import_deck(
             read_deck(text.splitlines(keepends=True)),
+            operator_id=root.id,
             plan=plan,
             source="test",
             options=PlanOptions(currency="USD"),

@@ -80,6 +80,7 @@ def build_sms_world(container: Container) -> SmsWorld:
     for plan, deck in (("sms-retail", RETAIL), ("sms-wholesale", WHOLESALE)):
         container.rate_import.import_deck(
             read_deck(deck.splitlines(keepends=True)),
+            operator_id=root.id,
             plan=plan,
             source="test",
             options=PlanOptions(currency="USD"),

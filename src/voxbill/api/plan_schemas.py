@@ -14,6 +14,7 @@ from voxbill.storage.rate_repository import PlanRecord
 
 class RatePlanRead(BaseModel):
     name: str
+    operator_id: int | None = Field(description="the operator root account that owns the plan")
     currency: str
     decimals: int
     rounding: str
@@ -26,6 +27,7 @@ class RatePlanRead(BaseModel):
     def of(cls, plan: PlanRecord, rows: int) -> RatePlanRead:
         return cls(
             name=plan.name,
+            operator_id=plan.operator_id,
             currency=plan.currency,
             decimals=plan.decimals,
             rounding=plan.rounding.value,
@@ -105,3 +107,35 @@ class DeckImportRead(BaseModel):
             rejected=[{"line": line, "message": msg} for line, msg in r.problems],
             ignored_columns=r.ignored_columns,
         )
+
+
+class RateChangeRead(BaseModel):
+    id: int
+    import_id: int
+    prefix: str
+    destination: str
+    time_profile: str | None
+    change: str = Field(description="new, increased, decreased or removed")
+    old_rate: DecimalStr | None
+    new_rate: DecimalStr | None
+    effective_from: datetime | None
+
+    @classmethod
+    def of(cls, row: Any, currency: str) -> RateChangeRead:
+        return cls(
+            id=row.id,
+            import_id=row.import_id,
+            prefix=row.prefix,
+            destination=row.destination,
+            time_profile=row.time_profile,
+            change=row.change,
+            old_rate=shown_or_none(row.old_rate, currency),
+            new_rate=shown_or_none(row.new_rate, currency),
+            effective_from=row.effective_from,
+        )
+
+
+class RateChangePage(BaseModel):
+    plan: str
+    items: list[RateChangeRead]
+    next_after_id: int | None = Field(description="pass as after_id for the next page")

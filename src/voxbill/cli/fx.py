@@ -9,22 +9,18 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from voxbill.bootstrap import Container, build
-from voxbill.cli.output import EXIT_BAD_INPUT, EXIT_REFUSED, console, fail, guarded, print_json
+from voxbill.bootstrap import build
+from voxbill.cli.operators import OperatorOption, require_operator
+from voxbill.cli.output import console, guarded, print_json
 from voxbill.domain.errors import InvalidInput
 from voxbill.domain.money import STORAGE_PLACES, canonical, to_decimal
 from voxbill.services.ledger_fx import FxRate
-from voxbill.storage import fx_repository as fx_rows
 
 app = typer.Typer(
     help="Exchange rates of an operator: what converts its books between currencies.",
     no_args_is_help=True,
 )
 
-OperatorOption = Annotated[
-    int | None,
-    typer.Option("--operator", min=1, help="operator root account id (needed when several)"),
-]
 PAGE = 1000
 _PLACES = Decimal(1).scaleb(-STORAGE_PLACES)  # rates are shown with every stored place
 
@@ -38,23 +34,6 @@ def _instant(value: str | None, option: str) -> datetime | None:
         raise InvalidInput(
             f"{option} {value!r} is not an ISO 8601 time, e.g. 2026-01-01T00:00:00Z"
         ) from None
-
-
-def _operator(container: Container, wanted: int | None) -> int:
-    """The operator named, or the installation's only one."""
-    with container.db.transaction(readonly=True) as conn:
-        operators = fx_rows.operators(conn)
-    ids = [row.id for row in operators]
-    if wanted is not None:
-        if wanted not in ids:
-            fail(f"--operator {wanted}: no operator root account has this id", EXIT_BAD_INPUT)
-        return wanted
-    if not operators:
-        fail("there is no operator yet: run 'voxbill init --operator NAME' first", EXIT_REFUSED)
-    if len(operators) > 1:
-        names = ", ".join(f"{row.id} ({row.name})" for row in operators)
-        fail(f"several operators: {names}; say which with --operator ID", EXIT_BAD_INPUT)
-    return int(ids[0])
 
 
 def _shown(rate: FxRate) -> dict[str, Any]:
@@ -88,7 +67,7 @@ def set_rate(
     effective_from = _instant(since, "--from")
     container = build(migrate=True)
     try:
-        operator_id = _operator(container, operator)
+        operator_id = require_operator(container, operator)
         result = container.ledger.set_fx_rate(operator_id, base, quote, value, effective_from)
     finally:
         container.close()
@@ -118,7 +97,7 @@ def list_rates(
     instant = _instant(at, "--at")
     container = build(migrate=True)
     try:
-        operator_id = _operator(container, operator)
+        operator_id = require_operator(container, operator)
         rates: list[FxRate] = []
         while True:
             page = container.ledger.fx_rates(

@@ -1,4 +1,9 @@
-"""``voxbill rates …`` and ``voxbill rate``: decks in, prices out."""
+"""``voxbill rates …`` and ``voxbill rate``: decks in, prices out.
+
+Plans belong to an operator: each command acts for ``--operator ID``, which may be left
+out when the installation has one operator (or none yet: its plans then wait for the
+first operator, which adopts them); with several it is required.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from voxbill.bootstrap import build
+from voxbill.cli.operators import OperatorOption, resolve_operator
 from voxbill.cli.output import EXIT_BAD_INPUT, console, err_console, fail, guarded, print_json
 from voxbill.domain.errors import InvalidInput, RateDeckError
 from voxbill.domain.money import RoundingMethod, canonical, to_decimal
@@ -92,6 +98,7 @@ def import_(
     rounding: Annotated[RoundingMethod | None, typer.Option(help="rounding method")] = None,
     holidays: Annotated[str | None, typer.Option(help="ISO dates, comma separated")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    operator: OperatorOption = None,
 ) -> None:
     """Import a rate deck into a plan: all rows or none (unless --skip-bad-rows)."""
     if not file.is_file():
@@ -105,11 +112,13 @@ def import_(
     options = PlanOptions(currency, decimals, rounding, timezone, holiday_dates)
     container = build(migrate=True)
     try:
-        zone = container.rate_import.plan_timezone(plan, options)
+        operator_id = resolve_operator(container, operator, required=False)
+        zone = container.rate_import.plan_timezone(operator_id, plan, options)
         deck = read_deck_file(file, zone, show_progress=not as_json and os.isatty(2))
         try:
             report = container.rate_import.import_deck(
                 deck,
+                operator_id=operator_id,
                 plan=plan,
                 source=str(file),
                 options=options,
@@ -145,14 +154,11 @@ def import_(
 
 @app.command("list")
 @guarded
-def list_plans() -> None:
-    """List rate plans with their row counts."""
-    from voxbill.storage import rate_repository as repo
-
+def list_plans(operator: OperatorOption = None) -> None:
+    """List the operator's rate plans with their row counts."""
     container = build(migrate=True)
     try:
-        with container.db.transaction(readonly=True) as conn:
-            plans = repo.list_plans(conn)
+        plans = container.rate_plans.plans_of(resolve_operator(container, operator, required=False))
     finally:
         container.close()
     table = Table("plan", "currency", "rows", "rounding", "timezone", "version")
@@ -173,18 +179,13 @@ def list_plans() -> None:
 def changes(
     plan: Annotated[str, typer.Option("--plan", help="rate plan name")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    operator: OperatorOption = None,
 ) -> None:
     """Price changes recorded by the imports of a plan (for price-change notices)."""
-    from voxbill.domain.errors import UnknownRatePlan
-    from voxbill.storage import rate_repository as repo
-
     container = build(migrate=True)
     try:
-        with container.db.transaction(readonly=True) as conn:
-            record = repo.find_plan(conn, plan)
-            if record is None:
-                raise UnknownRatePlan(f"there is no rate plan named {plan!r}")
-            rows = repo.list_changes(conn, record.id)
+        operator_id = resolve_operator(container, operator, required=False)
+        rows = container.rate_plans.changes_of(operator_id, plan)
     finally:
         container.close()
     items = [
@@ -241,12 +242,14 @@ def rate(
         str | None, typer.Option(help="also print the longest call this amount pays for")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    operator: OperatorOption = None,
 ) -> None:
-    """Price one call."""
+    """Price one call on the operator's plan."""
     amount: Decimal | None = to_decimal(available, what="--available") if available else None
     container = build(migrate=True)
     try:
-        result = container.rating.quote(plan, to, duration, parse_at(at), amount)
+        operator_id = resolve_operator(container, operator, required=False)
+        result = container.rating.quote(operator_id, plan, to, duration, parse_at(at), amount)
     finally:
         container.close()
     r = result.rating

@@ -28,7 +28,7 @@ from voxbill.domain.errors import CallsInProgress, Conflict, InvalidInput, NotFo
 from voxbill.domain.money import ZERO, normalize_currency
 from voxbill.services.ttl_cache import TtlCache
 from voxbill.storage import account_repository as repo
-from voxbill.storage import hold_repository
+from voxbill.storage import hold_repository, rate_repository
 from voxbill.storage.database import Database
 
 BALANCE_FIELDS = frozenset(f.name for f in dataclasses.fields(BalanceSettings))
@@ -150,12 +150,16 @@ class AccountService:
     # -- the operator root ---------------------------------------------------------------
 
     def ensure_operator(self, name: str, currency: str) -> tuple[Account, bool]:
-        """The operator root named ``name``, created if missing; ``True`` when created."""
+        """The operator root named ``name``, created if missing; ``True`` when created.
+
+        The first operator of an installation adopts the rate plans imported before it
+        existed (which no operator owns); later operators start without plans."""
         name = check_name(name)
         with self._write() as conn:
             existing = repo.find_operator(conn, name)
             if existing is not None:
                 return existing, False
+            first = not repo.operator_ids(conn)
             root = Account(
                 id=0,
                 parent_id=None,
@@ -171,12 +175,21 @@ class AccountService:
                 timezone="UTC",
                 tax_profile=None,
             )
-            return repo.insert_account(conn, root, None), True
+            created = repo.insert_account(conn, root, None)
+            if first:
+                rate_repository.adopt_unowned_plans(conn, created.id)
+            return created, True
 
     def operator_ids(self) -> list[int]:
         """Every operator root's id (what a switch door binds its peers to)."""
         with self._db.transaction(readonly=True) as conn:
             return repo.operator_ids(conn)
+
+    def operators(self) -> list[Account]:
+        """Every operator root, oldest first (whom a command may act for)."""
+        with self._db.transaction(readonly=True) as conn:
+            found = (repo.get(conn, root) for root in repo.operator_ids(conn))
+            return [root for root in found if root is not None]
 
     # -- writing -----------------------------------------------------------------------
 
@@ -277,9 +290,12 @@ class AccountService:
             raise InvalidInput("a shared balance needs the parent's currency")
         if account.balance.block_balance < ZERO and account.balance.credit_limit == ZERO:
             raise InvalidInput("a negative block_balance needs a postpaid credit limit")
+        # plans are named within the account's operator: another operator's plan of the
+        # name is refused exactly as a name no plan has
+        operator_id = parent.operator_id if parent is not None else account.operator_id
         allowed = self._readable_plans(conn, principal)
         for name in account.plans.names():
-            currency = repo.plan_currency(conn, name)
+            currency = repo.plan_currency(conn, operator_id, name)
             if currency is None or (allowed is not None and name not in allowed):
                 raise InvalidInput(f"there is no rate plan named {name!r}")
             if currency != account.currency:

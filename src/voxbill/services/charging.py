@@ -96,18 +96,25 @@ class ChargingService(ChargingQueries):
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _tariff(self, plan: str, number: str, start: datetime) -> Tariff:
-        """A tariff inside a charging transaction: the plan as checked just before it
-        (:meth:`_check_plans`), so that no second connection is opened while this one is
-        held (threads each holding one and waiting for another would empty the pool)."""
-        return self._rating.tariff_of_e164(plan, number, start, stale_ok=_PLAN_STALE_OK)
+    def _tariff(self, operator_id: int, plan: str, number: str, start: datetime) -> Tariff:
+        """A tariff inside a charging transaction: the operator's plan as checked just
+        before it (:meth:`_check_plans`), so that no second connection is opened while
+        this one is held (threads each holding one and waiting for another would empty
+        the pool)."""
+        return self._rating.tariff_of_e164(
+            operator_id, plan, number, start, stale_ok=_PLAN_STALE_OK
+        )
 
     def _check_plans(self, chain: Sequence[Account]) -> None:
-        """Check the chain's rate plans for a new version, outside any transaction."""
+        """Check the chain's rate plans (its operator's, by name) for a new version,
+        outside any transaction."""
+        if not chain:
+            return
+        operator_id = chain[0].operator_id  # the whole chain's: a tree has one root
         for plan in {a.plans.rate_plan for a in chain if a.plans.rate_plan}:
             # an unknown plan: the decision refuses the call (no_rate) when it needs it
             with suppress(UnknownRatePlan):
-                self._rating.plan(plan)
+                self._rating.plan(operator_id, plan)
 
     def _start_time(self, at: datetime | None) -> datetime:
         return call_start(at or self._clock())

@@ -19,7 +19,10 @@ from voxbill.domain.errors import NotFound
 from voxbill.domain.ledger import Funds
 from voxbill.domain.rating import Tariff
 
-TariffOf = Callable[[str, str, datetime], Tariff]
+#: (operator id, plan name, E.164 number, start) -> the tariff: a plan name means the plan
+#: of that name in the operator of the account it prices (every account of a call's chain
+#: has the caller's operator)
+TariffOf = Callable[[int, str, str, datetime], Tariff]
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ def evaluate(
     tariffs = []
     for level in levels:
         try:
-            tariff = tariff_of(level.plan, number, start)
+            tariff = tariff_of(level.account.operator_id, level.plan, number, start)
         except NotFound as exc:
             return refuse(Reason.NO_RATE, f"level {level.index}: {exc.message}")
         currency = tariff.rate(0).currency

@@ -7,10 +7,11 @@ and the buy leg — all committed together, exactly once.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
+
+from sqlalchemy import Connection
 
 from voxbill.domain import charging as rules
 from voxbill.domain.charging import SessionStatus
@@ -18,13 +19,13 @@ from voxbill.domain.ledger import Funds
 from voxbill.domain.rating import Rating, Tariff
 from voxbill.domain.tariff_snapshot import thaw
 from voxbill.services import charging_vendor, ledger_holds
+from voxbill.services.charging_decision import TariffOf
 from voxbill.services.ledger_journal import Journal
 from voxbill.services.ledger_views import norm
+from voxbill.storage import account_repository
 from voxbill.storage import cdr_repository as cdr_rows
 from voxbill.storage import charging_repository as repo
 from voxbill.storage import ledger_repository as ledger_rows
-
-TariffOf = Callable[[str, str, datetime], Tariff]
 
 
 def levels_of(row: Any) -> list[dict[str, Any]]:
@@ -32,14 +33,19 @@ def levels_of(row: Any) -> list[dict[str, Any]]:
     return levels
 
 
-def session_tariffs(row: Any, tariff_of: TariffOf) -> list[Tariff]:
+def session_tariffs(row: Any, tariff_of: TariffOf, conn: Connection) -> list[Tariff]:
     """Each level's tariff as frozen at the call's start (sessions opened before the
-    snapshots existed fall back to the plan as it is now)."""
+    snapshots existed fall back to the plan, of the caller's operator, as it is now)."""
+    levels = levels_of(row)
+    if all("tariff" in lv for lv in levels):
+        return [thaw(lv["tariff"], row.callee, row.started_at) for lv in levels]
+    caller = account_repository.get(conn, row.account_id)
+    assert caller is not None  # sessions reference accounts, which are never deleted
     return [
         thaw(lv["tariff"], row.callee, row.started_at)
         if "tariff" in lv
-        else tariff_of(lv["plan"], row.callee, row.started_at)
-        for lv in levels_of(row)
+        else tariff_of(caller.operator_id, lv["plan"], row.callee, row.started_at)
+        for lv in levels
     ]
 
 
@@ -107,7 +113,8 @@ def settle(
     """Charge ``duration`` seconds of the open session ``row``; (cdr id, ratings, overrun).
     ``holds``: its hold rows, if the caller locked them with the session's."""
     levels = levels_of(row)
-    ratings = [tariff.rate(duration) for tariff in session_tariffs(row, tariff_of)]
+    tariffs = session_tariffs(row, tariff_of, journal.conn)
+    ratings = [tariff.rate(duration) for tariff in tariffs]
     path = _know_owners(journal, row, levels)
     vendor = charging_vendor.rate(journal, row, duration, tariff_of)
     overrun = duration > row.granted_seconds

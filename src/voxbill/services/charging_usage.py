@@ -75,7 +75,7 @@ def update_in(
     # usage cannot keep a session (and its holds) open past its grant
     expires_at = row.created_at + timedelta(seconds=granted + settings.hold_expiry_slack_seconds)
     if row.interim:
-        tariffs = session_tariffs(row, tariff_of)
+        tariffs = session_tariffs(row, tariff_of, journal.conn)
         ledger_holds.extend_locked(
             journal,
             holds,
@@ -132,7 +132,7 @@ def _extend(
     levels = levels_of(row)
     books = [journal.account_book(lv["account_id"]) for lv in levels]
     journal.lock(books)
-    tariffs = session_tariffs(row, tariff_of)
+    tariffs = session_tariffs(row, tariff_of, journal.conn)
     headrooms = {book: journal.funds(book).headroom() for book in books}
     for book, hold in zip(books, holds, strict=True):
         headrooms[book] += hold.amount  # this session's own hold is its to spend

@@ -12,7 +12,7 @@ carrier off when it is spent.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -27,11 +27,11 @@ from voxbill.domain.ledger import Leg, Posting, SystemBook, TransactionKind
 from voxbill.domain.money import ZERO
 from voxbill.domain.rating import Rating, Tariff
 from voxbill.domain.tariff_snapshot import thaw
+from voxbill.services.charging_decision import TariffOf
 from voxbill.services.ledger_journal import Journal
 from voxbill.storage import account_repository
 from voxbill.storage import fx_repository as fx_rows
 
-TariffOf = Callable[[str, str, datetime], Tariff]
 _PREPAID = (CutoffMode.OUTBOUND, CutoffMode.MUTUAL)
 
 
@@ -65,7 +65,7 @@ def vendor_plan(
     if plan is None:
         raise InvalidInput(f"vendor {vendor_id} has no rate plan", code="invalid_vendor")
     try:
-        tariff = tariff_of(plan, number, start)
+        tariff = tariff_of(vendor.operator_id, plan, number, start)
     except NotFound as exc:
         raise InvalidInput(
             f"vendor {vendor_id} has no rate for {number}: {exc.message}", code="invalid_vendor"
@@ -82,7 +82,7 @@ def rate(journal: Journal, row: Any, duration: int, tariff_of: TariffOf) -> Vend
     if row.vendor_tariff is not None:
         tariff = thaw(json.loads(row.vendor_tariff), row.callee, row.started_at)
     else:  # a session opened before the buy leg's tariff was frozen
-        tariff = tariff_of(row.vendor_plan, row.callee, row.started_at)
+        tariff = tariff_of(vendor.operator_id, row.vendor_plan, row.callee, row.started_at)
     rating = tariff.rate(duration)
     debited = vendor.balance.cutoff_mode in _PREPAID and rating.cost > ZERO
     return VendorLeg(vendor, rating, debited)

@@ -37,11 +37,13 @@ class DemoData:
     customer_ani: str
 
 
-def _import_plan(container: Container, plan: str, filename: str) -> None:
+def _import_plan(container: Container, operator: Account, plan: str, filename: str) -> None:
+    """The deck into the demo operator's own plan (other operators' plans are theirs)."""
     text = resources.files("voxbill.demo").joinpath(filename).read_text("utf-8")
     deck = read_deck(text.splitlines(keepends=True), timezone=TIMEZONE)
     container.rate_import.import_deck(
         deck,
+        operator_id=operator.id,
         plan=plan,
         source=filename,
         replace=True,
@@ -60,9 +62,9 @@ def _child(
 
 def seed(container: Container) -> DemoData:
     """Create (or find) the demo tree and fund it; returns a fresh admin key."""
-    _import_plan(container, RETAIL_PLAN, "demo_rates.csv")
-    _import_plan(container, WHOLESALE_PLAN, "wholesale_rates.csv")
     operator, _ = container.accounts.ensure_operator(OPERATOR, CURRENCY)
+    _import_plan(container, operator, RETAIL_PLAN, "demo_rates.csv")
+    _import_plan(container, operator, WHOLESALE_PLAN, "wholesale_rates.csv")
     admin = Principal(operator.id, operator.path, Role.ADMIN)
     reseller = _child(
         container,

@@ -180,7 +180,7 @@ class MessagingService:
         for account in chain:
             if not account.plans.sms_plan:
                 continue
-            plan = self._rating.plan(account.plans.sms_plan)
+            plan = self._rating.plan(account.operator_id, account.plans.sms_plan)
             if plan.currency != account.currency:
                 raise CurrencyMismatch(
                     f"SMS plan {plan.name} is in {plan.currency}, account {account.id} "

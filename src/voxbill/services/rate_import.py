@@ -1,4 +1,8 @@
-"""Importing a rate deck into a plan: all or nothing, with a record of what changed."""
+"""Importing a rate deck into a plan: all or nothing, with a record of what changed.
+
+The plan is the importing operator's (``operator_id``): a name another operator uses is
+another plan, never touched here; a new name creates the operator's own plan.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from voxbill.domain.errors import InvalidInput, RateDeckError
 from voxbill.domain.money import RoundingMethod, normalize_currency
 from voxbill.domain.rates import Rate
 from voxbill.services.rate_deck import Deck, read_deck
+from voxbill.storage import account_repository as accounts_repo
 from voxbill.storage import rate_repository as repo
 from voxbill.storage.database import Database
 
@@ -103,7 +108,9 @@ def diff_rates(old: Iterable[Rate], new: Iterable[Rate], *, replace: bool) -> li
 
 
 class RateImportService:
-    def __init__(self, db: Database, on_change: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, db: Database, on_change: Callable[[int | None, str], None] | None = None
+    ) -> None:
         self._db = db
         self._on_change = on_change
 
@@ -116,10 +123,10 @@ class RateImportService:
     ) -> Deck:
         return read_deck(lines, timezone=timezone, progress=progress)
 
-    def plan_timezone(self, plan: str, options: PlanOptions) -> str:
+    def plan_timezone(self, operator_id: int | None, plan: str, options: PlanOptions) -> str:
         """The zone naive deck dates are read in: the plan's, or the one given for a new plan."""
         with self._db.transaction(readonly=True) as conn:
-            record = repo.find_plan(conn, plan)
+            record = repo.find_plan(conn, operator_id, plan)
         if record is not None:
             return record.timezone
         return options.timezone or "UTC"
@@ -128,6 +135,7 @@ class RateImportService:
         self,
         deck: Deck,
         *,
+        operator_id: int | None,
         plan: str,
         source: str,
         options: PlanOptions,
@@ -149,7 +157,7 @@ class RateImportService:
         new_rates = [row.rate for row in deck.rows]
         mode = "replace" if replace else "merge"
         with self._db.transaction() as conn:
-            record = self._plan(conn, name, options)
+            record = self._plan(conn, operator_id, name, options)
             repo.lock_plan(conn, record.id)
             old_rates = repo.load_rates(conn, record.id)
             if replace:
@@ -177,7 +185,7 @@ class RateImportService:
             )
             repo.record_changes(conn, import_id, record.id, changes)
         if self._on_change is not None:
-            self._on_change(name)
+            self._on_change(operator_id, name)
         counts: dict[str, int] = {}
         for change in changes:
             counts[change["change"]] = counts.get(change["change"], 0) + 1
@@ -194,9 +202,14 @@ class RateImportService:
             deck.ignored_columns,
         )
 
-    def _plan(self, conn: Any, name: str, options: PlanOptions) -> repo.PlanRecord:
-        record = repo.find_plan(conn, name)
+    def _plan(
+        self, conn: Any, operator_id: int | None, name: str, options: PlanOptions
+    ) -> repo.PlanRecord:
+        record = repo.find_plan(conn, operator_id, name)
         currency = normalize_currency(options.currency) if options.currency else None
+        if record is None and operator_id is None and accounts_repo.operator_ids(conn):
+            # a plan without an owner is only for an installation without operators
+            raise InvalidInput("give the operator whose plan this is (--operator ID)")
         if record is None:
             if currency is None:
                 raise InvalidInput(f"plan {name!r} is new: give its currency (--currency)")
@@ -210,6 +223,7 @@ class RateImportService:
                 raise InvalidInput("a plan rounds to between 0 and 8 decimals")
             return repo.create_plan(
                 conn,
+                operator_id=operator_id,
                 name=name,
                 currency=currency,
                 decimals=decimals,

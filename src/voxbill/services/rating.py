@@ -1,5 +1,9 @@
 """Quoting calls against stored rate plans, with plans cached in memory.
 
+A plan is named within its operator: every read says whose plan it means (the operator
+root of the account being rated, or of the API key), and another operator's plan of the
+same name is a different plan, never this one. The cache is keyed the same way.
+
 The cache is only a cache: a plan is reloaded when its stored version changes (checked
 at most once per ``recheck_seconds``), so several nodes agree within that interval.
 """
@@ -35,6 +39,11 @@ def call_start(at: datetime) -> datetime:
     return start
 
 
+#: An operator root's id: whose plan a name means (None: the plans of an installation
+#: without any operator yet, as the command line rates them).
+Owner = int | None
+
+
 @dataclass
 class _Cached:
     plan: RatePlan
@@ -56,36 +65,37 @@ class RatingService:
         self._db = db
         self._settings = settings
         self._recheck = recheck_seconds
-        self._plans: dict[str, _Cached] = {}
+        self._plans: dict[tuple[Owner, str], _Cached] = {}
         self._lock = threading.Lock()
 
-    def forget(self, name: str) -> None:
+    def forget(self, operator_id: Owner, name: str) -> None:
         with self._lock:
-            self._plans.pop(name, None)
+            self._plans.pop((operator_id, name), None)
 
-    def plan(self, name: str, *, stale_ok: float = 0.0) -> RatePlan:
-        """The plan, from memory when its version was checked in the last second (plus
-        ``stale_ok`` seconds: callers inside a transaction, which must not open a
-        second one, having checked it just before theirs)."""
-        cached = self._plans.get(name)
+    def plan(self, operator_id: Owner, name: str, *, stale_ok: float = 0.0) -> RatePlan:
+        """The operator's plan, from memory when its version was checked in the last
+        second (plus ``stale_ok`` seconds: callers inside a transaction, which must not
+        open a second one, having checked it just before theirs)."""
+        key = (operator_id, name)
+        cached = self._plans.get(key)
         now = time.monotonic()
         if cached is not None and now - cached.checked < self._recheck + stale_ok:
             return cached.plan
         warm.require_warm("a rate plan's version to check")  # a load may take seconds
         with self._db.transaction(readonly=True) as conn:
-            version = repo.plan_version(conn, name)
+            version = repo.plan_version(conn, operator_id, name)
             if version is None:
-                self.forget(name)
+                self.forget(operator_id, name)
                 raise UnknownRatePlan(f"there is no rate plan named {name!r}")
             if cached is not None and cached.version == version:
                 cached.checked = now
                 return cached.plan
-            loaded = repo.load_plan(conn, name)
+            loaded = repo.load_plan(conn, operator_id, name)
         if loaded is None:  # pragma: no cover - deleted between the two reads
             raise UnknownRatePlan(f"there is no rate plan named {name!r}")
         plan, version = loaded
         with self._lock:
-            self._plans[name] = _Cached(plan, version, now)
+            self._plans[key] = _Cached(plan, version, now)
         return plan
 
     def normalize(self, number: str) -> str:
@@ -95,18 +105,27 @@ class RatingService:
             international_prefix=self._settings.international_prefix,
         )
 
-    def tariff(self, plan: str, number: str, at: datetime | None = None) -> Tariff:
-        return self.tariff_of_e164(plan, self.normalize(number), at)
+    def tariff(
+        self, operator_id: Owner, plan: str, number: str, at: datetime | None = None
+    ) -> Tariff:
+        return self.tariff_of_e164(operator_id, plan, self.normalize(number), at)
 
     def tariff_of_e164(
-        self, plan: str, digits: str, at: datetime | None = None, *, stale_ok: float = 0.0
+        self,
+        operator_id: Owner,
+        plan: str,
+        digits: str,
+        at: datetime | None = None,
+        *,
+        stale_ok: float = 0.0,
     ) -> Tariff:
         """:meth:`tariff` for a number already normalized (E.164 digits)."""
         start = call_start(at or datetime.now(UTC))
-        return Tariff(self.plan(plan, stale_ok=stale_ok), digits, start)
+        return Tariff(self.plan(operator_id, plan, stale_ok=stale_ok), digits, start)
 
     def quote(
         self,
+        operator_id: Owner,
         plan: str,
         number: str,
         duration: int,
@@ -117,7 +136,7 @@ class RatingService:
             raise InvalidInput("duration cannot be negative")
         if duration > self._settings.max_call_duration * 6:
             raise InvalidInput("duration is longer than any call voxbill rates")
-        tariff = self.tariff(plan, number, at)
+        tariff = self.tariff(operator_id, plan, number, at)
         longest = None
         if available is not None:
             longest = tariff.max_duration(available, self._settings.max_call_duration)

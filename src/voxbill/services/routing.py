@@ -158,7 +158,7 @@ class RoutingService:
         top = payers[-1]
         assert top.plans.rate_plan is not None
         try:
-            row = self._rating.plan(top.plans.rate_plan).lookup(number, at)
+            row = self._rating.plan(top.operator_id, top.plans.rate_plan).lookup(number, at)
         except NotFound:
             return chain[-1].id, None, top.currency
         return chain[-1].id, row.rate, top.currency
@@ -195,7 +195,7 @@ class RoutingService:
             if plan_name is None or not rules.usable(vendor):
                 continue
             try:
-                plan = self._rating.plan(plan_name)
+                plan = self._rating.plan(vendor.account.operator_id, plan_name)
                 row = plan.lookup(number, start)
             except NotFound:
                 continue

@@ -173,7 +173,8 @@ def operator_ids(conn: Connection) -> list[int]:
 
 
 def plans_used_in(conn: Connection, path: str) -> set[str]:
-    """Names of the rate plans any account of a subtree is rated by."""
+    """Names of the rate plans any account of a subtree is rated by (plans of the
+    subtree's operator: an account names its plans within its own operator)."""
     names: set[str] = set()
     for column in (accounts.c.rate_plan, accounts.c.sms_plan, accounts.c.did_plan):
         query = select(column).where(accounts.c.path.like(f"{path}%"), column.is_not(None))
@@ -181,6 +182,10 @@ def plans_used_in(conn: Connection, path: str) -> set[str]:
     return names
 
 
-def plan_currency(conn: Connection, name: str) -> str | None:
-    value = conn.execute(select(rate_plans.c.currency).where(rate_plans.c.name == name)).scalar()
+def plan_currency(conn: Connection, operator_id: int, name: str) -> str | None:
+    """The currency of the operator's plan of that name (None: the operator has none)."""
+    query = select(rate_plans.c.currency).where(
+        rate_plans.c.operator_id == operator_id, rate_plans.c.name == name
+    )
+    value = conn.execute(query).scalar()
     return None if value is None else str(value)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Connection, Engine, inspect
 
 from voxbill.domain.errors import UnknownSchema
 
@@ -28,12 +31,48 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             "does not know (a newer voxbill migrated it): run that newer version, or point "
             "VOXBILL_DATABASE_URL at another database"
         )
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
+    try:
+        _run(engine, config, lambda: command.upgrade(config, revision))
+    except CommandError as exc:  # e.g. a revision that appeared meanwhile
+        raise UnknownSchema(f"the schema cannot be upgraded: {exc}") from exc
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the schema back to ``revision`` (a migration may refuse, changing nothing)."""
+    config = alembic_config()
+    _run(engine, config, lambda: command.downgrade(config, revision))
+
+
+def _run(engine: Engine, config: Config, migrate: Callable[[], None]) -> None:
+    """One transaction. On SQLite, foreign keys are not enforced meanwhile: a batch
+    migration rebuilds a table by dropping it, and dropping a referenced table with them
+    enforced deletes (cascades) or refuses its children's rows. They are checked before
+    the commit instead (``PRAGMA foreign_key_check``), and enforced again after it."""
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:  # only outside a transaction, where the connection is now
+            _pragma(connection, "PRAGMA foreign_keys=OFF")
         try:
-            command.upgrade(config, revision)
-        except CommandError as exc:  # e.g. a revision that appeared meanwhile
-            raise UnknownSchema(f"the schema cannot be upgraded: {exc}") from exc
+            with connection.begin():
+                config.attributes["connection"] = connection
+                migrate()
+                if sqlite:
+                    broken = _pragma(connection, "PRAGMA foreign_key_check")
+                    if broken:
+                        raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
+        finally:
+            if sqlite:
+                _pragma(connection, "PRAGMA foreign_keys=ON")
+
+
+def _pragma(connection: Connection, statement: str) -> list[Any]:
+    raw: Any = connection.connection.dbapi_connection
+    cursor = raw.cursor()
+    try:
+        cursor.execute(statement)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def _is_known(config: Config, revision: str) -> bool:

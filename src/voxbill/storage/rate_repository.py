@@ -10,7 +10,7 @@ from decimal import Decimal
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, update
 
 from voxbill.domain.errors import InvalidMoney
 from voxbill.domain.money import STORAGE_PLACES, RoundingMethod, canonical
@@ -48,6 +48,8 @@ class PlanRecord:
     timezone: str
     holidays: frozenset[date]
     version: int
+    #: the operator root that owns the plan (None: imported before any operator existed)
+    operator_id: int | None = None
 
 
 def _plan_record(row: Any) -> PlanRecord:
@@ -61,32 +63,56 @@ def _plan_record(row: Any) -> PlanRecord:
         row.timezone,
         holidays,
         row.version,
+        row.operator_id,
     )
 
 
-def find_plan(conn: Connection, name: str) -> PlanRecord | None:
-    row = conn.execute(select(rate_plans).where(rate_plans.c.name == name)).first()
+def owned_by(operator_id: int | None) -> ColumnElement[bool]:
+    """The plans of one operator; ``None``: the plans no operator owns yet."""
+    column = rate_plans.c.operator_id
+    return column.is_(None) if operator_id is None else column == operator_id
+
+
+def find_plan(conn: Connection, operator_id: int | None, name: str) -> PlanRecord | None:
+    """The operator's plan of that name: another operator's plans do not exist here."""
+    query = select(rate_plans).where(owned_by(operator_id), rate_plans.c.name == name)
+    row = conn.execute(query).first()
     return None if row is None else _plan_record(row)
 
 
-def list_plans(conn: Connection) -> list[tuple[PlanRecord, int]]:
-    counts = select(rates.c.plan_id, func.count().label("n")).group_by(rates.c.plan_id).subquery()
+def list_plans(conn: Connection, operator_id: int | None) -> list[tuple[PlanRecord, int]]:
+    """The operator's plans, by name, with their row counts."""
+    mine = select(rate_plans.c.id).where(owned_by(operator_id))
+    counts = (
+        select(rates.c.plan_id, func.count().label("n"))
+        .where(rates.c.plan_id.in_(mine))
+        .group_by(rates.c.plan_id)
+        .subquery()
+    )
     query = (
         select(rate_plans, func.coalesce(counts.c.n, 0).label("n"))
         .outerjoin(counts, counts.c.plan_id == rate_plans.c.id)
+        .where(owned_by(operator_id))
         .order_by(rate_plans.c.name)
     )
     return [(_plan_record(row), int(row.n)) for row in conn.execute(query)]
 
 
-def plan_version(conn: Connection, name: str) -> int | None:
-    value = conn.execute(select(rate_plans.c.version).where(rate_plans.c.name == name)).scalar()
+def count_rates(conn: Connection, plan_id: int) -> int:
+    query = select(func.count()).select_from(rates).where(rates.c.plan_id == plan_id)
+    return int(conn.execute(query).scalar_one())
+
+
+def plan_version(conn: Connection, operator_id: int | None, name: str) -> int | None:
+    query = select(rate_plans.c.version).where(owned_by(operator_id), rate_plans.c.name == name)
+    value = conn.execute(query).scalar()
     return None if value is None else int(value)
 
 
 def create_plan(
     conn: Connection,
     *,
+    operator_id: int | None,
     name: str,
     currency: str,
     decimals: int,
@@ -97,6 +123,7 @@ def create_plan(
     now = datetime.now(UTC)
     conn.execute(
         insert(rate_plans).values(
+            operator_id=operator_id,
             name=name,
             currency=currency,
             decimals=decimals,
@@ -108,9 +135,21 @@ def create_plan(
             updated_at=now,
         )
     )
-    plan = find_plan(conn, name)
+    plan = find_plan(conn, operator_id, name)
     assert plan is not None
     return plan
+
+
+def adopt_unowned_plans(conn: Connection, operator_id: int) -> int:
+    """Give the plans no operator owns (imported before any operator existed) to
+    ``operator_id``; how many. Same-named plans it already has keep theirs."""
+    taken = select(rate_plans.c.name).where(rate_plans.c.operator_id == operator_id)
+    query = (
+        update(rate_plans)
+        .where(rate_plans.c.operator_id.is_(None), rate_plans.c.name.not_in(taken))
+        .values(operator_id=operator_id)
+    )
+    return int(conn.execute(query).rowcount)
 
 
 def lock_plan(conn: Connection, plan_id: int) -> None:
@@ -245,8 +284,8 @@ def _load_rates_raw(conn: Connection, plan_id: int) -> list[Rate]:
         cursor.close()
 
 
-def load_plan(conn: Connection, name: str) -> tuple[RatePlan, int] | None:
-    record = find_plan(conn, name)
+def load_plan(conn: Connection, operator_id: int | None, name: str) -> tuple[RatePlan, int] | None:
+    record = find_plan(conn, operator_id, name)
     if record is None:
         return None
     plan = RatePlan(
@@ -548,8 +587,21 @@ def record_changes(
         conn.execute(insert(rate_changes), rows)
 
 
-def list_changes(conn: Connection, plan_id: int, import_id: int | None = None) -> list[Any]:
+def list_changes(
+    conn: Connection,
+    plan_id: int,
+    import_id: int | None = None,
+    *,
+    after_id: int | None = None,
+    limit: int | None = None,
+) -> list[Any]:
+    """A plan's recorded price changes, oldest first (optionally one import's, a page)."""
     query = select(rate_changes).where(rate_changes.c.plan_id == plan_id)
     if import_id is not None:
         query = query.where(rate_changes.c.import_id == import_id)
-    return list(conn.execute(query.order_by(rate_changes.c.id)))
+    if after_id is not None:
+        query = query.where(rate_changes.c.id > after_id)
+    query = query.order_by(rate_changes.c.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(conn.execute(query))

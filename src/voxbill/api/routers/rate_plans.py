@@ -1,4 +1,6 @@
-"""Rate plans: upload a deck (operator only), list, show a page of rates."""
+"""Rate plans of the key's operator: upload a deck (its admin only), list, show a page of
+rates, read the price changes. Another operator's plans do not exist here: a name is
+always the plan of that name in the key's own operator."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from voxbill.api.auth import CurrentPrincipal
 from voxbill.api.deps import ContainerDep
 from voxbill.api.plan_schemas import (
     DeckImportRead,
+    RateChangePage,
+    RateChangeRead,
     RatePlanDetail,
     RatePlanPage,
     RatePlanRead,
@@ -142,3 +146,26 @@ def show_rate_plan(
     rates = [RateRead.of(r, page.plan.currency) for r in page.rates]
     next_after = rates[-1].id if len(rates) == limit else None
     return RatePlanDetail(**head.model_dump(), rates=rates, next_after_id=next_after)
+
+
+@router.get(
+    "/rate-plans/{name}/changes",
+    response_model=RateChangePage,
+    responses=responses(401, 404, 422),
+)
+def rate_plan_changes(
+    name: PlanPath,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    import_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after_id: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+) -> RateChangePage:
+    """Price changes recorded by the plan's imports, oldest first (one import's with
+    ``import_id``): what price-change notices are made of."""
+    plan, rows = container.rate_plans.changes(
+        principal, name, import_id=import_id, after_id=after_id, limit=limit
+    )
+    items = [RateChangeRead.of(r, plan.currency) for r in rows]
+    next_after = items[-1].id if len(items) == limit else None
+    return RateChangePage(plan=plan.name, items=items, next_after_id=next_after)

@@ -17,10 +17,12 @@ router = APIRouter(tags=["rating"])
 def quote(body: QuoteRequest, principal: CurrentPrincipal, container: ContainerDep) -> QuoteRead:
     """Price one call: the cost of ``duration`` seconds to ``to`` on ``plan``.
 
-    Any key may quote the plans it can read (the operator: all of them).
+    Any key may quote the plans it can read, of its own operator (its admin: all of them).
     """
     container.rate_plans.check_quote(principal, body.plan)
-    result = container.rating.quote(body.plan, body.to, body.duration, body.at, body.available)
+    result = container.rating.quote(
+        principal.operator_id, body.plan, body.to, body.duration, body.at, body.available
+    )
     rating = result.rating
     return QuoteRead(
         plan=rating.plan,

@@ -1,4 +1,10 @@
-"""Rate plans, their rows, the imports that wrote them and the price changes they made."""
+"""Rate plans, their rows, the imports that wrote them and the price changes they made.
+
+A plan belongs to an operator (``operator_id``, its root account): a name is unique within
+the operator, and accounts name their plans within their own operator. ``operator_id`` is
+NULL only for plans imported where no operator exists yet (rating without accounts); the
+first operator created adopts them (see migration 0012).
+"""
 
 from sqlalchemy import (
     BigInteger,
@@ -10,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 from voxbill.storage.schema.base import metadata
@@ -19,7 +26,8 @@ rate_plans = Table(
     "rate_plans",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("name", String(100), nullable=False, unique=True),
+    Column("operator_id", Integer, ForeignKey("accounts.id"), nullable=True),
+    Column("name", String(100), nullable=False),
     Column("currency", String(3), nullable=False),
     Column("decimals", Integer, nullable=False, server_default="4"),
     Column("rounding", String(16), nullable=False, server_default="half_up"),
@@ -29,6 +37,15 @@ rate_plans = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     CheckConstraint("decimals >= 0 AND decimals <= 8", name="decimals_range"),
+    UniqueConstraint("operator_id", "name", name="uq_rate_plans_operator_name"),
+)
+# a plan no operator owns yet keeps a unique name too (NULLs are distinct in a unique key)
+Index(
+    "uq_rate_plans_unowned_name",
+    rate_plans.c.name,
+    unique=True,
+    sqlite_where=rate_plans.c.operator_id.is_(None),
+    postgresql_where=rate_plans.c.operator_id.is_(None),
 )
 
 rates = Table(
