@@ -143,7 +143,7 @@ def test_bulk_rate_insert_refuses_more_than_eight_places(container: Container) -
         with pytest.raises(InvalidMoney):
             store_plan(container, [Rate("1", Decimal("0.1")), Rate("2", value)])
     with container.db.transaction(readonly=True) as conn:
-        assert repo.find_plan(conn, "p") is None  # rolled back
+        assert repo.find_plan(conn, None, "p") is None  # rolled back
 
 
 def test_bulk_rate_insert_round_trips(container: Container) -> None:
