@@ -81,9 +81,10 @@ def evaluate(
     if not levels:
         return refuse(Reason.NO_RATE, f"no rate plan for account {chain[0].id} or above it")
     tariffs = []
+    operator_id = chain[0].operator_id  # every level's: one tree, one root
     for level in levels:
         try:
-            tariff = tariff_of(level.account.operator_id, level.plan, number, start)
+            tariff = tariff_of(operator_id, level.plan, number, start)
         except NotFound as exc:
             return refuse(Reason.NO_RATE, f"level {level.index}: {exc.message}")
         currency = tariff.rate(0).currency
