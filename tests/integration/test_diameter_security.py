@@ -106,7 +106,7 @@ def test_the_peers_operator_scopes_every_ccr(container: Container) -> None:
         assert world.container.charging.session_usage("a;1") == 0
         end = mine.exchange(ccr("a;1", 3, 1, used=125))
         assert end.result_code == 2001
-        cost = world.container.rating.tariff("retail", UK).cost(125)
+        cost = world.container.rating.tariff(world.root, "retail", UK).cost(125)
         assert world.balance(world.customer) == D("10") - cost
 
 
