@@ -84,3 +84,8 @@ def test_every_text_reads_back_unchanged_but_never_as_a_formula(cells: list[str]
     for original, read in zip(cells, row, strict=True):
         assert not read.startswith(FORMULA_TRIGGERS)
         assert read == ("'" + original if original.startswith(FORMULA_TRIGGERS) else original)
+
+
+def test_a_row_of_one_empty_cell_is_still_a_record() -> None:
+    assert csv_line([""]) == '""\n'
+    assert parsed(csv_line([""])) == [[""]]

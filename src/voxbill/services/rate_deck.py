@@ -228,11 +228,15 @@ class _RowReader:
                 "(ASCII digits with an optional decimal point or comma)"
             ) from None
         if value < 0:
-            raise InvalidInput(f"{name} {text!r} must be a non-negative number")
+            raise InvalidInput(f"{name} {shown_text(text)} must be a non-negative number")
         if value >= MAX_PRICE:
-            raise InvalidInput(f"{name} {text!r} is too large (must be below {MAX_PRICE})")
+            raise InvalidInput(
+                f"{name} {shown_text(text)} is too large (must be below {MAX_PRICE})"
+            )
         if value.quantize(_PLACES_UNIT, rounding=decimal.ROUND_DOWN) != value:
-            raise InvalidInput(f"{name} {text!r} has more than {STORAGE_PLACES} decimal places")
+            raise InvalidInput(
+                f"{name} {shown_text(text)} has more than {STORAGE_PLACES} decimal places"
+            )
         if len(self.amounts) < _MEMO_LIMIT:
             self.amounts[text] = value
         return value
@@ -245,10 +249,10 @@ class _RowReader:
         if known is not None:
             return known
         if not text.isdigit() or not text.isascii():
-            raise InvalidInput(f"{name} {text!r} must be a whole number of seconds")
+            raise InvalidInput(f"{name} {shown_text(text)} must be a whole number of seconds")
         value = int(text)
         if value > MAX_DURATION_FIELD:
-            raise InvalidInput(f"{name} {text!r} is longer than a day")
+            raise InvalidInput(f"{name} {shown_text(text)} is longer than a day")
         if len(self.seconds) < _MEMO_LIMIT:
             self.seconds[text] = value
         return value
