@@ -118,7 +118,8 @@ def test_a_rate_is_a_decimal_string_that_round_trips_exactly(tree: Tree) -> None
         ({"base": "USD", "quote": "EUR", "rate": "-0.9"}, "invalid_fx_rate"),
         ({"base": "USD", "quote": "EUR", "rate": "0.123456789"}, "invalid_fx_rate"),
         ({"base": "USD", "quote": "EUR", "rate": "10000000000"}, "invalid_fx_rate"),
-        ({"base": "USD", "quote": "EUR", "rate": "1e400"}, "invalid_fx_rate"),
+        ({"base": "USD", "quote": "EUR", "rate": "1" + "0" * 400}, "invalid_fx_rate"),
+        ({"base": "USD", "quote": "EUR", "rate": "1e400"}, "invalid_input"),  # not the form
         ({"base": "EURO", "quote": "USD", "rate": "1"}, "invalid_currency"),
         ({"base": "E1R", "quote": "USD", "rate": "1"}, "invalid_currency"),
         ({"base": "USD", "quote": "", "rate": "1"}, "invalid_currency"),

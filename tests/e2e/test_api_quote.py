@@ -98,8 +98,9 @@ def test_quote_with_available_gives_max_duration(server: Server) -> None:
         {"plan": "retail", "to": "33123", "duration": 0, "available": "0.045"}
     ).json()
     assert body["max_duration"] == 42
+    # money is a decimal string: a JSON number, even an integer, is refused (issue 10, #15)
     integer = server.quote({"plan": "retail", "to": "33123", "duration": 0, "available": 1})
-    assert integer.status_code == 200  # a JSON integer is exact
+    assert (integer.status_code, integer.json()["code"]) == (422, "invalid_input")
 
 
 def test_quote_across_peak_and_off_peak(server: Server) -> None:

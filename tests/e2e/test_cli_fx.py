@@ -73,6 +73,9 @@ BAD_INPUT = [
     (("USD", "EUR", "0"), "[invalid_fx_rate]"),
     (("USD", "EUR", "0.123456789"), "[invalid_fx_rate]"),
     (("USD", "EUR", "abc"), "is not a decimal number"),
+    (("USD", "EUR", "1e0"), "is not a decimal number"),  # issue 10, finding 15
+    (("USD", "EUR", "0_9"), "is not a decimal number"),
+    (("USD", "EUR", "\uff10.9"), "is not a decimal number"),  # full-width 0
     (("USD", "EURO", "1"), "[invalid_currency]"),
     (("USD", "EUR", "1", "--from", "tomorrow"), "is not an ISO 8601 time"),
 ]

@@ -115,8 +115,71 @@ def test_skip_bad_rows(run_voxbill: RunVoxbill, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert (report["rows_read"], report["rows_imported"], report["rows_rejected"]) == (3, 2, 1)
-    assert report["rejected"] == [{"line": 3, "error": "rate 'x' is not a decimal number"}]
+    assert report["rejected"] == [
+        {
+            "line": 3,
+            "error": "rate 'x' is not a decimal number "
+            "(ASCII digits with an optional decimal point or comma)",
+        }
+    ]
     assert report["currency"] == "USD"
+
+
+def test_a_cell_past_the_csv_limit_is_one_line_not_a_traceback(
+    run_voxbill: RunVoxbill, tmp_path: Path
+) -> None:
+    """Issue 10, finding 17: the csv module's ``field larger than field limit`` error."""
+    huge = write(
+        tmp_path, "huge.csv", f'prefix,rate,destination\n33,0.07,France\n34,0.1,"{"x" * 200_000}"\n'
+    )
+    result = run_voxbill("rates", "import", str(huge), "--plan", "p", "--currency", "USD")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: line 3: a cell is longer than 4096 characters; nothing was imported "
+        "[invalid_rate_deck]\n"
+    )
+    assert result.stdout == ""
+    listed = run_voxbill("rates", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert " p " not in listed.stdout  # no plan was created
+
+
+def test_a_long_cell_is_a_bad_row_with_its_line(run_voxbill: RunVoxbill, tmp_path: Path) -> None:
+    long = write(tmp_path, "long.csv", f"prefix,rate,notes\n33,0.07,ok\n34,0.1,{'n' * 5000}\n")
+    result = run_voxbill("rates", "import", str(long), "--plan", "p", "--currency", "USD")
+    assert result.returncode == 2
+    assert f"{long}:3: column 3 is longer than 4096 characters\n" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        ("34,1_0", "rate '1_0' is not a decimal number"),  # Decimal() read it as 10
+        ("34,\u0661\u0662", "rate '\u0661\u0662' is not a decimal number"),  # Arabic-Indic 12
+        ("34,0.1,6_0", "increment '6_0' must be a whole number"),  # int() read it as 60
+    ],
+)
+def test_deck_numbers_in_a_lax_form_are_bad_rows(
+    run_voxbill: RunVoxbill, tmp_path: Path, cell: str, message: str
+) -> None:
+    """Issue 10, finding 15."""
+    deck = write(tmp_path, "lax.csv", f"prefix,rate,increment\n33,0.07,60\n{cell}\n")
+    result = run_voxbill("rates", "import", str(deck), "--plan", "p", "--currency", "USD")
+    assert result.returncode == 2
+    assert f"{deck}:3: {message}" in result.stderr
+    assert "nothing was imported" in result.stderr
+
+
+@pytest.mark.parametrize("available", ["1_000", "\uff11\uff12", " 1"])
+def test_available_takes_only_the_published_decimal_form(rated: RunVoxbill, available: str) -> None:
+    result = rated(
+        "rate", "--plan", "retail", "--to", "+33123", "--duration", "5", "--available", available
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: --available ")
+    assert "is not a decimal number" in result.stderr
+    assert result.stderr.count("\n") == 1
 
 
 def test_import_usage_errors(run_voxbill: RunVoxbill, tmp_path: Path) -> None:

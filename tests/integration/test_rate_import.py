@@ -113,7 +113,13 @@ def test_one_bad_row_imports_nothing(container: Container) -> None:
     bad = DECK + "49,Germany,zero,0,60,60,\n"
     with pytest.raises(RateDeckError) as caught:
         load(container, bad)
-    assert caught.value.problems == [(7, "rate 'zero' is not a decimal number")]
+    assert caught.value.problems == [
+        (
+            7,
+            "rate 'zero' is not a decimal number "
+            "(ASCII digits with an optional decimal point or comma)",
+        )
+    ]
     assert "line 7" in caught.value.message
     assert row_count(container) == 0
     assert import_count(container) == 0

@@ -10,11 +10,13 @@ from hypothesis import strategies as st
 
 from voxbill.domain.errors import CurrencyMismatch, InvalidMoney
 from voxbill.domain.money import (
+    DECIMAL_PATTERN,
     Money,
     RoundingMethod,
     canonical,
     currency_places,
     normalize_currency,
+    parse_decimal,
     ratio_split,
     round_amount,
     to_decimal,
@@ -25,11 +27,13 @@ from voxbill.domain.money import (
     ("value", "expected"),
     [
         ("0.05", Decimal("0.05")),
-        (" 10.50 ", Decimal("10.50")),
+        ("10.50", Decimal("10.50")),
         ("-1.5", Decimal("-1.5")),
+        ("+2", Decimal(2)),
+        ("0", Decimal(0)),
+        ("007.10", Decimal("7.10")),
         (7, Decimal(7)),
         (Decimal("0.1166666"), Decimal("0.1166666")),
-        ("1E+2", Decimal(100)),
     ],
 )
 def test_to_decimal_accepts_exact_inputs(value: object, expected: Decimal) -> None:
@@ -44,6 +48,59 @@ def test_to_decimal_accepts_exact_inputs(value: object, expected: Decimal) -> No
 def test_to_decimal_refuses_floats_and_garbage(value: object) -> None:
     with pytest.raises(InvalidMoney):
         to_decimal(value)
+
+
+#: Text Decimal() reads but the published form (ASCII digits, sign, point) does not.
+LAX_FORMS = [
+    "1e3",  # exponent
+    "1E+2",
+    "1_000",  # underscore separator
+    "\u0661\u0662",  # Arabic-Indic "12"
+    "\uff11\uff12",  # full-width "12"
+    "\u0967",  # Devanagari 1
+    " 1",  # padding
+    "1 ",
+    "\t1",
+    "1\n",
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "sNaN",
+    ".5",
+    "5.",
+    "--1",
+    "+-1",
+    "1.2.3",
+    "1,5",
+    "",
+    "+",
+]
+
+
+@pytest.mark.parametrize("text", LAX_FORMS)
+def test_only_the_published_decimal_form_is_money(text: str) -> None:
+    with pytest.raises(InvalidMoney, match="not a decimal number"):
+        parse_decimal(text)
+    with pytest.raises(InvalidMoney):
+        to_decimal(text)
+    with pytest.raises(InvalidMoney):
+        Money.of(text, "EUR")
+
+
+@given(
+    st.from_regex(DECIMAL_PATTERN, fullmatch=True).filter(
+        lambda text: text.isascii() and "\n" not in text
+    )
+)
+def test_every_text_of_the_published_pattern_parses(text: str) -> None:
+    assert parse_decimal(text) == Decimal(text)
+
+
+def test_a_refused_text_is_not_echoed_whole() -> None:
+    with pytest.raises(InvalidMoney) as refused:
+        parse_decimal("9" * 100_000 + "x")
+    assert len(refused.value.message) < 200
+    assert "100001 characters" in refused.value.message
 
 
 def test_float_message_names_the_problem() -> None:

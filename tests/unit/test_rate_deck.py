@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from voxbill.domain.errors import RateDeckError
-from voxbill.services.rate_deck import Deck, read_deck
+from voxbill.services.rate_deck import MAX_CELL_CHARS, Deck, read_deck
 
 
 def deck(text: str, **options: object) -> Deck:
@@ -142,10 +142,10 @@ def test_dates_without_offset_are_read_in_the_plan_timezone() -> None:
         ("44,abc", "not a decimal number"),
         ("44,", "rate is empty"),
         ("44,-0.1", "non-negative"),
-        ("44,NaN", "non-negative"),
+        ("44,NaN", "not a decimal number"),
         ("44,0.123456789", "more than 8 decimal places"),
         ("44,123456789012345678901", "too large"),
-        ("44,1e30", "too large"),
+        ("44,1e30", "not a decimal number"),
         (",0.1", "prefix is empty"),
         ("44a,0.1", "digits only"),
         ("123456789012345678901,0.1", "longer than 20"),
@@ -189,10 +189,10 @@ def test_eight_places_are_accepted_exactly() -> None:
 def test_line_numbers_count_lines_of_multi_line_quoted_fields() -> None:
     text = 'prefix,destination,rate\n33,"France\nmetropolitan",0.02\n34,Spain,bad\n35,"x\ny",bad\n'
     result = deck(text)
-    assert result.problems == [
-        (4, "rate 'bad' is not a decimal number"),
-        (5, "rate 'bad' is not a decimal number"),
-    ]
+    not_decimal = (
+        "rate 'bad' is not a decimal number (ASCII digits with an optional decimal point or comma)"
+    )
+    assert result.problems == [(4, not_decimal), (5, not_decimal)]
     assert result.rows[0].line == 2
 
 
@@ -262,3 +262,88 @@ def test_carrier_extras_are_ignored_but_named() -> None:
     assert (rate.initial_increment, rate.increment) == (30, 6)
     assert rate.connect_fee == 0  # the misspelt column is not read, but it is reported
     assert deck.ignored_columns == ["conect_fee"]
+
+
+# --- numbers in exactly the published form (issue 10, finding 15) ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("44,1_0", "rate '1_0' is not a decimal number"),  # Decimal() reads 10
+        ("44,1_000.5", "not a decimal number"),
+        ("44,1e3", "not a decimal number"),
+        ("44,\u0661\u0662", "not a decimal number"),  # Arabic-Indic 12
+        ("44,\uff11\uff12", "not a decimal number"),  # full-width 12
+        ("44,Infinity", "not a decimal number"),
+        ("44,.5", "not a decimal number"),
+        ("44,5.", "not a decimal number"),
+        ("44,0.1,6_0", "initial_increment '6_0' must be a whole number"),  # int() reads 60
+        ("44,0.1,\u0666\u0660", "whole number"),  # Arabic-Indic 60
+        ("44,0.1,\uff16\uff10", "whole number"),  # full-width 60
+        ("44,0.1,,0_1", "connect_fee '0_1' is not a decimal number"),
+        ("44,0.1,,,,,0_8:00-18:00", "is not HH:MM"),  # int() reads 8
+        ("44,0.1,,,,,\u0660\u0668:00-18:00", "is not HH:MM"),
+        ("44,0.1,,,,,08:00-1 8:00", "time profile"),
+    ],
+)
+def test_numbers_take_only_the_published_form(row: str, message: str) -> None:
+    text = (
+        "prefix,rate,initial_increment,connect_fee,effective_from,effective_to,time_profile\n"
+        f"{row}\n"
+    )
+    line, problem = only_problem(deck(text))
+    assert line == 2
+    assert message in problem
+
+
+def test_increment_column_is_ascii_digits_too() -> None:
+    line, problem = only_problem(deck("prefix,rate,increment\n44,0.1,6_0\n"))
+    assert (line, problem) == (2, "increment '6_0' must be a whole number of seconds")
+
+
+def test_padding_around_a_cell_is_not_part_of_the_number() -> None:
+    result = deck("prefix, rate, increment\n44, 0.05 , 60\n45,\t1\t,6\n")
+    assert [(r.rate.rate, r.rate.increment) for r in result.rows] == [
+        (Decimal("0.05"), 60),
+        (Decimal(1), 6),
+    ]
+
+
+# --- cell sizes (issue 10, finding 17) --------------------------------------------------------
+
+
+def test_a_cell_over_the_cell_limit_is_a_line_numbered_problem() -> None:
+    long = "x" * (MAX_CELL_CHARS + 1)
+    result = deck(f"prefix,rate,notes\n44,0.1,ok\n45,0.1,{long}\n46,0.1,{'y' * MAX_CELL_CHARS}\n")
+    assert result.problems == [(3, f"column 3 is longer than {MAX_CELL_CHARS} characters")]
+    assert [r.rate.prefix for r in result.rows] == ["44", "46"]
+
+
+def test_a_header_cell_over_the_cell_limit_stops_the_deck() -> None:
+    with pytest.raises(RateDeckError, match=f"line 1: column 3 is longer than {MAX_CELL_CHARS}"):
+        deck(f"prefix,rate,{'n' * (MAX_CELL_CHARS + 1)}\n44,0.1\n")
+
+
+@pytest.mark.parametrize("size", [128 * 1024 + 1, 1024 * 1024])
+def test_a_cell_past_the_csv_module_limit_is_one_clear_error(size: int) -> None:
+    """The csv module raises ``_csv.Error: field larger than field limit (131072)``."""
+    text = f'prefix,rate,destination\n44,0.1,UK\n45,0.1,"{"z" * size}"\n46,0.1,FR\n'
+    with pytest.raises(RateDeckError) as refused:
+        deck(text)
+    assert refused.value.message == (
+        f"line 3: a cell is longer than {MAX_CELL_CHARS} characters; nothing was imported"
+    )
+    assert refused.value.problems == [(3, f"a cell is longer than {MAX_CELL_CHARS} characters")]
+
+
+def test_a_huge_quoted_cell_over_many_lines_names_the_line_it_starts_on() -> None:
+    many = "\n".join(["w" * 1000] * 200)  # 200 short lines, one 200 KB cell
+    text = f'prefix,rate,destination\n44,0.1,"a\nb"\n45,0.1,"{many}"\n'
+    with pytest.raises(RateDeckError, match="^line 4: a cell is longer than"):
+        deck(text)
+
+
+def test_a_huge_header_cell_is_one_clear_error() -> None:
+    with pytest.raises(RateDeckError, match="^line 1: a cell is longer than"):
+        deck(f"prefix,rate,{'h' * (200 * 1024)}\n44,0.1\n")

@@ -18,24 +18,37 @@ from pydantic import (
 )
 
 from voxbill.domain.errors import InvalidMoney
-from voxbill.domain.money import MONEY_CONTEXT, canonical, currency_places, to_decimal
+from voxbill.domain.money import (
+    DECIMAL_PATTERN,
+    MONEY_CONTEXT,
+    canonical,
+    currency_places,
+    parse_decimal,
+)
 
 
 def _exact(value: object) -> Decimal:
-    if isinstance(value, float):
+    """Money from JSON is a string in the published form; a JSON number (10 or 10.5) is
+    refused, as the contract says money is a decimal string. A Decimal is what voxbill
+    itself hands a response model."""
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError("amount must be a finite number")
+        return value
+    if not isinstance(value, str):
         raise ValueError('money must be a decimal string such as "10.50", not a JSON number')
     try:
-        return to_decimal(value)
+        return parse_decimal(value)
     except InvalidMoney as exc:
         raise ValueError(exc.message) from None
 
 
-#: A Decimal that travels as a JSON string; a JSON float is refused.
+#: A Decimal that travels as a JSON string; a JSON number is refused.
 DecimalStr = Annotated[
     Decimal,
     BeforeValidator(_exact),
     PlainSerializer(canonical, return_type=str, when_used="json"),
-    WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "examples": ["10.50"]}),
+    WithJsonSchema({"type": "string", "pattern": DECIMAL_PATTERN, "examples": ["10.50"]}),
 ]
 
 #: Largest amount an API request may carry (storage holds NUMERIC(28, 8)).

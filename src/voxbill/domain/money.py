@@ -2,11 +2,15 @@
 
 Floats are refused on sight ("never use floating point in an accounting system").
 Amounts keep full precision until a rounding rule is applied, once, at the end.
+Text becomes a Decimal only in the one published form (:data:`DECIMAL_PATTERN`):
+``Decimal()`` itself also takes exponents, underscores, padding, NaN and any Unicode
+digit, so "1e3", "1_000" or "١٢" would otherwise slip through as 1000, 1000 and 12.
 """
 
 from __future__ import annotations
 
 import decimal
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -91,8 +95,36 @@ _DECIMAL_MODES: Final = {
 }
 
 
+#: The one accepted form of a decimal string (API bodies, CLI arguments, FX rates, deck
+#: cells): ASCII digits, an optional sign, an optional point with digits on both sides.
+#: No exponent, underscore, whitespace, NaN/Infinity, ".5" or "5.", nor non-ASCII digit.
+DECIMAL_PATTERN: Final = r"^[+-]?[0-9]+(\.[0-9]+)?$"
+_DECIMAL_TEXT: Final = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")  # fullmatch: no "$\n" slip
+#: How much of a refused text an error message repeats.
+_SHOWN_CHARS: Final = 40
+
+
+def shown_text(text: str) -> str:
+    """``text`` quoted for an error message, cut short: a refusal never echoes a megabyte."""
+    if len(text) <= _SHOWN_CHARS:
+        return repr(text)
+    return f"{text[:_SHOWN_CHARS]!r}… ({len(text)} characters)"
+
+
+def parse_decimal(text: str, *, what: str = "amount") -> Decimal:
+    """A Decimal from text in exactly the published form (:data:`DECIMAL_PATTERN`)."""
+    if _DECIMAL_TEXT.fullmatch(text) is None:
+        raise InvalidMoney(
+            f'{what} {shown_text(text)} is not a decimal number such as "10.50" '
+            "(ASCII digits, an optional sign and decimal point)"
+        )
+    return Decimal(text)
+
+
 def to_decimal(value: object, *, what: str = "amount") -> Decimal:
-    """The one way to make a Decimal from outside input: str, int or Decimal, never float."""
+    """The one way to make a Decimal from outside input: str, int or Decimal, never float.
+
+    A string must have the published form (:func:`parse_decimal`)."""
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, bool):
@@ -100,11 +132,7 @@ def to_decimal(value: object, *, what: str = "amount") -> Decimal:
     elif isinstance(value, int):
         result = Decimal(value)
     elif isinstance(value, str):
-        text = value.strip()
-        try:
-            result = Decimal(text)
-        except decimal.InvalidOperation:
-            raise InvalidMoney(f"{what} {value!r} is not a decimal number") from None
+        result = parse_decimal(value, what=what)
     elif isinstance(value, float):
         raise InvalidMoney(f"{what} must be given as a decimal string, not a float ({value!r})")
     else:

@@ -79,11 +79,11 @@ class TimeProfile:
 
 
 def _parse_minutes(text: str, spec: str) -> int:
-    try:
-        hours, minutes = text.split(":")
-        value = int(hours) * 60 + int(minutes)
-    except ValueError:
-        raise InvalidTimeProfile(f"time profile {spec!r}: {text!r} is not HH:MM") from None
+    hours, _, minutes = text.partition(":")
+    # ASCII digits only: int() would also read "0_8", " 8" and "٠٨"
+    if not (text.isascii() and hours.isdigit() and minutes.isdigit() and len(hours) <= 2):
+        raise InvalidTimeProfile(f"time profile {spec!r}: {text!r} is not HH:MM")
+    value = int(hours) * 60 + int(minutes)
     if not 0 <= int(minutes) < 60 or not 0 <= value <= 1440:
         raise InvalidTimeProfile(f"time profile {spec!r}: {text!r} is not a time of day")
     return value

@@ -3,6 +3,12 @@
 Columns are matched case-insensitively, with the aliases real carrier decks use; the
 delimiter (comma, semicolon or tab) is taken from the header row. Dates without a
 timezone are read in the plan's timezone; a date alone means its midnight.
+
+Numbers take one strict form (``Decimal()`` and ``int()`` would read "1_0" as 10 and
+"١٢" as 12): prices are ASCII decimals, with a point or a decimal comma; seconds are
+ASCII digits. A cell is at most :data:`MAX_CELL_CHARS` characters: a longer one is a
+line-numbered problem, and one past the csv module's own limit (128 KiB) ends the read
+with one line-numbered error, never a ``_csv.Error`` traceback.
 """
 
 from __future__ import annotations
@@ -16,9 +22,9 @@ from decimal import Decimal
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from voxbill.domain.errors import InvalidInput, RateDeckError
+from voxbill.domain.errors import InvalidInput, InvalidMoney, RateDeckError
 from voxbill.domain.messaging import network_key
-from voxbill.domain.money import STORAGE_PLACES
+from voxbill.domain.money import STORAGE_PLACES, parse_decimal, shown_text
 from voxbill.domain.rates import Rate
 from voxbill.domain.sms import parse_mcc_mnc
 from voxbill.domain.time_profile import TimeProfile, parse_time_profile
@@ -107,6 +113,9 @@ _PLACES_UNIT: Final = Decimal(1).scaleb(-STORAGE_PLACES)
 MAX_PRICE: Final = Decimal(10) ** 10
 MAX_DURATION_FIELD: Final = 86400
 MAX_PROFILE_LENGTH: Final = 200  # the stored column's width
+#: The longest deck cell, in characters: the longest column stored is 200 characters,
+#: so this leaves room for notes columns while bounding what one row may hold.
+MAX_CELL_CHARS: Final = 4096
 _MEMO_LIMIT: Final = 100_000  # distinct texts remembered per column kind while reading
 
 
@@ -211,16 +220,23 @@ class _RowReader:
         known = self.amounts.get(text)
         if known is not None:
             return known
-        try:
-            value = Decimal(text.replace(",", ".") if "," in text and "." not in text else text)
-        except decimal.InvalidOperation:
-            raise InvalidInput(f"{name} {text!r} is not a decimal number") from None
-        if not value.is_finite() or value < 0:
-            raise InvalidInput(f"{name} {text!r} must be a non-negative number")
+        try:  # "0,05": a decimal comma, as semicolon decks write it
+            value = parse_decimal(text.replace(",", ".", 1) if "." not in text else text)
+        except InvalidMoney:
+            raise InvalidInput(
+                f"{name} {shown_text(text)} is not a decimal number "
+                "(ASCII digits with an optional decimal point or comma)"
+            ) from None
+        if value < 0:
+            raise InvalidInput(f"{name} {shown_text(text)} must be a non-negative number")
         if value >= MAX_PRICE:
-            raise InvalidInput(f"{name} {text!r} is too large (must be below {MAX_PRICE})")
+            raise InvalidInput(
+                f"{name} {shown_text(text)} is too large (must be below {MAX_PRICE})"
+            )
         if value.quantize(_PLACES_UNIT, rounding=decimal.ROUND_DOWN) != value:
-            raise InvalidInput(f"{name} {text!r} has more than {STORAGE_PLACES} decimal places")
+            raise InvalidInput(
+                f"{name} {shown_text(text)} has more than {STORAGE_PLACES} decimal places"
+            )
         if len(self.amounts) < _MEMO_LIMIT:
             self.amounts[text] = value
         return value
@@ -233,10 +249,10 @@ class _RowReader:
         if known is not None:
             return known
         if not text.isdigit() or not text.isascii():
-            raise InvalidInput(f"{name} {text!r} must be a whole number of seconds")
+            raise InvalidInput(f"{name} {shown_text(text)} must be a whole number of seconds")
         value = int(text)
         if value > MAX_DURATION_FIELD:
-            raise InvalidInput(f"{name} {text!r} is longer than a day")
+            raise InvalidInput(f"{name} {shown_text(text)} is longer than a day")
         if len(self.seconds) < _MEMO_LIMIT:
             self.seconds[text] = value
         return value
@@ -314,14 +330,44 @@ class _RowReader:
 _ALLOWED_CONTROLS = frozenset("\t\r\n")  # a quoted cell may span lines
 
 
-def _control_character(record: list[str]) -> str | None:
-    """Why a record is refused for a control character, if it holds one: PostgreSQL
-    cannot store NUL, and the others corrupt CSV exports and logs."""
+def _bad_cell(record: list[str]) -> str | None:
+    """Why a record is refused for one of its cells, if it is: too long, or holding a
+    control character (PostgreSQL cannot store NUL; the others corrupt exports and logs)."""
     for column, cell in enumerate(record, start=1):
+        if len(cell) > MAX_CELL_CHARS:
+            return f"column {column} is longer than {MAX_CELL_CHARS} characters"
         for char in cell:
             if (ord(char) < 32 or ord(char) == 127) and char not in _ALLOWED_CONTROLS:
                 return f"column {column} holds a control character (U+{ord(char):04X})"
     return None
+
+
+def _records(
+    lines: Iterator[str], delimiter: str, *, first_line: int = 1
+) -> Iterator[tuple[int, list[str]]]:
+    """Each CSV record with the file line it starts on (a quoted cell may span lines).
+
+    A cell past the csv module's limit (128 KiB, process-wide, so not lowered here) stops
+    the read with one line-numbered error: the reader cannot resync inside a quoted cell.
+    """
+    records = csv.reader(lines, delimiter=delimiter)
+    start = first_line
+    while True:
+        try:
+            record = next(records)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            why = (
+                f"a cell is longer than {MAX_CELL_CHARS} characters"
+                if "field larger than field limit" in str(exc)
+                else f"unreadable CSV ({exc})"
+            )
+            raise RateDeckError(
+                f"line {start}: {why}; nothing was imported", [(start, why)]
+            ) from None
+        yield start, record
+        start = first_line + records.line_num
 
 
 def read_deck(
@@ -339,23 +385,20 @@ def read_deck(
             "line 1: the deck is empty; a header row is required", [(1, "empty deck")]
         )
     delimiter = sniff_delimiter(header_line)
-    header = next(csv.reader([header_line], delimiter=delimiter))
-    bad_header = _control_character(header)
+    header = next((record for _, record in _records(iter([header_line]), delimiter)), [])
+    bad_header = _bad_cell(header)
     if bad_header is not None:
         raise RateDeckError(f"line 1: {bad_header}", [(1, bad_header)])
     reader = _RowReader(map_columns(header), ZoneInfo(timezone))
     deck = Deck(ignored_columns=[c.strip() for c in header if c.strip() and not _canonical(c)])
     seen: dict[tuple[str, str | None, datetime | None], int] = {}
-    records = csv.reader(iterator, delimiter=delimiter)
-    ended = 1  # the file line on which the previous record ended
-    for record in records:
-        line, ended = ended + 1, records.line_num + 1  # a quoted field may span lines
+    for line, record in _records(iterator, delimiter, first_line=2):
         if not record or (len(record) == 1 and not record[0].strip()):
             continue
         deck.rows_read += 1
         if progress is not None and deck.rows_read % every == 0:
             progress(every)
-        bad = _control_character(record)
+        bad = _bad_cell(record)
         if bad is not None:
             deck.problems.append((line, bad))
             continue

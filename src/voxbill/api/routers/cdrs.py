@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from typing import Annotated
 
@@ -16,6 +14,7 @@ from voxbill.api.call_schemas import CdrPage, CdrRead
 from voxbill.api.deps import ContainerDep
 from voxbill.api.problems import responses
 from voxbill.domain.access import Principal
+from voxbill.domain.csv_safe import Cell, csv_document
 from voxbill.domain.money import canonical
 from voxbill.services.charging_cdrs import Cdr
 
@@ -85,7 +84,9 @@ def list_cdrs(
     return CdrPage(items=[CdrRead.of(c) for c in found], next_before_id=next_before)
 
 
-def _csv_row(cdr: Cdr) -> list[str]:
+def _csv_row(cdr: Cdr) -> list[Cell]:
+    """Text from outside (ids, numbers, names) as ``str``, amounts as ``Decimal``: the
+    CSV writer neutralises the text and keeps the amounts machine-readable."""
     legs = ";".join(
         f"{leg.level}:{leg.account_id}:{leg.plan}:{canonical(leg.cost)}:{leg.currency}:"
         f"{'' if leg.margin is None else canonical(leg.margin)}"
@@ -93,26 +94,26 @@ def _csv_row(cdr: Cdr) -> list[str]:
         if leg.side == "sell"
     )
     return [
-        str(cdr.id),
+        cdr.id,
         cdr.session_id,
-        str(cdr.account_id),
+        cdr.account_id,
         cdr.caller,
         cdr.callee,
         cdr.started_at.isoformat(),
-        str(cdr.duration),
-        str(cdr.billed_seconds),
-        canonical(cdr.rate),
-        canonical(cdr.cost),
+        cdr.duration,
+        cdr.billed_seconds,
+        cdr.rate,
+        cdr.cost,
         cdr.currency,
         cdr.prefix,
         cdr.destination,
-        "true" if cdr.overrun else "false",
+        cdr.overrun,
         cdr.settled_by,
         legs,
-        "" if cdr.vendor_id is None else str(cdr.vendor_id),
-        "" if cdr.vendor_cost is None else canonical(cdr.vendor_cost),
+        cdr.vendor_id,
+        cdr.vendor_cost,
         cdr.vendor_currency or "",
-        "" if cdr.margin is None else canonical(cdr.margin),
+        cdr.margin,
     ]
 
 
@@ -133,7 +134,8 @@ def export_cdrs(
 ) -> Response:
     """The same CDRs as CSV (decimal strings; ``legs``: the sell legs as level:account:plan:
     cost:currency:margin, joined by ``;``; the buy leg in ``vendor_*``, then ``margin``:
-    what the operator was paid minus the vendor cost)."""
+    what the operator was paid minus the vendor cost). A text cell starting with = + - @,
+    TAB or CR gets a leading ``'``, so a spreadsheet never runs it as a formula."""
     found = container.charging.cdrs(
         _path(container, principal, account_id),
         started_from=started_from,
@@ -142,8 +144,5 @@ def export_cdrs(
         before_id=before_id,
         limit=limit,
     )
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    writer.writerows(_csv_row(c) for c in found)
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8")
+    text = csv_document(CSV_COLUMNS, (_csv_row(c) for c in found))
+    return Response(text, media_type="text/csv; charset=utf-8")
