@@ -91,6 +91,19 @@ class Settings(BaseSettings):
     #: Deprecated: the operator of the Diameter peers that name none (``diameter_peers``
     #: items without ``=OPERATOR_ID``) instead of the sole operator.
     diameter_operator_id: int | None = None
+    #: Calling cards (``domain/card_pins.py``): wrong PINs in a row that lock a card; the
+    #: first lockout in seconds, doubled at each further one until a right PIN, capped;
+    #: wrong PINs one asker (API key, NAS) may send over every card within the window.
+    pin_max_failures: int = Field(default=5, ge=1, le=100)
+    pin_lockout_seconds: int = Field(default=300, ge=1, le=30 * 86400)
+    pin_lockout_max_seconds: int = Field(default=86400, ge=1, le=365 * 86400)
+    pin_asker_max_failures: int = Field(default=20, ge=1, le=100_000)
+    pin_asker_window_seconds: int = Field(default=600, ge=1, le=86400)
+    #: PIN verifications (argon2id) at once on this node, how many more may wait for one,
+    #: and how many one asker may have in flight; beyond: refused ``pin_busy`` at once.
+    pin_verify_concurrency: int = Field(default=2, ge=1, le=64)
+    pin_verify_queue: int = Field(default=8, ge=0, le=1000)
+    pin_asker_in_flight: int = Field(default=2, ge=1, le=1000)
     #: ``POST /calls/authorize``'s plain case answered before FastAPI's routing, with
     #: the same bytes (``api/fast_lane.py``); false: every request through the route.
     fast_lane: bool = True

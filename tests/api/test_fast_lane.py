@@ -90,7 +90,7 @@ def _corpus(world: World, keys: Keys) -> list[tuple[str, str | None, Any, bool]]
         ("invalid number", keys.reseller, {"caller": C, "callee": "abc"}, True),
         ("unknown caller", keys.reseller, {"caller": "+449999999999", "callee": UK}, True),
         ("no identifier", keys.reseller, {"caller": {}, "callee": UK}, True),
-        ("another tenant", keys.other, {"caller": C, "callee": UK}, False),
+        ("another tenant", keys.other, {"caller": C, "callee": UK}, True),  # unknown_caller
         ("another tenant's id", keys.other, {"caller": user, "callee": UK}, False),
         ("unknown account id", keys.admin, {"caller": {"account_id": 99999}, "callee": UK}, False),
         ("support key", keys.support, {"caller": C, "callee": UK}, False),

@@ -129,7 +129,11 @@ def test_keys_drive_only_their_subtree(api: tuple[World, TestClient, dict[str, s
     own_key = key(world.reseller, Role.RESELLER)
     support = key(world.root, Role.SUPPORT)
     body = {"session_id": "t1", "caller": "+441000000001", "callee": UK}
-    assert _post(client, other_key, "/calls", body).status_code == 404
+    # another tenant's caller is unknown to this key, exactly as an unknown number
+    outsider = _post(client, other_key, "/calls", body)
+    unknown = _post(client, other_key, "/calls", body | {"caller": "+449999999999"})
+    assert (outsider.status_code, outsider.json()) == (403, unknown.json())
+    assert outsider.json()["reason"] == "unknown_caller"
     assert _post(client, support, "/calls", body).status_code == 403
     assert _post(client, own_key, "/calls", body).status_code == 201
     assert _post(client, other_key, "/calls/t1/stop", {"duration": 5}).status_code == 404

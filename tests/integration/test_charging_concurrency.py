@@ -96,7 +96,11 @@ def test_a_limit_of_5_admits_exactly_5_of_100_and_a_card_exactly_1(world: World)
         lambda i: charging.start(f"k{i}", world.card_caller, UK, AT, interim=True),
     )
     assert len([r for r in cards if not isinstance(r, ChargingRefused)]) == 1
-    assert {r.code for r in cards if isinstance(r, ChargingRefused)} == {"concurrency_limit"}
+    # the others: over the card's limit, or their PIN not checked at all (this node's PIN
+    # checks, or the card's guesses, were all in flight: services/card_pins.py)
+    refused = {r.code for r in cards if isinstance(r, ChargingRefused)}
+    assert "concurrency_limit" in refused
+    assert refused <= {"concurrency_limit", "pin_busy"}
     card_open = select(call_counters.c.open_calls).where(call_counters.c.account_id == world.card)
     assert _count(world.container, card_open) == 1
 

@@ -39,6 +39,8 @@ _STATUS_BY_CODE: dict[str, int] = {
     "idempotency_conflict": 409,
     "database_busy": 503,
     "rate_limiter_unavailable": 503,
+    "too_many_pin_failures": 429,
+    "pin_busy": 503,
 }
 
 _PROBLEM_SCHEMA: dict[str, Any] = {

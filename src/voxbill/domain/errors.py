@@ -8,7 +8,8 @@ stable ``code``; one place per door (HTTP, SIP, RADIUS, CLI) maps codes to its s
     │   ├── InvalidMoney             code=invalid_money
     │   ├── InvalidNumber            code=invalid_number
     │   ├── InvalidTimeProfile       code=invalid_time_profile
-    │   └── RateDeckError            code=invalid_rate_deck  (carries line numbers)
+    │   ├── RateDeckError            code=invalid_rate_deck  (carries line numbers)
+    │   └── NetworkNotAllowed        code=network_not_allowed (a catch-all IP identifier)
     ├── NotFound                     code=not_found
     │   ├── NoRate                   code=no_rate
     │   └── UnknownRatePlan          code=unknown_rate_plan
@@ -18,7 +19,11 @@ stable ``code``; one place per door (HTTP, SIP, RADIUS, CLI) maps codes to its s
     │   ├── SessionConflict          code=session_conflict   (session id taken by another call)
     │   └── CallsInProgress          code=calls_in_progress  (balance owner change under calls)
     ├── Refused                      code=refused            (a business "no")
-    │   ├── InvalidPin               code=invalid_pin        (known card, wrong PIN)
+    │   ├── PinRefused               code=pin_refused        (a card's PIN not accepted)
+    │   │   ├── InvalidPin           code=invalid_pin        (known card, wrong PIN)
+    │   │   ├── CardLocked           code=card_locked        (too many wrong PINs: locked)
+    │   │   ├── TooManyPinFailures   code=too_many_pin_failures (this asker, every card)
+    │   │   └── PinBusy              code=pin_busy           (verifications full: retry)
     │   ├── InsufficientFunds        code=insufficient_funds
     │   └── RateLimited              code=rate_limited       (retry after ``retry_after`` s)
     ├── Unauthorized                 code=unauthorized       (no or bad credentials)
@@ -74,6 +79,13 @@ class RateDeckError(InvalidInput):
         self.problems = problems or []
 
 
+class NetworkNotAllowed(InvalidInput):
+    """An IP identifier that would catch far more than one customer's trunk (``0.0.0.0/0``,
+    a network wider than the allowed minimum, loopback, multicast, unspecified)."""
+
+    code = "network_not_allowed"
+
+
 class NotFound(VoxbillError):
     code = "not_found"
 
@@ -126,10 +138,37 @@ class InsufficientFunds(Refused):
     code = "insufficient_funds"
 
 
-class InvalidPin(Refused):
+class PinRefused(Refused):
+    """A calling card's PIN was not accepted; the subclass says why."""
+
+    code = "pin_refused"
+
+
+class InvalidPin(PinRefused):
     """A card number that exists, with a wrong or missing PIN."""
 
     code = "invalid_pin"
+
+
+class CardLocked(PinRefused):
+    """Too many wrong PINs for this card: refused, right PIN or not, until the lockout
+    ends (no PIN is verified meanwhile)."""
+
+    code = "card_locked"
+
+
+class TooManyPinFailures(PinRefused):
+    """The asker (an API key, a NAS) sent too many wrong PINs, over every card, within the
+    window: refused without verifying the PIN."""
+
+    code = "too_many_pin_failures"
+
+
+class PinBusy(PinRefused):
+    """No PIN verification could be admitted now (this node's verifications, the asker's
+    share of them, or the card's remaining guesses are all in flight): retry shortly."""
+
+    code = "pin_busy"
 
 
 class RateLimited(Refused):

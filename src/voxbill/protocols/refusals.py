@@ -36,6 +36,17 @@ DIAMETER_RATING_FAILED: Final = 5031
 _TABLE: Final[tuple[Refusal, ...]] = (
     Refusal("unknown_caller", 403, "Forbidden", DIAMETER_USER_UNKNOWN, 1, "unknown caller"),
     Refusal("invalid_pin", 403, "Forbidden", DIAMETER_USER_UNKNOWN, 2, "wrong card PIN"),
+    # h323-return-code 10: "number of retries exceeded" (Cisco IVR return codes)
+    Refusal("card_locked", 403, "Forbidden", DIAMETER_END_USER_SERVICE_DENIED, 10, "card locked"),
+    Refusal(
+        "too_many_pin_failures",
+        403,
+        "Forbidden",
+        DIAMETER_END_USER_SERVICE_DENIED,
+        10,
+        "too many wrong PINs",
+    ),
+    Refusal("pin_busy", 503, "Service Unavailable", DIAMETER_TOO_BUSY, 8, "busy, retry"),
     Refusal("blocked", 403, "Forbidden", DIAMETER_END_USER_SERVICE_DENIED, 7, "account blocked"),
     Refusal("cut_off", 403, "Forbidden", DIAMETER_END_USER_SERVICE_DENIED, 7, "partner cut off"),
     Refusal(

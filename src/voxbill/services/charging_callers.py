@@ -1,19 +1,25 @@
 """Who is calling: the caller's account from what the switch sends (ANI, SIP user, IP,
-calling card and PIN), and the caller as a session row records it."""
+calling card and PIN), and the caller as a session row records it.
+
+The door says whose question it is: ``operator_id`` (every lookup stays within that
+operator), ``within`` (an API key's subtree: callers outside it are unknown) and
+``asker`` (whose PIN guesses are counted). The identification rule itself is in
+:mod:`voxbill.services.identifiers`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from voxbill.domain.charging import Reason
-from voxbill.domain.errors import InvalidPin
+from voxbill.domain.errors import PinRefused
 from voxbill.services.charging_types import CallerId, ChargingRefused, refusal
 from voxbill.services.identifiers import IdentifierService
 
 
 def identify(identifiers: IdentifierService, caller: CallerId) -> int | None:
-    """The caller's account id, or None (an unknown caller); a known card with a wrong
-    PIN raises :class:`~voxbill.domain.errors.InvalidPin`."""
+    """The caller's account id, or None (an unknown caller); a known card whose PIN is
+    not accepted raises :class:`~voxbill.domain.errors.PinRefused`."""
     if caller.account_id is not None:
         return caller.account_id
     if not any((caller.ani, caller.sip_user, caller.ip, caller.card)):
@@ -25,16 +31,19 @@ def identify(identifiers: IdentifierService, caller: CallerId) -> int | None:
         ip=caller.ip,
         card=caller.card,
         pin=caller.pin,
+        within=caller.within,
+        asker=caller.asker,
     )
     return None if found is None else found.account_id
 
 
 def caller_account(identify: Callable[[CallerId], int | None], caller: CallerId) -> int:
-    """The caller's account id; refuses an unknown caller or a wrong card PIN."""
+    """The caller's account id; refuses an unknown caller or a card's PIN not accepted
+    (wrong, locked, over a budget, busy: the reason says which)."""
     try:
         account_id = identify(caller)
-    except InvalidPin as exc:
-        raise ChargingRefused(refusal(Reason.INVALID_PIN), f"call refused: {exc}") from exc
+    except PinRefused as exc:
+        raise ChargingRefused(refusal(Reason(exc.code)), f"call refused: {exc}") from exc
     if account_id is None:
         raise ChargingRefused(refusal(Reason.UNKNOWN_CALLER))
     return account_id

@@ -26,6 +26,10 @@ class CallerId:
     operator_id: int | None = None
     #: the caller's account, when the switch (or the API's tenancy check) already knows it
     account_id: int | None = None
+    #: the asker's subtree (an account path): a caller identified outside it is unknown
+    within: str | None = None
+    #: who sends a card's PIN, for the guess budgets: "key:<id>" (REST), "nas:<address>"
+    asker: str | None = None
 
 
 @dataclass(frozen=True)

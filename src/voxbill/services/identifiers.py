@@ -1,34 +1,51 @@
 """Caller identifiers: how a call's caller is recognised, and the hot-path lookup.
 
 ANI (E.164 digits), SIP username, source IP or CIDR network, and card number + PIN (the
-PIN hashed with argon2id). Each value is unique per operator. :meth:`identify` is what
-charging calls for every call: exact matches by index, and for IPs the longest network.
+PIN hashed with argon2id, guarded by :mod:`voxbill.services.card_pins`). Each value is
+unique per operator: registering a value another operator holds succeeds and tells
+nothing; within one operator a duplicate is a conflict that does not say whose it is.
+
+:meth:`IdentifierService.identify` is what charging calls for every call. Every door
+passes its operator (the API key's, the SIP/RADIUS/Diameter peer's), and a lookup never
+reads another operator's rows; without an operator (internal callers only) a value held
+under two operators is ambiguous and identifies nobody. The rule, within the operator:
+
+1. the source IP, when it falls in an IP identifier (the longest network), names a
+   trunk T;
+2. a SIP username, then an ANI, identifies its account when there is no trunk, or when
+   that account is T or below T (an account's materialised ``path``): a trunk may
+   assert its own subtree's callers, never another tenant's — otherwise the source
+   address wins and the call is T's;
+3. an asker scoped to a subtree (an API key: ``within``) sees a caller identified
+   outside it as unknown, exactly as an unknown one — for a card before any PIN is
+   verified.
 """
 
 from __future__ import annotations
 
+import builtins
 import contextlib
-import ipaddress
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Connection
 
+from voxbill import warm
 from voxbill.domain import access
-from voxbill.domain.access import Principal
-from voxbill.domain.errors import Conflict, InvalidInput, InvalidPin
+from voxbill.domain.access import Principal, Role
+from voxbill.domain.accounts import in_subtree
+from voxbill.domain.errors import Conflict, InvalidInput, InvalidPin, NotFound
 from voxbill.domain.numbers import normalize_number
+from voxbill.services import identifier_values as values
+from voxbill.services.card_pins import CardOnFile, CardPins
 from voxbill.services.ttl_cache import TtlCache
 from voxbill.settings import Settings
 from voxbill.storage import account_repository as accounts_repo
 from voxbill.storage import auth_repository as repo
+from voxbill.storage import card_pin_repository as pins_repo
 from voxbill.storage.database import Database
-
-# PINs have little entropy whatever the hash; a lighter argon2id keeps card calls fast.
-_PINS = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
 
 
 class IdentifierType(StrEnum):
@@ -52,33 +69,8 @@ class IdentifiedCaller:
     account_id: int
     identifier_id: int
     type: IdentifierType
-
-
-def _network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    try:
-        return ipaddress.ip_network(value.strip(), strict=False)
-    except ValueError:
-        raise InvalidInput(f"{value!r} is not an IP address or CIDR network") from None
-
-
-def _hex(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
-    return format(int(address), "08x" if address.version == 4 else "032x")
-
-
-def _sip_user(value: str) -> str:
-    text = value.strip()
-    if text.lower().startswith(("sip:", "sips:")):
-        text = text.split(":", 1)[1].split("@", 1)[0]
-    if not text or len(text) > 128 or any(c.isspace() or c in '@:;<>"' for c in text):
-        raise InvalidInput(f"{value!r} is not a SIP username")
-    return text
-
-
-def _card(value: str) -> str:
-    text = value.strip().replace(" ", "").replace("-", "")
-    if not text.isdigit() or not text.isascii() or not 4 <= len(text) <= 32:
-        raise InvalidInput("a card number is 4 to 32 digits")
-    return text
+    #: the account's materialised path (``/operator/…/account/``)
+    path: str
 
 
 def _record(row: Any) -> CallerIdentifier:
@@ -87,12 +79,17 @@ def _record(row: Any) -> CallerIdentifier:
     )
 
 
+def _found(row: Any) -> IdentifiedCaller:
+    return IdentifiedCaller(row.account_id, row.id, IdentifierType(row.type), row.path)
+
+
 class IdentifierService:
     def __init__(self, db: Database, settings: Settings) -> None:
         self._db = db
         self._settings = settings
+        self.pins = CardPins(db, settings)
         #: (operator, ani, sip user, ip) -> the answer, for ``hot_cache_seconds``: a new
-        #: identifier is cached away at once on this node, on others within the TTL
+        #: or deleted identifier is seen at once on this node, on others within the TTL
         self._found: TtlCache[tuple[Any, ...], IdentifiedCaller | None] = TtlCache(
             settings.hot_cache_seconds
         )
@@ -110,19 +107,13 @@ class IdentifierService:
         if type_ is IdentifierType.ANI:
             return {"value": self._ani(value)}
         if type_ is IdentifierType.SIP_USER:
-            return {"value": _sip_user(value)}
+            return {"value": values.sip_user(value)}
         if type_ is IdentifierType.IP:
-            net = _network(value)
-            return {
-                "value": str(net),
-                "ip_version": net.version,
-                "net_start": _hex(net.network_address),
-                "net_end": _hex(net.broadcast_address),
-                "prefix_len": net.prefixlen,
-            }
-        if pin is None or not pin.isdigit() or not 4 <= len(pin) <= 12:
-            raise InvalidInput("a card needs a PIN of 4 to 12 digits")
-        return {"value": _card(value), "pin_hash": _PINS.hash(pin)}
+            return values.stored_network(value)
+        number = values.card(value)
+        return {"value": number, "pin_hash": self.pins.hash(values.pin(pin))}
+
+    # -- management --------------------------------------------------------------------
 
     def add(
         self,
@@ -132,22 +123,59 @@ class IdentifierService:
         value: str,
         pin: str | None,
     ) -> CallerIdentifier:
+        """Register a value for an account. The same value under another operator is no
+        obstacle (and is not revealed); under this operator it is a :class:`Conflict`
+        that does not name the account holding it."""
         with self._db.transaction() as conn:
             account = access.require_visible(principal, accounts_repo.get(conn, account_id))
             access.check_identifiers(principal, account)
-            values = self._stored(type_, value, pin)
-            if repo.identifier_exists(conn, account.operator_id, type_.value, values["value"]):
-                raise Conflict(f"{type_} {values['value']} already identifies a caller")
-            values |= {"operator_id": account.operator_id, "account_id": account.id}
-            new_id = repo.insert_identifier(conn, values | {"type": type_.value})
-            rows = repo.identifiers_of(conn, account.id)
+            stored = self._stored(type_, value, pin)
+            if repo.identifier_exists(conn, account.operator_id, type_.value, stored["value"]):
+                raise Conflict(f"{type_} {stored['value']} already identifies a caller")
+            stored |= {"operator_id": account.operator_id, "account_id": account.id}
+            new_id = repo.insert_identifier(conn, stored | {"type": type_.value})
+            row = repo.identifier_by_id(conn, new_id)
         self._found.clear()
-        return next(_record(r) for r in rows if r.id == new_id)
+        return _record(row)
 
     def list(self, principal: Principal, account_id: int) -> list[CallerIdentifier]:
         with self._db.transaction(readonly=True) as conn:
             access.require_visible(principal, accounts_repo.get(conn, account_id))
             return [_record(r) for r in repo.identifiers_of(conn, account_id)]
+
+    def delete(self, principal: Principal, identifier_id: int) -> CallerIdentifier:
+        """Remove an identifier (and a card's PIN counters). Outside the principal's
+        subtree it does not exist (:class:`NotFound`); support keys are read-only."""
+        with self._db.transaction() as conn:
+            row = repo.identifier_by_id(conn, identifier_id)
+            if row is None or not in_subtree(row.path, principal.path):
+                raise NotFound("identifier not found")
+            account = accounts_repo.get(conn, row.account_id)
+            access.check_identifiers(principal, access.require_visible(principal, account))
+            pins_repo.forget_card(conn, identifier_id)
+            repo.delete_identifier(conn, identifier_id)
+        self._found.clear()
+        return _record(row)
+
+    def _as_operator(self, account_id: int) -> Principal:
+        """The command line acts with the operator's own authority over its accounts."""
+        with self._db.transaction(readonly=True) as conn:
+            account = accounts_repo.get(conn, account_id)
+        if account is None:
+            raise NotFound(f"account {account_id} not found")
+        return Principal(account.operator_id, f"/{account.operator_id}/", Role.ADMIN)
+
+    def list_as_operator(self, account_id: int) -> builtins.list[CallerIdentifier]:
+        return self.list(self._as_operator(account_id), account_id)
+
+    def delete_as_operator(self, identifier_id: int) -> CallerIdentifier:
+        with self._db.transaction(readonly=True) as conn:
+            row = repo.identifier_by_id(conn, identifier_id)
+        if row is None:
+            raise NotFound("identifier not found")
+        return self.delete(self._as_operator(row.account_id), identifier_id)
+
+    # -- the hot path ------------------------------------------------------------------
 
     def identify(
         self,
@@ -158,64 +186,83 @@ class IdentifierService:
         ip: str | None = None,
         card: str | None = None,
         pin: str | None = None,
+        within: str | None = None,
+        asker: str | None = None,
     ) -> IdentifiedCaller | None:
         """The account a caller belongs to, or ``None`` (unknown caller: refuse the call).
-        A known card with a wrong or missing PIN raises :class:`InvalidPin`.
 
-        Tried in order: card + PIN, SIP username, ANI, source IP (exact, then the longest
-        network). Without ``operator_id`` a value claimed under two operators is ambiguous
-        and identifies nobody.
+        A card is identified by card + PIN alone; a known card (within ``within``) with a
+        wrong or missing PIN raises :class:`InvalidPin`, and the guards of
+        :class:`~voxbill.services.card_pins.CardPins` their own refusals (all
+        :class:`~voxbill.domain.errors.PinRefused`). Otherwise see the module's rule.
         """
         if card is not None:
-            with self._db.transaction(readonly=True) as conn:
-                return self._card(conn, operator_id, card, pin)
+            return self._card(operator_id, card, pin, within, asker)
         key = (operator_id, ani, sip_user, ip)
-        return self._found.get(key, lambda: self._lookup(operator_id, ani, sip_user, ip))
+        found = self._found.get(key, lambda: self._lookup(operator_id, ani, sip_user, ip))
+        if found is None or (within is not None and not in_subtree(found.path, within)):
+            return None
+        return found
 
     def _lookup(
         self, operator_id: int | None, ani: str | None, sip_user: str | None, ip: str | None
     ) -> IdentifiedCaller | None:
+        attempts: list[tuple[IdentifierType, str]] = []
+        if sip_user:
+            attempts.append((IdentifierType.SIP_USER, sip_user.strip()))
+        if ani:
+            with contextlib.suppress(InvalidInput):  # not a number: no ANI match
+                attempts.append((IdentifierType.ANI, self._ani(ani)))
         with self._db.transaction(readonly=True) as conn:
-            attempts: list[tuple[IdentifierType, str]] = []
-            if sip_user:
-                attempts.append((IdentifierType.SIP_USER, sip_user.strip()))
-            if ani:
-                with contextlib.suppress(InvalidInput):  # not a number: no ANI match
-                    attempts.append((IdentifierType.ANI, self._ani(ani)))
+            trunk = self._ip(conn, operator_id, ip) if ip else None
             for type_, value in attempts:
                 rows = repo.find_identifiers(conn, type_.value, value, operator_id)
-                if len(rows) == 1:
-                    return IdentifiedCaller(rows[0].account_id, rows[0].id, type_)
-            if ip:
-                return self._ip(conn, operator_id, ip)
-        return None
+                if len(rows) != 1:  # none, or (no operator given) held by two operators
+                    continue
+                if trunk is None or in_subtree(rows[0].path, trunk.path):
+                    return _found(rows[0])
+        return trunk  # a trunk asserting another tenant's caller: the source address wins
 
-    def _card(
-        self, conn: Any, operator_id: int | None, card: str, pin: str | None
-    ) -> IdentifiedCaller | None:
-        try:
-            number = _card(card)
-        except InvalidInput:
+    def _ip(self, conn: Connection, operator_id: int | None, ip: str) -> IdentifiedCaller | None:
+        address = values.source_address(ip)
+        if address is None:
             return None
-        rows = repo.find_identifiers(conn, IdentifierType.CARD.value, number, operator_id)
-        if len(rows) != 1:
-            return None
-        # Said apart from an unknown card on purpose: the switch prompts for the PIN again
-        # (RADIUS h323-return-code 2). Card numbers are long and only trusted switches ask.
-        if pin is None:
-            raise InvalidPin("a PIN is required for this card")
-        try:
-            _PINS.verify(rows[0].pin_hash, pin)
-        except (VerificationError, InvalidHashError):
-            raise InvalidPin("wrong PIN for this card") from None
-        return IdentifiedCaller(rows[0].account_id, rows[0].id, IdentifierType.CARD)
-
-    def _ip(self, conn: Any, operator_id: int | None, ip: str) -> IdentifiedCaller | None:
-        try:
-            address = ipaddress.ip_address(ip.strip())
-        except ValueError:
-            return None
-        rows = repo.find_network(conn, address.version, _hex(address), operator_id)
+        rows = repo.find_network(
+            conn,
+            address.version,
+            values.hex_of(address),
+            operator_id,
+            min_prefix=values.MIN_PREFIX[address.version],
+        )
         if not rows or (len(rows) == 2 and rows[1].prefix_len == rows[0].prefix_len):
             return None
-        return IdentifiedCaller(rows[0].account_id, rows[0].id, IdentifierType.IP)
+        return _found(rows[0])
+
+    def _card(
+        self,
+        operator_id: int | None,
+        card: str,
+        pin: str | None,
+        within: str | None,
+        asker: str | None,
+    ) -> IdentifiedCaller | None:
+        warm.require_warm("a card's PIN check")
+        try:
+            number = values.card(card)
+        except InvalidInput:
+            return None
+        with self.pins.capacity.admitted(asker):
+            with self._db.transaction(readonly=True) as conn:
+                rows = repo.find_identifiers(conn, IdentifierType.CARD.value, number, operator_id)
+            if len(rows) != 1:
+                return None
+            row = rows[0]
+            # tenancy first: outside the asker's subtree, exactly an unknown card
+            if within is not None and not in_subtree(row.path, within):
+                return None
+            # said apart from an unknown card on purpose: the switch prompts for the PIN
+            # again (RADIUS h323-return-code 2); only the card's own tenants get here
+            if pin is None:
+                raise InvalidPin("a PIN is required for this card")
+            self.pins.verify(CardOnFile(row.id, row.account_id, number, row.pin_hash), pin, asker)
+        return _found(row)

@@ -25,8 +25,9 @@ from voxbill.domain import access
 from voxbill.domain import routing as rules
 from voxbill.domain.access import Principal
 from voxbill.domain.accounts import Account, AccountKind
-from voxbill.domain.errors import Forbidden, InvalidInput, InvalidPin, NotFound
+from voxbill.domain.errors import Forbidden, InvalidInput, NotFound, PinRefused
 from voxbill.domain.routing import Route, SipTarget, Vendor
+from voxbill.services import charging_callers
 from voxbill.services.charging import CallerId
 from voxbill.services.identifiers import IdentifierService
 from voxbill.services.rating import RatingService
@@ -221,19 +222,12 @@ class RoutingService:
         """Routes for the caller; None for an unknown caller or number (charging's
         refusal then says why)."""
         try:
-            found = self._identifiers.identify(
-                operator_id=caller.operator_id,
-                ani=caller.ani,
-                sip_user=caller.sip_user,
-                ip=caller.ip,
-                card=caller.card,
-                pin=caller.pin,
-            )
-        except InvalidPin:
+            account_id = charging_callers.identify(self._identifiers, caller)
+        except PinRefused:
             return None
-        if found is None:
+        if account_id is None:
             return None
         try:
-            return self.for_account(found.account_id, callee, at)
+            return self.for_account(account_id, callee, at)
         except (InvalidInput, NotFound):
             return None

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Select, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from voxbill.domain.access import Role
@@ -127,28 +127,50 @@ def identifier_exists(conn: Connection, operator_id: int, type_: str, value: str
     return row is not None
 
 
+def _with_path() -> Select[Any]:
+    """Identifier rows with their account's path (for the trunk and tenancy rules)."""
+    return select(caller_identifiers, accounts.c.path).join(
+        accounts, accounts.c.id == caller_identifiers.c.account_id
+    )
+
+
 def find_identifiers(
     conn: Connection, type_: str, value: str, operator_id: int | None
 ) -> list[Any]:
-    query = select(caller_identifiers).where(
-        caller_identifiers.c.type == type_, caller_identifiers.c.value == value
-    )
+    """The rows holding a value: within ``operator_id`` (at most one), or, without one,
+    under any operator (two: ambiguous)."""
+    c = caller_identifiers.c
+    query = _with_path().where(c.type == type_, c.value == value)
     if operator_id is not None:
-        query = query.where(caller_identifiers.c.operator_id == operator_id)
+        query = query.where(c.operator_id == operator_id)
     return list(conn.execute(query.limit(2)))
 
 
 def find_network(
-    conn: Connection, version: int, address: str, operator_id: int | None
+    conn: Connection, version: int, address: str, operator_id: int | None, *, min_prefix: int
 ) -> list[Any]:
-    """The networks containing ``address`` (fixed-width hex), longest prefix first."""
+    """The networks containing ``address`` (fixed-width hex), longest prefix first; none
+    wider than ``min_prefix`` (a catch-all stored before such networks were refused)."""
     c = caller_identifiers.c
-    query = select(caller_identifiers).where(
-        c.type == "ip", c.ip_version == version, c.net_start <= address, c.net_end >= address
+    query = _with_path().where(
+        c.type == "ip",
+        c.ip_version == version,
+        c.net_start <= address,
+        c.net_end >= address,
+        c.prefix_len >= min_prefix,
     )
     if operator_id is not None:
         query = query.where(c.operator_id == operator_id)
     return list(conn.execute(query.order_by(c.prefix_len.desc(), c.id).limit(2)))
+
+
+def identifier_by_id(conn: Connection, identifier_id: int) -> Any:
+    """The identifier with its account's path, or None."""
+    return conn.execute(_with_path().where(caller_identifiers.c.id == identifier_id)).first()
+
+
+def delete_identifier(conn: Connection, identifier_id: int) -> None:
+    conn.execute(delete(caller_identifiers).where(caller_identifiers.c.id == identifier_id))
 
 
 def identifiers_of(conn: Connection, account_id: int) -> list[Any]:

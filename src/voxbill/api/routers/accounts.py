@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from voxbill.api.account_schemas import (
     MAX_ID,
@@ -26,6 +26,7 @@ from voxbill.domain.accounts import AccountStatus
 router = APIRouter(tags=["accounts"])
 
 AccountPath = Annotated[int, Path(ge=1, le=MAX_ID, description="account id")]
+IdentifierPath = Annotated[int, Path(ge=1, le=MAX_ID, description="identifier id")]
 Limit = Annotated[int, Query(ge=1, le=500)]
 AfterId = Annotated[int | None, Query(ge=0, le=MAX_ID)]
 
@@ -106,7 +107,12 @@ def add_identifier(
     principal: CurrentPrincipal,
     container: ContainerDep,
 ) -> IdentifierRead:
-    """Recognise a caller by ANI, SIP username, source IP/CIDR, or card number + PIN."""
+    """Recognise a caller by ANI, SIP username, source IP/CIDR, or card number + PIN.
+
+    Values are unique per operator: one held under this operator is 409 (whose it is
+    is not said); another operator's is no obstacle. A catch-all IP network (wider
+    than /8 or, IPv6, /32; loopback, multicast, unspecified, reserved) is 422
+    ``network_not_allowed``."""
     added = container.identifiers.add(principal, account_id, body.type, body.value, body.pin)
     return IdentifierRead.of(added)
 
@@ -118,6 +124,20 @@ def list_identifiers(
     account_id: AccountPath, principal: CurrentPrincipal, container: ContainerDep
 ) -> list[IdentifierRead]:
     return [IdentifierRead.of(i) for i in container.identifiers.list(principal, account_id)]
+
+
+@router.delete(
+    "/identifiers/{identifier_id}",
+    status_code=204,
+    responses=responses(401, 403, 404, 422, 503),
+)
+def delete_identifier(
+    identifier_id: IdentifierPath, principal: CurrentPrincipal, container: ContainerDep
+) -> Response:
+    """Stop recognising a caller by this identifier (a card's PIN counters go with it).
+    Another tenant's identifier is 404, as if it did not exist; support keys: 403."""
+    container.identifiers.delete(principal, identifier_id)
+    return Response(status_code=204)
 
 
 @router.post(

@@ -1,8 +1,10 @@
 """Calls over HTTP: authorize, start, update, stop — the same service every door uses.
 
-Keys: admin and reseller, for callers in their subtree (others: 404, as if unknown);
+Keys: admin and reseller, for callers in their subtree (a caller identified outside it
+is ``unknown_caller``, exactly as an unknown one; an ``account_id`` outside it is 404);
 support keys are read-only (403). Refusals of ``start`` are problem+json with ``code``
-and ``reason``: 403 unknown_caller / invalid_pin / blocked, 402 insufficient_funds,
+and ``reason``: 403 unknown_caller / invalid_pin / card_locked / blocked, 429
+too_many_pin_failures, 503 pin_busy, 402 insufficient_funds,
 404 no_rate, 422 invalid_number / invalid_vendor, 429 concurrency_limit (a switch maps it
 to SIP 486), 409 session_conflict (the session id names another call). Another
 tenant's session is 404 with the same text as an unknown one. A start's ``vendor_id``
@@ -34,7 +36,7 @@ from voxbill.api.problems import responses
 from voxbill.bootstrap import Container
 from voxbill.domain import access
 from voxbill.domain.access import Principal
-from voxbill.domain.errors import Forbidden, InvalidInput, InvalidPin, NotFound
+from voxbill.domain.errors import Forbidden, InvalidInput, NotFound
 from voxbill.services.charging import Authorization, CallerId, SessionGrant, SessionSettlement
 
 router = APIRouter(tags=["calls"])
@@ -45,18 +47,16 @@ _REPLAYED_HEADERS = {REPLAYED: "true"}
 
 
 def _caller(container: Container, principal: Principal, caller: CallerId) -> CallerId:
-    """The caller pinned to its account, once the key may act for it (404 otherwise);
-    an unknown caller stays unknown, and the service refuses it."""
+    """The caller as the key may ask for it: an account id must be in the key's subtree
+    (404 otherwise); anything else is identified by the service within the key's
+    operator and subtree (a caller outside it is unknown, exactly as an unknown one, and
+    a card's PIN is never checked there), its PIN guesses counted against the key."""
     access.check_calls(principal)
-    try:
-        account_id = container.charging.identify(caller)
-    except InvalidPin:  # no account to check: the service refuses it, within the key's
-        return replace(caller, operator_id=principal.operator_id)  # operator only
-    if account_id is None:
-        return CallerId()
-    account = container.accounts.visible_recently(principal, account_id)
-    # pinned to the account, with the switch's identifiers kept for the CDR's caller
-    return replace(caller, account_id=account.id)
+    if caller.account_id is not None:
+        account = container.accounts.visible_recently(principal, caller.account_id)
+        return replace(caller, account_id=account.id)
+    asker = f"key:{principal.key_id}" if principal.key_id is not None else None
+    return replace(caller, operator_id=principal.operator_id, within=principal.path, asker=asker)
 
 
 def _start_time(container: Container, principal: Principal, at: datetime | None) -> None:

@@ -7,6 +7,7 @@ The caller is looked up among the identifiers of the client's operator only.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from pyrad.packet import AccessAccept, AccessReject, StatusServer
 
@@ -31,15 +32,21 @@ class AccessHandler:
     def __init__(self, charging: Charging) -> None:
         self._charging = charging
 
-    def answer(self, request: Request, client: RadiusClient) -> tuple[int, Attributes]:
+    def answer(
+        self, request: Request, client: RadiusClient, *, source: str | None = None
+    ) -> tuple[int, Attributes]:
         """The reply code and attributes; a failure inside voxbill is an Access-Reject
         with the internal reason (h323-return-code 8), so the gateway is never left
-        waiting on a request that cannot succeed."""
+        waiting on a request that cannot succeed. ``source``: the NAS's address, whose
+        card PIN guesses are counted (``nas:<address>``)."""
         if request.packet.code == StatusServer:
             return AccessAccept, [("Reply-Message", "voxbill")]
         query = access_query(request.packet, request.password, client.operator_id)
+        asking = query.caller
+        if asking.card and source is not None:
+            asking = replace(asking, asker=f"nas:{source}")
         try:
-            answer = self._charging.authorize(query.caller, query.callee)
+            answer = self._charging.authorize(asking, query.callee)
         except VoxbillError as exc:
             log.warning("RADIUS authorize failed: %s (%s)", printable(str(exc)), exc.code)
             return AccessReject, reject_attributes(refusal_for(exc.code))

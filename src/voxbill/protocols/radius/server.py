@@ -68,9 +68,15 @@ class _Endpoint(asyncio.DatagramProtocol):
 
     async def _answer(self, data: bytes, client: RadiusClient, addr: Any, key: Any) -> None:
         loop = asyncio.get_running_loop()
+        host = str(addr[0])
         try:
             reply = await loop.run_in_executor(
-                self._server.executor, self._server.process, data, client, self._accounting
+                self._server.executor,
+                self._server.process,
+                data,
+                client,
+                self._accounting,
+                host,
             )
         except Exception:
             log.exception("RADIUS request from %s not answered", addr[0])
@@ -124,8 +130,11 @@ class RadiusServer:
         self._endpoints: list[_Endpoint] = []
         self._warned: set[str] = set()
 
-    def process(self, data: bytes, client: RadiusClient, accounting: bool) -> bytes | None:
-        """Decode, apply and encode one request (in a worker thread); ``None`` = drop."""
+    def process(
+        self, data: bytes, client: RadiusClient, accounting: bool, source: str | None = None
+    ) -> bytes | None:
+        """Decode, apply and encode one request (in a worker thread) from the client at
+        ``source``; ``None`` = drop."""
         request = decode_request(
             data, client.secret, accounting=accounting, require_signature=client.signed
         )
@@ -134,7 +143,7 @@ class RadiusServer:
         if accounting:
             self._accounting.record(request, client)
             return encode_reply(request, AccountingResponse, [])
-        code, attributes = self._access.answer(request, client)
+        code, attributes = self._access.answer(request, client, source=source)
         return encode_reply(request, code, attributes)
 
     def warn_unsigned(self, source: str) -> None:

@@ -3,6 +3,7 @@
 from voxbill.storage.schema.accounts import accounts
 from voxbill.storage.schema.auth import api_keys, caller_identifiers, portal_users
 from voxbill.storage.schema.base import metadata
+from voxbill.storage.schema.card_pins import card_pin_counters, pin_asker_counters
 from voxbill.storage.schema.charging import call_counters, cdr_legs, cdrs, charging_sessions
 from voxbill.storage.schema.ledger import (
     fx_rates,
@@ -22,6 +23,7 @@ __all__ = [
     "api_keys",
     "call_counters",
     "caller_identifiers",
+    "card_pin_counters",
     "cdr_legs",
     "cdrs",
     "charging_sessions",
@@ -34,6 +36,7 @@ __all__ = [
     "message_records",
     "metadata",
     "outbox_events",
+    "pin_asker_counters",
     "portal_users",
     "rate_changes",
     "rate_imports",
