@@ -183,9 +183,11 @@ def test_another_operators_claim_never_hides_a_caller_from_its_own_operator(
     for operator, account in ((a, alice), (b, squat)):
         for asked in ({"ani": "+441000000001"}, {"sip_user": "alice"}, {"ip": "192.0.2.7"}):
             found = ids.identify(operator_id=operator, **asked)
-            assert found is not None and found.account_id == account, (operator, asked)
+            assert found is not None, (operator, asked)
+            assert found.account_id == account, (operator, asked)
     card_a = ids.identify(operator_id=a, card="40001234", pin="4321")
-    assert card_a is not None and card_a.account_id == alice
+    assert card_a is not None
+    assert card_a.account_id == alice
     with pytest.raises(InvalidPin):  # B's PIN is not A's card's
         ids.identify(operator_id=a, card="40001234", pin="9999")
     # without an operator (internal callers only): ambiguous, nobody
@@ -209,7 +211,7 @@ def test_a_duplicate_within_the_operator_is_a_conflict_that_names_nobody(
     ids.add(admin, alice, T.ANI, "+441000000001", None)
     with pytest.raises(Conflict) as conflict:
         ids.add(admin, bob, T.ANI, "+44 1000 000001", None)
-    assert str(alice) not in str(conflict.value) and "Alice" not in str(conflict.value)
+    assert str(conflict.value) == "ani 441000000001 already identifies a caller"
 
 
 @pytest.mark.parametrize(

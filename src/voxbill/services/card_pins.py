@@ -48,9 +48,9 @@ log = logging.getLogger(__name__)
 HASHER: Final = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
 #: The outbox topic written when a card locks (for the card's owner).
 PIN_LOCKED: Final = "card.pin_locked"
-#: Seconds an admitted verification may wait for a slot before it is refused (a bound
-#: that never applies in practice: the queue ahead of it is at most ``queue`` long).
-_SLOT_WAIT_SECONDS: Final = 10.0
+#: Seconds an admitted verification may wait for a slot before it is refused: a safety
+#: net only, since at most ``queue`` verifications of a few ms are ever ahead of it.
+SLOT_WAIT_SECONDS: Final = 10.0
 
 
 def policy_of(settings: Settings) -> PinPolicy:
@@ -84,6 +84,7 @@ class PinCapacity:
         self._lock = threading.Lock()
         self._admitted = 0
         self._by_asker: dict[str, int] = {}
+        self.slot_wait_seconds = SLOT_WAIT_SECONDS
 
     @property
     def admitted_now(self) -> int:
@@ -113,7 +114,7 @@ class PinCapacity:
 
     def run(self, work: Callable[[], bool]) -> bool:
         """``work`` in one of the ``concurrency`` slots (an admitted caller waits its turn)."""
-        if not self._slots.acquire(timeout=_SLOT_WAIT_SECONDS):
+        if not self._slots.acquire(timeout=self.slot_wait_seconds):
             raise PinBusy("card PIN checks are busy: retry")
         try:
             return work()
