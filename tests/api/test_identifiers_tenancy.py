@@ -16,8 +16,10 @@ from typing import Any
 
 import pytest
 from api_tree import Tree
+from sqlalchemy import select
 
 from voxbill.domain.access import Principal, Role
+from voxbill.storage.schema import outbox_events, pin_asker_counters
 
 CARD, RIGHT, WRONG = "40001234", "4321", "0000"
 UK = "+442079460000"
@@ -92,6 +94,14 @@ def test_a_keys_wrong_pins_lock_the_card_for_the_right_one_too(tree: Tree) -> No
     status, body = _call(tree, tree.admin, {"card": CARD, "pin": RIGHT}, "/calls")
     assert (status, body["code"], body["reason"]) == (403, "card_locked", "card_locked")
     assert tree.container.ledger.holds(f"s-{RIGHT}-{CARD}") == []
+    with tree.container.db.transaction(readonly=True) as conn:
+        askers = conn.execute(select(pin_asker_counters)).all()
+        (event,) = conn.execute(
+            select(outbox_events).where(outbox_events.c.topic == "card.pin_locked")
+        ).all()
+    counted = [(a.asker, a.failures) for a in askers if a.failures]  # the admin's: none
+    assert counted == [(f"key:{tree.key_a_id}", 5)]
+    assert event.account_id == card  # the card's owner is told
 
 
 def test_identifiers_are_listed_and_deleted_within_the_keys_subtree(tree: Tree) -> None:

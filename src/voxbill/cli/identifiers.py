@@ -45,7 +45,7 @@ def list_identifiers(
         print_json([_json(i) for i in found])
         return
     for i in found:
-        console.print(f"{i.id}\t{i.type.value}\t{i.value}", markup=False)
+        console.print(f"{i.id}  {i.type.value}  {i.value}", markup=False)
 
 
 @app.command("delete")
