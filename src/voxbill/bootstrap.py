@@ -81,6 +81,7 @@ class Container:
         """An account written on this node: its caches forget at once (others: TTL)."""
         self.auth.forget_all()
         self.charging.forget_accounts()
+        self.identifiers.forget()
 
     def close(self) -> None:
         close_limiter = getattr(self.rate_limiter, "close", None)

@@ -94,6 +94,10 @@ class IdentifierService:
             settings.hot_cache_seconds
         )
 
+    def forget(self) -> None:
+        """An account moved on this node: cached callers' paths are read afresh."""
+        self._found.clear()
+
     def _ani(self, value: str) -> str:
         return normalize_number(
             value,
