@@ -18,6 +18,7 @@ from sqlalchemy import select
 from voxbill.api.app import create_app
 from voxbill.bootstrap import Container
 from voxbill.domain.access import Principal, Role
+from voxbill.services.identifiers import IdentifierType
 from voxbill.services.rate_deck import read_deck
 from voxbill.services.rate_import import PlanOptions
 from voxbill.storage.schema import metadata
@@ -43,6 +44,8 @@ class Tree:
     reseller_b: int
     key_b: str
     customer_b: int
+    #: customer A1's SIP user "a1-pbx"
+    identifier_a: int = 0
 
     @staticmethod
     def auth(key: str) -> dict[str, str]:
@@ -82,6 +85,7 @@ def build_tree(container: Container) -> Tree:
     customer_b = create(reseller_b, "customer", "Customer B1", rate_plan="b-retail")
     key_a, key_a_id = key(reseller_a, Role.RESELLER)
     app = create_app(container)
+    pbx = container.identifiers.add(system, customer_a, IdentifierType.SIP_USER, "a1-pbx", None)
     return Tree(
         client=TestClient(app, raise_server_exceptions=False),
         container=container,
@@ -99,4 +103,5 @@ def build_tree(container: Container) -> Tree:
         reseller_b=reseller_b,
         key_b=key(reseller_b, Role.RESELLER)[0],
         customer_b=customer_b,
+        identifier_a=pbx.id,
     )

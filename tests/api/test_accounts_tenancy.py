@@ -27,6 +27,7 @@ def sample(tree: Tree, method: str, path: str) -> tuple[str, dict[str, Any]]:
         .replace("{key_id}", str(tree.key_a_id))
         .replace("{name}", "a-retail")
         .replace("{session_id}", "no-such-call")
+        .replace("{identifier_id}", str(tree.identifier_a))
     )
     bodies: dict[tuple[str, str], dict[str, Any]] = {
         ("POST", "/accounts"): {
