@@ -22,6 +22,7 @@ from sqlalchemy import select
 from support.charging_world import UK, World, build_world
 from support.radius_peer import radclient, require_radclient, running_radius
 from voxbill.bootstrap import Container, build
+from voxbill.domain.errors import PinBusy
 from voxbill.services.charging import CallerId
 from voxbill.services.identifiers import IdentifierType
 from voxbill.settings import Settings
@@ -76,7 +77,13 @@ def clock(world: World) -> Clock:
 
 
 def _reason(world: World, pin: str | None, asker: str | None = None, card: str = CARD) -> str:
-    answer = world.container.charging.authorize(CallerId(card=card, pin=pin, asker=asker), UK)
+    """The authorization's refusal reason ("allowed" if none); ``pin_busy``, no refusal
+    but a "retry" (no PIN could be checked now), is raised, and returned here as such."""
+    caller = CallerId(card=card, pin=pin, asker=asker)
+    try:
+        answer = world.container.charging.authorize(caller, UK)
+    except PinBusy as busy:
+        return busy.code
     return "allowed" if answer.allowed else str(answer.reason)
 
 
@@ -156,8 +163,10 @@ def test_concurrent_wrong_pins_on_two_nodes_verify_exactly_the_threshold(
         def guess(i: int) -> str:
             start.wait(timeout=DEADLINE_SECONDS)
             caller = CallerId(card=CARD, pin=WRONG, asker=f"nas:10.0.0.{i}")
-            answer = nodes[i % 2].charging.authorize(caller, UK)
-            return str(answer.reason)
+            try:
+                return str(nodes[i % 2].charging.authorize(caller, UK).reason)
+            except PinBusy as busy:
+                return busy.code
 
         with ThreadPoolExecutor(30) as pool:
             reasons = list(pool.map(guess, range(30), timeout=DEADLINE_SECONDS * 2))
@@ -211,6 +220,10 @@ def test_an_asker_spraying_cards_is_refused_without_verification(strict: World) 
             conn.execute(select(pin_asker_counters.c.asker, pin_asker_counters.c.failures)).all()
         )
     assert budgets == {"key:7": 3, "nas:192.0.2.1": 0}
+    # a busy switch whose callers mistype now and then: each right PIN offsets a wrong one
+    cards = ("1001", "1002", "1003", "1004")
+    mixed = [_reason(world, pin, "nas:192.0.2.2", n) for n in cards for pin in (WRONG, RIGHT)]
+    assert mixed == ["invalid_pin", "allowed"] * 4
     # the window ends: the asker may try again
     clock.advance(600)
     assert _reason(world, RIGHT, "key:7", "1004") == "allowed"
@@ -308,3 +321,28 @@ def test_radius_counts_wrong_pins_per_card_and_per_nas(world: World, clock: Cloc
         ).all()
     assert [tuple(row) for row in askers] == [("nas:127.0.0.1", 5)]
     assert [e["account_id"] for e in _locked_events(world.container)] == [world.card]
+
+
+def test_a_lockout_after_the_authorization_does_not_make_the_call_free(
+    world: World, clock: Clock
+) -> None:
+    """The card's holder is authorized, then locks their own card with wrong PINs from
+    another line: the accounting of the authorized call (its PIN sealed in ``Class`` by
+    voxbill) still opens and charges the session; its PIN is not counted as a guess."""
+    require_radclient()
+    card = {"User-Name": CARD, "Called-Station-Id": UK}
+    with running_radius(world.container) as port:
+        accepted = radclient(port, "auth", card | {"User-Password": RIGHT})
+        assert accepted is not None
+        assert accepted.code == "Access-Accept"
+        for _ in range(5):
+            assert _reason(world, WRONG, "nas:192.0.2.9") == "invalid_pin"
+        assert _reason(world, RIGHT) == "card_locked"
+        call = card | {"Acct-Session-Id": "card-1", "Class": accepted.one("Class")}
+        for status, extra in (("Start", {}), ("Stop", {"Acct-Session-Time": 40})):
+            reply = radclient(port, "acct", call | {"Acct-Status-Type": status} | extra)
+            assert reply is not None
+            assert reply.code == "Accounting-Response"
+    settled = world.container.charging.stop("card-1", 40)  # replayed: the first settlement
+    assert (settled.account_id, settled.replayed) == (world.card, True)
+    assert _counter(world.container).lockouts == 1  # the sealed PIN changed nothing

@@ -127,7 +127,9 @@ def test_the_card_sealed_in_class_identifies_the_accounting_caller() -> None:
     sealed = card_class.seal("12345678", "4321", SECRET)
     start = {"Acct-Status-Type": "Start", "User-Name": "12345678", "Class": sealed}
     AccountingHandler(charging).record(acct(**CALL, **start), CLIENT)
-    assert charging.calls[0][2] == CallerId(card="12345678", pin="4321", operator_id=OPERATOR)
+    assert charging.calls[0][2] == CallerId(
+        card="12345678", pin="4321", operator_id=OPERATOR, pin_sealed=True
+    )
 
 
 def test_accounting_on_and_records_without_session_are_acknowledged() -> None:

@@ -10,10 +10,12 @@ counters bound the guesses, both kept in the database (every node sees them):
   them found wrong locks the card for ``lockout``, doubled at each lockout since the
   last right PIN (capped at ``lockout_max``). A locked card is refused, right PIN or
   not (:class:`~voxbill.domain.errors.CardLocked`). A right PIN clears the count.
-* per asker (an API key, a NAS): attempts within a fixed window, over every card, the
-  right ones given back; at ``asker_max_failures`` the asker is refused without any
-  verification (:class:`~voxbill.domain.errors.TooManyPinFailures`) until the window
-  ends. This stops spraying a few guesses over many cards.
+* per asker (an API key, a NAS): wrong PINs (and attempts in flight) within a fixed
+  window, over every card, each right PIN offsetting one; at ``asker_max_failures`` the
+  asker is refused without any verification
+  (:class:`~voxbill.domain.errors.TooManyPinFailures`) until the window ends. This stops
+  spraying a few guesses over many cards, and never cuts off a busy switch whose callers
+  mostly type their PIN right.
 
 An attempt whose node died between claim and result stays counted (a failure, the safe
 side); a card whose every counted attempt is older than ``stale`` is locked then.
@@ -128,5 +130,8 @@ def after_right(card: CardCounter, now: datetime) -> CardCounter | None:
 
 
 def asker_after_right(asker: AskerCounter) -> AskerCounter:
-    """A right PIN gives its counted attempt back to the asker."""
-    return replace(asker, failures=max(0, asker.failures - 1))
+    """A right PIN gives its own counted attempt back to the asker, and offsets one
+    earlier wrong PIN: the budget is of wrong PINs *not offset by right ones*, so a busy
+    switch whose callers mistype now and then is never cut off, while a spray of
+    guesses (mostly wrong) is."""
+    return replace(asker, failures=max(0, asker.failures - 2))

@@ -37,7 +37,6 @@ class Reason(StrEnum):
     INVALID_PIN = "invalid_pin"  # a known card number with a wrong or missing PIN
     CARD_LOCKED = "card_locked"  # too many wrong PINs: the card is locked for a while
     TOO_MANY_PIN_FAILURES = "too_many_pin_failures"  # this asker, over every card
-    PIN_BUSY = "pin_busy"  # no PIN verification could be admitted now: retry
     BLOCKED = "blocked"
     INSUFFICIENT_FUNDS = "insufficient_funds"
     NO_RATE = "no_rate"

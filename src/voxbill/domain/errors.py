@@ -22,10 +22,10 @@ stable ``code``; one place per door (HTTP, SIP, RADIUS, CLI) maps codes to its s
     │   ├── PinRefused               code=pin_refused        (a card's PIN not accepted)
     │   │   ├── InvalidPin           code=invalid_pin        (known card, wrong PIN)
     │   │   ├── CardLocked           code=card_locked        (too many wrong PINs: locked)
-    │   │   ├── TooManyPinFailures   code=too_many_pin_failures (this asker, every card)
-    │   │   └── PinBusy              code=pin_busy           (verifications full: retry)
+    │   │   └── TooManyPinFailures   code=too_many_pin_failures (this asker, every card)
     │   ├── InsufficientFunds        code=insufficient_funds
     │   └── RateLimited              code=rate_limited       (retry after ``retry_after`` s)
+    ├── PinBusy                      code=pin_busy           (PIN checks full: retry)
     ├── Unauthorized                 code=unauthorized       (no or bad credentials)
     ├── Forbidden                    code=forbidden          (known caller, not allowed)
     ├── UnknownSchema                code=unknown_schema     (database newer than this code)
@@ -164,9 +164,11 @@ class TooManyPinFailures(PinRefused):
     code = "too_many_pin_failures"
 
 
-class PinBusy(PinRefused):
+class PinBusy(VoxbillError):
     """No PIN verification could be admitted now (this node's verifications, the asker's
-    share of them, or the card's remaining guesses are all in flight): retry shortly."""
+    share of them, or the card's remaining guesses are all in flight). Not a business
+    refusal: nothing was decided, retry shortly (HTTP 503; a RADIUS accounting record is
+    left unanswered, so the NAS retransmits it)."""
 
     code = "pin_busy"
 

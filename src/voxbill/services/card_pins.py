@@ -36,7 +36,7 @@ from sqlalchemy import Connection
 
 from voxbill.domain import card_pins as rules
 from voxbill.domain.card_pins import CardCounter, PinPolicy
-from voxbill.domain.errors import InvalidPin, PinBusy, PinRefused
+from voxbill.domain.errors import InvalidPin, PinBusy, PinRefused, VoxbillError
 from voxbill.settings import Settings
 from voxbill.storage import card_pin_repository as repo
 from voxbill.storage import ledger_repository
@@ -155,7 +155,7 @@ class CardPins:
 
     def verify(self, card: CardOnFile, pin: str, asker: str | None) -> None:
         """Return when ``pin`` is the card's; else raise a :class:`PinRefused` (wrong
-        PIN, card locked, asker over its budget, busy). Call it inside
+        PIN, card locked, asker over its budget) or :class:`PinBusy`. Call it inside
         ``capacity.admitted(asker)``."""
         self._claim(card, asker)
         right = self.capacity.run(lambda: self.matches(card.pin_hash, pin))
@@ -163,8 +163,16 @@ class CardPins:
         if not right:
             raise InvalidPin("wrong PIN for this card")
 
+    def verify_sealed(self, card: CardOnFile, pin: str) -> None:
+        """The PIN of a call voxbill itself authorized (sealed into RADIUS ``Class`` with
+        the client's secret): not a guess, so neither counted nor stopped by a lockout
+        that came after the authorization (a caller locking their own card mid-call
+        must not make the call free); checked in a slot all the same."""
+        if not self.capacity.run(lambda: self.matches(card.pin_hash, pin)):
+            raise InvalidPin("wrong PIN for this card")
+
     def _claim(self, card: CardOnFile, asker: str | None) -> None:
-        refused: PinRefused | None = None
+        refused: VoxbillError | None = None
         with self._db.transaction() as conn:
             now = self.clock()
             counter = repo.lock_card(conn, card.identifier_id, now)
@@ -175,7 +183,7 @@ class CardPins:
                 self._locked(conn, card, counter, now)
             try:
                 claimed = rules.claim(counter, asked, now, self._policy)
-            except PinRefused as exc:
+            except (PinRefused, PinBusy) as exc:
                 refused = exc  # raised once the transaction (a stale lockout) commits
             else:
                 repo.store_card(conn, card.identifier_id, claimed.card)

@@ -19,7 +19,8 @@ from voxbill.services.identifiers import IdentifierService
 
 def identify(identifiers: IdentifierService, caller: CallerId) -> int | None:
     """The caller's account id, or None (an unknown caller); a known card whose PIN is
-    not accepted raises :class:`~voxbill.domain.errors.PinRefused`."""
+    not accepted raises :class:`~voxbill.domain.errors.PinRefused`, and one whose PIN
+    could not be checked now :class:`~voxbill.domain.errors.PinBusy` (retry)."""
     if caller.account_id is not None:
         return caller.account_id
     if not any((caller.ani, caller.sip_user, caller.ip, caller.card)):
@@ -33,13 +34,15 @@ def identify(identifiers: IdentifierService, caller: CallerId) -> int | None:
         pin=caller.pin,
         within=caller.within,
         asker=caller.asker,
+        pin_sealed=caller.pin_sealed,
     )
     return None if found is None else found.account_id
 
 
 def caller_account(identify: Callable[[CallerId], int | None], caller: CallerId) -> int:
     """The caller's account id; refuses an unknown caller or a card's PIN not accepted
-    (wrong, locked, over a budget, busy: the reason says which)."""
+    (wrong, locked, over a budget: the reason says which). :class:`PinBusy` is no
+    refusal and passes through: nothing was decided, the door answers "retry"."""
     try:
         account_id = identify(caller)
     except PinRefused as exc:

@@ -30,6 +30,9 @@ class CallerId:
     within: str | None = None
     #: who sends a card's PIN, for the guess budgets: "key:<id>" (REST), "nas:<address>"
     asker: str | None = None
+    #: the card's PIN comes from voxbill's own seal of a call it authorized (RADIUS
+    #: ``Class``): checked, but not counted as a guess nor stopped by a later lockout
+    pin_sealed: bool = False
 
 
 @dataclass(frozen=True)

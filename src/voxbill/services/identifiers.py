@@ -192,16 +192,19 @@ class IdentifierService:
         pin: str | None = None,
         within: str | None = None,
         asker: str | None = None,
+        pin_sealed: bool = False,
     ) -> IdentifiedCaller | None:
         """The account a caller belongs to, or ``None`` (unknown caller: refuse the call).
 
         A card is identified by card + PIN alone; a known card (within ``within``) with a
         wrong or missing PIN raises :class:`InvalidPin`, and the guards of
         :class:`~voxbill.services.card_pins.CardPins` their own refusals (all
-        :class:`~voxbill.domain.errors.PinRefused`). Otherwise see the module's rule.
+        :class:`~voxbill.domain.errors.PinRefused`, or ``PinBusy``); ``pin_sealed``: a PIN
+        from voxbill's own seal of an authorized call (see ``CardPins.verify_sealed``).
+        Otherwise see the module's rule.
         """
         if card is not None:
-            return self._card(operator_id, card, pin, within, asker)
+            return self._card(operator_id, card, pin, within, asker, sealed=pin_sealed)
         key = (operator_id, ani, sip_user, ip)
         found = self._found.get(key, lambda: self._lookup(operator_id, ani, sip_user, ip))
         if found is None or (within is not None and not in_subtree(found.path, within)):
@@ -249,13 +252,18 @@ class IdentifierService:
         pin: str | None,
         within: str | None,
         asker: str | None,
+        *,
+        sealed: bool,
     ) -> IdentifiedCaller | None:
         warm.require_warm("a card's PIN check")
         try:
             number = values.card(card)
         except InvalidInput:
             return None
-        with self.pins.capacity.admitted(asker):
+        # refused at once when this node's PIN checks (or the asker's share) are full,
+        # before any read; a sealed PIN is an authorized call's, never refused for that
+        admitted = contextlib.nullcontext() if sealed else self.pins.capacity.admitted(asker)
+        with admitted:
             with self._db.transaction(readonly=True) as conn:
                 rows = repo.find_identifiers(conn, IdentifierType.CARD.value, number, operator_id)
             if len(rows) != 1:
@@ -268,5 +276,9 @@ class IdentifierService:
             # again (RADIUS h323-return-code 2); only the card's own tenants get here
             if pin is None:
                 raise InvalidPin("a PIN is required for this card")
-            self.pins.verify(CardOnFile(row.id, row.account_id, number, row.pin_hash), pin, asker)
+            on_file = CardOnFile(row.id, row.account_id, number, row.pin_hash)
+            if sealed:
+                self.pins.verify_sealed(on_file, pin)
+            else:
+                self.pins.verify(on_file, pin, asker)
         return _found(row)

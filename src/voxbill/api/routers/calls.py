@@ -4,12 +4,14 @@ Keys: admin and reseller, for callers in their subtree (a caller identified outs
 is ``unknown_caller``, exactly as an unknown one; an ``account_id`` outside it is 404);
 support keys are read-only (403). Refusals of ``start`` are problem+json with ``code``
 and ``reason``: 403 unknown_caller / invalid_pin / card_locked / blocked, 429
-too_many_pin_failures, 503 pin_busy, 402 insufficient_funds,
+too_many_pin_failures, 402 insufficient_funds,
 404 no_rate, 422 invalid_number / invalid_vendor, 429 concurrency_limit (a switch maps it
 to SIP 486), 409 session_conflict (the session id names another call). Another
 tenant's session is 404 with the same text as an unknown one. A start's ``vendor_id``
 (admin keys only) gives the CDR its buy leg. A call starts at the server's time; ``at``
 is accepted from admin keys only, within ``call_start_skew_seconds`` of it (else 422).
+A card whose PIN cannot be checked now (this node's PIN checks are full) is 503
+``pin_busy`` for authorize and start alike: no decision was made, retry.
 """
 
 from __future__ import annotations

@@ -135,8 +135,11 @@ class AccountingHandler:
 
 
 def _card_caller(request: Request, client: RadiusClient) -> CallerId | None:
-    """The card + PIN sealed into ``Class`` by the Access-Accept, if any."""
+    """The card + PIN sealed into ``Class`` by the Access-Accept, if any: an authorized
+    call's, so not counted as a PIN guess nor refused by a lockout that came later."""
     for value in request.packet.get("Class") or ():
         if isinstance(value, bytes) and (opened := card_class.unseal(value, client.secret)):
-            return CallerId(card=opened[0], pin=opened[1], operator_id=client.operator_id)
+            return CallerId(
+                card=opened[0], pin=opened[1], operator_id=client.operator_id, pin_sealed=True
+            )
     return None
