@@ -35,14 +35,6 @@ CALLS = "/api/v1/calls"
 C, BROKE, BLOCKED, BUSY = "+441000000001", "+441000000002", "+441000000003", "+441000000004"
 
 
-@pytest.fixture(autouse=True)
-def _keys_stay_cached(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keys cached for a minute (hint fresh for half of it), on both twins: which requests
-    a lane takes must not depend on how fast this machine runs the corpus (a key's hint
-    going stale mid-corpus sends one plain request to the route)."""
-    monkeypatch.setenv("VOXBILL_HOT_CACHE_SECONDS", "60")
-
-
 @pytest.fixture
 def container(warm_container: Container) -> Container:
     """Caches that outlive the test (conftest.warm_container): the lanes answer from warm

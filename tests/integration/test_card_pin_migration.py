@@ -1,5 +1,6 @@
-"""Migration 0013: the card PIN counters appear on upgrade from 0011, match the tables
-the code uses, and a downgrade removes them (SQLite and PostgreSQL)."""
+"""Migration 0013: the card PIN counters appear on upgrade from 0012 (the revision
+before it), match the tables the code uses, and a downgrade removes them (SQLite and
+PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -22,10 +23,10 @@ def _downgrade(engine: Engine, revision: str) -> None:
         command.downgrade(config, revision)
 
 
-def test_upgrade_from_0011_and_downgrade(database_url: str) -> None:
+def test_upgrade_from_0012_and_downgrade(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
-        upgrade(engine, "0011")
+        upgrade(engine, "0012")
         assert not TABLES & set(inspect(engine).get_table_names())
         upgrade(engine, "0013")
         assert set(inspect(engine).get_table_names()) >= TABLES
@@ -33,7 +34,7 @@ def test_upgrade_from_0011_and_downgrade(database_url: str) -> None:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             differences = compare_metadata(context, metadata)
         assert [d for d in differences if any(table in repr(d) for table in TABLES)] == []
-        _downgrade(engine, "0011")
+        _downgrade(engine, "0012")
         assert not TABLES & set(inspect(engine).get_table_names())
         upgrade(engine)
         assert set(inspect(engine).get_table_names()) >= TABLES

@@ -50,7 +50,7 @@ def _invite(
         f"Call-ID: {call_id}\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
         "Content-Length: 0\r\n\r\n"
     ).encode()
-    answer = door.invite(parse_request(invite), source)
+    answer = door.invite(parse_request(invite), source, world.root)  # the peer's operator
     assert answer.status == 302, answer
     settled = world.container.charging.stop(call_id, 30)  # who paid: the CDR's account
     named = int(dict(answer.headers)["X-Voxbill-Account"])

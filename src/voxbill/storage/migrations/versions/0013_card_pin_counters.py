@@ -1,7 +1,7 @@
 """identifiers: counters of calling-card PIN guesses, per card and per asker
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 
 Wrong PINs were not counted anywhere: a key or a NAS could try every PIN of a card. The
 counters live in the database (nodes are stateless): a card's row is locked while an
@@ -14,7 +14,7 @@ from alembic import op
 from voxbill.storage.types import UtcDateTime
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
