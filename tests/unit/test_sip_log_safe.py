@@ -14,6 +14,7 @@ import pytest
 
 from voxbill.domain.errors import VoxbillError
 from voxbill.protocols.log_safe import printable
+from voxbill.protocols.session_scope import open_scope
 from voxbill.protocols.sip.door import RedirectDoor
 from voxbill.protocols.sip.message import SipRequest
 
@@ -60,7 +61,7 @@ def test_the_door_logs_a_call_id_on_one_escaped_line(
     method: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     failing = Failing()
-    door = RedirectDoor(failing, failing, accounts=object())  # type: ignore[arg-type]
+    door = RedirectDoor(failing, failing, scope=open_scope())  # type: ignore[arg-type]
     with caplog.at_level(logging.WARNING, logger="voxbill.protocols.sip.door"):
         if method == "INVITE":
             assert door.invite(request(method), "127.0.0.1", 1).status == 503

@@ -24,14 +24,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from voxbill.domain.access import Principal, Role
-from voxbill.domain.accounts import root_path
-from voxbill.domain.errors import InvalidInput, NotFound, VoxbillError
+from voxbill.domain.errors import InvalidInput, VoxbillError
 from voxbill.domain.routing import q_values
 from voxbill.protocols.log_safe import printable
 from voxbill.protocols.refusals import refusal_for
+from voxbill.protocols.session_scope import SessionScope
 from voxbill.protocols.sip.message import SipRequest
-from voxbill.services.accounts import AccountService
 from voxbill.services.charging import CallerId, ChargingRefused, ChargingService
 from voxbill.services.routing import RoutingService
 
@@ -71,14 +69,15 @@ class RedirectDoor:
         routing: RoutingService,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         *,
-        accounts: AccountService | None = None,
+        scope: SessionScope | None = None,
     ) -> None:
-        """``accounts`` checks that a session a BYE stops belongs to the peer's
-        operator; without it, BYEs are never honoured (481)."""
+        """``scope`` checks that a session a BYE stops belongs to the peer's operator
+        (the RADIUS and Diameter doors' check); without it, BYEs are never honoured
+        (481)."""
         self._charging = charging
         self._routing = routing
         self._clock = clock
-        self._accounts = accounts
+        self._scope = scope
 
     @staticmethod
     def caller_of(request: SipRequest, source_ip: str, operator_id: int | None = None) -> CallerId:
@@ -106,12 +105,12 @@ class RedirectDoor:
         """Stop the session of the Call-ID at ``X-Voxbill-Duration`` seconds; 481 for a
         BYE without it, or for a session unknown or of another operator (alike)."""
         duration = request.first(DURATION_HEADER)
-        if duration is None or self._accounts is None or operator_id is None:
+        if duration is None or self._scope is None or operator_id is None:
             return NO_SUCH_CALL
         if not (duration.isascii() and duration.isdigit() and len(duration) <= 9):
             return BAD_REQUEST
         try:
-            if not self._owned(request.call_id, operator_id):
+            if not self._scope.allows(request.call_id, operator_id):
                 return NO_SUCH_CALL
             self._charging.stop(request.call_id, int(duration))
             return STOPPED
@@ -122,17 +121,6 @@ class RedirectDoor:
         except Exception:
             log.exception("SIP BYE %s failed", printable(request.call_id))
             return refusal(None)
-
-    def _owned(self, session_id: str, operator_id: int) -> bool:
-        account_id = self._charging.session_account(session_id)
-        if account_id is None or self._accounts is None:
-            return False
-        operator = Principal(operator_id, root_path(operator_id), Role.ADMIN)
-        try:
-            self._accounts.visible_recently(operator, account_id)
-        except NotFound:
-            return False
-        return True
 
     def _invite(self, request: SipRequest, source_ip: str, operator_id: int | None) -> Answer:
         callee = request.callee
@@ -147,6 +135,8 @@ class RedirectDoor:
         grant = self._charging.start(
             request.call_id, caller, callee, now, interim=False, vendor_id=query.routes[0].vendor_id
         )
+        if self._scope is not None:
+            self._scope.remember(request.call_id, operator_id)
         number = self._charging_number(callee)
         headers = [
             ("Contact", f"<{route.contact(number)}>;q={q}")

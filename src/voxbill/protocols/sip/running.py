@@ -15,6 +15,7 @@ from voxbill.bootstrap import Container
 from voxbill.domain.errors import InvalidInput
 from voxbill.protocols.connections import READ_TIMEOUT_SECONDS, ConnectionLimits
 from voxbill.protocols.peers import Peers
+from voxbill.protocols.session_scope import scope_of
 from voxbill.protocols.sip.door import RedirectDoor
 from voxbill.protocols.sip.server import SipServer
 from voxbill.settings import Settings
@@ -62,7 +63,7 @@ def sip_server(
 ) -> SipServer:
     """The redirect server over the container's services; ``peers`` already bound
     (the SIP processes get their parent's), else bound here."""
-    door = RedirectDoor(container.charging, container.routing, accounts=container.accounts)
+    door = RedirectDoor(container.charging, container.routing, scope=scope_of(container))
     return SipServer(
         door,
         host=host,
