@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from voxbill.services.accounts import AccountService
 from voxbill.services.auth import AuthService
+from voxbill.services.auth_failures import AuthFailures
 from voxbill.services.charging import ChargingService
 from voxbill.services.identifiers import IdentifierService
 from voxbill.services.ledger import LedgerService
@@ -18,6 +19,7 @@ from voxbill.services.routing import RoutingService
 from voxbill.settings import Settings
 from voxbill.storage.database import Database, make_engine
 from voxbill.storage.migrate import upgrade
+from voxbill.storage.redis_auth_failures import make_auth_failures
 from voxbill.storage.redis_rate_limit import make_rate_limiter
 
 
@@ -29,6 +31,8 @@ class Container:
     db: Database
     #: messages-per-second buckets; default from settings (Redis when VOXBILL_REDIS_URL)
     rate_limiter: RateLimiter | None = None
+    #: failed API keys per source address (Redis when VOXBILL_REDIS_URL, else in process)
+    auth_failures: AuthFailures | None = None
     rating: RatingService = field(init=False)
     rate_import: RateImportService = field(init=False)
     ledger: LedgerService = field(init=False)
@@ -51,6 +55,8 @@ class Container:
             on_change=self._accounts_changed,
         )
         self.auth = AuthService(self.db, cache_seconds=self.settings.hot_cache_seconds)
+        if self.auth_failures is None:
+            self.auth_failures = make_auth_failures(self.settings)
         self.identifiers = IdentifierService(self.db, self.settings)
         self.rate_plans = RatePlanCatalog(self.db, self.rate_import)
         self.charging = ChargingService(
@@ -87,6 +93,9 @@ class Container:
         close_limiter = getattr(self.rate_limiter, "close", None)
         if close_limiter is not None:
             close_limiter()
+        close_failures = getattr(self.auth_failures, "close", None)
+        if close_failures is not None:
+            close_failures()
         self.db.dispose()
 
 

@@ -107,6 +107,24 @@ class Settings(BaseSettings):
     #: ``POST /calls/authorize``'s plain case answered before FastAPI's routing, with
     #: the same bytes (``api/fast_lane.py``); false: every request through the route.
     fast_lane: bool = True
+    #: HTTP request bodies, in bytes: any route, and a rate deck upload (at most the deck
+    #: route's own 64 MiB); more is 413, whether sent with a length or chunked.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    max_deck_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    #: HTTP: seconds a request's head (request line and headers) may take to arrive, its
+    #: size, seconds a body may pause between two reads, seconds an idle keep-alive
+    #: connection is kept, connections at once and per source address (``api/http.py``).
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=3600)
+    http_max_header_bytes: int = Field(default=64 * 1024, ge=4096, le=1024 * 1024)
+    http_body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    http_keep_alive_seconds: float = Field(default=5.0, gt=0, le=3600)
+    http_max_connections: int = Field(default=1024, ge=1, le=100_000)
+    http_max_per_source: int = Field(default=256, ge=1, le=100_000)
+    #: Failed API-key attempts one source address may make in ``auth_failure_window_seconds``
+    #: before it gets 429 (keys unchecked) until the window ends; shared through Redis
+    #: when ``redis_url`` is set, else counted per process.
+    auth_failure_limit: int = Field(default=20, ge=1, le=1_000_000)
+    auth_failure_window_seconds: float = Field(default=60.0, gt=0, le=86400)
     host: str = "127.0.0.1"
     port: int = 8080
     environment: str = "development"

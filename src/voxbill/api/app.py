@@ -6,7 +6,7 @@ from fastapi import Depends, FastAPI
 from sqlalchemy import text
 
 from voxbill import __version__
-from voxbill.api import fast_lane, problems
+from voxbill.api import fast_lane, guard, problems
 from voxbill.api.deps import ContainerDep
 from voxbill.api.plain_text import refuse_nul
 from voxbill.api.routers import (
@@ -58,4 +58,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(cdrs.router, prefix=API_PREFIX)
     app.include_router(fx.router, prefix=API_PREFIX)
     fast_lane.install(app, container)
+    public = {f"{API_PREFIX}/health", app.openapi_url, app.docs_url}
+    public.add(app.swagger_ui_oauth2_redirect_url)
+    guard.install(app, container, API_PREFIX, frozenset(p for p in public if p))
     return app

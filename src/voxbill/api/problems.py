@@ -57,15 +57,17 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 _DESCRIPTIONS = {
-    401: "no or bad API key (unauthorized)",
+    401: "no, unknown or revoked API key, or an account closed (unauthorized)",
     402: "not enough available funds (insufficient_funds)",
-    403: "the key may not do this (forbidden; support keys are read-only)",
+    403: "the key may not do this (forbidden; support keys, and keys of a blocked or "
+    "suspended account, are read-only: account_not_active)",
     404: "not found, or outside the key's subtree (not_found)",
+    408: "the request body stopped arriving (request_timeout); the connection is closed",
     409: "conflict, e.g. same Idempotency-Key with another body (idempotency_conflict)",
-    413: "request body too large",
+    413: "request body over the route's limit (payload_too_large)",
     415: "unsupported media type",
     422: "invalid input; nothing was changed (invalid_input and subcodes)",
-    429: "over a messages-per-second limit; see Retry-After (rate_limited)",
+    429: "over a limit; see Retry-After (rate_limited, too_many_auth_failures)",
     503: "a lock could not be had in time; retry (database_busy)",
 }
 
@@ -135,6 +137,7 @@ def install(app: FastAPI) -> None:
         code = {
             404: "not_found",
             405: "method_not_allowed",
+            408: "request_timeout",
             401: "unauthorized",
             403: "forbidden",
             413: "payload_too_large",

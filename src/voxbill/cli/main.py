@@ -85,8 +85,10 @@ def _serve(
     import uvicorn
 
     from voxbill.api.app import create_app
+    from voxbill.api.http_server import uvicorn_options
 
     container = build(migrate=True)
+    http_options = uvicorn_options(container.settings)  # timeouts and connection caps
     doors: list[Any] = []
     # uvicorn re-raises the SIGTERM it shut down on once it returns: as SystemExit here,
     # so that the doors below are stopped (SIP processes included), not orphaned
@@ -133,11 +135,14 @@ def _serve(
                 port=port,
                 log_level="info",
                 access_log=False,
+                **http_options,
             )
         else:
             app = create_app(container)
             heap.settle()
-            uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+            uvicorn.run(
+                app, host=host, port=port, log_level="info", access_log=False, **http_options
+            )
     finally:
         for door in doors:
             door.stop()

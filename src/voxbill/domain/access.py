@@ -4,6 +4,12 @@ Object level: a principal sees only its own account's subtree; anything else doe
 exist for it (``NotFound``, never "forbidden", so existence does not leak). Property
 level: no principal may change what decides its own spending (credit, status, balance
 settings, plans, place in the tree), nor put money into its own account.
+
+Account status: a key whose account, or an account above it, is blocked or suspended
+may only read (``403 account_not_active`` on every write over its subtree), except to
+update and stop the calls it already started (what a switch must report, or the
+sweeper would charge their whole grant) and to revoke keys; a key under a closed
+account is dead (its check answers 401, see :mod:`voxbill.services.auth`).
 """
 
 from __future__ import annotations
@@ -12,8 +18,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from voxbill.domain.accounts import Account, AccountKind, in_subtree, operator_of
-from voxbill.domain.errors import Forbidden, NotFound
+from voxbill.domain.accounts import Account, AccountKind, AccountStatus, in_subtree, operator_of
+from voxbill.domain.errors import AccountNotActive, Forbidden, NotFound
 
 
 class Role(StrEnum):
@@ -59,12 +65,14 @@ SELF_EDITABLE: Final = frozenset({"name", "contacts", "timezone"})
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The authenticated caller: an API key (or a system actor) bound to one account."""
+    """The authenticated caller: an API key (or a system actor) bound to one account;
+    ``status`` is its chain's (the account's and its ancestors'), worst first."""
 
     account_id: int
     path: str
     role: Role
     key_id: int | None = None
+    status: AccountStatus = AccountStatus.ACTIVE
 
     @property
     def operator_id(self) -> int:
@@ -95,9 +103,26 @@ def require_visible(
     return account
 
 
-def require_write(principal: Principal) -> None:
+def _require_not_support(principal: Principal) -> None:
     if principal.role is Role.SUPPORT:
         raise Forbidden("a support key is read-only")
+
+
+def require_write(principal: Principal) -> None:
+    """A write over the key's subtree: not a support key, and every account of the key's
+    chain active (a blocked or suspended one leaves its keys read-only)."""
+    _require_not_support(principal)
+    if principal.status is not AccountStatus.ACTIVE:
+        raise AccountNotActive(
+            f"the key's account or an account above it is {principal.status}: "
+            "its keys may only read"
+        )
+
+
+def check_revoke(principal: Principal) -> None:
+    """Revoking only takes power away: allowed to any key but a support key, even under
+    a blocked or suspended account (a leaked key must be revocable)."""
+    _require_not_support(principal)
 
 
 def check_create(principal: Principal, kind: AccountKind) -> None:
@@ -175,5 +200,17 @@ def check_calls(principal: Principal) -> None:
     """Calls are driven by the switch side of the business: the operator or a reseller,
     for callers in its subtree (the caller's tenancy is checked where it is identified)."""
     require_write(principal)
+    _require_call_role(principal)
+
+
+def check_settle(principal: Principal) -> None:
+    """Update and stop a call in progress: as :func:`check_calls`, but allowed under a
+    blocked or suspended account too — the calls it started must be settled at their
+    real duration (the sweeper would charge them their whole grant)."""
+    _require_not_support(principal)
+    _require_call_role(principal)
+
+
+def _require_call_role(principal: Principal) -> None:
     if principal.role not in (Role.ADMIN, Role.RESELLER):
         raise Forbidden(f"a {principal.role} key cannot drive calls")

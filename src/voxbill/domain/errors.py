@@ -28,6 +28,7 @@ stable ``code``; one place per door (HTTP, SIP, RADIUS, CLI) maps codes to its s
     ├── PinBusy                      code=pin_busy           (PIN checks full: retry)
     ├── Unauthorized                 code=unauthorized       (no or bad credentials)
     ├── Forbidden                    code=forbidden          (known caller, not allowed)
+    │   └── AccountNotActive         code=account_not_active (key of a blocked/suspended chain)
     ├── UnknownSchema                code=unknown_schema     (database newer than this code)
     └── AccountingError              code=accounting_error
         ├── ZeroAmountError          code=zero_amount
@@ -189,6 +190,13 @@ class Unauthorized(VoxbillError):
 
 class Forbidden(VoxbillError):
     code = "forbidden"
+
+
+class AccountNotActive(Forbidden):
+    """A write with a key whose account, or an account above it, is blocked or
+    suspended: such keys may only read (HTTP 403)."""
+
+    code = "account_not_active"
 
 
 class UnknownSchema(VoxbillError):

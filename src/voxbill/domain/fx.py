@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Final
 
+from voxbill.domain import access
 from voxbill.domain.access import Principal, Role
 from voxbill.domain.errors import Conflict, Forbidden, InvalidInput, InvalidMoney
 from voxbill.domain.money import STORAGE_PLACES, normalize_currency
@@ -41,8 +42,7 @@ def check_read(principal: Principal) -> None:
 
 
 def check_set(principal: Principal) -> None:
-    if principal.role is Role.SUPPORT:
-        raise Forbidden("a support key is read-only")
+    access.require_write(principal)  # support keys, blocked or suspended operators: 403
     if principal.role is not Role.ADMIN:
         raise Forbidden("exchange rates are set by the operator (an admin key)")
 

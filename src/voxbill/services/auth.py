@@ -53,6 +53,15 @@ class IssuedKey:
 
 
 class AuthService:
+    """API keys: checked (from a per-process cache, or afresh from the database for a
+    write), issued, listed and revoked.
+
+    What a revocation or an account's status change reaches, and when: the node that
+    made it forgets its cache at once; another node's cache lets a key it holds keep
+    reading and driving calls for at most ``hot_cache_seconds``, while every other write
+    is checked afresh (``authenticate(fresh=True)``, see :mod:`voxbill.api.guard`), and
+    a key is minted only by a key that its own transaction finds unrevoked."""
+
     def __init__(self, db: Database, *, cache_seconds: float = 0.0) -> None:
         self._db = db
         #: key hash -> its owner, so that a busy switch does not pay a query per request;
@@ -66,19 +75,31 @@ class AuthService:
         with self._db.transaction(readonly=True) as conn:
             return repo.key_by_hash(conn, digest)
 
-    def authenticate(self, token: str | None) -> Principal:
+    def authenticate(self, token: str | None, *, fresh: bool = False) -> Principal:
+        """The principal of ``token``: from the cache, or (``fresh``) from the database,
+        which refreshes the cache. A key that is unknown, revoked, or under a closed
+        account (its own or any above it) is :class:`Unauthorized`; under a blocked or
+        suspended one it is a read-only principal (``status``)."""
         if not token or not token.startswith(f"{KEY_SCHEME}_") or len(token) > 200:
             raise Unauthorized("a valid API key is required (Authorization: Bearer <key>)")
         digest = hash_key(token)
-        owner = self._keys.get(digest, lambda: self._owner(digest))
-        if owner is None or owner.status == AccountStatus.CLOSED:
+        if fresh:
+            owner = self._owner(digest)
+            self._keys.put(digest, owner)
+        else:
+            owner = self._keys.get(digest, lambda: self._owner(digest))
+        if owner is None or owner.status is AccountStatus.CLOSED:
             raise Unauthorized("the API key is unknown or revoked")
-        return Principal(owner.key.account_id, owner.path, owner.key.role, owner.key.id)
+        key = owner.key
+        return Principal(key.account_id, owner.path, key.role, key.id, owner.status)
 
     def issue(
         self, principal: Principal, account_id: int, role: Role, label: str | None = None
     ) -> IssuedKey:
         with self._db.transaction() as conn:
+            if principal.key_id is not None and not repo.lock_live_key(conn, principal.key_id):
+                # revoked since the request's check: a revoked key mints nothing
+                raise Unauthorized("the API key is unknown or revoked")
             account = access.require_visible(principal, accounts_repo.get(conn, account_id))
             access.check_issue_key(principal, account, role)
             if account.kind not in ROLE_KINDS[role]:
@@ -94,6 +115,7 @@ class AuthService:
                 secret_hash=hash_key(secret),
                 label=label,
                 created_by=principal.actor,
+                created_by_key_id=principal.key_id,
             )
         return IssuedKey(record, secret)
 
@@ -112,11 +134,12 @@ class AuthService:
             return repo.keys_of(conn, account_id)
 
     def revoke(self, principal: Principal, key_id: int) -> ApiKeyRecord:
+        """Revoke the key and every key minted from it, down the line (idempotent)."""
         with self._db.transaction() as conn:
             found = repo.key_by_id(conn, key_id)
             if found is None or not found[1].startswith(principal.path):
                 raise NotFound("API key not found")
-            access.require_write(principal)
+            access.check_revoke(principal)
             repo.revoke_key(conn, key_id)
             again = repo.key_by_id(conn, key_id)
             assert again is not None
@@ -159,9 +182,9 @@ class AuthService:
             _PASSWORDS.verify(user.password_hash if user else _dummy_hash(), password)
         except (VerificationError, InvalidHashError):
             raise Unauthorized("wrong email or password") from None
-        if not user or user.disabled or account is None:
+        if not user or user.disabled or account is None or account.status is AccountStatus.CLOSED:
             raise Unauthorized("wrong email or password")
         if _PASSWORDS.check_needs_rehash(user.password_hash):
             with self._db.transaction() as conn:
                 repo.set_password_hash(conn, user.id, _PASSWORDS.hash(password))
-        return Principal(account.id, account.path, Role(user.role))
+        return Principal(account.id, account.path, Role(user.role), status=account.status)

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, delete, insert, select, update
+from sqlalchemy import Connection, Select, case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from voxbill.domain.access import Role
+from voxbill.domain.accounts import AccountStatus
 from voxbill.domain.errors import Conflict
 from voxbill.storage.schema import accounts, api_keys, caller_identifiers, portal_users
 
@@ -27,11 +28,13 @@ class ApiKeyRecord:
 
 @dataclass(frozen=True, slots=True)
 class KeyOwner:
-    """An active key with the path and status of its account, read in one query."""
+    """An active key with the path of its account and the status of its chain (the
+    account and its ancestors: ``closed`` if any is closed, else ``suspended`` or
+    ``blocked`` if any is, else ``active``), read in one statement."""
 
     key: ApiKeyRecord
     path: str
-    status: str
+    status: AccountStatus
 
 
 def _key(row: Any) -> ApiKeyRecord:
@@ -55,6 +58,7 @@ def insert_key(
     secret_hash: str,
     label: str | None,
     created_by: str,
+    created_by_key_id: int | None = None,
 ) -> ApiKeyRecord:
     row = conn.execute(
         insert(api_keys)
@@ -65,6 +69,7 @@ def insert_key(
             secret_hash=secret_hash,
             label=label,
             created_by=created_by,
+            created_by_key_id=created_by_key_id,
             created_at=datetime.now(UTC),
         )
         .returning(*api_keys.c)
@@ -72,13 +77,45 @@ def insert_key(
     return _key(row)
 
 
+#: the chain's statuses, worst last: the worst one found is the chain's
+_SEVERITY = (
+    AccountStatus.ACTIVE,
+    AccountStatus.BLOCKED,
+    AccountStatus.SUSPENDED,
+    AccountStatus.CLOSED,
+)
+
+
 def key_by_hash(conn: Connection, secret_hash: str) -> KeyOwner | None:
+    """The unrevoked key with this hash, its account's path and its chain's status.
+
+    The chain is walked up ``parent_id`` by a recursive CTE (primary-key lookups, as
+    many as the account is deep) inside the key's own statement: one round trip."""
+    owner = (
+        select(api_keys.c.account_id)
+        .where(api_keys.c.secret_hash == secret_hash, api_keys.c.revoked_at.is_(None))
+        .scalar_subquery()
+    )
+    start = select(accounts.c.id, accounts.c.parent_id, accounts.c.status)
+    chain = start.where(accounts.c.id == owner).cte("key_chain", recursive=True)
+    parent = accounts.alias("parent")
+    chain = chain.union_all(
+        select(parent.c.id, parent.c.parent_id, parent.c.status).join(
+            chain, parent.c.id == chain.c.parent_id
+        )
+    )
+    severity = case(
+        {status.value: rank for rank, status in enumerate(_SEVERITY)}, value=chain.c.status
+    )
+    worst = select(func.max(severity)).scalar_subquery()
     row = conn.execute(
-        select(api_keys, accounts.c.path, accounts.c.status)
+        select(api_keys, accounts.c.path, worst.label("worst"))
         .join(accounts, accounts.c.id == api_keys.c.account_id)
         .where(api_keys.c.secret_hash == secret_hash, api_keys.c.revoked_at.is_(None))
     ).first()
-    return None if row is None else KeyOwner(_key(row), row.path, row.status)
+    if row is None:
+        return None
+    return KeyOwner(_key(row), row.path, _SEVERITY[row.worst])
 
 
 def key_by_id(conn: Connection, key_id: int) -> tuple[ApiKeyRecord, str] | None:
@@ -97,12 +134,44 @@ def keys_of(conn: Connection, account_id: int) -> list[ApiKeyRecord]:
     return [_key(row) for row in rows]
 
 
-def revoke_key(conn: Connection, key_id: int) -> None:
-    conn.execute(
-        update(api_keys)
+def lock_live_key(conn: Connection, key_id: int) -> bool:
+    """True if the key is unrevoked, and then locked ``FOR SHARE`` until the transaction
+    ends (PostgreSQL; SQLite's writers are serial anyway): a concurrent revocation waits
+    for this transaction, and this one never sees a key that is being revoked as live."""
+    row = conn.execute(
+        select(api_keys.c.id)
         .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
-        .values(revoked_at=datetime.now(UTC))
+        .with_for_update(read=True)
+    ).first()
+    return row is not None
+
+
+def _revoke_line_once(conn: Connection, key_id: int, at: datetime) -> int:
+    line = select(api_keys.c.id).where(api_keys.c.id == key_id).cte("minted", recursive=True)
+    child = api_keys.alias("child")
+    line = line.union(select(child.c.id).join(line, child.c.created_by_key_id == line.c.id))
+    revoked = conn.execute(
+        update(api_keys)
+        .where(api_keys.c.id.in_(select(line.c.id)), api_keys.c.revoked_at.is_(None))
+        .values(revoked_at=at)
+        .returning(api_keys.c.id)  # counted from the rows: sqlite3 has no rowcount after WITH
     )
+    return len(revoked.all())
+
+
+def revoke_key(conn: Connection, key_id: int) -> int:
+    """Revoke the key and every key minted from it, down the whole line (a recursive CTE
+    over ``created_by_key_id``); the number of keys revoked now.
+
+    Repeated until a pass revokes nothing: on PostgreSQL a pass waits for the
+    transactions minting with a key of the line (:func:`lock_live_key`) and cannot see
+    what they minted, so the next pass takes it; a later mint with a revoked key waits
+    for this transaction and then finds its key revoked. One pass suffices on SQLite."""
+    at = datetime.now(UTC)
+    total = 0
+    while revoked := _revoke_line_once(conn, key_id, at):
+        total += revoked
+    return total
 
 
 def insert_identifier(conn: Connection, values: dict[str, Any]) -> int:

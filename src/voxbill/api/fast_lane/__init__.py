@@ -12,11 +12,11 @@ The plain case is all of:
 
 * POST, no query string, no ``root_path``, ``content-type: application/json`` exactly
   and no ``\\u0000`` escape in the body (the route's NUL check could not refuse it); a
-  session id in the path as the route matches it (1 to 200 characters, no ``/``, no
-  NUL);
-* a Bearer key (parsed as ``HTTPBearer`` parses it) that :mod:`voxbill.api.auth`
-  would check on the event loop (its cache surely has it) and that the key check
-  accepts, for a role that drives calls (:func:`access.check_calls`);
+  session id in the path as the route matches it (1 to 200 characters after
+  percent-decoding, ``/`` included, no NUL);
+* a key that :mod:`voxbill.api.guard`, in front of the lanes, accepted (before the
+  body was read: a bad key never reaches a lane), for a role that drives calls
+  (:func:`access.check_calls`; :func:`access.check_settle` for update and stop);
 * a body the route's own model validates as FastAPI does (``json.loads`` then
   ``validate_python(from_attributes=True)``), without ``at`` or ``vendor_id`` (the
   route's own rules for them) and without a card caller (a PIN is an argon2 hash).

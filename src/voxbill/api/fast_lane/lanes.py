@@ -83,22 +83,21 @@ STOP = Lane(CallStop, _always, _stop)
 
 _EXACT = {PREFIX: START, f"{PREFIX}/authorize": AUTHORIZE}
 _STEPS = {"update": UPDATE, "stop": STOP}
+_SESSIONS = f"{PREFIX}/"
 
 
 def lane_for(path: str) -> tuple[Lane, str] | None:
     """The lane of a POST to ``path`` (as Starlette routes it: already percent-decoded)
-    and the session id in it; None: the route's."""
+    and the session id in it, as the routes' ``{session_id:path}`` takes it: everything
+    between ``/calls/`` and the last segment, slashes included; None: the route's."""
     exact = _EXACT.get(path)
     if exact is not None:
         return exact, ""
     head, _, step = path.rpartition("/")
     lane = _STEPS.get(step)
-    parent, _, session_id = head.rpartition("/")
-    if (
-        lane is None
-        or parent != PREFIX
-        or not 0 < len(session_id) <= SESSION_ID_MAX
-        or "\x00" in session_id  # the route's NUL check refuses it
-    ):
+    if lane is None or not head.startswith(_SESSIONS):
         return None
+    session_id = head[len(_SESSIONS) :]
+    if not 0 < len(session_id) <= SESSION_ID_MAX or "\x00" in session_id:
+        return None  # the route's 422 (length) or its NUL check's
     return lane, session_id

@@ -12,6 +12,13 @@ tenant's session is 404 with the same text as an unknown one. A start's ``vendor
 is accepted from admin keys only, within ``call_start_skew_seconds`` of it (else 422).
 A card whose PIN cannot be checked now (this node's PIN checks are full) is 503
 ``pin_busy`` for authorize and start alike: no decision was made, retry.
+
+Every legal Call-ID is addressable: the session id in ``/calls/{session_id}/update|stop``
+is everything between ``/calls/`` and the last segment, after percent-decoding (the
+server decodes the path before routing), so a ``/`` in it is sent as ``%2F`` (or as
+is), a ``%`` as ``%25``, a ``?`` as ``%3F``; ``@``, ``:`` and the like as they are.
+Keys of a blocked or suspended account may still update and stop calls in progress
+(``access.check_settle``); they may not authorize or start new ones.
 """
 
 from __future__ import annotations
@@ -43,7 +50,14 @@ from voxbill.services.charging import Authorization, CallerId, SessionGrant, Ses
 
 router = APIRouter(tags=["calls"])
 
-SessionPath = Annotated[str, Path(min_length=1, max_length=200, description="session id")]
+SessionPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=200,
+        description="session id, percent-encoded as one path segment (a `/` as `%2F`)",
+    ),
+]
 REPLAYED = "Idempotent-Replayed"
 _REPLAYED_HEADERS = {REPLAYED: "true"}
 
@@ -86,7 +100,7 @@ def _vendor(container: Container, principal: Principal, vendor_id: int | None) -
 
 
 def _session(container: Container, principal: Principal, session_id: str) -> None:
-    access.check_calls(principal)
+    access.check_settle(principal)  # a blocked chain's calls in progress are still settled
     account_id = container.charging.session_account(session_id)
     if account_id is None:
         raise NotFound("call session not found")
@@ -176,7 +190,7 @@ async def start(body: CallStart, principal: CurrentPrincipal, request: Request) 
 
 
 @router.post(
-    "/calls/{session_id}/update",
+    "/calls/{session_id:path}/update",
     response_model=GrantRead,
     responses=responses(401, 403, 404, 409, 422, 503),
 )
@@ -191,7 +205,7 @@ async def update(
 
 
 @router.post(
-    "/calls/{session_id}/stop",
+    "/calls/{session_id:path}/stop",
     response_model=SettlementRead,
     responses=responses(401, 403, 404, 422, 503),
 )

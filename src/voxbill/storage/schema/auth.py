@@ -26,11 +26,14 @@ api_keys = Table(
     Column("secret_hash", String(64), nullable=False, unique=True),  # sha256 hex of the key
     Column("label", String(200), nullable=True),
     Column("created_by", String(100), nullable=False),
+    # the key that minted this one (None: the command line); revoking it revokes this one
+    Column("created_by_key_id", Integer, ForeignKey("api_keys.id"), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("revoked_at", UtcDateTime, nullable=True),
     CheckConstraint("role IN ('admin','reseller','customer','user','support')", name="role"),
 )
 Index("ix_api_keys_account", api_keys.c.account_id)
+Index("ix_api_keys_created_by_key_id", api_keys.c.created_by_key_id)
 
 caller_identifiers = Table(
     "caller_identifiers",
