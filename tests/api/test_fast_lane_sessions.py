@@ -6,7 +6,8 @@ order, one app with the lanes and one without, and every answer must be the same
 status, headers and bytes — for the plain steps the lanes take (new, replayed and
 interim starts, updates, stops and duplicate stops) and for everything they hand over
 (402, 403, 404, 409, 422, 429, a card, ``at``, a vendor, a query string, another
-content type, a percent-encoded session id, a NUL).
+content type, a NUL), and session ids with ``/``, ``@`` and ``%`` (issue 10, finding
+10), percent-encoded or not.
 """
 
 from __future__ import annotations
@@ -176,6 +177,13 @@ def _corpus() -> list[tuple[str, str | None, str, Any, bool]]:
         ("start, space in the id", R, CALLS, _start("a b", interim=True), True),
         ("update, percent-encoded id", R, f"{CALLS}/a%20b/update", {"duration": 7}, True),
         ("stop, percent-encoded id", R, f"{CALLS}/a%20b/stop", {"duration": 8}, True),
+        ("start, a Call-ID with / and @", R, CALLS, _start("abc/def@host", interim=True), True),
+        ("update, its / as %2F", R, f"{CALLS}/abc%2Fdef@host/update", {"duration": 7}, True),
+        ("update, its / as is", R, f"{CALLS}/abc/def@host/update", {"duration": 9}, True),
+        ("stop, all encoded", R, f"{CALLS}/abc%2Fdef%40host/stop", {"duration": 10}, True),
+        ("start, a % in the id", R, CALLS, _start("50%/x", interim=True), True),
+        ("stop, its % as %25", R, f"{CALLS}/50%25%2Fx/stop", {"duration": 3}, True),
+        ("stop, only a slash", R, f"{CALLS}///stop", D1, False),
         ("start, longest session id", R, CALLS, _start(long_id, interim=True), True),
         ("stop, longest session id", R, f"{CALLS}/{long_id}/stop", D1, True),
         ("start, same id, another callee", R, CALLS, {**_start("s1"), "callee": FR}, False),

@@ -10,6 +10,7 @@ ample headroom, never a measured duration.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
@@ -124,10 +125,8 @@ class EndlessChunks(threading.Thread):
 
     def halt(self) -> None:
         self.stop.set()
-        try:  # wakes a send blocked on a full buffer
+        with contextlib.suppress(OSError):  # wakes a send blocked on a full buffer
             self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     def run(self) -> None:
         chunk = b"%x\r\n%s\r\n" % (65536, b"x" * 65536)
@@ -174,7 +173,7 @@ def test_no_key_and_an_endless_chunked_body_is_401_and_cut_off(server: Server) -
 def test_no_key_and_a_huge_content_length_is_401_before_the_body(server: Server) -> None:
     with _connect(server) as sock:
         sock.sendall(
-            _head("/api/v1/rate-plans/p/deck", "Content-Type: text/csv", "Content-Length: 104857600")
+            _head("/api/v1/rate-plans/p/deck", "Content-Type: text/csv", "Content-Length: 10485760")
         )
         status, headers, body = _response(sock)
         assert status == 401, body
@@ -290,9 +289,7 @@ def test_a_body_that_stops_arriving_is_408_and_the_connection_closed(server: Ser
     auth = f"Authorization: Bearer {server.key}"
     for path in ("/api/v1/accounts", "/api/v1/calls/authorize"):
         with _connect(server) as sock:
-            sock.sendall(
-                _head(path, auth, "Content-Type: application/json", "Content-Length: 100")
-            )
+            sock.sendall(_head(path, auth, "Content-Type: application/json", "Content-Length: 100"))
             sock.sendall(b'{"name": "hal')  # and nothing more
             status, headers, body = _response(sock)
             assert status == 408, (path, body)

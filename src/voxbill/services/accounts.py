@@ -201,6 +201,8 @@ class AccountService:
             if parent is None or not principal.sees(parent):
                 raise NotFound("parent account not found")
             access.check_create(principal, kind)
+            if parent.status is AccountStatus.CLOSED:  # its subtree's keys are dead
+                raise Conflict(f"account {parent.id} is closed: nothing is created under it")
             check_parent(kind, parent.kind)
             currency = normalize_currency(fields.get("currency") or parent.currency)
             draft = Account(

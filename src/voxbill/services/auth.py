@@ -106,6 +106,8 @@ class AuthService:
                 raise InvalidInput(
                     f"a {role} key cannot be bound to an account of kind {account.kind}"
                 )
+            if account.status is AccountStatus.CLOSED:
+                raise Conflict(f"account {account.id} is closed: a key for it would be dead")
             secret, prefix = new_key()
             record = repo.insert_key(
                 conn,
