@@ -96,3 +96,40 @@ def test_a_cached_key_is_checked_on_the_event_loop(
     again = tree.client.post(url, json=_authorize(tree), headers=tree.auth(tree.key_a))
     assert again.status_code == 200
     assert "_check" not in hops
+
+
+def _key_reads(tree: Tree, send: Any) -> int:
+    """Statements that read API keys while ``send()`` runs."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        seen.append(args[2])
+
+    engine = tree.container.db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        send()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return sum("FROM api_keys" in statement for statement in seen)
+
+
+def test_the_calls_read_the_key_from_the_cache_other_writes_afresh(tree: Tree) -> None:
+    """No key query on the switches' writes while the key is cached (no extra round
+    trip on the hot path); one on every other write, whatever the cache holds."""
+    headers = tree.auth(tree.key_a)
+    url = f"/api/v1/accounts/{tree.customer_a}"
+    assert tree.client.get(url, headers=headers).status_code == 200  # the key now cached
+    start = {"session_id": "hot-1", "caller": {"account_id": tree.customer_a}, "callee": "+4412"}
+
+    def calls() -> None:
+        tree.client.post(f"{CALLS}/authorize", json=_authorize(tree), headers=headers)
+        tree.client.post(CALLS, json=start, headers=headers)
+        tree.client.post(f"{CALLS}/hot-1/stop", json={"duration": 1}, headers=headers)
+
+    assert _key_reads(tree, calls) == 0
+    assert _key_reads(tree, lambda: tree.client.get(url, headers=headers)) == 0
+    patch = lambda: tree.client.patch(url, json={"name": "Renamed"}, headers=headers)  # noqa: E731
+    assert _key_reads(tree, patch) == 1

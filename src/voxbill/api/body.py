@@ -15,10 +15,10 @@ disconnect must not time out).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-import anyio
 from starlette.exceptions import HTTPException
 
 Message = MutableMapping[str, Any]
@@ -49,31 +49,78 @@ def announced(headers: list[tuple[bytes, bytes]]) -> tuple[bool, int | None]:
 
 class LimitedBody:
     """``receive`` under a byte limit and a pause timeout; ``ended``: the whole body (or
-    a disconnect) has been received."""
+    a disconnect) has been received.
 
-    __slots__ = ("_limit", "_receive", "_timeout", "ended", "received")
+    The timeout is one timer per request, not one per read (a cancel scope around each
+    ``receive`` cost more than the rest of the guard): each read moves the deadline, and
+    the timer, when it fires, either re-arms itself for the moved deadline or cancels
+    the read still waiting past it, which then raises :class:`BodyTimeout`."""
+
+    __slots__ = (
+        "_deadline",
+        "_limit",
+        "_receive",
+        "_timed_out",
+        "_timeout",
+        "_timer",
+        "_waiter",
+        "ended",
+        "received",
+    )
 
     def __init__(self, receive: Receive, limit: int, timeout: float) -> None:
         self._receive = receive
         self._limit = limit
         self._timeout = timeout
+        self._deadline = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._waiter: asyncio.Task[Any] | None = None
+        self._timed_out = False
         self.received = 0
         self.ended = False
 
     async def __call__(self) -> Message:
         if self.ended:
             return await self._receive()
+        loop = asyncio.get_running_loop()
+        self._deadline = loop.time() + self._timeout
+        if self._timer is None:
+            self._timer = loop.call_at(self._deadline, self._expire)
+        self._waiter = asyncio.current_task()
         try:
-            with anyio.fail_after(self._timeout):
-                message = await self._receive()
-        except TimeoutError:
+            message = await self._receive()
+        except asyncio.CancelledError:
+            if not self._timed_out or self._waiter is None:
+                raise
+            self._waiter.uncancel()
             raise BodyTimeout(self._timeout) from None
+        finally:
+            self._waiter = None
         if message["type"] != "http.request":
             self.ended = True
+            self.close()
             return message
         self.received += len(message.get("body", b""))
         if self.received > self._limit:
+            self.close()  # not ended: the rest is never read
             raise BodyTooLarge(self._limit)
         if not message.get("more_body", False):
             self.ended = True
+            self.close()
         return message
+
+    def close(self) -> None:
+        """No more timing out (the body ended, or the request is over)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expire(self) -> None:
+        """The timer: a read waiting past the deadline is cancelled; else re-armed."""
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._deadline:
+            self._timer = loop.call_at(self._deadline, self._expire)
+        elif self._waiter is not None:
+            self._timed_out = True
+            self._waiter.cancel()

@@ -125,6 +125,8 @@ class RequestGuard:
             if started or exc.status_code not in (408, 413):
                 raise
             await _problem(exc.status_code, str(exc.detail))(scope, body, send_closing)
+        finally:
+            body.close()
 
     async def _principal(self, scope: Scope, path: str, method: str) -> Principal | Response:
         token = _bearer(scope["headers"])

@@ -170,5 +170,6 @@ def revoke_api_key(
     principal: CurrentPrincipal,
     container: ContainerDep,
 ) -> ApiKeyRead:
-    """Revoke a key (idempotent); it stops working at once, on every node."""
+    """Revoke a key and every key minted from it (idempotent): at once for writes on
+    every node; reads and calls on another node within ``hot_cache_seconds``."""
     return ApiKeyRead.of(container.auth.revoke(principal, key_id))
