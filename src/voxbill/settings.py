@@ -113,7 +113,7 @@ class Settings(BaseSettings):
     max_deck_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     #: HTTP: seconds a request's head (request line and headers) may take to arrive, its
     #: size, seconds a body may pause between two reads, seconds an idle keep-alive
-    #: connection is kept, connections at once and per source address (``api/http.py``).
+    #: connection is kept, connections at once and per source address (``api/http_server.py``).
     http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=3600)
     http_max_header_bytes: int = Field(default=64 * 1024, ge=4096, le=1024 * 1024)
     http_body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
