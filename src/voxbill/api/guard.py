@@ -33,13 +33,14 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from anyio import to_thread
+from fastapi import FastAPI
 from fastapi.security.utils import get_authorization_scheme_param
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from voxbill import warm
 from voxbill.api import problems
-from voxbill.api.body import LimitedBody, announced
+from voxbill.api.body import BodyTooLarge, LimitedBody, announced
 from voxbill.bootstrap import Container
 from voxbill.domain.access import Principal
 from voxbill.domain.errors import Unauthorized
@@ -95,13 +96,9 @@ class RequestGuard:
             method == "POST" and path.startswith(self._decks[0]) and path.endswith(self._decks[1])
         )
         limit = self.max_deck if deck else self.max_body
-        if length is not None and length > limit:
+        if length is not None and length > limit:  # announced: refused before it is read
             await _answer(
-                _problem(413, f"the request body is limited to {limit} bytes on this route"),
-                True,
-                scope,
-                receive,
-                send,
+                _problem(413, str(BodyTooLarge(limit).detail)), True, scope, receive, send
             )
             return
         await self._guarded(scope, LimitedBody(receive, limit, self.body_timeout), send)
@@ -197,6 +194,6 @@ async def _answer(
     await response(scope, receive, send)
 
 
-def install(app: Any, container: Container, prefix: str, public: frozenset[str]) -> None:
+def install(app: FastAPI, container: Container, prefix: str, public: frozenset[str]) -> None:
     """Put the guard in front of everything else of ``app`` (call it last)."""
     app.add_middleware(RequestGuard, container=container, prefix=prefix, public=public)

@@ -1,7 +1,7 @@
 """auth: every API key records the key that minted it (``api_keys.created_by_key_id``)
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0013
 
 Revoking a key now revokes every key it minted, and every key those minted (a stolen
 key's backup keys die with it): the revocation follows ``created_by_key_id`` down. Keys
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0011"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
