@@ -36,7 +36,7 @@ from synthetic import DECK_HEADER, DeckLine, deck_lines  # noqa: E402
 
 from voxbill.bootstrap import build  # noqa: E402
 from voxbill.cli.rates import read_deck_file  # noqa: E402
-from voxbill.services.rate_import import PlanOptions  # noqa: E402
+from voxbill.services.rating.imports import PlanOptions  # noqa: E402
 from voxbill.settings import Settings  # noqa: E402
 
 IMPORT_TARGET_S = 30.0

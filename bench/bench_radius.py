@@ -35,8 +35,8 @@ from pathlib import Path
 from pyrad.packet import AccessRequest, AuthPacket
 
 from voxbill.bootstrap import build
+from voxbill.cli import demo_data as demo
 from voxbill.protocols.radius import dictionary
-from voxbill.services import demo
 from voxbill.settings import Settings
 
 SECRET = b"bench-secret"
@@ -148,7 +148,7 @@ def serve_stub(port: int) -> None:
     from decimal import Decimal
 
     from voxbill.protocols.radius import RadiusClients, RadiusServer
-    from voxbill.services.charging import Authorization
+    from voxbill.services.charging.service import Authorization
 
     answer = Authorization(True, None, 1, 3600, Decimal("0.1"), "USD", Decimal("25"), "44", "UK")
 

@@ -18,8 +18,8 @@ import uuid
 
 import redis
 
-from voxbill.services.rate_limit import InProcessRateLimiter, RateLimiter
-from voxbill.storage.redis_rate_limit import RedisRateLimiter
+from voxbill.services.messaging.rate_limit import InProcessRateLimiter, RateLimiter
+from voxbill.storage.messaging.redis_rate_limit import RedisRateLimiter
 
 ACCOUNTS = 1000
 RATE = 100

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from voxbill.services.accounts import AccountService
-from voxbill.services.auth import AuthService
-from voxbill.services.auth_failures import AuthFailures
-from voxbill.services.charging import ChargingService
-from voxbill.services.identifiers import IdentifierService
-from voxbill.services.ledger import LedgerService
-from voxbill.services.messaging import MessagingService
-from voxbill.services.rate_import import RateImportService
-from voxbill.services.rate_limit import RateLimiter
-from voxbill.services.rate_plan_catalog import RatePlanCatalog
-from voxbill.services.rating import RatingService
-from voxbill.services.routing import RoutingService
+from voxbill.services.access.failures import AuthFailures
+from voxbill.services.access.identifiers import IdentifierService
+from voxbill.services.access.keys import AuthService
+from voxbill.services.accounts.service import AccountService
+from voxbill.services.charging.service import ChargingService
+from voxbill.services.ledger.service import LedgerService
+from voxbill.services.messaging.rate_limit import RateLimiter
+from voxbill.services.messaging.service import MessagingService
+from voxbill.services.rating.catalog import RatePlanCatalog
+from voxbill.services.rating.imports import RateImportService
+from voxbill.services.rating.service import RatingService
+from voxbill.services.routing.service import RoutingService
 from voxbill.settings import Settings
+from voxbill.storage.access.redis_failures import make_auth_failures
 from voxbill.storage.database import Database, make_engine
+from voxbill.storage.messaging.redis_rate_limit import make_rate_limiter
 from voxbill.storage.migrate import upgrade
-from voxbill.storage.redis_auth_failures import make_auth_failures
-from voxbill.storage.redis_rate_limit import make_rate_limiter
 
 
 @dataclass

@@ -18,9 +18,9 @@ from sqlalchemy import select
 from voxbill.api.app import create_app
 from voxbill.bootstrap import Container
 from voxbill.domain.access import Principal, Role
-from voxbill.services.identifiers import IdentifierType
-from voxbill.services.rate_deck import read_deck
-from voxbill.services.rate_import import PlanOptions
+from voxbill.services.access.identifiers import IdentifierType
+from voxbill.services.rating.deck import read_deck
+from voxbill.services.rating.imports import PlanOptions
 from voxbill.storage.schema import metadata
 
 DECK = "prefix,rate,destination\n44,0.10,UK\n33,0.20,France\n"

@@ -9,7 +9,7 @@ from api_tree import Tree, build_tree
 
 from support.caches import LONG_CACHE_SECONDS
 from voxbill.bootstrap import Container, build
-from voxbill.services.auth_failures import InProcessAuthFailures
+from voxbill.services.access.failures import InProcessAuthFailures
 from voxbill.settings import Settings
 
 

@@ -14,7 +14,7 @@ import pytest
 from api_tree import Tree, snapshot
 from test_accounts_tenancy import endpoints, sample
 
-from voxbill.services.identifiers import IdentifierType
+from voxbill.services.access.identifiers import IdentifierType
 
 #: writes a key of an inactive chain may still make (the call's session is unknown: 404)
 STILL_ALLOWED = {

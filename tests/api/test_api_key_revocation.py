@@ -20,10 +20,10 @@ from voxbill.api.app import create_app
 from voxbill.bootstrap import Container, build
 from voxbill.domain.access import Principal, Role
 from voxbill.domain.errors import Unauthorized
-from voxbill.services.auth_failures import InProcessAuthFailures
-from voxbill.services.identifiers import IdentifierType
+from voxbill.services.access.failures import InProcessAuthFailures
+from voxbill.services.access.identifiers import IdentifierType
 from voxbill.settings import Settings
-from voxbill.storage import auth_repository
+from voxbill.storage.access import api_keys as auth_repository
 
 DEADLINE = 60.0
 

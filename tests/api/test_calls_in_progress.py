@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from api_tree import Tree, snapshot
 
-from voxbill.services.charging import CallerId
+from voxbill.services.charging.service import CallerId
 
 
 def test_unsharing_a_balance_under_a_call_is_409_and_changes_nothing(tree: Tree) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from api_tree import Tree
 
 from voxbill.domain.access import Principal, Role
-from voxbill.services.identifiers import IdentifierType
+from voxbill.services.access.identifiers import IdentifierType
 
 CARD, PIN = "40001234", "4321"
 UK = "+442079460000"

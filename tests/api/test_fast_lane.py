@@ -18,8 +18,8 @@ from voxbill.api import fast_lane
 from voxbill.api.app import create_app
 from voxbill.bootstrap import Container
 from voxbill.domain.access import Role
-from voxbill.services.charging import CallerId
-from voxbill.services.identifiers import IdentifierType
+from voxbill.services.access.identifiers import IdentifierType
+from voxbill.services.charging.service import CallerId
 
 URL = "/api/v1/calls/authorize"
 

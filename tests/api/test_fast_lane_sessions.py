@@ -28,8 +28,8 @@ from voxbill.api.app import create_app
 from voxbill.api.fast_lane import FastLane
 from voxbill.bootstrap import Container, build
 from voxbill.domain.access import Role
-from voxbill.services.charging import CallerId
-from voxbill.services.identifiers import IdentifierType
+from voxbill.services.access.identifiers import IdentifierType
+from voxbill.services.charging.service import CallerId
 from voxbill.settings import Settings
 
 CALLS = "/api/v1/calls"

@@ -13,7 +13,7 @@ from test_accounts_tenancy import endpoints, sample
 
 from voxbill.api.app import create_app
 from voxbill.domain.access import Role
-from voxbill.services.auth_failures import InProcessAuthFailures
+from voxbill.services.access.failures import InProcessAuthFailures
 
 MALFORMED = b'{"name": '
 

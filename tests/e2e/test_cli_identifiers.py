@@ -9,7 +9,7 @@ from pathlib import Path
 from support.voxbill_process import runner, sqlite_env
 from voxbill.bootstrap import Container
 from voxbill.domain.access import Principal, Role
-from voxbill.services.identifiers import IdentifierType
+from voxbill.services.access.identifiers import IdentifierType
 
 
 def test_list_then_delete_identifiers(

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from support.sip_world import BROKE, CALLER, FRANCE, GERMANY, UK, SipWorld, build_sip_world
 from voxbill.bootstrap import Container, build
 from voxbill.protocols.sip.running import SipThread, sip_server
-from voxbill.services.identifiers import IdentifierType
+from voxbill.services.access.identifiers import IdentifierType
 from voxbill.settings import Settings
 from voxbill.storage.schema import charging_sessions
 

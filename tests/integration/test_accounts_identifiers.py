@@ -17,7 +17,7 @@ from voxbill.domain.errors import (
     NotFound,
     Unauthorized,
 )
-from voxbill.services.identifiers import IdentifierType as T
+from voxbill.services.access.identifiers import IdentifierType as T
 from voxbill.storage.schema import api_keys, caller_identifiers
 
 

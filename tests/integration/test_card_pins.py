@@ -23,8 +23,8 @@ from support.charging_world import UK, World, build_world
 from support.radius_peer import radclient, require_radclient, running_radius
 from voxbill.bootstrap import Container, build
 from voxbill.domain.errors import PinBusy
-from voxbill.services.charging import CallerId
-from voxbill.services.identifiers import IdentifierType
+from voxbill.services.access.identifiers import IdentifierType
+from voxbill.services.charging.service import CallerId
 from voxbill.settings import Settings
 from voxbill.storage.schema import card_pin_counters, outbox_events, pin_asker_counters
 

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from support.charging_world import AT, UK, World, build_world
 from voxbill.bootstrap import Container, build
 from voxbill.domain.errors import PinBusy
-from voxbill.services.charging import ChargingRefused
+from voxbill.services.charging.service import ChargingRefused
 from voxbill.storage.schema import call_counters, cdrs, charging_sessions
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from support.charging_world import AT, FRANCE, UK, World, build_world
 from voxbill.bootstrap import Container, build
 from voxbill.domain.errors import SessionConflict
-from voxbill.services.charging import CallerId, ChargingRefused
+from voxbill.services.charging.service import CallerId, ChargingRefused
 from voxbill.storage.schema import cdrs, charging_sessions
 
 

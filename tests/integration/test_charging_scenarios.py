@@ -15,7 +15,7 @@ from sqlalchemy import select
 from support.charging_world import AT, FRANCE, UK, World, build_world
 from voxbill.bootstrap import Container
 from voxbill.domain.errors import Conflict, NotFound
-from voxbill.services.charging import CallerId, ChargingRefused
+from voxbill.services.charging.service import CallerId, ChargingRefused
 from voxbill.storage.schema import cdr_legs, cdrs, outbox_events
 
 

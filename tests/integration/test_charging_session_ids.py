@@ -13,8 +13,8 @@ from voxbill.api.app import create_app
 from voxbill.bootstrap import Container
 from voxbill.domain.access import Role
 from voxbill.domain.errors import SessionConflict
-from voxbill.services.charging import CallerId
-from voxbill.services.identifiers import IdentifierType
+from voxbill.services.access.identifiers import IdentifierType
+from voxbill.services.charging.service import CallerId
 
 
 def test_another_tenants_call_cannot_replay_a_grant(container: Container) -> None:

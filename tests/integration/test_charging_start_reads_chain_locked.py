@@ -10,7 +10,7 @@ from sqlalchemy import text, update
 
 from support.charging_world import AT, UK, build_world
 from voxbill.bootstrap import Container
-from voxbill.services.charging import ChargingRefused
+from voxbill.services.charging.service import ChargingRefused
 from voxbill.storage.schema.accounts import accounts
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from support.charging_world import AT, UK, build_world
 from voxbill.bootstrap import Container
 from voxbill.jobs.sweeper import SweeperThread
-from voxbill.services import charging as charging_module
+from voxbill.services.charging import service as charging_module
 from voxbill.storage.schema.charging import charging_sessions
 
 

@@ -25,9 +25,9 @@ from voxbill.domain.accounts import CutoffMode
 from voxbill.domain.errors import InvalidInput
 from voxbill.protocols.sip.door import RedirectDoor
 from voxbill.protocols.sip.message import parse_request
-from voxbill.services.charging import CallerId
-from voxbill.services.rate_deck import read_deck
-from voxbill.services.rate_import import PlanOptions
+from voxbill.services.charging.service import CallerId
+from voxbill.services.rating.deck import read_deck
+from voxbill.services.rating.imports import PlanOptions
 from voxbill.storage.schema import cdrs, ledger_transactions
 
 AT = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

@@ -17,11 +17,11 @@ from sqlalchemy import select
 from support.sms_world import build_sms_world, message
 from voxbill.bootstrap import Container
 from voxbill.domain.access import Principal, Role
-from voxbill.services.charging import CallerId
-from voxbill.services.identifiers import IdentifierType
-from voxbill.services.rate_deck import read_deck
-from voxbill.services.rate_import import PlanOptions
-from voxbill.storage.ledger_repository import system_book_key
+from voxbill.services.access.identifiers import IdentifierType
+from voxbill.services.charging.service import CallerId
+from voxbill.services.rating.deck import read_deck
+from voxbill.services.rating.imports import PlanOptions
+from voxbill.storage.ledger.books import system_book_key
 from voxbill.storage.schema.ledger import ledger_books, ledger_entries
 
 AT = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

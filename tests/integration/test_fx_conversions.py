@@ -24,11 +24,11 @@ from voxbill.bootstrap import Container, build
 from voxbill.domain.access import Principal, Role
 from voxbill.domain.errors import InvalidInput, NotFound
 from voxbill.domain.fx import FxRateInUse
-from voxbill.services.rate_deck import read_deck
-from voxbill.services.rate_import import PlanOptions
+from voxbill.services.rating.deck import read_deck
+from voxbill.services.rating.imports import PlanOptions
 from voxbill.settings import Settings
-from voxbill.storage import fx_repository as fx_rows
 from voxbill.storage.database import DatabaseBusy
+from voxbill.storage.ledger import fx as fx_rows
 
 UK = "+441234567"
 

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, select, text
 
 from support.ledger_books import insert_book
 from voxbill.bootstrap import Container
-from voxbill.services import ledger_batch
+from voxbill.services.ledger import batch as ledger_batch
 from voxbill.storage.schema.ledger import ledger_books
 
 

@@ -17,7 +17,7 @@ from voxbill.domain.errors import (
     InvalidInput,
     NotFound,
 )
-from voxbill.services.ledger import HoldRequest
+from voxbill.services.ledger.service import HoldRequest
 from voxbill.storage.schema.ledger import holds
 
 OPERATOR = "admin:test"

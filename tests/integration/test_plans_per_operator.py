@@ -23,11 +23,11 @@ from voxbill.bootstrap import Container
 from voxbill.domain.access import Principal, Role
 from voxbill.domain.errors import InvalidInput, UnknownRatePlan
 from voxbill.domain.routing import SipTarget, Transport
-from voxbill.services.charging import CallerId
-from voxbill.services.identifiers import IdentifierType
-from voxbill.services.messaging import MessageRequest
-from voxbill.services.rate_deck import read_deck
-from voxbill.services.rate_import import PlanOptions
+from voxbill.services.access.identifiers import IdentifierType
+from voxbill.services.charging.service import CallerId
+from voxbill.services.messaging.service import MessageRequest
+from voxbill.services.rating.deck import read_deck
+from voxbill.services.rating.imports import PlanOptions
 
 AT = datetime(2026, 3, 2, 12, tzinfo=UTC)
 GLOBEX_CALLER = "+441000000009"

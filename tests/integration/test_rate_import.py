@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 
 from voxbill.bootstrap import Container
 from voxbill.domain.errors import InvalidInput, NoRate, RateDeckError, UnknownRatePlan
-from voxbill.services.rate_deck import read_deck
-from voxbill.services.rate_import import ImportReport, PlanOptions
-from voxbill.storage import rate_repository as repo
+from voxbill.services.rating.deck import read_deck
+from voxbill.services.rating.imports import ImportReport, PlanOptions
+from voxbill.storage.rating import rates as repo
 from voxbill.storage.schema import rate_imports, rates
 
 AT = datetime(2026, 3, 2, 12, tzinfo=UTC)  # a Monday noon

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from voxbill.storage.redis_auth_failures import RedisAuthFailures
+from voxbill.storage.access.redis_failures import RedisAuthFailures
 
 REDIS_URL = os.environ.get("VOXBILL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 

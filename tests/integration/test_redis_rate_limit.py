@@ -21,13 +21,13 @@ import redis
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voxbill.services.rate_limit import (
+from voxbill.services.messaging.rate_limit import (
     Decision,
     InProcessRateLimiter,
     RateLimiter,
     RateLimiterUnavailable,
 )
-from voxbill.storage.redis_rate_limit import RedisRateLimiter
+from voxbill.storage.messaging.redis_rate_limit import RedisRateLimiter
 
 REDIS_URL = os.environ.get("VOXBILL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 

@@ -12,7 +12,7 @@ from voxbill.domain.access import Principal, Role
 from voxbill.domain.accounts import AccountStatus, CutoffMode
 from voxbill.domain.errors import Forbidden, InvalidInput
 from voxbill.domain.routing import SipTarget
-from voxbill.services.charging import CallerId
+from voxbill.services.charging.service import CallerId
 
 
 @pytest.fixture
@@ -96,7 +96,7 @@ def test_a_callers_chain_is_read_once_per_recheck_window(
 ) -> None:
     """The sell rate's chain is a cache like the vendor snapshot: read once per
     ``routing_recheck_seconds`` per account, again after ``forget`` (a target change)."""
-    from voxbill.storage import routing_repository
+    from voxbill.storage.routing import routes as routing_repository
 
     reads: list[int] = []
     real = routing_repository.chain

@@ -17,7 +17,7 @@ from support.sip_world import CALLER, UK, SipWorld, build_sip_world
 from voxbill.bootstrap import Container
 from voxbill.protocols.sip.door import RedirectDoor
 from voxbill.protocols.sip.message import parse_request
-from voxbill.services.identifiers import IdentifierType
+from voxbill.services.access.identifiers import IdentifierType
 
 AT = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 TRUNK_IP, PROXY_IP = "192.0.2.10", "127.0.0.1"

@@ -11,7 +11,7 @@ from support.sms_world import CUSTOMER_ANI, SmsWorld, build_sms_world
 from voxbill.api.app import create_app
 from voxbill.bootstrap import Container
 from voxbill.domain.access import Role
-from voxbill.services.rate_limit import InProcessRateLimiter
+from voxbill.services.messaging.rate_limit import InProcessRateLimiter
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ import redis
 from support.sms_world import SmsWorld, build_sms_world, in_threads, message
 from voxbill.bootstrap import Container
 from voxbill.domain.errors import RateLimited, Refused
-from voxbill.services.rate_limit import InProcessRateLimiter, RateLimiter
-from voxbill.storage.redis_rate_limit import RedisRateLimiter
+from voxbill.services.messaging.rate_limit import InProcessRateLimiter, RateLimiter
+from voxbill.storage.messaging.redis_rate_limit import RedisRateLimiter
 
 REDIS_URL = os.environ.get("VOXBILL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 FROZEN_NS = 1_000_000_000_000

@@ -14,8 +14,8 @@ from voxbill.bootstrap import Container
 from voxbill.domain.errors import InvalidMoney
 from voxbill.domain.money import RoundingMethod, canonical
 from voxbill.domain.rates import Rate
-from voxbill.storage import rate_repository as repo
 from voxbill.storage.database import make_engine
+from voxbill.storage.rating import rates as repo
 from voxbill.storage.types import Amount, UtcDateTime, from_scaled
 
 metadata = MetaData()

@@ -1,4 +1,4 @@
-"""Reads on the event loop (voxbill.warm) on both dialects: a file SQLite database's
+"""Reads on the event loop (voxbill.serving.warm) on both dialects: a file SQLite database's
 reads go through its own loop-reader connection; writes, PostgreSQL reads, a rate plan
 due for its check and a cold cache refuse (Cold) and change nothing."""
 
@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import text
 
 from support.charging_world import UK, build_world
-from voxbill import warm
 from voxbill.bootstrap import Container
+from voxbill.serving import warm
 
 
 def test_a_read_on_the_loop_uses_its_own_connection_or_refuses(container: Container) -> None:

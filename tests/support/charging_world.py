@@ -19,10 +19,10 @@ from typing import Any
 from voxbill.bootstrap import Container
 from voxbill.domain.access import Principal, Role
 from voxbill.domain.accounts import AccountStatus
-from voxbill.services.charging import CallerId
-from voxbill.services.identifiers import IdentifierType
-from voxbill.services.rate_deck import read_deck
-from voxbill.services.rate_import import PlanOptions
+from voxbill.services.access.identifiers import IdentifierType
+from voxbill.services.charging.service import CallerId
+from voxbill.services.rating.deck import read_deck
+from voxbill.services.rating.imports import PlanOptions
 
 RETAIL = "prefix,rate,connect_fee,initial_increment,increment,destination\n"
 RETAIL += "44,0.10,0.01,30,6,UK\n33,0.20,0,1,1,France\n"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from voxbill.services.charging import (
+from voxbill.services.charging.service import (
     Authorization,
     CallerId,
     ChargingRefused,

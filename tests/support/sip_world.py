@@ -20,9 +20,9 @@ from typing import Any
 from voxbill.bootstrap import Container
 from voxbill.domain.access import Principal, Role
 from voxbill.domain.routing import SipTarget, Transport
-from voxbill.services.identifiers import IdentifierType
-from voxbill.services.rate_deck import read_deck
-from voxbill.services.rate_import import PlanOptions
+from voxbill.services.access.identifiers import IdentifierType
+from voxbill.services.rating.deck import read_deck
+from voxbill.services.rating.imports import PlanOptions
 
 DECKS = {
     "retail": "prefix,rate,destination\n44,0.10,UK\n33,0.20,France\n",

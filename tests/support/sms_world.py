@@ -22,10 +22,10 @@ from typing import Any
 
 from voxbill.bootstrap import Container
 from voxbill.domain.access import Principal, Role
-from voxbill.services.identifiers import IdentifierType
-from voxbill.services.messaging import MessageRequest
-from voxbill.services.rate_deck import read_deck
-from voxbill.services.rate_import import PlanOptions
+from voxbill.services.access.identifiers import IdentifierType
+from voxbill.services.messaging.service import MessageRequest
+from voxbill.services.rating.deck import read_deck
+from voxbill.services.rating.imports import PlanOptions
 
 RETAIL = (
     "prefix,mcc_mnc,rate,connect_fee,destination\n"

@@ -3,7 +3,7 @@ forgotten when the window ends (issue 10, finding 20)."""
 
 from __future__ import annotations
 
-from voxbill.services.auth_failures import InProcessAuthFailures
+from voxbill.services.access.failures import InProcessAuthFailures
 
 
 def test_a_source_is_blocked_at_the_limit_until_its_window_ends() -> None:

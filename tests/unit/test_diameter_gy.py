@@ -13,7 +13,7 @@ from voxbill.protocols.diameter.gy import GyHandler, message_body
 from voxbill.protocols.diameter.requests import GyRequest, RequestType
 from voxbill.protocols.diameter.sessions import SessionBook
 from voxbill.protocols.session_scope import SessionScope
-from voxbill.services.charging import CallerId
+from voxbill.services.charging.service import CallerId
 
 
 def request(kind: RequestType, number: int, used: int = 0, **extra: Any) -> GyRequest:

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from voxbill.services.group_commit import GroupCommit
+from voxbill.services.charging.group_commit import GroupCommit
 
 
 class FakeStore:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from voxbill import heap
+from voxbill.serving import heap
 
 
 class _Node:

@@ -21,7 +21,7 @@ from voxbill.protocols.radius.attributes import (
 )
 from voxbill.protocols.radius.codec import Request, decode_request, dictionary
 from voxbill.protocols.refusals import known_reasons, refusal_for
-from voxbill.services.charging import Authorization, CallerId
+from voxbill.services.charging.service import Authorization, CallerId
 
 SECRET = b"s3cret"
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

@@ -18,7 +18,7 @@ from voxbill.protocols.radius.accounting import AccountingHandler
 from voxbill.protocols.radius.clients import RadiusClient, parse_client
 from voxbill.protocols.radius.codec import Request, decode_request, dictionary
 from voxbill.protocols.session_scope import SessionScope
-from voxbill.services.charging import Authorization, CallerId, ChargingRefused
+from voxbill.services.charging.service import Authorization, CallerId, ChargingRefused
 from voxbill.storage.database import DatabaseBusy
 
 SECRET = b"s3cret"

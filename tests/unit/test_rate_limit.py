@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from voxbill.domain.errors import InvalidInput
-from voxbill.services.rate_limit import Decision, InProcessRateLimiter, RateLimiter
+from voxbill.services.messaging.rate_limit import Decision, InProcessRateLimiter, RateLimiter
 from voxbill.settings import Settings
-from voxbill.storage.redis_rate_limit import RedisRateLimiter, make_rate_limiter
+from voxbill.storage.messaging.redis_rate_limit import RedisRateLimiter, make_rate_limiter
 
 
 class FakeClock:

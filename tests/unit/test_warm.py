@@ -1,11 +1,11 @@
-"""voxbill.warm: inside only_warm, what would wait refuses (Cold) instead of loading."""
+"""voxbill.serving.warm: inside only_warm, what would wait refuses (Cold) instead of loading."""
 
 from __future__ import annotations
 
 import pytest
 
-from voxbill import warm
-from voxbill.services.ttl_cache import TtlCache
+from voxbill.services.caching import TtlCache
+from voxbill.serving import warm
 
 
 def _never() -> str:

@@ -11,9 +11,9 @@ from voxbill.api.schemas import AmountStr, DecimalStr, PlainText, shown, shown_o
 from voxbill.domain.access import Role
 from voxbill.domain.accounts import Account, AccountKind, AccountStatus, Billing, CutoffMode
 from voxbill.domain.errors import InvalidInput
-from voxbill.services.auth import IssuedKey
-from voxbill.services.identifiers import CallerIdentifier, IdentifierType
-from voxbill.storage.auth_repository import ApiKeyRecord
+from voxbill.services.access.identifiers import CallerIdentifier, IdentifierType
+from voxbill.services.access.keys import IssuedKey
+from voxbill.storage.access.api_keys import ApiKeyRecord
 
 MAX_ID = 2**31 - 1
 AccountId = Annotated[int, Field(ge=1, le=MAX_ID)]

@@ -9,8 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from voxbill.api.account_schemas import AccountId
 from voxbill.api.schemas import DecimalStr, PlainText
-from voxbill.services.charging import Authorization, CallerId, SessionGrant, SessionSettlement
-from voxbill.services.charging_cdrs import Cdr, CdrLeg
+from voxbill.services.charging.cdrs import Cdr, CdrLeg
+from voxbill.services.charging.service import (
+    Authorization,
+    CallerId,
+    SessionGrant,
+    SessionSettlement,
+)
 
 Short = Annotated[PlainText, StringConstraints(min_length=1, max_length=128)]
 SessionId = Annotated[PlainText, StringConstraints(min_length=1, max_length=200)]

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from voxbill.api.schemas import DecimalStr, PlainText
 from voxbill.domain.money import STORAGE_PLACES
-from voxbill.services.ledger_fx import FxRate, FxRateSet
+from voxbill.services.ledger.fx import FxRate, FxRateSet
 
 #: Checked by the service, so that a bad code is ``invalid_currency`` wherever it comes from.
 CurrencyCode = Annotated[PlainText, StringConstraints(max_length=32)]

@@ -12,10 +12,10 @@ Pure ASGI, the outermost of the application's middleware. For each HTTP request:
    no query: the calls' hot path), else a database read in the threadpool. Writes other
    than the switches' (everything but ``/calls…`` and ``/sms``, and ``POST /quote`` which
    changes nothing) always re-read the key: a revocation or a blocked account, made on
-   any node, stops them at once (:class:`~voxbill.services.auth.AuthService`).
+   any node, stops them at once (:class:`~voxbill.services.access.keys.AuthService`).
 3. A source address with too many failed keys lately gets ``429
    too_many_auth_failures`` with ``Retry-After`` instead of a check
-   (:mod:`voxbill.services.auth_failures`); a cached valid key still passes.
+   (:mod:`voxbill.services.access.failures`); a cached valid key still passes.
 4. The body is then read under the route's limit (``max_deck_bytes`` for a deck upload,
    ``max_body_bytes`` otherwise; ``413 payload_too_large`` from ``Content-Length`` at
    once, or as soon as a streamed body passes it) and must never pause for more than
@@ -38,13 +38,13 @@ from fastapi.security.utils import get_authorization_scheme_param
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from voxbill import warm
 from voxbill.api import problems
 from voxbill.api.body import BodyTooLarge, LimitedBody, announced
 from voxbill.bootstrap import Container
 from voxbill.domain.access import Principal
 from voxbill.domain.errors import Unauthorized
-from voxbill.services.auth_failures import AuthFailures
+from voxbill.services.access.failures import AuthFailures
+from voxbill.serving import warm
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from voxbill.api.account_schemas import AccountId
 from voxbill.api.schemas import AmountStr, DecimalStr, PlainText, shown, shown_or_none
-from voxbill.services.ledger import BalanceView, HistoryEntry, LedgerTransaction
+from voxbill.services.ledger.service import BalanceView, HistoryEntry, LedgerTransaction
 
 Note = Annotated[PlainText, StringConstraints(max_length=500)]
 Reason = Annotated[PlainText, StringConstraints(min_length=1, max_length=500)]

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from voxbill.api.account_schemas import AccountId
 from voxbill.api.schemas import DecimalStr, PlainText, shown
-from voxbill.services.messaging import LevelCharge, MessageReceipt, MessageRequest
+from voxbill.services.messaging.service import LevelCharge, MessageReceipt, MessageRequest
 
 MessageId = Annotated[PlainText, Field(min_length=1, max_length=200)]
 

@@ -14,7 +14,7 @@ from voxbill.cli.operators import OperatorOption, require_operator
 from voxbill.cli.output import console, guarded, print_json
 from voxbill.domain.errors import InvalidInput
 from voxbill.domain.money import STORAGE_PLACES, canonical, to_decimal
-from voxbill.services.ledger_fx import FxRate
+from voxbill.services.ledger.fx import FxRate
 
 app = typer.Typer(
     help="Exchange rates of an operator: what converts its books between currencies.",

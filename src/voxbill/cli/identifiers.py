@@ -12,7 +12,7 @@ import typer
 
 from voxbill.bootstrap import build
 from voxbill.cli.output import console, guarded, print_json
-from voxbill.services.identifiers import CallerIdentifier
+from voxbill.services.access.identifiers import CallerIdentifier
 
 app = typer.Typer(
     help="Caller identifiers (ANI, SIP user, IP network, card).", no_args_is_help=True

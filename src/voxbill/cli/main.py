@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from voxbill import __version__, heap
+from voxbill import __version__
 from voxbill.bootstrap import build
 from voxbill.cli import accounts as accounts_cli
 from voxbill.cli import fx as fx_cli
@@ -16,6 +16,7 @@ from voxbill.cli import ledger as ledger_cli
 from voxbill.cli import rates as rates_cli
 from voxbill.cli import vendors as vendors_cli
 from voxbill.cli.output import console, guarded, print_json
+from voxbill.serving import heap
 from voxbill.settings import Settings
 
 app = typer.Typer(
@@ -191,7 +192,7 @@ def demo(
     as_json: Annotated[bool, typer.Option("--json", help="print the demo data as JSON")] = False,
 ) -> None:
     """Create or upgrade the embedded database, load demo data, then serve the API."""
-    from voxbill.services import demo as demo_data
+    from voxbill.cli import demo_data
 
     container = build(migrate=True)
     try:

@@ -23,8 +23,8 @@ from voxbill.cli.operators import OperatorOption, resolve_operator
 from voxbill.cli.output import EXIT_BAD_INPUT, console, err_console, fail, guarded, print_json
 from voxbill.domain.errors import InvalidInput, RateDeckError
 from voxbill.domain.money import RoundingMethod, canonical, to_decimal
-from voxbill.services.rate_deck import Deck
-from voxbill.services.rate_import import ImportReport, PlanOptions
+from voxbill.services.rating.deck import Deck
+from voxbill.services.rating.imports import ImportReport, PlanOptions
 
 app = typer.Typer(
     help="Rate plans: import carrier decks, list plans and price changes.", no_args_is_help=True
@@ -46,7 +46,7 @@ def _lines(
 
 
 def read_deck_file(path: Path, timezone: str, *, show_progress: bool) -> Deck:
-    from voxbill.services.rate_deck import read_deck
+    from voxbill.services.rating.deck import read_deck
 
     size = path.stat().st_size
     for encoding in ("utf-8-sig", "cp1252"):

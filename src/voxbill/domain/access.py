@@ -9,7 +9,7 @@ Account status: a key whose account, or an account above it, is blocked or suspe
 may only read (``403 account_not_active`` on every write over its subtree), except to
 update and stop the calls it already started (what a switch must report, or the
 sweeper would charge their whole grant) and to revoke keys; a key under a closed
-account is dead (its check answers 401, see :mod:`voxbill.services.auth`).
+account is dead (its check answers 401, see :mod:`voxbill.services.access.keys`).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from voxbill.services.charging import ChargingService
+from voxbill.services.charging.service import ChargingService
 
 log = logging.getLogger("voxbill.sweeper")
 

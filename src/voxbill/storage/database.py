@@ -15,8 +15,8 @@ from sqlalchemy.exc import InvalidatePoolError, StatementError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.pool import NullPool
 
-from voxbill import warm
 from voxbill.domain.errors import VoxbillError
+from voxbill.serving import warm
 from voxbill.storage.prepared import uncounted
 
 
@@ -208,7 +208,7 @@ class Database:
         """A read on a file SQLite database through the loop-reader connection: one
         connection of its own (the shared pool's may all be held by writers), a reader in
         WAL mode (never waits for a writer), a busy timeout of a few ms (a checkpoint's
-        rare lock). Anything else would wait: :class:`~voxbill.warm.Cold`."""
+        rare lock). Anything else would wait: :class:`~voxbill.serving.warm.Cold`."""
         reader = self._loop_reader_engine() if readonly else None
         if reader is None:
             raise warm.Cold("a write, or a read that needs a round trip")

@@ -25,7 +25,7 @@ The route's own work (its tenancy checks and the service call, see
 :mod:`voxbill.api.routers.calls`) and response run in ONE thread hop, as in the route:
 a step reads and writes the database, and a query may wait (a pool checkout, a lock, a
 round trip, a rate plan loaded afresh) — never on the event loop; except authorize on
-SQLite when it is *warm* (:mod:`voxbill.warm`): its caller, chain and plans cached and
+SQLite when it is *warm* (:mod:`voxbill.serving.warm`): its caller, chain and plans cached and
 its one read local, it is decided on the event loop, cheaper than a thread hop and
 without the GIL hand-overs that made the tail of its latency; whatever would wait (a
 cache to load, a plan to check, a pool, a lock) refuses instead, and the same work goes

@@ -13,11 +13,11 @@ from typing import Any
 
 from fastapi import FastAPI, Response
 
-from voxbill import warm
 from voxbill.api import guard
 from voxbill.api.fast_lane.lanes import AUTHORIZE, STOP, UPDATE, Lane, lane_for
 from voxbill.bootstrap import Container
 from voxbill.domain import access
+from voxbill.serving import warm
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -55,7 +55,7 @@ class FastLane:
     def __init__(self, app: ASGIApp, container: Container) -> None:
         self.app = app
         self.container = container
-        #: authorize decided on the event loop when warm (see :mod:`voxbill.warm`):
+        #: authorize decided on the event loop when warm (see :mod:`voxbill.serving.warm`):
         #: only a file SQLite database has reads that never wait on another machine
         self._inline = container.db.dialect == "sqlite"
 

@@ -46,7 +46,12 @@ from voxbill.bootstrap import Container
 from voxbill.domain import access
 from voxbill.domain.access import Principal
 from voxbill.domain.errors import Forbidden, InvalidInput, NotFound
-from voxbill.services.charging import Authorization, CallerId, SessionGrant, SessionSettlement
+from voxbill.services.charging.service import (
+    Authorization,
+    CallerId,
+    SessionGrant,
+    SessionSettlement,
+)
 
 router = APIRouter(tags=["calls"])
 

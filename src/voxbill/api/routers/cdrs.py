@@ -16,7 +16,7 @@ from voxbill.api.problems import responses
 from voxbill.domain.access import Principal
 from voxbill.domain.csv_safe import Cell, csv_document
 from voxbill.domain.money import canonical
-from voxbill.services.charging_cdrs import Cdr
+from voxbill.services.charging.cdrs import Cdr
 
 router = APIRouter(tags=["cdrs"])
 

@@ -34,7 +34,7 @@ from voxbill.bootstrap import Container
 from voxbill.domain import access
 from voxbill.domain.access import Principal
 from voxbill.domain.errors import InvalidInput, NotFound
-from voxbill.services.ledger import LedgerTransaction
+from voxbill.services.ledger.service import LedgerTransaction
 
 router = APIRouter(tags=["money"])
 

@@ -23,7 +23,7 @@ from voxbill.api.plan_schemas import (
 from voxbill.api.problems import responses
 from voxbill.domain.errors import InvalidInput, VoxbillError
 from voxbill.domain.money import RoundingMethod
-from voxbill.services.rate_import import PlanOptions
+from voxbill.services.rating.imports import PlanOptions
 
 router = APIRouter(tags=["rate plans"])
 

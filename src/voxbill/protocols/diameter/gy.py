@@ -28,7 +28,7 @@ from voxbill.domain.accounts import root_path
 from voxbill.domain.errors import InvalidInput, VoxbillError
 from voxbill.protocols.refusals import DIAMETER_SUCCESS, DIAMETER_UNABLE_TO_COMPLY, refusal_for
 from voxbill.protocols.session_scope import SessionScope, open_scope
-from voxbill.services.charging import (
+from voxbill.services.charging.service import (
     CallerId,
     ChargingRefused,
     SessionGrant,
@@ -36,7 +36,7 @@ from voxbill.services.charging import (
 )
 
 if TYPE_CHECKING:
-    from voxbill.services.sms_views import MessageReceipt, MessageRequest
+    from voxbill.services.messaging.messages import MessageReceipt, MessageRequest
 from .requests import GyRequest, RequestType
 from .sessions import SessionBook
 from .wire import INVALID_AVP_VALUE, MISSING_AVP
@@ -207,7 +207,7 @@ class GyHandler:
             return GyResult(INVALID_AVP_VALUE, error_message="1 to 255 segments")
         number = request.request_number
         message_id = request.session_id if number == 0 else f"{request.session_id};{number}"
-        from voxbill.services.sms_views import MessageRequest
+        from voxbill.services.messaging.messages import MessageRequest
 
         principal = Principal(operator_id, root_path(operator_id), Role.ADMIN)
         receipt = self._messaging.send(

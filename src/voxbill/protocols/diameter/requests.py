@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from diameter.message import constants as c
 
-from voxbill.services.charging import CallerId
+from voxbill.services.charging.service import CallerId
 
 from .wire import INVALID_AVP_VALUE, MISSING_AVP, ProtocolError, children, first, new, path, value
 

@@ -40,7 +40,7 @@ from voxbill.protocols.radius.clients import RadiusClient
 from voxbill.protocols.radius.codec import Request
 from voxbill.protocols.radius.port import Charging
 from voxbill.protocols.session_scope import SessionScope, open_scope
-from voxbill.services.charging import CallerId
+from voxbill.services.charging.service import CallerId
 
 log = logging.getLogger(__name__)
 

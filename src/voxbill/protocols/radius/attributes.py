@@ -24,7 +24,7 @@ from enum import Enum
 from typing import Any
 
 from voxbill.protocols.refusals import Refusal
-from voxbill.services.charging import Authorization, CallerId
+from voxbill.services.charging.service import Authorization, CallerId
 
 Attributes = list[tuple[str, Any]]
 

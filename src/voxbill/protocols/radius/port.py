@@ -6,7 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from voxbill.services.charging import Authorization, CallerId, SessionGrant, SessionSettlement
+from voxbill.services.charging.service import (
+    Authorization,
+    CallerId,
+    SessionGrant,
+    SessionSettlement,
+)
 
 
 class Charging(Protocol):

@@ -30,8 +30,8 @@ from voxbill.protocols.log_safe import printable
 from voxbill.protocols.refusals import refusal_for
 from voxbill.protocols.session_scope import SessionScope
 from voxbill.protocols.sip.message import SipRequest
-from voxbill.services.charging import CallerId, ChargingRefused, ChargingService
-from voxbill.services.routing import RoutingService
+from voxbill.services.charging.service import CallerId, ChargingRefused, ChargingService
+from voxbill.services.routing.service import RoutingService
 
 log = logging.getLogger(__name__)
 

@@ -22,10 +22,10 @@ import multiprocessing.synchronize
 import os
 from multiprocessing.process import BaseProcess
 
-from voxbill import heap
 from voxbill.bootstrap import build
 from voxbill.protocols.peers import Peers
 from voxbill.protocols.sip.running import SipThread, sip_server
+from voxbill.serving import heap
 
 _READY_SECONDS = 60.0
 _PARENT_CHECK_SECONDS = 1.0

@@ -1,0 +1,284 @@
+"""Caller identifiers: how a call's caller is recognised, and the hot-path lookup.
+
+ANI (E.164 digits), SIP username, source IP or CIDR network, and card number + PIN (the
+PIN hashed with argon2id, guarded by :mod:`voxbill.services.access.card_pins`). Each value is
+unique per operator: registering a value another operator holds succeeds and tells
+nothing; within one operator a duplicate is a conflict that does not say whose it is.
+
+:meth:`IdentifierService.identify` is what charging calls for every call. Every door
+passes its operator (the API key's, the SIP/RADIUS/Diameter peer's), and a lookup never
+reads another operator's rows; without an operator (internal callers only) a value held
+under two operators is ambiguous and identifies nobody. The rule, within the operator:
+
+1. the source IP, when it falls in an IP identifier (the longest network), names a
+   trunk T;
+2. a SIP username, then an ANI, identifies its account when there is no trunk, or when
+   that account is T or below T (an account's materialised ``path``): a trunk may
+   assert its own subtree's callers, never another tenant's — otherwise the source
+   address wins and the call is T's;
+3. an asker scoped to a subtree (an API key: ``within``) sees a caller identified
+   outside it as unknown, exactly as an unknown one — for a card before any PIN is
+   verified.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection
+
+from voxbill.domain import access
+from voxbill.domain.access import Principal, Role
+from voxbill.domain.accounts import in_subtree
+from voxbill.domain.errors import Conflict, InvalidInput, InvalidPin, NotFound
+from voxbill.domain.numbers import normalize_number
+from voxbill.services.access import identifier_values as values
+from voxbill.services.access.card_pins import CardOnFile, CardPins
+from voxbill.services.caching import TtlCache
+from voxbill.serving import warm
+from voxbill.settings import Settings
+from voxbill.storage.access import api_keys as repo
+from voxbill.storage.access import card_pins as pins_repo
+from voxbill.storage.accounts import repository as accounts_repo
+from voxbill.storage.database import Database
+
+
+class IdentifierType(StrEnum):
+    ANI = "ani"
+    SIP_USER = "sip_user"
+    IP = "ip"
+    CARD = "card"
+
+
+@dataclass(frozen=True, slots=True)
+class CallerIdentifier:
+    id: int
+    account_id: int
+    type: IdentifierType
+    value: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IdentifiedCaller:
+    account_id: int
+    identifier_id: int
+    type: IdentifierType
+    #: the account's materialised path (``/operator/…/account/``)
+    path: str
+
+
+def _record(row: Any) -> CallerIdentifier:
+    return CallerIdentifier(
+        row.id, row.account_id, IdentifierType(row.type), row.value, row.created_at
+    )
+
+
+def _found(row: Any) -> IdentifiedCaller:
+    return IdentifiedCaller(row.account_id, row.id, IdentifierType(row.type), row.path)
+
+
+class IdentifierService:
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self._db = db
+        self._settings = settings
+        self.pins = CardPins(db, settings)
+        #: (operator, ani, sip user, ip) -> the answer, for ``hot_cache_seconds``: a new
+        #: or deleted identifier is seen at once on this node, on others within the TTL
+        self._found: TtlCache[tuple[Any, ...], IdentifiedCaller | None] = TtlCache(
+            settings.hot_cache_seconds
+        )
+
+    def forget(self) -> None:
+        """An account moved on this node: cached callers' paths are read afresh."""
+        self._found.clear()
+
+    def _ani(self, value: str) -> str:
+        return normalize_number(
+            value,
+            default_region=self._settings.default_region,
+            international_prefix=self._settings.international_prefix,
+        )
+
+    def _stored(self, type_: IdentifierType, value: str, pin: str | None) -> dict[str, Any]:
+        if type_ is not IdentifierType.CARD and pin is not None:
+            raise InvalidInput("a PIN goes with a card identifier only")
+        if type_ is IdentifierType.ANI:
+            return {"value": self._ani(value)}
+        if type_ is IdentifierType.SIP_USER:
+            return {"value": values.sip_user(value)}
+        if type_ is IdentifierType.IP:
+            return values.stored_network(value)
+        number = values.card(value)
+        return {"value": number, "pin_hash": self.pins.hash(values.pin(pin))}
+
+    # -- management --------------------------------------------------------------------
+
+    def add(
+        self,
+        principal: Principal,
+        account_id: int,
+        type_: IdentifierType,
+        value: str,
+        pin: str | None,
+    ) -> CallerIdentifier:
+        """Register a value for an account. The same value under another operator is no
+        obstacle (and is not revealed); under this operator it is a :class:`Conflict`
+        that does not name the account holding it."""
+        with self._db.transaction() as conn:
+            account = access.require_visible(principal, accounts_repo.get(conn, account_id))
+            access.check_identifiers(principal, account)
+            stored = self._stored(type_, value, pin)
+            if repo.identifier_exists(conn, account.operator_id, type_.value, stored["value"]):
+                raise Conflict(f"{type_} {stored['value']} already identifies a caller")
+            stored |= {"operator_id": account.operator_id, "account_id": account.id}
+            new_id = repo.insert_identifier(conn, stored | {"type": type_.value})
+            row = repo.identifier_by_id(conn, new_id)
+        self._found.clear()
+        return _record(row)
+
+    def list(self, principal: Principal, account_id: int) -> list[CallerIdentifier]:
+        with self._db.transaction(readonly=True) as conn:
+            access.require_visible(principal, accounts_repo.get(conn, account_id))
+            return [_record(r) for r in repo.identifiers_of(conn, account_id)]
+
+    def delete(self, principal: Principal, identifier_id: int) -> CallerIdentifier:
+        """Remove an identifier (and a card's PIN counters). Outside the principal's
+        subtree it does not exist (:class:`NotFound`); support keys are read-only."""
+        with self._db.transaction() as conn:
+            row = repo.identifier_by_id(conn, identifier_id)
+            if row is None or not in_subtree(row.path, principal.path):
+                raise NotFound("identifier not found")
+            account = accounts_repo.get(conn, row.account_id)
+            access.check_identifiers(principal, access.require_visible(principal, account))
+            pins_repo.forget_card(conn, identifier_id)
+            repo.delete_identifier(conn, identifier_id)
+        self._found.clear()
+        return _record(row)
+
+    def _as_operator(self, account_id: int) -> Principal:
+        """The command line acts with the operator's own authority over its accounts."""
+        with self._db.transaction(readonly=True) as conn:
+            account = accounts_repo.get(conn, account_id)
+        if account is None:
+            raise NotFound(f"account {account_id} not found")
+        return Principal(account.operator_id, f"/{account.operator_id}/", Role.ADMIN)
+
+    def list_as_operator(self, account_id: int) -> builtins.list[CallerIdentifier]:
+        return self.list(self._as_operator(account_id), account_id)
+
+    def delete_as_operator(self, identifier_id: int) -> CallerIdentifier:
+        with self._db.transaction(readonly=True) as conn:
+            row = repo.identifier_by_id(conn, identifier_id)
+        if row is None:
+            raise NotFound("identifier not found")
+        return self.delete(self._as_operator(row.account_id), identifier_id)
+
+    # -- the hot path ------------------------------------------------------------------
+
+    def identify(
+        self,
+        *,
+        operator_id: int | None = None,
+        ani: str | None = None,
+        sip_user: str | None = None,
+        ip: str | None = None,
+        card: str | None = None,
+        pin: str | None = None,
+        within: str | None = None,
+        asker: str | None = None,
+        pin_sealed: bool = False,
+    ) -> IdentifiedCaller | None:
+        """The account a caller belongs to, or ``None`` (unknown caller: refuse the call).
+
+        A card is identified by card + PIN alone; a known card (within ``within``) with a
+        wrong or missing PIN raises :class:`InvalidPin`, and the guards of
+        :class:`~voxbill.services.access.card_pins.CardPins` their own refusals (all
+        :class:`~voxbill.domain.errors.PinRefused`, or ``PinBusy``); ``pin_sealed``: a PIN
+        from voxbill's own seal of an authorized call (see ``CardPins.verify_sealed``).
+        Otherwise see the module's rule.
+        """
+        if card is not None:
+            return self._card(operator_id, card, pin, within, asker, sealed=pin_sealed)
+        key = (operator_id, ani, sip_user, ip)
+        found = self._found.get(key, lambda: self._lookup(operator_id, ani, sip_user, ip))
+        if found is None or (within is not None and not in_subtree(found.path, within)):
+            return None
+        return found
+
+    def _lookup(
+        self, operator_id: int | None, ani: str | None, sip_user: str | None, ip: str | None
+    ) -> IdentifiedCaller | None:
+        attempts: list[tuple[IdentifierType, str]] = []
+        if sip_user:
+            attempts.append((IdentifierType.SIP_USER, sip_user.strip()))
+        if ani:
+            with contextlib.suppress(InvalidInput):  # not a number: no ANI match
+                attempts.append((IdentifierType.ANI, self._ani(ani)))
+        with self._db.transaction(readonly=True) as conn:
+            trunk = self._ip(conn, operator_id, ip) if ip else None
+            for type_, value in attempts:
+                rows = repo.find_identifiers(conn, type_.value, value, operator_id)
+                if len(rows) != 1:  # none, or (no operator given) held by two operators
+                    continue
+                if trunk is None or in_subtree(rows[0].path, trunk.path):
+                    return _found(rows[0])
+        return trunk  # a trunk asserting another tenant's caller: the source address wins
+
+    def _ip(self, conn: Connection, operator_id: int | None, ip: str) -> IdentifiedCaller | None:
+        address = values.source_address(ip)
+        if address is None:
+            return None
+        rows = repo.find_network(
+            conn,
+            address.version,
+            values.hex_of(address),
+            operator_id,
+            min_prefix=values.MIN_PREFIX[address.version],
+        )
+        if not rows or (len(rows) == 2 and rows[1].prefix_len == rows[0].prefix_len):
+            return None
+        return _found(rows[0])
+
+    def _card(
+        self,
+        operator_id: int | None,
+        card: str,
+        pin: str | None,
+        within: str | None,
+        asker: str | None,
+        *,
+        sealed: bool,
+    ) -> IdentifiedCaller | None:
+        warm.require_warm("a card's PIN check")
+        try:
+            number = values.card(card)
+        except InvalidInput:
+            return None
+        # refused at once when this node's PIN checks (or the asker's share) are full,
+        # before any read; a sealed PIN is an authorized call's, never refused for that
+        admitted = contextlib.nullcontext() if sealed else self.pins.capacity.admitted(asker)
+        with admitted:
+            with self._db.transaction(readonly=True) as conn:
+                rows = repo.find_identifiers(conn, IdentifierType.CARD.value, number, operator_id)
+            if len(rows) != 1:
+                return None
+            row = rows[0]
+            # tenancy first: outside the asker's subtree, exactly an unknown card
+            if within is not None and not in_subtree(row.path, within):
+                return None
+            # said apart from an unknown card on purpose: the switch prompts for the PIN
+            # again (RADIUS h323-return-code 2); only the card's own tenants get here
+            if pin is None:
+                raise InvalidPin("a PIN is required for this card")
+            on_file = CardOnFile(row.id, row.account_id, number, row.pin_hash)
+            if sealed:
+                self.pins.verify_sealed(on_file, pin)
+            else:
+                self.pins.verify(on_file, pin, asker)
+        return _found(row)

@@ -1,0 +1,192 @@
+"""API keys (shown once, stored as a sha256 hash) and portal passwords (argon2id).
+
+A key is ``vbk_<8 hex>_<43 random url-safe chars>``: the short prefix is stored in the
+clear so people can tell keys apart; 256 bits of randomness make a fast hash the right
+one (argon2 is for low-entropy secrets such as passwords and PINs).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from voxbill.domain import access
+from voxbill.domain.access import ROLE_KINDS, Principal, Role
+from voxbill.domain.accounts import AccountStatus
+from voxbill.domain.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from voxbill.services.caching import TtlCache
+from voxbill.storage.access import api_keys as repo
+from voxbill.storage.access.api_keys import ApiKeyRecord
+from voxbill.storage.accounts import repository as accounts_repo
+from voxbill.storage.database import Database
+
+KEY_SCHEME = "vbk"
+_PASSWORDS = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) defaults
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against when the user is unknown (same work, no timing leak);
+    made on first use, not at import, so that every CLI start doesn't pay for it."""
+    return _PASSWORDS.hash("not a password")
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def new_key() -> tuple[str, str]:
+    """A fresh key and its visible prefix."""
+    prefix = f"{KEY_SCHEME}_{secrets.token_hex(4)}"
+    return f"{prefix}_{secrets.token_urlsafe(32)}", prefix
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    record: ApiKeyRecord
+    secret: str  # the only time the key is ever seen
+
+
+class AuthService:
+    """API keys: checked (from a per-process cache, or afresh from the database for a
+    write), issued, listed and revoked.
+
+    What a revocation or an account's status change reaches, and when: the node that
+    made it forgets its cache at once; another node's cache lets a key it holds keep
+    reading and driving calls for at most ``hot_cache_seconds``, while every other write
+    is checked afresh (``authenticate(fresh=True)``, see :mod:`voxbill.api.guard`), and
+    a key is minted only by a key that its own transaction finds unrevoked."""
+
+    def __init__(self, db: Database, *, cache_seconds: float = 0.0) -> None:
+        self._db = db
+        #: key hash -> its owner, so that a busy switch does not pay a query per request;
+        #: a revocation on another node (or an account closed) takes effect within the TTL
+        self._keys: TtlCache[str, repo.KeyOwner | None] = TtlCache(cache_seconds)
+
+    def forget_all(self) -> None:
+        self._keys.clear()
+
+    def _owner(self, digest: str) -> repo.KeyOwner | None:
+        with self._db.transaction(readonly=True) as conn:
+            return repo.key_by_hash(conn, digest)
+
+    def authenticate(self, token: str | None, *, fresh: bool = False) -> Principal:
+        """The principal of ``token``: from the cache, or (``fresh``) from the database,
+        which refreshes the cache. A key that is unknown, revoked, or under a closed
+        account (its own or any above it) is :class:`Unauthorized`; under a blocked or
+        suspended one it is a read-only principal (``status``)."""
+        if not token or not token.startswith(f"{KEY_SCHEME}_") or len(token) > 200:
+            raise Unauthorized("a valid API key is required (Authorization: Bearer <key>)")
+        digest = hash_key(token)
+        if fresh:
+            owner = self._owner(digest)
+            self._keys.put(digest, owner)
+        else:
+            owner = self._keys.get(digest, lambda: self._owner(digest))
+        if owner is None or owner.status is AccountStatus.CLOSED:
+            raise Unauthorized("the API key is unknown or revoked")
+        key = owner.key
+        return Principal(key.account_id, owner.path, key.role, key.id, owner.status)
+
+    def issue(
+        self, principal: Principal, account_id: int, role: Role, label: str | None = None
+    ) -> IssuedKey:
+        with self._db.transaction() as conn:
+            if principal.key_id is not None and not repo.lock_live_key(conn, principal.key_id):
+                # revoked since the request's check: a revoked key mints nothing
+                raise Unauthorized("the API key is unknown or revoked")
+            account = access.require_visible(principal, accounts_repo.get(conn, account_id))
+            access.check_issue_key(principal, account, role)
+            if account.kind not in ROLE_KINDS[role]:
+                raise InvalidInput(
+                    f"a {role} key cannot be bound to an account of kind {account.kind}"
+                )
+            if account.status is AccountStatus.CLOSED:
+                raise Conflict(f"account {account.id} is closed: a key for it would be dead")
+            secret, prefix = new_key()
+            record = repo.insert_key(
+                conn,
+                account_id=account.id,
+                role=role,
+                prefix=prefix,
+                secret_hash=hash_key(secret),
+                label=label,
+                created_by=principal.actor,
+                created_by_key_id=principal.key_id,
+            )
+        return IssuedKey(record, secret)
+
+    def issue_system(self, account_id: int, role: Role, label: str | None = None) -> IssuedKey:
+        """For the command line, which runs with the operator's own authority."""
+        with self._db.transaction(readonly=True) as conn:
+            account = accounts_repo.get(conn, account_id)
+        if account is None:
+            raise NotFound(f"account {account_id} not found")
+        root = Principal(account.operator_id, f"/{account.operator_id}/", Role.ADMIN)
+        return self.issue(root, account_id, role, label)
+
+    def keys(self, principal: Principal, account_id: int) -> list[ApiKeyRecord]:
+        with self._db.transaction(readonly=True) as conn:
+            access.require_visible(principal, accounts_repo.get(conn, account_id))
+            return repo.keys_of(conn, account_id)
+
+    def revoke(self, principal: Principal, key_id: int) -> ApiKeyRecord:
+        """Revoke the key and every key minted from it, down the line (idempotent)."""
+        with self._db.transaction() as conn:
+            found = repo.key_by_id(conn, key_id)
+            if found is None or not found[1].startswith(principal.path):
+                raise NotFound("API key not found")
+            access.check_revoke(principal)
+            repo.revoke_key(conn, key_id)
+            again = repo.key_by_id(conn, key_id)
+            assert again is not None
+        self._keys.clear()  # at once on this node; other nodes within their TTL
+        return again[0]
+
+    # -- portal users ------------------------------------------------------------------
+
+    def create_portal_user(
+        self, principal: Principal, account_id: int, email: str, password: str, role: Role
+    ) -> int:
+        address = email.strip().lower()
+        if "@" not in address or len(address) > 254:
+            raise InvalidInput("a valid email address is required")
+        if len(password) < 10:
+            raise InvalidInput("a password needs at least 10 characters")
+        with self._db.transaction() as conn:
+            account = access.require_visible(principal, accounts_repo.get(conn, account_id))
+            access.check_issue_key(principal, account, role)
+            if account.kind not in ROLE_KINDS[role]:
+                raise InvalidInput(
+                    f"a {role} user cannot belong to an account of kind {account.kind}"
+                )
+            if repo.portal_user_by_email(conn, address) is not None:
+                raise Conflict("a portal user with this email exists")
+            return repo.insert_portal_user(
+                conn,
+                account_id=account.id,
+                email=address,
+                password_hash=_PASSWORDS.hash(password),
+                role=role,
+            )
+
+    def login(self, email: str, password: str) -> Principal:
+        """The principal of a portal user; same error and similar time for every failure."""
+        with self._db.transaction(readonly=True) as conn:
+            user = repo.portal_user_by_email(conn, email.strip().lower())
+            account = user and accounts_repo.get(conn, user.account_id)
+        try:
+            _PASSWORDS.verify(user.password_hash if user else _dummy_hash(), password)
+        except (VerificationError, InvalidHashError):
+            raise Unauthorized("wrong email or password") from None
+        if not user or user.disabled or account is None or account.status is AccountStatus.CLOSED:
+            raise Unauthorized("wrong email or password")
+        if _PASSWORDS.check_needs_rehash(user.password_hash):
+            with self._db.transaction() as conn:
+                repo.set_password_hash(conn, user.id, _PASSWORDS.hash(password))
+        return Principal(account.id, account.path, Role(user.role), status=account.status)

@@ -1,0 +1,329 @@
+"""Account use cases: create, read, change, move, block — each checked against the caller."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Connection
+
+from voxbill.domain import access
+from voxbill.domain.access import Principal, Role
+from voxbill.domain.accounts import (
+    Account,
+    AccountKind,
+    AccountStatus,
+    BalanceSettings,
+    Limits,
+    Plans,
+    check_move,
+    check_name,
+    check_parent,
+)
+from voxbill.domain.errors import CallsInProgress, Conflict, InvalidInput, NotFound
+from voxbill.domain.money import ZERO, normalize_currency
+from voxbill.services.caching import TtlCache
+from voxbill.storage.accounts import repository as repo
+from voxbill.storage.database import Database
+from voxbill.storage.ledger import holds as hold_repository
+from voxbill.storage.rating import rates as rate_repository
+
+BALANCE_FIELDS = frozenset(f.name for f in dataclasses.fields(BalanceSettings))
+LIMIT_FIELDS = frozenset(f.name for f in dataclasses.fields(Limits))
+PLAN_FIELDS = frozenset(f.name for f in dataclasses.fields(Plans))
+#: What PATCH may change; kind and currency are fixed at creation (the ledger depends on them).
+PATCHABLE = (
+    BALANCE_FIELDS
+    | LIMIT_FIELDS
+    | PLAN_FIELDS
+    | {"name", "status", "parent_id", "timezone", "tax_profile", "contacts"}
+)
+
+
+def _check_timezone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"unknown timezone {name!r}") from None
+
+
+def _with(account: Account, changes: Mapping[str, Any]) -> Account:
+    """The account with ``changes`` applied to its flat field names."""
+    balance = {k: v for k, v in changes.items() if k in BALANCE_FIELDS}
+    limits = {k: v for k, v in changes.items() if k in LIMIT_FIELDS}
+    plans = {k: v for k, v in changes.items() if k in PLAN_FIELDS}
+    top = {k: v for k, v in changes.items() if k in {"name", "status", "timezone", "tax_profile"}}
+    if "contacts" in changes:
+        top["contacts"] = dict(changes["contacts"] or {})
+    return dataclasses.replace(
+        account,
+        balance=dataclasses.replace(account.balance, **balance),
+        limits=dataclasses.replace(account.limits, **limits),
+        plans=dataclasses.replace(account.plans, **plans),
+        **top,
+    )
+
+
+class Funds(Protocol):
+    @property
+    def balance(self) -> Decimal: ...
+
+    @property
+    def reserved(self) -> Decimal: ...
+
+
+class AccountService:
+    def __init__(
+        self,
+        db: Database,
+        funds_of: Callable[[int], Funds] | None = None,
+        *,
+        cache_seconds: float = 0.0,
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
+        """``funds_of`` (the ledger's balance view) guards balance-sharing changes;
+        ``on_change`` lets other caches of accounts forget them when one is written here."""
+        self._db = db
+        self._funds_of = funds_of
+        self._recent: TtlCache[int, Account | None] = TtlCache(cache_seconds)
+        self._on_change = on_change
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._db.transaction() as conn:
+            yield conn
+        self._recent.clear()
+        if self._on_change is not None:
+            self._on_change()
+
+    # -- reading -----------------------------------------------------------------------
+
+    def visible(self, principal: Principal, account_id: int) -> Account:
+        """The account if the caller may see it; ``NotFound`` otherwise (no leak)."""
+        with self._db.transaction(readonly=True) as conn:
+            return access.require_visible(principal, repo.get(conn, account_id))
+
+    def guard(
+        self,
+        principal: Principal,
+        account_ids: Sequence[int],
+        check: Callable[..., None],
+    ) -> Callable[[Connection], None]:
+        """Tenancy re-checked inside a money movement's own transaction.
+
+        The guard re-reads ``account_ids`` (FOR SHARE on PostgreSQL, so a concurrent move
+        or status change waits for us; SQLite's write transactions are serial anyway),
+        requires each visible and calls ``check(*accounts)``: what the router checked
+        before cannot have changed by the time the money moves.
+        """
+
+        def guard(conn: Connection) -> None:
+            accounts = [
+                access.require_visible(principal, repo.get(conn, account_id, for_share=True))
+                for account_id in account_ids
+            ]
+            check(*accounts)
+
+        return guard
+
+    def visible_recently(self, principal: Principal, account_id: int) -> Account:
+        """``visible`` from a read at most ``hot_cache_seconds`` old: the calls hot path's
+        tenancy check. A move made on another node reaches it within that bound; money is
+        never decided from it (charging re-reads the chain in its own transaction)."""
+
+        def load() -> Account | None:
+            with self._db.transaction(readonly=True) as conn:
+                return repo.get(conn, account_id)
+
+        return access.require_visible(principal, self._recent.get(account_id, load))
+
+    def children(
+        self, principal: Principal, account_id: int, *, after_id: int | None, limit: int
+    ) -> list[Account]:
+        with self._db.transaction(readonly=True) as conn:
+            access.require_visible(principal, repo.get(conn, account_id))
+            return repo.children(conn, account_id, after_id=after_id, limit=limit)
+
+    # -- the operator root ---------------------------------------------------------------
+
+    def ensure_operator(self, name: str, currency: str) -> tuple[Account, bool]:
+        """The operator root named ``name``, created if missing; ``True`` when created.
+
+        The first operator of an installation adopts the rate plans imported before it
+        existed (which no operator owns); later operators start without plans."""
+        name = check_name(name)
+        with self._write() as conn:
+            existing = repo.find_operator(conn, name)
+            if existing is not None:
+                return existing, False
+            first = not repo.operator_ids(conn)
+            root = Account(
+                id=0,
+                parent_id=None,
+                path="",
+                depth=0,
+                kind=AccountKind.OPERATOR,
+                name=name,
+                status=AccountStatus.ACTIVE,
+                currency=normalize_currency(currency),
+                balance=BalanceSettings(),
+                limits=Limits(),
+                plans=Plans(),
+                timezone="UTC",
+                tax_profile=None,
+            )
+            created = repo.insert_account(conn, root, None)
+            if first:
+                rate_repository.adopt_unowned_plans(conn, created.id)
+            return created, True
+
+    def operator_ids(self) -> list[int]:
+        """Every operator root's id (what a switch door binds its peers to)."""
+        with self._db.transaction(readonly=True) as conn:
+            return repo.operator_ids(conn)
+
+    def operators(self) -> list[Account]:
+        """Every operator root, oldest first (whom a command may act for)."""
+        with self._db.transaction(readonly=True) as conn:
+            found = (repo.get(conn, root) for root in repo.operator_ids(conn))
+            return [root for root in found if root is not None]
+
+    # -- writing -----------------------------------------------------------------------
+
+    def create(self, principal: Principal, fields: Mapping[str, Any]) -> Account:
+        kind = AccountKind(fields["kind"])
+        with self._write() as conn:
+            parent_id = fields.get("parent_id") or principal.account_id
+            parent = repo.get(conn, parent_id, for_update=True)
+            if parent is None or not principal.sees(parent):
+                raise NotFound("parent account not found")
+            access.check_create(principal, kind)
+            if parent.status is AccountStatus.CLOSED:  # its subtree's keys are dead
+                raise Conflict(f"account {parent.id} is closed: nothing is created under it")
+            check_parent(kind, parent.kind)
+            currency = normalize_currency(fields.get("currency") or parent.currency)
+            draft = Account(
+                id=0,
+                parent_id=parent.id,
+                path="",
+                depth=0,
+                kind=kind,
+                name=check_name(fields["name"]),
+                status=AccountStatus.ACTIVE,
+                currency=currency,
+                balance=BalanceSettings(),
+                limits=Limits(),
+                plans=Plans(),
+                timezone=fields.get("timezone") or parent.timezone,
+                tax_profile=None,
+            )
+            settable = PATCHABLE - {"parent_id", "status", "name"}
+            draft = _with(draft, {k: v for k, v in fields.items() if k in settable})
+            self._validate(conn, principal, draft, parent)
+            return repo.insert_account(conn, draft, parent.path)
+
+    def patch(self, principal: Principal, account_id: int, changes: Mapping[str, Any]) -> Account:
+        unknown = set(changes) - PATCHABLE
+        if unknown:
+            raise InvalidInput(f"cannot change {', '.join(sorted(unknown))}")
+        with self._write() as conn:
+            account = access.require_visible(principal, repo.get(conn, account_id, for_update=True))
+            current = {k: v for k, v in changes.items() if v != _field(account, k)}
+            access.check_patch(principal, account, set(current))
+            if not current:
+                return account
+            changed = _with(account, current)
+            if "name" in current:
+                changed = dataclasses.replace(changed, name=check_name(current["name"]))
+            parent = account.parent_id and repo.get(conn, account.parent_id)
+            if "parent_id" in current:
+                parent = self._new_parent(conn, principal, account, current["parent_id"])
+                changed = dataclasses.replace(changed, parent_id=parent.id)
+            self._validate(conn, principal, changed, parent or None)
+            if current.get("shared_balance") is True:
+                self._check_own_book_empty(account)
+            if "shared_balance" in current or (
+                "parent_id" in current and account.balance.shared_balance
+            ):
+                _check_no_calls_in_progress(conn, account)
+            saved = repo.save(conn, changed)
+            if "parent_id" in current and parent:
+                repo.move_subtree(conn, account.path, f"{parent.path}{account.id}/")
+                saved = repo.get(conn, account.id) or saved
+            return saved
+
+    def set_status(self, principal: Principal, account_id: int, status: AccountStatus) -> Account:
+        return self.patch(principal, account_id, {"status": status})
+
+    # -- rules that need the database --------------------------------------------------
+
+    def _check_own_book_empty(self, account: Account) -> None:
+        """Sharing the parent's balance would strand money left on the account's own."""
+        if self._funds_of is None:
+            return
+        funds = self._funds_of(account.id)
+        if funds.balance != 0 or funds.reserved != 0:
+            raise Conflict(
+                "the account still has its own balance or open reservations; "
+                "move them to the parent before sharing its balance"
+            )
+
+    def _new_parent(
+        self, conn: Connection, principal: Principal, account: Account, parent_id: Any
+    ) -> Account:
+        if parent_id is None:
+            raise InvalidInput("parent_id cannot be removed; only an operator is a root")
+        parent = repo.get(conn, int(parent_id), for_update=True)
+        if parent is None or not principal.sees(parent):
+            raise NotFound("parent account not found")
+        check_move(account, parent)
+        return parent
+
+    def _validate(
+        self, conn: Connection, principal: Principal, account: Account, parent: Account | None
+    ) -> None:
+        account.balance.check(account.kind, has_parent=parent is not None)
+        account.limits.check()
+        _check_timezone(account.timezone)
+        if account.balance.shared_balance and parent and parent.currency != account.currency:
+            raise InvalidInput("a shared balance needs the parent's currency")
+        if account.balance.block_balance < ZERO and account.balance.credit_limit == ZERO:
+            raise InvalidInput("a negative block_balance needs a postpaid credit limit")
+        # plans are named within the account's operator: another operator's plan of the
+        # name is refused exactly as a name no plan has
+        operator_id = parent.operator_id if parent is not None else account.operator_id
+        allowed = self._readable_plans(conn, principal)
+        for name in account.plans.names():
+            currency = repo.plan_currency(conn, operator_id, name)
+            if currency is None or (allowed is not None and name not in allowed):
+                raise InvalidInput(f"there is no rate plan named {name!r}")
+            if currency != account.currency:
+                raise InvalidInput(f"rate plan {name!r} is in {currency}, not {account.currency}")
+
+    def _readable_plans(self, conn: Connection, principal: Principal) -> set[str] | None:
+        if principal.role is Role.ADMIN:
+            return None
+        return repo.plans_used_in(conn, principal.path)
+
+
+def _check_no_calls_in_progress(conn: Connection, account: Account) -> None:
+    """Who pays for the subtree's calls is about to change (its balance owner): calls in
+    progress hold money on the current owner and must settle there first. The account
+    row is locked, and starts read it FOR SHARE: no call starts meanwhile."""
+    calls = hold_repository.open_holds_under(conn, account.path)
+    if calls:
+        raise CallsInProgress(
+            f"account {account.id} has calls in progress ({calls} open holds in its "
+            "subtree); change who pays for its calls once they have ended"
+        )
+
+
+def _field(account: Account, name: str) -> Any:
+    for part in (account.balance, account.limits, account.plans):
+        if name in {f.name for f in dataclasses.fields(part)}:
+            return getattr(part, name)
+    return getattr(account, name)

@@ -1,0 +1,121 @@
+"""What ``authorize`` reads: the account chain from a short-lived cache, the balances and
+open-call counts fresh, in one query each.
+
+Authorize reserves nothing, so it may decide on account settings (status, limits,
+plans) up to ``hot_cache_seconds`` old; ``start`` re-reads and locks everything in its
+own transaction, which is where money is decided. Balances are never cached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from sqlalchemy import Connection, select
+
+from voxbill.domain.accounts import Account
+from voxbill.domain.ledger import Funds
+from voxbill.services.caching import TtlCache
+from voxbill.services.charging.decision import Sources
+from voxbill.storage.charging import sessions as repo
+from voxbill.storage.database import Database
+from voxbill.storage.ledger import books as ledger_rows
+from voxbill.storage.ledger.books import Owner
+from voxbill.storage.prepared import Prepared, among
+from voxbill.storage.schema.ledger import ledger_books
+
+_BALANCES = Prepared(
+    lambda d: select(ledger_books.c.key, ledger_books.c.balance, ledger_books.c.reserved).where(
+        among(ledger_books.c.key, "keys", d)
+    )
+)
+
+
+class ChainCache:
+    """Account chains (caller first, root last) by caller account id, for the TTL."""
+
+    def __init__(self, db: Database, ttl: float) -> None:
+        self._db = db
+        self._chains: TtlCache[int, list[Account]] = TtlCache(ttl)
+
+    def chain(self, account_id: int) -> list[Account]:
+        def load() -> list[Account]:
+            with self._db.transaction(readonly=True) as conn:
+                return repo.chain(conn, account_id)
+
+        return self._chains.get(account_id, load)
+
+    def ancestors(self, account_id: int) -> list[int]:
+        """The cached chain's ancestor ids (root first), a hint for a fresh read; or []."""
+        cached = self._chains.peek(account_id)
+        return cached[0].ancestor_ids if cached else []
+
+    def remember(self, account_id: int, chain: list[Account]) -> None:
+        """A chain just read fresh (by ``start``), for the authorizations that follow."""
+        self._chains.put(account_id, chain)
+
+    def clear(self) -> None:
+        self._chains.clear()
+
+
+def _owners(chain: Sequence[Account]) -> dict[int, Account]:
+    """Each account's balance owner: itself, or the nearest ancestor it shares with."""
+    owners: dict[int, Account] = {}
+    for index, account in enumerate(chain):
+        owner = account
+        for above in chain[index + 1 :]:
+            if not owner.balance.shared_balance or owner.parent_id is None:
+                break
+            owner = above
+        owners[account.id] = owner
+    return owners
+
+
+def owners_of(chain: Sequence[Account]) -> list[Owner]:
+    """The balance owner of every account of a chain read in this transaction, so that the
+    journal need not walk up the accounts again, one query per level."""
+    return [
+        Owner(
+            account_id=account_id,
+            balance_account_id=owner.id,
+            currency=owner.currency,
+            billing=owner.balance.billing.value,
+            credit_limit=owner.balance.credit_limit,
+            block_balance=owner.balance.block_balance,
+            alert_balance=owner.balance.alert_balance,
+        )
+        for account_id, owner in _owners(chain).items()
+    ]
+
+
+def fresh_sources(conn: Connection, chain: Sequence[Account]) -> Sources:
+    """Unlocked reads for ``authorize``: every balance of the chain in one query, on first
+    use; a balance is identified by its owning account (as ``book_of`` answers)."""
+    owners = _owners(chain)
+    states: dict[int, tuple[Decimal, Decimal]] = {}
+
+    def load() -> None:
+        keys = {ledger_rows.account_book_key(o.id): o.id for o in owners.values()}
+        rows = _BALANCES.rows(conn, {"keys": sorted(keys)})
+        zero = (Decimal(0), Decimal(0))
+        states.update(dict.fromkeys(keys.values(), zero))
+        states.update({keys[r.key]: (r.balance, r.reserved) for r in rows})
+
+    def book_of(account: Account) -> int:
+        return owners[account.id].id
+
+    def funds_of_book(balance_account_id: int) -> Funds:
+        if not states:
+            load()
+        balance, reserved = states[balance_account_id]
+        settings = next(o for o in owners.values() if o.id == balance_account_id).balance
+        return Funds(
+            balance=balance,
+            reserved=reserved,
+            billing=settings.billing.value,
+            credit_limit=settings.credit_limit,
+            block_balance=settings.block_balance,
+            alert_balance=settings.alert_balance,
+        )
+
+    return Sources(book_of, funds_of_book, lambda ids: repo.open_calls(conn, ids))

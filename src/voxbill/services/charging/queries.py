@@ -1,0 +1,81 @@
+"""The read side of charging: what a session reported, whose it is, and CDR pages.
+
+:class:`~voxbill.services.charging.service.ChargingService` extends it with the steps; the
+caches it owns (accounts' chains, sessions' accounts) are shared with them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from voxbill.domain.errors import InvalidInput
+from voxbill.services.caching import TtlCache
+from voxbill.services.charging import cdrs as charging_cdrs
+from voxbill.services.charging.cdrs import Cdr
+from voxbill.services.charging.chains import ChainCache
+from voxbill.settings import Settings
+from voxbill.storage.charging import sessions as repo
+from voxbill.storage.database import Database
+
+
+class ChargingQueries:
+    """Reads over call sessions and CDRs; never writes."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self._db = db
+        self._settings = settings
+        self._chains = ChainCache(db, settings.hot_cache_seconds)
+        #: session id -> caller's account: a fact that never changes, kept for tenancy checks
+        self._session_accounts: TtlCache[str, int | None] = TtlCache(3600.0)
+
+    def session_usage(self, session_id: str) -> int | None:
+        """The last usage a session reported (seconds since its start), or None."""
+        with self._db.transaction(readonly=True) as conn:
+            row = repo.session(conn, session_id, lock=False)
+        return None if row is None else int(row.used_seconds)
+
+    def session_account(self, session_id: str) -> int | None:
+        """The caller's account of a session (doors check tenancy with it), or None."""
+
+        def load() -> int | None:
+            with self._db.transaction(readonly=True) as conn:
+                row = repo.session(conn, session_id, lock=False)
+            return None if row is None else int(row.account_id)
+
+        found = self._session_accounts.get(session_id, load)
+        if found is None:
+            self._session_accounts.forget(session_id)  # it may start any moment
+        return found
+
+    def forget_accounts(self) -> None:
+        """An account changed on this node: authorize reads its chain afresh."""
+        self._chains.clear()
+
+    def cdrs(
+        self,
+        path: str,
+        *,
+        started_from: datetime | None = None,
+        started_to: datetime | None = None,
+        number: str | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+    ) -> list[Cdr]:
+        """CDRs of the subtree at ``path``, newest first; ``number``: a callee prefix or
+        the caller, in digits."""
+        if not 1 <= limit <= 10_000:
+            raise InvalidInput("limit must be between 1 and 10000")
+        digits = None
+        if number:
+            digits = "".join(c for c in number if c.isdigit())
+            if not digits:
+                raise InvalidInput("number: digits expected")
+        return charging_cdrs.page(
+            self._db,
+            path=path,
+            started_from=started_from,
+            started_to=started_to,
+            number=digits,
+            before_id=before_id,
+            limit=limit,
+        )

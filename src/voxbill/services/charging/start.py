@@ -1,0 +1,169 @@
+"""Starting a call: the session opened, the concurrency counted and the grant held at every
+level, all inside the step's one transaction (or the first grant replayed)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from voxbill.domain import charging as rules
+from voxbill.domain.accounts import Account
+from voxbill.domain.charging import Reason, SessionStatus
+from voxbill.domain.errors import InsufficientFunds, SessionConflict
+from voxbill.domain.tariff_snapshot import freeze
+from voxbill.services.charging import vendor as charging_vendor
+from voxbill.services.charging.answers import authorization, grant_of
+from voxbill.services.charging.callers import caller_text
+from voxbill.services.charging.chains import ChainCache, owners_of
+from voxbill.services.charging.decision import Sources, TariffOf, evaluate
+from voxbill.services.charging.results import CallerId, ChargingRefused, SessionGrant, refusal
+from voxbill.services.charging.settle import available
+from voxbill.services.ledger import holds_close as ledger_holds
+from voxbill.services.ledger.answers import HoldRequest
+from voxbill.services.ledger.journal import Journal
+from voxbill.settings import Settings
+from voxbill.storage.charging import sessions as repo
+
+#: Ledger holds outlive their session by this much, so the sweeper (which charges) always
+#: reaches a session before the ledger's own expiry (which only releases) could.
+HOLD_BACKSTOP = timedelta(hours=1)
+
+
+def start_in(
+    journal: Journal,
+    session_id: str,
+    account_id: int,
+    caller: CallerId,
+    number: str,
+    start: datetime,
+    interim: bool,
+    vendor_id: int | None,
+    *,
+    chains: ChainCache,
+    tariff_of: TariffOf,
+    settings: Settings,
+    clock: Callable[[], datetime],
+) -> SessionGrant:
+    """The start step inside its transaction (see :meth:`ChargingService.start`)."""
+    conn = journal.conn
+    # statuses and limits as they are now, locked: a block or a lower limit committed
+    # meanwhile is seen, and none commits before this start does; unless the session
+    # exists already (a start sent again)
+    ancestors = chains.ancestors(account_id)
+    chain = repo.chain_unless_started(conn, session_id, account_id, ancestors=ancestors)
+    if chain is None:
+        existing = repo.session(conn, session_id, lock=False)
+        assert existing is not None  # sessions are never deleted
+        stored = rules.CallKey(
+            existing.account_id, existing.callee, bool(existing.interim), existing.vendor_id
+        )
+        if stored != rules.CallKey(account_id, number, interim, vendor_id):
+            raise SessionConflict(
+                f"session id {session_id!r} belongs to another call; use a new id"
+            )
+        return grant_of(journal, existing, replayed=True)
+    if not chain:
+        raise ChargingRefused(refusal(Reason.UNKNOWN_CALLER))
+    chains.remember(account_id, chain)
+    journal.know_owners(owners_of(chain))
+    vendor_plan = vendor_tariff = None
+    if vendor_id is not None:
+        vendor_plan, bought = charging_vendor.vendor_plan(
+            conn, vendor_id, chain, number, start, tariff_of
+        )
+        vendor_tariff = json.dumps(freeze(bought))
+    journal.lock([journal.account_book(a.id) for a in funded(chain)])
+    ev = evaluate(
+        chain,
+        number,
+        start,
+        tariff_of=tariff_of,
+        sources=Sources(
+            book_of=lambda a: journal.account_book(a.id),
+            funds_of_book=journal.funds,
+            open_calls=lambda ids: repo.lock_counters(conn, ids),
+        ),
+        system_max=settings.max_call_duration,
+    )
+    answer = authorization(ev, account_id)
+    if not ev.allowed:
+        raise ChargingRefused(answer, f"call refused: {ev.detail}")
+    chunk = settings.grant_chunk_seconds
+    granted = min(chunk, ev.max_duration) if interim else ev.max_duration
+    expires_at = clock() + timedelta(seconds=granted + settings.hold_expiry_slack_seconds)
+    requests = [
+        HoldRequest(level.account.id, rules.hold_amount(tariff.cost(granted)))
+        for level, tariff in zip(ev.levels, ev.tariffs, strict=True)
+    ]
+    checked = ledger_holds.validate_requests(session_id, requests, expires_at)
+    try:
+        ledger_holds.place_quietly(journal, session_id, checked, expires_at + HOLD_BACKSTOP)
+    except InsufficientFunds as exc:
+        refused = refusal(Reason.INSUFFICIENT_FUNDS, account_id)
+        raise ChargingRefused(refused, f"call refused: {exc.message}") from exc
+    if ev.counted:
+        repo.add_open_calls(conn, ev.counted, +1)
+    now = journal.now
+    repo.insert_session(
+        conn,
+        {
+            "session_id": session_id,
+            "account_id": account_id,
+            "caller": caller_text(caller),
+            "callee": number,
+            "interim": interim,
+            "status": SessionStatus.OPEN.value,
+            "started_at": start,
+            "cap": ev.cap,
+            "max_duration": ev.max_duration,
+            "granted_seconds": granted,
+            "used_seconds": 0,
+            "request_number": None,
+            "levels": json.dumps(
+                [
+                    {
+                        "account_id": level.account.id,
+                        "plan": level.plan,
+                        "rate": str(tariff.row.rate),
+                        "currency": level.account.currency,
+                        "max_cost": None if level.max_cost is None else str(level.max_cost),
+                        "tariff": freeze(tariff),
+                        "seller_id": level.seller_id,
+                    }
+                    for level, tariff in zip(ev.levels, ev.tariffs, strict=True)
+                ]
+            ),
+            "counted": json.dumps(ev.counted),
+            "vendor_id": vendor_id,
+            "vendor_plan": vendor_plan,
+            "vendor_tariff": vendor_tariff,
+            "expires_at": expires_at,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    return SessionGrant(
+        session_id=session_id,
+        account_id=account_id,
+        granted_seconds=granted,
+        max_duration=ev.max_duration,
+        rate=answer.rate or Decimal(0),
+        currency=answer.currency or ev.levels[0].account.currency,
+        balance=available(journal, account_id),
+        expires_at=expires_at,
+        final=granted >= ev.max_duration,
+    )
+
+
+def funded(chain: Sequence[Account]) -> list[Account]:
+    """Accounts whose balance a decision reads: payers, cutoff partners, low-balance limits."""
+    payers = {level.account.id for level in rules.levels(chain)}
+    return [
+        a
+        for a in chain
+        if a.id in payers
+        or a.balance.cutoff_mode.value in ("inbound", "mutual")
+        or a.limits.low_balance_concurrent_calls is not None
+    ]

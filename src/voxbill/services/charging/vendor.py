@@ -1,0 +1,121 @@
+"""The vendor (buy) leg of a call: the carrier chosen at the start, rated by its own deck.
+
+At the start the vendor is checked (a vendor account of the caller's operator whose deck
+prices the number then) and its deck's name and tariff (the matched rows, frozen) kept
+on the session. At settle the leg is rated from that tariff by the same engine as every
+sell level; when the vendor is prepaid (cutoff mode ``outbound`` or ``mutual``) its
+cost is taken from the vendor's balance in the settle transaction (kind
+``vendor_charge``), so least-cost routing sees the outbound balance fall and cuts the
+carrier off when it is spent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection
+
+from voxbill.domain import charging as rules
+from voxbill.domain.accounts import Account, AccountKind, CutoffMode
+from voxbill.domain.errors import InvalidInput, NotFound
+from voxbill.domain.ledger import Leg, Posting, SystemBook, TransactionKind
+from voxbill.domain.money import ZERO
+from voxbill.domain.rating import Rating, Tariff
+from voxbill.domain.tariff_snapshot import thaw
+from voxbill.services.charging.decision import TariffOf
+from voxbill.services.ledger.journal import Journal
+from voxbill.storage.accounts import repository as account_repository
+from voxbill.storage.ledger import fx as fx_rows
+
+_PREPAID = (CutoffMode.OUTBOUND, CutoffMode.MUTUAL)
+
+
+@dataclass(frozen=True)
+class VendorLeg:
+    """The buy leg: what the carrier billed for the call, and whether it was debited."""
+
+    account: Account
+    rating: Rating
+    debited: bool
+
+
+def vendor_plan(
+    conn: Connection,
+    vendor_id: int,
+    chain: Sequence[Account],
+    number: str,
+    start: datetime,
+    tariff_of: TariffOf,
+) -> tuple[str, Tariff]:
+    """The deck the vendor's leg will be rated by, and its tariff for this call (frozen
+    on the session); refuses a vendor the call cannot use."""
+    vendor = account_repository.get(conn, vendor_id)
+    if (
+        vendor is None
+        or vendor.kind is not AccountKind.VENDOR
+        or vendor.operator_id != chain[0].operator_id
+    ):
+        raise InvalidInput(f"no vendor {vendor_id} under this operator", code="invalid_vendor")
+    plan = vendor.plans.rate_plan
+    if plan is None:
+        raise InvalidInput(f"vendor {vendor_id} has no rate plan", code="invalid_vendor")
+    try:
+        tariff = tariff_of(vendor.operator_id, plan, number, start)
+    except NotFound as exc:
+        raise InvalidInput(
+            f"vendor {vendor_id} has no rate for {number}: {exc.message}", code="invalid_vendor"
+        ) from exc
+    return plan, tariff
+
+
+def rate(journal: Journal, row: Any, duration: int, tariff_of: TariffOf) -> VendorLeg | None:
+    """The session's buy leg for ``duration`` seconds (None: no vendor was given)."""
+    if row.vendor_id is None:
+        return None
+    vendor = account_repository.get(journal.conn, row.vendor_id)
+    assert vendor is not None  # sessions reference accounts, which are never deleted
+    if row.vendor_tariff is not None:
+        tariff = thaw(json.loads(row.vendor_tariff), row.callee, row.started_at)
+    else:  # a session opened before the buy leg's tariff was frozen
+        tariff = tariff_of(vendor.operator_id, row.vendor_plan, row.callee, row.started_at)
+    rating = tariff.rate(duration)
+    debited = vendor.balance.cutoff_mode in _PREPAID and rating.cost > ZERO
+    return VendorLeg(vendor, rating, debited)
+
+
+def books_to_lock(journal: Journal, leg: VendorLeg | None) -> list[int]:
+    """The vendor's balance, when settling debits it (locked with the payers' books)."""
+    return [journal.account_book(leg.account.id)] if leg is not None and leg.debited else []
+
+
+def debit(journal: Journal, session_id: str, leg: VendorLeg, actor: str) -> None:
+    """Take the buy cost from the prepaid vendor balance, never refused: the call is over
+    (a spent balance goes below zero and routing stops choosing the vendor)."""
+    if not leg.debited:
+        return
+    cost, currency = leg.rating.cost, leg.rating.currency
+    book = journal.account_book(leg.account.id)
+    purchases = journal.system_book(SystemBook.PURCHASES, currency)
+    journal.post(
+        Posting.of([Leg(book, -cost, currency), Leg(purchases, cost, currency)]),
+        kind=TransactionKind.VENDOR_CHARGE.value,
+        actor=actor,
+        reference=session_id,
+    )
+
+
+def margin(conn: Connection, paid: Rating, leg: VendorLeg, at: datetime) -> Decimal | None:
+    """The operator's margin: its top payer's cost minus the vendor's, converted with the
+    operator's own exchange rate at the call's start when the currencies differ (None
+    without one: never another operator's rate)."""
+    source, target = leg.rating.currency, paid.currency
+    fx: Decimal | None = Decimal(1)
+    if source != target:
+        found = fx_rows.fx_rate_at(conn, source, target, at, leg.account.operator_id, lock=True)
+        fx = None if found is None else found.rate if found.base == source else 1 / found.rate
+    return rules.operator_margin(paid.cost, leg.rating.cost, fx)

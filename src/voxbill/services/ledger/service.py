@@ -1,0 +1,188 @@
+"""The ledger service: the only way a balance changes, and how balances are read.
+
+Every money movement runs in one database transaction that locks the balance rows it
+touches (sorted by id, with the engine's lock timeout), checks the floor, appends the legs,
+updates the maintained balances, writes threshold events to the outbox and records the
+idempotency key — so a retry, a concurrent duplicate or a crash never posts twice. The
+movements are in :mod:`voxbill.services.ledger.movements`, the holds in
+:mod:`voxbill.services.ledger.reservations`, their units of work in
+:mod:`voxbill.services.ledger.transactions`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Connection
+
+from voxbill.domain.errors import InvalidInput
+from voxbill.domain.ledger import Funds
+from voxbill.domain.money import ZERO
+from voxbill.services.ledger import fx as ledger_fx
+from voxbill.services.ledger import postings as ledger_postings
+from voxbill.services.ledger import verify as ledger_verify
+from voxbill.services.ledger.answers import (
+    BalanceView,
+    Charge,
+    ChargeRequest,
+    Discrepancy,
+    HistoryEntry,
+    Hold,
+    HoldRequest,
+    HoldSettlement,
+    LedgerTransaction,
+    norm,
+    norm_or_none,
+)
+from voxbill.services.ledger.fx import FxRate, FxRateSet
+from voxbill.services.ledger.journal import Journal
+from voxbill.services.ledger.movements import MoneyMovements
+from voxbill.services.ledger.reservations import Reservations
+from voxbill.services.ledger.transactions import Guard
+from voxbill.storage.ledger import audit as ledger_audit
+from voxbill.storage.ledger import books as repo
+
+__all__ = [
+    "BalanceView",
+    "Charge",
+    "ChargeRequest",
+    "Discrepancy",
+    "FxRate",
+    "FxRateSet",
+    "Guard",
+    "HistoryEntry",
+    "Hold",
+    "HoldRequest",
+    "HoldSettlement",
+    "LedgerService",
+    "LedgerTransaction",
+]
+
+
+class LedgerService(MoneyMovements, Reservations):
+    # -- reading -----------------------------------------------------------------
+
+    def balance(self, account_id: int) -> BalanceView:
+        return self.balances([account_id])[0]
+
+    def funds(self, account_id: int) -> Funds:
+        """What decides the account's spending now (balance, reservations, floor, credit)."""
+        with self._db.transaction(readonly=True) as conn:
+            return self._funds(conn, account_id)[1]
+
+    @staticmethod
+    def _funds(conn: Connection, account_id: int) -> tuple[repo.Owner, Funds]:
+        owner = repo.balance_owner(conn, account_id)
+        book = repo.find_book(conn, repo.account_book_key(owner.balance_account_id))
+        funds = Funds(
+            balance=ZERO if book is None else book.balance,
+            reserved=ZERO if book is None else book.reserved,
+            billing=owner.billing,
+            credit_limit=owner.credit_limit,
+            block_balance=owner.block_balance,
+            alert_balance=owner.alert_balance,
+        )
+        return owner, funds
+
+    def balances(self, account_ids: Sequence[int]) -> list[BalanceView]:
+        """Several balances (e.g. every level of a call's chain) from one read transaction."""
+        views = []
+        with self._db.transaction(readonly=True) as conn:
+            for account_id in account_ids:
+                owner, funds = self._funds(conn, account_id)
+                views.append(
+                    BalanceView(
+                        account_id=account_id,
+                        balance_account_id=owner.balance_account_id,
+                        currency=owner.currency,
+                        balance=norm(funds.balance),
+                        reserved=norm(funds.reserved),
+                        available=norm(funds.available),
+                        credit_limit=norm(owner.credit_limit),
+                        block_balance=norm(owner.block_balance),
+                        alert_balance=norm_or_none(owner.alert_balance),
+                    )
+                )
+        return views
+
+    def history(
+        self, account_id: int, *, limit: int = 50, before_id: int | None = None
+    ) -> list[HistoryEntry]:
+        """Legs on the account's balance, newest first; page with ``before_id``."""
+        if not 1 <= limit <= 1000:
+            raise InvalidInput("limit must be between 1 and 1000")
+        with self._db.transaction(readonly=True) as conn:
+            owner = repo.balance_owner(conn, account_id)
+            book = repo.find_book(conn, repo.account_book_key(owner.balance_account_id))
+            if book is None:
+                return []
+            rows = repo.history(conn, book.id, limit=limit, before_id=before_id)
+        return [
+            HistoryEntry(
+                id=r.id,
+                transaction_id=r.transaction_id,
+                kind=r.kind,
+                amount=norm(r.amount),
+                balance_after=norm_or_none(r.balance_after),
+                reason=r.reason,
+                created_at=r.created_at,
+            )
+            for r in rows
+        ]
+
+    # -- FX ------------------------------------------------------------------------
+
+    def set_fx_rate(
+        self,
+        operator_id: int,
+        base: str,
+        quote: str,
+        rate: Decimal,
+        effective_from: datetime | None = None,
+    ) -> FxRateSet:
+        """The operator's 1 ``base`` = ``rate`` ``quote`` from ``effective_from`` (default:
+        now) until its next rate; the same instant again replaces it, unless conversions
+        already stored used it (:class:`~voxbill.domain.fx.FxRateInUse`)."""
+        with self._journal() as journal:
+            ledger_fx.require_operator(journal, operator_id)
+            return ledger_fx.set_rate(journal, operator_id, base, quote, rate, effective_from)
+
+    def fx_rate(
+        self, base: str, quote: str, at: datetime | None = None, *, operator_id: int | None = None
+    ) -> Decimal:
+        """1 ``base`` in ``quote`` at ``at`` by the operator's rates (without an operator:
+        the installation's only operator's, see ``fx_repository.fx_rate_at``)."""
+        with self._db.transaction(readonly=True) as conn:
+            journal = Journal(conn, self._clock())
+            return ledger_postings.exchange_rate(journal, base, quote, at, operator_id=operator_id)
+
+    def fx_rates(
+        self,
+        operator_id: int,
+        *,
+        base: str | None = None,
+        quote: str | None = None,
+        at: datetime | None = None,
+        after_id: int | None = None,
+        limit: int = 100,
+    ) -> list[FxRate]:
+        """The operator's stored rates by id; with ``at``, each pair's rate in force then."""
+        if not 1 <= limit <= 1000:
+            raise InvalidInput("limit must be between 1 and 1000")
+        with self._db.transaction(readonly=True) as conn:
+            return ledger_fx.list_rates(
+                conn, operator_id, base=base, quote=quote, at=at, after_id=after_id, limit=limit
+            )
+
+    # -- verification ----------------------------------------------------------------
+
+    def verify(self) -> list[Discrepancy]:
+        """Recompute every balance, reservation and zero-sum from the journal and holds."""
+        with self._db.transaction(readonly=True) as conn:
+            return ledger_verify.discrepancies(conn)
+
+    def summary(self) -> dict[str, int]:
+        with self._db.transaction(readonly=True) as conn:
+            return ledger_audit.counts(conn)

@@ -1,0 +1,233 @@
+"""Least-cost routing: the vendors that may carry a call, cheapest first, and the
+vendors' SIP targets.
+
+A vendor's outbound balance is the ledger balance of its account: top-ups are what we
+prepaid it, charges what it billed us, so "what we prepaid them minus what they billed
+us" is its spendable funds. Vendors (status, target, funds) are read once per
+``Settings.routing_recheck_seconds`` and per operator, and a caller's chain (whose plan
+sets the sell rate the margin guard compares with) once per that time and per account:
+a change is seen within that. Routes only order and filter carriers; the call's own
+charging reads its chain, plans and funds by its own rules.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Protocol
+
+from sqlalchemy import Connection
+
+from voxbill.domain import access
+from voxbill.domain import routing as rules
+from voxbill.domain.access import Principal
+from voxbill.domain.accounts import Account, AccountKind
+from voxbill.domain.errors import Forbidden, InvalidInput, NotFound, PinRefused
+from voxbill.domain.routing import Route, SipTarget, Vendor
+from voxbill.services.access.identifiers import IdentifierService
+from voxbill.services.caching import TtlCache
+from voxbill.services.charging import callers as charging_callers
+from voxbill.services.charging.service import CallerId
+from voxbill.services.rating.service import RatingService
+from voxbill.settings import Settings
+from voxbill.storage.accounts import repository as account_repository
+from voxbill.storage.database import Database
+from voxbill.storage.routing import routes as repo
+
+
+class FxRate(Protocol):
+    """1 ``base`` in ``quote`` now, by the exchange rates of operator ``operator_id``."""
+
+    def __call__(self, base: str, quote: str, *, operator_id: int) -> Decimal: ...
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    vendors: list[Vendor]
+    taken: float
+
+
+@dataclass(frozen=True)
+class RouteQuery:
+    """Routes for one call, and the operator's sell rate they were checked against."""
+
+    account_id: int
+    routes: list[Route]
+    sell_rate: Decimal | None
+    currency: str | None
+
+
+class RoutingService:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        rating: RatingService,
+        identifiers: IdentifierService,
+        fx_rate: FxRate | None = None,
+    ) -> None:
+        self._db = db
+        self._settings = settings
+        self._rating = rating
+        self._identifiers = identifiers
+        self._fx_rate = fx_rate
+        self._snapshots: dict[int, _Snapshot] = {}
+        self._chains: TtlCache[int, list[Account]] = TtlCache(settings.routing_recheck_seconds)
+        self._lock = threading.Lock()
+
+    # -- SIP targets (admin) -----------------------------------------------------------
+
+    def _vendor(self, conn: Connection, principal: Principal, account_id: int) -> None:
+        account = access.require_visible(principal, account_repository.get(conn, account_id))
+        if principal.role is not access.Role.ADMIN:
+            raise Forbidden("vendor SIP targets are managed by the operator")
+        if account.kind is not AccountKind.VENDOR:
+            raise InvalidInput(f"account {account_id} is not a vendor")
+
+    def set_target(self, principal: Principal, account_id: int, target: SipTarget) -> SipTarget:
+        access.require_write(principal)
+        with self._db.transaction() as conn:
+            self._vendor(conn, principal, account_id)
+            repo.save_target(conn, account_id, target, datetime.now(UTC))
+        self.forget()
+        return target
+
+    def set_target_as_operator(self, account_id: int, target: SipTarget) -> SipTarget:
+        """The command line's way: acting as the operator the vendor belongs to."""
+        with self._db.transaction(readonly=True) as conn:
+            account = account_repository.get(conn, account_id)
+        if account is None:
+            raise NotFound(f"no account {account_id}")
+        root = account.operator_id
+        return self.set_target(Principal(root, f"/{root}/", access.Role.ADMIN), account_id, target)
+
+    def target(self, principal: Principal, account_id: int) -> SipTarget:
+        with self._db.transaction(readonly=True) as conn:
+            self._vendor(conn, principal, account_id)
+            found = repo.target(conn, account_id)
+        if found is None:
+            raise NotFound(f"vendor {account_id} has no SIP target", code="no_sip_target")
+        return found
+
+    def delete_target(self, principal: Principal, account_id: int) -> None:
+        access.require_write(principal)
+        with self._db.transaction() as conn:
+            self._vendor(conn, principal, account_id)
+            if not repo.delete_target(conn, account_id):
+                raise NotFound(f"vendor {account_id} has no SIP target", code="no_sip_target")
+        self.forget()
+
+    def forget(self) -> None:
+        with self._lock:
+            self._snapshots.clear()
+        self._chains.clear()
+
+    # -- routes ------------------------------------------------------------------------
+
+    def _vendors(self, operator_id: int) -> list[Vendor]:
+        now = time.monotonic()
+        found = self._snapshots.get(operator_id)
+        if found is not None and now - found.taken < self._settings.routing_recheck_seconds:
+            return found.vendors
+        with self._db.transaction(readonly=True) as conn:
+            vendors = repo.vendors(conn, operator_id)
+        with self._lock:
+            self._snapshots[operator_id] = _Snapshot(vendors, now)
+        return vendors
+
+    def _sell(self, account_id: int, number: str, at: datetime) -> tuple[int, Decimal | None, str]:
+        """(operator id, the operator's sell rate, its currency).
+
+        What the operator earns is what its direct payer pays: the highest account below
+        the root whose plan prices the call (the caller's own plan when nobody above it
+        has one).
+        """
+        chain = self._chains.peek(account_id)
+        if chain is None:
+            chain = self._chain(account_id)
+            if chain:  # an unknown account is not remembered: it may be created next
+                self._chains.put(account_id, chain)
+        if not chain:
+            raise NotFound(f"no account {account_id}")
+        payers = [a for a in chain if a.parent_id is not None and a.plans.rate_plan]
+        if not payers:
+            return chain[-1].id, None, chain[0].currency
+        top = payers[-1]
+        assert top.plans.rate_plan is not None
+        try:
+            row = self._rating.plan(top.operator_id, top.plans.rate_plan).lookup(number, at)
+        except NotFound:
+            return chain[-1].id, None, top.currency
+        return chain[-1].id, row.rate, top.currency
+
+    def _chain(self, account_id: int) -> list[Account]:
+        with self._db.transaction(readonly=True) as conn:
+            return repo.chain(conn, account_id)
+
+    def _in_currency(
+        self, rate: Decimal, source: str, target: str, operator_id: int
+    ) -> Decimal | None:
+        if source == target:
+            return rate
+        if self._fx_rate is None:
+            return None
+        try:
+            return rate * self._fx_rate(source, target, operator_id=operator_id)
+        except NotFound:
+            return None
+
+    def normalize(self, number: str) -> str:
+        """E.164 digits, as routes and charging read a dialled number."""
+        return self._rating.normalize(number)
+
+    def for_account(self, account_id: int, callee: str, at: datetime | None = None) -> RouteQuery:
+        """The routes for a call by ``account_id`` to ``callee`` (E.164 or dialled)."""
+        start = at or datetime.now(UTC)
+        number = self._rating.normalize(callee)
+        operator_id, sell, currency = self._sell(account_id, number, start)
+        margin = self._settings.min_margin
+        routes = []
+        for vendor in self._vendors(operator_id):
+            plan_name = vendor.account.plans.rate_plan
+            if plan_name is None or not rules.usable(vendor):
+                continue
+            try:
+                plan = self._rating.plan(vendor.account.operator_id, plan_name)
+                row = plan.lookup(number, start)
+            except NotFound:
+                continue
+            cost_rate = self._in_currency(row.rate, plan.currency, currency, operator_id)
+            if cost_rate is None or not rules.within_margin(cost_rate, sell, margin):
+                continue
+            routes.append(
+                Route(
+                    vendor.account.id,
+                    vendor.account.name,
+                    vendor.target,
+                    row.rate,
+                    plan.currency,
+                    row.prefix,
+                    cost_rate,
+                )
+            )
+        return RouteQuery(account_id, rules.least_cost(routes), sell, currency)
+
+    def for_caller(
+        self, caller: CallerId, callee: str, at: datetime | None = None
+    ) -> RouteQuery | None:
+        """Routes for the caller; None for an unknown caller or number (charging's
+        refusal then says why)."""
+        try:
+            account_id = charging_callers.identify(self._identifiers, caller)
+        except PinRefused:
+            return None
+        if account_id is None:
+            return None
+        try:
+            return self.for_account(account_id, callee, at)
+        except (InvalidInput, NotFound):
+            return None

@@ -1,0 +1,128 @@
+"""SQL for CDRs and their legs: written once when a session settles, then only read."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, bindparam, insert, select, true, update
+
+from voxbill.storage.charging import sessions as charging_repository
+from voxbill.storage.prepared import MOST_ROWS, Prepared, rows_params, value_rows
+from voxbill.storage.schema.charging import cdr_legs, cdrs, charging_sessions
+
+
+def _insert(table: Table, *, returning: bool) -> Prepared:
+    names = [c.name for c in table.columns if c.name != "id"]
+    statement = insert(table).values({n: bindparam(n, type_=table.c[n].type) for n in names})
+    return Prepared(statement.returning(table.c.id) if returning else statement)
+
+
+_INSERT_CDR = _insert(cdrs, returning=True)
+_INSERT_LEGS = _insert(cdr_legs, returning=False)
+_BY_SESSION = Prepared(select(cdrs).where(cdrs.c.session_id == bindparam("sid")))
+_LEG = tuple(c.name for c in cdr_legs.columns if c.name not in ("id", "cdr_id"))
+_SETTLES: dict[tuple[int, tuple[str, ...]], Prepared] = {}
+
+
+def _settle(legs: int, changes: tuple[str, ...]) -> Prepared:
+    """PostgreSQL: a CDR, its ``legs`` legs (inserted in their order) and the settled
+    state of its session (``changes`` and the new ``cdr_id``), in one statement."""
+    found = _SETTLES.get((legs, changes))
+    if found is not None:
+        return found
+    names = [c.name for c in cdrs.columns if c.name != "id"]
+    new = (
+        insert(cdrs)
+        .values({n: bindparam(n, type_=cdrs.c[n].type) for n in names})
+        .returning(cdrs.c.id)
+        .cte("new")
+    )
+    given = value_rows("leg", cdr_legs, _LEG, legs, prefix="leg_", ordinal=True)
+    written = insert(cdr_legs).from_select(
+        ["cdr_id", *_LEG],
+        select(new.c.id, *(given.c[n] for n in _LEG))
+        .select_from(new)
+        .join(given, true())
+        .order_by(given.c.n),
+    )
+    columns = charging_sessions.c
+    settled = (
+        update(charging_sessions)
+        .where(columns.session_id == bindparam("settles_session_id"))
+        .values(
+            {n: bindparam(f"settles_{n}", type_=columns[n].type) for n in changes}
+            | {"cdr_id": select(new.c.id).scalar_subquery()}
+        )
+    )
+    query = select(new.c.id).add_cte(written.cte("legs"), settled.cte("settled"))
+    found = _SETTLES[(legs, changes)] = Prepared(query)
+    return found
+
+
+def insert_cdr(
+    conn: Connection,
+    values: dict[str, Any],
+    legs: Sequence[dict[str, Any]],
+    *,
+    settles: tuple[str, dict[str, Any]] | None = None,
+) -> int:
+    """A CDR and its legs; its id. ``values`` and each leg give every column but the ids
+    (a leg's ``cdr_id`` is set here). ``settles``: (session id, column values) of the
+    charging session the CDR settles, set with its ``cdr_id``. One statement on
+    PostgreSQL (two or three elsewhere)."""
+    if conn.dialect.name == "postgresql" and settles and 0 < len(legs) <= MOST_ROWS:
+        session_id, changes = settles
+        names = tuple(sorted(changes))
+        params = values | rows_params(legs, _LEG, "leg_")
+        params |= {f"settles_{n}": changes[n] for n in names}
+        params["settles_session_id"] = session_id
+        return int(_settle(len(legs), names).scalar(conn, params))
+    cdr_id = int(_INSERT_CDR.scalar(conn, values))
+    _INSERT_LEGS.run_many(conn, [leg | {"cdr_id": cdr_id} for leg in legs])
+    if settles is not None:
+        session_id, changes = settles
+        charging_repository.update_session(conn, session_id, **changes, cdr_id=cdr_id)
+    return cdr_id
+
+
+def by_session(conn: Connection, session_id: str) -> Any | None:
+    return _BY_SESSION.first(conn, {"sid": session_id})
+
+
+def legs_of(conn: Connection, cdr_ids: Sequence[int]) -> dict[int, list[Any]]:
+    found: dict[int, list[Any]] = {i: [] for i in cdr_ids}
+    if not cdr_ids:
+        return found
+    rows = conn.execute(
+        select(cdr_legs)
+        .where(cdr_legs.c.cdr_id.in_(list(cdr_ids)))
+        .order_by(cdr_legs.c.cdr_id, cdr_legs.c.level)
+    ).all()
+    for row in rows:
+        found[row.cdr_id].append(row)
+    return found
+
+
+def page(
+    conn: Connection,
+    *,
+    path: str,
+    started_from: datetime | None,
+    started_to: datetime | None,
+    number: str | None,
+    before_id: int | None,
+    limit: int,
+) -> list[Any]:
+    """CDRs of a subtree, newest first, ``limit`` of them below ``before_id``."""
+    query = select(cdrs).where(cdrs.c.path.like(f"{path}%"))
+    if started_from is not None:
+        query = query.where(cdrs.c.started_at >= started_from)
+    if started_to is not None:
+        query = query.where(cdrs.c.started_at < started_to)
+    if number:
+        query = query.where((cdrs.c.callee.like(f"{number}%")) | (cdrs.c.caller == number))
+    if before_id is not None:
+        query = query.where(cdrs.c.id < before_id)
+    return list(conn.execute(query.order_by(cdrs.c.id.desc()).limit(limit)).all())

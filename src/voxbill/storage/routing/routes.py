@@ -1,0 +1,86 @@
+"""SQL for vendors' SIP targets and the vendor snapshot least-cost routing reads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from voxbill.domain.accounts import Account, AccountKind
+from voxbill.domain.ledger import Funds
+from voxbill.domain.routing import SipTarget, Transport, Vendor
+from voxbill.storage.accounts import repository as account_repository
+from voxbill.storage.ledger import books as ledger_rows
+from voxbill.storage.schema.accounts import accounts
+from voxbill.storage.schema.routing import sip_targets
+
+
+def _target(row: Any) -> SipTarget:
+    return SipTarget(row.host, row.port, Transport(row.transport), row.tech_prefix)
+
+
+def target(conn: Connection, account_id: int) -> SipTarget | None:
+    row = conn.execute(select(sip_targets).where(sip_targets.c.account_id == account_id)).first()
+    return None if row is None else _target(row)
+
+
+def save_target(conn: Connection, account_id: int, found: SipTarget, now: datetime) -> None:
+    values = {
+        "host": found.host,
+        "port": found.port,
+        "transport": found.transport.value,
+        "tech_prefix": found.tech_prefix,
+        "updated_at": now,
+    }
+    changed = conn.execute(
+        update(sip_targets).where(sip_targets.c.account_id == account_id).values(**values)
+    ).rowcount
+    if not changed:
+        conn.execute(insert(sip_targets).values(account_id=account_id, **values))
+
+
+def delete_target(conn: Connection, account_id: int) -> bool:
+    query = delete(sip_targets).where(sip_targets.c.account_id == account_id)
+    return bool(conn.execute(query).rowcount)
+
+
+def chain(conn: Connection, account_id: int) -> list[Account]:
+    """The account and its ancestors, caller first and the root last ([] if unknown)."""
+    first = account_repository.get(conn, account_id)
+    if first is None:
+        return []
+    ids = first.ancestor_ids
+    rows = conn.execute(select(accounts).where(accounts.c.id.in_(ids))).all() if ids else []
+    by_id = {row.id: account_repository.from_row(row) for row in rows}
+    return [first, *(by_id[i] for i in reversed(ids) if i in by_id)]
+
+
+def _funds(conn: Connection, account_id: int) -> Funds:
+    owner = ledger_rows.balance_owner(conn, account_id)
+    book = ledger_rows.find_book(conn, ledger_rows.account_book_key(owner.balance_account_id))
+    return Funds(
+        balance=Decimal(0) if book is None else book.balance,
+        reserved=Decimal(0) if book is None else book.reserved,
+        billing=owner.billing,
+        credit_limit=owner.credit_limit,
+        block_balance=owner.block_balance,
+    )
+
+
+def vendors(conn: Connection, operator_id: int) -> list[Vendor]:
+    """The operator's vendor accounts that have a SIP target, with their own funds."""
+    query = (
+        select(accounts, *[c.label(f"t_{c.name}") for c in sip_targets.c])
+        .join(sip_targets, sip_targets.c.account_id == accounts.c.id)
+        .where(accounts.c.kind == AccountKind.VENDOR.value)
+        .where(accounts.c.parent_id == operator_id)
+        .order_by(accounts.c.id)
+    )
+    found = []
+    for row in conn.execute(query):
+        account = account_repository.from_row(row)
+        where = SipTarget(row.t_host, row.t_port, Transport(row.t_transport), row.t_tech_prefix)
+        found.append(Vendor(account, where, _funds(conn, account.id)))
+    return found
