@@ -16,11 +16,13 @@ from voxbill.services.rating.catalog import RatePlanCatalog
 from voxbill.services.rating.imports import RateImportService
 from voxbill.services.rating.service import RatingService
 from voxbill.services.routing.service import RoutingService
+from voxbill.services.unit_of_work import UnitOfWork
 from voxbill.settings import Settings
 from voxbill.storage.access.redis_failures import make_auth_failures
 from voxbill.storage.database import Database, make_engine
 from voxbill.storage.messaging.redis_rate_limit import make_rate_limiter
 from voxbill.storage.migrate import upgrade
+from voxbill.storage.unit_of_work import SqlUnitOfWork
 
 
 @dataclass
@@ -33,6 +35,8 @@ class Container:
     rate_limiter: RateLimiter | None = None
     #: failed API keys per source address (Redis when VOXBILL_REDIS_URL, else in process)
     auth_failures: AuthFailures | None = None
+    #: the one way services reach storage
+    uow: UnitOfWork = field(init=False)
     rating: RatingService = field(init=False)
     rate_import: RateImportService = field(init=False)
     ledger: LedgerService = field(init=False)
@@ -45,9 +49,10 @@ class Container:
     routing: RoutingService = field(init=False)
 
     def __post_init__(self) -> None:
+        self.uow = SqlUnitOfWork(self.db)
         self.rating = RatingService(self.db, self.settings)
         self.rate_import = RateImportService(self.db, on_change=self.rating.forget)
-        self.ledger = LedgerService(self.db, self.settings)
+        self.ledger = LedgerService(self.uow, self.settings)
         self.accounts = AccountService(
             self.db,
             funds_of=self.ledger.balance,

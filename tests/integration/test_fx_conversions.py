@@ -22,12 +22,11 @@ from fastapi.testclient import TestClient
 from voxbill.api.app import create_app
 from voxbill.bootstrap import Container, build
 from voxbill.domain.access import Principal, Role
-from voxbill.domain.errors import InvalidInput, NotFound
+from voxbill.domain.errors import DatabaseBusy, InvalidInput, NotFound
 from voxbill.domain.fx import FxRateInUse
 from voxbill.services.rating.deck import read_deck
 from voxbill.services.rating.imports import PlanOptions
 from voxbill.settings import Settings
-from voxbill.storage.database import DatabaseBusy
 from voxbill.storage.ledger import fx as fx_rows
 
 UK = "+441234567"

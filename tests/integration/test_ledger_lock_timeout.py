@@ -9,8 +9,8 @@ from sqlalchemy import text
 
 from support.ledger_accounts import open_account
 from voxbill.bootstrap import build
+from voxbill.domain.errors import DatabaseBusy
 from voxbill.settings import Settings
-from voxbill.storage.database import DatabaseBusy
 
 
 def test_a_lock_wait_past_the_timeout_is_database_busy(database_url: str):

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pyrad.packet import AccessAccept, AccessReject, AccountingRequest, AcctPacket
 
-from voxbill.domain.errors import NotFound
+from voxbill.domain.errors import DatabaseBusy, NotFound
 from voxbill.protocols.log_safe import printable
 from voxbill.protocols.radius import card_class
 from voxbill.protocols.radius.access import AccessHandler
@@ -19,7 +19,6 @@ from voxbill.protocols.radius.clients import RadiusClient, parse_client
 from voxbill.protocols.radius.codec import Request, decode_request, dictionary
 from voxbill.protocols.session_scope import SessionScope
 from voxbill.services.charging.service import Authorization, CallerId, ChargingRefused
-from voxbill.storage.database import DatabaseBusy
 
 SECRET = b"s3cret"
 OPERATOR = 7

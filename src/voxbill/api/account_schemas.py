@@ -8,12 +8,11 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from voxbill.api.schemas import AmountStr, DecimalStr, PlainText, shown, shown_or_none
-from voxbill.domain.access import Role
+from voxbill.domain.access import ApiKeyRecord, Role
 from voxbill.domain.accounts import Account, AccountKind, AccountStatus, Billing, CutoffMode
 from voxbill.domain.errors import InvalidInput
 from voxbill.services.access.identifiers import CallerIdentifier, IdentifierType
 from voxbill.services.access.keys import IssuedKey
-from voxbill.storage.access.api_keys import ApiKeyRecord
 
 MAX_ID = 2**31 - 1
 AccountId = Annotated[int, Field(ge=1, le=MAX_ID)]

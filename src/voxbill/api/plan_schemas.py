@@ -8,8 +8,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from voxbill.api.schemas import DecimalStr, shown, shown_or_none
+from voxbill.domain.rates import PlanRecord
 from voxbill.services.rating.imports import ImportReport
-from voxbill.storage.rating.rates import PlanRecord
 
 
 class RatePlanRead(BaseModel):

@@ -15,6 +15,7 @@ account is dead (its check answers 401, see :mod:`voxbill.services.access.keys`)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
@@ -214,3 +215,25 @@ def check_settle(principal: Principal) -> None:
 def _require_call_role(principal: Principal) -> None:
     if principal.role not in (Role.ADMIN, Role.RESELLER):
         raise Forbidden(f"a {principal.role} key cannot drive calls")
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    id: int
+    account_id: int
+    role: Role
+    prefix: str
+    label: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyOwner:
+    """An active key with the path of its account and the status of its chain (the
+    account and its ancestors: ``closed`` if any is closed, else ``suspended`` or
+    ``blocked`` if any is, else ``active``), read in one statement."""
+
+    key: ApiKeyRecord
+    path: str
+    status: AccountStatus

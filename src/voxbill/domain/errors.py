@@ -220,3 +220,9 @@ class UnbalancedTransaction(AccountingError):
 
 class CurrencyMismatch(AccountingError):
     code = "currency_mismatch"
+
+
+class DatabaseBusy(VoxbillError):
+    """A lock could not be had in time; the request changed nothing and may be retried."""
+
+    code = "database_busy"

@@ -207,3 +207,25 @@ def crossings(before: Funds, after: Funds) -> list[ThresholdEvent]:
     elif was <= block < now:
         events.append(ThresholdEvent.RESTORED)
     return events
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The account whose balance an account uses, with the limits that guard it."""
+
+    account_id: int
+    balance_account_id: int
+    currency: str
+    billing: str
+    credit_limit: Decimal
+    block_balance: Decimal
+    alert_balance: Decimal | None
+
+
+@dataclass
+class BookState:
+    id: int
+    currency: str
+    maintained: bool
+    balance: Decimal
+    reserved: Decimal

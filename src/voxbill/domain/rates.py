@@ -195,3 +195,17 @@ def _heads_of(lengths: tuple[int, ...]) -> Callable[[str], tuple[str, ...]]:
         cut: Callable[[str], tuple[str, ...]] = itemgetter(*(slice(0, n) for n in lengths))
         return cut
     return lambda number: tuple(number[:n] for n in lengths)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRecord:
+    id: int
+    name: str
+    currency: str
+    decimals: int
+    rounding: RoundingMethod
+    timezone: str
+    holidays: frozenset[date]
+    version: int
+    #: the operator root that owns the plan (None: imported before any operator existed)
+    operator_id: int | None = None

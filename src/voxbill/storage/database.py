@@ -15,16 +15,9 @@ from sqlalchemy.exc import InvalidatePoolError, StatementError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.pool import NullPool
 
-from voxbill.domain.errors import VoxbillError
+from voxbill.domain.errors import DatabaseBusy, VoxbillError
 from voxbill.serving import warm
 from voxbill.storage.prepared import uncounted
-
-
-class DatabaseBusy(VoxbillError):
-    """A lock could not be had in time; the request changed nothing and may be retried."""
-
-    code = "database_busy"
-
 
 #: A pooled PostgreSQL connection unused for longer than this is pinged (one round trip)
 #: before it is handed out again; one used more recently only if the server sent it

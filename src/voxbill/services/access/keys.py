@@ -16,12 +16,11 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from voxbill.domain import access
-from voxbill.domain.access import ROLE_KINDS, Principal, Role
+from voxbill.domain.access import ROLE_KINDS, ApiKeyRecord, KeyOwner, Principal, Role
 from voxbill.domain.accounts import AccountStatus
 from voxbill.domain.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from voxbill.services.caching import TtlCache
 from voxbill.storage.access import api_keys as repo
-from voxbill.storage.access.api_keys import ApiKeyRecord
 from voxbill.storage.accounts import repository as accounts_repo
 from voxbill.storage.database import Database
 
@@ -66,12 +65,12 @@ class AuthService:
         self._db = db
         #: key hash -> its owner, so that a busy switch does not pay a query per request;
         #: a revocation on another node (or an account closed) takes effect within the TTL
-        self._keys: TtlCache[str, repo.KeyOwner | None] = TtlCache(cache_seconds)
+        self._keys: TtlCache[str, KeyOwner | None] = TtlCache(cache_seconds)
 
     def forget_all(self) -> None:
         self._keys.clear()
 
-    def _owner(self, digest: str) -> repo.KeyOwner | None:
+    def _owner(self, digest: str) -> KeyOwner | None:
         with self._db.transaction(readonly=True) as conn:
             return repo.key_by_hash(conn, digest)
 

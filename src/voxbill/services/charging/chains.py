@@ -14,13 +14,12 @@ from decimal import Decimal
 from sqlalchemy import Connection, select
 
 from voxbill.domain.accounts import Account
-from voxbill.domain.ledger import Funds
+from voxbill.domain.ledger import Funds, Owner
 from voxbill.services.caching import TtlCache
 from voxbill.services.charging.decision import Sources
 from voxbill.storage.charging import sessions as repo
 from voxbill.storage.database import Database
 from voxbill.storage.ledger import books as ledger_rows
-from voxbill.storage.ledger.books import Owner
 from voxbill.storage.prepared import Prepared, among
 from voxbill.storage.schema.ledger import ledger_books
 

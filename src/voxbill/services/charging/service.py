@@ -14,12 +14,10 @@ from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import IntegrityError
-
 from voxbill.domain import charging as rules
 from voxbill.domain.accounts import Account
 from voxbill.domain.charging import Reason, SettleAt
-from voxbill.domain.errors import InvalidInput, UnknownRatePlan
+from voxbill.domain.errors import DatabaseBusy, InvalidInput, UnknownRatePlan
 from voxbill.domain.rating import Tariff
 from voxbill.services.access.identifiers import IdentifierService
 from voxbill.services.charging import callers as charging_callers
@@ -43,8 +41,9 @@ from voxbill.services.charging.settle import settle
 from voxbill.services.ledger.journal import Journal
 from voxbill.services.ledger.service import LedgerService
 from voxbill.services.rating.service import RatingService, call_start
+from voxbill.services.unit_of_work import WriteConflict
 from voxbill.settings import Settings
-from voxbill.storage.database import Database, DatabaseBusy
+from voxbill.storage.database import Database
 
 __all__ = [
     "Authorization",
@@ -212,7 +211,7 @@ class ChargingService(ChargingQueries):
         for attempt in range(_ATTEMPTS):
             try:
                 return self._group.run(work)
-            except (IntegrityError, DatabaseBusy):
+            except (WriteConflict, DatabaseBusy):
                 if attempt == _ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")

@@ -21,10 +21,11 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import IntegrityError, StatementError
 
 from voxbill.domain.errors import VoxbillError
 from voxbill.services.ledger.journal import Journal
+from voxbill.services.unit_of_work import Transaction, WriteConflict
 from voxbill.storage.ledger import books as repo
 from voxbill.storage.prepared import run_script
 
@@ -34,9 +35,10 @@ LATER_STEP_LOCK_WAIT = "50ms"
 
 class JournalBatch:
     def __init__(
-        self, conn: Connection, clock: Callable[[], datetime], known_books: dict[str, int]
+        self, tx: Transaction, clock: Callable[[], datetime], known_books: dict[str, int]
     ) -> None:
-        self.conn = conn
+        self.tx = tx
+        self.conn: Connection = tx.conn
         self._clock = clock
         self._known = known_books
         self._steps = 0
@@ -61,7 +63,7 @@ class JournalBatch:
             self._waiting_briefly = True
         run_script(self.conn, [*opening, f"SAVEPOINT {name}"])
         self._previous = name
-        journal = Journal(self.conn, self._clock(), self._known)
+        journal = Journal(self.tx, self._clock(), self._known)
         try:
             with repo.busy_as_error():
                 try:
@@ -71,6 +73,8 @@ class JournalBatch:
                     # Database.transaction surfaces it for a transaction of its own
                     if isinstance(exc.orig, VoxbillError):
                         raise exc.orig from exc
+                    if isinstance(exc, IntegrityError):
+                        raise WriteConflict(str(exc.orig)) from exc
                     raise
         except BaseException:
             run_script(self.conn, [f"ROLLBACK TO SAVEPOINT {name}"])

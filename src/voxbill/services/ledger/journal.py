@@ -18,11 +18,11 @@ from typing import Any, cast
 from sqlalchemy import Connection
 
 from voxbill.domain.errors import CurrencyMismatch, InsufficientFunds
-from voxbill.domain.ledger import Funds, Posting, SystemBook, crossings
+from voxbill.domain.ledger import BookState, Funds, Owner, Posting, SystemBook, crossings
 from voxbill.domain.money import ZERO, canonical, storable
 from voxbill.services.ledger.answers import money_text
+from voxbill.services.unit_of_work import Transaction
 from voxbill.storage.ledger import books as repo
-from voxbill.storage.ledger.books import BookState, Owner
 from voxbill.storage.types import max_amount
 
 
@@ -34,9 +34,11 @@ class Applied:
 
 class Journal:
     def __init__(
-        self, conn: Connection, now: datetime, known_books: dict[str, int] | None = None
+        self, tx: Transaction, now: datetime, known_books: dict[str, int] | None = None
     ) -> None:
-        self.conn = conn
+        self.tx = tx
+        #: transitional (issue 11): the driver connection of ``tx``
+        self.conn: Connection = tx.conn
         self.now = now
         #: book ids by key, committed earlier (a book's id never changes): saves a query
         self._known = known_books if known_books is not None else {}

@@ -18,7 +18,7 @@ from decimal import Decimal
 from sqlalchemy import Connection
 
 from voxbill.domain.errors import InvalidInput
-from voxbill.domain.ledger import Funds
+from voxbill.domain.ledger import Funds, Owner
 from voxbill.domain.money import ZERO
 from voxbill.services.ledger import fx as ledger_fx
 from voxbill.services.ledger import postings as ledger_postings
@@ -69,11 +69,12 @@ class LedgerService(MoneyMovements, Reservations):
 
     def funds(self, account_id: int) -> Funds:
         """What decides the account's spending now (balance, reservations, floor, credit)."""
-        with self._db.transaction(readonly=True) as conn:
+        with self._uow.transaction(readonly=True) as tx:
+            conn = tx.conn
             return self._funds(conn, account_id)[1]
 
     @staticmethod
-    def _funds(conn: Connection, account_id: int) -> tuple[repo.Owner, Funds]:
+    def _funds(conn: Connection, account_id: int) -> tuple[Owner, Funds]:
         owner = repo.balance_owner(conn, account_id)
         book = repo.find_book(conn, repo.account_book_key(owner.balance_account_id))
         funds = Funds(
@@ -89,7 +90,8 @@ class LedgerService(MoneyMovements, Reservations):
     def balances(self, account_ids: Sequence[int]) -> list[BalanceView]:
         """Several balances (e.g. every level of a call's chain) from one read transaction."""
         views = []
-        with self._db.transaction(readonly=True) as conn:
+        with self._uow.transaction(readonly=True) as tx:
+            conn = tx.conn
             for account_id in account_ids:
                 owner, funds = self._funds(conn, account_id)
                 views.append(
@@ -113,7 +115,8 @@ class LedgerService(MoneyMovements, Reservations):
         """Legs on the account's balance, newest first; page with ``before_id``."""
         if not 1 <= limit <= 1000:
             raise InvalidInput("limit must be between 1 and 1000")
-        with self._db.transaction(readonly=True) as conn:
+        with self._uow.transaction(readonly=True) as tx:
+            conn = tx.conn
             owner = repo.balance_owner(conn, account_id)
             book = repo.find_book(conn, repo.account_book_key(owner.balance_account_id))
             if book is None:
@@ -154,8 +157,8 @@ class LedgerService(MoneyMovements, Reservations):
     ) -> Decimal:
         """1 ``base`` in ``quote`` at ``at`` by the operator's rates (without an operator:
         the installation's only operator's, see ``fx_repository.fx_rate_at``)."""
-        with self._db.transaction(readonly=True) as conn:
-            journal = Journal(conn, self._clock())
+        with self._uow.transaction(readonly=True) as tx:
+            journal = Journal(tx, self._clock())
             return ledger_postings.exchange_rate(journal, base, quote, at, operator_id=operator_id)
 
     def fx_rates(
@@ -171,7 +174,8 @@ class LedgerService(MoneyMovements, Reservations):
         """The operator's stored rates by id; with ``at``, each pair's rate in force then."""
         if not 1 <= limit <= 1000:
             raise InvalidInput("limit must be between 1 and 1000")
-        with self._db.transaction(readonly=True) as conn:
+        with self._uow.transaction(readonly=True) as tx:
+            conn = tx.conn
             return ledger_fx.list_rates(
                 conn, operator_id, base=base, quote=quote, at=at, after_id=after_id, limit=limit
             )
@@ -180,9 +184,11 @@ class LedgerService(MoneyMovements, Reservations):
 
     def verify(self) -> list[Discrepancy]:
         """Recompute every balance, reservation and zero-sum from the journal and holds."""
-        with self._db.transaction(readonly=True) as conn:
+        with self._uow.transaction(readonly=True) as tx:
+            conn = tx.conn
             return ledger_verify.discrepancies(conn)
 
     def summary(self) -> dict[str, int]:
-        with self._db.transaction(readonly=True) as conn:
+        with self._uow.transaction(readonly=True) as tx:
+            conn = tx.conn
             return ledger_audit.counts(conn)

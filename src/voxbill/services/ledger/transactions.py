@@ -14,14 +14,13 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
 
 from voxbill.services.ledger.answers import LedgerTransaction
 from voxbill.services.ledger.batch import JournalBatch
 from voxbill.services.ledger.idempotency import remember, request_fingerprint, stored_response
 from voxbill.services.ledger.journal import Journal
+from voxbill.services.unit_of_work import UnitOfWork, WriteConflict
 from voxbill.settings import Settings
-from voxbill.storage.database import Database
 from voxbill.storage.ledger import books as repo
 
 T = TypeVar("T")
@@ -46,11 +45,11 @@ class Caller:
 class LedgerUnitOfWork:
     def __init__(
         self,
-        db: Database,
+        uow: UnitOfWork,
         settings: Settings,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._db = db
+        self._uow = uow
         self._settings = settings
         self._clock = clock
         self._books: dict[str, int] = {}
@@ -58,8 +57,8 @@ class LedgerUnitOfWork:
     @contextmanager
     def _journal(self) -> Iterator[Journal]:
         with repo.busy_as_error():
-            with self._db.transaction() as conn:
-                journal = Journal(conn, self._clock(), self._books)
+            with self._uow.transaction() as tx:
+                journal = Journal(tx, self._clock(), self._books)
                 yield journal
             self._books.update(journal.found_books)  # committed: safe to remember
 
@@ -68,8 +67,8 @@ class LedgerUnitOfWork:
         """One transaction for several units of work, each in a savepoint (group
         commit: see :mod:`voxbill.services.charging.group_commit`)."""
         with repo.busy_as_error():
-            with self._db.transaction() as conn:
-                batch = JournalBatch(conn, self._clock, self._books)
+            with self._uow.transaction() as tx:
+                batch = JournalBatch(tx, self._clock, self._books)
                 yield batch
             self._books.update(batch.found_books)  # committed: safe to remember
 
@@ -83,13 +82,13 @@ class LedgerUnitOfWork:
 
     def _retrying(self, op: Callable[[Journal], T], *, attempts: int = _ATTEMPTS) -> T:
         """Run ``op`` in its own transaction, again (up to ``attempts`` in all) after an
-        IntegrityError: a concurrent twin wrote the same unique key first, and the retry
+        WriteConflict: a concurrent twin wrote the same unique key first, and the retry
         finds what it wrote."""
         for attempt in range(attempts):
             try:
                 with self._journal() as journal:
                     return op(journal)
-            except IntegrityError:
+            except WriteConflict:
                 if attempt == attempts - 1:
                     raise
         raise AssertionError("unreachable")

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
 
 from voxbill.domain import access
 from voxbill.domain.access import Principal
@@ -39,6 +38,7 @@ from voxbill.services.messaging.limits import admit
 from voxbill.services.messaging.messages import LevelCharge, MessageReceipt, MessageRequest
 from voxbill.services.messaging.rate_limit import RateLimiter
 from voxbill.services.rating.service import RatingService
+from voxbill.services.unit_of_work import WriteConflict
 from voxbill.storage.accounts import repository as accounts_repo
 from voxbill.storage.database import Database
 from voxbill.storage.messaging import messages as repo
@@ -102,7 +102,7 @@ class MessagingService:
         message = _Message(request, digest, recipient, parts, network)
         try:
             return self._charge(principal, message, chain, prices)
-        except IntegrityError:
+        except WriteConflict:
             replay = self._replay(principal, message_id, digest)
             if replay is None:
                 raise

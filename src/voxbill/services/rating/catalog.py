@@ -19,6 +19,7 @@ from typing import Any
 from voxbill.domain import access
 from voxbill.domain.access import Principal, Role
 from voxbill.domain.errors import UnknownRatePlan
+from voxbill.domain.rates import PlanRecord
 from voxbill.services.rating.deck import read_deck
 from voxbill.services.rating.imports import ImportReport, PlanOptions, RateImportService
 from voxbill.storage.accounts import repository as accounts_repo
@@ -29,7 +30,7 @@ from voxbill.storage.rating.plan_pages import rates_page
 
 @dataclass(frozen=True)
 class PlanPage:
-    plan: repo.PlanRecord
+    plan: PlanRecord
     rows: int
     rates: list[Any]
 
@@ -52,7 +53,7 @@ class RatePlanCatalog:
         """Names of the operator's plans the caller reads (None: all of them)."""
         return None if _sees_all(principal) else accounts_repo.plans_used_in(conn, principal.path)
 
-    def _readable(self, conn: Any, principal: Principal, name: str) -> repo.PlanRecord:
+    def _readable(self, conn: Any, principal: Principal, name: str) -> PlanRecord:
         visible = self._visible(conn, principal)
         record = repo.find_plan(conn, principal.operator_id, name)
         if record is None or (visible is not None and name not in visible):
@@ -76,7 +77,7 @@ class RatePlanCatalog:
         import_id: int | None = None,
         after_id: int | None = None,
         limit: int | None = None,
-    ) -> tuple[repo.PlanRecord, list[Any]]:
+    ) -> tuple[PlanRecord, list[Any]]:
         """The price changes recorded by the plan's imports (for price-change notices)."""
         with self._db.transaction(readonly=True) as conn:
             record = self._readable(conn, principal, name)
@@ -126,7 +127,7 @@ class RatePlanCatalog:
 
     # -- as the operator (the command line) ----------------------------------------------
 
-    def plans_of(self, operator_id: int | None) -> list[tuple[repo.PlanRecord, int]]:
+    def plans_of(self, operator_id: int | None) -> list[tuple[PlanRecord, int]]:
         """Every plan of the operator (None: of an installation without operators)."""
         with self._db.transaction(readonly=True) as conn:
             return repo.list_plans(conn, operator_id)
@@ -139,7 +140,7 @@ class RatePlanCatalog:
             return repo.list_changes(conn, record.id)
 
     # last: in the class body, ``list`` names this method from here on
-    def list(self, principal: Principal) -> list[tuple[repo.PlanRecord, int]]:
+    def list(self, principal: Principal) -> list[tuple[PlanRecord, int]]:
         """The operator's plans the caller reads, by name, with their row counts."""
         with self._db.transaction(readonly=True) as conn:
             visible = self._visible(conn, principal)

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from voxbill.domain.errors import InvalidInput, RateDeckError
 from voxbill.domain.money import RoundingMethod, normalize_currency
-from voxbill.domain.rates import Rate
+from voxbill.domain.rates import PlanRecord, Rate
 from voxbill.services.rating.deck import Deck, read_deck
 from voxbill.storage.accounts import repository as accounts_repo
 from voxbill.storage.database import Database
@@ -204,7 +204,7 @@ class RateImportService:
 
     def _plan(
         self, conn: Any, operator_id: int | None, name: str, options: PlanOptions
-    ) -> repo.PlanRecord:
+    ) -> PlanRecord:
         record = repo.find_plan(conn, operator_id, name)
         currency = normalize_currency(options.currency) if options.currency else None
         if record is None and operator_id is None and accounts_repo.operator_ids(conn):

@@ -2,39 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Select, case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from voxbill.domain.access import Role
+from voxbill.domain.access import ApiKeyRecord, KeyOwner, Role
 from voxbill.domain.accounts import AccountStatus
 from voxbill.domain.errors import Conflict
 from voxbill.storage.schema import accounts, api_keys, caller_identifiers, portal_users
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKeyRecord:
-    id: int
-    account_id: int
-    role: Role
-    prefix: str
-    label: str | None
-    created_at: datetime
-    revoked_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class KeyOwner:
-    """An active key with the path of its account and the status of its chain (the
-    account and its ancestors: ``closed`` if any is closed, else ``suspended`` or
-    ``blocked`` if any is, else ``active``), read in one statement."""
-
-    key: ApiKeyRecord
-    path: str
-    status: AccountStatus
 
 
 def _key(row: Any) -> ApiKeyRecord:
@@ -273,3 +250,83 @@ def set_password_hash(conn: Connection, user_id: int, password_hash: str) -> Non
     conn.execute(
         update(portal_users).where(portal_users.c.id == user_id).values(password_hash=password_hash)
     )
+
+
+class SqlAccessRepository:
+    """AccessRepository over one transaction's connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def insert_key(
+        self,
+        *,
+        account_id: int,
+        role: Role,
+        prefix: str,
+        secret_hash: str,
+        label: str | None,
+        created_by: str,
+        created_by_key_id: int | None = None,
+    ) -> ApiKeyRecord:
+        return insert_key(
+            self._conn,
+            account_id=account_id,
+            role=role,
+            prefix=prefix,
+            secret_hash=secret_hash,
+            label=label,
+            created_by=created_by,
+            created_by_key_id=created_by_key_id,
+        )
+
+    def key_by_hash(self, secret_hash: str) -> KeyOwner | None:
+        return key_by_hash(self._conn, secret_hash)
+
+    def key_by_id(self, key_id: int) -> tuple[ApiKeyRecord, str] | None:
+        return key_by_id(self._conn, key_id)
+
+    def keys_of(self, account_id: int) -> list[ApiKeyRecord]:
+        return keys_of(self._conn, account_id)
+
+    def lock_live_key(self, key_id: int) -> bool:
+        return lock_live_key(self._conn, key_id)
+
+    def revoke_key(self, key_id: int) -> int:
+        return revoke_key(self._conn, key_id)
+
+    def insert_identifier(self, values: dict[str, Any]) -> int:
+        return insert_identifier(self._conn, values)
+
+    def identifier_exists(self, operator_id: int, type_: str, value: str) -> bool:
+        return identifier_exists(self._conn, operator_id, type_, value)
+
+    def find_identifiers(self, type_: str, value: str, operator_id: int | None) -> list[Any]:
+        return find_identifiers(self._conn, type_, value, operator_id)
+
+    def find_network(
+        self, version: int, address: str, operator_id: int | None, *, min_prefix: int
+    ) -> list[Any]:
+        return find_network(self._conn, version, address, operator_id, min_prefix=min_prefix)
+
+    def identifier_by_id(self, identifier_id: int) -> Any:
+        return identifier_by_id(self._conn, identifier_id)
+
+    def delete_identifier(self, identifier_id: int) -> None:
+        return delete_identifier(self._conn, identifier_id)
+
+    def identifiers_of(self, account_id: int) -> list[Any]:
+        return identifiers_of(self._conn, account_id)
+
+    def insert_portal_user(
+        self, *, account_id: int, email: str, password_hash: str, role: Role
+    ) -> int:
+        return insert_portal_user(
+            self._conn, account_id=account_id, email=email, password_hash=password_hash, role=role
+        )
+
+    def portal_user_by_email(self, email: str) -> Any:
+        return portal_user_by_email(self._conn, email)
+
+    def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        return set_password_hash(self._conn, user_id, password_hash)

@@ -76,3 +76,28 @@ def forget_card(conn: Connection, identifier_id: int) -> None:
     conn.execute(
         delete(card_pin_counters).where(card_pin_counters.c.identifier_id == identifier_id)
     )
+
+
+class SqlCardPinRepository:
+    """CardPinRepository over one transaction's connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def lock_card(self, identifier_id: int, now: datetime) -> CardCounter:
+        return lock_card(self._conn, identifier_id, now)
+
+    def lock_asker(self, asker: str, now: datetime) -> AskerCounter:
+        return lock_asker(self._conn, asker, now)
+
+    def store_card(self, identifier_id: int, card: CardCounter) -> None:
+        return store_card(self._conn, identifier_id, card)
+
+    def store_asker(self, asker: str, counter: AskerCounter) -> None:
+        return store_asker(self._conn, asker, counter)
+
+    def card(self, identifier_id: int) -> CardCounter | None:
+        return card(self._conn, identifier_id)
+
+    def forget_card(self, identifier_id: int) -> None:
+        return forget_card(self._conn, identifier_id)

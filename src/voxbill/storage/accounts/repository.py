@@ -189,3 +189,42 @@ def plan_currency(conn: Connection, operator_id: int, name: str) -> str | None:
     )
     value = conn.execute(query).scalar()
     return None if value is None else str(value)
+
+
+class SqlAccountRepository:
+    """AccountRepository over one transaction's connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def get(
+        self, account_id: int, *, for_update: bool = False, for_share: bool = False
+    ) -> Account | None:
+        return get(self._conn, account_id, for_update=for_update, for_share=for_share)
+
+    def insert_account(self, account: Account, parent_path: str | None) -> Account:
+        return insert_account(self._conn, account, parent_path)
+
+    def save(self, account: Account) -> Account:
+        return save(self._conn, account)
+
+    def move_subtree(self, old_path: str, new_path: str) -> None:
+        return move_subtree(self._conn, old_path, new_path)
+
+    def children(self, parent_id: int, *, after_id: int | None, limit: int) -> list[Account]:
+        return children(self._conn, parent_id, after_id=after_id, limit=limit)
+
+    def subtree(self, path: str, *, after_id: int | None, limit: int) -> list[Account]:
+        return subtree(self._conn, path, after_id=after_id, limit=limit)
+
+    def find_operator(self, name: str) -> Account | None:
+        return find_operator(self._conn, name)
+
+    def operator_ids(self) -> list[int]:
+        return operator_ids(self._conn)
+
+    def plans_used_in(self, path: str) -> set[str]:
+        return plans_used_in(self._conn, path)
+
+    def plan_currency(self, operator_id: int, name: str) -> str | None:
+        return plan_currency(self._conn, operator_id, name)

@@ -126,3 +126,45 @@ def page(
     if before_id is not None:
         query = query.where(cdrs.c.id < before_id)
     return list(conn.execute(query.order_by(cdrs.c.id.desc()).limit(limit)).all())
+
+
+class SqlCdrRepository:
+    """CdrRepository over one transaction's connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def insert_cdr(
+        self,
+        values: dict[str, Any],
+        legs: Sequence[dict[str, Any]],
+        *,
+        settles: tuple[str, dict[str, Any]] | None = None,
+    ) -> int:
+        return insert_cdr(self._conn, values, legs, settles=settles)
+
+    def by_session(self, session_id: str) -> Any | None:
+        return by_session(self._conn, session_id)
+
+    def legs_of(self, cdr_ids: Sequence[int]) -> dict[int, list[Any]]:
+        return legs_of(self._conn, cdr_ids)
+
+    def page(
+        self,
+        *,
+        path: str,
+        started_from: datetime | None,
+        started_to: datetime | None,
+        number: str | None,
+        before_id: int | None,
+        limit: int,
+    ) -> list[Any]:
+        return page(
+            self._conn,
+            path=path,
+            started_from=started_from,
+            started_to=started_to,
+            number=number,
+            before_id=before_id,
+            limit=limit,
+        )

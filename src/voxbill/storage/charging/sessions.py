@@ -280,3 +280,47 @@ def open_calls(conn: Connection, account_ids: Iterable[int]) -> dict[int, int]:
     if not ids:
         return {}
     return {row.account_id: row.open_calls for row in _OPEN_CALLS.rows(conn, {"ids": ids})}
+
+
+class SqlSessionRepository:
+    """SessionRepository over one transaction's connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def chain(
+        self, account_id: int, *, ancestors: Sequence[int] = (), share: bool = False
+    ) -> list[Account]:
+        return chain(self._conn, account_id, ancestors=ancestors, share=share)
+
+    def chain_unless_started(
+        self, session_id: str, account_id: int, *, ancestors: Sequence[int]
+    ) -> list[Account] | None:
+        return chain_unless_started(self._conn, session_id, account_id, ancestors=ancestors)
+
+    def session(self, session_id: str, *, lock: bool) -> Any | None:
+        return session(self._conn, session_id, lock=lock)
+
+    def session_and_holds(self, session_id: str) -> tuple[Any | None, list[Any]]:
+        return session_and_holds(self._conn, session_id)
+
+    def insert_session(self, values: dict[str, Any]) -> None:
+        return insert_session(self._conn, values)
+
+    def update_session(self, session_id: str, **values: Any) -> None:
+        return update_session(self._conn, session_id, **values)
+
+    def claim_expired(self, now: datetime) -> Any | None:
+        return claim_expired(self._conn, now)
+
+    def orphan_holds(self, now: datetime, limit: int) -> list[Any]:
+        return orphan_holds(self._conn, now, limit)
+
+    def lock_counters(self, account_ids: Iterable[int]) -> dict[int, int]:
+        return lock_counters(self._conn, account_ids)
+
+    def add_open_calls(self, account_ids: Iterable[int], delta: int) -> None:
+        return add_open_calls(self._conn, account_ids, delta)
+
+    def open_calls(self, account_ids: Iterable[int]) -> dict[int, int]:
+        return open_calls(self._conn, account_ids)

@@ -134,3 +134,43 @@ def buy_leg_costs(conn: Connection, session_ids: list[str]) -> dict[str, Decimal
         .where(cdr_legs.c.side == "buy", cdrs.c.session_id.in_(session_ids))
     ).all()
     return {str(r[0]): r[1] for r in rows}
+
+
+class SqlLedgerAuditRepository:
+    """LedgerAuditRepository over one transaction's connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def books(self) -> list[Any]:
+        return books(self._conn)
+
+    def entry_sums_by_book(self) -> dict[int, Decimal]:
+        return entry_sums_by_book(self._conn)
+
+    def open_hold_sums_by_book(self) -> dict[int, Decimal]:
+        return open_hold_sums_by_book(self._conn)
+
+    def currency_totals(self) -> dict[str, Decimal]:
+        return currency_totals(self._conn)
+
+    def unbalanced_transactions(self) -> list[Any]:
+        return unbalanced_transactions(self._conn)
+
+    def entries_in_wrong_currency(self) -> list[Any]:
+        return entries_in_wrong_currency(self._conn)
+
+    def counts(self) -> dict[str, int]:
+        return counts(self._conn)
+
+    def posted_hold_sums(self) -> dict[tuple[int | None, int], Decimal]:
+        return posted_hold_sums(self._conn)
+
+    def charge_debits(self) -> dict[tuple[int | None, int], Decimal]:
+        return charge_debits(self._conn)
+
+    def vendor_charge_debits(self) -> dict[str, Decimal]:
+        return vendor_charge_debits(self._conn)
+
+    def buy_leg_costs(self, session_ids: list[str]) -> dict[str, Decimal]:
+        return buy_leg_costs(self._conn, session_ids)

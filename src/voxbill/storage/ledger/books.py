@@ -9,18 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
-from voxbill.domain.errors import NotFound
+from voxbill.domain.errors import DatabaseBusy, NotFound
+from voxbill.domain.ledger import BookState, Owner
 from voxbill.domain.money import ZERO
-from voxbill.storage.database import DatabaseBusy
 from voxbill.storage.prepared import (
     MOST_ROWS,
     Prepared,
@@ -53,28 +51,6 @@ def busy_as_error() -> Iterator[None]:
         if sqlstate in _BUSY_SQLSTATES or "database is locked" in str(exc.orig):
             raise DatabaseBusy("the balance is busy; retry the request") from exc
         raise
-
-
-@dataclass(frozen=True)
-class Owner:
-    """The account whose balance an account uses, with the limits that guard it."""
-
-    account_id: int
-    balance_account_id: int
-    currency: str
-    billing: str
-    credit_limit: Decimal
-    block_balance: Decimal
-    alert_balance: Decimal | None
-
-
-@dataclass
-class BookState:
-    id: int
-    currency: str
-    maintained: bool
-    balance: Decimal
-    reserved: Decimal
 
 
 _OWNER_COLUMNS = (
@@ -399,3 +375,94 @@ def history(conn: Connection, book_id: int, *, limit: int, before_id: int | None
     if before_id is not None:
         query = query.where(ledger_entries.c.id < before_id)
     return list(conn.execute(query).all())
+
+
+class SqlLedgerRepository:
+    """LedgerRepository over one transaction's connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def balance_owner(self, account_id: int, known: dict[int, Any] | None = None) -> Owner:
+        return balance_owner(self._conn, account_id, known)
+
+    def owner_rows(self, account_ids: Iterable[int]) -> dict[int, Any]:
+        return owner_rows(self._conn, account_ids)
+
+    def find_book(self, key: str) -> Any | None:
+        return find_book(self._conn, key)
+
+    def ensure_book(
+        self,
+        key: str,
+        *,
+        account_id: int | None,
+        purpose: str,
+        currency: str,
+        maintained: bool,
+        now: datetime,
+    ) -> int:
+        return ensure_book(
+            self._conn,
+            key,
+            account_id=account_id,
+            purpose=purpose,
+            currency=currency,
+            maintained=maintained,
+            now=now,
+        )
+
+    def lock_books(self, book_ids: Iterable[int]) -> dict[int, BookState]:
+        return lock_books(self._conn, book_ids)
+
+    def append_transaction(
+        self,
+        *,
+        kind: str,
+        actor: str,
+        reason: str | None,
+        reference: str | None,
+        now: datetime,
+        legs: Sequence[dict[str, Any]],
+        books: Sequence[BookState],
+        settles: Sequence[dict[str, Any]] = (),
+    ) -> int:
+        return append_transaction(
+            self._conn,
+            kind=kind,
+            actor=actor,
+            reason=reason,
+            reference=reference,
+            now=now,
+            legs=legs,
+            books=books,
+            settles=settles,
+        )
+
+    def store_books(self, books: Iterable[BookState]) -> None:
+        return store_books(self._conn, books)
+
+    def add_outbox_event(self, topic: str, account_id: int, payload: str, now: datetime) -> None:
+        return add_outbox_event(self._conn, topic, account_id, payload, now)
+
+    def outbox(self, account_id: int | None = None) -> list[Any]:
+        return outbox(self._conn, account_id)
+
+    def find_idempotency(self, scope: str, key: str) -> Any | None:
+        return find_idempotency(self._conn, scope, key)
+
+    def save_idempotency(
+        self, *, scope: str, key: str, fingerprint: str, operation: str, result: str, now: datetime
+    ) -> None:
+        return save_idempotency(
+            self._conn,
+            scope=scope,
+            key=key,
+            fingerprint=fingerprint,
+            operation=operation,
+            result=result,
+            now=now,
+        )
+
+    def history(self, book_id: int, *, limit: int, before_id: int | None) -> list[Any]:
+        return history(self._conn, book_id, limit=limit, before_id=before_id)

@@ -285,3 +285,73 @@ def _first_converted_margin(
         query = query.where(cdrs.c.started_at < until)
     found: datetime | None = conn.execute(query).scalar()
     return found
+
+
+class SqlFxRepository:
+    """FxRepository over one transaction's connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def upsert_fx_rate(
+        self,
+        operator_id: int,
+        base: str,
+        quote: str,
+        rate: Decimal,
+        effective_from: datetime,
+        now: datetime,
+    ) -> bool:
+        return upsert_fx_rate(self._conn, operator_id, base, quote, rate, effective_from, now)
+
+    def find_fx_rate(
+        self, operator_id: int, base: str, quote: str, effective_from: datetime
+    ) -> Any | None:
+        return find_fx_rate(self._conn, operator_id, base, quote, effective_from)
+
+    def lock_pair(self, operator_id: int, base: str, quote: str, *, shared: bool) -> None:
+        return lock_pair(self._conn, operator_id, base, quote, shared=shared)
+
+    def next_effective_from(
+        self, operator_id: int, base: str, quote: str, after: datetime
+    ) -> datetime | None:
+        return next_effective_from(self._conn, operator_id, base, quote, after)
+
+    def fx_rate_at(
+        self,
+        base: str,
+        quote: str,
+        at: datetime,
+        operator_id: int | None = None,
+        *,
+        lock: bool = False,
+    ) -> Any | None:
+        return fx_rate_at(self._conn, base, quote, at, operator_id, lock=lock)
+
+    def sole_operator(self) -> int | None:
+        return sole_operator(self._conn)
+
+    def operators(self) -> list[Any]:
+        return operators(self._conn)
+
+    def operator_of_account(self, account_id: int) -> int | None:
+        return operator_of_account(self._conn, account_id)
+
+    def list_fx_rates(
+        self,
+        operator_id: int,
+        *,
+        base: str | None = None,
+        quote: str | None = None,
+        at: datetime | None = None,
+        after_id: int | None = None,
+        limit: int = 100,
+    ) -> list[Any]:
+        return list_fx_rates(
+            self._conn, operator_id, base=base, quote=quote, at=at, after_id=after_id, limit=limit
+        )
+
+    def first_conversion(
+        self, operator_id: int, currencies: tuple[str, str], since: datetime, until: datetime | None
+    ) -> datetime | None:
+        return first_conversion(self._conn, operator_id, currencies, since, until)

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, func, insert, select, update
 
+from voxbill.domain.ledger import BookState
 from voxbill.storage.ledger.books import (
-    BookState,
     books_params,
     books_written,
     store_books,
@@ -161,3 +161,32 @@ def open_holds_under(conn: Connection, path: str) -> int:
         .where(holds.c.status == "open", accounts.c.path.startswith(path, autoescape=True))
     )
     return int(conn.execute(query).scalar_one())
+
+
+class SqlHoldRepository:
+    """HoldRepository over one transaction's connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def holds_by_reference(self, reference: str, *, lock: bool) -> list[Any]:
+        return holds_by_reference(self._conn, reference, lock=lock)
+
+    def insert_holds(
+        self, rows: Sequence[dict[str, Any]], *, books: Sequence[BookState] = ()
+    ) -> None:
+        return insert_holds(self._conn, rows, books=books)
+
+    def update_holds(
+        self, changes: Sequence[dict[str, Any]], *, books: Sequence[BookState] = ()
+    ) -> None:
+        return update_holds(self._conn, changes, books=books)
+
+    def claim_expired_holds(self, now: datetime, limit: int) -> list[Any]:
+        return claim_expired_holds(self._conn, now, limit)
+
+    def claim_open_holds(self, references: Sequence[str]) -> list[Any]:
+        return claim_open_holds(self._conn, references)
+
+    def open_holds_under(self, path: str) -> int:
+        return open_holds_under(self._conn, path)

@@ -49,3 +49,21 @@ def in_subtree(
     if before_id is not None:
         query = query.where(message_records.c.id < before_id)
     return list(conn.execute(query).all())
+
+
+class SqlMessageRepository:
+    """MessageRepository over one transaction's connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def find(self, scope_account_id: int, message_id: str) -> Any | None:
+        return find(self._conn, scope_account_id, message_id)
+
+    def insert_record(self, values: dict[str, Any]) -> int:
+        return insert_record(self._conn, values)
+
+    def in_subtree(
+        self, path: str, *, account_id: int | None, before_id: int | None, limit: int
+    ) -> list[Any]:
+        return in_subtree(self._conn, path, account_id=account_id, before_id=before_id, limit=limit)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from operator import attrgetter
@@ -14,8 +13,9 @@ from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, 
 
 from voxbill.domain.errors import InvalidMoney
 from voxbill.domain.money import STORAGE_PLACES, RoundingMethod, canonical
-from voxbill.domain.rates import Rate, RatePlan
+from voxbill.domain.rates import PlanRecord, Rate, RatePlan
 from voxbill.domain.time_profile import TimeProfile, parse_time_profile
+from voxbill.storage.rating.plan_pages import rates_page
 from voxbill.storage.schema import rate_changes, rate_imports, rate_plans, rates
 
 _SCALE = Decimal(10) ** STORAGE_PLACES
@@ -36,20 +36,6 @@ _COLUMNS = (
     "effective_to",
     "time_profile",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class PlanRecord:
-    id: int
-    name: str
-    currency: str
-    decimals: int
-    rounding: RoundingMethod
-    timezone: str
-    holidays: frozenset[date]
-    version: int
-    #: the operator root that owns the plan (None: imported before any operator existed)
-    operator_id: int | None = None
 
 
 def _plan_record(row: Any) -> PlanRecord:
@@ -605,3 +591,105 @@ def list_changes(
     if limit is not None:
         query = query.limit(limit)
     return list(conn.execute(query))
+
+
+class SqlRateRepository:
+    """RateRepository over one transaction's connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def find_plan(self, operator_id: int | None, name: str) -> PlanRecord | None:
+        return find_plan(self._conn, operator_id, name)
+
+    def list_plans(self, operator_id: int | None) -> list[tuple[PlanRecord, int]]:
+        return list_plans(self._conn, operator_id)
+
+    def count_rates(self, plan_id: int) -> int:
+        return count_rates(self._conn, plan_id)
+
+    def plan_version(self, operator_id: int | None, name: str) -> int | None:
+        return plan_version(self._conn, operator_id, name)
+
+    def create_plan(
+        self,
+        *,
+        operator_id: int | None,
+        name: str,
+        currency: str,
+        decimals: int,
+        rounding: RoundingMethod,
+        timezone: str,
+        holidays: Iterable[date],
+    ) -> PlanRecord:
+        return create_plan(
+            self._conn,
+            operator_id=operator_id,
+            name=name,
+            currency=currency,
+            decimals=decimals,
+            rounding=rounding,
+            timezone=timezone,
+            holidays=holidays,
+        )
+
+    def adopt_unowned_plans(self, operator_id: int) -> int:
+        return adopt_unowned_plans(self._conn, operator_id)
+
+    def lock_plan(self, plan_id: int) -> None:
+        return lock_plan(self._conn, plan_id)
+
+    def bump_version(self, plan_id: int) -> None:
+        return bump_version(self._conn, plan_id)
+
+    def load_rates(self, plan_id: int) -> list[Rate]:
+        return load_rates(self._conn, plan_id)
+
+    def load_plan(self, operator_id: int | None, name: str) -> tuple[RatePlan, int] | None:
+        return load_plan(self._conn, operator_id, name)
+
+    def delete_rates(
+        self, plan_id: int, keys: Iterable[tuple[str, str | None, datetime | None]] | None = None
+    ) -> None:
+        return delete_rates(self._conn, plan_id, keys)
+
+    def insert_rates(self, plan_id: int, new_rates: Sequence[Rate]) -> None:
+        return insert_rates(self._conn, plan_id, new_rates)
+
+    def record_import(
+        self,
+        *,
+        plan_id: int,
+        source: str,
+        mode: str,
+        rows_read: int,
+        rows_imported: int,
+        rows_rejected: int,
+    ) -> int:
+        return record_import(
+            self._conn,
+            plan_id=plan_id,
+            source=source,
+            mode=mode,
+            rows_read=rows_read,
+            rows_imported=rows_imported,
+            rows_rejected=rows_rejected,
+        )
+
+    def record_changes(
+        self, import_id: int, plan_id: int, changes: Sequence[dict[str, Any]]
+    ) -> None:
+        return record_changes(self._conn, import_id, plan_id, changes)
+
+    def list_changes(
+        self,
+        plan_id: int,
+        import_id: int | None = None,
+        *,
+        after_id: int | None = None,
+        limit: int | None = None,
+    ) -> list[Any]:
+        return list_changes(self._conn, plan_id, import_id, after_id=after_id, limit=limit)
+
+    def rates_page(self, plan_id: int, *, after_id: int | None, limit: int) -> list[Any]:
+        return rates_page(self._conn, plan_id, after_id=after_id, limit=limit)

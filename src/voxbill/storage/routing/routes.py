@@ -84,3 +84,25 @@ def vendors(conn: Connection, operator_id: int) -> list[Vendor]:
         where = SipTarget(row.t_host, row.t_port, Transport(row.t_transport), row.t_tech_prefix)
         found.append(Vendor(account, where, _funds(conn, account.id)))
     return found
+
+
+class SqlRouteRepository:
+    """RouteRepository over one transaction's connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def target(self, account_id: int) -> SipTarget | None:
+        return target(self._conn, account_id)
+
+    def save_target(self, account_id: int, found: SipTarget, now: datetime) -> None:
+        return save_target(self._conn, account_id, found, now)
+
+    def delete_target(self, account_id: int) -> bool:
+        return delete_target(self._conn, account_id)
+
+    def chain(self, account_id: int) -> list[Account]:
+        return chain(self._conn, account_id)
+
+    def vendors(self, operator_id: int) -> list[Vendor]:
+        return vendors(self._conn, operator_id)

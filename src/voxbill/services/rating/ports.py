@@ -1,0 +1,63 @@
+"""The storage rating: rate plans, their rates and import records, as this context's
+services see it.
+
+Protocols only: ``voxbill.storage`` implements them and ``bootstrap`` wires them
+(through the unit of work, :mod:`voxbill.services.unit_of_work`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from voxbill.domain.money import RoundingMethod
+from voxbill.domain.rates import PlanRecord, Rate, RatePlan
+
+
+class RateRepository(Protocol):
+    def find_plan(self, operator_id: int | None, name: str) -> PlanRecord | None: ...
+    def list_plans(self, operator_id: int | None) -> list[tuple[PlanRecord, int]]: ...
+    def count_rates(self, plan_id: int) -> int: ...
+    def plan_version(self, operator_id: int | None, name: str) -> int | None: ...
+    def create_plan(
+        self,
+        *,
+        operator_id: int | None,
+        name: str,
+        currency: str,
+        decimals: int,
+        rounding: RoundingMethod,
+        timezone: str,
+        holidays: Iterable[date],
+    ) -> PlanRecord: ...
+    def adopt_unowned_plans(self, operator_id: int) -> int: ...
+    def lock_plan(self, plan_id: int) -> None: ...
+    def bump_version(self, plan_id: int) -> None: ...
+    def load_rates(self, plan_id: int) -> list[Rate]: ...
+    def load_plan(self, operator_id: int | None, name: str) -> tuple[RatePlan, int] | None: ...
+    def delete_rates(
+        self, plan_id: int, keys: Iterable[tuple[str, str | None, datetime | None]] | None = None
+    ) -> None: ...
+    def insert_rates(self, plan_id: int, new_rates: Sequence[Rate]) -> None: ...
+    def record_import(
+        self,
+        *,
+        plan_id: int,
+        source: str,
+        mode: str,
+        rows_read: int,
+        rows_imported: int,
+        rows_rejected: int,
+    ) -> int: ...
+    def record_changes(
+        self, import_id: int, plan_id: int, changes: Sequence[dict[str, Any]]
+    ) -> None: ...
+    def list_changes(
+        self,
+        plan_id: int,
+        import_id: int | None = None,
+        *,
+        after_id: int | None = None,
+        limit: int | None = None,
+    ) -> list[Any]: ...
+    def rates_page(self, plan_id: int, *, after_id: int | None, limit: int) -> list[Any]: ...

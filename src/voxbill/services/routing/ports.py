@@ -1,0 +1,20 @@
+"""The storage routing: vendors' routes, as this context's services see it.
+
+Protocols only: ``voxbill.storage`` implements them and ``bootstrap`` wires them
+(through the unit of work, :mod:`voxbill.services.unit_of_work`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from voxbill.domain.accounts import Account
+from voxbill.domain.routing import SipTarget, Vendor
+
+
+class RouteRepository(Protocol):
+    def target(self, account_id: int) -> SipTarget | None: ...
+    def save_target(self, account_id: int, found: SipTarget, now: datetime) -> None: ...
+    def delete_target(self, account_id: int) -> bool: ...
+    def chain(self, account_id: int) -> list[Account]: ...
+    def vendors(self, operator_id: int) -> list[Vendor]: ...

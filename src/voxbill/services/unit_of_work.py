@@ -1,0 +1,87 @@
+"""The one way from a service to storage: a unit of work hands out a transaction, and the
+transaction hands out the repositories.
+
+``with uow.transaction() as tx:`` commits when the block ends and rolls back when it
+raises; routes and handlers never commit. Repositories are protocols, one module per
+bounded context (``services/<context>/ports.py``); ``voxbill.storage`` implements them
+(:class:`voxbill.storage.unit_of_work.SqlUnitOfWork`) and ``bootstrap`` wires that in.
+
+Two errors cross this boundary, both retryable and both raised by the storage
+implementation in place of its driver's exceptions: :class:`WriteConflict` (a concurrent
+twin wrote the same unique key first: a retry finds what it wrote) and
+:class:`~voxbill.domain.errors.DatabaseBusy` (a lock could not be had in time).
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from voxbill.services.access.ports import AccessRepository, CardPinRepository
+from voxbill.services.accounts.ports import AccountRepository
+from voxbill.services.charging.ports import CdrRepository, SessionRepository
+from voxbill.services.ledger.ports import (
+    FxRepository,
+    HoldRepository,
+    LedgerAuditRepository,
+    LedgerRepository,
+)
+from voxbill.services.messaging.ports import MessageRepository
+from voxbill.services.rating.ports import RateRepository
+from voxbill.services.routing.ports import RouteRepository
+
+
+class WriteConflict(Exception):
+    """A unique key was written by a concurrent transaction first; nothing of this one
+    was kept, and running it again will find the other's row."""
+
+
+class Transaction(Protocol):
+    """One database transaction, seen through the repositories of every context."""
+
+    #: transitional: the driver connection, for services not yet moved behind their
+    #: repositories (issue 11 removes every use)
+    conn: Any
+
+    @property
+    def dialect(self) -> str: ...
+    @property
+    def accounts(self) -> AccountRepository: ...
+    @property
+    def access(self) -> AccessRepository: ...
+    @property
+    def card_pins(self) -> CardPinRepository: ...
+    @property
+    def sessions(self) -> SessionRepository: ...
+    @property
+    def cdrs(self) -> CdrRepository: ...
+    @property
+    def ledger(self) -> LedgerRepository: ...
+    @property
+    def holds(self) -> HoldRepository: ...
+    @property
+    def fx(self) -> FxRepository: ...
+    @property
+    def audit(self) -> LedgerAuditRepository: ...
+    @property
+    def rates(self) -> RateRepository: ...
+    @property
+    def routes(self) -> RouteRepository: ...
+    @property
+    def messages(self) -> MessageRepository: ...
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A nested transaction: the block's writes vanish alone if it raises."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """Where transactions come from (one per process, built by ``bootstrap``)."""
+
+    @property
+    def dialect(self) -> str: ...
+
+    def transaction(self, *, readonly: bool = False) -> AbstractContextManager[Transaction]:
+        """Commit when the block ends, roll back if it raises. ``readonly``: reads only
+        (SQLite: no write lock taken)."""
+        ...
