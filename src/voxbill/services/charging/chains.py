@@ -11,36 +11,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from sqlalchemy import Connection, select
-
 from voxbill.domain.accounts import Account
+from voxbill.domain.charging_decision import Sources
 from voxbill.domain.ledger import Funds, Owner
 from voxbill.services.caching import TtlCache
-from voxbill.services.charging.decision import Sources
-from voxbill.storage.charging import sessions as repo
-from voxbill.storage.database import Database
-from voxbill.storage.ledger import books as ledger_rows
-from voxbill.storage.prepared import Prepared, among
-from voxbill.storage.schema.ledger import ledger_books
-
-_BALANCES = Prepared(
-    lambda d: select(ledger_books.c.key, ledger_books.c.balance, ledger_books.c.reserved).where(
-        among(ledger_books.c.key, "keys", d)
-    )
-)
+from voxbill.services.unit_of_work import Transaction, UnitOfWork
 
 
 class ChainCache:
     """Account chains (caller first, root last) by caller account id, for the TTL."""
 
-    def __init__(self, db: Database, ttl: float) -> None:
-        self._db = db
+    def __init__(self, uow: UnitOfWork, ttl: float) -> None:
+        self._uow = uow
         self._chains: TtlCache[int, list[Account]] = TtlCache(ttl)
 
     def chain(self, account_id: int) -> list[Account]:
         def load() -> list[Account]:
-            with self._db.transaction(readonly=True) as conn:
-                return repo.chain(conn, account_id)
+            with self._uow.transaction(readonly=True) as tx:
+                return tx.sessions.chain(account_id)
 
         return self._chains.get(account_id, load)
 
@@ -87,18 +75,16 @@ def owners_of(chain: Sequence[Account]) -> list[Owner]:
     ]
 
 
-def fresh_sources(conn: Connection, chain: Sequence[Account]) -> Sources:
+def fresh_sources(tx: Transaction, chain: Sequence[Account]) -> Sources:
     """Unlocked reads for ``authorize``: every balance of the chain in one query, on first
     use; a balance is identified by its owning account (as ``book_of`` answers)."""
     owners = _owners(chain)
     states: dict[int, tuple[Decimal, Decimal]] = {}
 
     def load() -> None:
-        keys = {ledger_rows.account_book_key(o.id): o.id for o in owners.values()}
-        rows = _BALANCES.rows(conn, {"keys": sorted(keys)})
-        zero = (Decimal(0), Decimal(0))
-        states.update(dict.fromkeys(keys.values(), zero))
-        states.update({keys[r.key]: (r.balance, r.reserved) for r in rows})
+        ids = {o.id for o in owners.values()}
+        states.update(dict.fromkeys(ids, (Decimal(0), Decimal(0))))
+        states.update(tx.sessions.balances(ids))
 
     def book_of(account: Account) -> int:
         return owners[account.id].id
@@ -117,4 +103,4 @@ def fresh_sources(conn: Connection, chain: Sequence[Account]) -> Sources:
             alert_balance=settings.alert_balance,
         )
 
-    return Sources(book_of, funds_of_book, lambda ids: repo.open_calls(conn, ids))
+    return Sources(book_of, funds_of_book, tx.sessions.open_calls)
