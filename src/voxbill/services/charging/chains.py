@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
+from voxbill.domain import charging as rules
 from voxbill.domain.accounts import Account
 from voxbill.domain.charging_decision import Sources
-from voxbill.domain.ledger import Funds, Owner
+from voxbill.domain.ledger import Funds
 from voxbill.services.caching import TtlCache
 from voxbill.services.unit_of_work import Transaction, UnitOfWork
 
@@ -45,40 +46,10 @@ class ChainCache:
         self._chains.clear()
 
 
-def _owners(chain: Sequence[Account]) -> dict[int, Account]:
-    """Each account's balance owner: itself, or the nearest ancestor it shares with."""
-    owners: dict[int, Account] = {}
-    for index, account in enumerate(chain):
-        owner = account
-        for above in chain[index + 1 :]:
-            if not owner.balance.shared_balance or owner.parent_id is None:
-                break
-            owner = above
-        owners[account.id] = owner
-    return owners
-
-
-def owners_of(chain: Sequence[Account]) -> list[Owner]:
-    """The balance owner of every account of a chain read in this transaction, so that the
-    journal need not walk up the accounts again, one query per level."""
-    return [
-        Owner(
-            account_id=account_id,
-            balance_account_id=owner.id,
-            currency=owner.currency,
-            billing=owner.balance.billing.value,
-            credit_limit=owner.balance.credit_limit,
-            block_balance=owner.balance.block_balance,
-            alert_balance=owner.balance.alert_balance,
-        )
-        for account_id, owner in _owners(chain).items()
-    ]
-
-
 def fresh_sources(tx: Transaction, chain: Sequence[Account]) -> Sources:
     """Unlocked reads for ``authorize``: every balance of the chain in one query, on first
     use; a balance is identified by its owning account (as ``book_of`` answers)."""
-    owners = _owners(chain)
+    owners = rules.balance_owners(chain)
     states: dict[int, tuple[Decimal, Decimal]] = {}
 
     def load() -> None:

@@ -70,15 +70,10 @@ class SessionRepository(Protocol):
 
 
 class CdrRepository(Protocol):
-    def insert_cdr(
-        self,
-        values: dict[str, Any],
-        legs: Sequence[dict[str, Any]],
-        *,
-        settles: tuple[str, dict[str, Any]] | None = None,
-    ) -> int:
-        """A CDR (``values``: its columns but the id) and its legs; the new id.
-        ``settles``: (session id, columns) of the session it settles, set with it."""
+    def insert_cdr(self, cdr: Cdr, *, path: str, settles: bool = False) -> int:
+        """A new CDR with its legs (its ``id`` ignored), under the caller's account
+        ``path``; its id. ``settles``: its session is settled with it (``used_seconds``
+        its duration, ``settled_at`` its ``created_at``, ``cdr_id`` the new id)."""
         ...
 
     def by_session(self, session_id: str) -> Cdr | None:

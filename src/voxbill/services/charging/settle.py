@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from voxbill.domain import charging as rules
-from voxbill.domain.charging import SessionStatus
+from voxbill.domain.cdrs import Cdr, CdrLeg
 from voxbill.domain.charging_decision import TariffOf
 from voxbill.domain.ledger import Funds
 from voxbill.domain.rating import Rating, Tariff
@@ -77,25 +77,25 @@ def _know_owners(journal: Journal, session: ChargingSession) -> str:
     return str(caller.path)
 
 
-def _buy_leg(level: int, bought: vendor.VendorLeg | None) -> list[dict[str, Any]]:
+def _buy_leg(level: int, bought: vendor.VendorLeg | None) -> tuple[CdrLeg, ...]:
     if bought is None:
-        return []
+        return ()
     rating = bought.rating
-    return [
-        {
-            "level": level,
-            "account_id": bought.account.id,
-            "plan": rating.plan,
-            "prefix": rating.prefix,
-            "destination": rating.destination,
-            "rate": rating.rate,
-            "billed_seconds": rating.billed_seconds,
-            "cost": rating.cost,
-            "currency": rating.currency,
-            "margin": None,
-            "side": "buy",
-        }
-    ]
+    return (
+        CdrLeg(
+            level=level,
+            account_id=bought.account.id,
+            plan=rating.plan,
+            prefix=rating.prefix,
+            destination=rating.destination,
+            rate=rating.rate,
+            billed_seconds=rating.billed_seconds,
+            cost=rating.cost,
+            currency=rating.currency,
+            margin=None,
+            side="buy",
+        ),
+    )
 
 
 def settle(
@@ -132,58 +132,45 @@ def settle(
         tx.sessions.add_open_calls(session.counted, -1)
     margins = rules.margins([(r.cost, r.currency) for r in ratings])
     first = ratings[0]
-    cdr_id = tx.cdrs.insert_cdr(
-        {
-            "session_id": session.session_id,
-            "account_id": session.account_id,
-            "path": path,
-            "caller": session.caller,
-            "callee": session.callee,
-            "started_at": session.started_at,
-            "duration": duration,
-            "billed_seconds": first.billed_seconds,
-            "cost": first.cost,
-            "currency": first.currency,
-            "rate": first.rate,
-            "prefix": first.prefix,
-            "destination": first.destination,
-            "overrun": overrun,
-            "settled_by": settled_by,
-            "created_at": journal.now,
-            "vendor_id": None if bought is None else bought.account.id,
-            "vendor_cost": None if bought is None else bought.rating.cost,
-            "vendor_currency": None if bought is None else bought.rating.currency,
-            "margin": None
-            if bought is None
-            else vendor.margin(tx, ratings[-1], bought, session.started_at),
-        },
-        [
-            {
-                "level": index,
-                "account_id": level.account_id,
-                "plan": rating.plan,
-                "prefix": rating.prefix,
-                "destination": rating.destination,
-                "rate": rating.rate,
-                "billed_seconds": rating.billed_seconds,
-                "cost": rating.cost,
-                "currency": rating.currency,
-                "margin": margin,
-                "side": "sell",
-            }
-            for index, (level, rating, margin) in enumerate(
-                zip(levels, ratings, margins, strict=True)
-            )
-        ]
-        + _buy_leg(len(levels), bought),
-        settles=(
-            session.session_id,
-            {
-                "status": SessionStatus.SETTLED.value,
-                "used_seconds": duration,
-                "settled_at": journal.now,
-                "updated_at": journal.now,
-            },
-        ),
+    sold = tuple(
+        CdrLeg(
+            level=index,
+            account_id=level.account_id,
+            plan=rating.plan,
+            prefix=rating.prefix,
+            destination=rating.destination,
+            rate=rating.rate,
+            billed_seconds=rating.billed_seconds,
+            cost=rating.cost,
+            currency=rating.currency,
+            margin=margin,
+        )
+        for index, (level, rating, margin) in enumerate(zip(levels, ratings, margins, strict=True))
     )
+    cdr = Cdr(
+        id=0,  # the repository's to give
+        session_id=session.session_id,
+        account_id=session.account_id,
+        caller=session.caller,
+        callee=session.callee,
+        started_at=session.started_at,
+        duration=duration,
+        billed_seconds=first.billed_seconds,
+        rate=first.rate,
+        cost=first.cost,
+        currency=first.currency,
+        prefix=first.prefix,
+        destination=first.destination,
+        overrun=overrun,
+        settled_by=settled_by,
+        created_at=journal.now,
+        legs=sold + _buy_leg(len(levels), bought),
+        vendor_id=None if bought is None else bought.account.id,
+        vendor_cost=None if bought is None else bought.rating.cost,
+        vendor_currency=None if bought is None else bought.rating.currency,
+        margin=None
+        if bought is None
+        else vendor.margin(tx, ratings[-1], bought, session.started_at),
+    )
+    cdr_id = tx.cdrs.insert_cdr(cdr, path=path, settles=True)
     return cdr_id, ratings, overrun

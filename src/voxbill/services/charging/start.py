@@ -17,7 +17,7 @@ from voxbill.domain.tariff_snapshot import freeze
 from voxbill.services.charging import vendor
 from voxbill.services.charging.answers import authorization, grant_of
 from voxbill.services.charging.callers import caller_text
-from voxbill.services.charging.chains import ChainCache, owners_of
+from voxbill.services.charging.chains import ChainCache
 from voxbill.services.charging.results import CallerId, ChargingRefused, SessionGrant, refusal
 from voxbill.services.charging.settle import available
 from voxbill.services.ledger import holds_close as ledger_holds
@@ -66,7 +66,7 @@ def start_in(
     if not chain:
         raise ChargingRefused(refusal(Reason.UNKNOWN_CALLER))
     chains.remember(account_id, chain)
-    journal.know_owners(owners_of(chain))
+    journal.know_owners(rules.owners_of(chain))
     vendor_plan = vendor_tariff = None
     if vendor_id is not None:
         vendor_plan, bought = vendor.vendor_plan(

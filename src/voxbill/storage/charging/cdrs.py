@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, insert, select, true, update
 
 from voxbill.domain.cdrs import Cdr, CdrLeg
+from voxbill.domain.charging import SessionStatus
 from voxbill.storage.charging.sessions import update_session
 from voxbill.storage.prepared import MOST_ROWS, Prepared, rows_params, value_rows
 from voxbill.storage.schema.charging import cdr_legs, cdrs, charging_sessions
@@ -89,6 +90,50 @@ def insert_cdr(
         session_id, changes = settles
         update_session(conn, session_id, **changes, cdr_id=cdr_id)
     return cdr_id
+
+
+def _cdr_values(cdr: Cdr, path: str) -> dict[str, Any]:
+    return {
+        "session_id": cdr.session_id,
+        "account_id": cdr.account_id,
+        "path": path,
+        "caller": cdr.caller,
+        "callee": cdr.callee,
+        "started_at": cdr.started_at,
+        "duration": cdr.duration,
+        "billed_seconds": cdr.billed_seconds,
+        "cost": cdr.cost,
+        "currency": cdr.currency,
+        "rate": cdr.rate,
+        "prefix": cdr.prefix,
+        "destination": cdr.destination,
+        "overrun": cdr.overrun,
+        "settled_by": cdr.settled_by,
+        "created_at": cdr.created_at,
+        "vendor_id": cdr.vendor_id,
+        "vendor_cost": cdr.vendor_cost,
+        "vendor_currency": cdr.vendor_currency,
+        "margin": cdr.margin,
+    }
+
+
+def _legs_values(cdr: Cdr) -> list[dict[str, Any]]:
+    return [
+        {
+            "level": leg.level,
+            "account_id": leg.account_id,
+            "plan": leg.plan,
+            "prefix": leg.prefix,
+            "destination": leg.destination,
+            "rate": leg.rate,
+            "billed_seconds": leg.billed_seconds,
+            "cost": leg.cost,
+            "currency": leg.currency,
+            "margin": leg.margin,
+            "side": leg.side,
+        }
+        for leg in cdr.legs
+    ]
 
 
 def _norm(amount: Decimal) -> Decimal:
@@ -194,14 +239,17 @@ class SqlCdrRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def insert_cdr(
-        self,
-        values: dict[str, Any],
-        legs: Sequence[dict[str, Any]],
-        *,
-        settles: tuple[str, dict[str, Any]] | None = None,
-    ) -> int:
-        return insert_cdr(self._conn, values, legs, settles=settles)
+    def insert_cdr(self, cdr: Cdr, *, path: str, settles: bool = False) -> int:
+        changes = None
+        if settles:
+            settled = {
+                "status": SessionStatus.SETTLED.value,
+                "used_seconds": cdr.duration,
+                "settled_at": cdr.created_at,
+                "updated_at": cdr.created_at,
+            }
+            changes = (cdr.session_id, settled)
+        return insert_cdr(self._conn, _cdr_values(cdr, path), _legs_values(cdr), settles=changes)
 
     def by_session(self, session_id: str) -> Cdr | None:
         return by_session(self._conn, session_id)
