@@ -45,7 +45,8 @@ def test_a_started_session_is_stored_as_before_and_read_back_typed(
     with container.uow.transaction(readonly=True) as tx:
         session = tx.sessions.session("kept", lock=False)
     assert session is not None
-    assert session.status is SessionStatus.OPEN and session.interim
+    assert session.status is SessionStatus.OPEN
+    assert session.interim
     assert session.counted == ()
     assert [(lv.account_id, lv.plan, lv.rate, lv.seller_id) for lv in session.levels] == [
         (world.customer, "retail", Decimal("0.1"), world.reseller),
@@ -59,8 +60,7 @@ def test_a_session_of_old_reads_without_tariff_seller_or_cap(container: Containe
     container.charging.start("old", world.customer_caller, UK, AT)
     levels, _ = _stored(container, "old")
     bare = [
-        {k: lv[k] for k in ("account_id", "plan", "rate", "currency")}
-        for lv in json.loads(levels)
+        {k: lv[k] for k in ("account_id", "plan", "rate", "currency")} for lv in json.loads(levels)
     ]
     with container.db.transaction() as conn:
         conn.execute(
