@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from voxbill.domain import charging as rules
-from voxbill.domain.charging import SessionStatus
 from voxbill.domain.sessions import ChargingSession
 from voxbill.services.ledger import holds_close as ledger_holds
 from voxbill.services.ledger.journal import Journal
@@ -68,7 +67,7 @@ def _settle_next(
 def _defer(journal: Journal, session_id: str, error: Exception, now: datetime) -> None:
     sessions = journal.tx.sessions
     session = sessions.session(session_id, lock=True)
-    if session is None or session.status != SessionStatus.OPEN:
+    if session is None or not session.is_open:
         return  # settled meanwhile by a stop
     attempts = session.sweep_attempts + 1
     sessions.update_session(

@@ -10,7 +10,6 @@ from decimal import Decimal
 from typing import Any
 
 from voxbill.domain import charging as rules
-from voxbill.domain.charging import SessionStatus
 from voxbill.domain.charging_decision import TariffOf
 from voxbill.domain.errors import Conflict, InvalidInput, NotFound
 from voxbill.domain.sessions import ChargingSession, SessionLevel
@@ -57,7 +56,7 @@ def update_in(
     """The update step inside its transaction (see :meth:`ChargingService.update`)."""
     tx = journal.tx
     session = _locked_session(tx, session_id)
-    if session.status != SessionStatus.OPEN:
+    if not session.is_open:
         raise Conflict(f"session {session_id!r} is already settled", code="session_settled")
     last = session.request_number
     if _already_counted(session, request_number):
@@ -117,7 +116,7 @@ def stop_in(
     session, holds = journal.tx.sessions.session_and_holds(session_id)
     if session is None:
         raise NotFound(f"no call session {session_id!r}", code="unknown_session")
-    if session.status != SessionStatus.OPEN:
+    if not session.is_open:
         return settled(journal, session)
     duration = report.value
     if report.delta:
