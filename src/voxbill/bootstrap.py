@@ -65,7 +65,7 @@ class Container:
         self.identifiers = IdentifierService(self.db, self.settings)
         self.rate_plans = RatePlanCatalog(self.db, self.rate_import)
         self.charging = ChargingService(
-            self.db,
+            self.uow,
             self.settings,
             rating=self.rating,
             ledger=self.ledger,

@@ -292,7 +292,7 @@ def test_a_session_and_its_holds_read_together_are_the_rows_read_apart(
         alone = charging_repository.session(conn, "together", lock=True)
         apart = hold_repository.holds_by_reference(conn, "together", lock=True)
         assert charging_repository.session_and_holds(conn, "nobody") == (None, [])
-    assert row._asdict() == alone._asdict()
+    assert row == alone
     assert [h._asdict() for h in holds_] == [h._asdict() for h in apart]
     assert [h.level for h in holds_] == [0, 1]
 

@@ -22,7 +22,7 @@ from itertools import pairwise
 from typing import Final
 
 from voxbill.domain.accounts import Account, AccountKind, AccountStatus, CutoffMode
-from voxbill.domain.ledger import Funds
+from voxbill.domain.ledger import Funds, Owner
 from voxbill.domain.money import ZERO
 
 #: The smallest hold the ledger stores: a level whose grant costs nothing still holds
@@ -253,3 +253,33 @@ def operator_margin(
         return None
     buy = vendor_cost * fx_rate
     return paid - buy.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def balance_owners(chain: Sequence[Account]) -> dict[int, Account]:
+    """Each account's balance owner: itself, or the nearest ancestor it shares with."""
+    owners: dict[int, Account] = {}
+    for index, account in enumerate(chain):
+        owner = account
+        for above in chain[index + 1 :]:
+            if not owner.balance.shared_balance or owner.parent_id is None:
+                break
+            owner = above
+        owners[account.id] = owner
+    return owners
+
+
+def owners_of(chain: Sequence[Account]) -> list[Owner]:
+    """The balance owner of every account of a chain read in this transaction, so that the
+    journal need not walk up the accounts again, one query per level."""
+    return [
+        Owner(
+            account_id=account_id,
+            balance_account_id=owner.id,
+            currency=owner.currency,
+            billing=owner.balance.billing.value,
+            credit_limit=owner.balance.credit_limit,
+            block_balance=owner.balance.block_balance,
+            alert_balance=owner.balance.alert_balance,
+        )
+        for account_id, owner in balance_owners(chain).items()
+    ]

@@ -11,36 +11,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from sqlalchemy import Connection, select
-
+from voxbill.domain import charging as rules
 from voxbill.domain.accounts import Account
-from voxbill.domain.ledger import Funds, Owner
+from voxbill.domain.charging_decision import Sources
+from voxbill.domain.ledger import Funds
 from voxbill.services.caching import TtlCache
-from voxbill.services.charging.decision import Sources
-from voxbill.storage.charging import sessions as repo
-from voxbill.storage.database import Database
-from voxbill.storage.ledger import books as ledger_rows
-from voxbill.storage.prepared import Prepared, among
-from voxbill.storage.schema.ledger import ledger_books
-
-_BALANCES = Prepared(
-    lambda d: select(ledger_books.c.key, ledger_books.c.balance, ledger_books.c.reserved).where(
-        among(ledger_books.c.key, "keys", d)
-    )
-)
+from voxbill.services.unit_of_work import Transaction, UnitOfWork
 
 
 class ChainCache:
     """Account chains (caller first, root last) by caller account id, for the TTL."""
 
-    def __init__(self, db: Database, ttl: float) -> None:
-        self._db = db
+    def __init__(self, uow: UnitOfWork, ttl: float) -> None:
+        self._uow = uow
         self._chains: TtlCache[int, list[Account]] = TtlCache(ttl)
 
     def chain(self, account_id: int) -> list[Account]:
         def load() -> list[Account]:
-            with self._db.transaction(readonly=True) as conn:
-                return repo.chain(conn, account_id)
+            with self._uow.transaction(readonly=True) as tx:
+                return tx.sessions.chain(account_id)
 
         return self._chains.get(account_id, load)
 
@@ -57,48 +46,16 @@ class ChainCache:
         self._chains.clear()
 
 
-def _owners(chain: Sequence[Account]) -> dict[int, Account]:
-    """Each account's balance owner: itself, or the nearest ancestor it shares with."""
-    owners: dict[int, Account] = {}
-    for index, account in enumerate(chain):
-        owner = account
-        for above in chain[index + 1 :]:
-            if not owner.balance.shared_balance or owner.parent_id is None:
-                break
-            owner = above
-        owners[account.id] = owner
-    return owners
-
-
-def owners_of(chain: Sequence[Account]) -> list[Owner]:
-    """The balance owner of every account of a chain read in this transaction, so that the
-    journal need not walk up the accounts again, one query per level."""
-    return [
-        Owner(
-            account_id=account_id,
-            balance_account_id=owner.id,
-            currency=owner.currency,
-            billing=owner.balance.billing.value,
-            credit_limit=owner.balance.credit_limit,
-            block_balance=owner.balance.block_balance,
-            alert_balance=owner.balance.alert_balance,
-        )
-        for account_id, owner in _owners(chain).items()
-    ]
-
-
-def fresh_sources(conn: Connection, chain: Sequence[Account]) -> Sources:
+def fresh_sources(tx: Transaction, chain: Sequence[Account]) -> Sources:
     """Unlocked reads for ``authorize``: every balance of the chain in one query, on first
     use; a balance is identified by its owning account (as ``book_of`` answers)."""
-    owners = _owners(chain)
+    owners = rules.balance_owners(chain)
     states: dict[int, tuple[Decimal, Decimal]] = {}
 
     def load() -> None:
-        keys = {ledger_rows.account_book_key(o.id): o.id for o in owners.values()}
-        rows = _BALANCES.rows(conn, {"keys": sorted(keys)})
-        zero = (Decimal(0), Decimal(0))
-        states.update(dict.fromkeys(keys.values(), zero))
-        states.update({keys[r.key]: (r.balance, r.reserved) for r in rows})
+        ids = {o.id for o in owners.values()}
+        states.update(dict.fromkeys(ids, (Decimal(0), Decimal(0))))
+        states.update(tx.sessions.balances(ids))
 
     def book_of(account: Account) -> int:
         return owners[account.id].id
@@ -117,4 +74,4 @@ def fresh_sources(conn: Connection, chain: Sequence[Account]) -> Sources:
             alert_balance=settings.alert_balance,
         )
 
-    return Sources(book_of, funds_of_book, lambda ids: repo.open_calls(conn, ids))
+    return Sources(book_of, funds_of_book, tx.sessions.open_calls)

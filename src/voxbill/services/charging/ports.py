@@ -1,5 +1,5 @@
-"""The storage charging: call sessions, their open-call counters, and CDRs, as this
-context's services see it.
+"""What charging needs from storage: call sessions, their open-call counters and the
+balances ``authorize`` reads, and CDRs.
 
 Protocols only: ``voxbill.storage`` implements them and ``bootstrap`` wires them
 (through the unit of work, :mod:`voxbill.services.unit_of_work`)."""
@@ -8,39 +8,80 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 from voxbill.domain.accounts import Account
+from voxbill.domain.cdrs import Cdr, CdrLeg
+from voxbill.domain.sessions import ChargingSession
+
+#: A session column's new value (:meth:`SessionRepository.update_session`).
+SessionChange = int | str | datetime | None
 
 
 class SessionRepository(Protocol):
     def chain(
         self, account_id: int, *, ancestors: Sequence[int] = (), share: bool = False
-    ) -> list[Account]: ...
+    ) -> list[Account]:
+        """The account and its ancestors, caller first ([] if unknown); ``ancestors``: a
+        guess (ids, root first) that saves queries; ``share``: locked FOR SHARE."""
+        ...
+
     def chain_unless_started(
         self, session_id: str, account_id: int, *, ancestors: Sequence[int]
-    ) -> list[Account] | None: ...
-    def session(self, session_id: str, *, lock: bool) -> Any | None: ...
-    def session_and_holds(self, session_id: str) -> tuple[Any | None, list[Any]]: ...
-    def insert_session(self, values: dict[str, Any]) -> None: ...
-    def update_session(self, session_id: str, **values: Any) -> None: ...
-    def claim_expired(self, now: datetime) -> Any | None: ...
-    def orphan_holds(self, now: datetime, limit: int) -> list[Any]: ...
-    def lock_counters(self, account_ids: Iterable[int]) -> dict[int, int]: ...
+    ) -> list[Account] | None:
+        """``chain(share=True)``, or None when the session exists already."""
+        ...
+
+    def session(self, session_id: str, *, lock: bool) -> ChargingSession | None: ...
+
+    def session_and_holds(self, session_id: str) -> tuple[ChargingSession | None, list[Any]]:
+        """A session and its hold rows by level, all locked (the system's order)."""
+        ...
+
+    def insert_session(self, new: ChargingSession) -> None: ...
+
+    def update_session(self, session_id: str, **values: SessionChange) -> None:
+        """Set these columns of a session (``status``: a ``SessionStatus`` value)."""
+        ...
+
+    def claim_expired(self, now: datetime) -> ChargingSession | None:
+        """One open session past its expiry, locked (others' locked ones skipped)."""
+        ...
+
+    def orphan_holds(self, now: datetime, limit: int) -> list[Any]:
+        """Open expired hold rows that no session owns, locked (others' skipped)."""
+        ...
+
+    def lock_counters(self, account_ids: Iterable[int]) -> dict[int, int]:
+        """Open calls per account, counters locked in ascending order (made at 0)."""
+        ...
+
     def add_open_calls(self, account_ids: Iterable[int], delta: int) -> None: ...
-    def open_calls(self, account_ids: Iterable[int]) -> dict[int, int]: ...
+
+    def open_calls(self, account_ids: Iterable[int]) -> dict[int, int]:
+        """Open calls per account, unlocked (``authorize``)."""
+        ...
+
+    def balances(self, owner_ids: Iterable[int]) -> dict[int, tuple[Decimal, Decimal]]:
+        """(balance, reserved) of these balance owners' books, unlocked, one query; an
+        owner without a book is missing."""
+        ...
 
 
 class CdrRepository(Protocol):
-    def insert_cdr(
-        self,
-        values: dict[str, Any],
-        legs: Sequence[dict[str, Any]],
-        *,
-        settles: tuple[str, dict[str, Any]] | None = None,
-    ) -> int: ...
-    def by_session(self, session_id: str) -> Any | None: ...
-    def legs_of(self, cdr_ids: Sequence[int]) -> dict[int, list[Any]]: ...
+    def insert_cdr(self, cdr: Cdr, *, path: str, settles: bool = False) -> int:
+        """A new CDR with its legs (its ``id`` ignored), under the caller's account
+        ``path``; its id. ``settles``: its session is settled with it (``used_seconds``
+        its duration, ``settled_at`` its ``created_at``, ``cdr_id`` the new id)."""
+        ...
+
+    def by_session(self, session_id: str) -> Cdr | None:
+        """A session's CDR, without its legs."""
+        ...
+
+    def legs_of(self, cdr_ids: Sequence[int]) -> dict[int, list[CdrLeg]]: ...
+
     def page(
         self,
         *,
@@ -50,4 +91,6 @@ class CdrRepository(Protocol):
         number: str | None,
         before_id: int | None,
         limit: int,
-    ) -> list[Any]: ...
+    ) -> list[Cdr]:
+        """CDRs of the subtree at ``path``, with their legs, newest first."""
+        ...

@@ -8,39 +8,37 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from voxbill.domain.cdrs import Cdr
 from voxbill.domain.errors import InvalidInput
 from voxbill.services.caching import TtlCache
-from voxbill.services.charging import cdrs as charging_cdrs
-from voxbill.services.charging.cdrs import Cdr
 from voxbill.services.charging.chains import ChainCache
+from voxbill.services.unit_of_work import UnitOfWork
 from voxbill.settings import Settings
-from voxbill.storage.charging import sessions as repo
-from voxbill.storage.database import Database
 
 
 class ChargingQueries:
     """Reads over call sessions and CDRs; never writes."""
 
-    def __init__(self, db: Database, settings: Settings) -> None:
-        self._db = db
+    def __init__(self, uow: UnitOfWork, settings: Settings) -> None:
+        self._uow = uow
         self._settings = settings
-        self._chains = ChainCache(db, settings.hot_cache_seconds)
+        self._chains = ChainCache(uow, settings.hot_cache_seconds)
         #: session id -> caller's account: a fact that never changes, kept for tenancy checks
         self._session_accounts: TtlCache[str, int | None] = TtlCache(3600.0)
 
     def session_usage(self, session_id: str) -> int | None:
         """The last usage a session reported (seconds since its start), or None."""
-        with self._db.transaction(readonly=True) as conn:
-            row = repo.session(conn, session_id, lock=False)
-        return None if row is None else int(row.used_seconds)
+        with self._uow.transaction(readonly=True) as tx:
+            found = tx.sessions.session(session_id, lock=False)
+        return None if found is None else found.used_seconds
 
     def session_account(self, session_id: str) -> int | None:
         """The caller's account of a session (doors check tenancy with it), or None."""
 
         def load() -> int | None:
-            with self._db.transaction(readonly=True) as conn:
-                row = repo.session(conn, session_id, lock=False)
-            return None if row is None else int(row.account_id)
+            with self._uow.transaction(readonly=True) as tx:
+                found = tx.sessions.session(session_id, lock=False)
+            return None if found is None else found.account_id
 
         found = self._session_accounts.get(session_id, load)
         if found is None:
@@ -70,12 +68,12 @@ class ChargingQueries:
             digits = "".join(c for c in number if c.isdigit())
             if not digits:
                 raise InvalidInput("number: digits expected")
-        return charging_cdrs.page(
-            self._db,
-            path=path,
-            started_from=started_from,
-            started_to=started_to,
-            number=digits,
-            before_id=before_id,
-            limit=limit,
-        )
+        with self._uow.transaction(readonly=True) as tx:
+            return tx.cdrs.page(
+                path=path,
+                started_from=started_from,
+                started_to=started_to,
+                number=digits,
+                before_id=before_id,
+                limit=limit,
+            )

@@ -3,8 +3,10 @@
 The public surface every door (REST, SIP, RADIUS, Diameter) drives. Truths live in the
 database: concurrency counts and holds are checked and taken inside one transaction
 per step, so several nodes may serve the same accounts at once. The steps' bodies live
-in :mod:`charging_start` and :mod:`charging_usage`, the answers' types in
-:mod:`charging_types`; this module keeps the service that runs them.
+in :mod:`~voxbill.services.charging.start`, :mod:`~voxbill.services.charging.usage`,
+:mod:`~voxbill.services.charging.settle` and :mod:`~voxbill.services.charging.sweep`,
+the answers' types in :mod:`~voxbill.services.charging.results`; this module keeps the
+service that runs them.
 """
 
 from __future__ import annotations
@@ -12,21 +14,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from voxbill.domain import charging as rules
 from voxbill.domain.accounts import Account
 from voxbill.domain.charging import Reason, SettleAt
+from voxbill.domain.charging_decision import evaluate
 from voxbill.domain.errors import DatabaseBusy, InvalidInput, UnknownRatePlan
 from voxbill.domain.rating import Tariff
+from voxbill.domain.sessions import ChargingSession
 from voxbill.services.access.identifiers import IdentifierService
-from voxbill.services.charging import callers as charging_callers
-from voxbill.services.charging import start as charging_start
-from voxbill.services.charging import sweep as charging_sweep
-from voxbill.services.charging import usage as charging_usage
+from voxbill.services.charging import callers, start, sweep, usage
 from voxbill.services.charging.answers import authorization
 from voxbill.services.charging.chains import fresh_sources
-from voxbill.services.charging.decision import evaluate
 from voxbill.services.charging.group_commit import GroupCommit
 from voxbill.services.charging.queries import ChargingQueries
 from voxbill.services.charging.results import (
@@ -41,9 +41,8 @@ from voxbill.services.charging.settle import settle
 from voxbill.services.ledger.journal import Journal
 from voxbill.services.ledger.service import LedgerService
 from voxbill.services.rating.service import RatingService, call_start
-from voxbill.services.unit_of_work import WriteConflict
+from voxbill.services.unit_of_work import UnitOfWork, WriteConflict
 from voxbill.settings import Settings
-from voxbill.storage.database import Database
 
 __all__ = [
     "Authorization",
@@ -70,13 +69,13 @@ class ChargingService(ChargingQueries):
     """Authorize, start, update, stop and sweep call sessions (see the module docstring),
     over the reads of :class:`~voxbill.services.charging.queries.ChargingQueries`.
 
-    Each step is one database transaction through the ledger's unit of work: the session
-    row, the open-call counters, the holds and the charges commit or vanish together.
+    Each step is one database transaction through the ledger's unit of work: the session,
+    the open-call counters, the holds and the charges commit or vanish together.
     """
 
     def __init__(
         self,
-        db: Database,
+        uow: UnitOfWork,
         settings: Settings,
         *,
         rating: RatingService,
@@ -84,7 +83,7 @@ class ChargingService(ChargingQueries):
         identifiers: IdentifierService,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        super().__init__(db, settings)
+        super().__init__(uow, settings)
         self._rating = rating
         self._ledger = ledger
         self._identifiers = identifiers
@@ -130,29 +129,29 @@ class ChargingService(ChargingQueries):
     def identify(self, caller: CallerId) -> int | None:
         """The caller's account id, or None (an unknown caller); a known card with a wrong
         PIN raises :class:`~voxbill.domain.errors.InvalidPin`."""
-        return charging_callers.identify(self._identifiers, caller)
+        return callers.identify(self._identifiers, caller)
 
     def authorize(self, caller: CallerId, callee: str, at: datetime | None = None) -> Authorization:
         """Decide without reserving anything; never raises for a business refusal."""
-        start = self._start_time(at)
+        start_at = self._start_time(at)
         number = self._number(callee)
         if number is None:
             return refusal(Reason.INVALID_NUMBER)
         try:
-            account_id = charging_callers.caller_account(self.identify, caller)
+            account_id = callers.caller_account(self.identify, caller)
         except ChargingRefused as refused:
             return refused.authorization
         chain = self._chains.chain(account_id)
         if not chain:
             return refusal(Reason.UNKNOWN_CALLER)
         self._check_plans(chain)
-        with self._db.transaction(readonly=True) as conn:
+        with self._uow.transaction(readonly=True) as tx:
             ev = evaluate(
                 chain,
                 number,
-                start,
+                start_at,
                 tariff_of=self._tariff,
-                sources=fresh_sources(conn, chain),
+                sources=fresh_sources(tx, chain),
                 system_max=self._settings.max_call_duration,
             )
         return authorization(ev, account_id)
@@ -178,20 +177,20 @@ class ChargingService(ChargingQueries):
         ``vendor_id``: the carrier the switch sends the call to (a vendor account of the
         caller's operator whose deck prices the number); the CDR gets its buy leg."""
         _check_session_id(session_id)
-        start = self._start_time(at)
+        start_at = self._start_time(at)
         number = self._number(callee)
         if number is None:
             raise ChargingRefused(refusal(Reason.INVALID_NUMBER))
-        account_id = charging_callers.caller_account(self.identify, caller)
+        account_id = callers.caller_account(self.identify, caller)
         self._check_plans(self._chains.chain(account_id))
         grant = self._transaction(
-            lambda journal: charging_start.start_in(
+            lambda journal: start.start_in(
                 journal,
                 session_id,
                 account_id,
                 caller,
                 number,
-                start,
+                start_at,
                 interim,
                 vendor_id,
                 chains=self._chains,
@@ -231,9 +230,9 @@ class ChargingService(ChargingQueries):
         ``final`` says no further extension is possible. A repeated or older report (same
         or lower request number, or lower usage) replays the current grant."""
         _check_session_id(session_id)
-        report = charging_usage.usage_report(used_seconds, used_delta, self._settings)
+        report = usage.usage_report(used_seconds, used_delta, self._settings)
         return self._transaction(
-            lambda journal: charging_usage.update_in(
+            lambda journal: usage.update_in(
                 journal,
                 session_id,
                 report,
@@ -259,9 +258,9 @@ class ChargingService(ChargingQueries):
         Stopping a settled session replays its settlement: a retry or a crossing stop
         never charges twice."""
         _check_session_id(session_id)
-        report = charging_usage.usage_report(duration, used_delta, self._settings)
+        report = usage.usage_report(duration, used_delta, self._settings)
         return self._transaction(
-            lambda journal: charging_usage.stop_in(
+            lambda journal: usage.stop_in(
                 journal, session_id, report, request_number, tariff_of=self._tariff
             )
         )
@@ -270,21 +269,22 @@ class ChargingService(ChargingQueries):
         """Settle up to ``limit`` sessions whose hold expired, one transaction each, at
         their last usage or their grant (``Settings.sweeper_settle_at``). Several
         sweepers share the work: each claims a session with ``SKIP LOCKED``. A session
-        that fails to settle is put back for later (see :mod:`charging_sweep`)."""
+        that fails to settle is put back for later (see :mod:`~voxbill.services.charging.sweep`)."""
         moment = now or self._clock()
         mode = SettleAt(self._settings.sweeper_settle_at)
 
-        def settle_row(journal: Journal, row: Any) -> None:
+        def settle_expired(journal: Journal, session: ChargingSession) -> None:
             duration = rules.settle_duration(
-                mode, interim=row.interim, used=row.used_seconds, granted=row.granted_seconds
+                mode,
+                interim=session.interim,
+                used=session.used_seconds,
+                granted=session.granted_seconds,
             )
-            settle(journal, row, duration, tariff_of=self._tariff, settled_by="sweeper")
+            settle(journal, session, duration, tariff_of=self._tariff, settled_by="sweeper")
 
-        return charging_sweep.sweep(self._transaction, settle_row, moment, limit)
+        return sweep.sweep(self._transaction, settle_expired, moment, limit)
 
     def release_orphan_holds(self, now: datetime | None = None, *, limit: int = 500) -> int:
         """The holds backstop: release expired holds that no session owns."""
         moment = now or self._clock()
-        return self._transaction(
-            lambda journal: charging_sweep.release_orphan_holds(journal, moment, limit)
-        )
+        return self._transaction(lambda journal: sweep.release_orphan_holds(journal, moment, limit))

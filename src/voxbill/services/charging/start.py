@@ -3,7 +3,6 @@ level, all inside the step's one transaction (or the first grant replayed)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -11,20 +10,20 @@ from decimal import Decimal
 from voxbill.domain import charging as rules
 from voxbill.domain.accounts import Account
 from voxbill.domain.charging import Reason, SessionStatus
+from voxbill.domain.charging_decision import Sources, TariffOf, evaluate
 from voxbill.domain.errors import InsufficientFunds, SessionConflict
+from voxbill.domain.sessions import ChargingSession, SessionLevel
 from voxbill.domain.tariff_snapshot import freeze
-from voxbill.services.charging import vendor as charging_vendor
+from voxbill.services.charging import vendor
 from voxbill.services.charging.answers import authorization, grant_of
 from voxbill.services.charging.callers import caller_text
-from voxbill.services.charging.chains import ChainCache, owners_of
-from voxbill.services.charging.decision import Sources, TariffOf, evaluate
+from voxbill.services.charging.chains import ChainCache
 from voxbill.services.charging.results import CallerId, ChargingRefused, SessionGrant, refusal
 from voxbill.services.charging.settle import available
 from voxbill.services.ledger import holds_close as ledger_holds
 from voxbill.services.ledger.answers import HoldRequest
 from voxbill.services.ledger.journal import Journal
 from voxbill.settings import Settings
-from voxbill.storage.charging import sessions as repo
 
 #: Ledger holds outlive their session by this much, so the sweeper (which charges) always
 #: reaches a session before the ledger's own expiry (which only releases) could.
@@ -47,17 +46,17 @@ def start_in(
     clock: Callable[[], datetime],
 ) -> SessionGrant:
     """The start step inside its transaction (see :meth:`ChargingService.start`)."""
-    conn = journal.conn
+    sessions = journal.tx.sessions
     # statuses and limits as they are now, locked: a block or a lower limit committed
     # meanwhile is seen, and none commits before this start does; unless the session
     # exists already (a start sent again)
     ancestors = chains.ancestors(account_id)
-    chain = repo.chain_unless_started(conn, session_id, account_id, ancestors=ancestors)
+    chain = sessions.chain_unless_started(session_id, account_id, ancestors=ancestors)
     if chain is None:
-        existing = repo.session(conn, session_id, lock=False)
+        existing = sessions.session(session_id, lock=False)
         assert existing is not None  # sessions are never deleted
         stored = rules.CallKey(
-            existing.account_id, existing.callee, bool(existing.interim), existing.vendor_id
+            existing.account_id, existing.callee, existing.interim, existing.vendor_id
         )
         if stored != rules.CallKey(account_id, number, interim, vendor_id):
             raise SessionConflict(
@@ -67,13 +66,13 @@ def start_in(
     if not chain:
         raise ChargingRefused(refusal(Reason.UNKNOWN_CALLER))
     chains.remember(account_id, chain)
-    journal.know_owners(owners_of(chain))
+    journal.know_owners(rules.owners_of(chain))
     vendor_plan = vendor_tariff = None
     if vendor_id is not None:
-        vendor_plan, bought = charging_vendor.vendor_plan(
-            conn, vendor_id, chain, number, start, tariff_of
+        vendor_plan, bought = vendor.vendor_plan(
+            journal.tx, vendor_id, chain, number, start, tariff_of
         )
-        vendor_tariff = json.dumps(freeze(bought))
+        vendor_tariff = freeze(bought)
     journal.lock([journal.account_book(a.id) for a in funded(chain)])
     ev = evaluate(
         chain,
@@ -83,7 +82,7 @@ def start_in(
         sources=Sources(
             book_of=lambda a: journal.account_book(a.id),
             funds_of_book=journal.funds,
-            open_calls=lambda ids: repo.lock_counters(conn, ids),
+            open_calls=sessions.lock_counters,
         ),
         system_max=settings.max_call_duration,
     )
@@ -104,45 +103,42 @@ def start_in(
         refused = refusal(Reason.INSUFFICIENT_FUNDS, account_id)
         raise ChargingRefused(refused, f"call refused: {exc.message}") from exc
     if ev.counted:
-        repo.add_open_calls(conn, ev.counted, +1)
+        sessions.add_open_calls(ev.counted, +1)
     now = journal.now
-    repo.insert_session(
-        conn,
-        {
-            "session_id": session_id,
-            "account_id": account_id,
-            "caller": caller_text(caller),
-            "callee": number,
-            "interim": interim,
-            "status": SessionStatus.OPEN.value,
-            "started_at": start,
-            "cap": ev.cap,
-            "max_duration": ev.max_duration,
-            "granted_seconds": granted,
-            "used_seconds": 0,
-            "request_number": None,
-            "levels": json.dumps(
-                [
-                    {
-                        "account_id": level.account.id,
-                        "plan": level.plan,
-                        "rate": str(tariff.row.rate),
-                        "currency": level.account.currency,
-                        "max_cost": None if level.max_cost is None else str(level.max_cost),
-                        "tariff": freeze(tariff),
-                        "seller_id": level.seller_id,
-                    }
-                    for level, tariff in zip(ev.levels, ev.tariffs, strict=True)
-                ]
+    sessions.insert_session(
+        ChargingSession(
+            session_id=session_id,
+            account_id=account_id,
+            caller=caller_text(caller),
+            callee=number,
+            interim=interim,
+            status=SessionStatus.OPEN,
+            started_at=start,
+            cap=ev.cap,
+            max_duration=ev.max_duration,
+            granted_seconds=granted,
+            used_seconds=0,
+            request_number=None,
+            levels=tuple(
+                SessionLevel(
+                    account_id=level.account.id,
+                    plan=level.plan,
+                    rate=tariff.row.rate,
+                    currency=level.account.currency,
+                    max_cost=level.max_cost,
+                    tariff=freeze(tariff),
+                    seller_id=level.seller_id,
+                )
+                for level, tariff in zip(ev.levels, ev.tariffs, strict=True)
             ),
-            "counted": json.dumps(ev.counted),
-            "vendor_id": vendor_id,
-            "vendor_plan": vendor_plan,
-            "vendor_tariff": vendor_tariff,
-            "expires_at": expires_at,
-            "created_at": now,
-            "updated_at": now,
-        },
+            counted=tuple(ev.counted),
+            vendor_id=vendor_id,
+            vendor_plan=vendor_plan,
+            vendor_tariff=vendor_tariff,
+            expires_at=expires_at,
+            created_at=now,
+            updated_at=now,
+        )
     )
     return SessionGrant(
         session_id=session_id,

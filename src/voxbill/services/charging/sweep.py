@@ -15,39 +15,42 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from voxbill.domain import charging as rules
-from voxbill.domain.charging import SessionStatus
+from voxbill.domain.sessions import ChargingSession
 from voxbill.services.ledger import holds_close as ledger_holds
 from voxbill.services.ledger.journal import Journal
-from voxbill.storage.charging import sessions as repo
 
 log = logging.getLogger("voxbill.sweeper")
 T = TypeVar("T")
-Transaction = Callable[[Callable[[Journal], T]], T]
-SettleRow = Callable[[Journal, Any], None]
+Transactional = Callable[[Callable[[Journal], T]], T]
+SettleSession = Callable[[Journal, ChargingSession], None]
 
 
-def sweep(transaction: Transaction[Any], settle_row: SettleRow, now: datetime, limit: int) -> int:
+def sweep(
+    transaction: Transactional[Any], settle_session: SettleSession, now: datetime, limit: int
+) -> int:
     """Settle up to ``limit`` expired sessions; returns how many were settled."""
     settled = 0
     for _ in range(limit):
-        outcome = _settle_next(transaction, settle_row, now)
+        outcome = _settle_next(transaction, settle_session, now)
         if outcome is None:
             break
         settled += outcome
     return settled
 
 
-def _settle_next(transaction: Transaction[Any], settle_row: SettleRow, now: datetime) -> int | None:
+def _settle_next(
+    transaction: Transactional[Any], settle_session: SettleSession, now: datetime
+) -> int | None:
     """1 if the oldest expired session was settled, 0 if it failed and was put back,
     None when no session is due."""
     claimed: list[str] = []
 
     def settle_one(journal: Journal) -> bool:
-        row = repo.claim_expired(journal.conn, now)
-        if row is None:
+        session = journal.tx.sessions.claim_expired(now)
+        if session is None:
             return False
-        claimed.append(row.session_id)
-        settle_row(journal, row)
+        claimed.append(session.session_id)
+        settle_session(journal, session)
         return True
 
     try:
@@ -62,12 +65,12 @@ def _settle_next(transaction: Transaction[Any], settle_row: SettleRow, now: date
 
 
 def _defer(journal: Journal, session_id: str, error: Exception, now: datetime) -> None:
-    row = repo.session(journal.conn, session_id, lock=True)
-    if row is None or row.status != SessionStatus.OPEN.value:
+    sessions = journal.tx.sessions
+    session = sessions.session(session_id, lock=True)
+    if session is None or not session.is_open:
         return  # settled meanwhile by a stop
-    attempts = row.sweep_attempts + 1
-    repo.update_session(
-        journal.conn,
+    attempts = session.sweep_attempts + 1
+    sessions.update_session(
         session_id,
         sweep_attempts=attempts,
         sweep_error=f"{type(error).__name__}: {error}"[:2000],
@@ -78,4 +81,5 @@ def _defer(journal: Journal, session_id: str, error: Exception, now: datetime) -
 
 def release_orphan_holds(journal: Journal, now: datetime, limit: int) -> int:
     """Release expired holds that no session owns; returns how many."""
-    return ledger_holds.expire(journal, now, limit, claim=repo.orphan_holds)
+    orphans = journal.tx.sessions.orphan_holds
+    return ledger_holds.expire(journal, now, limit, claim=lambda _, at, most: orphans(at, most))

@@ -11,26 +11,22 @@ carrier off when it is spent.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
-
-from sqlalchemy import Connection
 
 from voxbill.domain import charging as rules
 from voxbill.domain.accounts import Account, AccountKind, CutoffMode
+from voxbill.domain.charging_decision import TariffOf
 from voxbill.domain.errors import InvalidInput, NotFound
 from voxbill.domain.ledger import Leg, Posting, SystemBook, TransactionKind
 from voxbill.domain.money import ZERO
 from voxbill.domain.rating import Rating, Tariff
+from voxbill.domain.sessions import ChargingSession
 from voxbill.domain.tariff_snapshot import thaw
-from voxbill.services.charging.decision import TariffOf
 from voxbill.services.ledger.journal import Journal
-from voxbill.storage.accounts import repository as account_repository
-from voxbill.storage.ledger import fx as fx_rows
+from voxbill.services.unit_of_work import Transaction
 
 _PREPAID = (CutoffMode.OUTBOUND, CutoffMode.MUTUAL)
 
@@ -45,7 +41,7 @@ class VendorLeg:
 
 
 def vendor_plan(
-    conn: Connection,
+    tx: Transaction,
     vendor_id: int,
     chain: Sequence[Account],
     number: str,
@@ -54,7 +50,7 @@ def vendor_plan(
 ) -> tuple[str, Tariff]:
     """The deck the vendor's leg will be rated by, and its tariff for this call (frozen
     on the session); refuses a vendor the call cannot use."""
-    vendor = account_repository.get(conn, vendor_id)
+    vendor = tx.accounts.get(vendor_id)
     if (
         vendor is None
         or vendor.kind is not AccountKind.VENDOR
@@ -73,16 +69,20 @@ def vendor_plan(
     return plan, tariff
 
 
-def rate(journal: Journal, row: Any, duration: int, tariff_of: TariffOf) -> VendorLeg | None:
+def rate(
+    journal: Journal, session: ChargingSession, duration: int, tariff_of: TariffOf
+) -> VendorLeg | None:
     """The session's buy leg for ``duration`` seconds (None: no vendor was given)."""
-    if row.vendor_id is None:
+    if session.vendor_id is None:
         return None
-    vendor = account_repository.get(journal.conn, row.vendor_id)
+    vendor = journal.tx.accounts.get(session.vendor_id)
     assert vendor is not None  # sessions reference accounts, which are never deleted
-    if row.vendor_tariff is not None:
-        tariff = thaw(json.loads(row.vendor_tariff), row.callee, row.started_at)
+    callee, start = session.callee, session.started_at
+    if session.vendor_tariff is not None:
+        tariff = thaw(session.vendor_tariff, callee, start)
     else:  # a session opened before the buy leg's tariff was frozen
-        tariff = tariff_of(vendor.operator_id, row.vendor_plan, row.callee, row.started_at)
+        assert session.vendor_plan is not None  # kept with the vendor since the buy leg
+        tariff = tariff_of(vendor.operator_id, session.vendor_plan, callee, start)
     rating = tariff.rate(duration)
     debited = vendor.balance.cutoff_mode in _PREPAID and rating.cost > ZERO
     return VendorLeg(vendor, rating, debited)
@@ -109,13 +109,13 @@ def debit(journal: Journal, session_id: str, leg: VendorLeg, actor: str) -> None
     )
 
 
-def margin(conn: Connection, paid: Rating, leg: VendorLeg, at: datetime) -> Decimal | None:
+def margin(tx: Transaction, paid: Rating, leg: VendorLeg, at: datetime) -> Decimal | None:
     """The operator's margin: its top payer's cost minus the vendor's, converted with the
     operator's own exchange rate at the call's start when the currencies differ (None
     without one: never another operator's rate)."""
     source, target = leg.rating.currency, paid.currency
     fx: Decimal | None = Decimal(1)
     if source != target:
-        found = fx_rows.fx_rate_at(conn, source, target, at, leg.account.operator_id, lock=True)
+        found = tx.fx.fx_rate_at(source, target, at, leg.account.operator_id, lock=True)
         fx = None if found is None else found.rate if found.base == source else 1 / found.rate
     return rules.operator_margin(paid.cost, leg.rating.cost, fx)

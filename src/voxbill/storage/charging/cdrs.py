@@ -1,14 +1,19 @@
-"""SQL for CDRs and their legs: written once when a session settles, then only read."""
+"""SQL for CDRs and their legs: written once when a session settles, then only read
+(:class:`SqlCdrRepository`, and the functions it runs on a connection). Reads answer
+:class:`~voxbill.domain.cdrs.Cdr` values, amounts without the storage's padding."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, true, update
 
-from voxbill.storage.charging import sessions as charging_repository
+from voxbill.domain.cdrs import Cdr, CdrLeg
+from voxbill.domain.charging import SessionStatus
+from voxbill.storage.charging.sessions import update_session
 from voxbill.storage.prepared import MOST_ROWS, Prepared, rows_params, value_rows
 from voxbill.storage.schema.charging import cdr_legs, cdrs, charging_sessions
 
@@ -83,16 +88,113 @@ def insert_cdr(
     _INSERT_LEGS.run_many(conn, [leg | {"cdr_id": cdr_id} for leg in legs])
     if settles is not None:
         session_id, changes = settles
-        charging_repository.update_session(conn, session_id, **changes, cdr_id=cdr_id)
+        update_session(conn, session_id, **changes, cdr_id=cdr_id)
     return cdr_id
 
 
-def by_session(conn: Connection, session_id: str) -> Any | None:
-    return _BY_SESSION.first(conn, {"sid": session_id})
+def _cdr_values(cdr: Cdr, path: str) -> dict[str, Any]:
+    return {
+        "session_id": cdr.session_id,
+        "account_id": cdr.account_id,
+        "path": path,
+        "caller": cdr.caller,
+        "callee": cdr.callee,
+        "started_at": cdr.started_at,
+        "duration": cdr.duration,
+        "billed_seconds": cdr.billed_seconds,
+        "cost": cdr.cost,
+        "currency": cdr.currency,
+        "rate": cdr.rate,
+        "prefix": cdr.prefix,
+        "destination": cdr.destination,
+        "overrun": cdr.overrun,
+        "settled_by": cdr.settled_by,
+        "created_at": cdr.created_at,
+        "vendor_id": cdr.vendor_id,
+        "vendor_cost": cdr.vendor_cost,
+        "vendor_currency": cdr.vendor_currency,
+        "margin": cdr.margin,
+    }
 
 
-def legs_of(conn: Connection, cdr_ids: Sequence[int]) -> dict[int, list[Any]]:
-    found: dict[int, list[Any]] = {i: [] for i in cdr_ids}
+def _legs_values(cdr: Cdr) -> list[dict[str, Any]]:
+    return [
+        {
+            "level": leg.level,
+            "account_id": leg.account_id,
+            "plan": leg.plan,
+            "prefix": leg.prefix,
+            "destination": leg.destination,
+            "rate": leg.rate,
+            "billed_seconds": leg.billed_seconds,
+            "cost": leg.cost,
+            "currency": leg.currency,
+            "margin": leg.margin,
+            "side": leg.side,
+        }
+        for leg in cdr.legs
+    ]
+
+
+def _norm(amount: Decimal) -> Decimal:
+    """Without the storage's padding: the same value on SQLite and PostgreSQL."""
+    return amount.normalize() + 0
+
+
+def _norm_or_none(amount: Decimal | None) -> Decimal | None:
+    return None if amount is None else _norm(amount)
+
+
+def _leg(row: Any) -> CdrLeg:
+    return CdrLeg(
+        level=row.level,
+        account_id=row.account_id,
+        plan=row.plan,
+        prefix=row.prefix,
+        destination=row.destination,
+        rate=_norm(row.rate),
+        billed_seconds=row.billed_seconds,
+        cost=_norm(row.cost),
+        currency=row.currency,
+        margin=_norm_or_none(row.margin),
+        side=row.side,
+    )
+
+
+def _cdr(row: Any, legs: Sequence[CdrLeg]) -> Cdr:
+    return Cdr(
+        id=row.id,
+        session_id=row.session_id,
+        account_id=row.account_id,
+        caller=row.caller,
+        callee=row.callee,
+        started_at=row.started_at,
+        duration=row.duration,
+        billed_seconds=row.billed_seconds,
+        rate=_norm(row.rate),
+        cost=_norm(row.cost),
+        currency=row.currency,
+        prefix=row.prefix,
+        destination=row.destination,
+        overrun=bool(row.overrun),
+        settled_by=row.settled_by,
+        created_at=row.created_at,
+        legs=tuple(legs),
+        vendor_id=row.vendor_id,
+        vendor_cost=_norm_or_none(row.vendor_cost),
+        vendor_currency=row.vendor_currency,
+        margin=_norm_or_none(row.margin),
+    )
+
+
+def by_session(conn: Connection, session_id: str) -> Cdr | None:
+    """The CDR of a session, without its legs (``legs`` empty)."""
+    row = _BY_SESSION.first(conn, {"sid": session_id})
+    return None if row is None else _cdr(row, ())
+
+
+def legs_of(conn: Connection, cdr_ids: Sequence[int]) -> dict[int, list[CdrLeg]]:
+    found: dict[int, list[CdrLeg]] = {i: [] for i in cdr_ids}
     if not cdr_ids:
         return found
     rows = conn.execute(
@@ -101,7 +203,7 @@ def legs_of(conn: Connection, cdr_ids: Sequence[int]) -> dict[int, list[Any]]:
         .order_by(cdr_legs.c.cdr_id, cdr_legs.c.level)
     ).all()
     for row in rows:
-        found[row.cdr_id].append(row)
+        found[row.cdr_id].append(_leg(row))
     return found
 
 
@@ -114,8 +216,9 @@ def page(
     number: str | None,
     before_id: int | None,
     limit: int,
-) -> list[Any]:
-    """CDRs of a subtree, newest first, ``limit`` of them below ``before_id``."""
+) -> list[Cdr]:
+    """CDRs of a subtree with their legs, newest first, ``limit`` of them below
+    ``before_id`` (two queries)."""
     query = select(cdrs).where(cdrs.c.path.like(f"{path}%"))
     if started_from is not None:
         query = query.where(cdrs.c.started_at >= started_from)
@@ -125,7 +228,9 @@ def page(
         query = query.where((cdrs.c.callee.like(f"{number}%")) | (cdrs.c.caller == number))
     if before_id is not None:
         query = query.where(cdrs.c.id < before_id)
-    return list(conn.execute(query.order_by(cdrs.c.id.desc()).limit(limit)).all())
+    rows = conn.execute(query.order_by(cdrs.c.id.desc()).limit(limit)).all()
+    legs = legs_of(conn, [r.id for r in rows])
+    return [_cdr(r, legs[r.id]) for r in rows]
 
 
 class SqlCdrRepository:
@@ -134,19 +239,22 @@ class SqlCdrRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def insert_cdr(
-        self,
-        values: dict[str, Any],
-        legs: Sequence[dict[str, Any]],
-        *,
-        settles: tuple[str, dict[str, Any]] | None = None,
-    ) -> int:
-        return insert_cdr(self._conn, values, legs, settles=settles)
+    def insert_cdr(self, cdr: Cdr, *, path: str, settles: bool = False) -> int:
+        changes = None
+        if settles:
+            settled = {
+                "status": SessionStatus.SETTLED.value,
+                "used_seconds": cdr.duration,
+                "settled_at": cdr.created_at,
+                "updated_at": cdr.created_at,
+            }
+            changes = (cdr.session_id, settled)
+        return insert_cdr(self._conn, _cdr_values(cdr, path), _legs_values(cdr), settles=changes)
 
-    def by_session(self, session_id: str) -> Any | None:
+    def by_session(self, session_id: str) -> Cdr | None:
         return by_session(self._conn, session_id)
 
-    def legs_of(self, cdr_ids: Sequence[int]) -> dict[int, list[Any]]:
+    def legs_of(self, cdr_ids: Sequence[int]) -> dict[int, list[CdrLeg]]:
         return legs_of(self._conn, cdr_ids)
 
     def page(
@@ -158,7 +266,7 @@ class SqlCdrRepository:
         number: str | None,
         before_id: int | None,
         limit: int,
-    ) -> list[Any]:
+    ) -> list[Cdr]:
         return page(
             self._conn,
             path=path,

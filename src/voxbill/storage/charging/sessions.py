@@ -1,4 +1,8 @@
-"""SQL for charging sessions and open-call counters, on the caller's transaction.
+"""SQL for charging sessions and open-call counters, on the caller's transaction:
+:class:`SqlSessionRepository`, and the functions it runs (on a connection).
+
+A session row's JSON columns (levels, counted accounts, the vendor's frozen tariff) are
+decoded here, once per read, into a :class:`~voxbill.domain.sessions.ChargingSession`.
 
 Lock order (the system's, extended): a session row, then its hold rows, then balance
 rows (ascending), then counter rows (ascending). Sweepers claim expired sessions with
@@ -7,16 +11,22 @@ rows (ascending), then counter rows (ascending). Sweepers claim expired sessions
 
 from __future__ import annotations
 
+import json
 from collections import namedtuple
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Integer, bindparam, insert, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from voxbill.domain.accounts import Account
+from voxbill.domain.charging import SessionStatus
+from voxbill.domain.sessions import ChargingSession, SessionLevel
+from voxbill.services.charging.ports import SessionChange
 from voxbill.storage.accounts import repository as account_repository
+from voxbill.storage.ledger.books import account_book_key
 from voxbill.storage.ledger.holds import holds_by_reference
 from voxbill.storage.prepared import Prepared, among
 from voxbill.storage.schema.accounts import accounts
@@ -132,8 +142,70 @@ _INSERT_SESSION = Prepared(
 _UPDATES: dict[tuple[str, ...], Prepared] = {}
 
 
-def session(conn: Connection, session_id: str, *, lock: bool) -> Any | None:
-    return _SESSIONS[lock].first(conn, {"sid": session_id})
+def _level(stored: dict[str, Any]) -> SessionLevel:
+    max_cost = stored.get("max_cost")
+    return SessionLevel(
+        account_id=stored["account_id"],
+        plan=stored["plan"],
+        rate=Decimal(stored["rate"]),
+        currency=stored["currency"],
+        max_cost=None if max_cost is None else Decimal(max_cost),
+        tariff=stored.get("tariff"),
+        seller_id=stored.get("seller_id"),
+    )
+
+
+def _levels_json(levels: Sequence[SessionLevel]) -> str:
+    return json.dumps(
+        [
+            {
+                "account_id": lv.account_id,
+                "plan": lv.plan,
+                "rate": str(lv.rate),
+                "currency": lv.currency,
+                "max_cost": None if lv.max_cost is None else str(lv.max_cost),
+                **({} if lv.tariff is None else {"tariff": lv.tariff}),
+                "seller_id": lv.seller_id,
+            }
+            for lv in levels
+        ]
+    )
+
+
+def as_session(row: Any) -> ChargingSession:
+    """A session row, its JSON columns decoded."""
+    vendor_tariff = row.vendor_tariff
+    return ChargingSession(
+        session_id=row.session_id,
+        account_id=row.account_id,
+        caller=row.caller,
+        callee=row.callee,
+        interim=bool(row.interim),
+        status=SessionStatus(row.status),
+        started_at=row.started_at,
+        cap=row.cap,
+        max_duration=row.max_duration,
+        granted_seconds=row.granted_seconds,
+        used_seconds=row.used_seconds,
+        request_number=row.request_number,
+        levels=tuple(_level(lv) for lv in json.loads(row.levels)),
+        counted=tuple(json.loads(row.counted)),
+        expires_at=row.expires_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        settled_at=row.settled_at,
+        cdr_id=row.cdr_id,
+        vendor_id=row.vendor_id,
+        vendor_plan=row.vendor_plan,
+        vendor_tariff=None if vendor_tariff is None else json.loads(vendor_tariff),
+        sweep_attempts=row.sweep_attempts,
+        sweep_error=row.sweep_error,
+    )
+
+
+def session(conn: Connection, session_id: str, *, lock: bool) -> ChargingSession | None:
+    row = _SESSIONS[lock].first(conn, {"sid": session_id})
+    return None if row is None else as_session(row)
 
 
 def _row_type(fields: Sequence[str]) -> Any:
@@ -160,7 +232,9 @@ _SESSION_AND_HOLDS = Prepared(
 )
 
 
-def session_and_holds(conn: Connection, session_id: str) -> tuple[Any | None, list[Any]]:
+def session_and_holds(
+    conn: Connection, session_id: str
+) -> tuple[ChargingSession | None, list[Any]]:
     """A session and its holds by level, every row locked in the system's order (the
     session's, then its holds'): one statement on PostgreSQL, for a session that has
     holds (else, and on SQLite, :func:`session` then ``holds_by_reference``, both locking).
@@ -169,7 +243,7 @@ def session_and_holds(conn: Connection, session_id: str) -> tuple[Any | None, li
         rows = _SESSION_AND_HOLDS.rows(conn, {"sid": session_id})
         if rows:
             width = len(_SESSION_ROW._fields)
-            both = _SESSION_ROW._make(tuple(rows[0])[:width])
+            both = as_session(_SESSION_ROW._make(tuple(rows[0])[:width]))
             return both, [_HOLD_ROW._make(tuple(row)[width:]) for row in rows]
     alone = session(conn, session_id, lock=True)
     if alone is None:
@@ -177,12 +251,37 @@ def session_and_holds(conn: Connection, session_id: str) -> tuple[Any | None, li
     return alone, holds_by_reference(conn, session_id, lock=True)
 
 
-def insert_session(conn: Connection, values: dict[str, Any]) -> None:
-    """A new session; ``values`` has exactly the columns of ``_NEW_SESSION``."""
-    _INSERT_SESSION.run(conn, values)
+def insert_session(conn: Connection, new: ChargingSession) -> None:
+    """A new session (its settlement and sweep columns at their defaults)."""
+    _INSERT_SESSION.run(
+        conn,
+        {
+            "session_id": new.session_id,
+            "account_id": new.account_id,
+            "caller": new.caller,
+            "callee": new.callee,
+            "interim": new.interim,
+            "status": new.status.value,
+            "started_at": new.started_at,
+            "cap": new.cap,
+            "max_duration": new.max_duration,
+            "granted_seconds": new.granted_seconds,
+            "used_seconds": new.used_seconds,
+            "request_number": new.request_number,
+            "levels": _levels_json(new.levels),
+            "counted": json.dumps(list(new.counted)),
+            "vendor_id": new.vendor_id,
+            "vendor_plan": new.vendor_plan,
+            "vendor_tariff": None if new.vendor_tariff is None else json.dumps(new.vendor_tariff),
+            "expires_at": new.expires_at,
+            "created_at": new.created_at,
+            "updated_at": new.updated_at,
+        },
+    )
 
 
-def update_session(conn: Connection, session_id: str, **values: Any) -> None:
+def update_session(conn: Connection, session_id: str, **values: SessionChange) -> None:
+    """Set these columns of a session (``status``: a :class:`SessionStatus` value)."""
     names = tuple(sorted(values))
     statement = _UPDATES.get(names)
     if statement is None:
@@ -207,9 +306,10 @@ _CLAIM_EXPIRED = Prepared(
 )
 
 
-def claim_expired(conn: Connection, now: datetime) -> Any | None:
+def claim_expired(conn: Connection, now: datetime) -> ChargingSession | None:
     """One open session past its expiry, locked; sessions other nodes hold are skipped."""
-    return _CLAIM_EXPIRED.first(conn, {"now": now})
+    row = _CLAIM_EXPIRED.first(conn, {"now": now})
+    return None if row is None else as_session(row)
 
 
 def orphan_holds(conn: Connection, now: datetime, limit: int) -> list[Any]:
@@ -282,6 +382,23 @@ def open_calls(conn: Connection, account_ids: Iterable[int]) -> dict[int, int]:
     return {row.account_id: row.open_calls for row in _OPEN_CALLS.rows(conn, {"ids": ids})}
 
 
+_BALANCES = Prepared(
+    lambda d: select(ledger_books.c.key, ledger_books.c.balance, ledger_books.c.reserved).where(
+        among(ledger_books.c.key, "keys", d)
+    )
+)
+
+
+def balances(conn: Connection, owner_ids: Iterable[int]) -> dict[int, tuple[Decimal, Decimal]]:
+    """(balance, reserved) of the balance books of these balance owners (account ids), in
+    one unlocked query; an owner without a book yet is missing."""
+    keys = {account_book_key(i): i for i in owner_ids}
+    if not keys:
+        return {}
+    rows = _BALANCES.rows(conn, {"keys": sorted(keys)})
+    return {keys[r.key]: (r.balance, r.reserved) for r in rows}
+
+
 class SqlSessionRepository:
     """SessionRepository over one transaction's connection."""
 
@@ -298,19 +415,19 @@ class SqlSessionRepository:
     ) -> list[Account] | None:
         return chain_unless_started(self._conn, session_id, account_id, ancestors=ancestors)
 
-    def session(self, session_id: str, *, lock: bool) -> Any | None:
+    def session(self, session_id: str, *, lock: bool) -> ChargingSession | None:
         return session(self._conn, session_id, lock=lock)
 
-    def session_and_holds(self, session_id: str) -> tuple[Any | None, list[Any]]:
+    def session_and_holds(self, session_id: str) -> tuple[ChargingSession | None, list[Any]]:
         return session_and_holds(self._conn, session_id)
 
-    def insert_session(self, values: dict[str, Any]) -> None:
-        return insert_session(self._conn, values)
+    def insert_session(self, new: ChargingSession) -> None:
+        insert_session(self._conn, new)
 
-    def update_session(self, session_id: str, **values: Any) -> None:
-        return update_session(self._conn, session_id, **values)
+    def update_session(self, session_id: str, **values: SessionChange) -> None:
+        update_session(self._conn, session_id, **values)
 
-    def claim_expired(self, now: datetime) -> Any | None:
+    def claim_expired(self, now: datetime) -> ChargingSession | None:
         return claim_expired(self._conn, now)
 
     def orphan_holds(self, now: datetime, limit: int) -> list[Any]:
@@ -320,7 +437,10 @@ class SqlSessionRepository:
         return lock_counters(self._conn, account_ids)
 
     def add_open_calls(self, account_ids: Iterable[int], delta: int) -> None:
-        return add_open_calls(self._conn, account_ids, delta)
+        add_open_calls(self._conn, account_ids, delta)
 
     def open_calls(self, account_ids: Iterable[int]) -> dict[int, int]:
         return open_calls(self._conn, account_ids)
+
+    def balances(self, owner_ids: Iterable[int]) -> dict[int, tuple[Decimal, Decimal]]:
+        return balances(self._conn, owner_ids)
