@@ -105,6 +105,10 @@ class SipServer:
         log.info("SIP redirect server on %s:%s (UDP and TCP)", self._host, port)
 
     @property
+    def host(self) -> str:
+        return self._host
+
+    @property
     def port(self) -> int:
         return self._port
 
