@@ -91,11 +91,17 @@ class NetworkNotAllowed(InvalidInput):
     code = "network_not_allowed"
 
 
+UNSTORABLE = "a value in the request cannot be stored"
+
+
 class UnstorableValue(InvalidInput):
     """A value every check let through that the database refuses (out of a column's
     range, say): bad input, answered as ``invalid_input``, never an internal error."""
 
     code = "invalid_input"
+
+    def __init__(self, message: str = UNSTORABLE) -> None:
+        super().__init__(message)
 
 
 class NotFound(VoxbillError):
