@@ -18,9 +18,9 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from voxbill.domain.errors import InvalidInput
-from voxbill.protocols.connections import Gate
 from voxbill.protocols.listener_thread import ListenerThread
 from voxbill.protocols.peers import source_address
+from voxbill.serving.connections import Gate
 
 from .gy import GyHandler
 from .options import DiameterOptions

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from voxbill.bootstrap import Container
 from voxbill.domain.errors import InvalidInput
-from voxbill.protocols.connections import READ_TIMEOUT_SECONDS, ConnectionLimits
 from voxbill.protocols.listener_thread import ListenerThread
 from voxbill.protocols.peers import Peers
 from voxbill.protocols.session_scope import scope_of
 from voxbill.protocols.sip.door import RedirectDoor
 from voxbill.protocols.sip.server import SipServer
+from voxbill.serving.connections import READ_TIMEOUT_SECONDS, ConnectionLimits
 from voxbill.settings import Settings
 
 SETTING = "VOXBILL_SIP_PEERS"
