@@ -62,3 +62,26 @@ def test_serve_stops_with_one_line_when_a_door_port_is_taken(
     assert line == (
         f"error: {door} cannot listen on {where}: address already in use [port_unavailable]"
     )
+
+
+def test_serve_with_sip_processes_stops_with_one_line_when_the_port_is_taken(
+    voxbill_env: dict[str, str], tmp_path: Path
+) -> None:
+    runner(voxbill_env, tmp_path)("init", "--operator", "Acme", "--json", check=True)
+    port = free_udp_pair()
+    args = ["serve", "--host", "127.0.0.1", "--port", str(free_port())]
+    args += ["--sip", str(port), "--sip-processes", "2"]
+    with holding(socket.SOCK_DGRAM, port):
+        refused = subprocess.run(
+            [str(VOXBILL), *args],
+            env=voxbill_env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert refused.returncode == 1, refused.stderr
+    last = refused.stderr.strip().splitlines()[-1]  # after the failed process's own log
+    assert last.startswith(f"error: SIP cannot listen on 127.0.0.1:{port}: process voxbill-sip-")
+    assert last.endswith("[port_unavailable]")
