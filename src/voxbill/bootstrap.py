@@ -21,7 +21,7 @@ from voxbill.settings import Settings
 from voxbill.storage.access.redis_failures import make_auth_failures
 from voxbill.storage.database import Database, make_engine
 from voxbill.storage.messaging.redis_rate_limit import make_rate_limiter
-from voxbill.storage.migrate import upgrade
+from voxbill.storage.migrate import current_revision, upgrade
 from voxbill.storage.unit_of_work import SqlUnitOfWork
 
 
@@ -111,3 +111,8 @@ def build(settings: Settings | None = None, *, migrate: bool = False) -> Contain
         upgrade(engine)
     database = Database(engine, lock_timeout_seconds=settings.lock_timeout_seconds)
     return Container(settings=settings, db=database)
+
+
+def schema_revision(container: Container) -> str | None:
+    """The database's schema revision (None: never migrated), for ``voxbill db``."""
+    return current_revision(container.db.engine)

@@ -135,7 +135,9 @@ def test_a_value_the_database_refuses_is_a_422(
     tree: Tree, monkeypatch: pytest.MonkeyPatch, error: Exception
 ) -> None:
     def refuse(*_args: object, **_kwargs: object) -> None:
-        raise error
+        # the database's refusal arrives inside a transaction, where storage translates it
+        with tree.container.db.transaction(readonly=True):
+            raise error
 
     monkeypatch.setattr(tree.container.accounts, "visible", refuse)
     response = tree.client.get(url(tree.customer_a, "balance"), headers=tree.auth(tree.admin))

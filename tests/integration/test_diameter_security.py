@@ -22,10 +22,10 @@ from support.charging_world import UK, World, build_world
 from support.diameter_client import RawPeer, ccr, cer, diameter_server, frame, gy_client
 from voxbill.bootstrap import Container
 from voxbill.domain.errors import InvalidInput
-from voxbill.protocols.connections import ConnectionLimits
 from voxbill.protocols.diameter import DiameterOptions, diameter_thread
 from voxbill.protocols.diameter.options import PEERS_SETTING
 from voxbill.protocols.peers import Peers
+from voxbill.serving.connections import ConnectionLimits
 
 ANI = "441000000001"
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

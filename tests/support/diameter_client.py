@@ -30,10 +30,10 @@ from diameter.node import Node
 from diameter.node.application import SimpleThreadingApplication
 
 from voxbill.bootstrap import Container
-from voxbill.protocols.connections import ConnectionLimits
 from voxbill.protocols.diameter import DiameterOptions, diameter_thread
 from voxbill.protocols.diameter.options import PEERS_SETTING, parse_hosts
 from voxbill.protocols.peers import Peers
+from voxbill.serving.connections import ConnectionLimits
 
 SERVER_HOST = "ocs.voxbill.test"
 SERVER_REALM = "voxbill.test"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from voxbill.domain.errors import InvalidInput
-from voxbill.protocols.connections import ConnectionLimits, Gate
 from voxbill.protocols.peers import Peers
+from voxbill.serving.connections import ConnectionLimits, Gate
 
 
 def test_empty_setting_is_loopback_only() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from pyrad.packet import AccessRequest, AccountingRequest, AcctPacket, AuthPacket
 
+from voxbill.outcomes import known_reasons, refusal_for
 from voxbill.protocols.radius.attributes import (
     AcctStatus,
     accept_attributes,
@@ -20,7 +21,6 @@ from voxbill.protocols.radius.attributes import (
     reject_attributes,
 )
 from voxbill.protocols.radius.codec import Request, decode_request, dictionary
-from voxbill.protocols.refusals import known_reasons, refusal_for
 from voxbill.services.charging.service import Authorization, CallerId
 
 SECRET = b"s3cret"

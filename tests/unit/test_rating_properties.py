@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from voxbill.domain.errors import InvalidMoney
-from voxbill.domain.money import Money, RoundingMethod, to_decimal
+from voxbill.domain.money import RoundingMethod, to_decimal
 from voxbill.domain.rates import Rate, RatePlan
 from voxbill.domain.rating import Tariff, billed_seconds
 from voxbill.domain.time_profile import parse_time_profile
@@ -185,8 +185,6 @@ def test_max_duration_of_the_cost_of_a_boundary_reaches_it(rate: Rate, available
 def test_floats_are_refused_as_money(value: float) -> None:
     with pytest.raises(InvalidMoney):
         to_decimal(value)
-    with pytest.raises(InvalidMoney):
-        Money.of(value, "EUR")
 
 
 @PROPERTY

@@ -17,12 +17,12 @@ from contextlib import ExitStack, contextmanager
 
 import pytest
 
-from voxbill.protocols.connections import ConnectionLimits
 from voxbill.protocols.peers import Peers
 from voxbill.protocols.sip.door import Answer, RedirectDoor
 from voxbill.protocols.sip.message import SipRequest
 from voxbill.protocols.sip.running import SipThread
 from voxbill.protocols.sip.server import SipServer
+from voxbill.serving.connections import ConnectionLimits
 
 DEADLINE = 20.0
 

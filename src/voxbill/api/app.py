@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import Depends, FastAPI
-from sqlalchemy import text
 
 from voxbill import __version__
 from voxbill.api import fast_lane, guard, problems
@@ -41,8 +40,7 @@ def create_app(container: Container) -> FastAPI:
 
     @app.get(f"{API_PREFIX}/health", response_model=Health, tags=["health"])
     def health(container: ContainerDep) -> Health:
-        with container.db.transaction(readonly=True) as conn:
-            conn.execute(text("SELECT 1"))
+        container.db.ping()
         return Health(status="ok", database=container.db.dialect, version=__version__)
 
     # Routes are matched in order, one by one: the switches' endpoints (calls, SMS)

@@ -13,7 +13,7 @@ httptools protocol with three additions, closes those:
   does not extend it);
 * a head may not exceed ``http_max_header_bytes`` (431, then closed);
 * connections at once, in all and per source address (``http_max_connections``,
-  ``http_max_per_source``), are capped by a :class:`~voxbill.protocols.connections.Gate`:
+  ``http_max_per_source``), are capped by a :class:`~voxbill.serving.connections.Gate`:
   one over a cap is closed before anything is read from it. The source is the TCP peer:
   behind a load balancer that is the balancer, so raise the per-source cap there.
 
@@ -29,7 +29,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from voxbill.protocols.connections import ConnectionLimits, Gate
+from voxbill.serving.connections import ConnectionLimits, Gate
 from voxbill.settings import Settings
 
 _HEAD_TOO_LARGE_TEXT = b"the request head is over the size limit\n"

@@ -1,4 +1,4 @@
-"""problem+json for every error: one table from voxbill error codes to HTTP status."""
+"""problem+json for every error; the statuses come from the one table, :mod:`voxbill.outcomes`."""
 
 from __future__ import annotations
 
@@ -9,39 +9,15 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from voxbill.domain import errors
+from voxbill.domain.errors import UNSTORABLE
+from voxbill.outcomes import http_status_for
 
 PROBLEM_JSON = "application/problem+json"
 
 log = logging.getLogger(__name__)
-
-_STATUS: dict[type[errors.VoxbillError], int] = {
-    errors.InvalidInput: 422,
-    errors.NotFound: 404,
-    errors.NoRate: 404,
-    errors.Conflict: 409,
-    errors.Refused: 403,
-    errors.AccountingError: 422,
-    errors.Unauthorized: 401,
-    errors.Forbidden: 403,
-}
-
-#: Codes whose status differs from their class's (subclasses defined elsewhere).
-_STATUS_BY_CODE: dict[str, int] = {
-    "insufficient_funds": 402,
-    "no_rate": 404,
-    "invalid_number": 422,
-    "concurrency_limit": 429,
-    "rate_limited": 429,
-    "idempotency_conflict": 409,
-    "database_busy": 503,
-    "rate_limiter_unavailable": 503,
-    "too_many_pin_failures": 429,
-    "pin_busy": 503,
-}
 
 _PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -84,18 +60,6 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def status_for(error: errors.VoxbillError) -> int:
-    explicit = getattr(error, "http_status", None)
-    if isinstance(explicit, int):
-        return explicit
-    if error.code in _STATUS_BY_CODE:
-        return _STATUS_BY_CODE[error.code]
-    for cls in type(error).__mro__:
-        if cls in _STATUS:
-            return _STATUS[cls]
-    return 400 if isinstance(error, errors.VoxbillError) else 500
-
-
 def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
     body = {
         "type": f"https://voxbill.dev/problems/{code}",
@@ -108,16 +72,27 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
+def _log_unstorable(request: Request, exc: BaseException) -> None:
+    log.warning(
+        "%s %s: refused a value the database cannot store: %s",
+        request.method,
+        request.url.path,
+        exc,
+    )
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.VoxbillError)
-    async def _voxbill(_request: Request, exc: errors.VoxbillError) -> JSONResponse:
+    async def _voxbill(request: Request, exc: errors.VoxbillError) -> JSONResponse:
+        if isinstance(exc, errors.UnstorableValue):
+            _log_unstorable(request, exc.__cause__ or exc)
         extra: dict[str, Any] = {}
         if isinstance(exc, errors.RateDeckError) and exc.problems:
             extra["errors"] = [{"line": line, "message": msg} for line, msg in exc.problems[:100]]
         reason = getattr(exc, "reason", None)
         if isinstance(reason, str):  # a refused call: the reason a switch maps
             extra["reason"] = reason
-        response = problem(status_for(exc), exc.code, exc.message, **extra)
+        response = problem(http_status_for(exc), exc.code, exc.message, **extra)
         if isinstance(exc, errors.RateLimited):
             response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
         return response
@@ -145,18 +120,13 @@ def install(app: FastAPI) -> None:
         }.get(exc.status_code, "http_error")
         return problem(exc.status_code, code, str(exc.detail))
 
-    @app.exception_handler(DataError)
     @app.exception_handler(OverflowError)
     async def _unstorable(request: Request, exc: Exception) -> JSONResponse:
-        # a safety net: input every check let through that the database (PostgreSQL's
-        # DataError) or the sqlite3 driver (OverflowError) refuses is bad input, not a 500
-        log.warning(
-            "%s %s: refused a value the database cannot store: %s",
-            request.method,
-            request.url.path,
-            exc,
-        )
-        return problem(422, "invalid_input", "a value in the request cannot be stored")
+        # a safety net: input every check let through that the sqlite3 driver refuses
+        # (OverflowError) is bad input, not a 500; the database's own refusal (DataError)
+        # arrives as errors.UnstorableValue, translated by storage
+        _log_unstorable(request, exc)
+        return problem(422, "invalid_input", UNSTORABLE)
 
     @app.exception_handler(Exception)
     async def _internal(_request: Request, _exc: Exception) -> JSONResponse:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from voxbill import __version__
-from voxbill.bootstrap import build
+from voxbill.bootstrap import build, schema_revision
 from voxbill.cli import accounts as accounts_cli
 from voxbill.cli import fx as fx_cli
 from voxbill.cli import identifiers as identifiers_cli
@@ -49,11 +49,9 @@ def _root(
 @guarded
 def db_upgrade() -> None:
     """Apply all migrations to the configured database (VOXBILL_DATABASE_URL)."""
-    from voxbill.storage.migrate import current_revision
-
     container = build(migrate=True)
     try:
-        revision = current_revision(container.db.engine)
+        revision = schema_revision(container)
     finally:
         container.close()
     console.print(f"database at revision {revision}", markup=False)

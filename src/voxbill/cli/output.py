@@ -1,4 +1,5 @@
-"""How the CLI speaks: one clear stderr line per error, and stable exit statuses."""
+"""How the CLI speaks: one clear stderr line per error, and stable exit statuses (from the
+one table, :mod:`voxbill.outcomes`)."""
 
 from __future__ import annotations
 
@@ -12,19 +13,23 @@ import typer
 from rich.console import Console
 
 from voxbill.domain import errors
+from voxbill.outcomes import EXIT_BAD_INPUT, EXIT_OK, EXIT_REFUSED, exit_code_for
 
-EXIT_OK = 0
-EXIT_REFUSED = 1
-EXIT_BAD_INPUT = 2
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_OK",
+    "EXIT_REFUSED",
+    "cli_errors",
+    "console",
+    "err_console",
+    "exit_code_for",
+    "fail",
+    "guarded",
+    "print_json",
+]
 
 console = Console(stderr=False, highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def exit_code_for(error: errors.VoxbillError) -> int:
-    if isinstance(error, errors.InvalidInput | errors.UnknownRatePlan):
-        return EXIT_BAD_INPUT
-    return EXIT_REFUSED
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:

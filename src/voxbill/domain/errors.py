@@ -1,7 +1,8 @@
 """The one error tree of voxbill.
 
 Every error a user or a switch can see derives from :class:`VoxbillError` and carries a
-stable ``code``; one place per door (HTTP, SIP, RADIUS, CLI) maps codes to its statuses::
+stable ``code``; one table (:mod:`voxbill.outcomes`) maps each code to the HTTP status,
+SIP status, RADIUS reply, Diameter result and CLI exit code every door answers::
 
     VoxbillError
     ├── InvalidInput                 code=invalid_input      (bad request data)
@@ -9,7 +10,8 @@ stable ``code``; one place per door (HTTP, SIP, RADIUS, CLI) maps codes to its s
     │   ├── InvalidNumber            code=invalid_number
     │   ├── InvalidTimeProfile       code=invalid_time_profile
     │   ├── RateDeckError            code=invalid_rate_deck  (carries line numbers)
-    │   └── NetworkNotAllowed        code=network_not_allowed (a catch-all IP identifier)
+    │   ├── NetworkNotAllowed        code=network_not_allowed (a catch-all IP identifier)
+    │   └── UnstorableValue          code=invalid_input      (a value the database refuses)
     ├── NotFound                     code=not_found
     │   ├── NoRate                   code=no_rate
     │   └── UnknownRatePlan          code=unknown_rate_plan
@@ -30,6 +32,8 @@ stable ``code``; one place per door (HTTP, SIP, RADIUS, CLI) maps codes to its s
     ├── Forbidden                    code=forbidden          (known caller, not allowed)
     │   └── AccountNotActive         code=account_not_active (key of a blocked/suspended chain)
     ├── UnknownSchema                code=unknown_schema     (database newer than this code)
+    ├── DatabaseBusy                 code=database_busy      (a lock not had in time: retry)
+    ├── PortUnavailable              code=port_unavailable   (a door cannot listen)
     └── AccountingError              code=accounting_error
         ├── ZeroAmountError          code=zero_amount
         ├── UnbalancedTransaction    code=unbalanced_transaction
@@ -85,6 +89,19 @@ class NetworkNotAllowed(InvalidInput):
     a network wider than the allowed minimum, loopback, multicast, unspecified)."""
 
     code = "network_not_allowed"
+
+
+UNSTORABLE = "a value in the request cannot be stored"
+
+
+class UnstorableValue(InvalidInput):
+    """A value every check let through that the database refuses (out of a column's
+    range, say): bad input, answered as ``invalid_input``, never an internal error."""
+
+    code = "invalid_input"
+
+    def __init__(self, message: str = UNSTORABLE) -> None:
+        super().__init__(message)
 
 
 class NotFound(VoxbillError):
@@ -226,3 +243,10 @@ class DatabaseBusy(VoxbillError):
     """A lock could not be had in time; the request changed nothing and may be retried."""
 
     code = "database_busy"
+
+
+class PortUnavailable(VoxbillError):
+    """A protocol door could not listen on its address (the port is taken, say):
+    ``voxbill serve`` stops with one line naming the door and the address."""
+
+    code = "port_unavailable"

@@ -1,4 +1,4 @@
-"""Exact money: one way to make a Decimal, one rounding function, a Money value type.
+"""Exact money: one way to make a Decimal, one rounding function, splits that add up.
 
 Floats are refused on sight ("never use floating point in an accounting system").
 Amounts keep full precision until a rounding rule is applied, once, at the end.
@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import decimal
 import re
-from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Final
 
-from voxbill.domain.errors import CurrencyMismatch, InvalidMoney
+from voxbill.domain.errors import InvalidMoney
 
 #: Context for all money arithmetic: wide enough that no intermediate result rounds.
 MONEY_CONTEXT: Final = decimal.Context(
@@ -198,66 +197,3 @@ def ratio_split(amount: Decimal, ratios: list[int], places: int) -> list[Decimal
     for i in remainders[: units - sum(shares)]:
         shares[i] += 1
     return [Decimal(sign * s) * unit for s in shares]
-
-
-@dataclass(frozen=True, slots=True)
-class Money:
-    """An exact amount in one currency."""
-
-    amount: Decimal
-    currency: str
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.amount, Decimal):
-            object.__setattr__(self, "amount", to_decimal(self.amount))
-        elif not self.amount.is_finite():
-            raise InvalidMoney("amount must be finite")
-
-    @classmethod
-    def of(cls, value: object, currency: str) -> Money:
-        return cls(to_decimal(value), normalize_currency(currency))
-
-    @classmethod
-    def zero(cls, currency: str) -> Money:
-        return cls(ZERO, currency)
-
-    def _same(self, other: Money) -> None:
-        if self.currency != other.currency:
-            raise CurrencyMismatch(f"cannot combine {self.currency} with {other.currency}")
-
-    def __add__(self, other: Money) -> Money:
-        self._same(other)
-        return Money(self.amount + other.amount, self.currency)
-
-    def __sub__(self, other: Money) -> Money:
-        self._same(other)
-        return Money(self.amount - other.amount, self.currency)
-
-    def __neg__(self) -> Money:
-        return Money(-self.amount, self.currency)
-
-    def __lt__(self, other: Money) -> bool:
-        self._same(other)
-        return self.amount < other.amount
-
-    def __le__(self, other: Money) -> bool:
-        self._same(other)
-        return self.amount <= other.amount
-
-    def __gt__(self, other: Money) -> bool:
-        self._same(other)
-        return self.amount > other.amount
-
-    def __ge__(self, other: Money) -> bool:
-        self._same(other)
-        return self.amount >= other.amount
-
-    def rounded(
-        self, places: int | None = None, method: RoundingMethod = RoundingMethod.HALF_UP
-    ) -> Money:
-        """Round by a rule; without ``places``, to the currency's minor unit."""
-        digits = currency_places(self.currency) if places is None else places
-        return Money(round_amount(self.amount, digits, method), self.currency)
-
-    def __str__(self) -> str:
-        return f"{canonical(self.amount)} {self.currency}"

@@ -2,5 +2,5 @@
 
 Each door translates a wire message into a call on ``ChargingService`` and its answer
 back; none touches tables. Refusals map to each protocol's status in one table
-(:mod:`voxbill.protocols.refusals`).
+(:mod:`voxbill.outcomes`).
 """

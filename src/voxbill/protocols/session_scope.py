@@ -9,18 +9,19 @@ update or a stop, and tells it :meth:`SessionScope.remember` after a start it ma
 What it costs: nothing for a session started through this door on this node (it is
 remembered at its start); else the session's account (charging's cache: one read by
 key when cold) and whether that account lies in the operator's subtree (the accounts'
-short cache: one read by key when cold). A yes is remembered, bounded (LRU): a session
-never changes account and an account never changes operator. An unknown session is
-allowed: charging answers ``unknown_session``, or the RADIUS door starts it late under
-the peer's own operator.
+short cache: one read by key when cold). A yes is remembered, bounded (a
+``cachetools.LRUCache``): a session never changes account and an account never
+changes operator. An unknown session is allowed: charging answers ``unknown_session``,
+or the RADIUS door starts it late under the peer's own operator.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
+
+from cachetools import LRUCache
 
 from voxbill.domain.access import Principal, Role
 from voxbill.domain.accounts import root_path
@@ -42,8 +43,7 @@ class SessionScope:
     ) -> None:
         self._session_account = session_account
         self._owns = owns
-        self._size = size
-        self._known: OrderedDict[tuple[str, int], None] = OrderedDict()
+        self._known: LRUCache[tuple[str, int], bool] = LRUCache(size)
         self._lock = threading.Lock()
 
     def remember(self, session_id: str, operator_id: int | None) -> None:
@@ -52,18 +52,14 @@ class SessionScope:
             return
         key = (session_id, operator_id)
         with self._lock:
-            self._known[key] = None
-            self._known.move_to_end(key)
-            while len(self._known) > self._size:
-                self._known.popitem(last=False)
+            self._known[key] = True
 
     def allows(self, session_id: str, operator_id: int | None) -> bool:
         """False only for a session that exists and belongs to another operator."""
         if operator_id is None:
             return True  # an unbound door (tests over fakes): nothing to scope by
         with self._lock:
-            if (session_id, operator_id) in self._known:
-                self._known.move_to_end((session_id, operator_id))
+            if self._known.get((session_id, operator_id)):  # a hit is the most recent again
                 return True
         account_id = self._session_account(session_id)
         if account_id is None:

@@ -8,9 +8,12 @@ Balances, holds and open-call counts are never read from here.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
+
+from cachetools import FIFOCache
 
 from voxbill.serving import warm
 
@@ -22,8 +25,12 @@ class TtlCache(Generic[K, V]):
     """``get(key, load)``: the value loaded at most ``ttl`` seconds ago, else ``load()``
     (inside :func:`voxbill.serving.warm.only_warm`: :class:`~voxbill.serving.warm.Cold` instead).
 
-    Thread-safe by the GIL's atomic dict operations: two threads may both load a missing
-    key, which costs a query, never a wrong answer. ``ttl`` <= 0 disables caching.
+    Over ``cachetools.FIFOCache`` holding ``(expires, value)``: at most ``max_entries``,
+    the oldest loaded dropped first. Not ``cachetools.TTLCache``, which reorders its
+    entries on every read (about 1 us a lookup, several lookups per call on the hot
+    path). Reads take no lock (one dict lookup); writes do, as cachetools' are not
+    atomic. Two threads may both load a missing key, which costs a query, never a wrong
+    answer. ``ttl`` <= 0 disables caching.
     """
 
     def __init__(
@@ -34,36 +41,43 @@ class TtlCache(Generic[K, V]):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._ttl = ttl
-        self._max = max_entries
         self._clock = clock
-        self._entries: dict[K, tuple[float, V]] = {}
+        self._entries: FIFOCache[K, tuple[float, V]] = FIFOCache(max_entries)
+        self._writing = threading.Lock()
+
+    def _live(self, key: K) -> tuple[float, V] | None:
+        try:
+            found = self._entries[key]
+        except KeyError:
+            return None
+        return found if self._clock() < found[0] else None
 
     def get(self, key: K, load: Callable[[], V]) -> V:
         if self._ttl <= 0:
             warm.require_warm("a load: caching is off")
             return load()
-        now = self._clock()
-        found = self._entries.get(key)
-        if found is not None and now < found[0]:
+        found = self._live(key)
+        if found is not None:
             return found[1]
         warm.require_warm("a cache entry to load")
         value = load()
-        if len(self._entries) >= self._max:
-            self._entries.clear()  # crude bound: a burst of misses, never stale data
-        self._entries[key] = (now + self._ttl, value)
+        self.put(key, value)
         return value
 
     def peek(self, key: K) -> V | None:
         """The live entry, or None; never loads."""
-        found = self._entries.get(key)
-        return found[1] if found is not None and self._clock() < found[0] else None
+        found = self._live(key)
+        return found[1] if found is not None else None
 
     def put(self, key: K, value: V) -> None:
         if self._ttl > 0:
-            self._entries[key] = (self._clock() + self._ttl, value)
+            with self._writing:
+                self._entries[key] = (self._clock() + self._ttl, value)
 
     def forget(self, key: K) -> None:
-        self._entries.pop(key, None)
+        with self._writing:
+            self._entries.pop(key, None)
 
     def clear(self) -> None:
-        self._entries.clear()
+        with self._writing:
+            self._entries.clear()

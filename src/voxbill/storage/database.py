@@ -10,12 +10,12 @@ from contextlib import contextmanager
 from typing import Any
 
 from psycopg.pq import TransactionStatus
-from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import InvalidatePoolError, StatementError
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DataError, InvalidatePoolError, StatementError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.pool import NullPool
 
-from voxbill.domain.errors import DatabaseBusy, VoxbillError
+from voxbill.domain.errors import DatabaseBusy, UnstorableValue, VoxbillError
 from voxbill.serving import warm
 from voxbill.storage.prepared import uncounted
 
@@ -189,6 +189,9 @@ class Database:
                     conn = conn.execution_options(voxbill_readonly=True)
                 with conn.begin():
                     yield conn
+        except DataError as exc:
+            # a value every check let through that the database refuses: bad input
+            raise UnstorableValue() from exc
         except StatementError as exc:
             # a refusal raised while binding a value (an amount out of range): the
             # voxbill error, not SQLAlchemy's wrapper, is what the doors map
@@ -229,6 +232,11 @@ class Database:
                         pool_timeout=0,
                     )
         return self._loop_reader
+
+    def ping(self) -> None:
+        """One round trip to the database (the health check); raises if it is gone."""
+        with self.transaction(readonly=True) as conn:
+            conn.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -5,7 +5,7 @@ it, CCR-T stops it at the total reported usage, CCR-Event with DIRECT_DEBITING c
 one message of CC-Service-Specific-Units segments. Used-Service-Unit is a delta since the
 last report: charging adds it to the session's stored usage, keyed by CC-Request-Number,
 so any node can answer any request of a session and a retransmission never adds twice.
-Refusals become Result-Codes through :mod:`voxbill.protocols.refusals`, the one table
+Refusals become Result-Codes through :mod:`voxbill.outcomes`, the one table
 every door shares.
 
 Every request is handled for the operator of the peer that sent it: its caller is
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Final, Protocol
 from voxbill.domain.access import Principal, Role
 from voxbill.domain.accounts import root_path
 from voxbill.domain.errors import InvalidInput, VoxbillError
-from voxbill.protocols.refusals import DIAMETER_SUCCESS, DIAMETER_UNABLE_TO_COMPLY, refusal_for
+from voxbill.outcomes import DIAMETER_SUCCESS, DIAMETER_UNABLE_TO_COMPLY, refusal_for
 from voxbill.protocols.session_scope import SessionScope, open_scope
 from voxbill.services.charging.service import (
     CallerId,

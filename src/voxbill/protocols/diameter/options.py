@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from voxbill.domain.errors import InvalidInput
-from voxbill.protocols.connections import ConnectionLimits
 from voxbill.protocols.peers import Peers
+from voxbill.serving.connections import ConnectionLimits
 from voxbill.settings import Settings
 
 PEERS_SETTING = "VOXBILL_DIAMETER_PEERS"

@@ -15,12 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from voxbill.domain.errors import InvalidInput
-from voxbill.protocols.connections import Gate
+from voxbill.protocols.listener_thread import ListenerThread
 from voxbill.protocols.peers import source_address
+from voxbill.serving.connections import Gate
 
 from .gy import GyHandler
 from .options import DiameterOptions
@@ -165,40 +165,16 @@ class _Connection:
                 raise ConnectionResetError("the peer does not read its answers") from None
 
 
-class DiameterThread:
+class DiameterThread(ListenerThread):
     """The listener in a daemon thread with its own event loop, beside uvicorn's."""
 
     def __init__(self, options: DiameterOptions, handler: GyHandler) -> None:
         self.server = DiameterServer(options, handler)  # refuses unbound peers, here
-        self._ready = threading.Event()
-        self._failure: BaseException | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread = threading.Thread(target=self._main, name="diameter", daemon=True)
         self.port = 0
+        super().__init__(
+            "Diameter", f"{options.host}:{options.port}", self._listen, self.server.close
+        )
 
-    def start(self) -> DiameterThread:
-        self._thread.start()
-        self._ready.wait(10)
-        if self._failure is not None:
-            raise self._failure
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-
-    def _main(self) -> None:
-        loop = self._loop = asyncio.new_event_loop()
-        try:
-            loop.run_until_complete(self.server.start())
-            self.port = self.server.port
-        except BaseException as exc:  # reported to start(): the port is taken, say
-            self._failure = exc
-            self._ready.set()
-            loop.close()
-            return
-        self._ready.set()
-        loop.run_forever()
-        loop.run_until_complete(self.server.close())
-        loop.close()
+    async def _listen(self) -> None:
+        await self.server.start()
+        self.port = self.server.port

@@ -4,40 +4,23 @@ A CCR with a Session-Id + CC-Request-Number already answered here, for a peer of
 same operator, gets that answer again (with or without the T flag); a peer of another
 operator never reads it. Charging is idempotent on its own (start by session id,
 usage deltas and updates by request number, a second stop replays the settlement) and
-keeps each session's usage in the database, so this bounded (LRU) memory is a fast path
-that keeps answers identical, never a truth: another node, or this one after a restart,
-answers the same request with the same effect.
+keeps each session's usage in the database, so this bounded memory (a
+``cachetools.LRUCache``) is a fast path that keeps answers identical, never a truth:
+another node, or this one after a restart, answers the same request with the same
+effect.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Final, Generic, TypeVar
 
+from cachetools import LRUCache
+
 _STRIPES: Final = 64
-K = TypeVar("K")
 V = TypeVar("V")
-
-
-class _Lru(Generic[K, V]):
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[K, V] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        found = self._items.get(key)
-        if found is not None:
-            self._items.move_to_end(key)
-        return found
-
-    def put(self, key: K, item: V) -> None:
-        self._items[key] = item
-        self._items.move_to_end(key)
-        while len(self._items) > self._size:
-            self._items.popitem(last=False)
 
 
 class SessionBook(Generic[V]):
@@ -47,7 +30,7 @@ class SessionBook(Generic[V]):
     def __init__(self, size: int = 200_000) -> None:
         self._guard = threading.Lock()
         self._stripes = [threading.Lock() for _ in range(_STRIPES)]
-        self._answers: _Lru[tuple[int | None, str, int], V] = _Lru(size)
+        self._answers: LRUCache[tuple[int | None, str, int], V] = LRUCache(size)
 
     @contextmanager
     def serialized(self, session_id: str) -> Iterator[None]:
@@ -62,4 +45,4 @@ class SessionBook(Generic[V]):
         self, session_id: str, number: int, answer: V, operator_id: int | None = None
     ) -> None:
         with self._guard:
-            self._answers.put((operator_id, session_id, number), answer)
+            self._answers[(operator_id, session_id, number)] = answer

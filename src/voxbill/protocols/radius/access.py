@@ -12,6 +12,7 @@ from dataclasses import replace
 from pyrad.packet import AccessAccept, AccessReject, StatusServer
 
 from voxbill.domain.errors import VoxbillError
+from voxbill.outcomes import refusal_for
 from voxbill.protocols.log_safe import printable
 from voxbill.protocols.radius import card_class
 from voxbill.protocols.radius.attributes import (
@@ -23,7 +24,6 @@ from voxbill.protocols.radius.attributes import (
 from voxbill.protocols.radius.clients import RadiusClient
 from voxbill.protocols.radius.codec import Request
 from voxbill.protocols.radius.port import Charging
-from voxbill.protocols.refusals import refusal_for
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from voxbill.protocols.refusals import Refusal
+from voxbill.outcomes import Refusal
 from voxbill.services.charging.service import Authorization, CallerId
 
 Attributes = list[tuple[str, Any]]

@@ -26,8 +26,8 @@ from decimal import Decimal
 
 from voxbill.domain.errors import InvalidInput, VoxbillError
 from voxbill.domain.routing import q_values
+from voxbill.outcomes import refusal_for
 from voxbill.protocols.log_safe import printable
-from voxbill.protocols.refusals import refusal_for
 from voxbill.protocols.session_scope import SessionScope
 from voxbill.protocols.sip.message import SipRequest
 from voxbill.services.charging.service import CallerId, ChargingRefused, ChargingService

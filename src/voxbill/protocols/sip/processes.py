@@ -20,9 +20,11 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.synchronize
 import os
+import time
 from multiprocessing.process import BaseProcess
 
 from voxbill.bootstrap import build
+from voxbill.domain.errors import PortUnavailable
 from voxbill.protocols.peers import Peers
 from voxbill.protocols.sip.running import SipThread, sip_server
 from voxbill.serving import heap
@@ -82,12 +84,15 @@ class SipProcesses:
             )
             process.start()
             self._processes.append((process, ready))
+        deadline = time.monotonic() + _READY_SECONDS
         for child, ready in self._processes:
-            if not ready.wait(_READY_SECONDS) or not child.is_alive():
+            while not ready.wait(0.1) and child.is_alive() and time.monotonic() < deadline:
+                pass  # a process that failed to bind is dead: no need to wait it out
+            if not ready.is_set() or not child.is_alive():
                 self.stop()
-                raise RuntimeError(
-                    f"SIP process {child.name} did not start listening on port "
-                    f"{self._port} (exit code {child.exitcode}); see its log above"
+                raise PortUnavailable(
+                    f"SIP cannot listen on {self._host}:{self._port}: process {child.name} "
+                    f"did not start (exit code {child.exitcode}); see its log above"
                 )
         return self
 

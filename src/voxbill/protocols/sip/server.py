@@ -14,7 +14,7 @@ once: a stranger learns nothing, not even that voxbill listens. The peer's opera
 scopes every lookup of the request. The match is one scan of a short list, per datagram
 or per connection, once per source address (then remembered).
 
-TCP connections pass a :class:`~voxbill.protocols.connections.Gate` (at most
+TCP connections pass a :class:`~voxbill.serving.connections.Gate` (at most
 ``max_connections`` at once, ``max_per_source`` from one address; over a cap the
 connection is closed unread), are closed after ``idle_timeout`` seconds without a
 byte between messages, when a started message is not complete ``read_timeout`` seconds
@@ -29,13 +29,13 @@ import logging
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
-from voxbill.protocols.connections import ConnectionLimits, Gate
 from voxbill.protocols.log_safe import printable
 from voxbill.protocols.peers import Peer, Peers
 from voxbill.protocols.sip import response
 from voxbill.protocols.sip.door import Answer, RedirectDoor
 from voxbill.protocols.sip.message import SipParseError, SipRequest, frame, parse_request
 from voxbill.protocols.sip.transactions import PENDING, Key, TransactionCache
+from voxbill.serving.connections import ConnectionLimits, Gate
 
 log = logging.getLogger(__name__)
 Source = tuple[str, int]
@@ -103,6 +103,10 @@ class SipServer:
                     raise
         self._port = port
         log.info("SIP redirect server on %s:%s (UDP and TCP)", self._host, port)
+
+    @property
+    def host(self) -> str:
+        return self._host
 
     @property
     def port(self) -> int:
