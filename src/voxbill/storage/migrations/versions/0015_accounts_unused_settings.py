@@ -1,0 +1,34 @@
+"""accounts: drop the settings stored and never used (``did_plan``, ``contacts``)
+
+Revision ID: 0015
+Revises: 0014
+
+``did_plan`` named a rate plan that nothing rated by (a number's inbound prices come
+with the number), and ``contacts`` a JSON object that nothing read (notifications go
+to subscriptions, each with its own channel and target). Both were accepted by the API
+and stored, promising what voxbill did not do: they leave the API and the table.
+``tax_profile`` stays: it names the profile an account's invoices apply (CONTRACT.md).
+
+Downgrade restores both columns empty (``did_plan`` NULL, ``contacts`` ``{}``); what
+they held is gone.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0015"
+down_revision = "0014"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("accounts", schema=None) as batch_op:
+        batch_op.drop_column("contacts")
+        batch_op.drop_column("did_plan")
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("accounts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("did_plan", sa.String(length=100), nullable=True))
+        batch_op.add_column(sa.Column("contacts", sa.Text(), server_default="{}", nullable=False))
