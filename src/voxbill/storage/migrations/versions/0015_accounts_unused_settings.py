@@ -3,11 +3,13 @@
 Revision ID: 0015
 Revises: 0014
 
-``did_plan`` named a rate plan that nothing rated by (a number's inbound prices come
-with the number), and ``contacts`` a JSON object that nothing read (notifications go
-to subscriptions, each with its own channel and target). Both were accepted by the API
-and stored, promising what voxbill did not do: they leave the API and the table.
-``tax_profile`` stays: it names the profile an account's invoices apply (CONTRACT.md).
+``did_plan`` named a rate plan that nothing rated by, and ``contacts`` a JSON object
+that nothing read. Both were accepted by the API and stored, promising what voxbill did
+not do: they leave the API and the table. What they stood for is planned another way
+(CONTRACT.md): a number's inbound prices come with the number (the DID import's
+``inbound_rate``), whom to tell about an account is a notification subscription (each
+with its own channel and target). ``tax_profile`` stays: CONTRACT.md names it (the tax
+profile an account's invoices apply).
 
 Downgrade restores both columns empty (``did_plan`` NULL, ``contacts`` ``{}``); what
 they held is gone.
