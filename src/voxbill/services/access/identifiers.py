@@ -46,10 +46,14 @@ from voxbill.services.unit_of_work import Transaction, UnitOfWork
 from voxbill.serving import warm
 from voxbill.settings import Settings
 
+# the records are the domain's (storage builds them); the doors import them from here too
 __all__ = ["CallerIdentifier", "IdentifiedCaller", "IdentifierService", "IdentifierType"]
 
 
 class IdentifierService:
+    """Registers, lists and deletes caller identifiers, and identifies the caller of
+    every call (cached for ``hot_cache_seconds``)."""
+
     def __init__(self, uow: UnitOfWork, settings: Settings) -> None:
         self._uow = uow
         self._settings = settings
