@@ -54,15 +54,15 @@ class Container:
         self.rate_import = RateImportService(self.db, on_change=self.rating.forget)
         self.ledger = LedgerService(self.uow, self.settings)
         self.accounts = AccountService(
-            self.db,
+            self.uow,
             funds_of=self.ledger.balance,
             cache_seconds=self.settings.hot_cache_seconds,
             on_change=self._accounts_changed,
         )
-        self.auth = AuthService(self.db, cache_seconds=self.settings.hot_cache_seconds)
+        self.auth = AuthService(self.uow, cache_seconds=self.settings.hot_cache_seconds)
         if self.auth_failures is None:
             self.auth_failures = make_auth_failures(self.settings)
-        self.identifiers = IdentifierService(self.db, self.settings)
+        self.identifiers = IdentifierService(self.uow, self.settings)
         self.rate_plans = RatePlanCatalog(self.db, self.rate_import)
         self.charging = ChargingService(
             self.uow,

@@ -50,12 +50,24 @@ def test_an_account_cannot_change_its_own_spending_settings(tree: Tree) -> None:
     assert snapshot(tree.container) == before
 
 
-def test_an_account_can_change_its_own_name_contacts_and_timezone(tree: Tree) -> None:
-    body = {"name": "A renamed", "contacts": {"email": "a@example.com"}, "timezone": "Europe/Paris"}
+def test_an_account_can_change_its_own_name_and_timezone(tree: Tree) -> None:
+    body = {"name": "A renamed", "timezone": "Europe/Paris"}
     response = patch(tree, tree.key_a, tree.reseller_a, body)
     assert response.status_code == 200, response.text
-    assert response.json()["contacts"] == {"email": "a@example.com"}
+    assert response.json()["name"] == "A renamed"
     assert response.json()["timezone"] == "Europe/Paris"
+
+
+def test_settings_nothing_used_are_not_accepted(tree: Tree) -> None:
+    """``contacts`` and ``did_plan`` were stored and never used (issue 11): gone from the
+    API, refused like any unknown field, and absent from what an account reads."""
+    before = snapshot(tree.container)
+    for body in ({"contacts": {"email": "a@example.com"}}, {"did_plan": "retail"}):
+        response = patch(tree, tree.key_a, tree.customer_a, body)
+        assert response.status_code == 422, (body, response.text)
+    assert snapshot(tree.container) == before
+    read = tree.client.get(f"/api/v1/accounts/{tree.customer_a}", headers=tree.auth(tree.key_a))
+    assert not {"contacts", "did_plan"} & set(read.json())
 
 
 def test_a_parent_sets_credit_and_blocks_its_child(tree: Tree) -> None:

@@ -23,7 +23,7 @@ from voxbill.domain.errors import Unauthorized
 from voxbill.services.access.failures import InProcessAuthFailures
 from voxbill.services.access.identifiers import IdentifierType
 from voxbill.settings import Settings
-from voxbill.storage.access import api_keys as auth_repository
+from voxbill.storage.access.api_keys import SqlAccessRepository
 
 DEADLINE = 60.0
 
@@ -192,9 +192,9 @@ def test_a_mint_in_flight_when_its_key_is_revoked_is_revoked_too(tree: Tree) -> 
     system = Principal(tree.root, f"/{tree.root}/", Role.ADMIN)
     with container.db.engine.connect() as conn:
         minting = conn.begin()
-        assert auth_repository.lock_live_key(conn, tree.key_a_id)
-        raced = auth_repository.insert_key(
-            conn,
+        keys = SqlAccessRepository(conn)
+        assert keys.lock_live_key(tree.key_a_id)
+        raced = keys.insert_key(
             account_id=tree.customer_a,
             role=Role.CUSTOMER,
             prefix="vbk_race0000",
@@ -209,8 +209,8 @@ def test_a_mint_in_flight_when_its_key_is_revoked_is_revoked_too(tree: Tree) -> 
     thread.join(DEADLINE)
     assert len(outcome) == 1
     assert not isinstance(outcome[0], Exception), outcome
-    with container.db.transaction(readonly=True) as conn:
-        raced_row = auth_repository.key_by_id(conn, raced.id)
+    with container.uow.transaction(readonly=True) as tx:
+        raced_row = tx.access.key_by_id(raced.id)
     assert raced_row is not None
     assert raced_row[0].revoked_at is not None
 
@@ -224,7 +224,7 @@ def test_a_mint_waiting_on_a_revocation_mints_nothing(tree: Tree) -> None:
     principal = container.auth.authenticate(tree.key_a)
     with container.db.engine.connect() as conn:
         revoking = conn.begin()
-        assert auth_repository.revoke_key(conn, tree.key_a_id) == 1
+        assert SqlAccessRepository(conn).revoke_key(tree.key_a_id) == 1
         thread, outcome = _in_thread(
             lambda: container.auth.issue(principal, tree.customer_a, Role.CUSTOMER)
         )
@@ -233,7 +233,7 @@ def test_a_mint_waiting_on_a_revocation_mints_nothing(tree: Tree) -> None:
     thread.join(DEADLINE)
     assert len(outcome) == 1
     assert isinstance(outcome[0], Unauthorized), outcome
-    with container.db.transaction(readonly=True) as conn:
-        keys = auth_repository.keys_of(conn, tree.customer_a)
+    with container.uow.transaction(readonly=True) as tx:
+        keys = tx.access.keys_of(tree.customer_a)
     assert all(k.revoked_at is None for k in keys)  # only the tree's own, unrevoked
     assert len(keys) == 1

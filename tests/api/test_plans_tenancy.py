@@ -165,7 +165,7 @@ def test_assigning_another_operators_plan_is_refused_as_a_name_no_plan_has(
     hidden, never = create("a-retail"), create("zz-never")
     assert hidden.status_code == 422, hidden.text
     _same_refusal(hidden, never, "a-retail", "zz-never")
-    for field in ("rate_plan", "sms_plan", "did_plan"):
+    for field in ("rate_plan", "sms_plan"):
         _same_refusal(patch(field, "a-retail"), patch(field, "zz-never"), "a-retail", "zz-never")
     assert snapshot(tree.container) == before
     # once Globex has its own plan of that name, it assigns that one

@@ -52,7 +52,6 @@ def open_account(
                 shared_balance=shared,
                 cutoff_mode="none",
                 timezone="UTC",
-                contacts="{}",
                 created_at=now,
                 updated_at=now,
             )

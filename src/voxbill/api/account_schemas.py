@@ -11,7 +11,7 @@ from voxbill.api.schemas import AmountStr, DecimalStr, PlainText, shown, shown_o
 from voxbill.domain.access import ApiKeyRecord, Role
 from voxbill.domain.accounts import Account, AccountKind, AccountStatus, Billing, CutoffMode
 from voxbill.domain.errors import InvalidInput
-from voxbill.services.access.identifiers import CallerIdentifier, IdentifierType
+from voxbill.domain.identifiers import CallerIdentifier, IdentifierType
 from voxbill.services.access.keys import IssuedKey
 
 MAX_ID = 2**31 - 1
@@ -20,13 +20,6 @@ Count = Annotated[int, Field(ge=0, le=MAX_ID)]
 Name = Annotated[PlainText, StringConstraints(min_length=1, max_length=200)]
 PlanName = Annotated[PlainText, StringConstraints(min_length=1, max_length=100)]
 Zone = Annotated[PlainText, StringConstraints(min_length=1, max_length=64)]
-Contacts = Annotated[
-    dict[
-        Annotated[PlainText, StringConstraints(min_length=1, max_length=50)],
-        Annotated[PlainText, StringConstraints(max_length=500)],
-    ],
-    Field(max_length=20),
-]
 CreatableKind = Literal["reseller", "customer", "user", "card", "vendor"]
 
 
@@ -48,10 +41,10 @@ class _Settings(BaseModel):
     message_rate_limit: Count | None = None
     rate_plan: PlanName | None = None
     sms_plan: PlanName | None = None
-    did_plan: PlanName | None = None
     timezone: Zone | None = None
-    tax_profile: Annotated[PlainText, StringConstraints(max_length=64)] | None = None
-    contacts: Contacts | None = None
+    tax_profile: Annotated[PlainText, StringConstraints(max_length=64)] | None = Field(
+        default=None, description="the tax profile the account's invoices apply"
+    )
 
 
 class AccountCreate(_Settings):
@@ -78,7 +71,7 @@ class AccountUpdate(_Settings):
 
     def changes(self) -> dict[str, object]:
         required = {"name", "status", "parent_id", "billing", "credit_limit", "block_balance"}
-        required |= {"shared_balance", "cutoff_mode", "timezone", "contacts"}
+        required |= {"shared_balance", "cutoff_mode", "timezone"}
         given = self.model_dump(exclude_unset=True)
         nulls = sorted(k for k, v in given.items() if v is None and k in required)
         if nulls:
@@ -108,10 +101,8 @@ class AccountRead(BaseModel):
     message_rate_limit: int | None
     rate_plan: str | None
     sms_plan: str | None
-    did_plan: str | None
     timezone: str
     tax_profile: str | None
-    contacts: dict[str, str]
     created_at: datetime | None
     updated_at: datetime | None
 
@@ -140,10 +131,8 @@ class AccountRead(BaseModel):
             message_rate_limit=lim.message_rate_limit,
             rate_plan=p.rate_plan,
             sms_plan=p.sms_plan,
-            did_plan=p.did_plan,
             timezone=a.timezone,
             tax_profile=a.tax_profile,
-            contacts=a.contacts,
             created_at=a.created_at,
             updated_at=a.updated_at,
         )

@@ -61,7 +61,7 @@ ISSUABLE_ROLES: Final[dict[Role, frozenset[Role]]] = {
 }
 
 #: Fields an account may change on itself; everything else is for its ancestors.
-SELF_EDITABLE: Final = frozenset({"name", "contacts", "timezone"})
+SELF_EDITABLE: Final = frozenset({"name", "timezone"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +226,20 @@ class ApiKeyRecord:
     label: str | None
     created_at: datetime
     revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PortalUser:
+    """Who signs in to the portal: an email and an argon2id password hash, bound to one
+    account with one role."""
+
+    id: int
+    account_id: int
+    email: str
+    password_hash: str
+    role: Role
+    disabled: bool
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ ancestors and itself (``/1/4/9/``), so "is X in Y's subtree" is a string prefix 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -146,10 +146,9 @@ class Limits:
 class Plans:
     rate_plan: str | None = None
     sms_plan: str | None = None
-    did_plan: str | None = None
 
     def names(self) -> list[str]:
-        return [p for p in (self.rate_plan, self.sms_plan, self.did_plan) if p]
+        return [p for p in (self.rate_plan, self.sms_plan) if p]
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +165,8 @@ class Account:
     limits: Limits
     plans: Plans
     timezone: str
+    #: names the tax profile its invoices apply (CONTRACT.md: invoices and reports)
     tax_profile: str | None
-    contacts: dict[str, str] = field(default_factory=dict)
     created_at: datetime | None = None
     updated_at: datetime | None = None
 

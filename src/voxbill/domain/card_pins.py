@@ -27,6 +27,23 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from voxbill.domain.errors import CardLocked, PinBusy, TooManyPinFailures
+from voxbill.domain.identifiers import IdentifiedCaller, IdentifierType
+
+
+@dataclass(frozen=True, slots=True)
+class CardOnFile:
+    """A card identifier as found for a call: whose it is and its PIN's hash."""
+
+    identifier_id: int
+    account_id: int
+    number: str
+    pin_hash: str
+    #: the account's materialised path (tenancy is checked before any PIN)
+    path: str
+
+    @property
+    def caller(self) -> IdentifiedCaller:
+        return IdentifiedCaller(self.account_id, self.identifier_id, IdentifierType.CARD, self.path)
 
 
 @dataclass(frozen=True, slots=True)

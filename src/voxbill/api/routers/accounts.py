@@ -59,7 +59,7 @@ def update_account(
     """Change settings, block or unblock (``status``) or move (``parent_id``) an account.
 
     An account cannot change its own credit, status, balance settings, plans or place in
-    the tree; only its name, contacts and timezone.
+    the tree; only its name and timezone.
     """
     return AccountRead.of(container.accounts.patch(principal, account_id, body.changes()))
 

@@ -26,21 +26,17 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection
 
 from voxbill.domain import card_pins as rules
-from voxbill.domain.card_pins import CardCounter, PinPolicy
+from voxbill.domain.card_pins import CardCounter, CardOnFile, PinPolicy
 from voxbill.domain.errors import InvalidPin, PinBusy, PinRefused, VoxbillError
+from voxbill.services.unit_of_work import Transaction, UnitOfWork
 from voxbill.settings import Settings
-from voxbill.storage.access import card_pins as repo
-from voxbill.storage.database import Database
-from voxbill.storage.ledger import books as ledger_repository
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +57,6 @@ def policy_of(settings: Settings) -> PinPolicy:
         asker_max_failures=settings.pin_asker_max_failures,
         asker_window=timedelta(seconds=settings.pin_asker_window_seconds),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class CardOnFile:
-    """A card identifier as found for a call: whose it is and its PIN's hash."""
-
-    identifier_id: int
-    account_id: int
-    number: str
-    pin_hash: str
 
 
 class PinCapacity:
@@ -134,12 +120,12 @@ class CardPins:
 
     def __init__(
         self,
-        db: Database,
+        uow: UnitOfWork,
         settings: Settings,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._db = db
+        self._uow = uow
         self._policy = policy_of(settings)
         #: the instant lockouts and windows are measured by (tests move it)
         self.clock = clock
@@ -173,44 +159,44 @@ class CardPins:
 
     def _claim(self, card: CardOnFile, asker: str | None) -> None:
         refused: VoxbillError | None = None
-        with self._db.transaction() as conn:
+        with self._uow.transaction() as tx:
             now = self.clock()
-            counter = repo.lock_card(conn, card.identifier_id, now)
-            asked = None if asker is None else repo.lock_asker(conn, asker, now)
+            counter = tx.card_pins.lock_card(card.identifier_id, now)
+            asked = None if asker is None else tx.card_pins.lock_asker(asker, now)
             if rules.is_stale(counter, now, self._policy):
                 counter = rules.lock(counter, now, self._policy)
-                repo.store_card(conn, card.identifier_id, counter)
-                self._locked(conn, card, counter, now)
+                tx.card_pins.store_card(card.identifier_id, counter)
+                self._locked(tx, card, counter, now)
             try:
                 claimed = rules.claim(counter, asked, now, self._policy)
             except (PinRefused, PinBusy) as exc:
                 refused = exc  # raised once the transaction (a stale lockout) commits
             else:
-                repo.store_card(conn, card.identifier_id, claimed.card)
+                tx.card_pins.store_card(card.identifier_id, claimed.card)
                 if asker is not None and claimed.asker is not None:
-                    repo.store_asker(conn, asker, claimed.asker)
+                    tx.card_pins.store_asker(asker, claimed.asker)
         if refused is not None:
             log.info("card PIN refused for identifier %d: %s", card.identifier_id, refused.code)
             raise refused
 
     def _report(self, card: CardOnFile, asker: str | None, *, right: bool) -> None:
-        with self._db.transaction() as conn:
+        with self._uow.transaction() as tx:
             now = self.clock()
-            counter = repo.lock_card(conn, card.identifier_id, now)
+            counter = tx.card_pins.lock_card(card.identifier_id, now)
             if right:
                 changed = rules.after_right(counter, now)
                 if asker is not None:
-                    given_back = rules.asker_after_right(repo.lock_asker(conn, asker, now))
-                    repo.store_asker(conn, asker, given_back)
+                    given_back = rules.asker_after_right(tx.card_pins.lock_asker(asker, now))
+                    tx.card_pins.store_asker(asker, given_back)
             else:
                 changed = rules.after_wrong(counter, now, self._policy)
                 if changed is not None:
-                    self._locked(conn, card, changed, now)
+                    self._locked(tx, card, changed, now)
             if changed is not None:
-                repo.store_card(conn, card.identifier_id, changed)
+                tx.card_pins.store_card(card.identifier_id, changed)
 
     def _locked(
-        self, conn: Connection, card: CardOnFile, counter: CardCounter, now: datetime
+        self, tx: Transaction, card: CardOnFile, counter: CardCounter, now: datetime
     ) -> None:
         """Tell the card's owner, through the outbox (delivered by the notifications)."""
         assert counter.locked_until is not None
@@ -224,12 +210,8 @@ class CardPins:
             "locked_until": counter.locked_until.isoformat(),
             "at": now.isoformat(),
         }
-        ledger_repository.add_outbox_event(
-            conn,
-            PIN_LOCKED,
-            card.account_id,
-            json.dumps(payload, sort_keys=True),
-            now,
+        tx.ledger.add_outbox_event(
+            PIN_LOCKED, card.account_id, json.dumps(payload, sort_keys=True), now
         )
         log.warning(
             "card identifier %d (account %d) locked until %s after %d wrong PINs",

@@ -10,7 +10,7 @@ is still let through (checking it costs nothing): a switch behind the same addre
 as the attacker keeps working as long as its key stays cached.
 
 In process, each node counts its own (``bootstrap`` picks the Redis counter, shared by
-every node, when ``VOXBILL_REDIS_URL`` is set: ``storage/redis_auth_failures.py``).
+every node, when ``VOXBILL_REDIS_URL`` is set: ``storage/access/redis_failures.py``).
 """
 
 from __future__ import annotations

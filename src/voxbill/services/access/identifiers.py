@@ -25,69 +25,39 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-from dataclasses import dataclass
-from datetime import datetime
-from enum import StrEnum
+import dataclasses
 from typing import Any
 
-from sqlalchemy import Connection
-
 from voxbill.domain import access
+from voxbill.domain import identifiers as values
 from voxbill.domain.access import Principal, Role
 from voxbill.domain.accounts import in_subtree
 from voxbill.domain.errors import Conflict, InvalidInput, InvalidPin, NotFound
+from voxbill.domain.identifiers import (
+    CallerIdentifier,
+    IdentifiedCaller,
+    IdentifierType,
+    NewIdentifier,
+)
 from voxbill.domain.numbers import normalize_number
-from voxbill.services.access import identifier_values as values
-from voxbill.services.access.card_pins import CardOnFile, CardPins
+from voxbill.services.access.card_pins import CardPins
 from voxbill.services.caching import TtlCache
+from voxbill.services.unit_of_work import Transaction, UnitOfWork
 from voxbill.serving import warm
 from voxbill.settings import Settings
-from voxbill.storage.access import api_keys as repo
-from voxbill.storage.access import card_pins as pins_repo
-from voxbill.storage.accounts import repository as accounts_repo
-from voxbill.storage.database import Database
 
-
-class IdentifierType(StrEnum):
-    ANI = "ani"
-    SIP_USER = "sip_user"
-    IP = "ip"
-    CARD = "card"
-
-
-@dataclass(frozen=True, slots=True)
-class CallerIdentifier:
-    id: int
-    account_id: int
-    type: IdentifierType
-    value: str
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class IdentifiedCaller:
-    account_id: int
-    identifier_id: int
-    type: IdentifierType
-    #: the account's materialised path (``/operator/…/account/``)
-    path: str
-
-
-def _record(row: Any) -> CallerIdentifier:
-    return CallerIdentifier(
-        row.id, row.account_id, IdentifierType(row.type), row.value, row.created_at
-    )
-
-
-def _found(row: Any) -> IdentifiedCaller:
-    return IdentifiedCaller(row.account_id, row.id, IdentifierType(row.type), row.path)
+# the records are the domain's (storage builds them); the doors import them from here too
+__all__ = ["CallerIdentifier", "IdentifiedCaller", "IdentifierService", "IdentifierType"]
 
 
 class IdentifierService:
-    def __init__(self, db: Database, settings: Settings) -> None:
-        self._db = db
+    """Registers, lists and deletes caller identifiers, and identifies the caller of
+    every call (cached for ``hot_cache_seconds``)."""
+
+    def __init__(self, uow: UnitOfWork, settings: Settings) -> None:
+        self._uow = uow
         self._settings = settings
-        self.pins = CardPins(db, settings)
+        self.pins = CardPins(uow, settings)
         #: (operator, ani, sip user, ip) -> the answer, for ``hot_cache_seconds``: a new
         #: or deleted identifier is seen at once on this node, on others within the TTL
         self._found: TtlCache[tuple[Any, ...], IdentifiedCaller | None] = TtlCache(
@@ -105,17 +75,21 @@ class IdentifierService:
             international_prefix=self._settings.international_prefix,
         )
 
-    def _stored(self, type_: IdentifierType, value: str, pin: str | None) -> dict[str, Any]:
+    def _stored(
+        self, account_id: int, operator_id: int, type_: IdentifierType, value: str, pin: str | None
+    ) -> NewIdentifier:
         if type_ is not IdentifierType.CARD and pin is not None:
             raise InvalidInput("a PIN goes with a card identifier only")
+        new = NewIdentifier(operator_id, account_id, type_, value)
         if type_ is IdentifierType.ANI:
-            return {"value": self._ani(value)}
+            return dataclasses.replace(new, value=self._ani(value))
         if type_ is IdentifierType.SIP_USER:
-            return {"value": values.sip_user(value)}
+            return dataclasses.replace(new, value=values.sip_user(value))
         if type_ is IdentifierType.IP:
-            return values.stored_network(value)
+            net = values.network(value)
+            return dataclasses.replace(new, value=str(net), network=values.ip_range(net))
         number = values.card(value)
-        return {"value": number, "pin_hash": self.pins.hash(values.pin(pin))}
+        return dataclasses.replace(new, value=number, pin_hash=self.pins.hash(values.pin(pin)))
 
     # -- management --------------------------------------------------------------------
 
@@ -130,41 +104,40 @@ class IdentifierService:
         """Register a value for an account. The same value under another operator is no
         obstacle (and is not revealed); under this operator it is a :class:`Conflict`
         that does not name the account holding it."""
-        with self._db.transaction() as conn:
-            account = access.require_visible(principal, accounts_repo.get(conn, account_id))
+        with self._uow.transaction() as tx:
+            account = access.require_visible(principal, tx.accounts.get(account_id))
             access.check_identifiers(principal, account)
-            stored = self._stored(type_, value, pin)
-            if repo.identifier_exists(conn, account.operator_id, type_.value, stored["value"]):
-                raise Conflict(f"{type_} {stored['value']} already identifies a caller")
-            stored |= {"operator_id": account.operator_id, "account_id": account.id}
-            new_id = repo.insert_identifier(conn, stored | {"type": type_.value})
-            row = repo.identifier_by_id(conn, new_id)
+            new = self._stored(account.id, account.operator_id, type_, value, pin)
+            if tx.access.identifier_exists(new.operator_id, new.type, new.value):
+                raise Conflict(f"{type_} {new.value} already identifies a caller")
+            added = tx.access.insert_identifier(new)
         self._found.clear()
-        return _record(row)
+        return added
 
     def list(self, principal: Principal, account_id: int) -> list[CallerIdentifier]:
-        with self._db.transaction(readonly=True) as conn:
-            access.require_visible(principal, accounts_repo.get(conn, account_id))
-            return [_record(r) for r in repo.identifiers_of(conn, account_id)]
+        with self._uow.transaction(readonly=True) as tx:
+            access.require_visible(principal, tx.accounts.get(account_id))
+            return tx.access.identifiers_of(account_id)
 
     def delete(self, principal: Principal, identifier_id: int) -> CallerIdentifier:
         """Remove an identifier (and a card's PIN counters). Outside the principal's
         subtree it does not exist (:class:`NotFound`); support keys are read-only."""
-        with self._db.transaction() as conn:
-            row = repo.identifier_by_id(conn, identifier_id)
-            if row is None or not in_subtree(row.path, principal.path):
-                raise NotFound("identifier not found")
-            account = accounts_repo.get(conn, row.account_id)
-            access.check_identifiers(principal, access.require_visible(principal, account))
-            pins_repo.forget_card(conn, identifier_id)
-            repo.delete_identifier(conn, identifier_id)
+        with self._uow.transaction() as tx:
+            found = tx.access.identifier_by_id(identifier_id)
+            account = None if found is None else tx.accounts.get(found.account_id)
+            access.check_identifiers(
+                principal, access.require_visible(principal, account, "identifier")
+            )
+            tx.card_pins.forget_card(identifier_id)
+            tx.access.delete_identifier(identifier_id)
+        assert found is not None
         self._found.clear()
-        return _record(row)
+        return found
 
     def _as_operator(self, account_id: int) -> Principal:
         """The command line acts with the operator's own authority over its accounts."""
-        with self._db.transaction(readonly=True) as conn:
-            account = accounts_repo.get(conn, account_id)
+        with self._uow.transaction(readonly=True) as tx:
+            account = tx.accounts.get(account_id)
         if account is None:
             raise NotFound(f"account {account_id} not found")
         return Principal(account.operator_id, f"/{account.operator_id}/", Role.ADMIN)
@@ -173,11 +146,11 @@ class IdentifierService:
         return self.list(self._as_operator(account_id), account_id)
 
     def delete_as_operator(self, identifier_id: int) -> CallerIdentifier:
-        with self._db.transaction(readonly=True) as conn:
-            row = repo.identifier_by_id(conn, identifier_id)
-        if row is None:
+        with self._uow.transaction(readonly=True) as tx:
+            found = tx.access.identifier_by_id(identifier_id)
+        if found is None:
             raise NotFound("identifier not found")
-        return self.delete(self._as_operator(row.account_id), identifier_id)
+        return self.delete(self._as_operator(found.account_id), identifier_id)
 
     # -- the hot path ------------------------------------------------------------------
 
@@ -220,30 +193,31 @@ class IdentifierService:
         if ani:
             with contextlib.suppress(InvalidInput):  # not a number: no ANI match
                 attempts.append((IdentifierType.ANI, self._ani(ani)))
-        with self._db.transaction(readonly=True) as conn:
-            trunk = self._ip(conn, operator_id, ip) if ip else None
+        with self._uow.transaction(readonly=True) as tx:
+            trunk = self._ip(tx, operator_id, ip) if ip else None
             for type_, value in attempts:
-                rows = repo.find_identifiers(conn, type_.value, value, operator_id)
-                if len(rows) != 1:  # none, or (no operator given) held by two operators
+                callers = tx.access.find_identifiers(type_, value, operator_id)
+                if len(callers) != 1:  # none, or (no operator given) held by two operators
                     continue
-                if trunk is None or in_subtree(rows[0].path, trunk.path):
-                    return _found(rows[0])
+                if trunk is None or in_subtree(callers[0].path, trunk.path):
+                    return callers[0]
         return trunk  # a trunk asserting another tenant's caller: the source address wins
 
-    def _ip(self, conn: Connection, operator_id: int | None, ip: str) -> IdentifiedCaller | None:
+    def _ip(self, tx: Transaction, operator_id: int | None, ip: str) -> IdentifiedCaller | None:
         address = values.source_address(ip)
         if address is None:
             return None
-        rows = repo.find_network(
-            conn,
+        networks = tx.access.find_network(
             address.version,
             values.hex_of(address),
             operator_id,
             min_prefix=values.MIN_PREFIX[address.version],
         )
-        if not rows or (len(rows) == 2 and rows[1].prefix_len == rows[0].prefix_len):
-            return None
-        return _found(rows[0])
+        if not networks or (
+            len(networks) == 2 and networks[1].prefix_len == networks[0].prefix_len
+        ):
+            return None  # two networks of the same length: ambiguous, nobody's
+        return networks[0].caller
 
     def _card(
         self,
@@ -264,21 +238,20 @@ class IdentifierService:
         # before any read; a sealed PIN is an authorized call's, never refused for that
         admitted = contextlib.nullcontext() if sealed else self.pins.capacity.admitted(asker)
         with admitted:
-            with self._db.transaction(readonly=True) as conn:
-                rows = repo.find_identifiers(conn, IdentifierType.CARD.value, number, operator_id)
-            if len(rows) != 1:
+            with self._uow.transaction(readonly=True) as tx:
+                cards = tx.access.find_cards(number, operator_id)
+            if len(cards) != 1:
                 return None
-            row = rows[0]
+            on_file = cards[0]
             # tenancy first: outside the asker's subtree, exactly an unknown card
-            if within is not None and not in_subtree(row.path, within):
+            if within is not None and not in_subtree(on_file.path, within):
                 return None
             # said apart from an unknown card on purpose: the switch prompts for the PIN
             # again (RADIUS h323-return-code 2); only the card's own tenants get here
             if pin is None:
                 raise InvalidPin("a PIN is required for this card")
-            on_file = CardOnFile(row.id, row.account_id, number, row.pin_hash)
             if sealed:
                 self.pins.verify_sealed(on_file, pin)
             else:
                 self.pins.verify(on_file, pin, asker)
-        return _found(row)
+        return on_file.caller

@@ -20,9 +20,7 @@ from voxbill.domain.access import ROLE_KINDS, ApiKeyRecord, KeyOwner, Principal,
 from voxbill.domain.accounts import AccountStatus
 from voxbill.domain.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from voxbill.services.caching import TtlCache
-from voxbill.storage.access import api_keys as repo
-from voxbill.storage.accounts import repository as accounts_repo
-from voxbill.storage.database import Database
+from voxbill.services.unit_of_work import UnitOfWork
 
 KEY_SCHEME = "vbk"
 _PASSWORDS = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) defaults
@@ -61,8 +59,8 @@ class AuthService:
     is checked afresh (``authenticate(fresh=True)``, see :mod:`voxbill.api.guard`), and
     a key is minted only by a key that its own transaction finds unrevoked."""
 
-    def __init__(self, db: Database, *, cache_seconds: float = 0.0) -> None:
-        self._db = db
+    def __init__(self, uow: UnitOfWork, *, cache_seconds: float = 0.0) -> None:
+        self._uow = uow
         #: key hash -> its owner, so that a busy switch does not pay a query per request;
         #: a revocation on another node (or an account closed) takes effect within the TTL
         self._keys: TtlCache[str, KeyOwner | None] = TtlCache(cache_seconds)
@@ -71,8 +69,8 @@ class AuthService:
         self._keys.clear()
 
     def _owner(self, digest: str) -> KeyOwner | None:
-        with self._db.transaction(readonly=True) as conn:
-            return repo.key_by_hash(conn, digest)
+        with self._uow.transaction(readonly=True) as tx:
+            return tx.access.key_by_hash(digest)
 
     def authenticate(self, token: str | None, *, fresh: bool = False) -> Principal:
         """The principal of ``token``: from the cache, or (``fresh``) from the database,
@@ -95,11 +93,11 @@ class AuthService:
     def issue(
         self, principal: Principal, account_id: int, role: Role, label: str | None = None
     ) -> IssuedKey:
-        with self._db.transaction() as conn:
-            if principal.key_id is not None and not repo.lock_live_key(conn, principal.key_id):
+        with self._uow.transaction() as tx:
+            if principal.key_id is not None and not tx.access.lock_live_key(principal.key_id):
                 # revoked since the request's check: a revoked key mints nothing
                 raise Unauthorized("the API key is unknown or revoked")
-            account = access.require_visible(principal, accounts_repo.get(conn, account_id))
+            account = access.require_visible(principal, tx.accounts.get(account_id))
             access.check_issue_key(principal, account, role)
             if account.kind not in ROLE_KINDS[role]:
                 raise InvalidInput(
@@ -108,8 +106,7 @@ class AuthService:
             if account.status is AccountStatus.CLOSED:
                 raise Conflict(f"account {account.id} is closed: a key for it would be dead")
             secret, prefix = new_key()
-            record = repo.insert_key(
-                conn,
+            record = tx.access.insert_key(
                 account_id=account.id,
                 role=role,
                 prefix=prefix,
@@ -122,27 +119,27 @@ class AuthService:
 
     def issue_system(self, account_id: int, role: Role, label: str | None = None) -> IssuedKey:
         """For the command line, which runs with the operator's own authority."""
-        with self._db.transaction(readonly=True) as conn:
-            account = accounts_repo.get(conn, account_id)
+        with self._uow.transaction(readonly=True) as tx:
+            account = tx.accounts.get(account_id)
         if account is None:
             raise NotFound(f"account {account_id} not found")
         root = Principal(account.operator_id, f"/{account.operator_id}/", Role.ADMIN)
         return self.issue(root, account_id, role, label)
 
     def keys(self, principal: Principal, account_id: int) -> list[ApiKeyRecord]:
-        with self._db.transaction(readonly=True) as conn:
-            access.require_visible(principal, accounts_repo.get(conn, account_id))
-            return repo.keys_of(conn, account_id)
+        with self._uow.transaction(readonly=True) as tx:
+            access.require_visible(principal, tx.accounts.get(account_id))
+            return tx.access.keys_of(account_id)
 
     def revoke(self, principal: Principal, key_id: int) -> ApiKeyRecord:
         """Revoke the key and every key minted from it, down the line (idempotent)."""
-        with self._db.transaction() as conn:
-            found = repo.key_by_id(conn, key_id)
+        with self._uow.transaction() as tx:
+            found = tx.access.key_by_id(key_id)
             if found is None or not found[1].startswith(principal.path):
                 raise NotFound("API key not found")
             access.check_revoke(principal)
-            repo.revoke_key(conn, key_id)
-            again = repo.key_by_id(conn, key_id)
+            tx.access.revoke_key(key_id)
+            again = tx.access.key_by_id(key_id)
             assert again is not None
         self._keys.clear()  # at once on this node; other nodes within their TTL
         return again[0]
@@ -157,17 +154,16 @@ class AuthService:
             raise InvalidInput("a valid email address is required")
         if len(password) < 10:
             raise InvalidInput("a password needs at least 10 characters")
-        with self._db.transaction() as conn:
-            account = access.require_visible(principal, accounts_repo.get(conn, account_id))
+        with self._uow.transaction() as tx:
+            account = access.require_visible(principal, tx.accounts.get(account_id))
             access.check_issue_key(principal, account, role)
             if account.kind not in ROLE_KINDS[role]:
                 raise InvalidInput(
                     f"a {role} user cannot belong to an account of kind {account.kind}"
                 )
-            if repo.portal_user_by_email(conn, address) is not None:
+            if tx.access.portal_user_by_email(address) is not None:
                 raise Conflict("a portal user with this email exists")
-            return repo.insert_portal_user(
-                conn,
+            return tx.access.insert_portal_user(
                 account_id=account.id,
                 email=address,
                 password_hash=_PASSWORDS.hash(password),
@@ -176,9 +172,9 @@ class AuthService:
 
     def login(self, email: str, password: str) -> Principal:
         """The principal of a portal user; same error and similar time for every failure."""
-        with self._db.transaction(readonly=True) as conn:
-            user = repo.portal_user_by_email(conn, email.strip().lower())
-            account = user and accounts_repo.get(conn, user.account_id)
+        with self._uow.transaction(readonly=True) as tx:
+            user = tx.access.portal_user_by_email(email.strip().lower())
+            account = None if user is None else tx.accounts.get(user.account_id)
         try:
             _PASSWORDS.verify(user.password_hash if user else _dummy_hash(), password)
         except (VerificationError, InvalidHashError):
@@ -186,6 +182,6 @@ class AuthService:
         if not user or user.disabled or account is None or account.status is AccountStatus.CLOSED:
             raise Unauthorized("wrong email or password")
         if _PASSWORDS.check_needs_rehash(user.password_hash):
-            with self._db.transaction() as conn:
-                repo.set_password_hash(conn, user.id, _PASSWORDS.hash(password))
-        return Principal(account.id, account.path, Role(user.role), status=account.status)
+            with self._uow.transaction() as tx:
+                tx.access.set_password_hash(user.id, _PASSWORDS.hash(password))
+        return Principal(account.id, account.path, user.role, status=account.status)

@@ -1,5 +1,5 @@
-"""The storage accounts: the tree of operators, resellers, customers, users and vendors, as
-this context's services see it.
+"""What the accounts context needs from storage: the tree of operators, resellers,
+customers, users and vendors.
 
 Protocols only: ``voxbill.storage`` implements them and ``bootstrap`` wires them
 (through the unit of work, :mod:`voxbill.services.unit_of_work`)."""

@@ -9,8 +9,6 @@ from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection
-
 from voxbill.domain import access
 from voxbill.domain.access import Principal, Role
 from voxbill.domain.accounts import (
@@ -27,10 +25,7 @@ from voxbill.domain.accounts import (
 from voxbill.domain.errors import CallsInProgress, Conflict, InvalidInput, NotFound
 from voxbill.domain.money import ZERO, normalize_currency
 from voxbill.services.caching import TtlCache
-from voxbill.storage.accounts import repository as repo
-from voxbill.storage.database import Database
-from voxbill.storage.ledger import holds as hold_repository
-from voxbill.storage.rating import rates as rate_repository
+from voxbill.services.unit_of_work import Transaction, UnitOfWork
 
 BALANCE_FIELDS = frozenset(f.name for f in dataclasses.fields(BalanceSettings))
 LIMIT_FIELDS = frozenset(f.name for f in dataclasses.fields(Limits))
@@ -40,7 +35,7 @@ PATCHABLE = (
     BALANCE_FIELDS
     | LIMIT_FIELDS
     | PLAN_FIELDS
-    | {"name", "status", "parent_id", "timezone", "tax_profile", "contacts"}
+    | {"name", "status", "parent_id", "timezone", "tax_profile"}
 )
 
 
@@ -57,8 +52,6 @@ def _with(account: Account, changes: Mapping[str, Any]) -> Account:
     limits = {k: v for k, v in changes.items() if k in LIMIT_FIELDS}
     plans = {k: v for k, v in changes.items() if k in PLAN_FIELDS}
     top = {k: v for k, v in changes.items() if k in {"name", "status", "timezone", "tax_profile"}}
-    if "contacts" in changes:
-        top["contacts"] = dict(changes["contacts"] or {})
     return dataclasses.replace(
         account,
         balance=dataclasses.replace(account.balance, **balance),
@@ -79,7 +72,7 @@ class Funds(Protocol):
 class AccountService:
     def __init__(
         self,
-        db: Database,
+        uow: UnitOfWork,
         funds_of: Callable[[int], Funds] | None = None,
         *,
         cache_seconds: float = 0.0,
@@ -87,15 +80,15 @@ class AccountService:
     ) -> None:
         """``funds_of`` (the ledger's balance view) guards balance-sharing changes;
         ``on_change`` lets other caches of accounts forget them when one is written here."""
-        self._db = db
+        self._uow = uow
         self._funds_of = funds_of
         self._recent: TtlCache[int, Account | None] = TtlCache(cache_seconds)
         self._on_change = on_change
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self._db.transaction() as conn:
-            yield conn
+    def _write(self) -> Iterator[Transaction]:
+        with self._uow.transaction() as tx:
+            yield tx
         self._recent.clear()
         if self._on_change is not None:
             self._on_change()
@@ -104,15 +97,15 @@ class AccountService:
 
     def visible(self, principal: Principal, account_id: int) -> Account:
         """The account if the caller may see it; ``NotFound`` otherwise (no leak)."""
-        with self._db.transaction(readonly=True) as conn:
-            return access.require_visible(principal, repo.get(conn, account_id))
+        with self._uow.transaction(readonly=True) as tx:
+            return access.require_visible(principal, tx.accounts.get(account_id))
 
     def guard(
         self,
         principal: Principal,
         account_ids: Sequence[int],
         check: Callable[..., None],
-    ) -> Callable[[Connection], None]:
+    ) -> Callable[[Transaction], None]:
         """Tenancy re-checked inside a money movement's own transaction.
 
         The guard re-reads ``account_ids`` (FOR SHARE on PostgreSQL, so a concurrent move
@@ -121,9 +114,9 @@ class AccountService:
         before cannot have changed by the time the money moves.
         """
 
-        def guard(conn: Connection) -> None:
+        def guard(tx: Transaction) -> None:
             accounts = [
-                access.require_visible(principal, repo.get(conn, account_id, for_share=True))
+                access.require_visible(principal, tx.accounts.get(account_id, for_share=True))
                 for account_id in account_ids
             ]
             check(*accounts)
@@ -136,17 +129,17 @@ class AccountService:
         never decided from it (charging re-reads the chain in its own transaction)."""
 
         def load() -> Account | None:
-            with self._db.transaction(readonly=True) as conn:
-                return repo.get(conn, account_id)
+            with self._uow.transaction(readonly=True) as tx:
+                return tx.accounts.get(account_id)
 
         return access.require_visible(principal, self._recent.get(account_id, load))
 
     def children(
         self, principal: Principal, account_id: int, *, after_id: int | None, limit: int
     ) -> list[Account]:
-        with self._db.transaction(readonly=True) as conn:
-            access.require_visible(principal, repo.get(conn, account_id))
-            return repo.children(conn, account_id, after_id=after_id, limit=limit)
+        with self._uow.transaction(readonly=True) as tx:
+            access.require_visible(principal, tx.accounts.get(account_id))
+            return tx.accounts.children(account_id, after_id=after_id, limit=limit)
 
     # -- the operator root ---------------------------------------------------------------
 
@@ -156,11 +149,11 @@ class AccountService:
         The first operator of an installation adopts the rate plans imported before it
         existed (which no operator owns); later operators start without plans."""
         name = check_name(name)
-        with self._write() as conn:
-            existing = repo.find_operator(conn, name)
+        with self._write() as tx:
+            existing = tx.accounts.find_operator(name)
             if existing is not None:
                 return existing, False
-            first = not repo.operator_ids(conn)
+            first = not tx.accounts.operator_ids()
             root = Account(
                 id=0,
                 parent_id=None,
@@ -176,29 +169,29 @@ class AccountService:
                 timezone="UTC",
                 tax_profile=None,
             )
-            created = repo.insert_account(conn, root, None)
+            created = tx.accounts.insert_account(root, None)
             if first:
-                rate_repository.adopt_unowned_plans(conn, created.id)
+                tx.rates.adopt_unowned_plans(created.id)
             return created, True
 
     def operator_ids(self) -> list[int]:
         """Every operator root's id (what a switch door binds its peers to)."""
-        with self._db.transaction(readonly=True) as conn:
-            return repo.operator_ids(conn)
+        with self._uow.transaction(readonly=True) as tx:
+            return tx.accounts.operator_ids()
 
     def operators(self) -> list[Account]:
         """Every operator root, oldest first (whom a command may act for)."""
-        with self._db.transaction(readonly=True) as conn:
-            found = (repo.get(conn, root) for root in repo.operator_ids(conn))
+        with self._uow.transaction(readonly=True) as tx:
+            found = (tx.accounts.get(root) for root in tx.accounts.operator_ids())
             return [root for root in found if root is not None]
 
     # -- writing -----------------------------------------------------------------------
 
     def create(self, principal: Principal, fields: Mapping[str, Any]) -> Account:
         kind = AccountKind(fields["kind"])
-        with self._write() as conn:
+        with self._write() as tx:
             parent_id = fields.get("parent_id") or principal.account_id
-            parent = repo.get(conn, parent_id, for_update=True)
+            parent = tx.accounts.get(parent_id, for_update=True)
             if parent is None or not principal.sees(parent):
                 raise NotFound("parent account not found")
             access.check_create(principal, kind)
@@ -223,15 +216,17 @@ class AccountService:
             )
             settable = PATCHABLE - {"parent_id", "status", "name"}
             draft = _with(draft, {k: v for k, v in fields.items() if k in settable})
-            self._validate(conn, principal, draft, parent)
-            return repo.insert_account(conn, draft, parent.path)
+            self._validate(tx, principal, draft, parent)
+            return tx.accounts.insert_account(draft, parent.path)
 
     def patch(self, principal: Principal, account_id: int, changes: Mapping[str, Any]) -> Account:
         unknown = set(changes) - PATCHABLE
         if unknown:
             raise InvalidInput(f"cannot change {', '.join(sorted(unknown))}")
-        with self._write() as conn:
-            account = access.require_visible(principal, repo.get(conn, account_id, for_update=True))
+        with self._write() as tx:
+            account = access.require_visible(
+                principal, tx.accounts.get(account_id, for_update=True)
+            )
             current = {k: v for k, v in changes.items() if v != _field(account, k)}
             access.check_patch(principal, account, set(current))
             if not current:
@@ -239,21 +234,21 @@ class AccountService:
             changed = _with(account, current)
             if "name" in current:
                 changed = dataclasses.replace(changed, name=check_name(current["name"]))
-            parent = account.parent_id and repo.get(conn, account.parent_id)
+            parent = account.parent_id and tx.accounts.get(account.parent_id)
             if "parent_id" in current:
-                parent = self._new_parent(conn, principal, account, current["parent_id"])
+                parent = self._new_parent(tx, principal, account, current["parent_id"])
                 changed = dataclasses.replace(changed, parent_id=parent.id)
-            self._validate(conn, principal, changed, parent or None)
+            self._validate(tx, principal, changed, parent or None)
             if current.get("shared_balance") is True:
                 self._check_own_book_empty(account)
             if "shared_balance" in current or (
                 "parent_id" in current and account.balance.shared_balance
             ):
-                _check_no_calls_in_progress(conn, account)
-            saved = repo.save(conn, changed)
+                _check_no_calls_in_progress(tx, account)
+            saved = tx.accounts.save(changed)
             if "parent_id" in current and parent:
-                repo.move_subtree(conn, account.path, f"{parent.path}{account.id}/")
-                saved = repo.get(conn, account.id) or saved
+                tx.accounts.move_subtree(account.path, f"{parent.path}{account.id}/")
+                saved = tx.accounts.get(account.id) or saved
             return saved
 
     def set_status(self, principal: Principal, account_id: int, status: AccountStatus) -> Account:
@@ -273,18 +268,18 @@ class AccountService:
             )
 
     def _new_parent(
-        self, conn: Connection, principal: Principal, account: Account, parent_id: Any
+        self, tx: Transaction, principal: Principal, account: Account, parent_id: Any
     ) -> Account:
         if parent_id is None:
             raise InvalidInput("parent_id cannot be removed; only an operator is a root")
-        parent = repo.get(conn, int(parent_id), for_update=True)
+        parent = tx.accounts.get(int(parent_id), for_update=True)
         if parent is None or not principal.sees(parent):
             raise NotFound("parent account not found")
         check_move(account, parent)
         return parent
 
     def _validate(
-        self, conn: Connection, principal: Principal, account: Account, parent: Account | None
+        self, tx: Transaction, principal: Principal, account: Account, parent: Account | None
     ) -> None:
         account.balance.check(account.kind, has_parent=parent is not None)
         account.limits.check()
@@ -296,25 +291,25 @@ class AccountService:
         # plans are named within the account's operator: another operator's plan of the
         # name is refused exactly as a name no plan has
         operator_id = parent.operator_id if parent is not None else account.operator_id
-        allowed = self._readable_plans(conn, principal)
+        allowed = self._readable_plans(tx, principal)
         for name in account.plans.names():
-            currency = repo.plan_currency(conn, operator_id, name)
+            currency = tx.accounts.plan_currency(operator_id, name)
             if currency is None or (allowed is not None and name not in allowed):
                 raise InvalidInput(f"there is no rate plan named {name!r}")
             if currency != account.currency:
                 raise InvalidInput(f"rate plan {name!r} is in {currency}, not {account.currency}")
 
-    def _readable_plans(self, conn: Connection, principal: Principal) -> set[str] | None:
+    def _readable_plans(self, tx: Transaction, principal: Principal) -> set[str] | None:
         if principal.role is Role.ADMIN:
             return None
-        return repo.plans_used_in(conn, principal.path)
+        return tx.accounts.plans_used_in(principal.path)
 
 
-def _check_no_calls_in_progress(conn: Connection, account: Account) -> None:
+def _check_no_calls_in_progress(tx: Transaction, account: Account) -> None:
     """Who pays for the subtree's calls is about to change (its balance owner): calls in
     progress hold money on the current owner and must settle there first. The account
     row is locked, and starts read it FOR SHARE: no call starts meanwhile."""
-    calls = hold_repository.open_holds_under(conn, account.path)
+    calls = tx.holds.open_holds_under(account.path)
     if calls:
         raise CallsInProgress(
             f"account {account.id} has calls in progress ({calls} open holds in its "

@@ -1,8 +1,8 @@
-"""Accounts in the database: rows in, domain ``Account`` objects out."""
+"""The accounts table, read and written by :class:`SqlAccountRepository`: rows in,
+domain :class:`~voxbill.domain.accounts.Account` objects out."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +22,8 @@ from voxbill.storage.prepared import Prepared
 from voxbill.storage.schema import accounts, rate_plans
 
 
-def _account(row: Any) -> Account:
+def from_row(row: Any) -> Account:
+    """A row of the accounts table (selected here or elsewhere in storage) as an ``Account``."""
     return Account(
         id=row.id,
         parent_id=row.parent_id,
@@ -47,17 +48,12 @@ def _account(row: Any) -> Account:
             max_call_duration=row.max_call_duration,
             message_rate_limit=row.message_rate_limit,
         ),
-        plans=Plans(row.rate_plan, row.sms_plan, row.did_plan),
+        plans=Plans(row.rate_plan, row.sms_plan),
         timezone=row.timezone,
         tax_profile=row.tax_profile,
-        contacts=json.loads(row.contacts or "{}"),
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
-
-
-#: Rows of the accounts table, selected elsewhere, to domain ``Account`` objects.
-from_row = _account
 
 
 def columns_of(account: Account) -> dict[str, Any]:
@@ -82,20 +78,9 @@ def columns_of(account: Account) -> dict[str, Any]:
         "message_rate_limit": lim.message_rate_limit,
         "rate_plan": plans.rate_plan,
         "sms_plan": plans.sms_plan,
-        "did_plan": plans.did_plan,
         "timezone": account.timezone,
         "tax_profile": account.tax_profile,
-        "contacts": json.dumps(account.contacts, sort_keys=True),
     }
-
-
-def get(
-    conn: Connection, account_id: int, *, for_update: bool = False, for_share: bool = False
-) -> Account | None:
-    """``for_share``: no move, status or settings change of the row commits until we do."""
-    lock = "update" if for_update else "share" if for_share else ""
-    row = _BY_ID[lock if conn.dialect.name == "postgresql" else ""].first(conn, {"id": account_id})
-    return None if row is None else _account(row)
 
 
 _ONE = select(accounts).where(accounts.c.id == bindparam("id"))
@@ -106,93 +91,9 @@ _BY_ID = {
 }
 
 
-def insert_account(conn: Connection, account: Account, parent_path: str | None) -> Account:
-    """Insert and set the materialized path, which needs the new id."""
-    now = datetime.now(UTC)
-    values = columns_of(account) | {"path": "", "depth": 0, "created_at": now, "updated_at": now}
-    new_id = conn.execute(insert(accounts).values(**values).returning(accounts.c.id)).scalar_one()
-    path = f"{parent_path or '/'}{new_id}/"
-    conn.execute(
-        update(accounts).where(accounts.c.id == new_id).values(path=path, depth=path.count("/") - 2)
-    )
-    stored = get(conn, new_id)
-    assert stored is not None
-    return stored
-
-
-def save(conn: Connection, account: Account) -> Account:
-    values = columns_of(account) | {"updated_at": datetime.now(UTC)}
-    conn.execute(update(accounts).where(accounts.c.id == account.id).values(**values))
-    stored = get(conn, account.id)
-    assert stored is not None
-    return stored
-
-
-def move_subtree(conn: Connection, old_path: str, new_path: str) -> None:
-    """Rewrite the paths of an account and all its descendants in one statement."""
-    tail = func.substr(accounts.c.path, len(old_path) + 1)
-    depth_change = new_path.count("/") - old_path.count("/")
-    conn.execute(
-        update(accounts)
-        .where(accounts.c.path.like(f"{old_path}%"))
-        .values(path=new_path + tail, depth=accounts.c.depth + depth_change)
-    )
-
-
-def children(
-    conn: Connection, parent_id: int, *, after_id: int | None, limit: int
-) -> list[Account]:
-    query = select(accounts).where(accounts.c.parent_id == parent_id)
-    if after_id is not None:
-        query = query.where(accounts.c.id > after_id)
-    rows = conn.execute(query.order_by(accounts.c.id).limit(limit))
-    return [_account(row) for row in rows]
-
-
-def subtree(conn: Connection, path: str, *, after_id: int | None, limit: int) -> list[Account]:
-    query = select(accounts).where(accounts.c.path.like(f"{path}%"))
-    if after_id is not None:
-        query = query.where(accounts.c.id > after_id)
-    return [_account(r) for r in conn.execute(query.order_by(accounts.c.id).limit(limit))]
-
-
-def find_operator(conn: Connection, name: str) -> Account | None:
-    row = conn.execute(
-        select(accounts)
-        .where(accounts.c.kind == AccountKind.OPERATOR.value, accounts.c.name == name)
-        .order_by(accounts.c.id)
-        .limit(1)
-    ).first()
-    return None if row is None else _account(row)
-
-
-def operator_ids(conn: Connection) -> list[int]:
-    """Every operator root's id, in creation order."""
-    query = select(accounts.c.id).where(accounts.c.kind == AccountKind.OPERATOR.value)
-    return [int(v) for v in conn.execute(query.order_by(accounts.c.id)).scalars()]
-
-
-def plans_used_in(conn: Connection, path: str) -> set[str]:
-    """Names of the rate plans any account of a subtree is rated by (plans of the
-    subtree's operator: an account names its plans within its own operator)."""
-    names: set[str] = set()
-    for column in (accounts.c.rate_plan, accounts.c.sms_plan, accounts.c.did_plan):
-        query = select(column).where(accounts.c.path.like(f"{path}%"), column.is_not(None))
-        names.update(conn.execute(query.distinct()).scalars())
-    return names
-
-
-def plan_currency(conn: Connection, operator_id: int, name: str) -> str | None:
-    """The currency of the operator's plan of that name (None: the operator has none)."""
-    query = select(rate_plans.c.currency).where(
-        rate_plans.c.operator_id == operator_id, rate_plans.c.name == name
-    )
-    value = conn.execute(query).scalar()
-    return None if value is None else str(value)
-
-
 class SqlAccountRepository:
-    """AccountRepository over one transaction's connection."""
+    """:class:`~voxbill.services.accounts.ports.AccountRepository` over one transaction's
+    connection."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -200,31 +101,110 @@ class SqlAccountRepository:
     def get(
         self, account_id: int, *, for_update: bool = False, for_share: bool = False
     ) -> Account | None:
-        return get(self._conn, account_id, for_update=for_update, for_share=for_share)
+        """``for_share``: no move, status or settings change of the row commits until we
+        do (row locks on PostgreSQL; SQLite's writers are serial anyway)."""
+        lock = "update" if for_update else "share" if for_share else ""
+        dialect = self._conn.dialect.name
+        row = _BY_ID[lock if dialect == "postgresql" else ""].first(self._conn, {"id": account_id})
+        return None if row is None else from_row(row)
 
     def insert_account(self, account: Account, parent_path: str | None) -> Account:
-        return insert_account(self._conn, account, parent_path)
+        """Insert and set the materialized path, which needs the new id."""
+        now = datetime.now(UTC)
+        values = columns_of(account) | {
+            "path": "",
+            "depth": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        statement = insert(accounts).values(**values).returning(accounts.c.id)
+        new_id = self._conn.execute(statement).scalar_one()
+        path = f"{parent_path or '/'}{new_id}/"
+        self._conn.execute(
+            update(accounts)
+            .where(accounts.c.id == new_id)
+            .values(path=path, depth=path.count("/") - 2)
+        )
+        return self._stored(new_id)
 
     def save(self, account: Account) -> Account:
-        return save(self._conn, account)
+        values = columns_of(account) | {"updated_at": datetime.now(UTC)}
+        self._conn.execute(update(accounts).where(accounts.c.id == account.id).values(**values))
+        return self._stored(account.id)
+
+    def _stored(self, account_id: int) -> Account:
+        stored = self.get(account_id)
+        assert stored is not None
+        return stored
 
     def move_subtree(self, old_path: str, new_path: str) -> None:
-        return move_subtree(self._conn, old_path, new_path)
+        """Rewrite the paths of an account and all its descendants in one statement."""
+        tail = func.substr(accounts.c.path, len(old_path) + 1)
+        depth_change = new_path.count("/") - old_path.count("/")
+        self._conn.execute(
+            update(accounts)
+            .where(accounts.c.path.like(f"{old_path}%"))
+            .values(path=new_path + tail, depth=accounts.c.depth + depth_change)
+        )
 
     def children(self, parent_id: int, *, after_id: int | None, limit: int) -> list[Account]:
-        return children(self._conn, parent_id, after_id=after_id, limit=limit)
+        query = select(accounts).where(accounts.c.parent_id == parent_id)
+        if after_id is not None:
+            query = query.where(accounts.c.id > after_id)
+        rows = self._conn.execute(query.order_by(accounts.c.id).limit(limit))
+        return [from_row(row) for row in rows]
 
     def subtree(self, path: str, *, after_id: int | None, limit: int) -> list[Account]:
-        return subtree(self._conn, path, after_id=after_id, limit=limit)
+        query = select(accounts).where(accounts.c.path.like(f"{path}%"))
+        if after_id is not None:
+            query = query.where(accounts.c.id > after_id)
+        rows = self._conn.execute(query.order_by(accounts.c.id).limit(limit))
+        return [from_row(row) for row in rows]
 
     def find_operator(self, name: str) -> Account | None:
-        return find_operator(self._conn, name)
+        row = self._conn.execute(
+            select(accounts)
+            .where(accounts.c.kind == AccountKind.OPERATOR.value, accounts.c.name == name)
+            .order_by(accounts.c.id)
+            .limit(1)
+        ).first()
+        return None if row is None else from_row(row)
 
     def operator_ids(self) -> list[int]:
-        return operator_ids(self._conn)
+        """Every operator root's id, in creation order."""
+        query = select(accounts.c.id).where(accounts.c.kind == AccountKind.OPERATOR.value)
+        return [int(v) for v in self._conn.execute(query.order_by(accounts.c.id)).scalars()]
 
     def plans_used_in(self, path: str) -> set[str]:
-        return plans_used_in(self._conn, path)
+        """Names of the rate plans any account of a subtree is rated by (plans of the
+        subtree's operator: an account names its plans within its own operator)."""
+        names: set[str] = set()
+        for column in (accounts.c.rate_plan, accounts.c.sms_plan):
+            query = select(column).where(accounts.c.path.like(f"{path}%"), column.is_not(None))
+            names.update(self._conn.execute(query.distinct()).scalars())
+        return names
 
     def plan_currency(self, operator_id: int, name: str) -> str | None:
-        return plan_currency(self._conn, operator_id, name)
+        """The currency of the operator's plan of that name (None: the operator has none)."""
+        query = select(rate_plans.c.currency).where(
+            rate_plans.c.operator_id == operator_id, rate_plans.c.name == name
+        )
+        value = self._conn.execute(query).scalar()
+        return None if value is None else str(value)
+
+
+# -- transitional: for modules of other contexts that still pass a connection ---------
+
+
+def get(
+    conn: Connection, account_id: int, *, for_update: bool = False, for_share: bool = False
+) -> Account | None:
+    return SqlAccountRepository(conn).get(account_id, for_update=for_update, for_share=for_share)
+
+
+def operator_ids(conn: Connection) -> list[int]:
+    return SqlAccountRepository(conn).operator_ids()
+
+
+def plans_used_in(conn: Connection, path: str) -> set[str]:
+    return SqlAccountRepository(conn).plans_used_in(path)

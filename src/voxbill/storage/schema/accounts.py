@@ -9,7 +9,6 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
-    Text,
 )
 
 from voxbill.storage.schema.base import metadata
@@ -39,11 +38,9 @@ accounts = Table(
     Column("message_rate_limit", Integer, nullable=True),  # messages per second
     Column("rate_plan", String(100), nullable=True),  # voice out
     Column("sms_plan", String(100), nullable=True),
-    Column("did_plan", String(100), nullable=True),
     Column("cutoff_mode", String(16), nullable=False, server_default="none"),
     Column("timezone", String(64), nullable=False, server_default="UTC"),
     Column("tax_profile", String(64), nullable=True),
-    Column("contacts", Text, nullable=False, server_default="{}"),  # JSON object
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     CheckConstraint(

@@ -1,4 +1,7 @@
-"""What a caller identifier's value may be, and how it is stored and looked up.
+"""Caller identifiers: what recognises a caller (ANI, SIP username, source IP or
+network, card number + PIN), what each value may be, and how it is stored and looked up.
+
+Pure: no framework, no database.
 
 IP identifiers name one customer's addresses (a trunk, a PBX, a range of them). A
 network that catches far more than that would bill whatever arrives from anywhere to
@@ -17,9 +20,73 @@ Rows stored before these rules are never matched when wider than the minimum (se
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Final
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Final
 
 from voxbill.domain.errors import InvalidInput, NetworkNotAllowed
+
+
+class IdentifierType(StrEnum):
+    ANI = "ani"
+    SIP_USER = "sip_user"
+    IP = "ip"
+    CARD = "card"
+
+
+@dataclass(frozen=True, slots=True)
+class CallerIdentifier:
+    """A registered identifier, as its account's owners see it (never a PIN's hash)."""
+
+    id: int
+    account_id: int
+    type: IdentifierType
+    value: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IdentifiedCaller:
+    """Whom a call's caller was found to be."""
+
+    account_id: int
+    identifier_id: int
+    type: IdentifierType
+    #: the account's materialised path (``/operator/…/account/``)
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class IpRange:
+    """An IP identifier's network as stored: its bounds as fixed-width hex (so that a
+    containment test is a string comparison in any database)."""
+
+    version: int
+    start: str
+    end: str
+    prefix_len: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewIdentifier:
+    """An identifier about to be stored: its value normalised, a card's PIN hashed."""
+
+    operator_id: int
+    account_id: int
+    type: IdentifierType
+    value: str
+    pin_hash: str | None = None
+    network: IpRange | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallerNetwork:
+    """An IP identifier whose network holds a source address."""
+
+    caller: IdentifiedCaller
+    prefix_len: int
+
 
 #: The shortest prefix an IP identifier may have, per IP version.
 MIN_PREFIX: Final = {4: 8, 6: 32}
@@ -51,16 +118,11 @@ def network(value: str) -> Network:
     return net
 
 
-def stored_network(value: str) -> dict[str, Any]:
-    """The columns of an IP identifier: the network and its bounds as fixed-width hex."""
-    net = network(value)
-    return {
-        "value": str(net),
-        "ip_version": net.version,
-        "net_start": hex_of(net.network_address),
-        "net_end": hex_of(net.broadcast_address),
-        "prefix_len": net.prefixlen,
-    }
+def ip_range(net: Network) -> IpRange:
+    """A network's bounds as stored and compared."""
+    return IpRange(
+        net.version, hex_of(net.network_address), hex_of(net.broadcast_address), net.prefixlen
+    )
 
 
 def source_address(value: str) -> Address | None:
