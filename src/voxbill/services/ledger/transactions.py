@@ -13,13 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection
-
 from voxbill.services.ledger.answers import LedgerTransaction
 from voxbill.services.ledger.batch import JournalBatch
 from voxbill.services.ledger.idempotency import remember, request_fingerprint, stored_response
 from voxbill.services.ledger.journal import Journal
-from voxbill.services.unit_of_work import UnitOfWork, WriteConflict
+from voxbill.services.unit_of_work import Transaction, UnitOfWork, WriteConflict
 from voxbill.settings import Settings
 from voxbill.storage.ledger import books as repo
 
@@ -27,7 +25,7 @@ T = TypeVar("T")
 _ATTEMPTS = 3
 
 #: Re-checks who may do this inside the movement's transaction (see AccountService.guard).
-Guard = Callable[[Connection], None]
+Guard = Callable[[Transaction], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +116,7 @@ class LedgerUnitOfWork:
                 if replay is not None:
                     return replay
             if caller.guard is not None:
-                caller.guard(journal.conn)
+                caller.guard(journal.tx)
             result = move(journal)
             if key is not None:
                 remember(journal, owner, key, digest, operation, result)
