@@ -1,19 +1,21 @@
-"""Read-only aggregates that ``ledger verify`` compares with the maintained balances."""
+"""Read-only aggregates that ``ledger verify`` compares with the maintained balances,
+behind :class:`SqlLedgerAuditRepository`."""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from voxbill.domain.ledger import BookRecord
 from voxbill.domain.money import ZERO
+from voxbill.storage.ledger.books import book_record
 from voxbill.storage.schema.charging import cdr_legs, cdrs
 from voxbill.storage.schema.ledger import holds, ledger_books, ledger_entries, ledger_transactions
 
 
-def books(conn: Connection) -> list[Any]:
-    return list(conn.execute(select(ledger_books).order_by(ledger_books.c.id)).all())
+def books(conn: Connection) -> list[BookRecord]:
+    return [book_record(r) for r in conn.execute(select(ledger_books).order_by(ledger_books.c.id))]
 
 
 def entry_sums_by_book(conn: Connection) -> dict[int, Decimal]:
@@ -43,27 +45,28 @@ def currency_totals(conn: Connection) -> dict[str, Decimal]:
     return {str(r[0]): r[1] for r in rows}
 
 
-def unbalanced_transactions(conn: Connection) -> list[Any]:
+def unbalanced_transactions(conn: Connection) -> list[tuple[int, str, Decimal]]:
+    """(transaction id, currency, sum) of every transaction whose legs in a currency do
+    not sum to zero."""
     total = func.sum(ledger_entries.c.amount)
-    return list(
-        conn.execute(
-            select(ledger_entries.c.transaction_id, ledger_entries.c.currency, total)
-            .group_by(ledger_entries.c.transaction_id, ledger_entries.c.currency)
-            .having(total != ZERO)
-            .order_by(ledger_entries.c.transaction_id)
-        ).all()
+    rows = conn.execute(
+        select(ledger_entries.c.transaction_id, ledger_entries.c.currency, total)
+        .group_by(ledger_entries.c.transaction_id, ledger_entries.c.currency)
+        .having(total != ZERO)
+        .order_by(ledger_entries.c.transaction_id)
     )
+    return [(int(r[0]), str(r[1]), r[2]) for r in rows]
 
 
-def entries_in_wrong_currency(conn: Connection) -> list[Any]:
-    return list(
-        conn.execute(
-            select(ledger_entries.c.id, ledger_entries.c.currency, ledger_books.c.currency)
-            .join(ledger_books, ledger_books.c.id == ledger_entries.c.book_id)
-            .where(ledger_entries.c.currency != ledger_books.c.currency)
-            .order_by(ledger_entries.c.id)
-        ).all()
+def entries_in_wrong_currency(conn: Connection) -> list[tuple[int, str, str]]:
+    """(entry id, its currency, its book's currency) of every leg in a foreign currency."""
+    rows = conn.execute(
+        select(ledger_entries.c.id, ledger_entries.c.currency, ledger_books.c.currency)
+        .join(ledger_books, ledger_books.c.id == ledger_entries.c.book_id)
+        .where(ledger_entries.c.currency != ledger_books.c.currency)
+        .order_by(ledger_entries.c.id)
     )
+    return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
 
 
 def counts(conn: Connection) -> dict[str, int]:
@@ -137,12 +140,13 @@ def buy_leg_costs(conn: Connection, session_ids: list[str]) -> dict[str, Decimal
 
 
 class SqlLedgerAuditRepository:
-    """LedgerAuditRepository over one transaction's connection."""
+    """:class:`~voxbill.services.ledger.ports.LedgerAuditRepository` over one
+    transaction's connection."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def books(self) -> list[Any]:
+    def books(self) -> list[BookRecord]:
         return books(self._conn)
 
     def entry_sums_by_book(self) -> dict[int, Decimal]:
@@ -154,10 +158,10 @@ class SqlLedgerAuditRepository:
     def currency_totals(self) -> dict[str, Decimal]:
         return currency_totals(self._conn)
 
-    def unbalanced_transactions(self) -> list[Any]:
+    def unbalanced_transactions(self) -> list[tuple[int, str, Decimal]]:
         return unbalanced_transactions(self._conn)
 
-    def entries_in_wrong_currency(self) -> list[Any]:
+    def entries_in_wrong_currency(self) -> list[tuple[int, str, str]]:
         return entries_in_wrong_currency(self._conn)
 
     def counts(self) -> dict[str, int]:
