@@ -28,6 +28,8 @@ LATER_STEP_LOCK_WAIT = timedelta(milliseconds=50)
 
 
 class JournalBatch:
+    """The steps of one batch, each a :class:`Journal` in its own savepoint."""
+
     def __init__(
         self, tx: Transaction, clock: Callable[[], datetime], known_books: dict[str, int]
     ) -> None:

@@ -36,11 +36,17 @@ from voxbill.services.unit_of_work import Transaction
 
 @dataclass(frozen=True)
 class Applied:
+    """A posting appended: its transaction and the balances it left."""
+
     transaction_id: int
     balances_after: dict[int, Decimal]  # by book id, maintained books only
 
 
 class Journal:
+    """One transaction's work on the ledger (see the module's docstring); ``now`` is the
+    instant every row it writes carries, ``known_books`` the book ids by key committed
+    before (shared by the service's journals: a book's id never changes)."""
+
     def __init__(
         self, tx: Transaction, now: datetime, known_books: dict[str, int] | None = None
     ) -> None:
