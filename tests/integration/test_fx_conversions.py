@@ -27,7 +27,6 @@ from voxbill.domain.fx import FxRateInUse
 from voxbill.services.rating.deck import read_deck
 from voxbill.services.rating.imports import PlanOptions
 from voxbill.settings import Settings
-from voxbill.storage.ledger import fx as fx_rows
 
 UK = "+441234567"
 
@@ -227,8 +226,8 @@ def test_setting_a_rate_waits_for_a_conversion_reading_it(database_url: str) -> 
         container.ledger.set_fx_rate(
             root.id, "USD", "EUR", D("0.9"), datetime(2026, 1, 1, tzinfo=UTC)
         )
-        with container.db.transaction() as conn:
-            found = fx_rows.fx_rate_at(conn, "EUR", "USD", datetime.now(UTC), root.id, lock=True)
+        with container.uow.transaction() as tx:
+            found = tx.fx.fx_rate_at("EUR", "USD", datetime.now(UTC), root.id, lock=True)
             assert found is not None
             with pytest.raises(DatabaseBusy):
                 container.ledger.set_fx_rate(root.id, "EUR", "USD", D("1.2"))

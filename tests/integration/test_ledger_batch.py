@@ -12,7 +12,7 @@ from sqlalchemy import Connection, select, text
 
 from support.ledger_books import insert_book
 from voxbill.bootstrap import Container
-from voxbill.services.ledger import batch as ledger_batch
+from voxbill.storage import unit_of_work as sql_unit_of_work
 from voxbill.storage.schema.ledger import ledger_books
 
 
@@ -27,13 +27,13 @@ def test_a_failed_step_alone_is_rolled_back_and_later_steps_wait_briefly(
     container: Container, monkeypatch: pytest.MonkeyPatch, first_fails: bool
 ) -> None:
     scripts: list[list[str]] = []
-    real = ledger_batch.run_script
+    real = sql_unit_of_work.run_script
 
     def counted(conn: Connection, statements: Any) -> None:
         scripts.append(list(statements))
         real(conn, statements)
 
-    monkeypatch.setattr(ledger_batch, "run_script", counted)
+    monkeypatch.setattr(sql_unit_of_work, "run_script", counted)
     plan = ["fails", "kept", "fails", "kept"] if first_fails else ["kept", "fails", "kept"]
     waits: list[str | None] = []
     with container.ledger.journal_batch() as batch:

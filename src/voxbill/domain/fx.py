@@ -10,9 +10,10 @@ currencies and does not read rates.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Final
+from typing import Final, Literal
 
 from voxbill.domain import access
 from voxbill.domain.access import Principal, Role
@@ -27,6 +28,40 @@ RATE_INTEGER_DIGITS: Final = 10
 
 EARLIEST: Final = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST: Final = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class FxRate:
+    """1 ``base`` = ``rate`` ``quote``, for the operator's books, from ``effective_from``."""
+
+    id: int
+    operator_id: int
+    base: str
+    quote: str
+    rate: Decimal
+    effective_from: datetime
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FxRateSet:
+    fx_rate: FxRate
+    outcome: Literal["created", "replaced", "unchanged"]
+
+
+@dataclass(frozen=True, slots=True)
+class FxQuote:
+    """The rate in force for a conversion: stored as 1 ``base`` = ``rate`` of the other
+    currency (a conversion the other way divides by it)."""
+
+    base: str
+    rate: Decimal
+    effective_from: datetime
+
+    def of(self, base: str) -> Decimal:
+        """1 ``base`` in the pair's other currency."""
+        return self.rate if self.base == base else Decimal(1) / self.rate
 
 
 class FxRateInUse(Conflict):

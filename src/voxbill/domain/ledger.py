@@ -4,6 +4,12 @@ A :class:`Posting` is a set of legs that sum to zero in each currency; it cannot
 built otherwise, so no service can append an unbalanced transaction (PostgreSQL checks
 it again with a deferred trigger). A :class:`Funds` snapshot answers "may this much
 leave, or be held?" and which alert/block thresholds a movement crosses.
+
+Below the rules: the records the ledger's storage hands back (:class:`BookRecord`,
+:class:`OwnerAccount`, :class:`BookState`) and what the ledger answers (balances,
+transactions, history lines, charges, discrepancies; holds are in
+:mod:`voxbill.domain.holds`). Money in ``to_json`` is always a decimal string, so a
+stored idempotent response replays byte for byte.
 """
 
 from __future__ import annotations
@@ -11,15 +17,17 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final, TypedDict
 
 from voxbill.domain.errors import InvalidMoney, UnbalancedTransaction, ZeroAmountError
 from voxbill.domain.money import (
     STORAGE_PLACES,
     ZERO,
     RoundingMethod,
+    canonical,
     currency_places,
     round_amount,
 )
@@ -222,10 +230,232 @@ class Owner:
     alert_balance: Decimal | None
 
 
+@dataclass(frozen=True, slots=True)
+class OwnerAccount:
+    """An account's columns that decide whose balance it uses (``shared_balance`` walks up
+    to ``parent_id``) and under which limits; ``path`` when read for several at once."""
+
+    id: int
+    parent_id: int | None
+    shared_balance: bool
+    currency: str
+    billing: str
+    credit_limit: Decimal
+    block_balance: Decimal
+    alert_balance: Decimal | None
+    path: str | None = None
+
+
 @dataclass
 class BookState:
+    """A locked book's balance and reservation, changed in memory by a journal."""
+
     id: int
     currency: str
     maintained: bool
     balance: Decimal
     reserved: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class BookRecord:
+    """A ledger book as stored: an account's balance or one of the operator's system books."""
+
+    id: int
+    key: str
+    account_id: int | None
+    purpose: str
+    currency: str
+    maintained: bool
+    balance: Decimal
+    reserved: Decimal
+    created_at: datetime
+
+
+def account_book_key(account_id: int) -> str:
+    """The key of the book carrying ``account_id``'s balance."""
+    return f"account:{account_id}"
+
+
+def system_book_key(purpose: str, currency: str) -> str:
+    """The key of the operator's system book for ``purpose`` in ``currency``."""
+    return f"{purpose}:{currency}"
+
+
+class LegRow(TypedDict):
+    """A posting's leg as stored: ``balance_after`` for maintained (locked) books only."""
+
+    book_id: int
+    amount: Decimal
+    currency: str
+    balance_after: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    """A balance event waiting to be delivered (``payload`` is JSON text)."""
+
+    id: int
+    topic: str
+    account_id: int | None
+    payload: str
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+# -- what the ledger answers ----------------------------------------------------------
+def norm(amount: Decimal) -> Decimal:
+    """Drop storage padding, so results read the same on SQLite and PostgreSQL."""
+    return amount.normalize() + 0
+
+
+def norm_or_none(amount: Decimal | None) -> Decimal | None:
+    return None if amount is None else norm(amount)
+
+
+def money_text(amount: Decimal) -> str:
+    """The same decimal string on every dialect (PostgreSQL returns 8 places)."""
+    return canonical(amount.normalize())
+
+
+def money_or_none(amount: Decimal | None) -> str | None:
+    return None if amount is None else money_text(amount)
+
+
+@dataclass(frozen=True)
+class BalanceView:
+    """An account's funds; ``balance_account_id`` owns the balance (shared balances)."""
+
+    account_id: int
+    balance_account_id: int
+    currency: str
+    balance: Decimal
+    reserved: Decimal
+    available: Decimal
+    credit_limit: Decimal
+    block_balance: Decimal
+    alert_balance: Decimal | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "account_id": self.account_id,
+            "balance_account_id": self.balance_account_id,
+            "currency": self.currency,
+            "balance": money_text(self.balance),
+            "reserved": money_text(self.reserved),
+            "available": money_text(self.available),
+            "credit_limit": money_text(self.credit_limit),
+            "block_balance": money_text(self.block_balance),
+            "alert_balance": money_or_none(self.alert_balance),
+        }
+
+
+@dataclass(frozen=True)
+class LedgerTransaction:
+    """The outcome of one money movement, as seen from ``account_id``'s balance."""
+
+    id: int
+    kind: str  # topup | transfer | adjustment | refund | charge
+    account_id: int
+    amount: Decimal  # signed, in the account's currency
+    currency: str
+    balance_after: Decimal
+    reason: str | None
+    created_at: datetime
+    replayed: bool = False
+    #: transfers: the account credited, by how much (its currency), its balance after
+    counterparty_account_id: int | None = None
+    counterparty_amount: Decimal | None = None
+    counterparty_balance_after: Decimal | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Stable JSON (the stored idempotent response); ``replayed`` is not part of it."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "account_id": self.account_id,
+            "amount": money_text(self.amount),
+            "currency": self.currency,
+            "balance_after": money_text(self.balance_after),
+            "reason": self.reason,
+            "created_at": self.created_at.isoformat(),
+            "counterparty_account_id": self.counterparty_account_id,
+            "counterparty_amount": money_or_none(self.counterparty_amount),
+            "counterparty_balance_after": money_or_none(self.counterparty_balance_after),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], *, replayed: bool = False) -> LedgerTransaction:
+        counter = data.get("counterparty_balance_after")
+        counter_amount = data.get("counterparty_amount")
+        return cls(
+            id=int(data["id"]),
+            kind=str(data["kind"]),
+            account_id=int(data["account_id"]),
+            amount=Decimal(data["amount"]),
+            currency=str(data["currency"]),
+            balance_after=Decimal(data["balance_after"]),
+            reason=data.get("reason"),
+            created_at=datetime.fromisoformat(data["created_at"]),
+            replayed=replayed,
+            counterparty_account_id=data.get("counterparty_account_id"),
+            counterparty_amount=None if counter_amount is None else Decimal(counter_amount),
+            counterparty_balance_after=None if counter is None else Decimal(counter),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """The response first given under an idempotency key, and the request it answered."""
+
+    fingerprint: str
+    result: LedgerTransaction
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One leg on an account's balance, newest first in :meth:`LedgerService.history`."""
+
+    id: int
+    transaction_id: int
+    kind: str
+    amount: Decimal
+    balance_after: Decimal | None
+    reason: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ChargeRequest:
+    """Take ``amount`` (≥ 0, in that account's currency) from ``account_id``'s balance.
+
+    An immediate charge (a message) sends one per level of the chain, in one
+    :meth:`LedgerService.charge`; a zero amount charges nothing at that level. The
+    amount is paid to ``seller_id``'s balance (None: the operator's revenue book).
+    """
+
+    account_id: int
+    amount: Decimal
+    seller_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Charge:
+    """An immediate charge's ledger transaction (None when every amount was zero) and,
+    per request, the balance carrying that level afterwards."""
+
+    transaction_id: int | None
+    balances_after: tuple[Decimal, ...]
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    """One thing ``ledger verify`` found wrong; ``str()`` is one line."""
+
+    kind: str
+    subject: str
+    expected: str
+    actual: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.subject}: expected {self.expected}, found {self.actual}"

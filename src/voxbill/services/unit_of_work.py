@@ -15,6 +15,7 @@ twin wrote the same unique key first: a retry finds what it wrote) and
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from datetime import timedelta
 from typing import Any, Protocol
 
 from voxbill.services.access.ports import AccessRepository, CardPinRepository
@@ -72,6 +73,16 @@ class Transaction(Protocol):
 
     def savepoint(self) -> AbstractContextManager[None]:
         """A nested transaction: the block's writes vanish alone if it raises."""
+        ...
+
+    def batch_step(self, *, lock_wait: timedelta | None = None) -> AbstractContextManager[None]:
+        """One of several units of work run one after the other in this transaction (see
+        :mod:`voxbill.services.ledger.batch`): its writes vanish alone if it raises, and
+        it costs one round trip (the step before is released with this one's savepoint).
+        ``lock_wait``: from this step to the commit, give up a lock wait after that long
+        (PostgreSQL; SQLite has one writer). What the step raises comes out as from a
+        transaction of its own: :class:`WriteConflict`, ``DatabaseBusy``, or the voxbill
+        error a value refused while being bound."""
         ...
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from functools import cached_property
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 
+from voxbill.domain.errors import DatabaseBusy, VoxbillError
 from voxbill.services.unit_of_work import WriteConflict
 from voxbill.storage.access.api_keys import SqlAccessRepository
 from voxbill.storage.access.card_pins import SqlCardPinRepository
@@ -22,12 +24,28 @@ from voxbill.storage.charging.cdrs import SqlCdrRepository
 from voxbill.storage.charging.sessions import SqlSessionRepository
 from voxbill.storage.database import Database
 from voxbill.storage.ledger.audit import SqlLedgerAuditRepository
-from voxbill.storage.ledger.books import SqlLedgerRepository, busy_as_error
+from voxbill.storage.ledger.books import SqlLedgerRepository
 from voxbill.storage.ledger.fx import SqlFxRepository
 from voxbill.storage.ledger.holds import SqlHoldRepository
 from voxbill.storage.messaging.messages import SqlMessageRepository
+from voxbill.storage.prepared import run_script
 from voxbill.storage.rating.rates import SqlRateRepository
 from voxbill.storage.routing.routes import SqlRouteRepository
+
+# lock_not_available, deadlock_detected, serialization_failure, query_canceled (timeout)
+_BUSY_SQLSTATES = frozenset({"55P03", "40P01", "40001", "57014"})
+
+
+@contextmanager
+def busy_as_error() -> Iterator[None]:
+    """A lock wait that timed out is a typed, retryable error, not an internal failure."""
+    try:
+        yield
+    except DBAPIError as exc:
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        if sqlstate in _BUSY_SQLSTATES or "database is locked" in str(exc.orig):
+            raise DatabaseBusy("the balance is busy; retry the request") from exc
+        raise
 
 
 class SqlTransaction:
@@ -35,6 +53,11 @@ class SqlTransaction:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        #: batch steps (:meth:`batch_step`): how many were opened, the savepoint of the
+        #: last one (released with the next one's, or by the COMMIT), the lock wait set
+        self._steps = 0
+        self._previous_step: str | None = None
+        self._lock_wait: timedelta | None = None
 
     @property
     def dialect(self) -> str:
@@ -95,6 +118,40 @@ class SqlTransaction:
                 yield
         except IntegrityError as exc:
             raise WriteConflict(str(exc.orig)) from exc
+
+    @contextmanager
+    def batch_step(self, *, lock_wait: timedelta | None = None) -> Iterator[None]:
+        self._steps += 1
+        name = f"vb_step_{self._steps}"
+        # one round trip on PostgreSQL: the step before released, the lock wait set (at
+        # the transaction's level, so once), this step's savepoint
+        opening = (
+            [] if self._previous_step is None else [f"RELEASE SAVEPOINT {self._previous_step}"]
+        )
+        if (
+            lock_wait is not None
+            and lock_wait != self._lock_wait
+            and self.conn.dialect.name == "postgresql"
+        ):
+            opening.append(f"SET LOCAL lock_timeout = '{lock_wait // timedelta(milliseconds=1)}ms'")
+            self._lock_wait = lock_wait
+        run_script(self.conn, [*opening, f"SAVEPOINT {name}"])
+        self._previous_step = name
+        try:
+            with busy_as_error():
+                try:
+                    yield
+                except StatementError as exc:
+                    # a refusal raised while binding a value: the voxbill error, as
+                    # Database.transaction surfaces it for a transaction of its own
+                    if isinstance(exc.orig, VoxbillError):
+                        raise exc.orig from exc
+                    if isinstance(exc, IntegrityError):
+                        raise WriteConflict(str(exc.orig)) from exc
+                    raise
+        except BaseException:
+            run_script(self.conn, [f"ROLLBACK TO SAVEPOINT {name}"])
+            raise
 
 
 class SqlUnitOfWork:

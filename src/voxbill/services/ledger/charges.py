@@ -12,9 +12,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from voxbill.domain.errors import InvalidInput
-from voxbill.domain.ledger import Leg, Posting, SystemBook, TransactionKind, exact
+from voxbill.domain.ledger import (
+    Charge,
+    ChargeRequest,
+    Leg,
+    Posting,
+    SystemBook,
+    TransactionKind,
+    exact,
+    norm,
+)
 from voxbill.domain.money import ZERO
-from voxbill.services.ledger.answers import Charge, ChargeRequest, norm
 from voxbill.services.ledger.journal import Journal
 
 

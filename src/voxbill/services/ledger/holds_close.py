@@ -1,9 +1,10 @@
-"""Holds: funds reserved for a call or session, then posted, voided or expired — once.
+"""Closing holds: posting (charging), voiding and expiring them, inside an open journal.
 
-Placing, extending and reading holds is ``ledger_hold_placing`` (re-exported here: this
-module is the holds' entry point). Settling takes the hold rows' locks first (then the
-balances'), and a hold moves out of ``open`` exactly once: a repeated settlement of the
-same kind replays, a different one is a conflict.
+This module is the holds' entry point for the service and for other contexts (charging
+imports it as ``ledger_holds``): placing, extending and reading them
+(:mod:`voxbill.services.ledger.holds_open`) are re-exported here. Settling takes the
+hold rows' locks first (then the balances'), and a hold moves out of ``open`` exactly
+once: a repeated settlement of the same kind replays, a different one is a conflict.
 """
 
 from __future__ import annotations
@@ -11,19 +12,29 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
-
-from sqlalchemy import Connection
 
 from voxbill.domain.errors import HoldConflict, InvalidInput
-from voxbill.domain.ledger import Leg, Posting, SystemBook, TransactionKind
-from voxbill.domain.money import ZERO
-from voxbill.services.ledger.answers import Hold, HoldSettlement, norm
-from voxbill.services.ledger.holds_open import (
+from voxbill.domain.holds import (
     EXPIRED,
     OPEN,
     POSTED,
     VOIDED,
+    Hold,
+    HoldRecord,
+    HoldSettled,
+    HoldSettlement,
+    HoldUpdate,
+)
+from voxbill.domain.ledger import (
+    Leg,
+    Posting,
+    SystemBook,
+    TransactionKind,
+    account_book_key,
+    norm,
+)
+from voxbill.domain.money import ZERO
+from voxbill.services.ledger.holds_open import (
     current,
     extend,
     extend_locked,
@@ -35,8 +46,7 @@ from voxbill.services.ledger.holds_open import (
     view,
 )
 from voxbill.services.ledger.journal import Journal
-from voxbill.storage.ledger import books as repo
-from voxbill.storage.ledger import holds as hold_rows
+from voxbill.services.unit_of_work import Transaction
 
 __all__ = [
     "EXPIRED",
@@ -57,16 +67,16 @@ __all__ = [
 ]
 
 
-def _balances(journal: Journal, rows: Sequence[Any]) -> dict[int, Decimal]:
+def _balances(journal: Journal, rows: Sequence[HoldRecord]) -> dict[int, Decimal]:
     result = {}
     for row in rows:
-        book = repo.find_book(journal.conn, repo.account_book_key(row.balance_account_id))
+        book = journal.tx.ledger.find_book(account_book_key(row.balance_account_id))
         assert book is not None
         result[row.balance_account_id] = norm(book.balance)
     return result
 
 
-def _replayed_post(rows: Sequence[Any], charges: Sequence[Decimal]) -> bool:
+def _replayed_post(rows: Sequence[HoldRecord], charges: Sequence[Decimal]) -> bool:
     """Whether the holds were posted already (for these charges: else a conflict)."""
     if all(r.status == POSTED for r in rows):
         if [r.posted_amount for r in rows] != list(charges):
@@ -92,7 +102,7 @@ def post(
             transaction_id=rows[0].transaction_id,
             holds=tuple(view(r, replayed=True) for r in rows),
             balances_after=_balances(journal, rows),
-            overrun=any(r.posted_amount > r.amount for r in rows),
+            overrun=any((r.posted_amount or ZERO) > r.amount for r in rows),
             replayed=True,
         )
     transaction_id, books, overrun = _charge(journal, rows, charges, actor, allow_overrun, sellers)
@@ -109,7 +119,7 @@ def post(
 
 def post_locked(
     journal: Journal,
-    rows: Sequence[Any],
+    rows: Sequence[HoldRecord],
     charges: Sequence[Decimal],
     actor: str,
     sellers: Sequence[int | None],
@@ -121,7 +131,7 @@ def post_locked(
         _charge(journal, rows, charges, actor, True, sellers)
 
 
-def _check_charges(rows: Sequence[Any], charges: Sequence[Decimal]) -> None:
+def _check_charges(rows: Sequence[HoldRecord], charges: Sequence[Decimal]) -> None:
     if len(charges) != len(rows):
         raise InvalidInput(f"{len(rows)} hold levels, {len(charges)} charges given")
     if any(c < ZERO for c in charges):
@@ -130,7 +140,7 @@ def _check_charges(rows: Sequence[Any], charges: Sequence[Decimal]) -> None:
 
 def _charge(
     journal: Journal,
-    rows: Sequence[Any],
+    rows: Sequence[HoldRecord],
     charges: Sequence[Decimal],
     actor: str,
     allow_overrun: bool,
@@ -158,13 +168,22 @@ def _charge(
     for book, row, charge, credit in zip(books, rows, charges, credited, strict=True):
         if charge > ZERO:
             legs += [Leg(book, -charge, row.currency), Leg(credit, charge, row.currency)]
-    changes = [
+    changes: list[HoldSettled] = [
         {"hold_id": row.id, "status": POSTED, "posted_amount": charge, "updated_at": journal.now}
         for row, charge in zip(rows, charges, strict=True)
     ]
     if not legs:  # nothing charged: the holds released, no transaction
-        changes = [change | {"transaction_id": None} for change in changes]
-        hold_rows.update_holds(journal.conn, changes, books=journal.unwritten())
+        released: list[HoldUpdate] = [
+            {
+                "hold_id": change["hold_id"],
+                "status": change["status"],
+                "posted_amount": change["posted_amount"],
+                "updated_at": change["updated_at"],
+                "transaction_id": None,
+            }
+            for change in changes
+        ]
+        journal.tx.holds.update_holds(released, books=journal.unwritten())
         return None, books, overrun
     applied = journal.post(
         Posting.of(legs),
@@ -190,29 +209,35 @@ def expire(
     journal: Journal,
     now: datetime,
     limit: int,
-    claim: Callable[[Connection, datetime, int], list[Any]] = hold_rows.claim_expired_holds,
+    claim: Callable[[Transaction, datetime, int], Sequence[HoldRecord]] | None = None,
 ) -> int:
     """Release holds past expiry; returns how many. ``SKIP LOCKED`` lets several sweepers
     share the work, each hold going to exactly one of them. ``claim`` picks the expired
-    holds (charging's backstop only those no session owns)."""
-    rows = claim(journal.conn, now, limit)
+    holds (charging's backstop only those no session owns), in the journal's
+    transaction. Without it, every expired hold is a candidate."""
+    if claim is None:
+        rows = journal.tx.holds.claim_expired_holds(now, limit)
+    else:
+        rows = list(claim(journal.tx, now, limit))
     if not rows:
         return 0
     # a reference's levels expire together, even where the limit cut between them
     claimed = {r.id for r in rows}
     rows += [
         r
-        for r in hold_rows.claim_open_holds(journal.conn, [r.reference for r in rows])
+        for r in journal.tx.holds.claim_open_holds([r.reference for r in rows])
         if r.id not in claimed
     ]
     _release(journal, rows, EXPIRED)
     return len(rows)
 
 
-def _release(journal: Journal, rows: Sequence[Any], status: str) -> None:
+def _release(journal: Journal, rows: Sequence[HoldRecord], status: str) -> None:
     open_rows = [r for r in rows if r.status == OPEN]
     books = lock_books(journal, open_rows)
     for book, row in zip(books, open_rows, strict=True):
         journal.reserve(book, -row.amount, flush=False)
-    changes = [{"hold_id": r.id, "status": status, "updated_at": journal.now} for r in open_rows]
-    hold_rows.update_holds(journal.conn, changes, books=journal.unwritten())
+    changes: list[HoldUpdate] = [
+        {"hold_id": r.id, "status": status, "updated_at": journal.now} for r in open_rows
+    ]
+    journal.tx.holds.update_holds(changes, books=journal.unwritten())

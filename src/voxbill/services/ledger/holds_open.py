@@ -1,10 +1,11 @@
-"""Holds placed, extended and read: the reserving half of ``ledger_holds``.
+"""Opening holds: placing, extending and reading them, inside an open journal.
 
 A reference (a session id) owns one hold per level of the account chain. Placing takes
 the balance locks and checks every level's floor before reserving anything, so
-concurrent calls can never together hold more than is available. Settling (posting,
-voiding, expiring: ``ledger_holds``) starts from :func:`locked_holds` and
-:func:`lock_books` here: hold rows' locks first, then the balances'.
+concurrent calls can never together hold more than is available. Closing them
+(posting, voiding, expiring: :mod:`voxbill.services.ledger.holds_close`, the entry point
+other contexts import) starts from :func:`locked_holds` and :func:`lock_books` here:
+hold rows' locks first, then the balances'.
 """
 
 from __future__ import annotations
@@ -13,16 +14,21 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from voxbill.domain.errors import HoldConflict, IdempotencyConflict, InvalidInput, NotFound
+from voxbill.domain.holds import (
+    OPEN,
+    Hold,
+    HoldRecord,
+    HoldRequest,
+    hold_view,
+)
 from voxbill.domain.ledger import positive
 from voxbill.domain.money import ZERO
-from voxbill.services.ledger.answers import Hold, HoldRequest, norm, norm_or_none
 from voxbill.services.ledger.journal import Journal
-from voxbill.storage.ledger import holds as hold_rows
 
-OPEN, POSTED, VOIDED, EXPIRED = "open", "posted", "voided", "expired"
+#: the answer for a stored hold
+view = hold_view
 
 
 def validate_requests(
@@ -37,30 +43,12 @@ def validate_requests(
     return [HoldRequest(r.account_id, positive(r.amount, what="hold amount")) for r in requests]
 
 
-def view(row: Any, *, replayed: bool = False) -> Hold:
-    return Hold(
-        id=row.id,
-        reference=row.reference,
-        level=row.level,
-        account_id=row.account_id,
-        balance_account_id=row.balance_account_id,
-        currency=row.currency,
-        amount=norm(row.amount),
-        status=row.status,
-        posted_amount=norm_or_none(row.posted_amount),
-        expires_at=row.expires_at,
-        created_at=row.created_at,
-        transaction_id=row.transaction_id,
-        replayed=replayed,
-    )
-
-
 def current(journal: Journal, reference: str, *, replayed: bool = False) -> list[Hold]:
-    rows = hold_rows.holds_by_reference(journal.conn, reference, lock=False)
+    rows = journal.tx.holds.holds_by_reference(reference, lock=False)
     return [view(r, replayed=replayed) for r in rows]
 
 
-def _replay_place(rows: list[Any], requests: Sequence[HoldRequest]) -> list[Any]:
+def _replay_place(rows: list[HoldRecord], requests: Sequence[HoldRequest]) -> list[HoldRecord]:
     if [r.account_id for r in rows] != [q.account_id for q in requests]:
         raise IdempotencyConflict(
             f"hold reference {rows[0].reference!r} is already used for other accounts"
@@ -70,15 +58,15 @@ def _replay_place(rows: list[Any], requests: Sequence[HoldRequest]) -> list[Any]
 
 def _place(
     journal: Journal, reference: str, requests: Sequence[HoldRequest], expires_at: datetime
-) -> list[Any] | None:
+) -> list[HoldRecord] | None:
     """Place the holds; a reference's existing holds (a replay) instead, if any."""
     if not all(journal.has_locked(r.account_id) for r in requests):
-        existing = hold_rows.holds_by_reference(journal.conn, reference, lock=False)
+        existing = journal.tx.holds.holds_by_reference(reference, lock=False)
         if existing:
             return _replay_place(existing, requests)
     books = [journal.account_book(r.account_id) for r in requests]
     journal.lock(books)
-    existing = hold_rows.holds_by_reference(journal.conn, reference, lock=False)
+    existing = journal.tx.holds.holds_by_reference(reference, lock=False)
     if existing:  # placed before, or a twin committed while we waited for the balance lock
         return _replay_place(existing, requests)
     needed: dict[int, Decimal] = defaultdict(lambda: ZERO)
@@ -88,8 +76,7 @@ def _place(
         journal.require(book, amount)
     for book, amount in needed.items():
         journal.reserve(book, amount, flush=False)
-    hold_rows.insert_holds(
-        journal.conn,
+    journal.tx.holds.insert_holds(
         [
             {
                 "reference": reference,
@@ -126,15 +113,15 @@ def place_quietly(
     _place(journal, reference, requests, expires_at)
 
 
-def locked_holds(journal: Journal, reference: str) -> list[Any]:
+def locked_holds(journal: Journal, reference: str) -> list[HoldRecord]:
     """A reference's holds, their rows locked (the first locks of a settlement)."""
-    rows = hold_rows.holds_by_reference(journal.conn, reference, lock=True)
+    rows = journal.tx.holds.holds_by_reference(reference, lock=True)
     if not rows:
         raise NotFound(f"no hold with reference {reference!r}", code="unknown_hold")
     return rows
 
 
-def lock_books(journal: Journal, rows: Sequence[Any], also: Sequence[int] = ()) -> list[int]:
+def lock_books(journal: Journal, rows: Sequence[HoldRecord], also: Sequence[int] = ()) -> list[int]:
     """The holds' balance books, locked in one pass with ``also`` (e.g. sellers' books)."""
     books = [journal.account_book(r.account_id) for r in rows]
     if any(book != r.book_id for book, r in zip(books, rows, strict=True)):
@@ -144,7 +131,7 @@ def lock_books(journal: Journal, rows: Sequence[Any], also: Sequence[int] = ()) 
 
 
 def extend_locked(
-    journal: Journal, rows: Sequence[Any], totals: Sequence[Decimal], expires_at: datetime
+    journal: Journal, rows: Sequence[HoldRecord], totals: Sequence[Decimal], expires_at: datetime
 ) -> None:
     """Grow the holds ``rows`` (locked by :func:`locked_holds`) to ``totals``."""
     if len(totals) != len(rows):
@@ -161,8 +148,7 @@ def extend_locked(
     for book, amount in growth.items():
         if amount > ZERO:
             journal.reserve(book, amount, flush=False)
-    hold_rows.update_holds(
-        journal.conn,
+    journal.tx.holds.update_holds(
         [
             {
                 "hold_id": row.id,

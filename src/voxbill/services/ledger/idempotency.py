@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from typing import Any
 
 from voxbill.domain.errors import IdempotencyConflict
-from voxbill.services.ledger.answers import LedgerTransaction
+from voxbill.domain.ledger import LedgerTransaction
 from voxbill.services.ledger.journal import Journal
-from voxbill.storage.ledger import books as repo
 
 
 def request_fingerprint(operation: str, request: dict[str, Any]) -> str:
@@ -27,12 +27,12 @@ def stored_response(
     journal: Journal, scope: str, key: str, fingerprint: str
 ) -> LedgerTransaction | None:
     """The first response to ``key``, marked replayed; 409 if it answered another request."""
-    stored = repo.find_idempotency(journal.conn, scope, key)
+    stored = journal.tx.ledger.find_idempotency(scope, key)
     if stored is None:
         return None
     if stored.fingerprint != fingerprint:
         raise IdempotencyConflict(f"idempotency key {key!r} was used for a different request")
-    return LedgerTransaction.from_json(json.loads(stored.result), replayed=True)
+    return replace(stored.result, replayed=True)
 
 
 def remember(
@@ -43,12 +43,11 @@ def remember(
     operation: str,
     result: LedgerTransaction,
 ) -> None:
-    repo.save_idempotency(
-        journal.conn,
+    journal.tx.ledger.save_idempotency(
         scope=scope,
         key=key,
         fingerprint=fingerprint,
         operation=operation,
-        result=json.dumps(result.to_json(), sort_keys=True),
+        result=result,
         now=journal.now,
     )

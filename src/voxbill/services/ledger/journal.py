@@ -1,6 +1,7 @@
 """One database transaction's work on the ledger: find books, lock, check floors, append.
 
-A :class:`Journal` is created by the service inside ``db.transaction()``. It resolves
+A :class:`Journal` is created by the service inside a unit of work's transaction and
+reaches storage only through its repositories (``journal.tx.ledger``). It resolves
 accounts to the books that carry their balance, locks those rows (sorted, once), and
 turns a balanced :class:`~voxbill.domain.ledger.Posting` into legs, maintained balances
 and threshold events — all in the caller's transaction, so they commit or vanish together.
@@ -15,30 +16,44 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Connection
-
 from voxbill.domain.errors import CurrencyMismatch, InsufficientFunds
-from voxbill.domain.ledger import BookState, Funds, Owner, Posting, SystemBook, crossings
+from voxbill.domain.holds import HoldSettled
+from voxbill.domain.ledger import (
+    BookState,
+    Funds,
+    LegRow,
+    Owner,
+    Posting,
+    SystemBook,
+    account_book_key,
+    crossings,
+    money_text,
+    system_book_key,
+)
 from voxbill.domain.money import ZERO, canonical, storable
-from voxbill.services.ledger.answers import money_text
 from voxbill.services.unit_of_work import Transaction
-from voxbill.storage.ledger import books as repo
-from voxbill.storage.types import max_amount
 
 
 @dataclass(frozen=True)
 class Applied:
+    """A posting appended: its transaction and the balances it left."""
+
     transaction_id: int
     balances_after: dict[int, Decimal]  # by book id, maintained books only
 
 
 class Journal:
+    """One transaction's work on the ledger (see the module's docstring); ``now`` is the
+    instant every row it writes carries, ``known_books`` the book ids by key committed
+    before (shared by the service's journals: a book's id never changes)."""
+
     def __init__(
         self, tx: Transaction, now: datetime, known_books: dict[str, int] | None = None
     ) -> None:
         self.tx = tx
-        #: transitional (issue 11): the driver connection of ``tx``
-        self.conn: Connection = tx.conn
+        #: transitional (issue 11): the driver connection of ``tx``, for the other
+        #: contexts' code that has not moved behind its repositories yet
+        self.conn: Any = tx.conn
         self.now = now
         #: book ids by key, committed earlier (a book's id never changes): saves a query
         self._known = known_books if known_books is not None else {}
@@ -58,7 +73,7 @@ class Journal:
     def locked_book(self, account_id: int) -> BookState | None:
         """The state of ``account_id``'s balance book when this journal holds its lock
         (all changes written), else None; never creates the book."""
-        key = repo.account_book_key(self.owner(account_id).balance_account_id)
+        key = account_book_key(self.owner(account_id).balance_account_id)
         book_id = self._known.get(key) or self.found_books.get(key)
         if book_id is None or self._dirty:
             return None
@@ -66,20 +81,20 @@ class Journal:
 
     def has_locked(self, account_id: int) -> bool:
         """Whether this journal holds the lock of ``account_id``'s balance book."""
-        key = repo.account_book_key(self.owner(account_id).balance_account_id)
+        key = account_book_key(self.owner(account_id).balance_account_id)
         book_id = self._known.get(key) or self.found_books.get(key)
         return book_id is not None and book_id in self._locked
 
     def owner(self, account_id: int) -> Owner:
         if account_id not in self._owners:
-            self._owners[account_id] = repo.balance_owner(self.conn, account_id)
+            self._owners[account_id] = self.tx.ledger.balance_owner(account_id)
         return self._owners[account_id]
 
     def account_book(self, account_id: int) -> int:
         """The id of the book carrying ``account_id``'s balance (created on first use)."""
         owner = self.owner(account_id)
         book_id = self._book(
-            repo.account_book_key(owner.balance_account_id),
+            account_book_key(owner.balance_account_id),
             account_id=owner.balance_account_id,
             purpose="balance",
             currency=owner.currency,
@@ -90,7 +105,7 @@ class Journal:
 
     def system_book(self, purpose: SystemBook, currency: str) -> int:
         return self._book(
-            repo.system_book_key(purpose.value, currency),
+            system_book_key(purpose.value, currency),
             account_id=None,
             purpose=purpose.value,
             currency=currency,
@@ -102,8 +117,7 @@ class Journal:
     ) -> int:
         book_id = self._known.get(key) or self.found_books.get(key)
         if book_id is None:
-            book_id = repo.ensure_book(
-                self.conn,
+            book_id = self.tx.ledger.ensure_book(
                 key,
                 account_id=account_id,
                 purpose=purpose,
@@ -122,7 +136,7 @@ class Journal:
         wanted = {b for b in book_ids if b in self._book_owner and b not in self._locked}
         if self._locked and wanted and min(wanted) < max(self._locked):
             raise RuntimeError("books must be locked in one pass, in ascending order")
-        self._locked.update(repo.lock_books(self.conn, wanted))
+        self._locked.update(self.tx.ledger.lock_books(wanted))
 
     def funds(self, book_id: int) -> Funds:
         book, owner = self._locked[book_id], self._book_owner[book_id]
@@ -150,7 +164,7 @@ class Journal:
 
     def _storable(self, amount: Decimal, what: str) -> None:
         """Refuse, before writing, a value the database could not hold (SQLite: 64 bits)."""
-        storable(amount, max_amount(self.conn.dialect.name), what=what)
+        storable(amount, self.tx.ledger.largest_amount, what=what)
 
     def reserve(self, book_id: int, delta: Decimal, *, flush: bool = True) -> None:
         """Change the reserved amount; ``flush=False`` leaves the write to :meth:`flush`
@@ -165,7 +179,7 @@ class Journal:
     def flush(self) -> None:
         """Write every changed book, in one statement."""
         if self._dirty:
-            repo.store_books(self.conn, self.unwritten())
+            self.tx.ledger.store_books(self.unwritten())
 
     def unwritten(self) -> list[BookState]:
         """The changed books not written yet, handed to a caller that writes them with its
@@ -184,7 +198,7 @@ class Journal:
         reason: str | None = None,
         reference: str | None = None,
         floors: Iterable[int] = (),
-        settles: Sequence[dict[str, Any]] = (),
+        settles: Sequence[HoldSettled] = (),
     ) -> Applied:
         """Append ``posting``; books in ``floors`` may not end below their floor.
         ``settles``: changes of the (locked) holds this transaction settles, written with
@@ -200,7 +214,7 @@ class Journal:
             if net < ZERO:
                 self.require(book_id, -net)
         before = {b: self.funds(b) for b in sorted(touched) if b in self._locked}
-        rows = []
+        rows: list[LegRow] = []
         for leg in posting.legs:
             book = self._locked.get(cast(int, leg.book))
             if book is not None and book.currency != leg.currency:
@@ -209,7 +223,7 @@ class Journal:
                 book.balance += leg.amount
             rows.append(
                 {
-                    "book_id": leg.book,
+                    "book_id": cast(int, leg.book),
                     "amount": leg.amount,
                     "currency": leg.currency,
                     "balance_after": None if book is None else book.balance,
@@ -217,8 +231,7 @@ class Journal:
             )
         self._dirty.update(before)
         # the transaction, its legs and every changed book written together (flushed)
-        transaction_id = repo.append_transaction(
-            self.conn,
+        transaction_id = self.tx.ledger.append_transaction(
             kind=kind,
             actor=actor,
             reason=reason,
@@ -249,8 +262,7 @@ class Journal:
                 "transaction_id": transaction_id,
                 "at": self.now.isoformat(),
             }
-            repo.add_outbox_event(
-                self.conn,
+            self.tx.ledger.add_outbox_event(
                 f"balance.{event.value}",
                 owner.balance_account_id,
                 json.dumps(payload, sort_keys=True),

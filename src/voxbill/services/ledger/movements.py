@@ -10,19 +10,28 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-
-from sqlalchemy import Connection
+from typing import Any
 
 from voxbill.domain.errors import InvalidInput
-from voxbill.domain.ledger import SystemBook, TransactionKind, exact, positive
+from voxbill.domain.ledger import (
+    Charge,
+    ChargeRequest,
+    LedgerTransaction,
+    SystemBook,
+    TransactionKind,
+    exact,
+    positive,
+)
 from voxbill.domain.money import ZERO, canonical
 from voxbill.services.ledger import charges as ledger_charges
 from voxbill.services.ledger import postings as ledger_postings
-from voxbill.services.ledger.answers import Charge, ChargeRequest, LedgerTransaction
 from voxbill.services.ledger.transactions import Caller, Guard, LedgerUnitOfWork
 
 
 class MoneyMovements(LedgerUnitOfWork):
+    """Top-ups, adjustments, refunds, transfers and immediate charges (a mixin of
+    :class:`~voxbill.services.ledger.service.LedgerService`)."""
+
     def _external(
         self,
         kind: TransactionKind,
@@ -183,14 +192,15 @@ class MoneyMovements(LedgerUnitOfWork):
         actor: str = "system",
         reason: str | None = None,
         reference: str | None = None,
-        then: Callable[[Connection, Charge], object] | None = None,
+        then: Callable[[Any, Charge], object] | None = None,
     ) -> Charge:
         """Charge every level of a chain at once (no hold), never below any floor.
 
         ``then`` runs in the same transaction once the money moved (e.g. writing the
         message record, whose unique key makes the charge idempotent): both commit or
         neither does, and an error it raises (such as a duplicate's IntegrityError)
-        leaves no trace.
+        leaves no trace. Transitional (issue 11): it is given the transaction's driver
+        connection until messaging's takes a ``Transaction``.
         """
         checked = ledger_charges.validate_requests(requests, kind)
         with self._journal() as journal:

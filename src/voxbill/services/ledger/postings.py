@@ -12,10 +12,16 @@ from datetime import datetime
 from decimal import Decimal
 
 from voxbill.domain.errors import CurrencyMismatch, InvalidInput, NotFound
-from voxbill.domain.ledger import Leg, Posting, SystemBook, TransactionKind, convert
-from voxbill.services.ledger.answers import LedgerTransaction, norm
+from voxbill.domain.ledger import (
+    LedgerTransaction,
+    Leg,
+    Posting,
+    SystemBook,
+    TransactionKind,
+    convert,
+    norm,
+)
 from voxbill.services.ledger.journal import Journal
-from voxbill.storage.ledger import fx as fx_rows
 
 
 def external(
@@ -134,7 +140,7 @@ def result(
 
 def books_operator(journal: Journal, *account_ids: int) -> int:
     """The operator whose rates convert between these accounts' books (one tree's)."""
-    operators = {fx_rows.operator_of_account(journal.conn, a) for a in account_ids}
+    operators = {journal.tx.fx.operator_of_account(a) for a in account_ids}
     if len(operators) != 1:
         raise InvalidInput("the accounts belong to different operators: no exchange rate applies")
     (operator,) = operators
@@ -154,8 +160,7 @@ def exchange_rate(
 ) -> Decimal:
     """1 ``base`` in ``quote`` at ``at`` (default: now) by the operator's rates, from a
     rate stored either way (``lock``: none of them changes before this commits)."""
-    row = fx_rows.fx_rate_at(journal.conn, base, quote, at or journal.now, operator_id, lock=lock)
-    if row is None:
+    found = journal.tx.fx.fx_rate_at(base, quote, at or journal.now, operator_id, lock=lock)
+    if found is None:
         raise NotFound(f"no exchange rate from {base} to {quote}", code="no_fx_rate")
-    rate: Decimal = row.rate
-    return rate if row.base == base else Decimal(1) / rate
+    return found.of(base)

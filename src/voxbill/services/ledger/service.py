@@ -5,44 +5,42 @@ touches (sorted by id, with the engine's lock timeout), checks the floor, append
 updates the maintained balances, writes threshold events to the outbox and records the
 idempotency key — so a retry, a concurrent duplicate or a crash never posts twice. The
 movements are in :mod:`voxbill.services.ledger.movements`, the holds in
-:mod:`voxbill.services.ledger.reservations`, their units of work in
+:mod:`voxbill.services.ledger.holds_service`, their units of work in
 :mod:`voxbill.services.ledger.transactions`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Connection
-
 from voxbill.domain.errors import InvalidInput
-from voxbill.domain.ledger import Funds, Owner
-from voxbill.domain.money import ZERO
-from voxbill.services.ledger import fx as ledger_fx
-from voxbill.services.ledger import postings as ledger_postings
-from voxbill.services.ledger import verify as ledger_verify
-from voxbill.services.ledger.answers import (
+from voxbill.domain.fx import FxRate, FxRateSet
+from voxbill.domain.holds import Hold, HoldRequest, HoldSettlement
+from voxbill.domain.ledger import (
     BalanceView,
     Charge,
     ChargeRequest,
     Discrepancy,
+    Funds,
     HistoryEntry,
-    Hold,
-    HoldRequest,
-    HoldSettlement,
     LedgerTransaction,
+    Owner,
+    account_book_key,
     norm,
     norm_or_none,
 )
-from voxbill.services.ledger.fx import FxRate, FxRateSet
+from voxbill.domain.money import ZERO
+from voxbill.services.ledger import fx as ledger_fx
+from voxbill.services.ledger import postings as ledger_postings
+from voxbill.services.ledger import verify as ledger_verify
+from voxbill.services.ledger.holds_service import HoldUseCases
 from voxbill.services.ledger.journal import Journal
 from voxbill.services.ledger.movements import MoneyMovements
-from voxbill.services.ledger.reservations import Reservations
+from voxbill.services.ledger.ports import LedgerRepository
 from voxbill.services.ledger.transactions import Guard
-from voxbill.storage.ledger import audit as ledger_audit
-from voxbill.storage.ledger import books as repo
 
 __all__ = [
     "BalanceView",
@@ -61,7 +59,10 @@ __all__ = [
 ]
 
 
-class LedgerService(MoneyMovements, Reservations):
+class LedgerService(MoneyMovements, HoldUseCases):
+    """Balances, money movements, holds, exchange rates and ``ledger verify``, each use
+    case one unit of work (see :mod:`voxbill.services.ledger.transactions`)."""
+
     # -- reading -----------------------------------------------------------------
 
     def balance(self, account_id: int) -> BalanceView:
@@ -70,13 +71,12 @@ class LedgerService(MoneyMovements, Reservations):
     def funds(self, account_id: int) -> Funds:
         """What decides the account's spending now (balance, reservations, floor, credit)."""
         with self._uow.transaction(readonly=True) as tx:
-            conn = tx.conn
-            return self._funds(conn, account_id)[1]
+            return self._funds(tx.ledger, account_id)[1]
 
     @staticmethod
-    def _funds(conn: Connection, account_id: int) -> tuple[Owner, Funds]:
-        owner = repo.balance_owner(conn, account_id)
-        book = repo.find_book(conn, repo.account_book_key(owner.balance_account_id))
+    def _funds(ledger: LedgerRepository, account_id: int) -> tuple[Owner, Funds]:
+        owner = ledger.balance_owner(account_id)
+        book = ledger.find_book(account_book_key(owner.balance_account_id))
         funds = Funds(
             balance=ZERO if book is None else book.balance,
             reserved=ZERO if book is None else book.reserved,
@@ -91,9 +91,8 @@ class LedgerService(MoneyMovements, Reservations):
         """Several balances (e.g. every level of a call's chain) from one read transaction."""
         views = []
         with self._uow.transaction(readonly=True) as tx:
-            conn = tx.conn
             for account_id in account_ids:
-                owner, funds = self._funds(conn, account_id)
+                owner, funds = self._funds(tx.ledger, account_id)
                 views.append(
                     BalanceView(
                         account_id=account_id,
@@ -116,23 +115,14 @@ class LedgerService(MoneyMovements, Reservations):
         if not 1 <= limit <= 1000:
             raise InvalidInput("limit must be between 1 and 1000")
         with self._uow.transaction(readonly=True) as tx:
-            conn = tx.conn
-            owner = repo.balance_owner(conn, account_id)
-            book = repo.find_book(conn, repo.account_book_key(owner.balance_account_id))
+            owner = tx.ledger.balance_owner(account_id)
+            book = tx.ledger.find_book(account_book_key(owner.balance_account_id))
             if book is None:
                 return []
-            rows = repo.history(conn, book.id, limit=limit, before_id=before_id)
+            entries = tx.ledger.history(book.id, limit=limit, before_id=before_id)
         return [
-            HistoryEntry(
-                id=r.id,
-                transaction_id=r.transaction_id,
-                kind=r.kind,
-                amount=norm(r.amount),
-                balance_after=norm_or_none(r.balance_after),
-                reason=r.reason,
-                created_at=r.created_at,
-            )
-            for r in rows
+            replace(e, amount=norm(e.amount), balance_after=norm_or_none(e.balance_after))
+            for e in entries
         ]
 
     # -- FX ------------------------------------------------------------------------
@@ -156,7 +146,7 @@ class LedgerService(MoneyMovements, Reservations):
         self, base: str, quote: str, at: datetime | None = None, *, operator_id: int | None = None
     ) -> Decimal:
         """1 ``base`` in ``quote`` at ``at`` by the operator's rates (without an operator:
-        the installation's only operator's, see ``fx_repository.fx_rate_at``)."""
+        the installation's only operator's, see ``FxRepository.fx_rate_at``)."""
         with self._uow.transaction(readonly=True) as tx:
             journal = Journal(tx, self._clock())
             return ledger_postings.exchange_rate(journal, base, quote, at, operator_id=operator_id)
@@ -175,9 +165,8 @@ class LedgerService(MoneyMovements, Reservations):
         if not 1 <= limit <= 1000:
             raise InvalidInput("limit must be between 1 and 1000")
         with self._uow.transaction(readonly=True) as tx:
-            conn = tx.conn
             return ledger_fx.list_rates(
-                conn, operator_id, base=base, quote=quote, at=at, after_id=after_id, limit=limit
+                tx.fx, operator_id, base=base, quote=quote, at=at, after_id=after_id, limit=limit
             )
 
     # -- verification ----------------------------------------------------------------
@@ -185,10 +174,9 @@ class LedgerService(MoneyMovements, Reservations):
     def verify(self) -> list[Discrepancy]:
         """Recompute every balance, reservation and zero-sum from the journal and holds."""
         with self._uow.transaction(readonly=True) as tx:
-            conn = tx.conn
-            return ledger_verify.discrepancies(conn)
+            return ledger_verify.discrepancies(tx.audit)
 
     def summary(self) -> dict[str, int]:
+        """How many books, transactions, entries and open holds the ledger has."""
         with self._uow.transaction(readonly=True) as tx:
-            conn = tx.conn
-            return ledger_audit.counts(conn)
+            return tx.audit.counts()

@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from voxbill.services.ledger.answers import LedgerTransaction
+from voxbill.domain.ledger import LedgerTransaction
 from voxbill.services.ledger.batch import JournalBatch
 from voxbill.services.ledger.idempotency import remember, request_fingerprint, stored_response
 from voxbill.services.ledger.journal import Journal
 from voxbill.services.unit_of_work import Transaction, UnitOfWork, WriteConflict
 from voxbill.settings import Settings
-from voxbill.storage.ledger import books as repo
 
 T = TypeVar("T")
 _ATTEMPTS = 3
@@ -54,21 +53,19 @@ class LedgerUnitOfWork:
 
     @contextmanager
     def _journal(self) -> Iterator[Journal]:
-        with repo.busy_as_error():
-            with self._uow.transaction() as tx:
-                journal = Journal(tx, self._clock(), self._books)
-                yield journal
-            self._books.update(journal.found_books)  # committed: safe to remember
+        with self._uow.transaction() as tx:
+            journal = Journal(tx, self._clock(), self._books)
+            yield journal
+        self._books.update(journal.found_books)  # committed: safe to remember
 
     @contextmanager
     def journal_batch(self) -> Iterator[JournalBatch]:
         """One transaction for several units of work, each in a savepoint (group
         commit: see :mod:`voxbill.services.charging.group_commit`)."""
-        with repo.busy_as_error():
-            with self._uow.transaction() as tx:
-                batch = JournalBatch(tx, self._clock, self._books)
-                yield batch
-            self._books.update(batch.found_books)  # committed: safe to remember
+        with self._uow.transaction() as tx:
+            batch = JournalBatch(tx, self._clock, self._books)
+            yield batch
+        self._books.update(batch.found_books)  # committed: safe to remember
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Journal]:

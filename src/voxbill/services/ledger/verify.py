@@ -8,18 +8,16 @@ every ``vendor_charge`` took from the vendor what the call's CDR buy leg says.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
-
+from voxbill.domain.ledger import Discrepancy, money_text
 from voxbill.domain.money import ZERO
-from voxbill.services.ledger.answers import Discrepancy, money_text
-from voxbill.storage.ledger import audit as audit
+from voxbill.services.ledger.ports import LedgerAuditRepository
 
 
-def discrepancies(conn: Connection) -> list[Discrepancy]:
+def discrepancies(audit: LedgerAuditRepository) -> list[Discrepancy]:
     found: list[Discrepancy] = []
-    sums = audit.entry_sums_by_book(conn)
-    held = audit.open_hold_sums_by_book(conn)
-    for book in audit.books(conn):
+    sums = audit.entry_sums_by_book()
+    held = audit.open_hold_sums_by_book()
+    for book in audit.books():
         if not book.maintained:
             continue
         subject = f"book {book.id} ({book.key})"
@@ -33,31 +31,31 @@ def discrepancies(conn: Connection) -> list[Discrepancy]:
             found.append(
                 Discrepancy("reserved", subject, money_text(reserved), money_text(book.reserved))
             )
-    for currency, total in sorted(audit.currency_totals(conn).items()):
+    for currency, total in sorted(audit.currency_totals().items()):
         if total != ZERO:
             found.append(Discrepancy("currency_total", currency, "0", money_text(total)))
-    for transaction_id, currency, total in audit.unbalanced_transactions(conn):
+    for transaction_id, currency, total in audit.unbalanced_transactions():
         found.append(
             Discrepancy("transaction", f"{transaction_id} in {currency}", "0", money_text(total))
         )
-    for entry_id, entry_currency, book_currency in audit.entries_in_wrong_currency(conn):
+    for entry_id, entry_currency, book_currency in audit.entries_in_wrong_currency():
         found.append(
             Discrepancy("entry_currency", f"entry {entry_id}", book_currency, entry_currency)
         )
-    posted, charged = audit.posted_hold_sums(conn), audit.charge_debits(conn)
-    for transaction_id, book_id in sorted(set(posted) | set(charged), key=str):
-        said = posted.get((transaction_id, book_id), ZERO)
-        took = charged.get((transaction_id, book_id), ZERO)
+    posted, charged = audit.posted_hold_sums(), audit.charge_debits()
+    for charge_id, book_id in sorted(set(posted) | set(charged), key=str):
+        said = posted.get((charge_id, book_id), ZERO)
+        took = charged.get((charge_id, book_id), ZERO)
         if said != took:
-            subject = f"transaction {transaction_id} on book {book_id}"
+            subject = f"transaction {charge_id} on book {book_id}"
             found.append(Discrepancy("charge", subject, money_text(said), money_text(took)))
-    found += _vendor_charges(conn)
+    found += _vendor_charges(audit)
     return found
 
 
-def _vendor_charges(conn: Connection) -> list[Discrepancy]:
-    took = audit.vendor_charge_debits(conn)
-    said = audit.buy_leg_costs(conn, sorted(took))
+def _vendor_charges(audit: LedgerAuditRepository) -> list[Discrepancy]:
+    took = audit.vendor_charge_debits()
+    said = audit.buy_leg_costs(sorted(took))
     return [
         Discrepancy(
             "vendor_charge",

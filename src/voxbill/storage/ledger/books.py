@@ -1,4 +1,6 @@
-"""SQL for the ledger. Every function runs on the caller's connection (its transaction).
+"""SQL for the ledger's books, transactions, outbox and idempotency keys, behind
+:class:`SqlLedgerRepository`. Every function runs on the caller's connection (its
+transaction) and returns domain records (:mod:`voxbill.domain.ledger`), never rows.
 
 Balance rows are locked with ``SELECT … FOR UPDATE`` in ascending id order, so that
 concurrent movements over several balances never deadlock; SQLite needs no row locks
@@ -7,17 +9,29 @@ because every writer holds the database write lock (``BEGIN IMMEDIATE``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
 
-from voxbill.domain.errors import DatabaseBusy, NotFound
-from voxbill.domain.ledger import BookState, Owner
+from voxbill.domain.errors import NotFound
+from voxbill.domain.holds import HoldSettled
+from voxbill.domain.ledger import (
+    BookRecord,
+    BookState,
+    HistoryEntry,
+    LedgerTransaction,
+    LegRow,
+    OutboxEvent,
+    Owner,
+    OwnerAccount,
+    StoredResponse,
+    account_book_key,
+    system_book_key,
+)
 from voxbill.domain.money import ZERO
 from voxbill.storage.prepared import (
     MOST_ROWS,
@@ -36,22 +50,7 @@ from voxbill.storage.schema.ledger import (
     ledger_transactions,
     outbox_events,
 )
-
-# lock_not_available, deadlock_detected, serialization_failure, query_canceled (timeout)
-_BUSY_SQLSTATES = frozenset({"55P03", "40P01", "40001", "57014"})
-
-
-@contextmanager
-def busy_as_error() -> Iterator[None]:
-    """A lock wait that timed out is a typed, retryable error, not an internal failure."""
-    try:
-        yield
-    except DBAPIError as exc:
-        sqlstate = getattr(exc.orig, "sqlstate", None)
-        if sqlstate in _BUSY_SQLSTATES or "database is locked" in str(exc.orig):
-            raise DatabaseBusy("the balance is busy; retry the request") from exc
-        raise
-
+from voxbill.storage.types import max_amount
 
 _OWNER_COLUMNS = (
     accounts.c.id,
@@ -81,7 +80,9 @@ def _owner(account_id: int, row: Any) -> Owner:
     )
 
 
-def balance_owner(conn: Connection, account_id: int, known: dict[int, Any] | None = None) -> Owner:
+def balance_owner(
+    conn: Connection, account_id: int, known: Mapping[int, OwnerAccount] | None = None
+) -> Owner:
     """Walk up from ``account_id`` while the account shares its parent's balance
     (``known``: account rows read already, by id)."""
     current: int | None = account_id
@@ -98,25 +99,36 @@ def balance_owner(conn: Connection, account_id: int, known: dict[int, Any] | Non
     raise NotFound(f"account {account_id} has no balance of its own or above it")
 
 
-def owner_rows(conn: Connection, account_ids: Iterable[int]) -> dict[int, Any]:
+def owner_rows(conn: Connection, account_ids: Iterable[int]) -> dict[int, OwnerAccount]:
     """Accounts' owner columns and ``path`` by id, in one query (feeds ``balance_owner``)."""
     ids = sorted(set(account_ids))
-    return {row.id: row for row in _OWNERS.rows(conn, {"ids": ids})} if ids else {}
+    if not ids:
+        return {}
+    return {row.id: OwnerAccount(*row) for row in _OWNERS.rows(conn, {"ids": ids})}
 
 
-def account_book_key(account_id: int) -> str:
-    return f"account:{account_id}"
-
-
-def system_book_key(purpose: str, currency: str) -> str:
-    return f"{purpose}:{currency}"
-
+__all__ = ["account_book_key", "system_book_key"]  # their home is the domain
 
 _FIND_BOOK = Prepared(select(ledger_books).where(ledger_books.c.key == bindparam("key")))
 
 
-def find_book(conn: Connection, key: str) -> Any | None:
-    return _FIND_BOOK.first(conn, {"key": key})
+def book_record(row: Any) -> BookRecord:
+    return BookRecord(
+        row.id,
+        row.key,
+        row.account_id,
+        row.purpose,
+        row.currency,
+        row.maintained,
+        row.balance,
+        row.reserved,
+        row.created_at,
+    )
+
+
+def find_book(conn: Connection, key: str) -> BookRecord | None:
+    row = _FIND_BOOK.first(conn, {"key": key})
+    return None if row is None else book_record(row)
 
 
 def ensure_book(
@@ -130,7 +142,7 @@ def ensure_book(
     now: datetime,
 ) -> int:
     """The book's id, creating it on first use (a concurrent creator wins quietly)."""
-    row = find_book(conn, key)
+    row = _FIND_BOOK.first(conn, {"key": key})
     if row is not None:
         return int(row.id)
     values = {
@@ -145,7 +157,7 @@ def ensure_book(
     }
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     conn.execute(dialect.insert(ledger_books).values(values).on_conflict_do_nothing())
-    row = find_book(conn, key)
+    row = _FIND_BOOK.first(conn, {"key": key})
     assert row is not None
     return int(row.id)
 
@@ -279,9 +291,9 @@ def append_transaction(
     reason: str | None,
     reference: str | None,
     now: datetime,
-    legs: Sequence[dict[str, Any]],
+    legs: Sequence[LegRow],
     books: Sequence[BookState],
-    settles: Sequence[dict[str, Any]] = (),
+    settles: Sequence[HoldSettled] = (),
 ) -> int:
     """A ledger transaction: its row, its entries (``legs``: the keys of :data:`LEG`, in
     order), the balances and reservations of ``books`` (distinct, locked) as they now
@@ -319,19 +331,16 @@ def add_outbox_event(
     _INSERT_OUTBOX.run(conn, values | {"created_at": now})
 
 
-def outbox(conn: Connection, account_id: int | None = None) -> list[Any]:
-    query = select(outbox_events).order_by(outbox_events.c.id)
-    if account_id is not None:
-        query = query.where(outbox_events.c.account_id == account_id)
-    return list(conn.execute(query).all())
-
-
-def find_idempotency(conn: Connection, scope: str, key: str) -> Any | None:
-    return conn.execute(
-        select(idempotency_keys).where(
+def find_idempotency(conn: Connection, scope: str, key: str) -> StoredResponse | None:
+    """The response first given under (``scope``, ``key``), decoded, if any."""
+    row = conn.execute(
+        select(idempotency_keys.c.fingerprint, idempotency_keys.c.result).where(
             idempotency_keys.c.scope == scope, idempotency_keys.c.key == key
         )
     ).first()
+    if row is None:
+        return None
+    return StoredResponse(row.fingerprint, LedgerTransaction.from_json(json.loads(row.result)))
 
 
 def save_idempotency(
@@ -341,22 +350,27 @@ def save_idempotency(
     key: str,
     fingerprint: str,
     operation: str,
-    result: str,
+    result: LedgerTransaction,
     now: datetime,
 ) -> None:
+    """Store the response to (``scope``, ``key``): its stable JSON (a concurrent twin's
+    insert fails on the key's unique constraint)."""
     conn.execute(
         insert(idempotency_keys).values(
             scope=scope,
             key=key,
             fingerprint=fingerprint,
             operation=operation,
-            result=result,
+            result=json.dumps(result.to_json(), sort_keys=True),
             created_at=now,
         )
     )
 
 
-def history(conn: Connection, book_id: int, *, limit: int, before_id: int | None) -> list[Any]:
+def history(
+    conn: Connection, book_id: int, *, limit: int, before_id: int | None
+) -> list[HistoryEntry]:
+    """The book's legs with their transactions' kind and reason, newest first."""
     query = (
         select(
             ledger_entries.c.id,
@@ -374,22 +388,34 @@ def history(conn: Connection, book_id: int, *, limit: int, before_id: int | None
     )
     if before_id is not None:
         query = query.where(ledger_entries.c.id < before_id)
-    return list(conn.execute(query).all())
+    return [HistoryEntry(*row) for row in conn.execute(query)]
+
+
+def outbox(conn: Connection, account_id: int | None = None) -> list[OutboxEvent]:
+    """Balance events, oldest first (optionally one account's)."""
+    query = select(outbox_events).order_by(outbox_events.c.id)
+    if account_id is not None:
+        query = query.where(outbox_events.c.account_id == account_id)
+    return [OutboxEvent(*row) for row in conn.execute(query)]
 
 
 class SqlLedgerRepository:
-    """LedgerRepository over one transaction's connection."""
+    """:class:`~voxbill.services.ledger.ports.LedgerRepository` over one transaction's
+    connection."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        self.largest_amount = max_amount(conn.dialect.name)
 
-    def balance_owner(self, account_id: int, known: dict[int, Any] | None = None) -> Owner:
+    def balance_owner(
+        self, account_id: int, known: Mapping[int, OwnerAccount] | None = None
+    ) -> Owner:
         return balance_owner(self._conn, account_id, known)
 
-    def owner_rows(self, account_ids: Iterable[int]) -> dict[int, Any]:
+    def owner_rows(self, account_ids: Iterable[int]) -> dict[int, OwnerAccount]:
         return owner_rows(self._conn, account_ids)
 
-    def find_book(self, key: str) -> Any | None:
+    def find_book(self, key: str) -> BookRecord | None:
         return find_book(self._conn, key)
 
     def ensure_book(
@@ -423,9 +449,9 @@ class SqlLedgerRepository:
         reason: str | None,
         reference: str | None,
         now: datetime,
-        legs: Sequence[dict[str, Any]],
+        legs: Sequence[LegRow],
         books: Sequence[BookState],
-        settles: Sequence[dict[str, Any]] = (),
+        settles: Sequence[HoldSettled] = (),
     ) -> int:
         return append_transaction(
             self._conn,
@@ -440,21 +466,28 @@ class SqlLedgerRepository:
         )
 
     def store_books(self, books: Iterable[BookState]) -> None:
-        return store_books(self._conn, books)
+        store_books(self._conn, books)
 
     def add_outbox_event(self, topic: str, account_id: int, payload: str, now: datetime) -> None:
-        return add_outbox_event(self._conn, topic, account_id, payload, now)
+        add_outbox_event(self._conn, topic, account_id, payload, now)
 
-    def outbox(self, account_id: int | None = None) -> list[Any]:
+    def outbox(self, account_id: int | None = None) -> list[OutboxEvent]:
         return outbox(self._conn, account_id)
 
-    def find_idempotency(self, scope: str, key: str) -> Any | None:
+    def find_idempotency(self, scope: str, key: str) -> StoredResponse | None:
         return find_idempotency(self._conn, scope, key)
 
     def save_idempotency(
-        self, *, scope: str, key: str, fingerprint: str, operation: str, result: str, now: datetime
+        self,
+        *,
+        scope: str,
+        key: str,
+        fingerprint: str,
+        operation: str,
+        result: LedgerTransaction,
+        now: datetime,
     ) -> None:
-        return save_idempotency(
+        save_idempotency(
             self._conn,
             scope=scope,
             key=key,
@@ -464,5 +497,5 @@ class SqlLedgerRepository:
             now=now,
         )
 
-    def history(self, book_id: int, *, limit: int, before_id: int | None) -> list[Any]:
+    def history(self, book_id: int, *, limit: int, before_id: int | None) -> list[HistoryEntry]:
         return history(self._conn, book_id, limit=limit, before_id=before_id)

@@ -1,4 +1,6 @@
-"""SQL for effective-dated exchange rates, each set by one operator for its own books."""
+"""SQL for effective-dated exchange rates, each set by one operator for its own books,
+behind :class:`SqlFxRepository`; rates come back as :class:`~voxbill.domain.fx.FxRate`
+(or, for a conversion, :class:`~voxbill.domain.fx.FxQuote`)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from sqlalchemy import Connection, and_, exists, func, insert, or_, select, upda
 from sqlalchemy.sql.elements import ColumnElement
 
 from voxbill.domain.accounts import AccountKind, operator_of
+from voxbill.domain.fx import FxQuote, FxRate
 from voxbill.domain.ledger import SystemBook
 from voxbill.storage.schema.accounts import accounts
 from voxbill.storage.schema.charging import cdr_legs, cdrs
@@ -60,10 +63,23 @@ def upsert_fx_rate(
     return True
 
 
+def _rate(row: Any) -> FxRate:
+    return FxRate(
+        id=row.id,
+        operator_id=row.operator_id,
+        base=row.base,
+        quote=row.quote,
+        rate=row.rate,
+        effective_from=row.effective_from,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
 def find_fx_rate(
     conn: Connection, operator_id: int, base: str, quote: str, effective_from: datetime
-) -> Any | None:
-    return conn.execute(
+) -> FxRate | None:
+    row = conn.execute(
         select(fx_rates).where(
             fx_rates.c.operator_id == operator_id,
             fx_rates.c.base == base,
@@ -71,6 +87,7 @@ def find_fx_rate(
             fx_rates.c.effective_from == effective_from,
         )
     ).first()
+    return None if row is None else _rate(row)
 
 
 def _pair_key(operator_id: int, base: str, quote: str) -> int:
@@ -113,7 +130,7 @@ def fx_rate_at(
     operator_id: int | None = None,
     *,
     lock: bool = False,
-) -> Any | None:
+) -> FxQuote | None:
     """The operator's rate in force at ``at`` for base→quote or, failing that,
     quote→base (``lock``: no rate of the pair changes until the conversion commits).
 
@@ -127,12 +144,13 @@ def fx_rate_at(
             return None
     if lock:
         lock_pair(conn, operator_id, base, quote, shared=True)
-    return conn.execute(
+    row = conn.execute(
         select(fx_rates.c.base, fx_rates.c.rate, fx_rates.c.effective_from)
         .where(_pair(operator_id, base, quote), fx_rates.c.effective_from <= at)
         .order_by((fx_rates.c.base == base).desc(), fx_rates.c.effective_from.desc())
         .limit(1)
     ).first()
+    return None if row is None else FxQuote(row.base, row.rate, row.effective_from)
 
 
 def sole_operator(conn: Connection) -> int | None:
@@ -149,14 +167,14 @@ def sole_operator(conn: Connection) -> int | None:
     return roots[0] if len(roots) == 1 else None
 
 
-def operators(conn: Connection) -> list[Any]:
-    """Every operator root: id and name, by id."""
+def operator_ids(conn: Connection) -> list[int]:
+    """Every operator root's id, ascending."""
     return list(
         conn.execute(
-            select(accounts.c.id, accounts.c.name)
+            select(accounts.c.id)
             .where(accounts.c.parent_id.is_(None), accounts.c.kind == AccountKind.OPERATOR.value)
             .order_by(accounts.c.id)
-        ).all()
+        ).scalars()
     )
 
 
@@ -177,7 +195,7 @@ def list_fx_rates(
     at: datetime | None = None,
     after_id: int | None = None,
     limit: int = 100,
-) -> list[Any]:
+) -> list[FxRate]:
     """The operator's stored rates by id; with ``at``, each pair's rate in force then."""
     query = select(fx_rates).where(fx_rates.c.operator_id == operator_id)
     if base is not None:
@@ -196,7 +214,7 @@ def list_fx_rates(
         query = query.where(fx_rates.c.effective_from <= at, ~superseded)
     if after_id is not None:
         query = query.where(fx_rates.c.id > after_id)
-    return list(conn.execute(query.order_by(fx_rates.c.id).limit(limit)).all())
+    return [_rate(row) for row in conn.execute(query.order_by(fx_rates.c.id).limit(limit))]
 
 
 # -- what the past used ---------------------------------------------------------------
@@ -288,7 +306,8 @@ def _first_converted_margin(
 
 
 class SqlFxRepository:
-    """FxRepository over one transaction's connection."""
+    """:class:`~voxbill.services.ledger.ports.FxRepository` over one transaction's
+    connection."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -306,11 +325,11 @@ class SqlFxRepository:
 
     def find_fx_rate(
         self, operator_id: int, base: str, quote: str, effective_from: datetime
-    ) -> Any | None:
+    ) -> FxRate | None:
         return find_fx_rate(self._conn, operator_id, base, quote, effective_from)
 
     def lock_pair(self, operator_id: int, base: str, quote: str, *, shared: bool) -> None:
-        return lock_pair(self._conn, operator_id, base, quote, shared=shared)
+        lock_pair(self._conn, operator_id, base, quote, shared=shared)
 
     def next_effective_from(
         self, operator_id: int, base: str, quote: str, after: datetime
@@ -325,14 +344,14 @@ class SqlFxRepository:
         operator_id: int | None = None,
         *,
         lock: bool = False,
-    ) -> Any | None:
+    ) -> FxQuote | None:
         return fx_rate_at(self._conn, base, quote, at, operator_id, lock=lock)
 
     def sole_operator(self) -> int | None:
         return sole_operator(self._conn)
 
-    def operators(self) -> list[Any]:
-        return operators(self._conn)
+    def operator_ids(self) -> list[int]:
+        return operator_ids(self._conn)
 
     def operator_of_account(self, account_id: int) -> int | None:
         return operator_of_account(self._conn, account_id)
@@ -346,7 +365,7 @@ class SqlFxRepository:
         at: datetime | None = None,
         after_id: int | None = None,
         limit: int = 100,
-    ) -> list[Any]:
+    ) -> list[FxRate]:
         return list_fx_rates(
             self._conn, operator_id, base=base, quote=quote, at=at, after_id=after_id, limit=limit
         )

@@ -1,4 +1,6 @@
-"""SQL for holds. Hold rows are locked before balance rows (see ``ledger_repository``).
+"""SQL for holds, behind :class:`SqlHoldRepository`; rows come back as
+:class:`~voxbill.domain.holds.HoldRecord`. Hold rows are locked before balance rows
+(see :mod:`voxbill.storage.ledger.books`).
 
 Sweepers claim expired holds with ``FOR UPDATE SKIP LOCKED`` so that several nodes
 share the work without waiting on, or double-processing, each other's rows.
@@ -12,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, func, insert, select, update
 
+from voxbill.domain.holds import HoldRecord, HoldUpdate, NewHold
 from voxbill.domain.ledger import BookState
 from voxbill.storage.ledger.books import (
     books_params,
@@ -49,9 +52,30 @@ _UPDATES: dict[tuple[str, ...], RowsUpdate] = {}
 _WITH_BOOKS: dict[tuple[Any, ...], Prepared] = {}
 
 
-def holds_by_reference(conn: Connection, reference: str, *, lock: bool) -> list[Any]:
+def hold_record(row: Any) -> HoldRecord:
+    """A row of :func:`_holds_query` (the hold's columns and its ``balance_account_id``)."""
+    return HoldRecord(
+        id=row.id,
+        reference=row.reference,
+        level=row.level,
+        account_id=row.account_id,
+        book_id=row.book_id,
+        currency=row.currency,
+        amount=row.amount,
+        status=row.status,
+        posted_amount=row.posted_amount,
+        transaction_id=row.transaction_id,
+        expires_at=row.expires_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        balance_account_id=row.balance_account_id,
+    )
+
+
+def holds_by_reference(conn: Connection, reference: str, *, lock: bool) -> list[HoldRecord]:
     """A reference's holds by level; ``lock`` takes their row locks (never the books')."""
-    return (_LOCKED_HOLDS if lock else _HOLDS).rows(conn, {"reference": reference})
+    rows = (_LOCKED_HOLDS if lock else _HOLDS).rows(conn, {"reference": reference})
+    return [hold_record(row) for row in rows]
 
 
 def _together(rows: int, books: Sequence[BookState], conn: Connection) -> bool:
@@ -93,7 +117,7 @@ def _updating(names: tuple[str, ...], rows: int, books: int) -> Prepared:
 
 
 def insert_holds(
-    conn: Connection, rows: Sequence[dict[str, Any]], *, books: Sequence[BookState] = ()
+    conn: Connection, rows: Sequence[NewHold], *, books: Sequence[BookState] = ()
 ) -> None:
     """New holds; every row has the same keys (those of ``_NEW``). ``books``: the locked
     books whose reservations changed with them, written too — in one statement on
@@ -107,7 +131,7 @@ def insert_holds(
 
 
 def update_holds(
-    conn: Connection, changes: Sequence[dict[str, Any]], *, books: Sequence[BookState] = ()
+    conn: Connection, changes: Sequence[HoldUpdate], *, books: Sequence[BookState] = ()
 ) -> None:
     """Change holds (locked): each row is ``{"hold_id": …}`` and the same columns.
     ``books``: the locked books whose reservations changed with them, written too — in
@@ -127,29 +151,31 @@ def update_holds(
     statement.run(conn, changes)
 
 
-def claim_expired_holds(conn: Connection, now: datetime, limit: int) -> list[Any]:
+def claim_expired_holds(conn: Connection, now: datetime, limit: int) -> list[HoldRecord]:
     """Open holds past their expiry, locked; rows another node holds are skipped."""
-    return list(
-        conn.execute(
+    return [
+        hold_record(row)
+        for row in conn.execute(
             _holds_query()
             .where(holds.c.status == "open", holds.c.expires_at <= now)
             .order_by(holds.c.id)
             .limit(limit)
             .with_for_update(of=holds, skip_locked=True)
-        ).all()
-    )
+        )
+    ]
 
 
-def claim_open_holds(conn: Connection, references: Sequence[str]) -> list[Any]:
+def claim_open_holds(conn: Connection, references: Sequence[str]) -> list[HoldRecord]:
     """The other open levels of these references, locked (skipping those already held)."""
-    return list(
-        conn.execute(
+    return [
+        hold_record(row)
+        for row in conn.execute(
             _holds_query()
             .where(holds.c.status == "open", holds.c.reference.in_(sorted(set(references))))
             .order_by(holds.c.id)
             .with_for_update(of=holds, skip_locked=True)
-        ).all()
-    )
+        )
+    ]
 
 
 def open_holds_under(conn: Connection, path: str) -> int:
@@ -164,28 +190,27 @@ def open_holds_under(conn: Connection, path: str) -> int:
 
 
 class SqlHoldRepository:
-    """HoldRepository over one transaction's connection."""
+    """:class:`~voxbill.services.ledger.ports.HoldRepository` over one transaction's
+    connection."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def holds_by_reference(self, reference: str, *, lock: bool) -> list[Any]:
+    def holds_by_reference(self, reference: str, *, lock: bool) -> list[HoldRecord]:
         return holds_by_reference(self._conn, reference, lock=lock)
 
-    def insert_holds(
-        self, rows: Sequence[dict[str, Any]], *, books: Sequence[BookState] = ()
-    ) -> None:
-        return insert_holds(self._conn, rows, books=books)
+    def insert_holds(self, rows: Sequence[NewHold], *, books: Sequence[BookState] = ()) -> None:
+        insert_holds(self._conn, rows, books=books)
 
     def update_holds(
-        self, changes: Sequence[dict[str, Any]], *, books: Sequence[BookState] = ()
+        self, changes: Sequence[HoldUpdate], *, books: Sequence[BookState] = ()
     ) -> None:
-        return update_holds(self._conn, changes, books=books)
+        update_holds(self._conn, changes, books=books)
 
-    def claim_expired_holds(self, now: datetime, limit: int) -> list[Any]:
+    def claim_expired_holds(self, now: datetime, limit: int) -> list[HoldRecord]:
         return claim_expired_holds(self._conn, now, limit)
 
-    def claim_open_holds(self, references: Sequence[str]) -> list[Any]:
+    def claim_open_holds(self, references: Sequence[str]) -> list[HoldRecord]:
         return claim_open_holds(self._conn, references)
 
     def open_holds_under(self, path: str) -> int:

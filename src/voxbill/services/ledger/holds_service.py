@@ -1,7 +1,11 @@
-"""Holds through the ledger service: funds reserved at every level of a call's chain,
-then posted, voided or expired (the rules are in :mod:`voxbill.services.ledger.holds_close`).
+"""The holds' use cases of :class:`~voxbill.services.ledger.service.LedgerService`: funds
+reserved at every level of a call's chain, then posted, voided or expired.
 
-Each is one unit of work, retried when a concurrent twin placed the same reference first.
+The three holds modules: this one opens a unit of work per use case (retried when a
+concurrent twin placed the same reference first); the rules run inside it, in
+:mod:`voxbill.services.ledger.holds_open` (place, extend, read) and
+:mod:`voxbill.services.ledger.holds_close` (post, void, expire; the entry point that
+charging uses inside its own units of work).
 """
 
 from __future__ import annotations
@@ -10,13 +14,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
+from voxbill.domain.holds import Hold, HoldRequest, HoldSettlement
 from voxbill.domain.ledger import exact, positive
 from voxbill.services.ledger import holds_close as ledger_holds
-from voxbill.services.ledger.answers import Hold, HoldRequest, HoldSettlement
 from voxbill.services.ledger.transactions import LedgerUnitOfWork
 
 
-class Reservations(LedgerUnitOfWork):
+class HoldUseCases(LedgerUnitOfWork):
+    """Placing, extending, posting, voiding, reading and expiring holds (a mixin of
+    :class:`~voxbill.services.ledger.service.LedgerService`)."""
+
     def place_holds(
         self,
         reference: str,
