@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
-from sqlalchemy import Connection
-
 from voxbill.domain.errors import InvalidInput
 from voxbill.domain.ledger import SystemBook, TransactionKind, exact, positive
 from voxbill.domain.money import ZERO, canonical
@@ -20,6 +18,7 @@ from voxbill.services.ledger import charges as ledger_charges
 from voxbill.services.ledger import postings as ledger_postings
 from voxbill.services.ledger.answers import Charge, ChargeRequest, LedgerTransaction
 from voxbill.services.ledger.transactions import Caller, Guard, LedgerUnitOfWork
+from voxbill.services.unit_of_work import Transaction
 
 
 class MoneyMovements(LedgerUnitOfWork):
@@ -183,7 +182,7 @@ class MoneyMovements(LedgerUnitOfWork):
         actor: str = "system",
         reason: str | None = None,
         reference: str | None = None,
-        then: Callable[[Connection, Charge], object] | None = None,
+        then: Callable[[Transaction, Charge], object] | None = None,
     ) -> Charge:
         """Charge every level of a chain at once (no hold), never below any floor.
 
@@ -198,7 +197,7 @@ class MoneyMovements(LedgerUnitOfWork):
                 journal, checked, kind=kind, actor=actor, reason=reason, reference=reference
             )
             if then is not None:
-                then(journal.conn, result)
+                then(journal.tx, result)
             return result
 
 

@@ -1,4 +1,5 @@
-"""SQL for vendors' SIP targets and the vendor snapshot least-cost routing reads."""
+"""Vendors' SIP targets and the vendor snapshot least-cost routing reads, in the database
+(:class:`SqlRouteRepository` over the module functions)."""
 
 from __future__ import annotations
 
@@ -87,7 +88,7 @@ def vendors(conn: Connection, operator_id: int) -> list[Vendor]:
 
 
 class SqlRouteRepository:
-    """RouteRepository over one transaction's connection."""
+    """The routing context's repository over one transaction's connection."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
