@@ -37,7 +37,7 @@ from voxbill.domain.messaging import (
 from voxbill.domain.sms import MccMnc, Segmentation, parse_mcc_mnc, segment
 from voxbill.services.access.identifiers import IdentifierService
 from voxbill.services.ledger.service import Charge, ChargeRequest, LedgerService
-from voxbill.services.messaging.limits import admit
+from voxbill.services.messaging.admission import admit
 from voxbill.services.messaging.messages import LevelCharge, MessageReceipt, MessageRequest
 from voxbill.services.messaging.rate_limit import RateLimiter
 from voxbill.services.rating.service import RatingService
