@@ -27,6 +27,8 @@ from voxbill.services.unit_of_work import Transaction, UnitOfWork
 
 @dataclass(frozen=True)
 class PlanPage:
+    """A plan, how many rate rows it has, and one page of them (by id)."""
+
     plan: PlanRecord
     rows: int
     rates: list[StoredRate]
