@@ -50,8 +50,8 @@ class Container:
 
     def __post_init__(self) -> None:
         self.uow = SqlUnitOfWork(self.db)
-        self.rating = RatingService(self.db, self.settings)
-        self.rate_import = RateImportService(self.db, on_change=self.rating.forget)
+        self.rating = RatingService(self.uow, self.settings)
+        self.rate_import = RateImportService(self.uow, on_change=self.rating.forget)
         self.ledger = LedgerService(self.uow, self.settings)
         self.accounts = AccountService(
             self.uow,
@@ -63,7 +63,7 @@ class Container:
         if self.auth_failures is None:
             self.auth_failures = make_auth_failures(self.settings)
         self.identifiers = IdentifierService(self.uow, self.settings)
-        self.rate_plans = RatePlanCatalog(self.db, self.rate_import)
+        self.rate_plans = RatePlanCatalog(self.uow, self.rate_import)
         self.charging = ChargingService(
             self.uow,
             self.settings,
@@ -72,7 +72,7 @@ class Container:
             identifiers=self.identifiers,
         )
         self.routing = RoutingService(
-            self.db,
+            self.uow,
             self.settings,
             rating=self.rating,
             identifiers=self.identifiers,
@@ -81,7 +81,7 @@ class Container:
         limiter = self.rate_limiter or make_rate_limiter(self.settings)
         self.rate_limiter = limiter
         self.messaging = MessagingService(
-            self.db,
+            self.uow,
             rating=self.rating,
             identifiers=self.identifiers,
             ledger=self.ledger,

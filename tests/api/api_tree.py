@@ -18,8 +18,8 @@ from sqlalchemy import select
 from voxbill.api.app import create_app
 from voxbill.bootstrap import Container
 from voxbill.domain.access import Principal, Role
+from voxbill.domain.rate_deck import read_deck
 from voxbill.services.access.identifiers import IdentifierType
-from voxbill.services.rating.deck import read_deck
 from voxbill.services.rating.imports import PlanOptions
 from voxbill.storage.schema import metadata
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from api_tree import Tree, snapshot
 
-from voxbill.services.rating.deck import MAX_CELL_CHARS
+from voxbill.domain.rate_deck import MAX_CELL_CHARS
 
 #: Text Decimal() would read as a number, and JSON numbers: none of them is money.
 LAX_AMOUNTS: list[Any] = [

@@ -15,7 +15,7 @@ from voxbill.api.app import create_app
 from voxbill.bootstrap import Container
 from voxbill.domain.access import Role
 from voxbill.domain.errors import InvalidInput
-from voxbill.services.rating.deck import read_deck
+from voxbill.domain.rate_deck import read_deck
 from voxbill.services.rating.imports import PlanOptions
 
 Api = tuple[World, TestClient, dict[str, str], dict[str, str]]

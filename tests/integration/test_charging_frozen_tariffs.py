@@ -10,8 +10,8 @@ from decimal import Decimal as D
 from support.charging_world import AT, FRANCE, UK, build_world
 from support.sip_world import CALLER, build_sip_world
 from voxbill.bootstrap import Container
+from voxbill.domain.rate_deck import read_deck
 from voxbill.services.charging.service import CallerId
-from voxbill.services.rating.deck import read_deck
 from voxbill.services.rating.imports import PlanOptions
 
 

@@ -23,10 +23,10 @@ from voxbill.bootstrap import Container
 from voxbill.domain.access import Role
 from voxbill.domain.accounts import CutoffMode
 from voxbill.domain.errors import InvalidInput
+from voxbill.domain.rate_deck import read_deck
 from voxbill.protocols.sip.door import RedirectDoor
 from voxbill.protocols.sip.message import parse_request
 from voxbill.services.charging.service import CallerId
-from voxbill.services.rating.deck import read_deck
 from voxbill.services.rating.imports import PlanOptions
 from voxbill.storage.schema import cdrs, ledger_transactions
 

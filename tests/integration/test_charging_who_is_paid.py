@@ -17,9 +17,9 @@ from sqlalchemy import select
 from support.sms_world import build_sms_world, message
 from voxbill.bootstrap import Container
 from voxbill.domain.access import Principal, Role
+from voxbill.domain.rate_deck import read_deck
 from voxbill.services.access.identifiers import IdentifierType
 from voxbill.services.charging.service import CallerId
-from voxbill.services.rating.deck import read_deck
 from voxbill.services.rating.imports import PlanOptions
 from voxbill.storage.ledger.books import system_book_key
 from voxbill.storage.schema.ledger import ledger_books, ledger_entries

@@ -24,7 +24,7 @@ from voxbill.bootstrap import Container, build
 from voxbill.domain.access import Principal, Role
 from voxbill.domain.errors import DatabaseBusy, InvalidInput, NotFound
 from voxbill.domain.fx import FxRateInUse
-from voxbill.services.rating.deck import read_deck
+from voxbill.domain.rate_deck import read_deck
 from voxbill.services.rating.imports import PlanOptions
 from voxbill.settings import Settings
 

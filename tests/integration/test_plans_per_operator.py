@@ -22,11 +22,11 @@ from support.sip_world import CALLER, UK, SipWorld, build_sip_world
 from voxbill.bootstrap import Container
 from voxbill.domain.access import Principal, Role
 from voxbill.domain.errors import InvalidInput, UnknownRatePlan
+from voxbill.domain.rate_deck import read_deck
 from voxbill.domain.routing import SipTarget, Transport
 from voxbill.services.access.identifiers import IdentifierType
 from voxbill.services.charging.service import CallerId
 from voxbill.services.messaging.service import MessageRequest
-from voxbill.services.rating.deck import read_deck
 from voxbill.services.rating.imports import PlanOptions
 
 AT = datetime(2026, 3, 2, 12, tzinfo=UTC)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from voxbill.bootstrap import Container
 from voxbill.domain.errors import InvalidInput, NoRate, RateDeckError, UnknownRatePlan
-from voxbill.services.rating.deck import read_deck
+from voxbill.domain.rate_deck import read_deck
 from voxbill.services.rating.imports import ImportReport, PlanOptions
 from voxbill.storage.rating import rates as repo
 from voxbill.storage.schema import rate_imports, rates

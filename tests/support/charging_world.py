@@ -19,9 +19,9 @@ from typing import Any
 from voxbill.bootstrap import Container
 from voxbill.domain.access import Principal, Role
 from voxbill.domain.accounts import AccountStatus
+from voxbill.domain.rate_deck import read_deck
 from voxbill.services.access.identifiers import IdentifierType
 from voxbill.services.charging.service import CallerId
-from voxbill.services.rating.deck import read_deck
 from voxbill.services.rating.imports import PlanOptions
 
 RETAIL = "prefix,rate,connect_fee,initial_increment,increment,destination\n"

@@ -19,9 +19,9 @@ from typing import Any
 
 from voxbill.bootstrap import Container
 from voxbill.domain.access import Principal, Role
+from voxbill.domain.rate_deck import read_deck
 from voxbill.domain.routing import SipTarget, Transport
 from voxbill.services.access.identifiers import IdentifierType
-from voxbill.services.rating.deck import read_deck
 from voxbill.services.rating.imports import PlanOptions
 
 DECKS = {

@@ -22,9 +22,9 @@ from typing import Any
 
 from voxbill.bootstrap import Container
 from voxbill.domain.access import Principal, Role
+from voxbill.domain.rate_deck import read_deck
 from voxbill.services.access.identifiers import IdentifierType
 from voxbill.services.messaging.service import MessageRequest
-from voxbill.services.rating.deck import read_deck
 from voxbill.services.rating.imports import PlanOptions
 
 RETAIL = (

@@ -10,9 +10,9 @@ import pytest
 from voxbill.domain.errors import NoRate, RateDeckError
 from voxbill.domain.messaging import describe_key, network_key, price_message
 from voxbill.domain.money import RoundingMethod
+from voxbill.domain.rate_deck import read_deck
 from voxbill.domain.rates import Rate, RatePlan
 from voxbill.domain.sms import MccMnc
-from voxbill.services.rating.deck import read_deck
 
 AT = datetime(2026, 3, 2, 12, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from voxbill.domain.errors import RateDeckError
-from voxbill.services.rating.deck import MAX_CELL_CHARS, Deck, read_deck
+from voxbill.domain.rate_deck import MAX_CELL_CHARS, Deck, read_deck
 
 
 def deck(text: str, **options: object) -> Deck:

@@ -8,7 +8,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from voxbill.api.schemas import DecimalStr, shown, shown_or_none
-from voxbill.domain.rates import PlanRecord
+from voxbill.domain.rate_changes import RecordedChange
+from voxbill.domain.rates import PlanRecord, StoredRate
 from voxbill.services.rating.imports import ImportReport
 
 
@@ -58,7 +59,7 @@ class RateRead(BaseModel):
     time_profile: str | None
 
     @classmethod
-    def of(cls, row: Any, currency: str) -> RateRead:
+    def of(cls, row: StoredRate, currency: str) -> RateRead:
         return cls(
             id=row.id,
             prefix=row.prefix,
@@ -121,7 +122,7 @@ class RateChangeRead(BaseModel):
     effective_from: datetime | None
 
     @classmethod
-    def of(cls, row: Any, currency: str) -> RateChangeRead:
+    def of(cls, row: RecordedChange, currency: str) -> RateChangeRead:
         return cls(
             id=row.id,
             import_id=row.import_id,

@@ -16,8 +16,8 @@ from voxbill.bootstrap import Container
 from voxbill.domain.access import Principal, Role
 from voxbill.domain.accounts import Account
 from voxbill.domain.errors import Conflict
+from voxbill.domain.rate_deck import read_deck
 from voxbill.services.access.identifiers import IdentifierType
-from voxbill.services.rating.deck import read_deck
 from voxbill.services.rating.imports import PlanOptions
 
 OPERATOR = "Demo Telecom"

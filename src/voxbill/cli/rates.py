@@ -23,7 +23,7 @@ from voxbill.cli.operators import OperatorOption, resolve_operator
 from voxbill.cli.output import EXIT_BAD_INPUT, console, err_console, fail, guarded, print_json
 from voxbill.domain.errors import InvalidInput, RateDeckError
 from voxbill.domain.money import RoundingMethod, canonical, to_decimal
-from voxbill.services.rating.deck import Deck
+from voxbill.domain.rate_deck import Deck, read_deck
 from voxbill.services.rating.imports import ImportReport, PlanOptions
 
 app = typer.Typer(
@@ -46,8 +46,6 @@ def _lines(
 
 
 def read_deck_file(path: Path, timezone: str, *, show_progress: bool) -> Deck:
-    from voxbill.services.rating.deck import read_deck
-
     size = path.stat().st_size
     for encoding in ("utf-8-sig", "cp1252"):
         try:

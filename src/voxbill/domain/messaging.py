@@ -18,12 +18,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from voxbill.domain.accounts import Account
 from voxbill.domain.charging import blocked
 from voxbill.domain.errors import NoRate, Refused
 from voxbill.domain.ledger import Funds
-from voxbill.domain.money import round_amount
+from voxbill.domain.money import canonical, round_amount
 from voxbill.domain.rates import RatePlan
 from voxbill.domain.sms import MccMnc
 
@@ -92,3 +93,72 @@ def check_senders(chain: Sequence[Account], funds: Callable[[Account], Funds | N
     why = blocked(chain, funds)
     if why is not None:
         raise Refused(f"{why}: messages are refused", code="blocked")
+
+
+def money_text(amount: Decimal) -> str:
+    """The same decimal string on every dialect (PostgreSQL returns 8 places)."""
+    return canonical(amount.normalize())
+
+
+@dataclass(frozen=True)
+class LevelCharge:
+    """What one level of the chain paid, by its own SMS plan."""
+
+    account_id: int
+    plan: str
+    key: str  # the matched prefix, or the network as 310-260
+    destination: str
+    price: Decimal  # per segment
+    cost: Decimal
+    currency: str
+    balance_after: Decimal
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "account_id": self.account_id,
+            "plan": self.plan,
+            "key": self.key,
+            "destination": self.destination,
+            "price": money_text(self.price),
+            "cost": money_text(self.cost),
+            "currency": self.currency,
+            "balance_after": money_text(self.balance_after),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LevelCharge:
+        return cls(
+            account_id=int(data["account_id"]),
+            plan=str(data["plan"]),
+            key=str(data["key"]),
+            destination=str(data["destination"]),
+            price=Decimal(data["price"]),
+            cost=Decimal(data["cost"]),
+            currency=str(data["currency"]),
+            balance_after=Decimal(data["balance_after"]),
+        )
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    """A charged message as stored: unique by (``scope_account_id``, ``message_id``), with
+    the request's ``fingerprint`` and what every level paid (``cost``, ``currency`` and
+    ``balance_after`` are the first charged level's). ``id`` is 0 until stored."""
+
+    operator_id: int
+    scope_account_id: int
+    message_id: str
+    fingerprint: str
+    account_id: int
+    sender: str
+    recipient: str
+    mcc_mnc: str | None
+    segments: int
+    encoding: str
+    cost: Decimal
+    currency: str
+    balance_after: Decimal
+    charges: tuple[LevelCharge, ...]
+    transaction_id: int | None
+    created_at: datetime
+    id: int = 0

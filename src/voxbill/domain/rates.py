@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from operator import itemgetter
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from voxbill.domain.errors import InvalidInput, NoRate
 from voxbill.domain.money import RoundingMethod
@@ -209,3 +209,62 @@ class PlanRecord:
     version: int
     #: the operator root that owns the plan (None: imported before any operator existed)
     operator_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRate:
+    """A plan's rate row as stored (its id pages through a plan; the time profile is its
+    spec text), for reading a plan back, not for rating."""
+
+    id: int
+    prefix: str
+    destination: str
+    rate: Decimal
+    connect_fee: Decimal
+    initial_rate: Decimal | None
+    initial_increment: int
+    increment: int
+    min_duration: int
+    grace: int
+    effective_from: datetime | None
+    effective_to: datetime | None
+    time_profile: str | None
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """How a new plan rounds and where its time profiles live; refused if they differ later."""
+
+    currency: str | None = None
+    decimals: int | None = None
+    rounding: RoundingMethod | None = None
+    timezone: str | None = None
+    holidays: frozenset[date] | None = None
+
+    def new_plan(self, name: str, currency: str | None) -> tuple[str, str, int]:
+        """(currency, timezone, decimals) of a new plan made with these options."""
+        if currency is None:
+            raise InvalidInput(f"plan {name!r} is new: give its currency (--currency)")
+        timezone = self.timezone or "UTC"
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidInput(f"unknown timezone {timezone!r}") from None
+        decimals = 4 if self.decimals is None else self.decimals
+        if not 0 <= decimals <= 8:
+            raise InvalidInput("a plan rounds to between 0 and 8 decimals")
+        return currency, timezone, decimals
+
+    def check_kept(self, record: PlanRecord, currency: str | None) -> None:
+        """An existing plan keeps its settings: options that differ are refused, never
+        silently ignored."""
+        name = record.name
+        if currency is not None and currency != record.currency:
+            raise InvalidInput(f"plan {name!r} is in {record.currency}, not {currency}")
+        for option, given, kept in (
+            ("timezone", self.timezone, record.timezone),
+            ("decimals", self.decimals, record.decimals),
+            ("rounding", self.rounding, record.rounding),
+        ):
+            if given is not None and given != kept:
+                raise InvalidInput(f"plan {name!r} has {option} {kept}, not {given}")

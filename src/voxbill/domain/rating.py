@@ -26,6 +26,18 @@ _add: Final = MONEY_CONTEXT.add
 _divide: Final = MONEY_CONTEXT.divide
 #: The longest call voxbill grants unless a setting says otherwise (4 hours).
 SYSTEM_MAX_DURATION: Final = 4 * 3600
+#: Calls outside these instants are refused (the far ends overflow date arithmetic).
+EARLIEST_CALL: Final = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_CALL: Final = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def call_start(at: datetime) -> datetime:
+    """``at`` as an aware instant a call may start at (naive means UTC); InvalidInput
+    outside the years 1900 to 9000, where date arithmetic would overflow."""
+    start = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    if not EARLIEST_CALL <= start <= LATEST_CALL:
+        raise InvalidInput("a call's start must be between the years 1900 and 9000")
+    return start
 
 
 @dataclass(frozen=True, slots=True)

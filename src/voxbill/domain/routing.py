@@ -8,7 +8,7 @@ more than the configured margin allows: buy > sell * (1 - min_margin).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -80,6 +80,13 @@ def usable(vendor: Vendor) -> bool:
     if account.balance.cutoff_mode in (CutoffMode.OUTBOUND, CutoffMode.MUTUAL):
         return vendor.funds is not None and vendor.funds.spendable > ZERO
     return True
+
+
+def direct_payer(chain: Sequence[Account]) -> Account | None:
+    """Whose plan sets the operator's sell rate for a caller's ``chain`` (caller first,
+    root last): the highest account below the root that has a rate plan (None: nobody)."""
+    payers = [a for a in chain if a.parent_id is not None and a.plans.rate_plan]
+    return payers[-1] if payers else None
 
 
 def within_margin(buy: Decimal, sell: Decimal | None, min_margin: Decimal) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any
 
 from voxbill.domain.errors import InvalidInput
 from voxbill.domain.ledger import (
@@ -26,6 +25,7 @@ from voxbill.domain.money import ZERO, canonical
 from voxbill.services.ledger import charges as ledger_charges
 from voxbill.services.ledger import postings as ledger_postings
 from voxbill.services.ledger.transactions import Caller, Guard, LedgerUnitOfWork
+from voxbill.services.unit_of_work import Transaction
 
 
 class MoneyMovements(LedgerUnitOfWork):
@@ -192,15 +192,14 @@ class MoneyMovements(LedgerUnitOfWork):
         actor: str = "system",
         reason: str | None = None,
         reference: str | None = None,
-        then: Callable[[Any, Charge], object] | None = None,
+        then: Callable[[Transaction, Charge], object] | None = None,
     ) -> Charge:
         """Charge every level of a chain at once (no hold), never below any floor.
 
         ``then`` runs in the same transaction once the money moved (e.g. writing the
         message record, whose unique key makes the charge idempotent): both commit or
-        neither does, and an error it raises (such as a duplicate's IntegrityError)
-        leaves no trace. Transitional (issue 11): it is given the transaction's driver
-        connection until messaging's takes a ``Transaction``.
+        neither does, and an error it raises (such as a duplicate's
+        :class:`~voxbill.services.unit_of_work.WriteConflict`) leaves no trace.
         """
         checked = ledger_charges.validate_requests(requests, kind)
         with self._journal() as journal:
@@ -208,7 +207,7 @@ class MoneyMovements(LedgerUnitOfWork):
                 journal, checked, kind=kind, actor=actor, reason=reason, reference=reference
             )
             if then is not None:
-                then(journal.conn, result)
+                then(journal.tx, result)
             return result
 
 

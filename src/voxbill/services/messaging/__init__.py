@@ -1,1 +1,2 @@
-"""TODO"""
+"""Messaging: charging SMS at every level of the sender's chain exactly once, and the
+messages-per-second limits checked before any charge."""

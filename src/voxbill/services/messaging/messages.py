@@ -11,9 +11,10 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
-from voxbill.services.ledger.answers import money_text
+from voxbill.domain.messaging import LevelCharge, MessageRecord, money_text
+
+__all__ = ["LevelCharge", "MessageReceipt", "MessageRequest"]
 
 
 @dataclass(frozen=True)
@@ -32,45 +33,6 @@ class MessageRequest:
         """Same message id with another body is a conflict, not a retry."""
         text = json.dumps(asdict(self), sort_keys=True, ensure_ascii=True)
         return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-@dataclass(frozen=True)
-class LevelCharge:
-    """What one level of the chain paid, by its own SMS plan."""
-
-    account_id: int
-    plan: str
-    key: str  # the matched prefix, or the network as 310-260
-    destination: str
-    price: Decimal  # per segment
-    cost: Decimal
-    currency: str
-    balance_after: Decimal
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "account_id": self.account_id,
-            "plan": self.plan,
-            "key": self.key,
-            "destination": self.destination,
-            "price": money_text(self.price),
-            "cost": money_text(self.cost),
-            "currency": self.currency,
-            "balance_after": money_text(self.balance_after),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> LevelCharge:
-        return cls(
-            account_id=int(data["account_id"]),
-            plan=str(data["plan"]),
-            key=str(data["key"]),
-            destination=str(data["destination"]),
-            price=Decimal(data["price"]),
-            cost=Decimal(data["cost"]),
-            currency=str(data["currency"]),
-            balance_after=Decimal(data["balance_after"]),
-        )
 
 
 @dataclass(frozen=True)
@@ -95,21 +57,23 @@ class MessageReceipt:
     replayed: bool = False
 
     @classmethod
-    def of_row(cls, row: Any, *, replayed: bool = False) -> MessageReceipt:
+    def of_record(cls, record: MessageRecord, *, replayed: bool = False) -> MessageReceipt:
+        """The receipt a stored record answers with (money in the digits it reads back
+        with on every dialect)."""
         return cls(
-            id=int(row.id),
-            message_id=row.message_id,
-            account_id=int(row.account_id),
-            sender=row.sender,
-            recipient=row.recipient,
-            mcc_mnc=row.mcc_mnc,
-            segments=int(row.segments),
-            encoding=row.encoding,
-            cost=Decimal(money_text(row.cost)),
-            currency=row.currency,
-            balance=Decimal(money_text(row.balance_after)),
-            charges=tuple(LevelCharge.from_json(c) for c in json.loads(row.charges)),
-            transaction_id=row.transaction_id,
-            created_at=row.created_at,
+            id=record.id,
+            message_id=record.message_id,
+            account_id=record.account_id,
+            sender=record.sender,
+            recipient=record.recipient,
+            mcc_mnc=record.mcc_mnc,
+            segments=record.segments,
+            encoding=record.encoding,
+            cost=Decimal(money_text(record.cost)),
+            currency=record.currency,
+            balance=Decimal(money_text(record.balance_after)),
+            charges=record.charges,
+            transaction_id=record.transaction_id,
+            created_at=record.created_at,
             replayed=replayed,
         )

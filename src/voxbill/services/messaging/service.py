@@ -9,13 +9,10 @@ copies of one message charge once — the loser rolls back whole and replays the
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-
-from sqlalchemy import Connection
 
 from voxbill.domain import access
 from voxbill.domain.access import Principal
@@ -29,19 +26,22 @@ from voxbill.domain.errors import (
     Refused,
 )
 from voxbill.domain.ledger import TransactionKind
-from voxbill.domain.messaging import MAX_SEGMENTS, MessagePrice, check_senders, price_message
+from voxbill.domain.messaging import (
+    MAX_SEGMENTS,
+    MessagePrice,
+    MessageRecord,
+    check_senders,
+    money_text,
+    price_message,
+)
 from voxbill.domain.sms import MccMnc, Segmentation, parse_mcc_mnc, segment
 from voxbill.services.access.identifiers import IdentifierService
-from voxbill.services.ledger.answers import money_text
 from voxbill.services.ledger.service import Charge, ChargeRequest, LedgerService
-from voxbill.services.messaging.limits import admit
+from voxbill.services.messaging.admission import admit
 from voxbill.services.messaging.messages import LevelCharge, MessageReceipt, MessageRequest
 from voxbill.services.messaging.rate_limit import RateLimiter
 from voxbill.services.rating.service import RatingService
-from voxbill.services.unit_of_work import WriteConflict
-from voxbill.storage.accounts import repository as accounts_repo
-from voxbill.storage.database import Database
-from voxbill.storage.messaging import messages as repo
+from voxbill.services.unit_of_work import Transaction, UnitOfWork, WriteConflict
 
 __all__ = ["LevelCharge", "MessageReceipt", "MessageRequest", "MessagingService"]
 
@@ -65,7 +65,7 @@ def _money(amount: Decimal) -> Decimal:
 class MessagingService:
     def __init__(
         self,
-        db: Database,
+        uow: UnitOfWork,
         *,
         rating: RatingService,
         identifiers: IdentifierService,
@@ -73,7 +73,7 @@ class MessagingService:
         limiter: RateLimiter,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._db = db
+        self._uow = uow
         self._rating = rating
         self._identifiers = identifiers
         self._ledger = ledger
@@ -119,26 +119,26 @@ class MessagingService:
         """Charged messages in the key's subtree (or of one account in it), newest first."""
         if not 1 <= limit <= 500:
             raise InvalidInput("limit must be between 1 and 500")
-        with self._db.transaction(readonly=True) as conn:
+        with self._uow.transaction(readonly=True) as tx:
             if account_id is not None:
-                access.require_visible(principal, accounts_repo.get(conn, account_id))
-            rows = repo.in_subtree(
-                conn, principal.path, account_id=account_id, before_id=before_id, limit=limit
+                access.require_visible(principal, tx.accounts.get(account_id))
+            records = tx.messages.in_subtree(
+                principal.path, account_id=account_id, before_id=before_id, limit=limit
             )
-        return [MessageReceipt.of_row(row) for row in rows]
+        return [MessageReceipt.of_record(record) for record in records]
 
     # -- steps ---------------------------------------------------------------------
 
     def _replay(self, principal: Principal, message_id: str, digest: str) -> MessageReceipt | None:
-        with self._db.transaction(readonly=True) as conn:
-            row = repo.find(conn, principal.account_id, message_id)
-        if row is None:
+        with self._uow.transaction(readonly=True) as tx:
+            record = tx.messages.find(principal.account_id, message_id)
+        if record is None:
             return None
-        if row.fingerprint != digest:
+        if record.fingerprint != digest:
             raise IdempotencyConflict(
                 f"message_id {message_id!r} was already charged for a different message"
             )
-        return MessageReceipt.of_row(row, replayed=True)
+        return MessageReceipt.of_record(record, replayed=True)
 
     def _chain(self, principal: Principal, request: MessageRequest) -> list[Account]:
         """The sending account and its ancestors up to the operator, every one active."""
@@ -152,8 +152,8 @@ class MessagingService:
                     f"sender {request.sender!r} is not a known number", code="unknown_sender"
                 )
             account_id = caller.account_id
-        with self._db.transaction(readonly=True) as conn:
-            account = accounts_repo.get(conn, account_id)
+        with self._uow.transaction(readonly=True) as tx:
+            account = tx.accounts.get(account_id)
             if request.account_id is not None:
                 account = access.require_visible(principal, account)
             elif account is None or not principal.sees(account):
@@ -162,7 +162,7 @@ class MessagingService:
                 )
             chain = [account]
             for ancestor_id in reversed(account.ancestor_ids):
-                ancestor = accounts_repo.get(conn, ancestor_id)
+                ancestor = tx.accounts.get(ancestor_id)
                 assert ancestor is not None
                 chain.append(ancestor)
         check_senders(chain, lambda account: self._ledger.funds(account.id))
@@ -204,7 +204,7 @@ class MessagingService:
         network = None if message.network is None else "-".join(message.network)
         receipts: list[MessageReceipt] = []
 
-        def record(conn: Connection, charge: Charge) -> None:
+        def record(tx: Transaction, charge: Charge) -> None:
             levels = tuple(
                 LevelCharge(
                     account_id=account.id,
@@ -219,25 +219,25 @@ class MessagingService:
                 for (account, price), balance in zip(prices, charge.balances_after, strict=True)
             )
             first = levels[0]
-            values = {
-                "operator_id": sender.operator_id,
-                "scope_account_id": principal.account_id,
-                "message_id": request.message_id,
-                "fingerprint": message.digest,
-                "account_id": sender.id,
-                "sender": request.sender,
-                "recipient": message.recipient,
-                "mcc_mnc": network,
-                "segments": parts.segments,
-                "encoding": parts.encoding.value,
-                "cost": first.cost,
-                "currency": first.currency,
-                "balance_after": first.balance_after,
-                "charges": json.dumps([c.to_json() for c in levels], sort_keys=True),
-                "transaction_id": charge.transaction_id,
-                "created_at": now,
-            }
-            record_id = repo.insert_record(conn, values)
+            stored = MessageRecord(
+                operator_id=sender.operator_id,
+                scope_account_id=principal.account_id,
+                message_id=request.message_id,
+                fingerprint=message.digest,
+                account_id=sender.id,
+                sender=request.sender,
+                recipient=message.recipient,
+                mcc_mnc=network,
+                segments=parts.segments,
+                encoding=parts.encoding.value,
+                cost=first.cost,
+                currency=first.currency,
+                balance_after=first.balance_after,
+                charges=levels,
+                transaction_id=charge.transaction_id,
+                created_at=now,
+            )
+            record_id = tx.messages.insert_record(stored)
             receipts.append(
                 MessageReceipt(
                     id=record_id,

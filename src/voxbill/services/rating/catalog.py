@@ -14,25 +14,24 @@ The command line acts as an operator (``operator_id``), with the same scoping.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from voxbill.domain import access
 from voxbill.domain.access import Principal, Role
 from voxbill.domain.errors import UnknownRatePlan
-from voxbill.domain.rates import PlanRecord
-from voxbill.services.rating.deck import read_deck
-from voxbill.services.rating.imports import ImportReport, PlanOptions, RateImportService
-from voxbill.storage.accounts import repository as accounts_repo
-from voxbill.storage.database import Database
-from voxbill.storage.rating import rates as repo
-from voxbill.storage.rating.plan_pages import rates_page
+from voxbill.domain.rate_changes import RecordedChange
+from voxbill.domain.rate_deck import read_deck
+from voxbill.domain.rates import PlanOptions, PlanRecord, StoredRate
+from voxbill.services.rating.imports import ImportReport, RateImportService
+from voxbill.services.unit_of_work import Transaction, UnitOfWork
 
 
 @dataclass(frozen=True)
 class PlanPage:
+    """A plan, how many rate rows it has, and one page of them (by id)."""
+
     plan: PlanRecord
     rows: int
-    rates: list[Any]
+    rates: list[StoredRate]
 
 
 def _sees_all(principal: Principal) -> bool:
@@ -45,17 +44,17 @@ def _unknown(name: str) -> UnknownRatePlan:
 
 
 class RatePlanCatalog:
-    def __init__(self, db: Database, importer: RateImportService) -> None:
-        self._db = db
+    def __init__(self, uow: UnitOfWork, importer: RateImportService) -> None:
+        self._uow = uow
         self._importer = importer
 
-    def _visible(self, conn: Any, principal: Principal) -> set[str] | None:
+    def _visible(self, tx: Transaction, principal: Principal) -> set[str] | None:
         """Names of the operator's plans the caller reads (None: all of them)."""
-        return None if _sees_all(principal) else accounts_repo.plans_used_in(conn, principal.path)
+        return None if _sees_all(principal) else tx.accounts.plans_used_in(principal.path)
 
-    def _readable(self, conn: Any, principal: Principal, name: str) -> PlanRecord:
-        visible = self._visible(conn, principal)
-        record = repo.find_plan(conn, principal.operator_id, name)
+    def _readable(self, tx: Transaction, principal: Principal, name: str) -> PlanRecord:
+        visible = self._visible(tx, principal)
+        record = tx.rates.find_plan(principal.operator_id, name)
         if record is None or (visible is not None and name not in visible):
             raise _unknown(name)
         return record
@@ -63,10 +62,10 @@ class RatePlanCatalog:
     def show(
         self, principal: Principal, name: str, *, after_id: int | None, limit: int
     ) -> PlanPage:
-        with self._db.transaction(readonly=True) as conn:
-            record = self._readable(conn, principal, name)
-            count = repo.count_rates(conn, record.id)
-            rows = rates_page(conn, record.id, after_id=after_id, limit=limit)
+        with self._uow.transaction(readonly=True) as tx:
+            record = self._readable(tx, principal, name)
+            count = tx.rates.count_rates(record.id)
+            rows = tx.rates.rates_page(record.id, after_id=after_id, limit=limit)
         return PlanPage(record, count, rows)
 
     def changes(
@@ -77,18 +76,18 @@ class RatePlanCatalog:
         import_id: int | None = None,
         after_id: int | None = None,
         limit: int | None = None,
-    ) -> tuple[PlanRecord, list[Any]]:
+    ) -> tuple[PlanRecord, list[RecordedChange]]:
         """The price changes recorded by the plan's imports (for price-change notices)."""
-        with self._db.transaction(readonly=True) as conn:
-            record = self._readable(conn, principal, name)
-            rows = repo.list_changes(conn, record.id, import_id, after_id=after_id, limit=limit)
+        with self._uow.transaction(readonly=True) as tx:
+            record = self._readable(tx, principal, name)
+            rows = tx.rates.list_changes(record.id, import_id, after_id=after_id, limit=limit)
         return record, rows
 
     def check_quote(self, principal: Principal, name: str) -> None:
         """Quoting a plan is reading it: refused (as unknown) outside what the caller sees
         (the quote itself reads the plan of the caller's operator only)."""
-        with self._db.transaction(readonly=True) as conn:
-            visible = self._visible(conn, principal)
+        with self._uow.transaction(readonly=True) as tx:
+            visible = self._visible(tx, principal)
         if visible is not None and name not in visible:
             raise _unknown(name)
 
@@ -129,20 +128,20 @@ class RatePlanCatalog:
 
     def plans_of(self, operator_id: int | None) -> list[tuple[PlanRecord, int]]:
         """Every plan of the operator (None: of an installation without operators)."""
-        with self._db.transaction(readonly=True) as conn:
-            return repo.list_plans(conn, operator_id)
+        with self._uow.transaction(readonly=True) as tx:
+            return tx.rates.list_plans(operator_id)
 
-    def changes_of(self, operator_id: int | None, name: str) -> list[Any]:
-        with self._db.transaction(readonly=True) as conn:
-            record = repo.find_plan(conn, operator_id, name)
+    def changes_of(self, operator_id: int | None, name: str) -> list[RecordedChange]:
+        with self._uow.transaction(readonly=True) as tx:
+            record = tx.rates.find_plan(operator_id, name)
             if record is None:
                 raise _unknown(name)
-            return repo.list_changes(conn, record.id)
+            return tx.rates.list_changes(record.id)
 
     # last: in the class body, ``list`` names this method from here on
     def list(self, principal: Principal) -> list[tuple[PlanRecord, int]]:
         """The operator's plans the caller reads, by name, with their row counts."""
-        with self._db.transaction(readonly=True) as conn:
-            visible = self._visible(conn, principal)
-            plans = repo.list_plans(conn, principal.operator_id)
+        with self._uow.transaction(readonly=True) as tx:
+            visible = self._visible(tx, principal)
+            plans = tx.rates.list_plans(principal.operator_id)
         return [(p, n) for p, n in plans if visible is None or p.name in visible]

@@ -1,5 +1,5 @@
-"""The storage rating: rate plans, their rates and import records, as this context's
-services see it.
+"""Rate plans, their rates and the records of their imports, as the rating services see
+storage.
 
 Protocols only: ``voxbill.storage`` implements them and ``bootstrap`` wires them
 (through the unit of work, :mod:`voxbill.services.unit_of_work`)."""
@@ -7,11 +7,12 @@ Protocols only: ``voxbill.storage`` implements them and ``bootstrap`` wires them
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
-from typing import Any, Protocol
+from datetime import date
+from typing import Protocol
 
 from voxbill.domain.money import RoundingMethod
-from voxbill.domain.rates import PlanRecord, Rate, RatePlan
+from voxbill.domain.rate_changes import PriceChange, RateKey, RecordedChange
+from voxbill.domain.rates import PlanRecord, Rate, RatePlan, StoredRate
 
 
 class RateRepository(Protocol):
@@ -35,9 +36,7 @@ class RateRepository(Protocol):
     def bump_version(self, plan_id: int) -> None: ...
     def load_rates(self, plan_id: int) -> list[Rate]: ...
     def load_plan(self, operator_id: int | None, name: str) -> tuple[RatePlan, int] | None: ...
-    def delete_rates(
-        self, plan_id: int, keys: Iterable[tuple[str, str | None, datetime | None]] | None = None
-    ) -> None: ...
+    def delete_rates(self, plan_id: int, keys: Iterable[RateKey] | None = None) -> None: ...
     def insert_rates(self, plan_id: int, new_rates: Sequence[Rate]) -> None: ...
     def record_import(
         self,
@@ -50,7 +49,7 @@ class RateRepository(Protocol):
         rows_rejected: int,
     ) -> int: ...
     def record_changes(
-        self, import_id: int, plan_id: int, changes: Sequence[dict[str, Any]]
+        self, import_id: int, plan_id: int, changes: Sequence[PriceChange]
     ) -> None: ...
     def list_changes(
         self,
@@ -59,5 +58,5 @@ class RateRepository(Protocol):
         *,
         after_id: int | None = None,
         limit: int | None = None,
-    ) -> list[Any]: ...
-    def rates_page(self, plan_id: int, *, after_id: int | None, limit: int) -> list[Any]: ...
+    ) -> list[RecordedChange]: ...
+    def rates_page(self, plan_id: int, *, after_id: int | None, limit: int) -> list[StoredRate]: ...

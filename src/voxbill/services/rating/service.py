@@ -19,33 +19,23 @@ from decimal import Decimal
 from voxbill.domain.errors import InvalidInput, UnknownRatePlan
 from voxbill.domain.numbers import normalize_number
 from voxbill.domain.rates import RatePlan
-from voxbill.domain.rating import Rating, Tariff
+from voxbill.domain.rating import Rating, Tariff, call_start
+from voxbill.services.unit_of_work import UnitOfWork
 from voxbill.serving import warm
 from voxbill.settings import Settings
-from voxbill.storage.database import Database
-from voxbill.storage.rating import rates as repo
-
-#: Calls outside these instants are refused (the far ends overflow date arithmetic).
-EARLIEST_CALL = datetime(1900, 1, 1, tzinfo=UTC)
-LATEST_CALL = datetime(9000, 1, 1, tzinfo=UTC)
-
-
-def call_start(at: datetime) -> datetime:
-    """``at`` as an aware instant a call may start at (naive means UTC); InvalidInput
-    outside the years 1900 to 9000, where date arithmetic would overflow."""
-    start = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-    if not EARLIEST_CALL <= start <= LATEST_CALL:
-        raise InvalidInput("a call's start must be between the years 1900 and 9000")
-    return start
-
 
 #: An operator root's id: whose plan a name means (None: the plans of an installation
 #: without any operator yet, as the command line rates them).
 Owner = int | None
 
 
+__all__ = ["Owner", "Quote", "RatingService", "call_start"]
+
+
 @dataclass
 class _Cached:
+    """A loaded plan, its stored version, and when that version was last checked."""
+
     plan: RatePlan
     version: int
     checked: float
@@ -61,8 +51,8 @@ class Quote:
 
 
 class RatingService:
-    def __init__(self, db: Database, settings: Settings, recheck_seconds: float = 1.0) -> None:
-        self._db = db
+    def __init__(self, uow: UnitOfWork, settings: Settings, recheck_seconds: float = 1.0) -> None:
+        self._uow = uow
         self._settings = settings
         self._recheck = recheck_seconds
         self._plans: dict[tuple[Owner, str], _Cached] = {}
@@ -82,15 +72,15 @@ class RatingService:
         if cached is not None and now - cached.checked < self._recheck + stale_ok:
             return cached.plan
         warm.require_warm("a rate plan's version to check")  # a load may take seconds
-        with self._db.transaction(readonly=True) as conn:
-            version = repo.plan_version(conn, operator_id, name)
+        with self._uow.transaction(readonly=True) as tx:
+            version = tx.rates.plan_version(operator_id, name)
             if version is None:
                 self.forget(operator_id, name)
                 raise UnknownRatePlan(f"there is no rate plan named {name!r}")
             if cached is not None and cached.version == version:
                 cached.checked = now
                 return cached.plan
-            loaded = repo.load_plan(conn, operator_id, name)
+            loaded = tx.rates.load_plan(operator_id, name)
         if loaded is None:  # pragma: no cover - deleted between the two reads
             raise UnknownRatePlan(f"there is no rate plan named {name!r}")
         plan, version = loaded

@@ -1,4 +1,4 @@
-"""The storage routing: vendors' routes, as this context's services see it.
+"""Vendors' SIP targets, funds and callers' chains, as the routing service sees storage.
 
 Protocols only: ``voxbill.storage`` implements them and ``bootstrap`` wires them
 (through the unit of work, :mod:`voxbill.services.unit_of_work`)."""

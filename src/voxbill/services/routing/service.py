@@ -12,14 +12,10 @@ charging reads its chain, plans and funds by its own rules.
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Protocol
-
-from sqlalchemy import Connection
 
 from voxbill.domain import access
 from voxbill.domain import routing as rules
@@ -29,25 +25,17 @@ from voxbill.domain.errors import Forbidden, InvalidInput, NotFound, PinRefused
 from voxbill.domain.routing import Route, SipTarget, Vendor
 from voxbill.services.access.identifiers import IdentifierService
 from voxbill.services.caching import TtlCache
-from voxbill.services.charging import callers as charging_callers
+from voxbill.services.charging import callers
 from voxbill.services.charging.service import CallerId
 from voxbill.services.rating.service import RatingService
+from voxbill.services.unit_of_work import Transaction, UnitOfWork
 from voxbill.settings import Settings
-from voxbill.storage.accounts import repository as account_repository
-from voxbill.storage.database import Database
-from voxbill.storage.routing import routes as repo
 
 
 class FxRate(Protocol):
     """1 ``base`` in ``quote`` now, by the exchange rates of operator ``operator_id``."""
 
     def __call__(self, base: str, quote: str, *, operator_id: int) -> Decimal: ...
-
-
-@dataclass(frozen=True)
-class _Snapshot:
-    vendors: list[Vendor]
-    taken: float
 
 
 @dataclass(frozen=True)
@@ -63,26 +51,26 @@ class RouteQuery:
 class RoutingService:
     def __init__(
         self,
-        db: Database,
+        uow: UnitOfWork,
         settings: Settings,
         *,
         rating: RatingService,
         identifiers: IdentifierService,
         fx_rate: FxRate | None = None,
     ) -> None:
-        self._db = db
+        self._uow = uow
         self._settings = settings
         self._rating = rating
         self._identifiers = identifiers
         self._fx_rate = fx_rate
-        self._snapshots: dict[int, _Snapshot] = {}
-        self._chains: TtlCache[int, list[Account]] = TtlCache(settings.routing_recheck_seconds)
-        self._lock = threading.Lock()
+        recheck = settings.routing_recheck_seconds
+        self._vendor_lists: TtlCache[int, list[Vendor]] = TtlCache(recheck)
+        self._chains: TtlCache[int, list[Account]] = TtlCache(recheck)
 
     # -- SIP targets (admin) -----------------------------------------------------------
 
-    def _vendor(self, conn: Connection, principal: Principal, account_id: int) -> None:
-        account = access.require_visible(principal, account_repository.get(conn, account_id))
+    def _vendor(self, tx: Transaction, principal: Principal, account_id: int) -> None:
+        account = access.require_visible(principal, tx.accounts.get(account_id))
         if principal.role is not access.Role.ADMIN:
             raise Forbidden("vendor SIP targets are managed by the operator")
         if account.kind is not AccountKind.VENDOR:
@@ -90,53 +78,49 @@ class RoutingService:
 
     def set_target(self, principal: Principal, account_id: int, target: SipTarget) -> SipTarget:
         access.require_write(principal)
-        with self._db.transaction() as conn:
-            self._vendor(conn, principal, account_id)
-            repo.save_target(conn, account_id, target, datetime.now(UTC))
+        with self._uow.transaction() as tx:
+            self._vendor(tx, principal, account_id)
+            tx.routes.save_target(account_id, target, datetime.now(UTC))
         self.forget()
         return target
 
     def set_target_as_operator(self, account_id: int, target: SipTarget) -> SipTarget:
         """The command line's way: acting as the operator the vendor belongs to."""
-        with self._db.transaction(readonly=True) as conn:
-            account = account_repository.get(conn, account_id)
+        with self._uow.transaction(readonly=True) as tx:
+            account = tx.accounts.get(account_id)
         if account is None:
             raise NotFound(f"no account {account_id}")
         root = account.operator_id
         return self.set_target(Principal(root, f"/{root}/", access.Role.ADMIN), account_id, target)
 
     def target(self, principal: Principal, account_id: int) -> SipTarget:
-        with self._db.transaction(readonly=True) as conn:
-            self._vendor(conn, principal, account_id)
-            found = repo.target(conn, account_id)
+        with self._uow.transaction(readonly=True) as tx:
+            self._vendor(tx, principal, account_id)
+            found = tx.routes.target(account_id)
         if found is None:
             raise NotFound(f"vendor {account_id} has no SIP target", code="no_sip_target")
         return found
 
     def delete_target(self, principal: Principal, account_id: int) -> None:
         access.require_write(principal)
-        with self._db.transaction() as conn:
-            self._vendor(conn, principal, account_id)
-            if not repo.delete_target(conn, account_id):
+        with self._uow.transaction() as tx:
+            self._vendor(tx, principal, account_id)
+            if not tx.routes.delete_target(account_id):
                 raise NotFound(f"vendor {account_id} has no SIP target", code="no_sip_target")
         self.forget()
 
     def forget(self) -> None:
-        with self._lock:
-            self._snapshots.clear()
+        self._vendor_lists.clear()
         self._chains.clear()
 
     # -- routes ------------------------------------------------------------------------
 
     def _vendors(self, operator_id: int) -> list[Vendor]:
-        now = time.monotonic()
-        found = self._snapshots.get(operator_id)
-        if found is not None and now - found.taken < self._settings.routing_recheck_seconds:
-            return found.vendors
-        with self._db.transaction(readonly=True) as conn:
-            vendors = repo.vendors(conn, operator_id)
-        with self._lock:
-            self._snapshots[operator_id] = _Snapshot(vendors, now)
+        vendors = self._vendor_lists.peek(operator_id)
+        if vendors is None:
+            with self._uow.transaction(readonly=True) as tx:
+                vendors = tx.routes.vendors(operator_id)
+            self._vendor_lists.put(operator_id, vendors)
         return vendors
 
     def _sell(self, account_id: int, number: str, at: datetime) -> tuple[int, Decimal | None, str]:
@@ -153,10 +137,9 @@ class RoutingService:
                 self._chains.put(account_id, chain)
         if not chain:
             raise NotFound(f"no account {account_id}")
-        payers = [a for a in chain if a.parent_id is not None and a.plans.rate_plan]
-        if not payers:
+        top = rules.direct_payer(chain)
+        if top is None:
             return chain[-1].id, None, chain[0].currency
-        top = payers[-1]
         assert top.plans.rate_plan is not None
         try:
             row = self._rating.plan(top.operator_id, top.plans.rate_plan).lookup(number, at)
@@ -165,8 +148,8 @@ class RoutingService:
         return chain[-1].id, row.rate, top.currency
 
     def _chain(self, account_id: int) -> list[Account]:
-        with self._db.transaction(readonly=True) as conn:
-            return repo.chain(conn, account_id)
+        with self._uow.transaction(readonly=True) as tx:
+            return tx.routes.chain(account_id)
 
     def _in_currency(
         self, rate: Decimal, source: str, target: str, operator_id: int
@@ -222,7 +205,7 @@ class RoutingService:
         """Routes for the caller; None for an unknown caller or number (charging's
         refusal then says why)."""
         try:
-            account_id = charging_callers.identify(self._identifiers, caller)
+            account_id = callers.identify(self._identifiers, caller)
         except PinRefused:
             return None
         if account_id is None:

@@ -1,4 +1,8 @@
-"""Rate plans in the database: bulk writes fast enough for million-row decks."""
+"""Rate plans in the database: bulk writes fast enough for million-row decks.
+
+:class:`SqlRateRepository` is the rating context's repository; the module functions it
+delegates to take the transaction's connection (the raw driver paths for SQLite and
+PostgreSQL live here, behind it)."""
 
 from __future__ import annotations
 
@@ -13,9 +17,9 @@ from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, 
 
 from voxbill.domain.errors import InvalidMoney
 from voxbill.domain.money import STORAGE_PLACES, RoundingMethod, canonical
-from voxbill.domain.rates import PlanRecord, Rate, RatePlan
+from voxbill.domain.rate_changes import PriceChange, RateKey, RecordedChange
+from voxbill.domain.rates import PlanRecord, Rate, RatePlan, StoredRate
 from voxbill.domain.time_profile import TimeProfile, parse_time_profile
-from voxbill.storage.rating.plan_pages import rates_page
 from voxbill.storage.schema import rate_changes, rate_imports, rate_plans, rates
 
 _SCALE = Decimal(10) ** STORAGE_PLACES
@@ -286,11 +290,7 @@ def load_plan(conn: Connection, operator_id: int | None, name: str) -> tuple[Rat
     return plan, record.version
 
 
-def delete_rates(
-    conn: Connection,
-    plan_id: int,
-    keys: Iterable[tuple[str, str | None, datetime | None]] | None = None,
-) -> None:
+def delete_rates(conn: Connection, plan_id: int, keys: Iterable[RateKey] | None = None) -> None:
     """Delete all rows of a plan, or only those with the given (prefix, profile, from)."""
     if keys is None:
         conn.execute(delete(rates).where(rates.c.plan_id == plan_id))
@@ -327,9 +327,7 @@ _CHANGE_COLUMNS = (
 )
 
 
-def _delete_keys(
-    conn: Connection, plan_id: int, keys: list[tuple[str, str | None, datetime | None]]
-) -> None:
+def _delete_keys(conn: Connection, plan_id: int, keys: list[RateKey]) -> None:
     """One set-based DELETE: the keys go to a temporary table, joined on the plan's index."""
     if not keys:
         return
@@ -528,7 +526,7 @@ def record_import(
 
 
 def record_changes(
-    conn: Connection, import_id: int, plan_id: int, changes: Sequence[dict[str, Any]]
+    conn: Connection, import_id: int, plan_id: int, changes: Sequence[PriceChange]
 ) -> None:
     if not changes:
         return
@@ -543,13 +541,13 @@ def record_changes(
                     (
                         import_id,
                         plan_id,
-                        c["prefix"],
-                        c["time_profile"],
-                        c["destination"],
-                        c["change"],
-                        _scaled(c["old_rate"]),
-                        _scaled(c["new_rate"]),
-                        _naive(c["effective_from"]),
+                        c.prefix,
+                        c.time_profile,
+                        c.destination,
+                        c.change,
+                        _scaled(c.old_rate),
+                        _scaled(c.new_rate),
+                        _naive(c.effective_from),
                     )
                     for c in changes
                 ),
@@ -557,9 +555,7 @@ def record_changes(
         finally:
             cursor.close()
         return
-    values = [
-        (import_id, plan_id, *map(change.__getitem__, _CHANGE_COLUMNS[2:])) for change in changes
-    ]
+    values = [(import_id, plan_id, *change) for change in changes]  # fields in column order
     if conn.dialect.name == "postgresql":
         with (
             raw.cursor() as cursor,
@@ -580,7 +576,7 @@ def list_changes(
     *,
     after_id: int | None = None,
     limit: int | None = None,
-) -> list[Any]:
+) -> list[RecordedChange]:
     """A plan's recorded price changes, oldest first (optionally one import's, a page)."""
     query = select(rate_changes).where(rate_changes.c.plan_id == plan_id)
     if import_id is not None:
@@ -590,11 +586,52 @@ def list_changes(
     query = query.order_by(rate_changes.c.id)
     if limit is not None:
         query = query.limit(limit)
-    return list(conn.execute(query))
+    return [
+        RecordedChange(
+            row.id,
+            row.import_id,
+            row.plan_id,
+            row.prefix,
+            row.time_profile,
+            row.destination,
+            row.change,
+            row.old_rate,
+            row.new_rate,
+            row.effective_from,
+        )
+        for row in conn.execute(query)
+    ]
+
+
+def rates_page(
+    conn: Connection, plan_id: int, *, after_id: int | None, limit: int
+) -> list[StoredRate]:
+    """A plan's rows a page at a time, for the API (the rating engine loads whole plans)."""
+    query = select(rates).where(rates.c.plan_id == plan_id)
+    if after_id is not None:
+        query = query.where(rates.c.id > after_id)
+    return [
+        StoredRate(
+            row.id,
+            row.prefix,
+            row.destination,
+            row.rate,
+            row.connect_fee,
+            row.initial_rate,
+            row.initial_increment,
+            row.increment,
+            row.min_duration,
+            row.grace,
+            row.effective_from,
+            row.effective_to,
+            row.time_profile,
+        )
+        for row in conn.execute(query.order_by(rates.c.id).limit(limit))
+    ]
 
 
 class SqlRateRepository:
-    """RateRepository over one transaction's connection."""
+    """The rating context's repository over one transaction's connection."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -648,9 +685,7 @@ class SqlRateRepository:
     def load_plan(self, operator_id: int | None, name: str) -> tuple[RatePlan, int] | None:
         return load_plan(self._conn, operator_id, name)
 
-    def delete_rates(
-        self, plan_id: int, keys: Iterable[tuple[str, str | None, datetime | None]] | None = None
-    ) -> None:
+    def delete_rates(self, plan_id: int, keys: Iterable[RateKey] | None = None) -> None:
         return delete_rates(self._conn, plan_id, keys)
 
     def insert_rates(self, plan_id: int, new_rates: Sequence[Rate]) -> None:
@@ -676,9 +711,7 @@ class SqlRateRepository:
             rows_rejected=rows_rejected,
         )
 
-    def record_changes(
-        self, import_id: int, plan_id: int, changes: Sequence[dict[str, Any]]
-    ) -> None:
+    def record_changes(self, import_id: int, plan_id: int, changes: Sequence[PriceChange]) -> None:
         return record_changes(self._conn, import_id, plan_id, changes)
 
     def list_changes(
@@ -688,8 +721,8 @@ class SqlRateRepository:
         *,
         after_id: int | None = None,
         limit: int | None = None,
-    ) -> list[Any]:
+    ) -> list[RecordedChange]:
         return list_changes(self._conn, plan_id, import_id, after_id=after_id, limit=limit)
 
-    def rates_page(self, plan_id: int, *, after_id: int | None, limit: int) -> list[Any]:
+    def rates_page(self, plan_id: int, *, after_id: int | None, limit: int) -> list[StoredRate]:
         return rates_page(self._conn, plan_id, after_id=after_id, limit=limit)

@@ -1,1 +1,1 @@
-"""TODO"""
+"""Vendors' SIP targets and the vendor snapshot least-cost routing reads."""

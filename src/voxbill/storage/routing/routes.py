@@ -1,4 +1,5 @@
-"""SQL for vendors' SIP targets and the vendor snapshot least-cost routing reads."""
+"""Vendors' SIP targets and the vendor snapshot least-cost routing reads, in the database
+(:class:`SqlRouteRepository` over the module functions)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from voxbill.domain.accounts import Account, AccountKind
 from voxbill.domain.ledger import Funds
 from voxbill.domain.routing import SipTarget, Transport, Vendor
 from voxbill.storage.accounts import repository as account_repository
-from voxbill.storage.ledger import books as ledger_rows
+from voxbill.storage.ledger import books
 from voxbill.storage.schema.accounts import accounts
 from voxbill.storage.schema.routing import sip_targets
 
@@ -58,8 +59,8 @@ def chain(conn: Connection, account_id: int) -> list[Account]:
 
 
 def _funds(conn: Connection, account_id: int) -> Funds:
-    owner = ledger_rows.balance_owner(conn, account_id)
-    book = ledger_rows.find_book(conn, ledger_rows.account_book_key(owner.balance_account_id))
+    owner = books.balance_owner(conn, account_id)
+    book = books.find_book(conn, books.account_book_key(owner.balance_account_id))
     return Funds(
         balance=Decimal(0) if book is None else book.balance,
         reserved=Decimal(0) if book is None else book.reserved,
@@ -87,7 +88,7 @@ def vendors(conn: Connection, operator_id: int) -> list[Vendor]:
 
 
 class SqlRouteRepository:
-    """RouteRepository over one transaction's connection."""
+    """The routing context's repository over one transaction's connection."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
