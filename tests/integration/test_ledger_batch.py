@@ -40,8 +40,8 @@ def test_a_failed_step_alone_is_rolled_back_and_later_steps_wait_briefly(
         for index, outcome in enumerate(plan):
             try:
                 with batch.step() as journal:
-                    waits.append(_lock_timeout(journal.conn))
-                    insert_book(journal.conn, f"{outcome}-{index}")
+                    waits.append(_lock_timeout(journal.tx.conn))
+                    insert_book(journal.tx.conn, f"{outcome}-{index}")
                     if outcome == "fails":
                         raise RuntimeError("refused")
             except RuntimeError:

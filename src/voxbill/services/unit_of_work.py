@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from voxbill.services.access.ports import AccessRepository, CardPinRepository
 from voxbill.services.accounts.ports import AccountRepository
@@ -39,10 +39,6 @@ class WriteConflict(Exception):
 
 class Transaction(Protocol):
     """One database transaction, seen through the repositories of every context."""
-
-    #: transitional: the driver connection, for services not yet moved behind their
-    #: repositories (issue 11 removes every use)
-    conn: Any
 
     @property
     def dialect(self) -> str: ...

@@ -34,8 +34,6 @@ class JournalBatch:
         self, tx: Transaction, clock: Callable[[], datetime], known_books: dict[str, int]
     ) -> None:
         self.tx = tx
-        #: transitional (issue 11): the driver connection of ``tx``
-        self.conn = tx.conn
         self._clock = clock
         self._known = known_books
         #: a kept step holds its locks until the commit: later steps then wait briefly

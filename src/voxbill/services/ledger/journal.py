@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import cast
 
 from voxbill.domain.errors import CurrencyMismatch, InsufficientFunds
 from voxbill.domain.holds import HoldSettled
@@ -51,9 +51,6 @@ class Journal:
         self, tx: Transaction, now: datetime, known_books: dict[str, int] | None = None
     ) -> None:
         self.tx = tx
-        #: transitional (issue 11): the driver connection of ``tx``, for the other
-        #: contexts' code that has not moved behind its repositories yet
-        self.conn: Any = tx.conn
         self.now = now
         #: book ids by key, committed earlier (a book's id never changes): saves a query
         self._known = known_books if known_books is not None else {}
