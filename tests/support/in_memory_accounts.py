@@ -18,7 +18,7 @@ from voxbill.domain.accounts import Account, AccountKind
 
 
 class InMemoryAccountRepository:
-    """:class:`~voxbill.services.accounts.ports.AccountRepository` over a dict."""
+    """:class:`~voxbill.services.ports.accounts.AccountRepository` over a dict."""
 
     def __init__(self, rows: dict[int, Account], plans: dict[tuple[int, str], str]) -> None:
         self.rows = rows

@@ -18,18 +18,18 @@ from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Protocol
 
-from voxbill.services.access.ports import AccessRepository, CardPinRepository
-from voxbill.services.accounts.ports import AccountRepository
-from voxbill.services.charging.ports import CdrRepository, SessionRepository
-from voxbill.services.ledger.ports import (
+from voxbill.services.ports.access import AccessRepository, CardPinRepository
+from voxbill.services.ports.accounts import AccountRepository
+from voxbill.services.ports.charging import CdrRepository, SessionRepository
+from voxbill.services.ports.ledger import (
     FxRepository,
     HoldRepository,
     LedgerAuditRepository,
     LedgerRepository,
 )
-from voxbill.services.messaging.ports import MessageRepository
-from voxbill.services.rating.ports import RateRepository
-from voxbill.services.routing.ports import RouteRepository
+from voxbill.services.ports.messaging import MessageRepository
+from voxbill.services.ports.rating import RateRepository
+from voxbill.services.ports.routing import RouteRepository
 
 
 class WriteConflict(Exception):

@@ -8,6 +8,6 @@ case is one unit of work (``transactions``) in which a
 and appends balanced postings; the rules that run inside a journal are ``postings``,
 ``charges``, ``holds_open`` and ``holds_close`` (which charging also runs inside its own
 units of work, several at once through ``batch``). Storage is reached only through the
-repositories of :mod:`voxbill.services.ledger.ports`; the values are in
+repositories of :mod:`voxbill.services.ports.ledger`; the values are in
 :mod:`voxbill.domain.ledger`, :mod:`voxbill.domain.holds` and :mod:`voxbill.domain.fx`.
 """

@@ -17,7 +17,7 @@ from voxbill.domain import fx
 from voxbill.domain.errors import NotFound
 from voxbill.domain.fx import FxRate, FxRateSet
 from voxbill.services.ledger.journal import Journal
-from voxbill.services.ledger.ports import FxRepository
+from voxbill.services.ports.ledger import FxRepository
 
 __all__ = ["FxRate", "FxRateSet", "list_rates", "require_operator", "set_rate"]
 

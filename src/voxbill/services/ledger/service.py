@@ -39,8 +39,8 @@ from voxbill.services.ledger import verify as ledger_verify
 from voxbill.services.ledger.holds_service import HoldUseCases
 from voxbill.services.ledger.journal import Journal
 from voxbill.services.ledger.movements import MoneyMovements
-from voxbill.services.ledger.ports import LedgerRepository
 from voxbill.services.ledger.transactions import Guard
+from voxbill.services.ports.ledger import LedgerRepository
 
 __all__ = [
     "BalanceView",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from voxbill.domain.ledger import Discrepancy, money_text
 from voxbill.domain.money import ZERO
-from voxbill.services.ledger.ports import LedgerAuditRepository
+from voxbill.services.ports.ledger import LedgerAuditRepository
 
 
 def discrepancies(audit: LedgerAuditRepository) -> list[Discrepancy]:

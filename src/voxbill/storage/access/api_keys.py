@@ -77,7 +77,7 @@ def _with_path() -> Select[Any]:
 
 
 class SqlAccessRepository:
-    """:class:`~voxbill.services.access.ports.AccessRepository` over one transaction's
+    """:class:`~voxbill.services.ports.access.AccessRepository` over one transaction's
     connection."""
 
     def __init__(self, conn: Connection) -> None:

@@ -23,7 +23,7 @@ def _card(row: Any) -> CardCounter:
 
 
 class SqlCardPinRepository:
-    """:class:`~voxbill.services.access.ports.CardPinRepository` over one transaction's
+    """:class:`~voxbill.services.ports.access.CardPinRepository` over one transaction's
     connection."""
 
     def __init__(self, conn: Connection) -> None:

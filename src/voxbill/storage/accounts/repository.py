@@ -92,7 +92,7 @@ _BY_ID = {
 
 
 class SqlAccountRepository:
-    """:class:`~voxbill.services.accounts.ports.AccountRepository` over one transaction's
+    """:class:`~voxbill.services.ports.accounts.AccountRepository` over one transaction's
     connection."""
 
     def __init__(self, conn: Connection) -> None:

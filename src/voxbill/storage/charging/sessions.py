@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from voxbill.domain.accounts import Account
 from voxbill.domain.charging import SessionStatus
 from voxbill.domain.sessions import ChargingSession, SessionLevel
-from voxbill.services.charging.ports import SessionChange
+from voxbill.services.ports.charging import SessionChange
 from voxbill.storage.accounts import repository as account_repository
 from voxbill.storage.ledger.books import account_book_key
 from voxbill.storage.ledger.holds import holds_by_reference

@@ -15,7 +15,7 @@ from voxbill.storage.schema.ledger import holds, ledger_books, ledger_entries, l
 
 
 class SqlLedgerAuditRepository:
-    """:class:`~voxbill.services.ledger.ports.LedgerAuditRepository` over one
+    """:class:`~voxbill.services.ports.ledger.LedgerAuditRepository` over one
     transaction's connection."""
 
     def __init__(self, conn: Connection) -> None:

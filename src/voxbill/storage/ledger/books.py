@@ -400,7 +400,7 @@ def outbox(conn: Connection, account_id: int | None = None) -> list[OutboxEvent]
 
 
 class SqlLedgerRepository:
-    """:class:`~voxbill.services.ledger.ports.LedgerRepository` over one transaction's
+    """:class:`~voxbill.services.ports.ledger.LedgerRepository` over one transaction's
     connection."""
 
     def __init__(self, conn: Connection) -> None:

@@ -306,7 +306,7 @@ def _first_converted_margin(
 
 
 class SqlFxRepository:
-    """:class:`~voxbill.services.ledger.ports.FxRepository` over one transaction's
+    """:class:`~voxbill.services.ports.ledger.FxRepository` over one transaction's
     connection."""
 
     def __init__(self, conn: Connection) -> None:

@@ -190,7 +190,7 @@ def open_holds_under(conn: Connection, path: str) -> int:
 
 
 class SqlHoldRepository:
-    """:class:`~voxbill.services.ledger.ports.HoldRepository` over one transaction's
+    """:class:`~voxbill.services.ports.ledger.HoldRepository` over one transaction's
     connection."""
 
     def __init__(self, conn: Connection) -> None:
