@@ -19,8 +19,8 @@ from sqlalchemy.exc import DBAPIError
 from support.charging_world import UK, build_world
 from support.ledger_accounts import open_account
 from voxbill.bootstrap import Container
+from voxbill.domain.holds import HoldRequest
 from voxbill.domain.ledger import BookState
-from voxbill.services.ledger.answers import HoldRequest
 from voxbill.storage.charging import cdrs as cdr_repository
 from voxbill.storage.charging import sessions as charging_repository
 from voxbill.storage.ledger import books as ledger_repository

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from voxbill.api.account_schemas import AccountId
 from voxbill.api.schemas import DecimalStr, PlainText
-from voxbill.services.charging.cdrs import Cdr, CdrLeg
+from voxbill.domain.cdrs import Cdr, CdrLeg
 from voxbill.services.charging.service import (
     Authorization,
     CallerId,

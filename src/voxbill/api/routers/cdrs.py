@@ -14,9 +14,9 @@ from voxbill.api.call_schemas import CdrPage, CdrRead
 from voxbill.api.deps import ContainerDep
 from voxbill.api.problems import responses
 from voxbill.domain.access import Principal
+from voxbill.domain.cdrs import Cdr
 from voxbill.domain.csv_safe import Cell, csv_document
 from voxbill.domain.money import canonical
-from voxbill.services.charging.cdrs import Cdr
 
 router = APIRouter(tags=["cdrs"])
 

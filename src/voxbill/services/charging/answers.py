@@ -4,6 +4,7 @@ a settlement (a replayed one read back from its CDR)."""
 from __future__ import annotations
 
 from voxbill.domain.charging_decision import Evaluation
+from voxbill.domain.ledger import norm
 from voxbill.domain.rating import Rating
 from voxbill.domain.sessions import ChargingSession
 from voxbill.services.charging.results import (
@@ -13,7 +14,6 @@ from voxbill.services.charging.results import (
     refusal,
 )
 from voxbill.services.charging.settle import available
-from voxbill.services.ledger.answers import norm
 from voxbill.services.ledger.journal import Journal
 
 

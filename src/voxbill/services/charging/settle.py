@@ -13,13 +13,12 @@ from typing import Any
 from voxbill.domain import charging as rules
 from voxbill.domain.cdrs import Cdr, CdrLeg
 from voxbill.domain.charging_decision import TariffOf
-from voxbill.domain.ledger import Funds
+from voxbill.domain.ledger import Funds, norm
 from voxbill.domain.rating import Rating, Tariff
 from voxbill.domain.sessions import ChargingSession
 from voxbill.domain.tariff_snapshot import thaw
 from voxbill.services.charging import vendor
 from voxbill.services.ledger import holds_close as ledger_holds
-from voxbill.services.ledger.answers import norm
 from voxbill.services.ledger.journal import Journal
 from voxbill.services.unit_of_work import Transaction
 

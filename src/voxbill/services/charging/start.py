@@ -12,6 +12,7 @@ from voxbill.domain.accounts import Account
 from voxbill.domain.charging import Reason, SessionStatus
 from voxbill.domain.charging_decision import Sources, TariffOf, evaluate
 from voxbill.domain.errors import InsufficientFunds, SessionConflict
+from voxbill.domain.holds import HoldRequest
 from voxbill.domain.sessions import ChargingSession, SessionLevel
 from voxbill.domain.tariff_snapshot import freeze
 from voxbill.services.charging import vendor
@@ -21,7 +22,6 @@ from voxbill.services.charging.chains import ChainCache
 from voxbill.services.charging.results import CallerId, ChargingRefused, SessionGrant, refusal
 from voxbill.services.charging.settle import available
 from voxbill.services.ledger import holds_close as ledger_holds
-from voxbill.services.ledger.answers import HoldRequest
 from voxbill.services.ledger.journal import Journal
 from voxbill.settings import Settings
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Protocol
 
 from voxbill.domain.accounts import Account
 from voxbill.domain.cdrs import Cdr, CdrLeg
+from voxbill.domain.holds import HoldRecord
 from voxbill.domain.sessions import ChargingSession
 
 #: A session column's new value (:meth:`SessionRepository.update_session`).
@@ -35,7 +36,7 @@ class SessionRepository(Protocol):
 
     def session(self, session_id: str, *, lock: bool) -> ChargingSession | None: ...
 
-    def session_and_holds(self, session_id: str) -> tuple[ChargingSession | None, list[Any]]:
+    def session_and_holds(self, session_id: str) -> tuple[ChargingSession | None, list[HoldRecord]]:
         """A session and its hold rows by level, all locked (the system's order)."""
         ...
 
@@ -49,7 +50,7 @@ class SessionRepository(Protocol):
         """One open session past its expiry, locked (others' locked ones skipped)."""
         ...
 
-    def orphan_holds(self, now: datetime, limit: int) -> list[Any]:
+    def orphan_holds(self, now: datetime, limit: int) -> list[HoldRecord]:
         """Open expired hold rows that no session owns, locked (others' skipped)."""
         ...
 
