@@ -164,6 +164,35 @@ def calls_workload(target: Target, anis: list[str], prefix: str) -> Workload:
     return make
 
 
+def phase_workload(target: Target, anis: list[str], prefix: str, phase: str) -> Workload:
+    """One endpoint alone, over the same sessions in every phase: ``start`` (201, interim)
+    of ``{prefix}-{proc}-{n}``, then ``update`` (200, 30 s so far), then ``stop`` (200,
+    40 s). Run each phase with the same ``count``: load process ``proc`` numbers its
+    operations 0, 1, 2 … in every phase, so each update and stop finds its session."""
+    numbers: dict[int, Iterator[int]] = {}  # per load process, shared by its connections
+
+    def make(session: Session) -> Step:
+        turn = numbers.setdefault(session.proc, itertools.count())
+
+        async def step() -> bool:
+            n = next(turn)
+            sid = f"{prefix}-{session.proc}-{n}"
+            if phase == "start":
+                body = (
+                    f'{{"session_id":"{sid}","caller":"{anis[n % len(anis)]}",'
+                    f'"callee":"{CALLEE}","interim":true}}'
+                ).encode()
+                request = target.encode("POST", "/api/v1/calls", body)
+                return await session.send("start", request, 201) is not None
+            duration = b'{"duration":30}' if phase == "update" else b'{"duration":40}'
+            request = target.encode("POST", f"/api/v1/calls/{sid}/{phase}", duration)
+            return await session.send(phase, request, 200) is not None
+
+        return step
+
+    return make
+
+
 # --- CPU accounting -------------------------------------------------------------------
 
 
@@ -404,6 +433,129 @@ def run_dialect(dialect: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     return out
 
 
+# --- A/B: the same database, the server restarted with each variant in turn ----------
+
+AB_ENDPOINTS = ("authorize", "start", "update", "stop")
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, str]]:
+    """``NAME`` or ``NAME:VAR=VALUE,VAR=VALUE``: a label and the server's extra env."""
+    name, _, assignments = text.partition(":")
+    env = dict(a.split("=", 1) for a in assignments.split(",") if a)
+    return name, env
+
+
+def serve(env: dict[str, str], directory: Path, workers: int) -> tuple[str, Any]:
+    """``start_server``, tried three times: on a loaded machine a start may miss its 60 s."""
+    for attempt in range(3):
+        try:
+            return start_server(env, directory, "--workers", str(workers))
+        except AssertionError as exc:
+            say(f"server start failed ({exc}); again" if attempt < 2 else str(exc))
+    raise SystemExit("voxbill serve did not start")
+
+
+def run_ab(dialect: str, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """``--pairs`` rounds; in each, every variant in turn gets a fresh ``voxbill serve``
+    (its env extended by the variant's) on the same database, a warm-up, then each
+    endpoint alone: authorize for ``--seconds``; start, update and stop of ``--count``
+    sessions (one phase each, measured apart)."""
+    variants = [parse_variant(v) for v in args.ab]
+    out: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        with database(dialect, directory) as url:
+            env = sqlite_env(directory)
+            env["VOXBILL_DATABASE_URL"] = url
+            run = runner(env, directory)
+            key = json.loads(
+                run("init", "--operator", "Bench", "--currency", "USD", "--json", check=True).stdout
+            )["api_key"]
+            (directory / "deck.csv").write_text(DECK)
+            run("rates", "import", str(directory / "deck.csv"), "--plan", "retail",
+                "--currency", "USD", check=True)  # fmt: skip
+            base, process = serve(env, directory, args.workers)
+            try:
+                anis = setup(base, key)
+            finally:
+                stop_server(process)
+            load = {"connections": args.connections, "procs": args.client_procs}
+            for pair in range(1, args.pairs + 1):
+                for name, extra_env in variants:
+                    base, process = serve({**env, **extra_env}, directory, args.workers)
+                    try:
+                        host, _, port = base.removeprefix("http://").rpartition(":")
+                        target = Target(host, int(port), key)
+                        tag = f"{name}-{pair}-{os.urandom(3).hex()}"
+                        warm = f"w{tag}"
+                        run_load(target, authorize_workload(target, anis), seconds=args.warmup,
+                                 **load)  # fmt: skip
+                        for phase in ("start", "update", "stop"):
+                            run_load(target, phase_workload(target, anis, warm, phase),
+                                     count=args.connections * 8, **load)  # fmt: skip
+                        for endpoint in AB_ENDPOINTS:
+                            if endpoint == "authorize":
+                                workload = authorize_workload(target, anis)
+                                size: dict[str, Any] = {"seconds": args.seconds}
+                            else:
+                                workload = phase_workload(target, anis, tag, endpoint)
+                                size = {"count": args.count}
+                            meter = CpuMeter(process.pid, int(port), dialect == "postgresql")
+                            result, cpu = meter.run(
+                                lambda workload=workload, size=size, target=target, **hooks: (
+                                    run_load(target, workload, **size, **load, **hooks)
+                                )
+                            )
+                            entry = report(dialect, f"{endpoint} [{name} #{pair}]", result,
+                                           cpu, f"{args.connections} conns", 1)  # fmt: skip
+                            entry.update(variant=name, pair=pair, endpoint=endpoint)
+                            out.append(entry)
+                    finally:
+                        stop_server(process)
+            verify = run("ledger", "verify")
+            say(f"{dialect:10} ledger verify: exit {verify.returncode}")
+            out.append({"scope": dialect, "ledger_verify_exit": verify.returncode})
+    summarize_ab(dialect, [v for v, _ in variants], out)
+    return out
+
+
+def summarize_ab(dialect: str, names: list[str], out: list[dict[str, Any]]) -> None:
+    """Per endpoint and variant: the median of the runs and their spread (min–max) of
+    server CPU per request, then rate and latency; the first variant against each other."""
+
+    def median(xs: list[float]) -> float:
+        xs = sorted(xs)
+        mid = len(xs) // 2
+        return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
+
+    say(f"\n{dialect}: server CPU ms per request, median of the runs [min–max]; rate; p50/p99")
+    for endpoint in AB_ENDPOINTS:
+        rows = {n: [e for e in out if e.get("endpoint") == endpoint and e["variant"] == n]
+                for n in names}  # fmt: skip
+        cpu = {n: [e["cpu_ms_per_request"]["server"] for e in rows[n]] for n in names}
+        for n in names:
+            rates = [e["rate_per_s"] for e in rows[n]]
+            p50 = [e["latency_ms"][OP]["p50"] for e in rows[n] if OP in e["latency_ms"]]
+            p99 = [e["latency_ms"][OP]["p99"] for e in rows[n] if OP in e["latency_ms"]]
+            pg = [e["cpu_ms_per_op"]["postgres_all"] for e in rows[n]]
+            say(
+                f"  {endpoint:9} {n:12} CPU {median(cpu[n]):.3f} [{min(cpu[n]):.3f}–"
+                f"{max(cpu[n]):.3f}]  {median(rates):6.0f}/s [{min(rates):.0f}–{max(rates):.0f}]"
+                f"  p50 {median(p50):.2f}  p99 {median(p99):.2f} ms"
+                + (f"  postgres {median(pg):.3f}" if any(pg) else "")
+                + f"  errors {sum(sum(e['errors'].values()) for e in rows[n])}"
+            )
+        first = names[0]
+        for n in names[1:]:
+            paired = [1 - a / b for a, b in zip(cpu[first], cpu[n], strict=False) if b]
+            saving = 1 - median(cpu[first]) / median(cpu[n])
+            say(
+                f"  {endpoint:9} {first} saves vs {n}: {saving:+.1%}"
+                f" of {n}'s CPU per request (medians); paired runs {median(paired):+.1%}"
+                f" [{min(paired):+.1%} … {max(paired):+.1%}]"
+            )
+
+
 # --- selftest: the load generator against a trivial server ----------------------------
 
 
@@ -510,6 +662,17 @@ def main() -> None:
         help="offer this many operations/s on a fixed schedule (open loop; latency counts "
         "from when each operation was due) instead of running them back to back",
     )
+    parser.add_argument(
+        "--ab",
+        action="append",
+        metavar="NAME[:VAR=VALUE,...]",
+        help="A/B mode (give it twice or more): per --pairs round, each variant in turn "
+        "serves on the same database with these extra env settings; endpoints measured apart",
+    )
+    parser.add_argument("--pairs", type=int, default=5, help="A/B rounds")
+    parser.add_argument(
+        "--count", type=int, default=2000, help="A/B: sessions started, updated, stopped per run"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     parser.add_argument(
         "--selftest", action="store_true", help="measure the load generator on a trivial server"
@@ -523,7 +686,7 @@ def main() -> None:
     else:
         dialects = ["sqlite", "postgresql"] if args.dialect == "both" else [args.dialect]
         for dialect in dialects:
-            results += run_dialect(dialect, args)
+            results += run_ab(dialect, args) if args.ab else run_dialect(dialect, args)
     say(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if JSON_MODE:
         doc = {"args": vars(args), "cpus": os.cpu_count(), "results": results}

@@ -1,7 +1,7 @@
 """Fast lanes for the switches' calls endpoints: the plain case without FastAPI.
 
 ``POST /api/v1/calls/authorize``, ``POST /api/v1/calls`` (start) and ``POST
-/api/v1/calls/{session_id}/update|stop`` come thousands of times a second; routing,
+/api/v1/calls/{session_id}/update`` come thousands of times a second; routing,
 dependency solving, validation plumbing and the response machinery cost more CPU than
 the answer. This pure-ASGI layer answers the plain case itself and passes everything
 else to the normal route, the body it has read replayed, so that every other answer
@@ -16,7 +16,7 @@ The plain case is all of:
   percent-decoding, ``/`` included, no NUL);
 * a key that :mod:`voxbill.api.guard`, in front of the lanes, accepted (before the
   body was read: a bad key never reaches a lane), for a role that drives calls
-  (:func:`access.check_calls`; :func:`access.check_settle` for update and stop);
+  (:func:`access.check_calls`; :func:`access.check_settle` for update);
 * a body the route's own model validates as FastAPI does (``json.loads`` then
   ``validate_python(from_attributes=True)``), without ``at`` or ``vendor_id`` (the
   route's own rules for them) and without a card caller (a PIN is an argon2 hash).
@@ -36,6 +36,11 @@ Any exception on the way (a refusal such as 402 or 404 included: a step changes
 nothing when it raises, and is idempotent by session id), and any request outside the
 plain case, hands the request over; the route then answers it as if the lane were not
 there (a refused step is thus decided twice: refusals are the rare case).
+
+Each lane must pay for itself: issue 11 measured each on and off (``bench_charging.py
+--ab``, five interleaved pairs, server CPU per request) and kept those that save at
+least 15 % of it. Stop's lane saved about 11 % and was removed: ``POST
+/api/v1/calls/{session_id}/stop`` always goes through its route (docs/benchmarks.md).
 
 ``VOXBILL_FAST_LANE=0`` (the setting ``fast_lane``) turns the lanes off.
 """

@@ -1,5 +1,8 @@
 """The lanes: which requests each endpoint's lane takes, and the route's own work.
 
+Authorize, start and update have a lane; stop has none (issue 11: its lane saved about
+11 % of the server's CPU per stop, under the 15 % a lane must pay; docs/benchmarks.md).
+
 A lane is the route minus FastAPI: the route's body model, the route's work function
 (its checks and the service call, exported by :mod:`voxbill.api.routers.calls`) and
 the route's response. What a lane adds is only a refusal to take a request the route
@@ -20,7 +23,6 @@ from voxbill.api.call_schemas import (
     AuthorizationRead,
     CallAuthorize,
     CallStart,
-    CallStop,
     CallUpdate,
     GrantRead,
 )
@@ -72,17 +74,12 @@ def _update(c: Container, p: Principal, body: CallUpdate, session_id: str) -> Re
     return model_response(GrantRead.of(calls.updated(c, p, session_id, body)))
 
 
-def _stop(c: Container, p: Principal, body: CallStop, session_id: str) -> Response:
-    return calls.stop_response(calls.stopped(c, p, session_id, body))
-
-
 AUTHORIZE = Lane(CallAuthorize, _plain_call, _authorize)
 START = Lane(CallStart, _plain_start, _start)
 UPDATE = Lane(CallUpdate, _always, _update)
-STOP = Lane(CallStop, _always, _stop)
 
 _EXACT = {PREFIX: START, f"{PREFIX}/authorize": AUTHORIZE}
-_STEPS = {"update": UPDATE, "stop": STOP}
+_STEPS = {"update": UPDATE}
 _SESSIONS = f"{PREFIX}/"
 
 

@@ -146,7 +146,7 @@ def updated(
 def stopped(
     container: Container, principal: Principal, session_id: str, body: CallStop
 ) -> SessionSettlement:
-    """The stop route's work, in the threadpool (the fast lane's too)."""
+    """The stop route's work, in the threadpool (stop has no fast lane)."""
     _session(container, principal, session_id)
     return container.charging.stop(session_id, body.duration, request_number=body.request_number)
 
