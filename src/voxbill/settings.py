@@ -104,8 +104,10 @@ class Settings(BaseSettings):
     pin_verify_concurrency: int = Field(default=2, ge=1, le=64)
     pin_verify_queue: int = Field(default=8, ge=0, le=1000)
     pin_asker_in_flight: int = Field(default=2, ge=1, le=1000)
-    #: ``POST /calls/authorize``'s plain case answered before FastAPI's routing, with
-    #: the same bytes (``api/fast_lane.py``); false: every request through the route.
+    #: the plain cases of ``POST /calls/authorize``, ``/calls`` (start) and
+    #: ``/calls/{id}/update`` answered before FastAPI's routing, with the same bytes
+    #: (``api/fast_lane/``; each measured to save ≥ 15 % of server CPU per request, see
+    #: docs/benchmarks.md); false: every request through the route.
     fast_lane: bool = True
     #: HTTP request bodies, in bytes: any route, and a rate deck upload (at most the deck
     #: route's own 64 MiB); more is 413, whether sent with a length or chunked.
