@@ -57,6 +57,10 @@ def db_upgrade() -> None:
     console.print(f"database at revision {revision}", markup=False)
 
 
+#: How long ``serve --workers N`` waits for a worker to start answering its supervisor.
+WORKER_START_SECONDS = 60
+
+
 def worker_app() -> Any:
     """The API of one ``serve --workers`` process, each with its own container and pool
     (caches per process are fine: every truth is in the database)."""
@@ -134,6 +138,10 @@ def _serve(
                 port=port,
                 log_level="info",
                 access_log=False,
+                # a worker imports and builds its container before it answers the
+                # supervisor: on a loaded host that can take longer than uvicorn's 5 s,
+                # and the supervisor would kill and respawn it forever
+                timeout_worker_healthcheck=WORKER_START_SECONDS,
                 **http_options,
             )
         else:
