@@ -35,16 +35,12 @@ from voxbill.storage.routing.routes import SqlRouteRepository
 _BUSY_SQLSTATES = frozenset({"55P03", "40P01", "40001", "57014"})
 
 
-@contextmanager
-def busy_as_error() -> Iterator[None]:
-    """A lock wait that timed out is a typed, retryable error, not an internal failure."""
-    try:
-        yield
-    except DBAPIError as exc:
-        sqlstate = getattr(exc.orig, "sqlstate", None)
-        if sqlstate in _BUSY_SQLSTATES or "database is locked" in str(exc.orig):
-            raise DatabaseBusy("the balance is busy; retry the request") from exc
-        raise
+def _busy(exc: DBAPIError) -> DatabaseBusy | None:
+    """A lock wait that timed out, as a typed, retryable error (else None)."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in _BUSY_SQLSTATES or "database is locked" in str(exc.orig):
+        return DatabaseBusy("the balance is busy; retry the request")
+    return None
 
 
 class SqlTransaction:
@@ -103,17 +99,19 @@ class SqlTransaction:
         run_script(self.conn, [*opening, f"SAVEPOINT {name}"])
         self._previous_step = name
         try:
-            with busy_as_error():
-                try:
-                    yield
-                except StatementError as exc:
-                    # a refusal raised while binding a value: the voxbill error, as
-                    # Database.transaction surfaces it for a transaction of its own
-                    if isinstance(exc.orig, VoxbillError):
-                        raise exc.orig from exc
-                    if isinstance(exc, IntegrityError):
-                        raise WriteConflict(str(exc.orig)) from exc
-                    raise
+            try:
+                yield
+            except StatementError as exc:
+                # a refusal raised while binding a value: the voxbill error, as
+                # Database.transaction surfaces it for a transaction of its own
+                if isinstance(exc.orig, VoxbillError):
+                    raise exc.orig from exc
+                if isinstance(exc, IntegrityError):
+                    raise WriteConflict(str(exc.orig)) from exc
+                busy = _busy(exc) if isinstance(exc, DBAPIError) else None
+                if busy is not None:
+                    raise busy from exc
+                raise
         except BaseException:
             run_script(self.conn, [f"ROLLBACK TO SAVEPOINT {name}"])
             raise
@@ -131,8 +129,14 @@ class SqlUnitOfWork:
 
     @contextmanager
     def transaction(self, *, readonly: bool = False) -> Iterator[SqlTransaction]:
+        # one context manager, not three: this runs for every step of every call
         try:
-            with busy_as_error(), self.db.transaction(readonly=readonly) as conn:
+            with self.db.transaction(readonly=readonly) as conn:
                 yield SqlTransaction(conn)
         except IntegrityError as exc:
             raise WriteConflict(str(exc.orig)) from exc
+        except DBAPIError as exc:
+            busy = _busy(exc)
+            if busy is not None:
+                raise busy from exc
+            raise
