@@ -162,6 +162,8 @@ def draws_on_shared_balance(chain: Sequence[Account]) -> bool:
     chain: some account keeps no balance of its own (``shared_balance``) and spends the
     balance of an ancestor that pays for the call (at any level: the caller's, or a
     reseller's that its customer shares)."""
+    if not any(a.balance.shared_balance for a in chain):
+        return False
     owners = balance_owners(chain)
     paying = {owners[level.account.id].id for level in levels(chain)}
     if not paying and chain:
