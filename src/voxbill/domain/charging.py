@@ -190,9 +190,7 @@ def effective_call_cap(
             found = CallCap(seconds, CapSource.ACCOUNT, account.id)
     if not shared_default or shared_default >= found.seconds:
         return found
-    own_caps = any(
-        a.limits.max_call_duration is not None for a in chain if a.parent_id is not None
-    )
+    own_caps = any(a.limits.max_call_duration is not None for a in chain if a.parent_id is not None)
     if own_caps or not draws_on_shared_balance(chain):
         return found
     return CallCap(shared_default, CapSource.SHARED_BALANCE_DEFAULT)
