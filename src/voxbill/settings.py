@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     default_region: str | None = None
     #: Seconds granted per chunk to sessions that send interim updates.
     grant_chunk_seconds: int = Field(default=300, ge=1, le=86400)
+    #: The longest grant of a call without interim updates (a SIP redirect, a RADIUS NAS
+    #: without interim accounting, a REST start without ``interim``) that draws on a
+    #: balance shared by several accounts, when no account of its chain below the
+    #: operator root sets a ``max_call_duration``: one call never holds the whole shared
+    #: balance (docs/charging.md, "Shared balances"). 0: no such default.
+    shared_balance_call_cap_seconds: int = Field(default=3600, ge=0, le=86400)
     #: How far (seconds, either way) from the server's clock an admin key may set a call's
     #: start over HTTP; other keys always get the server's time.
     call_start_skew_seconds: int = Field(default=300, ge=0, le=86400)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from voxbill.api.schemas import AmountStr, DecimalStr, PlainText, shown, shown_or_none
 from voxbill.domain.access import ApiKeyRecord, Role
 from voxbill.domain.accounts import Account, AccountKind, AccountStatus, Billing, CutoffMode
+from voxbill.domain.charging import CallCap, CapSource
 from voxbill.domain.errors import InvalidInput
 from voxbill.domain.identifiers import CallerIdentifier, IdentifierType
 from voxbill.services.access.keys import IssuedKey
@@ -105,9 +106,21 @@ class AccountRead(BaseModel):
     tax_profile: str | None
     created_at: datetime | None
     updated_at: datetime | None
+    effective_max_call_duration: int = Field(
+        description="read-only: the longest grant (seconds) of this account's calls without "
+        "interim updates (docs/charging.md, shared balances); its funds may allow less"
+    )
+    effective_max_call_duration_source: CapSource = Field(
+        description="where it comes from: `account` (the max_call_duration of this account "
+        "or an ancestor), `shared_balance_default` (the operator default for a shared "
+        "balance) or `system` (the longest call ever granted)"
+    )
+    effective_max_call_duration_account_id: int | None = Field(
+        description="the account whose max_call_duration it is (source `account`)"
+    )
 
     @classmethod
-    def of(cls, a: Account) -> AccountRead:
+    def of(cls, a: Account, cap: CallCap) -> AccountRead:
         b, lim, p = a.balance, a.limits, a.plans
         return cls(
             id=a.id,
@@ -135,6 +148,9 @@ class AccountRead(BaseModel):
             tax_profile=a.tax_profile,
             created_at=a.created_at,
             updated_at=a.updated_at,
+            effective_max_call_duration=cap.seconds,
+            effective_max_call_duration_source=cap.source,
+            effective_max_call_duration_account_id=cap.account_id,
         )
 
 

@@ -136,8 +136,64 @@ def blocked(chain: Sequence[Account], funds: Callable[[Account], Funds | None]) 
 
 def call_cap(chain: Sequence[Account], system_max: int) -> int:
     """The longest call any account of the chain allows (seconds)."""
-    caps = [a.limits.max_call_duration for a in chain if a.limits.max_call_duration is not None]
-    return min([system_max, *caps])
+    return effective_call_cap(chain, system_max, None).seconds
+
+
+class CapSource(StrEnum):
+    """Where the longest grant of a call without interim updates comes from."""
+
+    ACCOUNT = "account"  # a max_call_duration of the account or of an ancestor
+    SHARED_BALANCE_DEFAULT = "shared_balance_default"  # the operator default for shared
+    SYSTEM = "system"  # the longest call ever granted (setting max_call_duration)
+
+
+@dataclass(frozen=True, slots=True)
+class CallCap:
+    """The longest single grant: ``seconds``, from ``source`` (``account_id`` names the
+    account whose ``max_call_duration`` it is, for the ``account`` source)."""
+
+    seconds: int
+    source: CapSource
+    account_id: int | None = None
+
+
+def draws_on_shared_balance(chain: Sequence[Account]) -> bool:
+    """Whether a call of ``chain[0]`` draws on a balance shared by several accounts of its
+    chain: some account keeps no balance of its own (``shared_balance``) and spends the
+    balance of an ancestor that pays for the call (at any level: the caller's, or a
+    reseller's that its customer shares)."""
+    if not any(a.balance.shared_balance for a in chain):
+        return False
+    owners = balance_owners(chain)
+    paying = {owners[level.account.id].id for level in levels(chain)}
+    if not paying and chain:
+        paying = {owners[chain[0].id].id}
+    return any(owners[a.id].id in paying and owners[a.id].id != a.id for a in chain)
+
+
+def effective_call_cap(
+    chain: Sequence[Account], system_max: int, shared_default: int | None
+) -> CallCap:
+    """The longest grant a call of ``chain[0]`` without interim updates may get.
+
+    The lowest ``max_call_duration`` of the chain (the caller's or any ancestor's, the
+    root's included), at most ``system_max``. A call that draws on a shared balance
+    (:func:`draws_on_shared_balance`) while no account below the root sets a per-call
+    duration is also held to ``shared_default`` (the operator default, None or 0: none),
+    so that one call never holds a balance many extensions call on. A session with
+    interim updates holds one chunk at a time and is not given ``shared_default``.
+    """
+    found = CallCap(system_max, CapSource.SYSTEM)
+    for account in chain:
+        seconds = account.limits.max_call_duration
+        if seconds is not None and seconds < found.seconds:
+            found = CallCap(seconds, CapSource.ACCOUNT, account.id)
+    if not shared_default or shared_default >= found.seconds:
+        return found
+    own_caps = any(a.limits.max_call_duration is not None for a in chain if a.parent_id is not None)
+    if own_caps or not draws_on_shared_balance(chain):
+        return found
+    return CallCap(shared_default, CapSource.SHARED_BALANCE_DEFAULT)
 
 
 def budget(level: Level, headroom: Decimal) -> Decimal:

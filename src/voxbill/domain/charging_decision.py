@@ -62,7 +62,12 @@ def evaluate(
     tariff_of: TariffOf,
     sources: Sources,
     system_max: int,
+    shared_default: int | None = None,
 ) -> Evaluation:
+    """``shared_default``: the operator default cap for a call without interim updates on
+    a shared balance (see :func:`~voxbill.domain.charging.effective_call_cap`); None for
+    a session with interim updates, which holds one chunk at a time."""
+
     def refuse(reason: Reason, detail: str, **known: object) -> Evaluation:
         return Evaluation(reason, detail, chain, **known)  # type: ignore[arg-type]
 
@@ -124,7 +129,7 @@ def evaluate(
                 available=available,
                 **known,
             )
-    cap = rules.call_cap(chain, system_max)
+    cap = rules.effective_call_cap(chain, system_max, shared_default).seconds
     longest = cap
     for level, book, tariff in zip(levels, books, tariffs, strict=True):
         longest = min(longest, tariff.max_duration(rules.budget(level, headrooms[book]), cap))

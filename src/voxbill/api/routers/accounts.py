@@ -21,7 +21,9 @@ from voxbill.api.account_schemas import (
 from voxbill.api.auth import CurrentPrincipal
 from voxbill.api.deps import ContainerDep
 from voxbill.api.problems import responses
-from voxbill.domain.accounts import AccountStatus
+from voxbill.bootstrap import Container
+from voxbill.domain.accounts import Account, AccountStatus
+from voxbill.domain.charging import effective_call_cap
 
 router = APIRouter(tags=["accounts"])
 
@@ -34,19 +36,33 @@ READ = responses(401, 404, 422)
 WRITE = responses(401, 403, 404, 409, 422, 503)
 
 
+def _read(
+    container: Container, account: Account, above: list[Account] | None = None
+) -> AccountRead:
+    """The account's answer, with its effective per-call cap (``above``: its ancestors,
+    parent first, when already read)."""
+    if above is None:
+        above = container.accounts.ancestors(account)
+    settings = container.settings
+    cap = effective_call_cap(
+        [account, *above], settings.max_call_duration, settings.shared_balance_call_cap_seconds
+    )
+    return AccountRead.of(account, cap)
+
+
 @router.post("/accounts", status_code=201, response_model=AccountRead, responses=WRITE)
 def create_account(
     body: AccountCreate, principal: CurrentPrincipal, container: ContainerDep
 ) -> AccountRead:
     """Create an account under ``parent_id`` (default: the calling key's account)."""
-    return AccountRead.of(container.accounts.create(principal, body.fields()))
+    return _read(container, container.accounts.create(principal, body.fields()))
 
 
 @router.get("/accounts/{account_id}", response_model=AccountRead, responses=READ)
 def get_account(
     account_id: AccountPath, principal: CurrentPrincipal, container: ContainerDep
 ) -> AccountRead:
-    return AccountRead.of(container.accounts.visible(principal, account_id))
+    return _read(container, container.accounts.visible(principal, account_id))
 
 
 @router.patch("/accounts/{account_id}", response_model=AccountRead, responses=WRITE)
@@ -61,15 +77,15 @@ def update_account(
     An account cannot change its own credit, status, balance settings, plans or place in
     the tree; only its name and timezone.
     """
-    return AccountRead.of(container.accounts.patch(principal, account_id, body.changes()))
+    return _read(container, container.accounts.patch(principal, account_id, body.changes()))
 
 
 @router.post("/accounts/{account_id}/block", response_model=AccountRead, responses=WRITE)
 def block_account(
     account_id: AccountPath, principal: CurrentPrincipal, container: ContainerDep
 ) -> AccountRead:
-    return AccountRead.of(
-        container.accounts.set_status(principal, account_id, AccountStatus.BLOCKED)
+    return _read(
+        container, container.accounts.set_status(principal, account_id, AccountStatus.BLOCKED)
     )
 
 
@@ -77,8 +93,8 @@ def block_account(
 def unblock_account(
     account_id: AccountPath, principal: CurrentPrincipal, container: ContainerDep
 ) -> AccountRead:
-    return AccountRead.of(
-        container.accounts.set_status(principal, account_id, AccountStatus.ACTIVE)
+    return _read(
+        container, container.accounts.set_status(principal, account_id, AccountStatus.ACTIVE)
     )
 
 
@@ -92,7 +108,11 @@ def list_children(
 ) -> AccountPage:
     items = container.accounts.children(principal, account_id, after_id=after_id, limit=limit)
     next_after = items[-1].id if len(items) == limit else None
-    return AccountPage(items=[AccountRead.of(a) for a in items], next_after_id=next_after)
+    if not items:
+        return AccountPage(items=[], next_after_id=next_after)
+    parent = container.accounts.visible(principal, account_id)
+    above = [parent, *container.accounts.ancestors(parent)]  # every child's
+    return AccountPage(items=[_read(container, a, above) for a in items], next_after_id=next_after)
 
 
 @router.post(

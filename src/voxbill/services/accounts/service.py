@@ -141,6 +141,13 @@ class AccountService:
             access.require_visible(principal, tx.accounts.get(account_id))
             return tx.accounts.children(account_id, after_id=after_id, limit=limit)
 
+    def ancestors(self, account: Account) -> list[Account]:
+        """The accounts above ``account`` as stored now, parent first and the root last
+        (what its calls' chain adds to it: e.g. for its effective per-call cap)."""
+        with self._uow.transaction(readonly=True) as tx:
+            found = [tx.accounts.get(i) for i in reversed(account.ancestor_ids)]
+        return [a for a in found if a is not None]
+
     # -- the operator root ---------------------------------------------------------------
 
     def ensure_operator(self, name: str, currency: str) -> tuple[Account, bool]:

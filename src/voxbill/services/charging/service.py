@@ -153,6 +153,8 @@ class ChargingService(ChargingQueries):
                 tariff_of=self._tariff,
                 sources=fresh_sources(tx, chain),
                 system_max=self._settings.max_call_duration,
+                # what a start without interim updates would be granted at most
+                shared_default=self._settings.shared_balance_call_cap_seconds,
             )
         return authorization(ev, account_id)
 

@@ -85,6 +85,8 @@ def start_in(
             open_calls=sessions.lock_counters,
         ),
         system_max=settings.max_call_duration,
+        # one chunk at a time with interim updates; else at most the (shared) cap
+        shared_default=None if interim else settings.shared_balance_call_cap_seconds,
     )
     answer = authorization(ev, account_id)
     if not ev.allowed:
