@@ -21,7 +21,7 @@ from typing import Any
 from voxbill.domain import charging as rules
 from voxbill.domain.cdrs import Cdr, CdrLeg
 from voxbill.domain.charging_decision import TariffOf
-from voxbill.domain.ledger import Leg, Posting, SystemBook, TransactionKind
+from voxbill.domain.ledger import Leg, Posting, SystemBook, TransactionKind, norm
 from voxbill.domain.money import ZERO
 from voxbill.domain.rating import Rating
 from voxbill.domain.sessions import ChargingSession
@@ -63,11 +63,12 @@ def correct_in(
     charge_id = next((h.transaction_id for h in holds if h.transaction_id is not None), None)
     reason = _reason(swept, duration, charge_id)
     moves = rules.corrections([leg.cost for leg in sold], [r.cost for r in ratings])
+    currencies = [h.currency for h in sorted(holds, key=lambda h: h.level)]  # as charged
     legs: list[Leg] = []
-    for book, seller, rating, move in zip(books, sellers, ratings, moves, strict=True):
+    for book, seller, cur, move in zip(books, sellers, currencies, moves, strict=True):
         if move != ZERO:
-            credit = seller or journal.system_book(SystemBook.REVENUE, rating.currency)
-            legs += [Leg(book, -move, rating.currency), Leg(credit, move, rating.currency)]
+            credit = journal.system_book(SystemBook.REVENUE, cur) if seller is None else seller
+            legs += [Leg(book, -move, cur), Leg(credit, move, cur)]
     if legs:
         journal.post(
             Posting.of(legs),
@@ -87,7 +88,7 @@ def correct_in(
         account_id=session.account_id,
         duration=duration,
         billed_seconds=first.billed_seconds,
-        cost=first.cost,
+        cost=norm(first.cost),
         currency=first.currency,
         balance=available(journal, session.account_id),
         cdr_id=swept.id,
