@@ -98,6 +98,7 @@ def test_the_sweeper_settles_the_buy_leg_too(world: SipWorld) -> None:
     charging = world.container.charging
     world.patch(world.carrier_a, cutoff_mode=CutoffMode.MUTUAL)
     world.fund(world.carrier_a, "50")
+    world.container.settings.sweeper_settle_at = "grant"  # never reported: its grant
     grant = charging.start("v3", CUSTOMER, UK, AT, vendor_id=world.carrier_a)
     assert charging.sweep(grant.expires_at) == 1
     cdr = _cdr(world, "v3")
