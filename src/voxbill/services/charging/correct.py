@@ -101,7 +101,7 @@ def _reason(swept: Cdr, duration: int, charge_id: int | None) -> str:
     """The correction's link: what it corrects and why."""
     what = f"transaction {charge_id}" if charge_id is not None else "a charge of nothing"
     return (
-        f"correction of {what}: stop after the sweeper ({swept.settled_reason}), "
+        f"correction of {what}: stop after the sweeper ({swept.settled_reason or 'sweep'}), "
         f"{duration} s instead of {swept.duration} s"
     )
 
