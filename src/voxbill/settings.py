@@ -50,11 +50,12 @@ class Settings(BaseSettings):
     commit_group_limit: int = Field(default=64, ge=1, le=1000)
     #: Seconds a session's hold outlives its grant before the sweeper may settle it.
     hold_expiry_slack_seconds: int = Field(default=60, ge=0, le=86400)
-    #: What the sweeper charges an abandoned session: "usage" (its last reported usage;
-    #: nothing for a session that never sent an update: a switch that never confirms a
-    #: call must not cost the caller its whole grant), "grant", or "auto" (usage for
-    #: sessions with interim updates, the grant for the others).
-    sweeper_settle_at: Literal["auto", "usage", "grant"] = "usage"
+    #: What the sweeper charges a session that never stopped and never reported usage:
+    #: "nothing" (the default: a switch that never confirms a call — a forged or lost
+    #: INVITE, a NAS without accounting — must not cost the caller its grant) or "grant"
+    #: (its whole grant). A session that reported usage is always charged its last
+    #: report. Accepted from before issue 12: "usage" (= "nothing"), "auto" (= "grant").
+    sweeper_settle_at: Literal["nothing", "grant", "usage", "auto"] = "nothing"
     #: Seconds between sweeper runs in ``voxbill serve``; 0 disables the sweeper there.
     sweeper_interval_seconds: float = Field(default=5.0, ge=0)
     #: Least-cost routing's sell-below-cost guard: a vendor whose buy rate exceeds the

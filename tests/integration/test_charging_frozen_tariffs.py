@@ -57,8 +57,10 @@ def test_a_replaced_deck_without_the_prefix_still_settles_and_sweeps(
     _import(container, world.root, "retail", "prefix,rate,destination\n44,0.10,UK\n", replace=True)
     assert charging.stop("f-1", 30).cost == D("0.1")  # 30 s x 0.20 / 60
     assert charging.sweep(datetime.now(UTC) + timedelta(days=1)) == 1
-    assert charging.stop("f-2", 1).replayed
-    assert charging.stop("f-2", 1).cost == D("0.2")  # its grant of 60 s
+    swept = next(c for c in charging.cdrs(world.system.path) if c.session_id == "f-2")
+    assert swept.cost == D("0.2")  # its grant of 60 s
+    late = charging.stop("f-2", 30)  # corrected by the frozen tariff too: 30 s x 0.20 / 60
+    assert (late.corrected, late.cost) == (True, D("0.1"))
     assert container.ledger.verify() == []
 
 

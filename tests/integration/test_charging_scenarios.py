@@ -217,19 +217,29 @@ def test_a_late_stop_is_charged_and_flagged(world: World) -> None:
     assert world.container.ledger.verify() == []
 
 
-def test_the_sweeper_settles_abandoned_sessions_at_usage_or_grant(world: World) -> None:
+def test_the_sweeper_settles_abandoned_sessions_at_their_last_usage(world: World) -> None:
     charging, clock = world.container.charging, world.container.charging._clock
-    charging.start("whole", world.card_caller, FRANCE, AT)  # no updates: its grant
+    charging.start("whole", world.card_caller, FRANCE, AT)  # no updates: nothing (default)
     charging.start("interim", world.user_caller, UK, AT, interim=True)
     charging.update("interim", 100)
     assert charging.sweep() == 0  # nothing expired yet
     later = clock() + timedelta(hours=5)
     assert charging.sweep(later) == 2
     assert charging.sweep(later) == 0
-    whole = charging.stop("whole", 10)
-    assert whole.replayed
+    swept = {c.session_id: c for c in charging.cdrs(world.system.path)}
+    assert (swept["whole"].duration, swept["whole"].settled_reason) == (
+        0,
+        "no_stop_no_usage_nothing",
+    )
+    assert (swept["interim"].duration, swept["interim"].settled_reason) == (
+        100,
+        "no_stop_last_usage",
+    )
+    whole = charging.stop("whole", 10)  # a late stop: corrected to the actual duration
+    assert (whole.corrected, whole.replayed, whole.duration) == (True, False, 10)
     assert whole.duration == whole.billed_seconds
-    assert charging.stop("interim", 5).duration == 100
+    assert charging.stop("interim", 120).duration == 120
+    assert charging.stop("interim", 5).duration == 120  # corrected once, then replayed
     assert world.container.ledger.verify() == []
 
 

@@ -57,10 +57,11 @@ def test_a_session_the_switch_never_confirms_costs_nothing_by_default(
     container: Container,
 ) -> None:
     """A start nobody follows up (no update, no stop: a forged INVITE, a NAS without
-    accounting) is swept at its last known usage: none. Its hold is released whole."""
+    accounting) is swept at nothing (``nothing``, the default); one that reported usage
+    at its last report. Its hold is released whole."""
     world = build_world(container)
     charging = container.charging
-    assert container.settings.sweeper_settle_at == "usage"
+    assert container.settings.sweeper_settle_at == "nothing"
     world.patch(world.customer, max_call_cost="0.50")
     before = world.balance(world.customer)
     charging.start("never-confirmed", world.customer_caller, UK, AT, interim=False)
@@ -70,7 +71,7 @@ def test_a_session_the_switch_never_confirms_costs_nothing_by_default(
     later = _row(container, "confirmed-once").expires_at + timedelta(days=1)
     assert charging.sweep(later) == 2
     assert charging.stop("never-confirmed", 0).cost == D("0")
-    confirmed = charging.stop("confirmed-once", 0)
+    confirmed = charging.stop("confirmed-once", 40)  # as the sweeper charged: no correction
     assert confirmed.cost > D("0")  # its last reported 40 s
     assert world.balance(world.customer) == before - confirmed.cost
     assert container.ledger.balance(world.customer).reserved == D("0")

@@ -163,6 +163,11 @@ def _cdr(session_id: str, account_id: int) -> tuple[dict[str, Any], list[dict[st
         "vendor_cost": None,
         "vendor_currency": None,
         "margin": None,
+        "settled_reason": None,
+        "corrected_at": None,
+        "swept_duration": None,
+        "swept_cost": None,
+        "swept_vendor_cost": None,
     }
     legs = [
         {
@@ -177,6 +182,7 @@ def _cdr(session_id: str, account_id: int) -> tuple[dict[str, Any], list[dict[st
             "currency": "USD",
             "margin": None if level else Decimal("0.04"),
             "side": "sell",
+            "swept_cost": None,
         }
         for level, (plan, rate) in enumerate([("retail", "0.1"), ("wholesale", "0.06")])
     ]

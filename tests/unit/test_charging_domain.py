@@ -15,7 +15,9 @@ from voxbill.domain.accounts import (
 from voxbill.domain.charging import (
     HOLD_UNIT,
     SettleAt,
+    SweepReason,
     concurrency_limit,
+    corrections,
     fit_shared_books,
     hold_amount,
     levels,
@@ -84,11 +86,42 @@ def test_concurrency_limits() -> None:
     assert concurrency_limit(CUSTOMER, None) is None
 
 
-def test_sweeper_settles_at_usage_or_grant_never_past_the_grant() -> None:
-    assert settle_duration(SettleAt.AUTO, interim=True, used=40, granted=300) == 40
-    assert settle_duration(SettleAt.AUTO, interim=False, used=0, granted=300) == 300
-    assert settle_duration(SettleAt.USAGE, interim=False, used=400, granted=300) == 300
-    assert settle_duration(SettleAt.GRANT, interim=True, used=40, granted=300) == 300
+def test_sweeper_settles_at_the_last_report_else_by_the_operators_choice() -> None:
+    reason = SweepReason
+    for mode in SettleAt:  # a session that reported usage: its last report, whatever the mode
+        assert settle_duration(mode, reported=True, used=40, granted=300) == (
+            40,
+            reason.LAST_USAGE,
+        )
+        assert settle_duration(mode, reported=True, used=400, granted=300) == (
+            300,
+            reason.LAST_USAGE,
+        )  # never past the grant
+        assert settle_duration(mode, reported=True, used=0, granted=300) == (0, reason.LAST_USAGE)
+    for mode in (SettleAt.NOTHING, SettleAt.USAGE):  # "usage": the name before issue 12
+        assert settle_duration(mode, reported=False, used=0, granted=300) == (
+            0,
+            reason.NO_USAGE_NOTHING,
+        )
+    for mode in (SettleAt.GRANT, SettleAt.AUTO):  # "auto": the name before issue 12
+        assert settle_duration(mode, reported=False, used=0, granted=300) == (
+            300,
+            reason.NO_USAGE_GRANT,
+        )
+    assert [r.value for r in SweepReason] == [
+        "no_stop_last_usage",
+        "no_stop_no_usage_nothing",
+        "no_stop_no_usage_grant",
+    ]
+
+
+def test_a_late_stop_moves_the_difference_at_every_level() -> None:
+    assert corrections([D("0.10"), D("0.06")], [D("0.25"), D("0.15")]) == [D("0.15"), D("0.09")]
+    assert corrections([D("0.20"), D("0.12")], [D("0.05"), D("0.03")]) == [
+        D("-0.15"),
+        D("-0.09"),
+    ]
+    assert corrections([D("0")], [D("0")]) == [D("0")]
 
 
 def test_longest_within_and_shared_books() -> None:

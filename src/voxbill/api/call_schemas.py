@@ -131,6 +131,11 @@ class SettlementRead(BaseModel):
     cdr_id: int
     overrun: bool
     replayed: bool
+    corrected: bool = Field(
+        default=False,
+        description="the sweeper had settled the call: its charge was corrected to this "
+        "duration by a linked ledger correction",
+    )
 
     @classmethod
     def of(cls, s: SessionSettlement) -> SettlementRead:
@@ -149,6 +154,9 @@ class CdrLegRead(BaseModel):
     currency: str
     margin: DecimalStr | None
     side: str = Field(description="sell: a level of the caller's chain; buy: the vendor")
+    swept_cost: DecimalStr | None = Field(
+        default=None, description="what the sweeper charged this leg, when a late stop corrected it"
+    )
 
     @classmethod
     def of(cls, leg: CdrLeg) -> CdrLegRead:
@@ -179,6 +187,21 @@ class CdrRead(BaseModel):
         default=None,
         description="what the operator was paid minus the vendor cost (null: no vendor, "
         "or no exchange rate between their currencies)",
+    )
+    settled_reason: str | None = Field(
+        default=None,
+        description="why the sweeper charged what it did: no_stop_last_usage, "
+        "no_stop_no_usage_nothing or no_stop_no_usage_grant (null: settled by a stop)",
+    )
+    corrected_at: datetime | None = Field(
+        default=None,
+        description="when a stop arriving after the sweeper corrected the CDR to the actual "
+        "duration (duration, cost… are then the corrected ones)",
+    )
+    swept_duration: int | None = Field(default=None, description="the sweeper's duration")
+    swept_cost: DecimalStr | None = Field(default=None, description="the sweeper's cost")
+    swept_vendor_cost: DecimalStr | None = Field(
+        default=None, description="the sweeper's vendor cost"
     )
 
     @classmethod

@@ -1,5 +1,7 @@
 """Call detail records: what a settled call cost at every level of its chain, and what
-its carrier (vendor) billed for it. Written once when a session settles, then only read.
+its carrier (vendor) billed for it. Written when a session settles; a stop that arrives
+after the sweeper settled corrects it once (the ``swept_*`` values keep what the sweeper
+charged), then it is only read.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ class CdrLeg:
     currency: str
     margin: Decimal | None
     side: str = "sell"
+    #: what the sweeper charged this leg, when a late stop corrected it (else None)
+    swept_cost: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -54,3 +58,11 @@ class Cdr:
     vendor_currency: str | None = None
     #: what the operator was paid minus the vendor cost (see docs/charging.md)
     margin: Decimal | None = None
+    #: why the sweeper charged what it did (``SweepReason``); None when a stop settled it
+    settled_reason: str | None = None
+    #: when a stop arriving after the sweeper corrected this CDR to the actual duration;
+    #: ``duration``, ``cost``… are then the corrected ones, ``swept_*`` the sweeper's
+    corrected_at: datetime | None = None
+    swept_duration: int | None = None
+    swept_cost: Decimal | None = None
+    swept_vendor_cost: Decimal | None = None

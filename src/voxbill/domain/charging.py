@@ -50,11 +50,21 @@ class SessionStatus(StrEnum):
 
 
 class SettleAt(StrEnum):
-    """What an abandoned session is charged for when the sweeper settles it."""
+    """What the sweeper charges a session that never stopped and never reported usage (one
+    that reported usage is charged its last report, whatever this says)."""
 
-    AUTO = "auto"  # interim sessions: last reported usage; others: their grant
-    USAGE = "usage"
-    GRANT = "grant"
+    NOTHING = "nothing"  # the default: an unconfirmed call costs nothing
+    GRANT = "grant"  # its whole grant
+    USAGE = "usage"  # the setting's value before issue 12: the same as ``nothing``
+    AUTO = "auto"  # the setting's value before issue 12: the same as ``grant``
+
+
+class SweepReason(StrEnum):
+    """Why the sweeper charged what it did (a CDR's ``settled_reason``)."""
+
+    LAST_USAGE = "no_stop_last_usage"
+    NO_USAGE_NOTHING = "no_stop_no_usage_nothing"
+    NO_USAGE_GRANT = "no_stop_no_usage_grant"
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,11 +283,23 @@ def counted(account: Account) -> bool:
     )
 
 
-def settle_duration(mode: SettleAt, *, interim: bool, used: int, granted: int) -> int:
-    """The duration the sweeper charges an abandoned session: never past its grant."""
-    if mode is SettleAt.AUTO:
-        mode = SettleAt.USAGE if interim else SettleAt.GRANT
-    return min(used, granted) if mode is SettleAt.USAGE else granted
+def settle_duration(
+    mode: SettleAt, *, reported: bool, used: int, granted: int
+) -> tuple[int, SweepReason]:
+    """What the sweeper charges a session that never stopped, and why: its last reported
+    usage when it sent any (never past its grant), else nothing or its whole grant by
+    the operator's ``mode``."""
+    if reported:
+        return min(used, granted), SweepReason.LAST_USAGE
+    if mode in (SettleAt.GRANT, SettleAt.AUTO):
+        return granted, SweepReason.NO_USAGE_GRANT
+    return 0, SweepReason.NO_USAGE_NOTHING
+
+
+def corrections(charged: Sequence[Decimal], actual: Sequence[Decimal]) -> list[Decimal]:
+    """Per level, what a late stop moves: the actual cost minus what the sweeper charged
+    (positive: the caller owes more; negative: it is refunded)."""
+    return [now - before for before, now in zip(charged, actual, strict=True)]
 
 
 def sweep_retry_delay(attempts: int) -> int:

@@ -45,6 +45,9 @@ class TransactionKind(StrEnum):
     SMS = "sms"  # immediate per-message charges at every level, no hold
     #: a carrier's bill for one call, taken from its prepaid (outbound) balance at settle
     VENDOR_CHARGE = "vendor_charge"
+    #: a late stop's correction of a sweeper-settled call's charge (the difference, never
+    #: an edit of the charge it corrects; its reference is the session id)
+    CORRECTION = "correction"
 
 
 class SystemBook(StrEnum):

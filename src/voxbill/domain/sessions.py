@@ -64,6 +64,8 @@ class ChargingSession:
     vendor_tariff: TariffSnapshot | None = None
     sweep_attempts: int = 0
     sweep_error: str | None = None
+    #: when a usage report (update) was last applied; None: the switch never sent one
+    reported_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:

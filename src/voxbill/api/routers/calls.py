@@ -218,6 +218,7 @@ async def stop(
     session_id: SessionPath, body: CallStop, principal: CurrentPrincipal, request: Request
 ) -> Response:
     """End the call: the duration is rated at every level and charged, the rest of the
-    hold released, the CDR written. Stopping again replays the first settlement."""
+    hold released, the CDR written. Stopping again replays the first settlement; a stop
+    for a call the sweeper settled corrects its charge once (``corrected``)."""
     container = container_of(request)
     return stop_response(await in_thread(lambda: stopped(container, principal, session_id, body)))

@@ -51,6 +51,11 @@ CSV_COLUMNS = [
     "vendor_cost",
     "vendor_currency",
     "margin",
+    "settled_reason",
+    "corrected_at",
+    "swept_duration",
+    "swept_cost",
+    "swept_vendor_cost",
 ]
 
 
@@ -114,6 +119,11 @@ def _csv_row(cdr: Cdr) -> list[Cell]:
         cdr.vendor_cost,
         cdr.vendor_currency or "",
         cdr.margin,
+        cdr.settled_reason or "",
+        "" if cdr.corrected_at is None else cdr.corrected_at.isoformat(),
+        cdr.swept_duration,
+        cdr.swept_cost,
+        cdr.swept_vendor_cost,
     ]
 
 

@@ -92,4 +92,5 @@ def settled(journal: Journal, session: ChargingSession) -> SessionSettlement:
         cdr_id=cdr.id,
         overrun=cdr.overrun,
         replayed=True,
+        corrected=cdr.corrected_at is not None,
     )

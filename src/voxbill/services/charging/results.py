@@ -84,6 +84,8 @@ class SessionSettlement:
     cdr_id: int
     overrun: bool = False
     replayed: bool = False
+    #: a stop after the sweeper settled: the charge was corrected to this duration
+    corrected: bool = False
 
 
 class ChargingRefused(Refused):

@@ -257,8 +257,10 @@ class ChargingService(ChargingQueries):
         beyond the grant is charged too, and flagged ``overrun``), release the rest and
         write the CDR. ``used_delta`` instead of ``duration``: the seconds since the last
         report, added to the stored usage (unless ``request_number`` was counted already).
-        Stopping a settled session replays its settlement: a retry or a crossing stop
-        never charges twice."""
+        Stopping a session the sweeper settled corrects its charge to this duration,
+        once, through linked ledger corrections (:mod:`~voxbill.services.charging.correct`);
+        stopping a settled session otherwise replays its settlement: a retry or a
+        crossing stop never charges twice."""
         _check_session_id(session_id)
         report = usage.usage_report(duration, used_delta, self._settings)
         return self._transaction(
@@ -268,21 +270,30 @@ class ChargingService(ChargingQueries):
         )
 
     def sweep(self, now: datetime | None = None, *, limit: int = 500) -> int:
-        """Settle up to ``limit`` sessions whose hold expired, one transaction each, at
-        their last usage or their grant (``Settings.sweeper_settle_at``). Several
-        sweepers share the work: each claims a session with ``SKIP LOCKED``. A session
-        that fails to settle is put back for later (see :mod:`~voxbill.services.charging.sweep`)."""
+        """Settle up to ``limit`` sessions whose hold expired, one transaction each: at
+        their last reported usage, or — for a session that never reported any — at
+        nothing or its whole grant (``Settings.sweeper_settle_at``); the CDR says
+        ``settled_by: sweeper`` and why (``settled_reason``). Several sweepers share
+        the work: each claims a session with ``SKIP LOCKED``. A session that fails to
+        settle is put back for later (see :mod:`~voxbill.services.charging.sweep`)."""
         moment = now or self._clock()
         mode = SettleAt(self._settings.sweeper_settle_at)
 
         def settle_expired(journal: Journal, session: ChargingSession) -> None:
-            duration = rules.settle_duration(
+            duration, reason = rules.settle_duration(
                 mode,
-                interim=session.interim,
+                reported=session.reported_at is not None,
                 used=session.used_seconds,
                 granted=session.granted_seconds,
             )
-            settle(journal, session, duration, tariff_of=self._tariff, settled_by="sweeper")
+            settle(
+                journal,
+                session,
+                duration,
+                tariff_of=self._tariff,
+                settled_by="sweeper",
+                reason=reason.value,
+            )
 
         return sweep.sweep(self._transaction, settle_expired, moment, limit)
 

@@ -62,7 +62,7 @@ def available(journal: Journal, account_id: int) -> Decimal:
     return norm(funds.available)
 
 
-def _know_owners(journal: Journal, session: ChargingSession) -> str:
+def know_owners(journal: Journal, session: ChargingSession) -> str:
     """Read the caller's, the levels' and the sellers' accounts in one query, hand their
     balance owners to the journal; the caller's path (for the CDR)."""
     levels = session.levels
@@ -76,7 +76,7 @@ def _know_owners(journal: Journal, session: ChargingSession) -> str:
     return str(caller.path)
 
 
-def _buy_leg(level: int, bought: vendor.VendorLeg | None) -> tuple[CdrLeg, ...]:
+def buy_leg(level: int, bought: vendor.VendorLeg | None) -> tuple[CdrLeg, ...]:
     if bought is None:
         return ()
     rating = bought.rating
@@ -97,6 +97,28 @@ def _buy_leg(level: int, bought: vendor.VendorLeg | None) -> tuple[CdrLeg, ...]:
     )
 
 
+def sell_legs(session: ChargingSession, ratings: Sequence[Rating]) -> tuple[CdrLeg, ...]:
+    """The CDR's sell legs: each level's rating and its margin over the level below."""
+    margins = rules.margins([(r.cost, r.currency) for r in ratings])
+    return tuple(
+        CdrLeg(
+            level=index,
+            account_id=level.account_id,
+            plan=rating.plan,
+            prefix=rating.prefix,
+            destination=rating.destination,
+            rate=rating.rate,
+            billed_seconds=rating.billed_seconds,
+            cost=rating.cost,
+            currency=rating.currency,
+            margin=margin,
+        )
+        for index, (level, rating, margin) in enumerate(
+            zip(session.levels, ratings, margins, strict=True)
+        )
+    )
+
+
 def settle(
     journal: Journal,
     session: ChargingSession,
@@ -104,15 +126,17 @@ def settle(
     *,
     tariff_of: TariffOf,
     settled_by: str,
+    reason: str | None = None,
     holds: Sequence[Any] = (),
 ) -> tuple[int, list[Rating], bool]:
     """Charge ``duration`` seconds of the open ``session``; (cdr id, ratings, overrun).
-    ``holds``: its hold rows, if the caller locked them with the session's."""
+    ``reason``: why the sweeper charged that (the CDR's ``settled_reason``). ``holds``:
+    its hold rows, if the caller locked them with the session's."""
     tx = journal.tx
     levels = session.levels
     tariffs = session_tariffs(session, tariff_of, tx)
     ratings = [tariff.rate(duration) for tariff in tariffs]
-    path = _know_owners(journal, session)
+    path = know_owners(journal, session)
     bought = vendor.rate(journal, session, duration, tariff_of)
     overrun = duration > session.granted_seconds
     sellers = [lv.seller_id for lv in levels]  # sessions of old: operator revenue
@@ -129,23 +153,8 @@ def settle(
     if session.counted:
         tx.sessions.lock_counters(session.counted)
         tx.sessions.add_open_calls(session.counted, -1)
-    margins = rules.margins([(r.cost, r.currency) for r in ratings])
+    sold = sell_legs(session, ratings)
     first = ratings[0]
-    sold = tuple(
-        CdrLeg(
-            level=index,
-            account_id=level.account_id,
-            plan=rating.plan,
-            prefix=rating.prefix,
-            destination=rating.destination,
-            rate=rating.rate,
-            billed_seconds=rating.billed_seconds,
-            cost=rating.cost,
-            currency=rating.currency,
-            margin=margin,
-        )
-        for index, (level, rating, margin) in enumerate(zip(levels, ratings, margins, strict=True))
-    )
     cdr = Cdr(
         id=0,  # the repository's to give
         session_id=session.session_id,
@@ -162,8 +171,9 @@ def settle(
         destination=first.destination,
         overrun=overrun,
         settled_by=settled_by,
+        settled_reason=reason,
         created_at=journal.now,
-        legs=sold + _buy_leg(len(levels), bought),
+        legs=sold + buy_leg(len(levels), bought),
         vendor_id=None if bought is None else bought.account.id,
         vendor_cost=None if bought is None else bought.rating.cost,
         vendor_currency=None if bought is None else bought.rating.currency,

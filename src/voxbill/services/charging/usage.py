@@ -1,5 +1,6 @@
-"""A call's usage reports: an update extends its grant, a stop settles it. Each is
-idempotent by request number (a retransmission replays the current answer)."""
+"""A call's usage reports: an update extends its grant, a stop settles it (or corrects
+the sweeper's settlement: :mod:`~voxbill.services.charging.correct`). Each is idempotent
+by request number (a retransmission replays the current answer)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from voxbill.domain import charging as rules
 from voxbill.domain.charging_decision import TariffOf
 from voxbill.domain.errors import Conflict, InvalidInput, NotFound
 from voxbill.domain.sessions import ChargingSession, SessionLevel
-from voxbill.services.charging.answers import grant_of, settled, settlement
+from voxbill.services.charging.answers import grant_of, settlement
+from voxbill.services.charging.correct import correct_in
 from voxbill.services.charging.results import SessionGrant, SessionSettlement
 from voxbill.services.charging.settle import session_tariffs, settle
 from voxbill.services.charging.start import HOLD_BACKSTOP
@@ -90,6 +92,7 @@ def update_in(
         max_duration=longest,
         expires_at=expires_at,
         updated_at=journal.now,
+        reported_at=journal.now,
     )
     updated = replace(
         session,
@@ -99,6 +102,7 @@ def update_in(
         max_duration=longest,
         expires_at=expires_at,
         updated_at=journal.now,
+        reported_at=journal.now,
     )
     return grant_of(journal, updated, replayed=False)
 
@@ -116,12 +120,12 @@ def stop_in(
     session, holds = journal.tx.sessions.session_and_holds(session_id)
     if session is None:
         raise NotFound(f"no call session {session_id!r}", code="unknown_session")
-    if not session.is_open:
-        return settled(journal, session)
     duration = report.value
     if report.delta:
         counted = _already_counted(session, request_number)
         duration = session.used_seconds if counted else report.total(session.used_seconds)
+    if not session.is_open:  # a replay, or a stop after the sweeper: its correction
+        return correct_in(journal, session, holds, duration, tariff_of=tariff_of)
     cdr_id, ratings, overrun = settle(
         journal, session, duration, tariff_of=tariff_of, settled_by="stop", holds=holds
     )

@@ -84,8 +84,13 @@ def rate(
         assert session.vendor_plan is not None  # kept with the vendor since the buy leg
         tariff = tariff_of(vendor.operator_id, session.vendor_plan, callee, start)
     rating = tariff.rate(duration)
-    debited = vendor.balance.cutoff_mode in _PREPAID and rating.cost > ZERO
+    debited = prepaid(vendor) and rating.cost > ZERO
     return VendorLeg(vendor, rating, debited)
+
+
+def prepaid(vendor: Account) -> bool:
+    """Whether settling a call debits the vendor's balance for its buy leg."""
+    return vendor.balance.cutoff_mode in _PREPAID
 
 
 def books_to_lock(journal: Journal, leg: VendorLeg | None) -> list[int]:
@@ -105,6 +110,26 @@ def debit(journal: Journal, session_id: str, leg: VendorLeg, actor: str) -> None
         Posting.of([Leg(book, -cost, currency), Leg(purchases, cost, currency)]),
         kind=TransactionKind.VENDOR_CHARGE.value,
         actor=actor,
+        reference=session_id,
+    )
+
+
+def correct(journal: Journal, session_id: str, leg: VendorLeg, swept: Decimal, reason: str) -> None:
+    """A late stop's correction of a prepaid vendor's debit: the actual buy cost minus
+    the sweeper's (``swept``), taken (or given back) as one more ``vendor_charge`` of the
+    session, whose ``reason`` says it corrects — so the session's vendor charges still
+    add up to its CDR buy leg (``ledger verify``). Never refused: the call is over."""
+    difference = leg.rating.cost - swept
+    if not prepaid(leg.account) or difference == ZERO:
+        return
+    currency = leg.rating.currency
+    book = journal.account_book(leg.account.id)
+    purchases = journal.system_book(SystemBook.PURCHASES, currency)
+    journal.post(
+        Posting.of([Leg(book, -difference, currency), Leg(purchases, difference, currency)]),
+        kind=TransactionKind.VENDOR_CHARGE.value,
+        actor="charging:stop",
+        reason=reason,
         reference=session_id,
     )
 

@@ -74,11 +74,18 @@ class CdrRepository(Protocol):
     def insert_cdr(self, cdr: Cdr, *, path: str, settles: bool = False) -> int:
         """A new CDR with its legs (its ``id`` ignored), under the caller's account
         ``path``; its id. ``settles``: its session is settled with it (``used_seconds``
-        its duration, ``settled_at`` its ``created_at``, ``cdr_id`` the new id)."""
+        its duration unless the sweeper settled it, ``settled_at`` its ``created_at``,
+        ``cdr_id`` the new id)."""
         ...
 
     def by_session(self, session_id: str) -> Cdr | None:
         """A session's CDR, without its legs."""
+        ...
+
+    def correct(self, cdr: Cdr) -> None:
+        """A late stop's correction of the sweeper's CDR ``cdr.id`` and its legs (matched
+        by level and side): its duration, costs, margins, ``corrected_at`` and ``swept_*``
+        values; a CDR corrected already is left as it is."""
         ...
 
     def legs_of(self, cdr_ids: Sequence[int]) -> dict[int, list[CdrLeg]]: ...

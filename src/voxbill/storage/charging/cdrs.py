@@ -1,5 +1,6 @@
-"""SQL for CDRs and their legs: written once when a session settles, then only read
-(:class:`SqlCdrRepository`, and the functions it runs on a connection). Reads answer
+"""SQL for CDRs and their legs: written when a session settles, corrected at most once by
+a stop arriving after the sweeper settled, then only read (:class:`SqlCdrRepository`,
+and the functions it runs on a connection). Reads answer
 :class:`~voxbill.domain.cdrs.Cdr` values, amounts without the storage's padding."""
 
 from __future__ import annotations
@@ -114,6 +115,11 @@ def _cdr_values(cdr: Cdr, path: str) -> dict[str, Any]:
         "vendor_cost": cdr.vendor_cost,
         "vendor_currency": cdr.vendor_currency,
         "margin": cdr.margin,
+        "settled_reason": cdr.settled_reason,
+        "corrected_at": cdr.corrected_at,
+        "swept_duration": cdr.swept_duration,
+        "swept_cost": cdr.swept_cost,
+        "swept_vendor_cost": cdr.swept_vendor_cost,
     }
 
 
@@ -131,6 +137,7 @@ def _legs_values(cdr: Cdr) -> list[dict[str, Any]]:
             "currency": leg.currency,
             "margin": leg.margin,
             "side": leg.side,
+            "swept_cost": leg.swept_cost,
         }
         for leg in cdr.legs
     ]
@@ -158,6 +165,7 @@ def _leg(row: Any) -> CdrLeg:
         currency=row.currency,
         margin=_norm_or_none(row.margin),
         side=row.side,
+        swept_cost=_norm_or_none(row.swept_cost),
     )
 
 
@@ -184,6 +192,11 @@ def _cdr(row: Any, legs: Sequence[CdrLeg]) -> Cdr:
         vendor_cost=_norm_or_none(row.vendor_cost),
         vendor_currency=row.vendor_currency,
         margin=_norm_or_none(row.margin),
+        settled_reason=row.settled_reason,
+        corrected_at=row.corrected_at,
+        swept_duration=row.swept_duration,
+        swept_cost=_norm_or_none(row.swept_cost),
+        swept_vendor_cost=_norm_or_none(row.swept_vendor_cost),
     )
 
 
@@ -191,6 +204,43 @@ def by_session(conn: Connection, session_id: str) -> Cdr | None:
     """The CDR of a session, without its legs (``legs`` empty)."""
     row = _BY_SESSION.first(conn, {"sid": session_id})
     return None if row is None else _cdr(row, ())
+
+
+_CORRECTED = (
+    "duration",
+    "billed_seconds",
+    "rate",
+    "cost",
+    "overrun",
+    "vendor_cost",
+    "margin",
+    "corrected_at",
+    "swept_duration",
+    "swept_cost",
+    "swept_vendor_cost",
+)
+_CORRECTED_LEG = ("rate", "billed_seconds", "cost", "margin", "swept_cost")
+
+
+def correct(conn: Connection, cdr: Cdr) -> None:
+    """Write a late stop's correction of CDR ``cdr.id`` (and of its legs, by level and
+    side): the corrected values and the sweeper's. Only once: a CDR corrected already
+    is left as it is. (Rare: plain statements, not prepared ones.)"""
+    values = _cdr_values(cdr, "")
+    changed = conn.execute(
+        update(cdrs)
+        .where(cdrs.c.id == cdr.id, cdrs.c.corrected_at.is_(None))
+        .values({n: values[n] for n in _CORRECTED})
+    )
+    if changed.rowcount == 0:
+        return
+    legs = cdr_legs.c
+    for leg in _legs_values(cdr):
+        conn.execute(
+            update(cdr_legs)
+            .where(legs.cdr_id == cdr.id, legs.level == leg["level"], legs.side == leg["side"])
+            .values({n: leg[n] for n in _CORRECTED_LEG})
+        )
 
 
 def legs_of(conn: Connection, cdr_ids: Sequence[int]) -> dict[int, list[CdrLeg]]:
@@ -242,17 +292,21 @@ class SqlCdrRepository:
     def insert_cdr(self, cdr: Cdr, *, path: str, settles: bool = False) -> int:
         changes = None
         if settles:
-            settled = {
+            settled: dict[str, Any] = {
                 "status": SessionStatus.SETTLED.value,
-                "used_seconds": cdr.duration,
                 "settled_at": cdr.created_at,
                 "updated_at": cdr.created_at,
             }
+            if cdr.settled_by != "sweeper":  # the sweeper keeps the last reported usage
+                settled["used_seconds"] = cdr.duration
             changes = (cdr.session_id, settled)
         return insert_cdr(self._conn, _cdr_values(cdr, path), _legs_values(cdr), settles=changes)
 
     def by_session(self, session_id: str) -> Cdr | None:
         return by_session(self._conn, session_id)
+
+    def correct(self, cdr: Cdr) -> None:
+        correct(self._conn, cdr)
 
     def legs_of(self, cdr_ids: Sequence[int]) -> dict[int, list[CdrLeg]]:
         return legs_of(self._conn, cdr_ids)

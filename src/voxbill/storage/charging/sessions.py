@@ -200,6 +200,7 @@ def as_session(row: Any) -> ChargingSession:
         vendor_tariff=None if vendor_tariff is None else json.loads(vendor_tariff),
         sweep_attempts=row.sweep_attempts,
         sweep_error=row.sweep_error,
+        reported_at=row.reported_at,
     )
 
 

@@ -54,6 +54,8 @@ charging_sessions = Table(
     # failed sweeper settles: how many, and the last error (the session waits, backed off)
     Column("sweep_attempts", Integer, nullable=False, server_default="0"),
     Column("sweep_error", Text, nullable=True),
+    # when a usage report was last applied; NULL: none ever (how the sweeper settles it)
+    Column("reported_at", UtcDateTime, nullable=True),
     CheckConstraint("status IN ('open','settled')", name="status"),
 )
 Index("ix_charging_sessions_open", charging_sessions.c.status, charging_sessions.c.expires_at)
@@ -92,6 +94,14 @@ cdrs = Table(
     # what the operator is paid (its top payer's cost) - the vendor cost, in the payer's
     # currency; null without a vendor, or across currencies with no exchange rate
     Column("margin", Amount, nullable=True),
+    # the sweeper's: no_stop_last_usage | no_stop_no_usage_nothing | no_stop_no_usage_grant
+    Column("settled_reason", String(32), nullable=True),
+    # a stop after the sweeper corrected the CDR to the actual duration: when, and what
+    # the sweeper had charged (the caller's level, the vendor); NULL: never corrected
+    Column("corrected_at", UtcDateTime, nullable=True),
+    Column("swept_duration", Integer, nullable=True),
+    Column("swept_cost", Amount, nullable=True),
+    Column("swept_vendor_cost", Amount, nullable=True),
 )
 Index("ix_cdrs_path", cdrs.c.path, cdrs.c.id)
 Index("ix_cdrs_started", cdrs.c.started_at)
@@ -112,6 +122,7 @@ cdr_legs = Table(
     Column("currency", String(3), nullable=False),
     Column("margin", Amount, nullable=True),  # its customer's cost - its own, same currency
     Column("side", String(4), nullable=False, server_default="sell"),  # sell | buy (vendor)
+    Column("swept_cost", Amount, nullable=True),  # the sweeper's, when a late stop corrected it
     CheckConstraint("side IN ('sell','buy')", name="side"),
 )
 Index("ix_cdr_legs_cdr", cdr_legs.c.cdr_id, cdr_legs.c.level)
