@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from voxbill.api.account_schemas import AccountId
 from voxbill.api.schemas import DecimalStr, PlainText
 from voxbill.domain.cdrs import Cdr, CdrLeg
+from voxbill.services.charging.results import PayingLevel
 from voxbill.services.charging.service import (
     Authorization,
     CallerId,
@@ -87,6 +88,37 @@ class CallStop(CallUpdate):
     pass
 
 
+class PayingLevelRead(BaseModel):
+    """One paying level of the caller's chain (caller first): user, customer, reseller."""
+
+    level: int = Field(description="0: the caller; then each ancestor that pays, upwards")
+    account_id: int
+    kind: str = Field(description="the account's kind: user, card, customer, reseller …")
+    balance: DecimalStr = Field(
+        description="what the level's balance may still spend, before this call's hold"
+    )
+    currency: str
+    balance_account_id: int = Field(
+        description="the account whose balance it draws on: itself, or the ancestor it "
+        "shares a balance with"
+    )
+
+    @classmethod
+    def of(cls, level: PayingLevel) -> PayingLevelRead:
+        return cls(
+            level=level.level,
+            account_id=level.account_id,
+            kind=level.kind,
+            balance=level.balance,
+            currency=level.currency,
+            balance_account_id=level.balance_account_id,
+        )
+
+
+def _levels(levels: tuple[PayingLevel, ...]) -> list[PayingLevelRead]:
+    return [PayingLevelRead.of(level) for level in levels]
+
+
 class AuthorizationRead(BaseModel):
     allowed: bool
     reason: str | None
@@ -97,10 +129,13 @@ class AuthorizationRead(BaseModel):
     balance: DecimalStr | None = Field(description="what the caller may still spend")
     prefix: str | None
     destination: str | None
+    levels: list[PayingLevelRead] = Field(
+        default_factory=list, description="every paying level of the chain, caller first"
+    )
 
     @classmethod
     def of(cls, a: Authorization) -> AuthorizationRead:
-        return cls(**vars(a))
+        return cls(**(vars(a) | {"levels": _levels(a.levels)}))
 
 
 class GrantRead(BaseModel):
@@ -110,14 +145,21 @@ class GrantRead(BaseModel):
     max_duration: int
     rate: DecimalStr
     currency: str
-    balance: DecimalStr
+    balance: DecimalStr = Field(
+        description="what the caller may still spend: at a start, before this call's hold"
+    )
     expires_at: datetime
     final: bool
     replayed: bool
+    levels: list[PayingLevelRead] = Field(
+        default_factory=list,
+        description="a start's paying levels, caller first, balances before this call's hold "
+        "(an update names none)",
+    )
 
     @classmethod
     def of(cls, g: SessionGrant) -> GrantRead:
-        return cls(**vars(g))
+        return cls(**(vars(g) | {"levels": _levels(g.levels)}))
 
 
 class SettlementRead(BaseModel):

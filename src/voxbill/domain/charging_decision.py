@@ -7,7 +7,7 @@ counts come from, so the rules are written once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -39,6 +39,9 @@ class Evaluation:
     cap: int = 0
     max_duration: int = 0
     available: Decimal | None = None
+    #: the funds of every balance read, by book (``Sources.book_of``), as read: before
+    #: this call's hold (the doors report each paying level's balance from them)
+    funds: Mapping[int, Funds] = field(default_factory=dict)
 
     @property
     def allowed(self) -> bool:
@@ -104,7 +107,7 @@ def evaluate(
     headrooms = {
         book: funds(level.account).headroom() for book, level in zip(books, levels, strict=True)
     }
-    known = {"levels": levels, "tariffs": tariffs, "books": books}
+    known = {"levels": levels, "tariffs": tariffs, "books": books, "funds": funds_cache}
     available = funds(levels[0].account).available
     counted = [a.id for a in chain if rules.counted(a)]
     if counted:
@@ -152,4 +155,5 @@ def evaluate(
         cap,
         longest,
         available,
+        funds_cache,
     )

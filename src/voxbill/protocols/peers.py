@@ -3,7 +3,11 @@
 ``VOXBILL_SIP_PEERS="127.0.0.1/32,10.1.0.0/16=7"`` and ``VOXBILL_DIAMETER_PEERS`` use
 this form (CONTRACT.md): a network (a bare address is a host network), optionally
 ``=OPERATOR_ID`` (the operator root account whose callers the peer may ask about).
-Empty: loopback only. With a single operator in the database, a peer that names none is
+Empty: loopback only. A SIP peer may add options after ``;``: ``;authorize-only`` (a
+switch that routes for itself: the SIP door answers it with a 302 to the request's own
+URI and the billing headers, never with vendor routes), e.g.
+``10.1.0.0/16=7;authorize-only``; a door that knows no options refuses any. With a
+single operator in the database, a peer that names none is
 bound to it; with several, every peer must name its operator (else the door refuses to
 start: a peer bound to no operator would look callers up across operators).
 
@@ -29,6 +33,8 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 #: What an empty setting means: this host only.
 LOOPBACK = "127.0.0.0/8,::1/128"
+#: The SIP peer option of a switch that routes for itself (see the module docstring).
+AUTHORIZE_ONLY = "authorize-only"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +45,8 @@ class Peer:
     network: Network
     operator_id: int | None = None
     secret: bytes | None = None
+    #: ``;authorize-only`` (SIP): charge and answer with the request's own URI, no routes
+    authorize_only: bool = False
 
 
 def parse_network(text: str, what: str) -> Network:
@@ -82,13 +90,24 @@ class Peers:
         self.setting = setting
 
     @classmethod
-    def parse(cls, text: str, *, setting: str = "peers") -> Peers:
-        """``NETWORK[=OPERATOR_ID]`` items separated by commas; empty: loopback only."""
+    def parse(
+        cls, text: str, *, setting: str = "peers", options: frozenset[str] = frozenset()
+    ) -> Peers:
+        """``NETWORK[=OPERATOR_ID][;OPTION]...`` items separated by commas; empty:
+        loopback only. ``options``: the options this door knows (others: InvalidInput)."""
         peers: list[Peer] = []
         for item in _items(text or LOOPBACK):
-            network, sep, operator = item.partition("=")
+            address, *flags = (part.strip() for part in item.split(";"))
+            for flag in flags:
+                if flag.lower() not in options:
+                    known = ", ".join(sorted(options)) or "none"
+                    raise InvalidInput(
+                        f"{setting} {item!r}: unknown option {flag!r} (known: {known})"
+                    )
+            network, sep, operator = address.partition("=")
             operator_id = parse_operator(operator, f"{setting} {item!r}") if sep else None
-            peers.append(Peer(parse_network(network, setting), operator_id))
+            authorize_only = AUTHORIZE_ONLY in {flag.lower() for flag in flags}
+            peers.append(Peer(parse_network(network, setting), operator_id, None, authorize_only))
         return cls(peers, setting=setting)
 
     def __len__(self) -> int:

@@ -12,6 +12,12 @@ looked up among that operator's identifiers only.
 
 ``Called-Station-Id`` is the callee. Cisco h323 VSAs are written ``h323-name=value``, the
 form Cisco gateways parse; on reading, that prefix is optional.
+
+An Access-Accept names the caller's account (``Cisco-AVPair = "voxbill-account=ID"``)
+and every paying level of its chain, caller first (seed 000: user, group, service
+provider), one ``Cisco-AVPair`` each: ``voxbill-level-N=account=ID;kind=KIND;
+balance=AMOUNT;currency=CUR;balance-account=ID``; every balance (``h323-credit-amount``
+too) is what it may spend before this call's hold (authorize holds nothing).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from enum import Enum
 from typing import Any
 
 from voxbill.outcomes import Refusal
+from voxbill.services.charging.results import PayingLevel
 from voxbill.services.charging.service import Authorization, CallerId
 
 Attributes = list[tuple[str, Any]]
@@ -123,7 +130,20 @@ def accept_attributes(answer: Authorization) -> Attributes:
         attributes.append(_h323("h323-credit-amount", _amount(answer.balance)))
     if answer.currency:
         attributes.append(_h323("h323-currency", answer.currency))
+    if answer.account_id is not None:
+        attributes.append(("Cisco-AVPair", f"voxbill-account={answer.account_id}"))
+    attributes += [level_pair(level) for level in answer.levels]
     return attributes
+
+
+def level_pair(level: PayingLevel) -> tuple[str, str]:
+    """One paying level as a Cisco-AVPair (see the module docstring)."""
+    return (
+        "Cisco-AVPair",
+        f"voxbill-level-{level.level}=account={level.account_id};kind={level.kind};"
+        f"balance={_amount(level.balance)};currency={level.currency};"
+        f"balance-account={level.balance_account_id}",
+    )
 
 
 def reject_attributes(refusal: Refusal) -> Attributes:

@@ -12,6 +12,13 @@ Call-ID at that duration (0: the call never connected): how a switch without HTT
 modules (the shipped Kamailio configuration) gives back the grant of a call that failed
 at every vendor or was cancelled. Any other BYE is 481, as for any redirect server.
 
+The 302 carries the billing headers (``docs/integrations/sip.md``): the caller's
+``X-Voxbill-Account``, ``-Balance`` (before this call's hold), ``-Rate`` and
+``-Max-Duration``, and one ``X-Voxbill-Level`` per paying level of the chain (user,
+group, service provider: seed 000), caller first. A peer marked ``;authorize-only`` in
+``VOXBILL_SIP_PEERS`` routes for itself: its INVITE is charged the same way (the session
+and its holds start) and answered with a 302 to its own Request-URI, without routes.
+
 Blocking (it reads and writes the database): the server runs it in a thread pool. It
 never raises: every outcome is an :class:`Answer` (status, phrase, headers).
 """
@@ -30,6 +37,7 @@ from voxbill.outcomes import refusal_for
 from voxbill.protocols.log_safe import printable
 from voxbill.protocols.session_scope import SessionScope
 from voxbill.protocols.sip.message import SipRequest
+from voxbill.services.charging.results import PayingLevel, SessionGrant
 from voxbill.services.charging.service import CallerId, ChargingRefused, ChargingService
 from voxbill.services.routing.service import RoutingService
 
@@ -60,6 +68,29 @@ def _decimal(value: Decimal) -> str:
     return format(value.normalize() + 0, "f")
 
 
+def level_header(level: PayingLevel) -> tuple[str, str]:
+    """``X-Voxbill-Level: 1;account=12;kind=customer;balance=9.5;currency=USD;
+    balance-account=12``: one paying level, its balance before this call's hold."""
+    return (
+        "X-Voxbill-Level",
+        f"{level.level};account={level.account_id};kind={level.kind};"
+        f"balance={_decimal(level.balance)};currency={level.currency};"
+        f"balance-account={level.balance_account_id}",
+    )
+
+
+def billing_headers(grant: SessionGrant) -> list[tuple[str, str]]:
+    """The caller's four headers, then one ``X-Voxbill-Level`` per paying level."""
+    headers = [
+        ("X-Voxbill-Account", str(grant.account_id)),
+        ("X-Voxbill-Balance", _decimal(grant.balance)),
+        ("X-Voxbill-Rate", _decimal(grant.rate)),
+        ("X-Voxbill-Max-Duration", str(grant.max_duration)),
+    ]
+    headers += [level_header(level) for level in grant.levels]
+    return headers
+
+
 class RedirectDoor:
     """wire request → routing + charging → 302 routes or a refusal."""
 
@@ -87,8 +118,19 @@ class RedirectDoor:
             ani=request.caller, sip_user=request.from_user, ip=source_ip, operator_id=operator_id
         )
 
-    def invite(self, request: SipRequest, source_ip: str, operator_id: int | None = None) -> Answer:
+    def invite(
+        self,
+        request: SipRequest,
+        source_ip: str,
+        operator_id: int | None = None,
+        *,
+        authorize_only: bool = False,
+    ) -> Answer:
+        """The answer to an INVITE; ``authorize_only``: the peer routes for itself (a
+        302 to the Request-URI with the billing headers, no vendor needed)."""
         try:
+            if authorize_only:
+                return self._authorize_only(request, source_ip, operator_id)
             return self._invite(request, source_ip, operator_id)
         except ChargingRefused as refused:
             return refusal(refused.code)
@@ -142,12 +184,22 @@ class RedirectDoor:
             ("Contact", f"<{route.contact(number)}>;q={q}")
             for route, q in zip(query.routes, q_values(len(query.routes)), strict=True)
         ]
-        headers += [
-            ("X-Voxbill-Account", str(grant.account_id)),
-            ("X-Voxbill-Balance", _decimal(grant.balance)),
-            ("X-Voxbill-Rate", _decimal(grant.rate)),
-            ("X-Voxbill-Max-Duration", str(grant.max_duration)),
-        ]
+        headers += billing_headers(grant)
+        return Answer(302, "Moved Temporarily", tuple(headers))
+
+    def _authorize_only(
+        self, request: SipRequest, source_ip: str, operator_id: int | None
+    ) -> Answer:
+        """Charge as :meth:`_invite` does (the session starts, its holds are placed), with
+        no vendor; the 302's Contact is the request's own URI: the switch routes."""
+        callee = request.callee
+        if not callee:
+            return refusal("invalid_number")
+        caller = self.caller_of(request, source_ip, operator_id)
+        grant = self._charging.start(request.call_id, caller, callee, self._clock(), interim=False)
+        if self._scope is not None:
+            self._scope.remember(request.call_id, operator_id)
+        headers = [("Contact", f"<{request.uri}>"), *billing_headers(grant)]
         return Answer(302, "Moved Temporarily", tuple(headers))
 
     def _charging_number(self, callee: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from voxbill.bootstrap import Container
 from voxbill.domain.errors import InvalidInput
 from voxbill.protocols.listener_thread import ListenerThread
-from voxbill.protocols.peers import Peers
+from voxbill.protocols.peers import AUTHORIZE_ONLY, Peers
 from voxbill.protocols.session_scope import scope_of
 from voxbill.protocols.sip.door import RedirectDoor
 from voxbill.protocols.sip.server import SipServer
@@ -24,7 +24,7 @@ SETTING = "VOXBILL_SIP_PEERS"
 def sip_peers(container: Container) -> Peers:
     """Who may ask the SIP door, each bound to its operator (InvalidInput otherwise)."""
     text = container.settings.sip_peers
-    peers = Peers.parse(text, setting=SETTING)
+    peers = Peers.parse(text, setting=SETTING, options=frozenset({AUTHORIZE_ONLY}))
     operators = set(container.accounts.operator_ids())
     if not operators:
         raise InvalidInput(

@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from voxbill.protocols.log_safe import printable
@@ -162,15 +164,14 @@ class SipServer:
             log.debug("SIP message from %s dropped: %s", source, error)
             return None
         try:
-            return await self._answer(request, source, peer.operator_id)
+            return await self._answer(request, source, peer)
         except Exception:  # the server outlives any one message
             log.exception("SIP %s from %s failed", printable(request.method), source)
             return response.build(request, 500, "Server Internal Error", source=source)
 
-    async def _answer(
-        self, request: SipRequest, source: Source, operator_id: int | None
-    ) -> bytes | None:
+    async def _answer(self, request: SipRequest, source: Source, peer: Peer) -> bytes | None:
         method = request.method
+        operator_id = peer.operator_id
         if method == "ACK":
             return None
         if method == "OPTIONS":
@@ -184,7 +185,7 @@ class SipServer:
         if method != "INVITE":
             allow = [("Allow", response.ALLOW)]
             return response.build(request, 405, "Method Not Allowed", allow, source=source)
-        return await self._invite(request, source, operator_id)
+        return await self._invite(request, source, peer)
 
     async def _bye(
         self, request: SipRequest, source: Source, operator_id: int | None
@@ -193,9 +194,7 @@ class SipServer:
         answer = await loop.run_in_executor(self._executor, self._door.bye, request, operator_id)
         return response.build(request, answer.status, answer.phrase, answer.headers, source=source)
 
-    async def _invite(
-        self, request: SipRequest, source: Source, operator_id: int | None
-    ) -> bytes | None:
+    async def _invite(self, request: SipRequest, source: Source, peer: Peer) -> bytes | None:
         key = _key(request)
         sent = self.transactions.get(key)
         if sent is not None:
@@ -205,8 +204,11 @@ class SipServer:
         self.transactions.begin(key)
         loop = asyncio.get_running_loop()
         try:
+            invite: Callable[..., Answer] = self._door.invite
+            if peer.authorize_only:
+                invite = partial(invite, authorize_only=True)
             answer: Answer = await loop.run_in_executor(
-                self._executor, self._door.invite, request, source[0], operator_id
+                self._executor, invite, request, source[0], peer.operator_id
             )
         except BaseException:
             self.transactions.forget(key)

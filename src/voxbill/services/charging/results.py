@@ -35,6 +35,24 @@ class CallerId:
     pin_sealed: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class PayingLevel:
+    """One paying level of a call's chain (seed 000: user, group, service provider), as
+    every door reports it: caller first, then each ancestor below the root that pays.
+
+    ``balance`` is what the level's balance may still spend (balance + credit - holds)
+    *before this call's hold*; ``balance_account_id`` is the account whose balance it
+    draws on: itself, or the ancestor it shares a balance with.
+    """
+
+    level: int
+    account_id: int
+    kind: str
+    balance: Decimal
+    currency: str
+    balance_account_id: int
+
+
 @dataclass(frozen=True)
 class Authorization:
     """The answer to "may this call go through, for how long, at what price?".
@@ -52,11 +70,16 @@ class Authorization:
     balance: Decimal | None
     prefix: str | None
     destination: str | None
+    #: every paying level, caller first (empty when refused before the levels were known)
+    levels: tuple[PayingLevel, ...] = ()
 
 
 @dataclass(frozen=True)
 class SessionGrant:
-    """Seconds granted to a started (or updated) session; ``final`` when no more follow."""
+    """Seconds granted to a started (or updated) session; ``final`` when no more follow.
+
+    A start's ``balance`` and ``levels`` are as before this call's hold (an update's
+    ``balance`` is what remains after its holds, and it names no levels)."""
 
     session_id: str
     account_id: int
@@ -68,6 +91,7 @@ class SessionGrant:
     expires_at: datetime
     replayed: bool = False
     final: bool = False
+    levels: tuple[PayingLevel, ...] = ()
 
 
 @dataclass(frozen=True)

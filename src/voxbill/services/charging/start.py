@@ -16,7 +16,7 @@ from voxbill.domain.holds import HoldRequest
 from voxbill.domain.sessions import ChargingSession, SessionLevel
 from voxbill.domain.tariff_snapshot import freeze
 from voxbill.services.charging import vendor
-from voxbill.services.charging.answers import authorization, grant_of
+from voxbill.services.charging.answers import authorization, started_grant
 from voxbill.services.charging.callers import caller_text
 from voxbill.services.charging.chains import ChainCache
 from voxbill.services.charging.results import CallerId, ChargingRefused, SessionGrant, refusal
@@ -62,7 +62,7 @@ def start_in(
             raise SessionConflict(
                 f"session id {session_id!r} belongs to another call; use a new id"
             )
-        return grant_of(journal, existing, replayed=True)
+        return started_grant(journal, existing)
     if not chain:
         raise ChargingRefused(refusal(Reason.UNKNOWN_CALLER))
     chains.remember(account_id, chain)
@@ -149,9 +149,10 @@ def start_in(
         max_duration=ev.max_duration,
         rate=answer.rate or Decimal(0),
         currency=answer.currency or ev.levels[0].account.currency,
-        balance=available(journal, account_id),
+        balance=answer.balance if answer.balance is not None else available(journal, account_id),
         expires_at=expires_at,
         final=granted >= ev.max_duration,
+        levels=answer.levels,
     )
 
 
