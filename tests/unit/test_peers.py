@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from voxbill.domain.errors import InvalidInput
-from voxbill.protocols.peers import Peers
+from voxbill.protocols.peers import AUTHORIZE_ONLY, Peers
 from voxbill.serving.connections import ConnectionLimits, Gate
 
 
@@ -54,3 +54,21 @@ def test_gate_caps_connections_in_total_and_per_source() -> None:
     gate.release("a")
     assert gate.admit("c")
     assert gate.open == 3
+
+
+def test_a_sip_peer_may_route_for_itself_and_unknown_options_are_refused() -> None:
+    sip = frozenset({AUTHORIZE_ONLY})
+    peers = Peers.parse(
+        "10.0.0.0/8=1;authorize-only, 10.1.0.0/16=1, 192.0.2.7;Authorize-Only", options=sip
+    )
+    assert peers.match("10.2.0.1").authorize_only  # type: ignore[union-attr]
+    assert not peers.match("10.1.0.1").authorize_only  # type: ignore[union-attr]
+    found = peers.match("192.0.2.7")
+    assert found is not None
+    assert found.authorize_only
+    assert found.operator_id is None
+    assert peers.bound([1]).match("10.2.0.1").authorize_only  # type: ignore[union-attr]
+    with pytest.raises(InvalidInput, match="unknown option 'routing'"):
+        Peers.parse("10.0.0.0/8=1;routing", options=sip)
+    with pytest.raises(InvalidInput, match="unknown option 'authorize-only'"):
+        Peers.parse("10.0.0.0/8=1;authorize-only")  # a door without options (Diameter)

@@ -91,6 +91,7 @@ def test_accept_carries_session_timeout_and_cisco_credit_vsas() -> None:
         ("h323-return-code", "h323-return-code=0"),
         ("h323-credit-amount", "h323-credit-amount=9.92"),
         ("h323-currency", "h323-currency=USD"),
+        ("Cisco-AVPair", "voxbill-account=7"),
     ]
 
 
