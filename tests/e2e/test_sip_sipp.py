@@ -65,7 +65,7 @@ def test_a_funded_caller_gets_302_with_routes_and_headers(
     assert logged(run.logs, "account") == [str(world.customer)]
     assert logged(run.logs, "rate") == ["0.1"]
     assert logged(run.logs, "max_duration") == ["600"]
-    assert logged(run.logs, "balance") == ["9"]  # 10.00 less the 600 s hold of 1.00
+    assert logged(run.logs, "balance") == ["10"]  # before the 600 s hold of 1.00 (issue 12)
     contacts = re.findall(r"^Contact: (.*)$", run.messages, re.MULTILINE)
     assert f"<sip:{UK}@127.0.0.1:5080;transport=tcp>;q=1.0" in contacts  # Carrier-B, 0.02
     assert f"<sip:9#{UK}@127.0.0.1:5070;transport=udp>;q=0.9" in contacts  # Carrier-A, 0.03

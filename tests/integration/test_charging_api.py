@@ -30,7 +30,12 @@ def test_calls_over_http(api: tuple[World, TestClient, dict[str, str]]) -> None:
     world, client, admin = api
     ok = _post(client, admin, "/calls/authorize", {"caller": "+441000000001", "callee": UK})
     assert ok.status_code == 200
-    assert ok.json() | {"account_id": 0} == {
+    assert [(lv["account_id"], lv["kind"], lv["balance"]) for lv in ok.json()["levels"]] == [
+        (world.customer, "customer", "10"),
+        (world.reseller, "reseller", "100"),
+    ]
+    assert ok.json() | {"account_id": 0, "levels": []} == {
+        "levels": [],
         "allowed": True,
         "reason": None,
         "account_id": 0,
