@@ -67,7 +67,9 @@ class Settings(BaseSettings):
     routing_recheck_seconds: float = Field(default=1.0, ge=0)
     #: Who may ask the SIP door: "127.0.0.1/32,10.1.0.0/16=OPERATOR_ID" (networks, each
     #: bound to an operator root; with a single operator the id may be left out).
-    #: Empty: loopback only. Anyone else gets no answer (``protocols/peers.py``).
+    #: Empty: loopback only. Anyone else gets no answer (``protocols/peers.py``). A peer
+    #: that routes for itself adds ";authorize-only" ("10.1.0.0/16=7;authorize-only"):
+    #: its INVITEs are charged and answered with a 302 to their own Request-URI.
     sip_peers: str = ""
     #: Who may connect to the Diameter door, in the same form as ``sip_peers``.
     diameter_peers: str = ""
