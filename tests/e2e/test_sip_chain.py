@@ -59,9 +59,11 @@ def sip_door(world: ChainWorld) -> Iterator[tuple[str, int]]:
         thread.stop()
 
 
-def invite(source: str, target: tuple[str, int]) -> tuple[str, bytes]:
+def invite(
+    source: str, target: tuple[str, int], caller: str = CALLER.lstrip("+")
+) -> tuple[str, bytes]:
     with SipClient(source) as client:
-        call_id, data = client.request("INVITE", target, caller=CALLER.lstrip("+"), callee=UK)
+        call_id, data = client.request("INVITE", target, caller=caller, callee=UK)
         client.send(data, target)
         return call_id, client.answers(call_id)[-1]
 
@@ -98,6 +100,11 @@ def test_an_authorize_only_peer_gets_its_own_uri_back_with_no_vendor_configured(
         assert header(refused, "X-Voxbill-Reason") == "no_route"
         assert world.reserved(world.user) == 0
         assert container.charging.session_account(call_id) is None
+
+        # refusals are the same for it: status and reason, nothing held
+        _, stranger = invite(SELF_ROUTING, target, caller="449999999999")
+        assert (status(stranger), header(stranger, "X-Voxbill-Reason")) == (403, "unknown_caller")
+        assert header(stranger, "Contact") is None
 
         # the switch that routes for itself: charged and sent back to its own URI
         call_id, answer = invite(SELF_ROUTING, target)
