@@ -39,8 +39,15 @@ class RatePlanRead(BaseModel):
         )
 
 
+class RatePlanListed(RatePlanRead):
+    effective: bool = Field(
+        description="true: this plan prices the key's own calls (its own rate_plan, or the "
+        "nearest ancestor's); false: a plan of the key's subtree (or, for the operator, any)"
+    )
+
+
 class RatePlanPage(BaseModel):
-    items: list[RatePlanRead]
+    items: list[RatePlanListed]
 
 
 class RateRead(BaseModel):

@@ -16,6 +16,7 @@ from voxbill.api.plan_schemas import (
     RateChangePage,
     RateChangeRead,
     RatePlanDetail,
+    RatePlanListed,
     RatePlanPage,
     RatePlanRead,
     RateRead,
@@ -129,8 +130,13 @@ async def upload_deck(
 
 @router.get("/rate-plans", response_model=RatePlanPage, responses=responses(401, 422))
 def list_rate_plans(principal: CurrentPrincipal, container: ContainerDep) -> RatePlanPage:
-    plans = container.rate_plans.list(principal)
-    return RatePlanPage(items=[RatePlanRead.of(p, n) for p, n in plans])
+    """The plans the key reads: its effective plan (``effective: true``, the one that
+    prices its own calls) and the plans its subtree is rated by; the operator's: all."""
+    items = [
+        RatePlanListed(**RatePlanRead.of(p.plan, p.rows).model_dump(), effective=p.effective)
+        for p in container.rate_plans.list(principal)
+    ]
+    return RatePlanPage(items=items)
 
 
 @router.get("/rate-plans/{name}", response_model=RatePlanDetail, responses=responses(401, 404, 422))
