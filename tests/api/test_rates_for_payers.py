@@ -254,3 +254,114 @@ def test_support_keys_read_and_quote_but_never_write(tree: Tree, payers: Payers)
         )
         assert upload.status_code == 403, (who, upload.text)
     assert snapshot(tree.container) == before
+
+
+# -- a reseller's margin per destination ------------------------------------------------
+
+
+def _margin(tree: Tree, key: str, plan: str, query: str = "") -> Any:
+    return tree.client.get(f"/api/v1/rate-plans/{plan}/margin{query}", headers=tree.auth(key))
+
+
+def _rows(body: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return [
+        (i["prefix"], i["destination"], i["sell_rate"], i["buy_prefix"], i["buy_rate"], i["margin"])
+        for i in body["items"]
+    ]
+
+
+def test_a_reseller_reads_its_margin_per_destination(tree: Tree, payers: Payers) -> None:
+    """Reseller R buys by r-buy (UK 0.05, France 0.30) and sells c2-retail (UK 0.11, UK
+    mobile 0.25, France 0.30, Germany 0.08): per minute it keeps 0.06 on UK, 0.20 on UK
+    mobile (bought at its UK price: r-buy has no 4477), nothing on France; r-buy has no
+    German rate, so Germany has no buy price and no margin."""
+    extra = "prefix,rate,destination\n4477,0.25,UK mobile\n49,0.08,Germany\n"
+    tree.container.rate_import.import_deck(
+        read_deck(extra.splitlines(True)),
+        operator_id=tree.root,
+        plan="c2-retail",
+        source="test",
+        options=PlanOptions(),
+    )
+    before = snapshot(tree.container)
+    for who in ("reseller R", "support R"):
+        response = _margin(tree, payers.keys[who], "c2-retail")
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert (body["plan"], body["buy_plan"], body["currency"]) == ("c2-retail", "r-buy", "USD")
+        assert sorted(_rows(body)) == [
+            ("33", "France", "0.30", "33", "0.30", "0.00"),
+            ("44", "UK", "0.11", "44", "0.05", "0.06"),
+            ("4477", "UK mobile", "0.25", "44", "0.05", "0.20"),
+            ("49", "Germany", "0.08", None, None, None),
+        ]
+        assert body["next_after_id"] is None
+    # paged by the sell plan's rows, as the plan itself
+    first = _margin(tree, payers.keys["reseller R"], "c2-retail", "?limit=3").json()
+    rest = _margin(
+        tree, payers.keys["reseller R"], "c2-retail", f"?after_id={first['next_after_id']}"
+    ).json()
+    assert (len(first["items"]), len(rest["items"]), rest["next_after_id"]) == (3, 1, None)
+    assert snapshot(tree.container) == before
+
+
+def test_a_customer_that_sells_to_its_users_reads_its_margin_too(
+    tree: Tree, payers: Payers
+) -> None:
+    """Customer C1 pays by c1-retail (UK 0.12) and its user V by v-own (UK 0.15)."""
+    body = _margin(tree, payers.keys["customer C1"], "v-own").json()
+    assert body["buy_plan"] == "c1-retail"
+    assert sorted(_rows(body)) == [
+        ("33", "France", "0.30", "33", "0.30", "0.00"),
+        ("44", "UK", "0.15", "44", "0.12", "0.03"),
+    ]
+
+
+def test_margins_of_plans_a_key_does_not_sell_do_not_exist(tree: Tree, payers: Payers) -> None:
+    cases = [
+        ("reseller R", "a-retail"),  # another reseller's customer's plan
+        ("reseller R", "g-only"),  # another operator's
+        ("customer C1", "c2-retail"),  # a sibling's
+        ("customer C1", "r-buy"),  # its reseller's buy plan
+        ("customer C3", "r-buy"),  # the plan it pays by, not one it sells
+        ("globex customer", "c1-retail"),
+    ]
+    for who, name in cases:
+        key = payers.keys[who]
+        _same_refusal(_margin(tree, key, name), _margin(tree, key, "zz-never"), name, "zz-never")
+    # a key whose account pays by no plan of its own has no buy price
+    for key in (tree.key_a, tree.admin):
+        response = _margin(tree, key, "a-retail")
+        assert response.status_code == 422, response.text
+        assert "no plan of its own" in response.json()["detail"]
+    # a user or card key sells nothing
+    for who in ("user U", "card K"):
+        assert _margin(tree, payers.keys[who], "c1-retail").status_code == 403
+    assert (
+        _margin(tree, payers.keys["reseller R"], "c2-retail", "?at=2026-01-01T00:00:00").status_code
+        == 422
+    )
+
+
+def test_no_margin_across_currencies(tree: Tree, payers: Payers) -> None:
+    tree.container.rate_import.import_deck(
+        read_deck("prefix,rate\n44,0.09\n".splitlines(True)),
+        operator_id=tree.root,
+        plan="eur-retail",
+        source="test",
+        options=PlanOptions("EUR"),
+    )
+    system = Principal(tree.root, f"/{tree.root}/", Role.ADMIN)
+    tree.container.accounts.create(
+        system,
+        {
+            "kind": "customer",
+            "name": "C4",
+            "parent_id": payers.accounts["R"],
+            "rate_plan": "eur-retail",
+            "currency": "EUR",
+        },
+    )
+    response = _margin(tree, payers.keys["reseller R"], "eur-retail")
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "currency_mismatch"

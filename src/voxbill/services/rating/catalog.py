@@ -23,16 +23,19 @@ The command line acts as an operator (``operator_id``), with the same scoping.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 
 from voxbill.domain import access
 from voxbill.domain import charging as charging_rules
 from voxbill.domain.access import Principal, Role
 from voxbill.domain.accounts import Account
-from voxbill.domain.errors import InvalidInput, UnknownRatePlan
+from voxbill.domain.errors import CurrencyMismatch, Forbidden, InvalidInput, NoRate, UnknownRatePlan
 from voxbill.domain.rate_changes import RecordedChange
 from voxbill.domain.rate_deck import read_deck
-from voxbill.domain.rates import PlanOptions, PlanRecord, StoredRate
+from voxbill.domain.rates import PlanOptions, PlanRecord, RatePlan, StoredRate
 from voxbill.services.rating.imports import ImportReport, RateImportService
 from voxbill.services.unit_of_work import Transaction, UnitOfWork
 
@@ -53,6 +56,41 @@ class PlanListing:
     plan: PlanRecord
     rows: int
     effective: bool
+
+
+@dataclass(frozen=True)
+class MarginRow:
+    """One destination of a plan the caller sells: its price, what the caller pays for a
+    call there (its buy plan's row covering the prefix at the instant asked), and the
+    difference (None: the buy plan has no rate there)."""
+
+    sell: StoredRate
+    buy_prefix: str | None
+    buy_rate: Decimal | None
+    buy_connect_fee: Decimal | None
+
+    @property
+    def margin(self) -> Decimal | None:
+        return None if self.buy_rate is None else self.sell.rate - self.buy_rate
+
+    @property
+    def connect_fee_margin(self) -> Decimal | None:
+        fee = self.buy_connect_fee
+        return None if fee is None else self.sell.connect_fee - fee
+
+
+@dataclass(frozen=True)
+class MarginPage:
+    """A page (by the sell plan's row ids) of a sold plan against the caller's buy plan."""
+
+    sell: PlanRecord
+    buy: PlanRecord
+    at: datetime
+    rows: list[MarginRow]
+
+
+#: loads an operator's plan for rating (the rating service's cache)
+PlanLoader = Callable[[int, str], RatePlan]
 
 
 def _sees_all(principal: Principal) -> bool:
@@ -141,6 +179,40 @@ class RatePlanCatalog:
             raise _unknown(name)
         return name
 
+    def margin(
+        self,
+        principal: Principal,
+        name: str,
+        *,
+        load: PlanLoader,
+        at: datetime,
+        after_id: int | None,
+        limit: int,
+    ) -> MarginPage:
+        """A plan the caller sells (one its subtree is rated by) against its buy plan (its
+        account's own ``rate_plan``: what it pays for each call below it), per
+        destination. Read-only; a plan it does not sell answers as an unknown one."""
+        if principal.role is Role.USER:
+            raise Forbidden("a user key sells nothing: margins are for resellers")
+        with self._uow.transaction(readonly=True) as tx:
+            sold = tx.accounts.plans_used_in(principal.path)
+            sell = tx.rates.find_plan(principal.operator_id, name)
+            if sell is None or name not in sold:
+                raise _unknown(name)
+            account = tx.accounts.get(principal.account_id)
+            buy_name = None if account is None else account.plans.rate_plan
+            buy = None if buy_name is None else tx.rates.find_plan(principal.operator_id, buy_name)
+            if buy is None or account is None or account.parent_id is None:
+                raise InvalidInput("the key's account pays by no plan of its own: no buy price")
+            if buy.currency != sell.currency:
+                raise CurrencyMismatch(
+                    f"plan {sell.name} is in {sell.currency}, the buy plan {buy.name} in "
+                    f"{buy.currency}: no margin without an exchange"
+                )
+            rows = tx.rates.rates_page(sell.id, after_id=after_id, limit=limit)
+        buy_plan = load(principal.operator_id, buy.name)
+        return MarginPage(sell, buy, at, [_margin_row(buy_plan, row, at) for row in rows])
+
     def check_import(self, principal: Principal, name: str) -> None:
         """Only the operator imports; others get "unknown" for plans they cannot see."""
         access.require_write(principal)
@@ -201,6 +273,14 @@ class RatePlanCatalog:
             for p, n in plans
             if visible is None or p.name in visible
         ]
+
+
+def _margin_row(buy: RatePlan, row: StoredRate, at: datetime) -> MarginRow:
+    try:
+        bought = buy.lookup(row.prefix, at)
+    except NoRate:
+        return MarginRow(row, None, None, None)
+    return MarginRow(row, bought.prefix, bought.rate, bought.connect_fee)
 
 
 def _chain(tx: Transaction, principal: Principal) -> list[Account]:
