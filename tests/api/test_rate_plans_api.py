@@ -72,7 +72,7 @@ def test_each_key_lists_the_plans_its_subtree_uses(tree: Tree) -> None:
     assert names(tree.support_root) == ["a-retail", "b-retail"]
     assert names(tree.key_a) == ["a-retail"]
     assert names(tree.key_customer_a) == ["a-retail"]
-    assert names(tree.key_user_a) == []
+    assert names(tree.key_user_a) == ["a-retail"]  # its effective plan (its customer's)
     assert names(tree.key_b) == ["b-retail"]
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from voxbill.api.schemas import DecimalStr, shown, shown_or_none
 from voxbill.domain.rate_changes import RecordedChange
 from voxbill.domain.rates import PlanRecord, StoredRate
+from voxbill.services.rating.catalog import MarginPage, MarginRow
 from voxbill.services.rating.imports import ImportReport
 
 
@@ -39,8 +40,15 @@ class RatePlanRead(BaseModel):
         )
 
 
+class RatePlanListed(RatePlanRead):
+    effective: bool = Field(
+        description="true: this plan prices the key's own calls (its own rate_plan, or the "
+        "nearest ancestor's); false: a plan of the key's subtree (or, for the operator, any)"
+    )
+
+
 class RatePlanPage(BaseModel):
-    items: list[RatePlanRead]
+    items: list[RatePlanListed]
 
 
 class RateRead(BaseModel):
@@ -140,3 +148,60 @@ class RateChangePage(BaseModel):
     plan: str
     items: list[RateChangeRead]
     next_after_id: int | None = Field(description="pass as after_id for the next page")
+
+
+class MarginRead(BaseModel):
+    id: int = Field(description="the sell plan's rate row (pages by it)")
+    prefix: str
+    destination: str
+    time_profile: str | None
+    effective_from: datetime | None
+    effective_to: datetime | None
+    sell_rate: DecimalStr = Field(description="per minute, in the plan's currency")
+    sell_connect_fee: DecimalStr
+    buy_prefix: str | None = Field(description="the buy plan's row covering the prefix")
+    buy_rate: DecimalStr | None = Field(description="null: the buy plan has no rate there")
+    buy_connect_fee: DecimalStr | None
+    margin: DecimalStr | None = Field(description="sell_rate - buy_rate, per minute")
+    connect_fee_margin: DecimalStr | None
+
+    @classmethod
+    def of(cls, row: MarginRow, currency: str) -> MarginRead:
+        sell = row.sell
+        return cls(
+            id=sell.id,
+            prefix=sell.prefix,
+            destination=sell.destination,
+            time_profile=sell.time_profile,
+            effective_from=sell.effective_from,
+            effective_to=sell.effective_to,
+            sell_rate=shown(sell.rate, currency),
+            sell_connect_fee=shown(sell.connect_fee, currency),
+            buy_prefix=row.buy_prefix,
+            buy_rate=shown_or_none(row.buy_rate, currency),
+            buy_connect_fee=shown_or_none(row.buy_connect_fee, currency),
+            margin=shown_or_none(row.margin, currency),
+            connect_fee_margin=shown_or_none(row.connect_fee_margin, currency),
+        )
+
+
+class MarginPageRead(BaseModel):
+    plan: str = Field(description="the plan sold")
+    buy_plan: str = Field(description="the key's account's own plan: what it pays")
+    currency: str
+    at: datetime = Field(description="the instant the buy prices are looked up at")
+    items: list[MarginRead]
+    next_after_id: int | None = Field(description="pass as after_id for the next page")
+
+    @classmethod
+    def of(cls, page: MarginPage, limit: int) -> MarginPageRead:
+        currency = page.sell.currency
+        items = [MarginRead.of(r, currency) for r in page.rows]
+        return cls(
+            plan=page.sell.name,
+            buy_plan=page.buy.name,
+            currency=currency,
+            at=page.at,
+            items=items,
+            next_after_id=items[-1].id if len(items) == limit else None,
+        )

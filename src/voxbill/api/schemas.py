@@ -95,7 +95,9 @@ PlainText = Annotated[str, AfterValidator(_plain)]
 class QuoteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    plan: PlainText = Field(min_length=1, max_length=100)
+    plan: PlainText | None = Field(
+        default=None, min_length=1, max_length=100, description="default: the key's effective plan"
+    )
     to: PlainText = Field(min_length=1, max_length=64, description="callee number")
     duration: int = Field(ge=0, le=86400 * 6)
     at: datetime | None = None

@@ -4,7 +4,7 @@ always the plan of that name in the key's own operator."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -13,9 +13,11 @@ from voxbill.api.auth import CurrentPrincipal
 from voxbill.api.deps import ContainerDep
 from voxbill.api.plan_schemas import (
     DeckImportRead,
+    MarginPageRead,
     RateChangePage,
     RateChangeRead,
     RatePlanDetail,
+    RatePlanListed,
     RatePlanPage,
     RatePlanRead,
     RateRead,
@@ -129,8 +131,13 @@ async def upload_deck(
 
 @router.get("/rate-plans", response_model=RatePlanPage, responses=responses(401, 422))
 def list_rate_plans(principal: CurrentPrincipal, container: ContainerDep) -> RatePlanPage:
-    plans = container.rate_plans.list(principal)
-    return RatePlanPage(items=[RatePlanRead.of(p, n) for p, n in plans])
+    """The plans the key reads: its effective plan (``effective: true``, the one that
+    prices its own calls) and the plans its subtree is rated by; the operator's: all."""
+    items = [
+        RatePlanListed(**RatePlanRead.of(p.plan, p.rows).model_dump(), effective=p.effective)
+        for p in container.rate_plans.list(principal)
+    ]
+    return RatePlanPage(items=items)
 
 
 @router.get("/rate-plans/{name}", response_model=RatePlanDetail, responses=responses(401, 404, 422))
@@ -169,3 +176,31 @@ def rate_plan_changes(
     items = [RateChangeRead.of(r, plan.currency) for r in rows]
     next_after = items[-1].id if len(items) == limit else None
     return RateChangePage(plan=plan.name, items=items, next_after_id=next_after)
+
+
+@router.get(
+    "/rate-plans/{name}/margin",
+    response_model=MarginPageRead,
+    responses=responses(401, 403, 404, 422),
+)
+def rate_plan_margin(
+    name: PlanPath,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    at: Annotated[datetime | None, Query(description="default: now")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after_id: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+) -> MarginPageRead:
+    """A plan the key sells (its subtree is rated by it) against the key's buy plan (its
+    account's own ``rate_plan``), per destination: sell rate, buy rate, margin. Read-only."""
+    if at is not None and at.tzinfo is None:
+        raise InvalidInput("at: give an offset (such as Z)")
+    page = container.rate_plans.margin(
+        principal,
+        name,
+        load=container.rating.plan,
+        at=at or datetime.now(UTC),
+        after_id=after_id,
+        limit=limit,
+    )
+    return MarginPageRead.of(page, limit)

@@ -17,11 +17,13 @@ router = APIRouter(tags=["rating"])
 def quote(body: QuoteRequest, principal: CurrentPrincipal, container: ContainerDep) -> QuoteRead:
     """Price one call: the cost of ``duration`` seconds to ``to`` on ``plan``.
 
-    Any key may quote the plans it can read, of its own operator (its admin: all of them).
+    Without ``plan``: on the key's effective plan (the one that prices its own calls).
+    A user or card key quotes only that plan; other keys any plan they can read, of their
+    own operator (its admin: all of them). Any other name answers as an unknown one.
     """
-    container.rate_plans.check_quote(principal, body.plan)
+    plan = container.rate_plans.quote_plan(principal, body.plan)
     result = container.rating.quote(
-        principal.operator_id, body.plan, body.to, body.duration, body.at, body.available
+        principal.operator_id, plan, body.to, body.duration, body.at, body.available
     )
     rating = result.rating
     return QuoteRead(

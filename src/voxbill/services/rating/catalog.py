@@ -1,26 +1,41 @@
 """Rate plans as callers see them: each operator its own, and in it, the admin all of
-them, others what they use.
+them, others what they pay and what they sell.
 
 Plans belong to an operator (the root of the caller's tree) and are named within it:
 another operator's plans do not exist for a caller, whatever its role — the same name
 there is another plan, and reading, quoting or uploading it answers exactly as for a
-name nobody uses. Inside the operator, a reseller, customer or user may read the plans
-its own subtree is rated by (the prices it pays and charges); the operator's admin (and
-operator-wide support) reads every plan of the operator. Only the admin imports decks.
+name nobody uses. Inside the operator, a reseller, customer, user or card (and a support
+key bound to one) reads:
+
+- its **effective plan**, the one that prices its own calls: its own ``rate_plan`` or,
+  when it has none, the nearest ancestor's below the root — the rule charging applies
+  (:func:`voxbill.domain.charging.levels`, the caller's level);
+- the plans its own subtree is rated by (the prices it charges those below it).
+
+Nothing else: an ancestor's plan that does not price the caller (a user with a plan of
+its own does not see its customer's), a sibling's, another reseller's. The operator's
+admin (and operator-wide support) reads every plan of the operator. A user or card key
+quotes only its effective plan (the default when it names none). Only the admin imports
+decks.
 
 The command line acts as an operator (``operator_id``), with the same scoping.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 
 from voxbill.domain import access
+from voxbill.domain import charging as charging_rules
 from voxbill.domain.access import Principal, Role
-from voxbill.domain.errors import UnknownRatePlan
+from voxbill.domain.accounts import Account
+from voxbill.domain.errors import CurrencyMismatch, Forbidden, InvalidInput, NoRate, UnknownRatePlan
 from voxbill.domain.rate_changes import RecordedChange
 from voxbill.domain.rate_deck import read_deck
-from voxbill.domain.rates import PlanOptions, PlanRecord, StoredRate
+from voxbill.domain.rates import PlanOptions, PlanRecord, RatePlan, StoredRate
 from voxbill.services.rating.imports import ImportReport, RateImportService
 from voxbill.services.unit_of_work import Transaction, UnitOfWork
 
@@ -32,6 +47,50 @@ class PlanPage:
     plan: PlanRecord
     rows: int
     rates: list[StoredRate]
+
+
+@dataclass(frozen=True)
+class PlanListing:
+    """A plan the caller reads, its row count, and whether it prices the caller's calls."""
+
+    plan: PlanRecord
+    rows: int
+    effective: bool
+
+
+@dataclass(frozen=True)
+class MarginRow:
+    """One destination of a plan the caller sells: its price, what the caller pays for a
+    call there (its buy plan's row covering the prefix at the instant asked), and the
+    difference (None: the buy plan has no rate there)."""
+
+    sell: StoredRate
+    buy_prefix: str | None
+    buy_rate: Decimal | None
+    buy_connect_fee: Decimal | None
+
+    @property
+    def margin(self) -> Decimal | None:
+        return None if self.buy_rate is None else self.sell.rate - self.buy_rate
+
+    @property
+    def connect_fee_margin(self) -> Decimal | None:
+        fee = self.buy_connect_fee
+        return None if fee is None else self.sell.connect_fee - fee
+
+
+@dataclass(frozen=True)
+class MarginPage:
+    """A page (by the sell plan's row ids) of a sold plan against the caller's buy plan."""
+
+    sell: PlanRecord
+    buy: PlanRecord
+    at: datetime
+    rows: list[MarginRow]
+
+
+#: loads an operator's plan for rating (the rating service's cache)
+PlanLoader = Callable[[int, str], RatePlan]
 
 
 def _sees_all(principal: Principal) -> bool:
@@ -50,7 +109,18 @@ class RatePlanCatalog:
 
     def _visible(self, tx: Transaction, principal: Principal) -> set[str] | None:
         """Names of the operator's plans the caller reads (None: all of them)."""
-        return None if _sees_all(principal) else tx.accounts.plans_used_in(principal.path)
+        if _sees_all(principal):
+            return None
+        names = tx.accounts.plans_used_in(principal.path)
+        effective = _effective_plan(tx, principal)
+        if effective is not None:
+            names.add(effective)
+        return names
+
+    def effective(self, principal: Principal) -> str | None:
+        """The plan that prices calls made by the key's own account (None: none does)."""
+        with self._uow.transaction(readonly=True) as tx:
+            return _effective_plan(tx, principal)
 
     def _readable(self, tx: Transaction, principal: Principal, name: str) -> PlanRecord:
         visible = self._visible(tx, principal)
@@ -90,6 +160,58 @@ class RatePlanCatalog:
             visible = self._visible(tx, principal)
         if visible is not None and name not in visible:
             raise _unknown(name)
+
+    def quote_plan(self, principal: Principal, name: str | None) -> str:
+        """The plan a quote prices: the one named, if the caller may quote it (a user or
+        card key: only its effective plan), else the caller's effective plan."""
+        with self._uow.transaction(readonly=True) as tx:
+            effective = _effective_plan(tx, principal)
+            if name is None:
+                if effective is None:
+                    raise InvalidInput("plan: no rate plan prices this key's calls; name one")
+                return effective
+            if principal.role is Role.USER:
+                if name != effective:
+                    raise _unknown(name)
+                return name
+            visible = self._visible(tx, principal)
+        if visible is not None and name not in visible:
+            raise _unknown(name)
+        return name
+
+    def margin(
+        self,
+        principal: Principal,
+        name: str,
+        *,
+        load: PlanLoader,
+        at: datetime,
+        after_id: int | None,
+        limit: int,
+    ) -> MarginPage:
+        """A plan the caller sells (one its subtree is rated by) against its buy plan (its
+        account's own ``rate_plan``: what it pays for each call below it), per
+        destination. Read-only; a plan it does not sell answers as an unknown one."""
+        if principal.role is Role.USER:
+            raise Forbidden("a user key sells nothing: margins are for resellers")
+        with self._uow.transaction(readonly=True) as tx:
+            sold = tx.accounts.plans_used_in(principal.path)
+            sell = tx.rates.find_plan(principal.operator_id, name)
+            if sell is None or name not in sold:
+                raise _unknown(name)
+            account = tx.accounts.get(principal.account_id)
+            buy_name = None if account is None else account.plans.rate_plan
+            buy = None if buy_name is None else tx.rates.find_plan(principal.operator_id, buy_name)
+            if buy is None or account is None or account.parent_id is None:
+                raise InvalidInput("the key's account pays by no plan of its own: no buy price")
+            if buy.currency != sell.currency:
+                raise CurrencyMismatch(
+                    f"plan {sell.name} is in {sell.currency}, the buy plan {buy.name} in "
+                    f"{buy.currency}: no margin without an exchange"
+                )
+            rows = tx.rates.rates_page(sell.id, after_id=after_id, limit=limit)
+        buy_plan = load(principal.operator_id, buy.name)
+        return MarginPage(sell, buy, at, [_margin_row(buy_plan, row, at) for row in rows])
 
     def check_import(self, principal: Principal, name: str) -> None:
         """Only the operator imports; others get "unknown" for plans they cannot see."""
@@ -139,9 +261,36 @@ class RatePlanCatalog:
             return tx.rates.list_changes(record.id)
 
     # last: in the class body, ``list`` names this method from here on
-    def list(self, principal: Principal) -> list[tuple[PlanRecord, int]]:
-        """The operator's plans the caller reads, by name, with their row counts."""
+    def list(self, principal: Principal) -> list[PlanListing]:
+        """The operator's plans the caller reads, by name, with their row counts (and
+        which one prices the caller's own calls)."""
         with self._uow.transaction(readonly=True) as tx:
             visible = self._visible(tx, principal)
+            effective = _effective_plan(tx, principal)
             plans = tx.rates.list_plans(principal.operator_id)
-        return [(p, n) for p, n in plans if visible is None or p.name in visible]
+        return [
+            PlanListing(p, n, p.name == effective)
+            for p, n in plans
+            if visible is None or p.name in visible
+        ]
+
+
+def _margin_row(buy: RatePlan, row: StoredRate, at: datetime) -> MarginRow:
+    try:
+        bought = buy.lookup(row.prefix, at)
+    except NoRate:
+        return MarginRow(row, None, None, None)
+    return MarginRow(row, bought.prefix, bought.rate, bought.connect_fee)
+
+
+def _chain(tx: Transaction, principal: Principal) -> list[Account]:
+    """The key's account and its ancestors, caller first (as charging reads them)."""
+    ids = [int(part) for part in principal.path.strip("/").split("/")]
+    found = [tx.accounts.get(account_id) for account_id in reversed(ids)]
+    return [a for a in found if a is not None]
+
+
+def _effective_plan(tx: Transaction, principal: Principal) -> str | None:
+    """The plan charging prices the key's own account's calls by: the first level's."""
+    levels = charging_rules.levels(_chain(tx, principal))
+    return levels[0].plan if levels else None
