@@ -52,12 +52,10 @@ _DECK_BODY: dict[str, Any] = {
 
 class PayloadTooLarge(VoxbillError):
     code = "payload_too_large"
-    http_status = 413
 
 
 class UnsupportedMediaType(VoxbillError):
     code = "unsupported_media_type"
-    http_status = 415
 
 
 def _text(data: bytes) -> str:

@@ -193,18 +193,10 @@ class SqlAccountRepository:
         return None if value is None else str(value)
 
 
-# -- transitional: for modules of other contexts that still pass a connection ---------
+# -- for other storage modules composing an account read into their own statements -----
 
 
 def get(
     conn: Connection, account_id: int, *, for_update: bool = False, for_share: bool = False
 ) -> Account | None:
     return SqlAccountRepository(conn).get(account_id, for_update=for_update, for_share=for_share)
-
-
-def operator_ids(conn: Connection) -> list[int]:
-    return SqlAccountRepository(conn).operator_ids()
-
-
-def plans_used_in(conn: Connection, path: str) -> set[str]:
-    return SqlAccountRepository(conn).plans_used_in(path)
