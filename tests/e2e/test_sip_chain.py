@@ -60,10 +60,10 @@ def sip_door(world: ChainWorld) -> Iterator[tuple[str, int]]:
 
 
 def invite(
-    source: str, target: tuple[str, int], caller: str = CALLER.lstrip("+")
+    source: str, target: tuple[str, int], caller: str = CALLER.lstrip("+"), extra: str = ""
 ) -> tuple[str, bytes]:
     with SipClient(source) as client:
-        call_id, data = client.request("INVITE", target, caller=caller, callee=UK)
+        call_id, data = client.request("INVITE", target, caller=caller, callee=UK, extra=extra)
         client.send(data, target)
         return call_id, client.answers(call_id)[-1]
 
@@ -120,3 +120,30 @@ def test_an_authorize_only_peer_gets_its_own_uri_back_with_no_vendor_configured(
     settled = container.charging.stop(call_id, 60)
     assert (settled.cost, settled.balance) == (Decimal("0.1"), Decimal("0.3733"))
     assert world.reserved(world.user) == 0
+
+
+def test_an_authorize_only_peer_may_name_its_own_route_set(container: Container) -> None:
+    """``X-Voxbill-Route`` headers (one URI each, or a comma-separated list) become the
+    302's Contacts in the switch's order; a malformed one is 400 with nothing charged."""
+    world = build_chain_world(container, vendor=False)
+    own = (
+        "X-Voxbill-Route: <sip:+44207@carrier-a.example;transport=tcp>\r\n"
+        "X-Voxbill-Route: sip:+44207@10.9.0.1:5070, tel:+44207\r\n"
+    )
+    with sip_door(world) as target:
+        bad_id, bad = invite(SELF_ROUTING, target, extra="X-Voxbill-Route: http://x/\r\n")
+        assert status(bad) == 400
+        assert container.charging.session_account(bad_id) is None
+        assert world.reserved(world.user) == 0
+
+        call_id, answer = invite(SELF_ROUTING, target, extra=own)
+    assert status(answer) == 302
+    assert headers(answer, "Contact") == [
+        "<sip:+44207@carrier-a.example;transport=tcp>;q=1.0",
+        "<sip:+44207@10.9.0.1:5070>;q=0.9",
+        "<tel:+44207>;q=0.8",
+    ]
+    assert header(answer, "X-Voxbill-Max-Duration") == str(MAX_DURATION)
+    assert headers(answer, "X-Voxbill-Level") == level_headers(world)
+    assert container.charging.session_account(call_id) == world.user
+    assert world.reserved(world.user) == Decimal("0.4733")

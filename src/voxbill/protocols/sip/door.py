@@ -17,7 +17,9 @@ The 302 carries the billing headers (``docs/integrations/sip.md``): the caller's
 ``-Max-Duration``, and one ``X-Voxbill-Level`` per paying level of the chain (user,
 group, service provider: seed 000), caller first. A peer marked ``;authorize-only`` in
 ``VOXBILL_SIP_PEERS`` routes for itself: its INVITE is charged the same way (the session
-and its holds start) and answered with a 302 to its own Request-URI, without routes.
+and its holds start) and answered with a 302 to its own Request-URI, without routes — or,
+when the INVITE carries ``X-Voxbill-Route`` headers (the switch's own route set, in its
+order of preference), a 302 with those as the Contacts, with descending q-values.
 
 Blocking (it reads and writes the database): the server runs it in a thread pool. It
 never raises: every outcome is an :class:`Answer` (status, phrase, headers).
@@ -26,6 +28,7 @@ never raises: every outcome is an :class:`Answer` (status, phrase, headers).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -62,6 +65,33 @@ STOPPED = Answer(200, "OK")
 NO_SUCH_CALL = Answer(481, "Call/Transaction Does Not Exist")
 #: The header of a BYE that stops a session (seconds, ASCII digits).
 DURATION_HEADER = "x-voxbill-duration"
+#: The headers of an authorize-only INVITE naming the switch's own route set.
+ROUTE_HEADER = "x-voxbill-route"
+#: The most routes of a switch's own route set (more: 400, nothing charged).
+MOST_OWN_ROUTES = 16
+_ROUTE_URI = re.compile(r"(?:sips?|tel):[!-~]{1,250}")
+
+
+def own_routes(request: SipRequest) -> list[str] | None:
+    """The switch's own route set from ``X-Voxbill-Route`` (one URI per header, or a
+    comma-separated list; ``<…>`` optional), in order; None when it sent none. Raises
+    InvalidInput (400, before anything is charged) for a value that is not a sip:, sips:
+    or tel: URI of printable ASCII, or for more than :data:`MOST_OWN_ROUTES` routes."""
+    values = request.values(ROUTE_HEADER)
+    if not values:
+        return None
+    routes: list[str] = []
+    for value in values:
+        for item in value.split(","):
+            text = item.strip()
+            if text.startswith("<") and text.endswith(">"):
+                text = text[1:-1]
+            if not _ROUTE_URI.fullmatch(text) or any(c in text for c in '<>,"\\'):
+                raise InvalidInput("X-Voxbill-Route must name sip:, sips: or tel: URIs")
+            routes.append(text)
+    if len(routes) > MOST_OWN_ROUTES:
+        raise InvalidInput(f"at most {MOST_OWN_ROUTES} X-Voxbill-Route entries")
+    return routes
 
 
 def _decimal(value: Decimal) -> str:
@@ -191,15 +221,24 @@ class RedirectDoor:
         self, request: SipRequest, source_ip: str, operator_id: int | None
     ) -> Answer:
         """Charge as :meth:`_invite` does (the session starts, its holds are placed), with
-        no vendor; the 302's Contact is the request's own URI: the switch routes."""
+        no vendor; the 302's Contacts are the switch's own route set, else the request's
+        own URI: the switch routes."""
         callee = request.callee
         if not callee:
             return refusal("invalid_number")
+        routes = own_routes(request)
         caller = self.caller_of(request, source_ip, operator_id)
         grant = self._charging.start(request.call_id, caller, callee, self._clock(), interim=False)
         if self._scope is not None:
             self._scope.remember(request.call_id, operator_id)
-        headers = [("Contact", f"<{request.uri}>"), *billing_headers(grant)]
+        if routes is None:
+            contacts = [("Contact", f"<{request.uri}>")]
+        else:
+            contacts = [
+                ("Contact", f"<{uri}>;q={q}")
+                for uri, q in zip(routes, q_values(len(routes)), strict=True)
+            ]
+        headers = [*contacts, *billing_headers(grant)]
         return Answer(302, "Moved Temporarily", tuple(headers))
 
     def _charging_number(self, callee: str) -> str:
