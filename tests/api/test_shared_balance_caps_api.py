@@ -64,3 +64,39 @@ def test_a_start_without_interim_updates_is_granted_at_most_the_cap(tree: Tree) 
     assert (second["granted_seconds"], second["max_duration"]) == (300, 2400)
     view = tree.container.ledger.balance(tree.customer_a)
     assert (view.reserved, view.available) == (Decimal("6.5"), Decimal("3.5"))
+
+
+def test_an_operator_sets_its_own_default_for_shared_balances(tree: Tree) -> None:
+    """The operator's ``shared_balance_call_cap`` replaces the server's setting for its
+    calls; only its admin sets it, only on the operator account; 0 turns it off."""
+
+    def patch(account: int, key: str, **fields: Any) -> Any:
+        url = f"/api/v1/accounts/{account}"
+        return tree.client.patch(url, json=fields, headers=tree.auth(key))
+
+    own = patch(tree.root, tree.admin, shared_balance_call_cap=900)
+    assert own.status_code == 200, own.text
+    assert own.json()["shared_balance_call_cap"] == 900
+    assert _cap(_account(tree, tree.user_a)) == (900, "shared_balance_default", tree.root)
+    # an account with its own balance is not held to it
+    assert _cap(_account(tree, tree.customer_a)) == (14400, "system", None)
+
+    # not below the operator, and not by a reseller or support key
+    below = patch(tree.customer_a, tree.admin, shared_balance_call_cap=60)
+    assert below.status_code == 422, below.text
+    assert below.headers["content-type"].startswith("application/problem+json")
+    assert patch(tree.root, tree.support_root, shared_balance_call_cap=60).status_code == 403
+    assert patch(tree.root, tree.key_a, shared_balance_call_cap=60).status_code == 404
+    assert patch(tree.root, tree.admin, shared_balance_call_cap=-1).status_code == 422
+    # still self-limited: the operator cannot change its own status or balance settings
+    assert patch(tree.root, tree.admin, max_call_duration=60).status_code == 403
+
+    tree.container.ledger.top_up(tree.customer_a, Decimal("10"), actor="test")
+    body = {"caller": {"account_id": tree.user_a}, "callee": UK, "session_id": "op-1"}
+    started = tree.client.post("/api/v1/calls", json=body, headers=tree.auth(tree.admin))
+    assert started.status_code == 201, started.text
+    assert started.json()["granted_seconds"] == 900
+
+    off = patch(tree.root, tree.admin, shared_balance_call_cap=0)
+    assert off.status_code == 200, off.text
+    assert _cap(_account(tree, tree.user_a)) == (14400, "system", None)

@@ -40,6 +40,12 @@ class _Settings(BaseModel):
     max_call_cost: AmountStr | None = None
     max_call_duration: Count | None = None
     message_rate_limit: Count | None = None
+    shared_balance_call_cap: Count | None = Field(
+        default=None,
+        description="operator accounts only: the longest grant (seconds) of a call without "
+        "interim updates on a shared balance under this operator, when no account of the "
+        "call's chain sets max_call_duration (null: the server's setting; 0: none)",
+    )
     rate_plan: PlanName | None = None
     sms_plan: PlanName | None = None
     timezone: Zone | None = None
@@ -100,6 +106,7 @@ class AccountRead(BaseModel):
     max_call_cost: DecimalStr | None
     max_call_duration: int | None
     message_rate_limit: int | None
+    shared_balance_call_cap: int | None
     rate_plan: str | None
     sms_plan: str | None
     timezone: str
@@ -142,6 +149,7 @@ class AccountRead(BaseModel):
             max_call_cost=shown_or_none(lim.max_call_cost, a.currency),
             max_call_duration=lim.max_call_duration,
             message_rate_limit=lim.message_rate_limit,
+            shared_balance_call_cap=lim.shared_balance_call_cap,
             rate_plan=p.rate_plan,
             sms_plan=p.sms_plan,
             timezone=a.timezone,

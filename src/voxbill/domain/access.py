@@ -62,6 +62,8 @@ ISSUABLE_ROLES: Final[dict[Role, frozenset[Role]]] = {
 
 #: Fields an account may change on itself; everything else is for its ancestors.
 SELF_EDITABLE: Final = frozenset({"name", "timezone"})
+#: What an operator's admin may change on its own root account: its operator-wide defaults.
+OPERATOR_EDITABLE: Final = SELF_EDITABLE | {"shared_balance_call_cap"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +137,8 @@ def check_create(principal: Principal, kind: AccountKind) -> None:
 def check_patch(principal: Principal, account: Account, fields: set[str]) -> None:
     require_write(principal)
     if principal.is_self(account):
-        refused = sorted(fields - SELF_EDITABLE)
+        own = account.parent_id is None and principal.role is Role.ADMIN
+        refused = sorted(fields - (OPERATOR_EDITABLE if own else SELF_EDITABLE))
         if refused:
             raise Forbidden(f"an account cannot change its own {', '.join(refused)}")
     elif principal.role is Role.USER:

@@ -124,6 +124,9 @@ class Limits:
     max_call_cost: Decimal | None = None
     max_call_duration: int | None = None
     message_rate_limit: int | None = None
+    #: an operator root's own default cap (seconds) for calls on a shared balance without
+    #: interim updates; None: the setting ``shared_balance_call_cap_seconds``; 0: none
+    shared_balance_call_cap: int | None = None
 
     def check(self) -> None:
         for name in (
@@ -131,6 +134,7 @@ class Limits:
             "low_balance_concurrent_calls",
             "max_call_duration",
             "message_rate_limit",
+            "shared_balance_call_cap",
         ):
             value = getattr(self, name)
             if value is not None and value < 0:

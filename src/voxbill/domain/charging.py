@@ -160,7 +160,8 @@ class CapSource(StrEnum):
 @dataclass(frozen=True, slots=True)
 class CallCap:
     """The longest single grant: ``seconds``, from ``source`` (``account_id`` names the
-    account whose ``max_call_duration`` it is, for the ``account`` source)."""
+    account whose ``max_call_duration`` it is, for the ``account`` source, or the operator
+    whose own ``shared_balance_call_cap`` it is, for ``shared_balance_default``)."""
 
     seconds: int
     source: CapSource
@@ -190,20 +191,30 @@ def effective_call_cap(
     root's included), at most ``system_max``. A call that draws on a shared balance
     (:func:`draws_on_shared_balance`) while no account below the root sets a per-call
     duration is also held to ``shared_default`` (the operator default, None or 0: none),
-    so that one call never holds a balance many extensions call on. A session with
-    interim updates holds one chunk at a time and is not given ``shared_default``.
+    so that one call never holds a balance many extensions call on; the operator root's
+    own ``shared_balance_call_cap`` (the last account of ``chain``), when set, replaces
+    ``shared_default`` (the cap's ``account_id`` then names the operator). A session with
+    interim updates holds one chunk at a time and is given no default (``shared_default``
+    None).
     """
     found = CallCap(system_max, CapSource.SYSTEM)
     for account in chain:
         seconds = account.limits.max_call_duration
         if seconds is not None and seconds < found.seconds:
             found = CallCap(seconds, CapSource.ACCOUNT, account.id)
+    if shared_default is None:  # a session with interim updates: one chunk at a time
+        return found
+    root = chain[-1] if chain and chain[-1].parent_id is None else None
+    own_default = None if root is None else root.limits.shared_balance_call_cap
+    if own_default is not None:
+        shared_default = own_default
     if not shared_default or shared_default >= found.seconds:
         return found
     own_caps = any(a.limits.max_call_duration is not None for a in chain if a.parent_id is not None)
     if own_caps or not draws_on_shared_balance(chain):
         return found
-    return CallCap(shared_default, CapSource.SHARED_BALANCE_DEFAULT)
+    by = None if own_default is None or root is None else root.id
+    return CallCap(shared_default, CapSource.SHARED_BALANCE_DEFAULT, by)
 
 
 def budget(level: Level, headroom: Decimal) -> Decimal:

@@ -289,6 +289,10 @@ class AccountService:
         self, tx: Transaction, principal: Principal, account: Account, parent: Account | None
     ) -> None:
         account.balance.check(account.kind, has_parent=parent is not None)
+        if parent is not None and account.limits.shared_balance_call_cap is not None:
+            raise InvalidInput(
+                "shared_balance_call_cap is an operator default: set it on the operator account"
+            )
         account.limits.check()
         _check_timezone(account.timezone)
         if account.balance.shared_balance and parent and parent.currency != account.currency:

@@ -35,6 +35,8 @@ accounts = Table(
     Column("low_balance_concurrent_calls", Integer, nullable=True),
     Column("max_call_cost", Amount, nullable=True),
     Column("max_call_duration", Integer, nullable=True),
+    # an operator root's own default for shared balances (seconds; docs/charging.md)
+    Column("shared_balance_call_cap", Integer, nullable=True),
     Column("message_rate_limit", Integer, nullable=True),  # messages per second
     Column("rate_plan", String(100), nullable=True),  # voice out
     Column("sms_plan", String(100), nullable=True),
