@@ -29,6 +29,7 @@ import dataclasses
 from typing import Any
 
 from voxbill.domain import access
+from voxbill.domain import cards as card_rules
 from voxbill.domain import identifiers as values
 from voxbill.domain.access import Principal, Role
 from voxbill.domain.accounts import in_subtree
