@@ -26,6 +26,7 @@ from stdnum import luhn
 
 from voxbill.domain.csv_safe import csv_document
 from voxbill.domain.errors import CardExpired, CardInactive, InvalidInput
+from voxbill.domain.money import currency_places
 
 #: The most cards one batch may hold: a PIN's argon2id hash costs tens of ms, so 10,000
 #: cards are minutes of CPU, and one transaction inserts them all or none.
@@ -183,6 +184,12 @@ PRINTER_COLUMNS: Final = ("serial", "pin", "face_value", "currency", "expiry", "
 SERIAL_COLUMNS: Final = ("serial", "state", "face_value", "currency", "activated_at", "expires_at")
 
 
+def face_text(batch: CardBatch) -> str:
+    """The face value as printed: the currency's decimal places (``5.00``)."""
+    places = currency_places(batch.currency)
+    return str(batch.face_value.quantize(Decimal(1).scaleb(-places)))
+
+
 def _expiry(batch: CardBatch) -> str | None:
     return None if batch.expires_at is None else batch.expires_at.date().isoformat()
 
@@ -192,7 +199,7 @@ def printer_csv(batch: CardBatch, new_cards: list[NewCard]) -> str:
     return csv_document(
         PRINTER_COLUMNS,
         (
-            (c.serial, c.pin, batch.face_value, batch.currency, _expiry(batch), batch.valid_days)
+            (c.serial, c.pin, face_text(batch), batch.currency, _expiry(batch), batch.valid_days)
             for c in new_cards
         ),
     )
@@ -208,7 +215,7 @@ def serials_csv(batch: CardBatch, batch_cards: list[Card]) -> str:
             (
                 c.serial,
                 c.state.value,
-                batch.face_value,
+                face_text(batch),
                 batch.currency,
                 when(c.activated_at),
                 when(c.expires_at),
