@@ -385,6 +385,21 @@ class CardService:
             history=self._ledger.history(found.account_id, limit=history),
         )
 
+    def operator_of(self, account_id: int) -> Principal:
+        """The command line acts with the operator's authority over an account's tree."""
+        with self._uow.transaction(readonly=True) as tx:
+            account = tx.accounts.get(account_id)
+        if account is None:
+            raise NotFound(f"account {account_id} not found")
+        return Principal(account.operator_id, f"/{account.operator_id}/", Role.ADMIN)
+
+    def owner_of(self, batch_id: int) -> int:
+        with self._uow.transaction(readonly=True) as tx:
+            batch = tx.cards.batch(batch_id)
+        if batch is None:
+            raise NotFound("card batch not found")
+        return batch.owner_id
+
     # -- rules that need the database ----------------------------------------------------
 
     @staticmethod
