@@ -81,7 +81,7 @@ def test_batch_lifecycle_over_rest(tree: Tree) -> None:
 def test_card_batch_tenancy(tree: Tree) -> None:
     client = tree.client
     created = _create(tree, tree.admin, tree.customer_a, count=1)
-    (serial, pin), = _pins(created)
+    ((serial, pin),) = _pins(created)
     batch = created["id"]
     # reseller B, outside A's tree: the batch does not exist for it
     b = tree.auth(tree.key_b)

@@ -64,7 +64,8 @@ def test_generate_then_activate_funds_each_card_once(container: Container) -> No
     assert lines[0] == "serial,pin,face_value,currency,expiry,valid_days"
     serial, pin, face, currency, _, _ = lines[1].split(",")
     assert (serial, face, currency) == (rules.serial(1), "5.00", "USD")
-    assert pin == generated.cards[0].pin and len(pin) == 10
+    assert pin == generated.cards[0].pin
+    assert len(pin) == 10
     # generated: inactive, no money, refused after the PIN (a wrong PIN says invalid_pin)
     card = _account(world, serial)
     assert world.balance(card) == 0
