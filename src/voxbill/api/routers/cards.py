@@ -127,7 +127,9 @@ def deactivate_batch(
 
 
 @router.post(
-    "/cards/balance", response_model=CardHolderRead, responses=responses(401, 403, 422, 429, 503)
+    "/cards/balance",
+    response_model=CardHolderRead,
+    responses=responses(401, 403, 404, 422, 429, 503),
 )
 def card_balance(
     body: CardHolderAsk, principal: CurrentPrincipal, container: ContainerDep
@@ -135,7 +137,7 @@ def card_balance(
     """A card's balance, state, expiry and latest movements, for its number and PIN
     (asked by a key whose subtree holds the card: an IVR, a reseller's web page). The
     PIN is checked under the same guess budgets as a call's, counted against the key;
-    an unknown card (or one outside the key's subtree) is 403 ``unknown_caller``."""
+    an unknown card (or one outside the key's subtree) is 404 ``not_found``."""
     asker = f"key:{principal.key_id}" if principal.key_id is not None else None
     view = container.cards.holder_view(
         body.card,

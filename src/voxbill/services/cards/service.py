@@ -42,7 +42,6 @@ from voxbill.domain.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
-    Refused,
 )
 from voxbill.domain.identifiers import IdentifierType, NewIdentifier
 from voxbill.domain.ledger import (
@@ -370,8 +369,8 @@ class CardService:
             asker=asker,
             usable_only=False,
         )
-        if found is None:
-            raise Refused("unknown card", code="unknown_caller")
+        if found is None:  # unknown, or outside the asker's subtree: alike
+            raise NotFound("card not found")
         with self._uow.transaction(readonly=True) as tx:
             on_file = tx.cards.card(found.account_id)
         now = self.clock()
