@@ -22,7 +22,11 @@ class CardBatchCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     owner_id: AccountId = Field(description="the customer or reseller the cards belong to")
-    count: int = Field(ge=1, le=rules.MAX_BATCH_SIZE, description="cards in the batch")
+    count: int = Field(
+        ge=1,
+        le=rules.MAX_REST_BATCH_SIZE,
+        description="cards in the batch (up to 10,000 with `voxbill cards generate`)",
+    )
     face_value: AmountStr = Field(description="each card's value, put on it at activation")
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")] | None = Field(
         default=None, description="default: the owner's currency"

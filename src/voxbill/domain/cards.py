@@ -31,6 +31,9 @@ from voxbill.domain.money import currency_places
 #: The most cards one batch may hold: a PIN's argon2id hash costs tens of ms, so 10,000
 #: cards are minutes of CPU, and one transaction inserts them all or none.
 MAX_BATCH_SIZE: Final = 10_000
+#: The most one HTTP request may generate (seconds of a worker thread); the command line
+#: (``voxbill cards generate``, with its progress bar) goes up to :data:`MAX_BATCH_SIZE`.
+MAX_REST_BATCH_SIZE: Final = 1_000
 #: Digits of a serial before its check digit (room for 10^11 cards per operator).
 SERIAL_DIGITS: Final = 11
 DEFAULT_PIN_LENGTH: Final = 10
