@@ -206,7 +206,9 @@ class CardService:
         created_by: str,
     ) -> GeneratedBatch:
         with self._uow.transaction() as tx:
-            parent = tx.accounts.get(owner.id, for_update=True)
+            # FOR SHARE: not moved or closed meanwhile, while its calls (which read their
+            # chain FOR SHARE too) go on during a long insert
+            parent = tx.accounts.get(owner.id, for_share=True)
             if parent is None or parent.status is AccountStatus.CLOSED:
                 raise NotFound("owner account not found")
             first = tx.cards.next_sequence(owner.operator_id)
