@@ -29,6 +29,7 @@ from voxbill.domain.errors import (
 )
 from voxbill.services.cards.service import BatchRequest, GeneratedBatch
 from voxbill.services.charging.service import CallerId, ChargingRefused
+from voxbill.storage.cards.repository import SqlCardRepository
 
 
 def _batch(world: World, count: int = 3, **extra: object) -> GeneratedBatch:
@@ -228,3 +229,37 @@ def test_concurrent_activations_fund_once(container: Container) -> None:
     assert sorted(results) == [0, 0, 0, 2]
     assert world.balance(_account(world, generated.cards[0].serial)) == D("5")
     assert container.ledger.verify() == []
+
+
+@pytest.mark.postgres
+def test_concurrent_generations_get_distinct_serials(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three batches read the same next serial at once (held at a barrier right after
+    the read): the unique keys refuse two of them, which run again with the next ones."""
+    if container.uow.dialect != "postgresql":
+        pytest.skip("concurrent writers: PostgreSQL")
+    world = build_world(container)
+    read_together = threading.Barrier(3, timeout=30)
+    first_reads = iter(range(3))
+    original = SqlCardRepository.next_sequence
+
+    def next_sequence(self: SqlCardRepository, operator_id: int) -> int:
+        found = original(self, operator_id)
+        if next(first_reads, None) is not None:
+            read_together.wait()
+        return found
+
+    monkeypatch.setattr(SqlCardRepository, "next_sequence", next_sequence)
+    made: list[GeneratedBatch] = []
+
+    def generate() -> None:
+        made.append(container.cards.generate(world.system, BatchRequest(world.customer, 2, D("1"))))
+
+    threads = [threading.Thread(target=generate) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    serials = sorted(c.serial for batch in made for c in batch.cards)
+    assert serials == [rules.serial(n) for n in range(1, 7)]

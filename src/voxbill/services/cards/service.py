@@ -38,6 +38,7 @@ from voxbill.domain.accounts import (
 )
 from voxbill.domain.cards import BatchCounts, Card, CardBatch, CardState, Funding, NewCard
 from voxbill.domain.errors import (
+    Conflict,
     CurrencyMismatch,
     Forbidden,
     InvalidInput,
@@ -181,7 +182,9 @@ class CardService:
                     created_by=principal.actor,
                 )
                 break
-            except WriteConflict:  # a concurrent batch took these serials first
+            # a concurrent batch took these serials first (the card numbers' unique key
+            # answers Conflict, the sequence's WriteConflict): again, with the next ones
+            except (WriteConflict, Conflict):
                 if attempt == _ATTEMPTS - 1:
                     raise
         assert generated is not None
