@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from voxbill.domain import access
+from voxbill.domain import access, partners
 from voxbill.domain.access import Principal, Role
 from voxbill.domain.accounts import (
     Account,
@@ -35,7 +35,7 @@ PATCHABLE = (
     BALANCE_FIELDS
     | LIMIT_FIELDS
     | PLAN_FIELDS
-    | {"name", "status", "parent_id", "timezone", "tax_profile"}
+    | {"name", "status", "parent_id", "timezone", "tax_profile", "partner_id"}
 )
 
 
@@ -51,7 +51,8 @@ def _with(account: Account, changes: Mapping[str, Any]) -> Account:
     balance = {k: v for k, v in changes.items() if k in BALANCE_FIELDS}
     limits = {k: v for k, v in changes.items() if k in LIMIT_FIELDS}
     plans = {k: v for k, v in changes.items() if k in PLAN_FIELDS}
-    top = {k: v for k, v in changes.items() if k in {"name", "status", "timezone", "tax_profile"}}
+    tops = {"name", "status", "timezone", "tax_profile", "partner_id"}
+    top = {k: v for k, v in changes.items() if k in tops}
     return dataclasses.replace(
         account,
         balance=dataclasses.replace(account.balance, **balance),
@@ -147,6 +148,26 @@ class AccountService:
         with self._uow.transaction(readonly=True) as tx:
             found = [tx.accounts.get(i) for i in reversed(account.ancestor_ids)]
         return [a for a in found if a is not None]
+
+    def partner_position(self, principal: Principal, account_id: int) -> partners.Position:
+        """A partner's running position (``docs/charging.md``, partners): asked of its
+        customer side (any key that sees it) or of its vendor (the operator's keys)."""
+        with self._uow.transaction(readonly=True) as tx:
+            account = access.require_visible(principal, tx.accounts.get(account_id))
+            if account.kind is AccountKind.VENDOR and account.partner_id is not None:
+                side = tx.accounts.get(account.partner_id)
+                assert side is not None  # a link names an account, never deleted
+                account = side
+            vendor_only = account.kind is AccountKind.VENDOR
+            linked = None if vendor_only else tx.accounts.partner_vendor(account.id)
+        if vendor_only:  # a carrier without a link: its outbound side alone
+            return partners.position(account, account.id, ZERO, self._balance(account.id))
+        vendor_id, outbound = linked if linked is not None else (None, ZERO)
+        inbound = self._balance(account.id)
+        return partners.position(account, vendor_id, inbound, outbound)
+
+    def _balance(self, account_id: int) -> Decimal:
+        return ZERO if self._funds_of is None else self._funds_of(account_id).balance
 
     # -- the operator root ---------------------------------------------------------------
 
@@ -295,6 +316,7 @@ class AccountService:
             raise InvalidInput("a shared balance needs the parent's currency")
         if account.balance.block_balance < ZERO and account.balance.credit_limit == ZERO:
             raise InvalidInput("a negative block_balance needs a postpaid credit limit")
+        _check_partner(tx, principal, account)
         # plans are named within the account's operator: another operator's plan of the
         # name is refused exactly as a name no plan has
         operator_id = parent.operator_id if parent is not None else account.operator_id
@@ -310,6 +332,26 @@ class AccountService:
         if principal.role is Role.ADMIN:
             return None
         return tx.accounts.plans_used_in(principal.path)
+
+
+def _check_partner(tx: Transaction, principal: Principal, account: Account) -> None:
+    """A vendor's ``partner_id`` names a visible customer or reseller of its operator, in
+    its currency, that no other vendor names; a linked vendor keeps cutoff mode none."""
+    if account.partner_id is None:
+        return
+    partner = tx.accounts.get(int(account.partner_id), for_share=True)
+    if partner is None or not principal.sees(partner):
+        raise InvalidInput(
+            f"no account {account.partner_id} to be a partner", code="invalid_partner"
+        )
+    partners.check_link(account, partner)
+    taken = tx.accounts.partner_vendor(partner.id)
+    if taken is not None and taken[0] != account.id:
+        raise Conflict(
+            f"account {partner.id} is already the partner of vendor {taken[0]}; "
+            "one vendor per partner",
+            code="partner_taken",
+        )
 
 
 def _check_no_calls_in_progress(tx: Transaction, account: Account) -> None:
