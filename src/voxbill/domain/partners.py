@@ -40,9 +40,10 @@ INBOUND_SIDES = frozenset({AccountKind.CUSTOMER, AccountKind.RESELLER})
 INBOUND_CUTS = frozenset({CutoffMode.INBOUND, CutoffMode.MUTUAL})
 
 
-def check_link(vendor: Account, partner: Account) -> None:
-    """``vendor`` may name ``partner`` as its inbound side (``invalid_partner``,
-    ``partner_currency_mismatch``, ``cutoff_on_vendor_side`` otherwise)."""
+def check_link(vendor: Account, partner: Account, operator_id: int) -> None:
+    """``vendor`` (of operator ``operator_id``: a draft has no path yet) may name
+    ``partner`` as its inbound side (``invalid_partner``, ``partner_currency_mismatch``,
+    ``cutoff_on_vendor_side`` otherwise)."""
     if vendor.kind is not AccountKind.VENDOR:
         raise InvalidInput(
             f"only a vendor account names a partner; account {vendor.id} is a {vendor.kind}",
@@ -54,7 +55,7 @@ def check_link(vendor: Account, partner: Account) -> None:
             f"account {partner.id} is a {partner.kind}",
             code="invalid_partner",
         )
-    if partner.operator_id != vendor.operator_id:
+    if partner.operator_id != operator_id:
         raise InvalidInput(
             f"account {partner.id} belongs to another operator", code="invalid_partner"
         )

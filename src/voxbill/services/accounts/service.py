@@ -316,10 +316,10 @@ class AccountService:
             raise InvalidInput("a shared balance needs the parent's currency")
         if account.balance.block_balance < ZERO and account.balance.credit_limit == ZERO:
             raise InvalidInput("a negative block_balance needs a postpaid credit limit")
-        _check_partner(tx, principal, account)
+        operator_id = parent.operator_id if parent is not None else account.operator_id
+        _check_partner(tx, principal, account, operator_id)
         # plans are named within the account's operator: another operator's plan of the
         # name is refused exactly as a name no plan has
-        operator_id = parent.operator_id if parent is not None else account.operator_id
         allowed = self._readable_plans(tx, principal)
         for name in account.plans.names():
             currency = tx.accounts.plan_currency(operator_id, name)
@@ -334,7 +334,9 @@ class AccountService:
         return tx.accounts.plans_used_in(principal.path)
 
 
-def _check_partner(tx: Transaction, principal: Principal, account: Account) -> None:
+def _check_partner(
+    tx: Transaction, principal: Principal, account: Account, operator_id: int
+) -> None:
     """A vendor's ``partner_id`` names a visible customer or reseller of its operator, in
     its currency, that no other vendor names; a linked vendor keeps cutoff mode none."""
     if account.partner_id is None:
@@ -344,7 +346,7 @@ def _check_partner(tx: Transaction, principal: Principal, account: Account) -> N
         raise InvalidInput(
             f"no account {account.partner_id} to be a partner", code="invalid_partner"
         )
-    partners.check_link(account, partner)
+    partners.check_link(account, partner, operator_id)
     taken = tx.accounts.partner_vendor(partner.id)
     if taken is not None and taken[0] != account.id:
         raise Conflict(
