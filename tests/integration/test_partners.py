@@ -10,6 +10,10 @@ whose vendor side is Carrier-A (``partner_id`` = P).
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal as D
@@ -18,6 +22,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from support.radius_peer import radclient, require_radclient, running_radius
 from support.sip_world import CALLER, UK, SipWorld, build_sip_world
 from support.sms_world import message
 from voxbill.api.app import create_app
@@ -25,6 +30,8 @@ from voxbill.bootstrap import Container
 from voxbill.domain.access import Role
 from voxbill.domain.accounts import Billing, CutoffMode
 from voxbill.domain.errors import Conflict, InvalidInput, NotFound, Refused, VoxbillError
+from voxbill.protocols.sip.door import RedirectDoor
+from voxbill.protocols.sip.message import parse_request
 from voxbill.services.access.identifiers import IdentifierType
 from voxbill.services.charging.service import CallerId, ChargingRefused
 
@@ -289,3 +296,67 @@ def test_rest_position_link_and_tenancy(container: Container) -> None:
             "/api/v1/calls/authorize", json={"caller": P_ANI, "callee": UK}, headers=auth(admin)
         )
         assert asked.json()["reason"] == "cut_off"
+
+
+def _invite(container: Container, world: SipWorld, call_id: str) -> Any:
+    door = RedirectDoor(container.charging, container.routing, clock=lambda: AT)
+    invite = (
+        f"INVITE sip:{UK}@voxbill SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bK-{call_id}\r\n"
+        f"From: <sip:{P_ANI}@switch>;tag=1\r\nTo: <sip:{UK}@voxbill>\r\n"
+        f"Call-ID: {call_id}\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+    return door.invite(parse_request(invite), "127.0.0.1", world.root)
+
+
+def test_sip_and_radius_refuse_a_cut_off_partner_with_cut_off(container: Container) -> None:
+    require_radclient()
+    p = build(container, CutoffMode.INBOUND)
+    answer = _invite(container, p.world, "cut-1")
+    assert (answer.status, dict(answer.headers)["X-Voxbill-Reason"]) == (403, "cut_off")
+    with running_radius(container) as port:
+        asked = {"Calling-Station-Id": P_ANI, "Called-Station-Id": UK}
+        reply = radclient(port, "auth", asked)
+        assert reply is not None
+        assert reply.code == "Access-Reject"
+        assert reply.one("Reply-Message") == "partner cut off"
+        assert reply.one("Cisco-AVPair") == "voxbill-reason=cut_off"
+        p.world.fund(p.partner, "1")  # paid: both doors let it through again
+        reply = radclient(port, "auth", asked)
+        assert reply is not None
+        assert reply.code == "Access-Accept"
+    assert _invite(container, p.world, "cut-2").status == 302
+
+
+def _cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "VOXBILL_DATABASE_URL": database_url}
+    return subprocess.run(
+        [sys.executable, "-c", "from voxbill.cli.main import main; main()", "vendors", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_command_line_links_and_unlinks(container: Container, database_url: str) -> None:
+    world = build_sip_world(container)
+    partner = world.create(world.root, "customer", "P", cutoff_mode=CutoffMode.MUTUAL)
+    world.fund(partner, "2")
+    vendor = str(world.carrier_a)
+    linked = _cli(database_url, "link", "--vendor", vendor, "--partner", str(partner), "--json")
+    assert linked.returncode == 0, linked.stderr
+    assert json.loads(linked.stdout) == {
+        "vendor_id": world.carrier_a,
+        "partner_id": partner,
+        "cutoff_mode": "mutual",
+        "inbound_balance": "2",
+        "outbound_balance": "0",
+        "net_position": "2",
+    }
+    unlinked = _cli(database_url, "link", "--vendor", vendor, "--unlink")
+    assert unlinked.returncode == 0, unlinked.stderr
+    assert f"vendor {vendor}: no partner" in unlinked.stdout
+    assert container.accounts.visible(world.system, world.carrier_a).partner_id is None

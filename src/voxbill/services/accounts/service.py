@@ -166,6 +166,17 @@ class AccountService:
         inbound = self._balance(account.id)
         return partners.position(account, vendor_id, inbound, outbound)
 
+    def link_partner_as_operator(self, vendor_id: int, partner_id: int | None) -> Account:
+        """The command line's way to link (None: unlink) a vendor with its partner's
+        customer side, acting as the operator the vendor belongs to."""
+        with self._uow.transaction(readonly=True) as tx:
+            vendor = tx.accounts.get(vendor_id)
+        if vendor is None:
+            raise NotFound(f"no account {vendor_id}")
+        root = vendor.operator_id
+        principal = Principal(root, f"/{root}/", Role.ADMIN)
+        return self.patch(principal, vendor_id, {"partner_id": partner_id})
+
     def _balance(self, account_id: int) -> Decimal:
         return ZERO if self._funds_of is None else self._funds_of(account_id).balance
 
