@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal as D
@@ -360,3 +361,24 @@ def test_the_command_line_links_and_unlinks(container: Container, database_url: 
     assert unlinked.returncode == 0, unlinked.stderr
     assert f"vendor {vendor}: no partner" in unlinked.stdout
     assert container.accounts.visible(world.system, world.carrier_a).partner_id is None
+
+
+def test_concurrent_settles_through_one_vendor_post_every_buy_leg(container: Container) -> None:
+    """Every settle locks the vendor's balance with the payers' in one ascending pass: many
+    calls through one carrier at once, from its partner and another customer, never
+    deadlock nor lose a debit."""
+    p = build(container, CutoffMode.NONE)
+    callers = [CUSTOMER, PARTNER]
+
+    def call(i: int) -> None:
+        sid = f"c{i}"
+        p.container.charging.start(sid, callers[i % 2], UK, AT, interim=True, vendor_id=p.vendor)
+        p.container.charging.stop(sid, 60)
+
+    workers = 4 if container.settings.is_sqlite else 12
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(call, range(24)))
+    assert p.balance(p.vendor) == D("-0.72")  # 24 x 60 s x 0.03 / 60
+    assert p.balance(p.partner) == D("-0.72")  # its 12 calls x 0.06
+    assert p.balance(p.world.customer) == D("8.80")  # C's 12 calls x 0.10
+    assert container.ledger.verify() == []
