@@ -35,6 +35,7 @@ from voxbill.protocols.sip.door import RedirectDoor
 from voxbill.protocols.sip.message import parse_request
 from voxbill.services.access.identifiers import IdentifierType
 from voxbill.services.charging.service import CallerId, ChargingRefused
+from voxbill.storage import prepared
 
 AT = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 P_ANI = "+441000000077"
@@ -382,3 +383,23 @@ def test_concurrent_settles_through_one_vendor_post_every_buy_leg(container: Con
     assert p.balance(p.partner) == D("-0.72")  # its 12 calls x 0.06
     assert p.balance(p.world.customer) == D("8.80")  # C's 12 calls x 0.10
     assert container.ledger.verify() == []
+
+
+def test_only_a_mutual_partner_pays_one_more_statement_at_start(container: Container) -> None:
+    p = build(container, CutoffMode.NONE)
+    p.call("e0", 200, CUSTOMER, vendor_id=p.vendor)  # it earns 0.10: mutual lets it call
+
+    def statements(n: int) -> int:
+        p.call(f"warm{n}", 1)  # caches filled, books known
+        before = prepared.executions.value
+        p.container.charging.start(f"count{n}", PARTNER, UK, AT, interim=True)
+        counted = prepared.executions.value - before
+        p.container.charging.stop(f"count{n}", 1)
+        return counted
+
+    plain = statements(1)
+    p.world.patch(p.partner, cutoff_mode=CutoffMode.INBOUND)
+    p.world.fund(p.partner, "1")
+    assert statements(2) == plain  # its balance is read anyway: it pays
+    p.world.patch(p.partner, cutoff_mode=CutoffMode.MUTUAL)
+    assert statements(3) == plain + 1  # the linked vendor's balance

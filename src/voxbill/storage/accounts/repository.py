@@ -94,6 +94,19 @@ _BY_ID = {
 }
 
 
+#: a partner's vendor (``accounts.partner_id``) and its balance book's balance
+_PARTNER_VENDOR = Prepared(
+    select(accounts.c.id, ledger_books.c.balance)
+    .select_from(
+        accounts.outerjoin(
+            ledger_books,
+            (ledger_books.c.account_id == accounts.c.id) & (ledger_books.c.purpose == "balance"),
+        )
+    )
+    .where(accounts.c.partner_id == bindparam("id"))
+)
+
+
 class SqlAccountRepository:
     """:class:`~voxbill.services.ports.accounts.AccountRepository` over one transaction's
     connection."""
@@ -189,19 +202,9 @@ class SqlAccountRepository:
 
     def partner_vendor(self, account_id: int) -> tuple[int, Decimal] | None:
         """The vendor linked to ``account_id`` as its outbound side and that vendor's
-        ledger balance (0 before its first movement), in one query; None: no link."""
-        query = (
-            select(accounts.c.id, ledger_books.c.balance)
-            .select_from(
-                accounts.outerjoin(
-                    ledger_books,
-                    (ledger_books.c.account_id == accounts.c.id)
-                    & (ledger_books.c.purpose == "balance"),
-                )
-            )
-            .where(accounts.c.partner_id == account_id)
-        )
-        row = self._conn.execute(query).first()
+        ledger balance (0 before its first movement), in one prepared query; None: no
+        link."""
+        row = _PARTNER_VENDOR.first(self._conn, {"id": account_id})
         if row is None:
             return None
         return int(row.id), Decimal(0) if row.balance is None else row.balance
