@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -403,3 +404,25 @@ def test_only_a_mutual_partner_pays_one_more_statement_at_start(container: Conta
     assert statements(2) == plain  # its balance is read anyway: it pays
     p.world.patch(p.partner, cutoff_mode=CutoffMode.MUTUAL)
     assert statements(3) == plain + 1  # the linked vendor's balance
+
+
+def test_two_vendors_linked_to_one_partner_at_once_one_wins(container: Container) -> None:
+    world = build_sip_world(container)
+    partner = world.create(world.root, "customer", "P")
+    barrier = threading.Barrier(2)
+
+    def link(vendor: int) -> str:
+        barrier.wait()
+        try:
+            world.patch(vendor, partner_id=partner)
+        except Conflict as exc:
+            return exc.code
+        return "linked"
+
+    for _ in range(3):
+        with ThreadPoolExecutor(2) as pool:
+            results = sorted(pool.map(link, [world.carrier_a, world.carrier_b]))
+        assert results == ["linked", "partner_taken"]
+        found = container.accounts.partner_position(world.system, partner).vendor_id
+        assert found in (world.carrier_a, world.carrier_b)
+        world.patch(found, partner_id=None)

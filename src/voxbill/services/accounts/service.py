@@ -25,7 +25,7 @@ from voxbill.domain.accounts import (
 from voxbill.domain.errors import CallsInProgress, Conflict, InvalidInput, NotFound
 from voxbill.domain.money import ZERO, normalize_currency
 from voxbill.services.caching import TtlCache
-from voxbill.services.unit_of_work import Transaction, UnitOfWork
+from voxbill.services.unit_of_work import Transaction, UnitOfWork, WriteConflict
 
 BALANCE_FIELDS = frozenset(f.name for f in dataclasses.fields(BalanceSettings))
 LIMIT_FIELDS = frozenset(f.name for f in dataclasses.fields(Limits))
@@ -88,8 +88,16 @@ class AccountService:
 
     @contextmanager
     def _write(self) -> Iterator[Transaction]:
-        with self._uow.transaction() as tx:
-            yield tx
+        try:
+            with self._uow.transaction() as tx:
+                yield tx
+        except WriteConflict as exc:  # two vendors linked to one partner at once
+            if "partner_id" not in str(exc):
+                raise
+            raise Conflict(
+                "the partner was linked to another vendor meanwhile; one vendor per partner",
+                code="partner_taken",
+            ) from exc
         self._recent.clear()
         if self._on_change is not None:
             self._on_change()
