@@ -17,7 +17,7 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from typing import Any
 
@@ -426,3 +426,17 @@ def test_two_vendors_linked_to_one_partner_at_once_one_wins(container: Container
         found = container.accounts.partner_position(world.system, partner).vendor_id
         assert found in (world.carrier_a, world.carrier_b)
         world.patch(found, partner_id=None)
+
+
+def test_a_none_vendor_is_debited_by_the_sweeper_and_the_late_stop_corrects_it(
+    container: Container,
+) -> None:
+    p = build(container, CutoffMode.NONE)
+    charging = container.charging
+    charging.start("w1", CUSTOMER, UK, AT, interim=True, vendor_id=p.vendor)
+    charging.update("w1", 60, request_number=1)
+    assert charging.sweep(datetime.now(UTC) + timedelta(days=1)) == 1
+    assert p.balance(p.vendor) == D("-0.03")  # swept at 60 s: we owe P 0.03
+    charging.stop("w1", 150)  # the late stop: 150 s, 0.075
+    assert p.balance(p.vendor) == D("-0.075")
+    assert container.ledger.verify() == []
