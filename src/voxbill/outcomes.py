@@ -97,6 +97,11 @@ TABLE: Final[tuple[Outcome, ...]] = (
     _bad_input("invalid_rate_deck"),
     _bad_input("network_not_allowed"),
     _bad_input("invalid_vendor"),
+    # two-way partners (docs/charging.md, "Partners in both directions")
+    _bad_input("invalid_partner"),
+    _bad_input("partner_currency_mismatch"),
+    _bad_input("cutoff_on_vendor_side"),
+    _bad_input("invalid_cutoff_mode"),
     _bad_input("invalid_currency"),
     _bad_input("same_currency"),
     _bad_input("invalid_fx_rate"),
@@ -112,6 +117,7 @@ TABLE: Final[tuple[Outcome, ...]] = (
     # conflicts
     Outcome("conflict", 409),
     Outcome("calls_in_progress", 409),
+    Outcome("partner_taken", 409),
     Outcome("idempotency_conflict", 409),
     Outcome("hold_conflict", 409),
     Outcome("fx_rate_in_use", 409),

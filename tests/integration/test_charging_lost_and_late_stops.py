@@ -40,7 +40,7 @@ CUSTOMER = CallerId(ani=CALLER)
 @pytest.fixture
 def world(container: Container) -> SipWorld:
     world = build_sip_world(container)
-    world.patch(world.carrier_a, cutoff_mode=CutoffMode.MUTUAL)  # prepaid: debited
+    world.patch(world.carrier_a, cutoff_mode=CutoffMode.OUTBOUND)  # prepaid
     world.fund(world.carrier_a, "50")
     world.patch(world.customer, max_call_duration=120)  # a call without updates: 120 s
     return world

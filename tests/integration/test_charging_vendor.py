@@ -71,8 +71,8 @@ def test_the_buy_leg_is_rated_by_the_vendor_deck_and_the_margin_is_sell_minus_bu
         ("sell", world.reseller, "wholesale", paid.cost),
         ("buy", world.carrier_a, "buy-a", buy.cost),
     ]
-    # a postpaid vendor (cutoff none) is not debited: what it bills is settled elsewhere
-    assert world.container.ledger.balance(world.carrier_a).balance == D("0")
+    # every vendor is debited, a postpaid one (cutoff none) too: what we owe it is known
+    assert world.container.ledger.balance(world.carrier_a).balance == -buy.cost
     assert world.container.ledger.verify() == []
 
 
@@ -96,7 +96,7 @@ def test_a_prepaid_vendor_is_debited_in_the_settle_transaction_once(world: SipWo
 
 def test_the_sweeper_settles_the_buy_leg_too(world: SipWorld) -> None:
     charging = world.container.charging
-    world.patch(world.carrier_a, cutoff_mode=CutoffMode.MUTUAL)
+    world.patch(world.carrier_a, cutoff_mode=CutoffMode.OUTBOUND)
     world.fund(world.carrier_a, "50")
     world.container.settings.sweeper_settle_at = "grant"  # never reported: its grant
     grant = charging.start("v3", CUSTOMER, UK, AT, vendor_id=world.carrier_a)

@@ -61,7 +61,7 @@ def test_outbound_cutoff_follows_the_vendor_balance(world: SipWorld) -> None:
     assert _names(world, UK) == ["Carrier-A"]  # nothing prepaid: cut off
     world.fund(world.carrier_b, "50")
     assert _names(world, UK) == ["Carrier-B", "Carrier-A"]
-    world.patch(world.carrier_a, cutoff_mode=CutoffMode.MUTUAL)
+    world.patch(world.carrier_a, cutoff_mode=CutoffMode.OUTBOUND)
     assert _names(world, UK) == ["Carrier-B"]
 
 

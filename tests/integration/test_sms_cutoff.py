@@ -28,7 +28,7 @@ def test_a_partner_cut_off_with_no_money_sends_nothing(world: SmsWorld, mode: Cu
     send = world.container.messaging.send
     with pytest.raises(Refused) as cut:  # balance 0: cut off
         send(world.admin, message("m1", account_id=partner))
-    assert cut.value.code == "blocked"
+    assert cut.value.code == "cut_off"
     assert "cut off" in cut.value.message
     assert world.balance(world.reseller) == D("100.00")
     world.top_up(partner, "1.00")

@@ -107,7 +107,11 @@ def test_inconsistent_balance_settings_are_refused(settings: BalanceSettings) ->
 
 def test_balance_settings_that_make_sense() -> None:
     BalanceSettings(Billing.POSTPAID, D("50"), D("10"), D("-50")).check(K.CUSTOMER, has_parent=True)
-    BalanceSettings(cutoff_mode=CutoffMode.INBOUND).check(K.VENDOR, has_parent=True)
+    BalanceSettings(cutoff_mode=CutoffMode.OUTBOUND).check(K.VENDOR, has_parent=True)
+    for mode in (CutoffMode.INBOUND, CutoffMode.MUTUAL):  # a vendor sends us nothing
+        with pytest.raises(InvalidInput) as refused:
+            BalanceSettings(cutoff_mode=mode).check(K.VENDOR, has_parent=True)
+        assert refused.value.code == "invalid_cutoff_mode"
     with pytest.raises(InvalidInput):
         BalanceSettings(shared_balance=True).check(K.OPERATOR, has_parent=False)
     with pytest.raises(InvalidInput):

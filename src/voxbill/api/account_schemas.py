@@ -13,6 +13,7 @@ from voxbill.domain.accounts import Account, AccountKind, AccountStatus, Billing
 from voxbill.domain.charging import CallCap, CapSource
 from voxbill.domain.errors import InvalidInput
 from voxbill.domain.identifiers import CallerIdentifier, IdentifierType
+from voxbill.domain.partners import Position
 from voxbill.services.access.keys import IssuedKey
 
 MAX_ID = 2**31 - 1
@@ -51,6 +52,11 @@ class _Settings(BaseModel):
     timezone: Zone | None = None
     tax_profile: Annotated[PlainText, StringConstraints(max_length=64)] | None = Field(
         default=None, description="the tax profile the account's invoices apply"
+    )
+    partner_id: AccountId | None = Field(
+        default=None,
+        description="vendors only: the customer or reseller account that is the same "
+        "company's inbound side (a two-way partner; docs/charging.md); null unlinks",
     )
 
 
@@ -111,6 +117,9 @@ class AccountRead(BaseModel):
     sms_plan: str | None
     timezone: str
     tax_profile: str | None
+    partner_id: int | None = Field(
+        default=None, description="vendors only: the linked partner's customer-side account"
+    )
     created_at: datetime | None
     updated_at: datetime | None
     effective_max_call_duration: int = Field(
@@ -154,6 +163,7 @@ class AccountRead(BaseModel):
             sms_plan=p.sms_plan,
             timezone=a.timezone,
             tax_profile=a.tax_profile,
+            partner_id=a.partner_id,
             created_at=a.created_at,
             updated_at=a.updated_at,
             effective_max_call_duration=cap.seconds,
@@ -224,3 +234,34 @@ class ApiKeyIssued(ApiKeyRead):
     @classmethod
     def issued(cls, issued: IssuedKey) -> ApiKeyIssued:
         return cls(**ApiKeyRead.of(issued.record).model_dump(), api_key=issued.secret)
+
+
+class PartnerPositionRead(BaseModel):
+    """A partner's running position with us (docs/charging.md, "Partners in both
+    directions"); ledger balances, open holds not subtracted."""
+
+    account_id: int = Field(description="the customer side (or a vendor without a link)")
+    vendor_id: int | None = Field(description="the linked vendor: its outbound side")
+    cutoff_mode: CutoffMode = Field(description="the company's mode, governing both sides")
+    currency: str
+    inbound_balance: DecimalStr = Field(description="what it paid us - what we billed it")
+    outbound_balance: DecimalStr = Field(
+        description="what we paid it - what it billed us (negative: we owe it)"
+    )
+    net_position: DecimalStr = Field(description="inbound_balance - outbound_balance")
+    inbound_cut_off: bool = Field(description="its calls to us are refused `cut_off` now")
+    outbound_cut_off: bool = Field(description="routing skips its vendor side now")
+
+    @classmethod
+    def of(cls, p: Position) -> PartnerPositionRead:
+        return cls(
+            account_id=p.account_id,
+            vendor_id=p.vendor_id,
+            cutoff_mode=p.cutoff_mode,
+            currency=p.currency,
+            inbound_balance=shown(p.inbound_balance, p.currency),
+            outbound_balance=shown(p.outbound_balance, p.currency),
+            net_position=shown(p.net_position, p.currency),
+            inbound_cut_off=p.inbound_cut_off,
+            outbound_cut_off=p.outbound_cut_off,
+        )

@@ -1,4 +1,5 @@
-"""``voxbill vendors …``: where least-cost routing sends a vendor's calls."""
+"""``voxbill vendors …``: where least-cost routing sends a vendor's calls, and which
+partner's customer side a vendor is the outbound side of."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import typer
 
 from voxbill.bootstrap import build
 from voxbill.cli.output import console, guarded, print_json
+from voxbill.domain.access import Principal, Role
+from voxbill.domain.ledger import money_text
 from voxbill.domain.routing import SipTarget, Transport
 
 app = typer.Typer(help="Vendors (carriers) and their SIP targets.", no_args_is_help=True)
@@ -43,3 +46,47 @@ def set_target(
         )
         return
     console.print(f"vendor {vendor}: {target.uri('NUMBER')}", markup=False)
+
+
+@app.command("link")
+@guarded
+def link(
+    vendor: Annotated[int, typer.Option("--vendor", min=1, help="vendor account id")],
+    partner: Annotated[
+        int | None,
+        typer.Option("--partner", min=1, help="the same company's customer or reseller account id"),
+    ] = None,
+    unlink: Annotated[bool, typer.Option("--unlink", help="remove the vendor's link")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Link a vendor with its partner's customer side (a two-way partner, whose cutoff
+    mode then governs both directions), as its operator; print the partner's position."""
+    if (partner is None) == (not unlink):
+        raise typer.BadParameter("give --partner ID or --unlink")
+    container = build(migrate=True)
+    try:
+        account = container.accounts.link_partner_as_operator(vendor, partner)
+        principal = Principal(account.operator_id, f"/{account.operator_id}/", Role.ADMIN)
+        found = container.accounts.partner_position(principal, vendor)
+    finally:
+        container.close()
+    shown = {
+        "vendor_id": vendor,
+        "partner_id": account.partner_id,
+        "cutoff_mode": found.cutoff_mode.value,
+        "inbound_balance": money_text(found.inbound_balance),
+        "outbound_balance": money_text(found.outbound_balance),
+        "net_position": money_text(found.net_position),
+    }
+    if as_json:
+        print_json(shown)
+        return
+    if account.partner_id is None:
+        console.print(f"vendor {vendor}: no partner", markup=False)
+        return
+    console.print(
+        f"vendor {vendor} ↔ partner {account.partner_id} ({shown['cutoff_mode']}): inbound "
+        f"{shown['inbound_balance']}, outbound {shown['outbound_balance']}, "
+        f"net {shown['net_position']}",
+        markup=False,
+    )

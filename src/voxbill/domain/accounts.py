@@ -60,6 +60,10 @@ ALLOWED_PARENTS: Final[dict[AccountKind, frozenset[AccountKind]]] = {
 PARTNER_KINDS: Final = frozenset({AccountKind.RESELLER, AccountKind.CUSTOMER, AccountKind.VENDOR})
 
 
+#: Modes that cut the traffic a partner sends us: meaningless on a vendor-only account.
+_CUSTOMER_SIDE_MODES: Final = frozenset({CutoffMode.INBOUND, CutoffMode.MUTUAL})
+
+
 def check_parent(kind: AccountKind, parent_kind: AccountKind | None) -> None:
     allowed = ALLOWED_PARENTS[kind]
     if parent_kind is None:
@@ -115,6 +119,12 @@ class BalanceSettings:
             raise InvalidInput("a vendor account keeps its own balance")
         if self.cutoff_mode is not CutoffMode.NONE and kind not in PARTNER_KINDS:
             raise InvalidInput(f"a {kind} account is not a partner and has no cutoff mode")
+        if kind is AccountKind.VENDOR and self.cutoff_mode in _CUSTOMER_SIDE_MODES:
+            raise InvalidInput(
+                f"a vendor account sends us no traffic: cutoff mode {self.cutoff_mode} belongs "
+                "on the customer side of a partner (link the vendor with partner_id)",
+                code="invalid_cutoff_mode",
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +183,9 @@ class Account:
     tax_profile: str | None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    #: on a vendor account only: the customer or reseller account that is the same
+    #: company's inbound side (a two-way partner, ``domain.partners``)
+    partner_id: int | None = None
 
     @property
     def operator_id(self) -> int:

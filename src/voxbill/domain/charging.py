@@ -21,7 +21,7 @@ from enum import StrEnum
 from itertools import pairwise
 from typing import Final
 
-from voxbill.domain.accounts import Account, AccountKind, AccountStatus, CutoffMode
+from voxbill.domain.accounts import Account, AccountKind, AccountStatus
 from voxbill.domain.ledger import Funds, Owner
 from voxbill.domain.money import ZERO
 
@@ -40,6 +40,7 @@ class Reason(StrEnum):
     CARD_INACTIVE = "card_inactive"  # a batch card not activated (checked after its PIN)
     CARD_EXPIRED = "card_expired"  # a batch card past its expiry (checked after its PIN)
     BLOCKED = "blocked"
+    CUT_OFF = "cut_off"  # a partner's calls to us, by its cutoff mode (domain.partners)
     INSUFFICIENT_FUNDS = "insufficient_funds"
     NO_RATE = "no_rate"
     CONCURRENCY_LIMIT = "concurrency_limit"
@@ -133,16 +134,12 @@ def _lowest_cap(accounts: Sequence[Account]) -> Decimal | None:
     return min(caps) if caps else None
 
 
-def blocked(chain: Sequence[Account], funds: Callable[[Account], Funds | None]) -> str | None:
-    """Why some account of the chain may not call now (status or cutoff), else None."""
+def blocked(chain: Sequence[Account]) -> str | None:
+    """Why some account of the chain may not call now (its status), else None; a
+    partner's cutoff is :func:`voxbill.domain.partners.cut_off`."""
     for account in chain:
         if account.status is not AccountStatus.ACTIVE:
             return f"account {account.id} is {account.status}"
-        cutoff = account.balance.cutoff_mode
-        if cutoff in (CutoffMode.INBOUND, CutoffMode.MUTUAL):
-            state = funds(account)
-            if state is not None and state.spendable <= ZERO:
-                return f"account {account.id} is cut off ({cutoff})"
     return None
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from voxbill.domain import charging as rules
+from voxbill.domain import partners
 from voxbill.domain.accounts import Account
 from voxbill.domain.charging import Level, Reason
 from voxbill.domain.errors import NotFound
@@ -55,6 +56,8 @@ class Sources:
     book_of: Callable[[Account], int]
     funds_of_book: Callable[[int], Funds]
     open_calls: Callable[[list[int]], dict[int, int]]
+    #: a mutual partner's outbound balance (its linked vendor's); read only for those
+    outbound_of: Callable[[Account], Decimal] = lambda account: Decimal(0)
 
 
 def evaluate(
@@ -82,9 +85,12 @@ def evaluate(
             funds_cache[book] = sources.funds_of_book(book)
         return funds_cache[book]
 
-    why = rules.blocked(chain, funds)
+    why = rules.blocked(chain)
     if why is not None:
         return refuse(Reason.BLOCKED, why)
+    why = partners.cut_off(chain, lambda a: funds(a).balance, sources.outbound_of)
+    if why is not None:
+        return refuse(Reason.CUT_OFF, why)
     levels = rules.levels(chain)
     if not levels:
         return refuse(Reason.NO_RATE, f"no rate plan for account {chain[0].id} or above it")

@@ -25,6 +25,7 @@ from voxbill.domain.charging import blocked
 from voxbill.domain.errors import NoRate, Refused
 from voxbill.domain.ledger import Funds
 from voxbill.domain.money import canonical, round_amount
+from voxbill.domain.partners import cut_off
 from voxbill.domain.rates import RatePlan
 from voxbill.domain.sms import MccMnc
 
@@ -87,12 +88,20 @@ def price_message(
     )
 
 
-def check_senders(chain: Sequence[Account], funds: Callable[[Account], Funds | None]) -> None:
+def check_senders(
+    chain: Sequence[Account],
+    funds: Callable[[Account], Funds],
+    outbound_of: Callable[[Account], Decimal] = lambda account: Decimal(0),
+) -> None:
     """Every level from the sender up to the operator may send by the rule calls follow:
-    active, and a partner cut off inbound or mutual still has money (``funds``)."""
-    why = blocked(chain, funds)
+    active (else ``blocked``), and no partner of the chain cut off (``cut_off``: its
+    inbound balance, or for a mutual partner its net position, at or below zero)."""
+    why = blocked(chain)
     if why is not None:
         raise Refused(f"{why}: messages are refused", code="blocked")
+    why = cut_off(chain, lambda account: funds(account).balance, outbound_of)
+    if why is not None:
+        raise Refused(f"{why}: messages are refused", code="cut_off")
 
 
 def money_text(amount: Decimal) -> str:

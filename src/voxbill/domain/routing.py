@@ -1,6 +1,7 @@
 """Least-cost routing, pure: which vendors (carriers) may take a call, cheapest first.
 
-A vendor is a candidate when it is active, not cut off on its outbound balance, has a
+A vendor is a candidate when it is active, not cut off on its outbound balance (its own
+``outbound`` mode, or its partner's when linked: ``domain.partners``), has a
 SIP target, and has a rate for the destination in its own deck (the buy price). The
 sell-below-cost guard drops a vendor whose buy rate exceeds the operator's sell rate by
 more than the configured margin allows: buy > sell * (1 - min_margin).
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
+from voxbill.domain import partners
 from voxbill.domain.accounts import Account, AccountStatus, CutoffMode
 from voxbill.domain.errors import InvalidInput
 from voxbill.domain.ledger import Funds
@@ -54,6 +56,8 @@ class Vendor:
     account: Account
     target: SipTarget
     funds: Funds | None = None
+    #: the cutoff mode that governs it: its partner's when linked (``domain.partners``)
+    partner_mode: CutoffMode | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +77,15 @@ class Route:
 
 
 def usable(vendor: Vendor) -> bool:
-    """Active and not cut off: outbound/mutual cutoff when prepaid-minus-billed ≤ 0."""
+    """Active and not cut off: its governing mode (its partner's when linked, else its
+    own) is ``outbound`` and its ledger balance (what we paid it - what it billed us) is
+    ≤ 0. ``mutual`` never stops routing to a partner: it cuts what the partner sends us."""
     account = vendor.account
     if account.status is not AccountStatus.ACTIVE:
         return False
-    if account.balance.cutoff_mode in (CutoffMode.OUTBOUND, CutoffMode.MUTUAL):
-        return vendor.funds is not None and vendor.funds.spendable > ZERO
-    return True
+    mode = partners.vendor_mode(account, vendor.partner_mode)
+    balance = ZERO if vendor.funds is None else vendor.funds.balance
+    return not partners.outbound_cut(mode, balance)
 
 
 def direct_payer(chain: Sequence[Account]) -> Account | None:

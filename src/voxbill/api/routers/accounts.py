@@ -17,6 +17,7 @@ from voxbill.api.account_schemas import (
     ApiKeyRead,
     IdentifierCreate,
     IdentifierRead,
+    PartnerPositionRead,
 )
 from voxbill.api.auth import CurrentPrincipal
 from voxbill.api.deps import ContainerDep
@@ -78,6 +79,15 @@ def update_account(
     the tree; only its name and timezone.
     """
     return _read(container, container.accounts.patch(principal, account_id, body.changes()))
+
+
+@router.get("/accounts/{account_id}/partner", response_model=PartnerPositionRead, responses=READ)
+def get_partner_position(
+    account_id: AccountPath, principal: CurrentPrincipal, container: ContainerDep
+) -> PartnerPositionRead:
+    """A two-way partner's position: inbound and outbound balances, net position and
+    whether it is cut off now, asked of its customer side or of its vendor."""
+    return PartnerPositionRead.of(container.accounts.partner_position(principal, account_id))
 
 
 @router.post("/accounts/{account_id}/block", response_model=AccountRead, responses=WRITE)

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from voxbill.domain import access
+from voxbill.domain import access, partners
 from voxbill.domain.access import Principal, Role
 from voxbill.domain.accounts import (
     Account,
@@ -25,7 +25,7 @@ from voxbill.domain.accounts import (
 from voxbill.domain.errors import CallsInProgress, Conflict, InvalidInput, NotFound
 from voxbill.domain.money import ZERO, normalize_currency
 from voxbill.services.caching import TtlCache
-from voxbill.services.unit_of_work import Transaction, UnitOfWork
+from voxbill.services.unit_of_work import Transaction, UnitOfWork, WriteConflict
 
 BALANCE_FIELDS = frozenset(f.name for f in dataclasses.fields(BalanceSettings))
 LIMIT_FIELDS = frozenset(f.name for f in dataclasses.fields(Limits))
@@ -35,7 +35,7 @@ PATCHABLE = (
     BALANCE_FIELDS
     | LIMIT_FIELDS
     | PLAN_FIELDS
-    | {"name", "status", "parent_id", "timezone", "tax_profile"}
+    | {"name", "status", "parent_id", "timezone", "tax_profile", "partner_id"}
 )
 
 
@@ -51,7 +51,8 @@ def _with(account: Account, changes: Mapping[str, Any]) -> Account:
     balance = {k: v for k, v in changes.items() if k in BALANCE_FIELDS}
     limits = {k: v for k, v in changes.items() if k in LIMIT_FIELDS}
     plans = {k: v for k, v in changes.items() if k in PLAN_FIELDS}
-    top = {k: v for k, v in changes.items() if k in {"name", "status", "timezone", "tax_profile"}}
+    tops = {"name", "status", "timezone", "tax_profile", "partner_id"}
+    top = {k: v for k, v in changes.items() if k in tops}
     return dataclasses.replace(
         account,
         balance=dataclasses.replace(account.balance, **balance),
@@ -87,8 +88,16 @@ class AccountService:
 
     @contextmanager
     def _write(self) -> Iterator[Transaction]:
-        with self._uow.transaction() as tx:
-            yield tx
+        try:
+            with self._uow.transaction() as tx:
+                yield tx
+        except WriteConflict as exc:  # two vendors linked to one partner at once
+            if "partner_id" not in str(exc):
+                raise
+            raise Conflict(
+                "the partner was linked to another vendor meanwhile; one vendor per partner",
+                code="partner_taken",
+            ) from exc
         self._recent.clear()
         if self._on_change is not None:
             self._on_change()
@@ -147,6 +156,37 @@ class AccountService:
         with self._uow.transaction(readonly=True) as tx:
             found = [tx.accounts.get(i) for i in reversed(account.ancestor_ids)]
         return [a for a in found if a is not None]
+
+    def partner_position(self, principal: Principal, account_id: int) -> partners.Position:
+        """A partner's running position (``docs/charging.md``, partners): asked of its
+        customer side (any key that sees it) or of its vendor (the operator's keys)."""
+        with self._uow.transaction(readonly=True) as tx:
+            account = access.require_visible(principal, tx.accounts.get(account_id))
+            if account.kind is AccountKind.VENDOR and account.partner_id is not None:
+                side = tx.accounts.get(account.partner_id)
+                assert side is not None  # a link names an account, never deleted
+                account = side
+            vendor_only = account.kind is AccountKind.VENDOR
+            linked = None if vendor_only else tx.accounts.partner_vendor(account.id)
+        if vendor_only:  # a carrier without a link: its outbound side alone
+            return partners.position(account, account.id, ZERO, self._balance(account.id))
+        vendor_id, outbound = linked if linked is not None else (None, ZERO)
+        inbound = self._balance(account.id)
+        return partners.position(account, vendor_id, inbound, outbound)
+
+    def link_partner_as_operator(self, vendor_id: int, partner_id: int | None) -> Account:
+        """The command line's way to link (None: unlink) a vendor with its partner's
+        customer side, acting as the operator the vendor belongs to."""
+        with self._uow.transaction(readonly=True) as tx:
+            vendor = tx.accounts.get(vendor_id)
+        if vendor is None:
+            raise NotFound(f"no account {vendor_id}")
+        root = vendor.operator_id
+        principal = Principal(root, f"/{root}/", Role.ADMIN)
+        return self.patch(principal, vendor_id, {"partner_id": partner_id})
+
+    def _balance(self, account_id: int) -> Decimal:
+        return ZERO if self._funds_of is None else self._funds_of(account_id).balance
 
     # -- the operator root ---------------------------------------------------------------
 
@@ -299,9 +339,10 @@ class AccountService:
             raise InvalidInput("a shared balance needs the parent's currency")
         if account.balance.block_balance < ZERO and account.balance.credit_limit == ZERO:
             raise InvalidInput("a negative block_balance needs a postpaid credit limit")
+        operator_id = parent.operator_id if parent is not None else account.operator_id
+        _check_partner(tx, principal, account, operator_id)
         # plans are named within the account's operator: another operator's plan of the
         # name is refused exactly as a name no plan has
-        operator_id = parent.operator_id if parent is not None else account.operator_id
         allowed = self._readable_plans(tx, principal)
         for name in account.plans.names():
             currency = tx.accounts.plan_currency(operator_id, name)
@@ -314,6 +355,28 @@ class AccountService:
         if principal.role is Role.ADMIN:
             return None
         return tx.accounts.plans_used_in(principal.path)
+
+
+def _check_partner(
+    tx: Transaction, principal: Principal, account: Account, operator_id: int
+) -> None:
+    """A vendor's ``partner_id`` names a visible customer or reseller of its operator, in
+    its currency, that no other vendor names; a linked vendor keeps cutoff mode none."""
+    if account.partner_id is None:
+        return
+    partner = tx.accounts.get(int(account.partner_id), for_share=True)
+    if partner is None or not principal.sees(partner):
+        raise InvalidInput(
+            f"no account {account.partner_id} to be a partner", code="invalid_partner"
+        )
+    partners.check_link(account, partner, operator_id)
+    taken = tx.accounts.partner_vendor(partner.id)
+    if taken is not None and taken[0] != account.id:
+        raise Conflict(
+            f"account {partner.id} is already the partner of vendor {taken[0]}; "
+            "one vendor per partner",
+            code="partner_taken",
+        )
 
 
 def _check_no_calls_in_progress(tx: Transaction, account: Account) -> None:

@@ -16,6 +16,7 @@ from voxbill.domain.accounts import Account
 from voxbill.domain.charging_decision import Sources
 from voxbill.domain.ledger import Funds
 from voxbill.services.caching import TtlCache
+from voxbill.services.charging import partners
 from voxbill.services.unit_of_work import Transaction, UnitOfWork
 
 
@@ -74,4 +75,4 @@ def fresh_sources(tx: Transaction, chain: Sequence[Account]) -> Sources:
             alert_balance=settings.alert_balance,
         )
 
-    return Sources(book_of, funds_of_book, tx.sessions.open_calls)
+    return Sources(book_of, funds_of_book, tx.sessions.open_calls, partners.outbound_of(tx))

@@ -4,7 +4,7 @@ the actual duration through the ledger, never edited.
 The call is re-rated at every level (and the buy leg) from the tariffs frozen at its
 start; each level's difference from what the sweeper charged moves in one ``correction``
 transaction referencing the session (the caller pays more, or is refunded, and its
-seller likewise), the prepaid vendor's in one more ``vendor_charge``. No floor refuses
+seller likewise), the vendor's in one more ``vendor_charge``. No floor refuses
 it: the call has happened (as an overrun is charged). The CDR keeps what the sweeper
 charged (``swept_*``) and shows the corrected values with ``corrected_at``. Once
 corrected, the session's stop replays: the same late stop again, or on another node at
@@ -56,8 +56,7 @@ def correct_in(
         None if lv.seller_id is None else journal.account_book(lv.seller_id) for lv in levels
     ]
     books = [journal.account_book(lv.account_id) for lv in levels]
-    debits = bought is not None and vendor.prepaid(bought.account)
-    extra = [journal.account_book(bought.account.id)] if bought is not None and debits else []
+    extra = [journal.account_book(bought.account.id)] if bought is not None else []
     journal.lock(books + [s for s in sellers if s is not None] + extra)  # one sorted pass
     sold = [leg for leg in was if leg.side == "sell"]
     charge_id = next((h.transaction_id for h in holds if h.transaction_id is not None), None)

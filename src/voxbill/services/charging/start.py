@@ -15,7 +15,7 @@ from voxbill.domain.errors import InsufficientFunds, SessionConflict
 from voxbill.domain.holds import HoldRequest
 from voxbill.domain.sessions import ChargingSession, SessionLevel
 from voxbill.domain.tariff_snapshot import freeze
-from voxbill.services.charging import vendor
+from voxbill.services.charging import partners, vendor
 from voxbill.services.charging.answers import authorization, started_grant
 from voxbill.services.charging.callers import caller_text
 from voxbill.services.charging.chains import ChainCache
@@ -83,6 +83,7 @@ def start_in(
             book_of=lambda a: journal.account_book(a.id),
             funds_of_book=journal.funds,
             open_calls=sessions.lock_counters,
+            outbound_of=partners.outbound_of(journal.tx),
         ),
         system_max=settings.max_call_duration,
         # one chunk at a time with interim updates; else at most the (shared) cap

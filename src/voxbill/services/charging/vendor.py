@@ -1,12 +1,13 @@
 """The vendor (buy) leg of a call: the carrier chosen at the start, rated by its own deck.
 
 At the start the vendor is checked (a vendor account of the caller's operator whose deck
-prices the number then) and its deck's name and tariff (the matched rows, frozen) kept
-on the session. At settle the leg is rated from that tariff by the same engine as every
-sell level; when the vendor is prepaid (cutoff mode ``outbound`` or ``mutual``) its
-cost is taken from the vendor's balance in the settle transaction (kind
-``vendor_charge``), so least-cost routing sees the outbound balance fall and cuts the
-carrier off when it is spent.
+prices the number then, and not cut off on its outbound balance: ``cut_off``) and its
+deck's name and tariff (the matched rows, frozen) kept on the session. At settle the leg
+is rated from that tariff by the same engine as every sell level, and its cost is taken
+from the vendor's balance in the settle transaction (kind ``vendor_charge``, into the
+PURCHASES book) whatever the vendor's cutoff mode: the vendor's balance is always the
+outbound position (what we paid it - what it billed us; negative: we owe it), and
+least-cost routing cuts an ``outbound`` carrier off when it is spent.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from voxbill.domain import charging as rules
+from voxbill.domain import partners
 from voxbill.domain.accounts import Account, AccountKind, CutoffMode
+from voxbill.domain.charging import Reason
 from voxbill.domain.charging_decision import TariffOf
 from voxbill.domain.errors import InvalidInput, NotFound
 from voxbill.domain.ledger import Leg, Posting, SystemBook, TransactionKind
@@ -25,15 +28,15 @@ from voxbill.domain.money import ZERO
 from voxbill.domain.rating import Rating, Tariff
 from voxbill.domain.sessions import ChargingSession
 from voxbill.domain.tariff_snapshot import thaw
+from voxbill.services.charging.results import ChargingRefused, refusal
 from voxbill.services.ledger.journal import Journal
 from voxbill.services.unit_of_work import Transaction
-
-_PREPAID = (CutoffMode.OUTBOUND, CutoffMode.MUTUAL)
 
 
 @dataclass(frozen=True)
 class VendorLeg:
-    """The buy leg: what the carrier billed for the call, and whether it was debited."""
+    """The buy leg: what the carrier billed for the call, and whether it is debited (it
+    is whenever it cost something)."""
 
     account: Account
     rating: Rating
@@ -60,6 +63,7 @@ def vendor_plan(
     plan = vendor.plans.rate_plan
     if plan is None:
         raise InvalidInput(f"vendor {vendor_id} has no rate plan", code="invalid_vendor")
+    check_not_cut_off(tx, vendor)
     try:
         tariff = tariff_of(vendor.operator_id, plan, number, start)
     except NotFound as exc:
@@ -84,13 +88,26 @@ def rate(
         assert session.vendor_plan is not None  # kept with the vendor since the buy leg
         tariff = tariff_of(vendor.operator_id, session.vendor_plan, callee, start)
     rating = tariff.rate(duration)
-    debited = prepaid(vendor) and rating.cost > ZERO
-    return VendorLeg(vendor, rating, debited)
+    return VendorLeg(vendor, rating, rating.cost > ZERO)
 
 
-def prepaid(vendor: Account) -> bool:
-    """Whether settling a call debits the vendor's balance for its buy leg."""
-    return vendor.balance.cutoff_mode in _PREPAID
+def check_not_cut_off(tx: Transaction, vendor: Account) -> None:
+    """Refuse ``cut_off`` a call sent to a vendor explicitly while its governing mode
+    (its partner's when linked, else its own) is ``outbound`` and its balance is spent.
+    Reads nothing more for a vendor without a link or an ``outbound`` mode."""
+    partner_mode = None
+    if vendor.partner_id is not None:
+        partner = tx.accounts.get(vendor.partner_id)
+        partner_mode = None if partner is None else partner.balance.cutoff_mode
+    mode = partners.vendor_mode(vendor, partner_mode)
+    if mode is not CutoffMode.OUTBOUND:
+        return
+    balance = tx.sessions.balances([vendor.id]).get(vendor.id, (ZERO, ZERO))[0]
+    if partners.outbound_cut(mode, balance):
+        raise ChargingRefused(
+            refusal(Reason.CUT_OFF),
+            f"call refused: vendor {vendor.id} is cut off (outbound: balance {balance} ≤ 0)",
+        )
 
 
 def books_to_lock(journal: Journal, leg: VendorLeg | None) -> list[int]:
@@ -99,8 +116,8 @@ def books_to_lock(journal: Journal, leg: VendorLeg | None) -> list[int]:
 
 
 def debit(journal: Journal, session_id: str, leg: VendorLeg, actor: str) -> None:
-    """Take the buy cost from the prepaid vendor balance, never refused: the call is over
-    (a spent balance goes below zero and routing stops choosing the vendor)."""
+    """Take the buy cost from the vendor's balance, never refused: the call is over (a
+    spent balance goes below zero; routing stops choosing an ``outbound`` vendor)."""
     if not leg.debited:
         return
     cost, currency = leg.rating.cost, leg.rating.currency
@@ -115,12 +132,12 @@ def debit(journal: Journal, session_id: str, leg: VendorLeg, actor: str) -> None
 
 
 def correct(journal: Journal, session_id: str, leg: VendorLeg, swept: Decimal, reason: str) -> None:
-    """A late stop's correction of a prepaid vendor's debit: the actual buy cost minus
+    """A late stop's correction of the vendor's debit: the actual buy cost minus
     the sweeper's (``swept``), taken (or given back) as one more ``vendor_charge`` of the
     session, whose ``reason`` says it corrects — so the session's vendor charges still
     add up to its CDR buy leg (``ledger verify``). Never refused: the call is over."""
     difference = leg.rating.cost - swept
-    if not prepaid(leg.account) or difference == ZERO:
+    if difference == ZERO:
         return
     currency = leg.rating.currency
     book = journal.account_book(leg.account.id)

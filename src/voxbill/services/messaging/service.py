@@ -34,6 +34,7 @@ from voxbill.domain.messaging import (
     money_text,
     price_message,
 )
+from voxbill.domain.money import ZERO
 from voxbill.domain.sms import MccMnc, Segmentation, parse_mcc_mnc, segment
 from voxbill.services.access.identifiers import IdentifierService
 from voxbill.services.ledger.service import Charge, ChargeRequest, LedgerService
@@ -165,8 +166,14 @@ class MessagingService:
                 ancestor = tx.accounts.get(ancestor_id)
                 assert ancestor is not None
                 chain.append(ancestor)
-        check_senders(chain, lambda account: self._ledger.funds(account.id))
+        check_senders(chain, lambda account: self._ledger.funds(account.id), self._outbound)
         return chain
+
+    def _outbound(self, account: Account) -> Decimal:
+        """A mutual partner's outbound balance (its linked vendor's); asked for no other."""
+        with self._uow.transaction(readonly=True) as tx:
+            found = tx.accounts.partner_vendor(account.id)
+        return ZERO if found is None else found[1]
 
     def _prices(
         self,

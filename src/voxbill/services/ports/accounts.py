@@ -6,6 +6,7 @@ Protocols only: ``voxbill.storage`` implements them and ``bootstrap`` wires them
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Protocol
 
 from voxbill.domain.accounts import Account
@@ -24,3 +25,6 @@ class AccountRepository(Protocol):
     def operator_ids(self) -> list[int]: ...
     def plans_used_in(self, path: str) -> set[str]: ...
     def plan_currency(self, operator_id: int, name: str) -> str | None: ...
+    #: the vendor linked to a partner (its outbound side) and that vendor's ledger
+    #: balance, in one query; None: no vendor names it
+    def partner_vendor(self, account_id: int) -> tuple[int, Decimal] | None: ...

@@ -4,6 +4,7 @@ domain :class:`~voxbill.domain.accounts.Account` objects out."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
@@ -19,7 +20,7 @@ from voxbill.domain.accounts import (
     Plans,
 )
 from voxbill.storage.prepared import Prepared
-from voxbill.storage.schema import accounts, rate_plans
+from voxbill.storage.schema import accounts, ledger_books, rate_plans
 
 
 def from_row(row: Any) -> Account:
@@ -54,6 +55,7 @@ def from_row(row: Any) -> Account:
         tax_profile=row.tax_profile,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        partner_id=row.partner_id,
     )
 
 
@@ -82,6 +84,7 @@ def columns_of(account: Account) -> dict[str, Any]:
         "sms_plan": plans.sms_plan,
         "timezone": account.timezone,
         "tax_profile": account.tax_profile,
+        "partner_id": account.partner_id,
     }
 
 
@@ -91,6 +94,19 @@ _BY_ID = {
     "update": Prepared(_ONE.with_for_update()),
     "share": Prepared(_ONE.with_for_update(read=True)),
 }
+
+
+#: a partner's vendor (``accounts.partner_id``) and its balance book's balance
+_PARTNER_VENDOR = Prepared(
+    select(accounts.c.id, ledger_books.c.balance)
+    .select_from(
+        accounts.outerjoin(
+            ledger_books,
+            (ledger_books.c.account_id == accounts.c.id) & (ledger_books.c.purpose == "balance"),
+        )
+    )
+    .where(accounts.c.partner_id == bindparam("id"))
+)
 
 
 class SqlAccountRepository:
@@ -185,6 +201,15 @@ class SqlAccountRepository:
             query = select(column).where(accounts.c.path.like(f"{path}%"), column.is_not(None))
             names.update(self._conn.execute(query.distinct()).scalars())
         return names
+
+    def partner_vendor(self, account_id: int) -> tuple[int, Decimal] | None:
+        """The vendor linked to ``account_id`` as its outbound side and that vendor's
+        ledger balance (0 before its first movement), in one prepared query; None: no
+        link."""
+        row = _PARTNER_VENDOR.first(self._conn, {"id": account_id})
+        if row is None:
+            return None
+        return int(row.id), Decimal(0) if row.balance is None else row.balance
 
     def plan_currency(self, operator_id: int, name: str) -> str | None:
         """The currency of the operator's plan of that name (None: the operator has none)."""

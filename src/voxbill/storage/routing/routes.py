@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from voxbill.domain.accounts import Account, AccountKind
+from voxbill.domain.accounts import Account, AccountKind, CutoffMode
 from voxbill.domain.ledger import Funds
 from voxbill.domain.routing import SipTarget, Transport, Vendor
 from voxbill.storage.accounts import repository as account_repository
@@ -71,10 +71,17 @@ def _funds(conn: Connection, account_id: int) -> Funds:
 
 
 def vendors(conn: Connection, operator_id: int) -> list[Vendor]:
-    """The operator's vendor accounts that have a SIP target, with their own funds."""
+    """The operator's vendor accounts that have a SIP target, with their own funds and
+    their partner's cutoff mode (linked vendors)."""
+    partner = accounts.alias("partner")
     query = (
-        select(accounts, *[c.label(f"t_{c.name}") for c in sip_targets.c])
+        select(
+            accounts,
+            *[c.label(f"t_{c.name}") for c in sip_targets.c],
+            partner.c.cutoff_mode.label("p_cutoff_mode"),
+        )
         .join(sip_targets, sip_targets.c.account_id == accounts.c.id)
+        .outerjoin(partner, partner.c.id == accounts.c.partner_id)
         .where(accounts.c.kind == AccountKind.VENDOR.value)
         .where(accounts.c.parent_id == operator_id)
         .order_by(accounts.c.id)
@@ -83,7 +90,8 @@ def vendors(conn: Connection, operator_id: int) -> list[Vendor]:
     for row in conn.execute(query):
         account = account_repository.from_row(row)
         where = SipTarget(row.t_host, row.t_port, Transport(row.t_transport), row.t_tech_prefix)
-        found.append(Vendor(account, where, _funds(conn, account.id)))
+        mode = None if row.p_cutoff_mode is None else CutoffMode(row.p_cutoff_mode)
+        found.append(Vendor(account, where, _funds(conn, account.id), mode))
     return found
 
 

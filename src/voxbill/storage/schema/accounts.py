@@ -43,6 +43,9 @@ accounts = Table(
     Column("cutoff_mode", String(16), nullable=False, server_default="none"),
     Column("timezone", String(64), nullable=False, server_default="UTC"),
     Column("tax_profile", String(64), nullable=True),
+    # on a vendor only: the customer/reseller account that is the same company's inbound
+    # side (a two-way partner; one vendor per partner)
+    Column("partner_id", Integer, ForeignKey("accounts.id"), nullable=True, unique=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     CheckConstraint(
