@@ -21,6 +21,7 @@ from typing import Protocol
 from voxbill.services.ports.access import AccessRepository, CardPinRepository
 from voxbill.services.ports.accounts import AccountRepository
 from voxbill.services.ports.charging import CdrRepository, SessionRepository
+from voxbill.services.ports.fraud import FraudRepository
 from voxbill.services.ports.ledger import (
     FxRepository,
     HoldRepository,
@@ -66,6 +67,8 @@ class Transaction(Protocol):
     def routes(self) -> RouteRepository: ...
     @property
     def messages(self) -> MessageRepository: ...
+    @property
+    def fraud(self) -> FraudRepository: ...
 
     def savepoint(self) -> AbstractContextManager[None]:
         """A nested transaction: the block's writes vanish alone if it raises."""
