@@ -231,3 +231,17 @@ def test_a_burst_writes_one_velocity_event(alerting: Container) -> None:
     for i in range(6):
         charging.start(f"next-{i}", caller, UK, AT + timedelta(minutes=1), interim=True)
     assert len(_velocity_events(alerting, world.customer)) == 2
+
+
+def test_the_sweeper_and_a_late_stop_keep_the_counter_at_the_charge(container: Container) -> None:
+    world = flat_world(container)
+    world.patch(world.customer, hourly_spend_cap=D("1.00"))
+    charging = container.charging
+    grant = charging.start("l-1", world.customer_caller, UK, AT)
+    assert grant.granted_seconds == 600
+    # never confirmed: charged nothing
+    assert charging.sweep(grant.expires_at + timedelta(hours=2)) == 1
+    assert spend(container, world.customer) == {"H2026-03-02T12:00:00+00:00": D("0")}
+    assert charging.stop("l-1", 120).corrected  # the late stop: 0.20
+    assert spend(container, world.customer) == {"H2026-03-02T12:00:00+00:00": D("0.2")}
+    assert charging.authorize(world.customer_caller, UK, AT).max_duration == 480
