@@ -66,12 +66,14 @@ def test_the_account_settings(tree: Tree) -> None:
     # the account itself cannot lift its caps; another reseller does not see it
     key = tree.container.auth.issue_system(account, Role.CUSTOMER).secret
     _problem(_patch(tree, account, {"daily_spend_cap": None}, key), 403, "forbidden")
+    _problem(_patch(tree, account, {"timezone": "Pacific/Kiritimati"}, key), 403, "forbidden")
     _problem(_patch(tree, account, {"daily_spend_cap": None}, tree.key_b), 404, "not_found")
     _problem(_patch(tree, account, {"daily_spend_cap": None}, tree.support_a), 403, "forbidden")
     after = snapshot(tree.container)
     after.pop("api_keys")
     before.pop("api_keys")
     assert after == before
+    assert _patch(tree, account, {"name": "Renamed"}, key).status_code == 200
 
 
 def _add(tree: Tree, key: str, *prefixes: str) -> Any:
