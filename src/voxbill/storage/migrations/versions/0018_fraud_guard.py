@@ -77,8 +77,12 @@ def downgrade() -> None:
     op.drop_index("ix_velocity_minutes_minute", table_name="velocity_minutes")
     op.drop_table("velocity_minutes")
     op.drop_table("spend_counters")
-    with op.batch_alter_table("accounts", schema=None) as batch_op:
-        batch_op.drop_column("high_risk_daily_cap")
-        batch_op.drop_column("high_risk_allowed")
-        batch_op.drop_column("daily_spend_cap")
-        batch_op.drop_column("hourly_spend_cap")
+    # ALTER TABLE … DROP COLUMN on both (SQLite >= 3.35): a batch would copy the accounts
+    # table, which every other table refers to
+    for column in (
+        "high_risk_daily_cap",
+        "high_risk_allowed",
+        "daily_spend_cap",
+        "hourly_spend_cap",
+    ):
+        op.drop_column("accounts", column)
