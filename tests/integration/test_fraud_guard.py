@@ -245,3 +245,13 @@ def test_the_sweeper_and_a_late_stop_keep_the_counter_at_the_charge(container: C
     assert charging.stop("l-1", 120).corrected  # the late stop: 0.20
     assert spend(container, world.customer) == {"H2026-03-02T12:00:00+00:00": D("0.2")}
     assert charging.authorize(world.customer_caller, UK, AT).max_duration == 480
+
+
+def test_old_velocity_minutes_are_forgotten(container: Container) -> None:
+    world = flat_world(container)
+    charging = container.charging
+    for n, at in enumerate((AT - timedelta(hours=3), AT - timedelta(minutes=90), AT)):
+        charging.start(f"v-{n}", world.customer_caller, UK, at, interim=True)
+    # the norm of AT's minute reads the hour before it: older minutes go (window + 1 h)
+    assert charging.forget_velocity(AT) == 1
+    assert charging.forget_velocity(AT) == 0

@@ -22,7 +22,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from voxbill.domain import fraud as rules
@@ -33,7 +33,7 @@ from voxbill.domain.ledger import norm
 from voxbill.domain.rating import Rating, Tariff
 from voxbill.domain.sessions import ChargingSession
 from voxbill.services.caching import TtlCache
-from voxbill.services.unit_of_work import Transaction
+from voxbill.services.unit_of_work import Transaction, UnitOfWork
 from voxbill.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,12 @@ class FraudGuard:
             min_spend=settings.velocity_min_spend,
             window_minutes=settings.velocity_window_minutes,
         )
+
+    def forget_minutes(self, uow: UnitOfWork, now: datetime) -> int:
+        """Drop velocity minutes older than the window (and an hour) before ``now``."""
+        keep = timedelta(minutes=self.policy.window_minutes + 60)
+        with uow.transaction() as tx:
+            return tx.fraud.forget_minutes(now - keep)
 
     def forget(self, operator_id: int) -> None:
         """The operator's list changed on this node: read it again at once."""

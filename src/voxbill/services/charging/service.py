@@ -302,6 +302,12 @@ class ChargingService(ChargingQueries):
 
         return sweep.sweep(self._transaction, settle_expired, moment, limit)
 
+    def forget_velocity(self, now: datetime | None = None) -> int:
+        """Drop the velocity minutes no norm reads any more (older than the window and an
+        hour); how many (the sweeper's job)."""
+        moment = now or self._clock()
+        return self.fraud.forget_minutes(self._uow, moment)
+
     def release_orphan_holds(self, now: datetime | None = None, *, limit: int = 500) -> int:
         """The holds backstop: release expired holds that no session owns."""
         moment = now or self._clock()
