@@ -1,6 +1,7 @@
 """The fraud guard's refusals at the switch doors, on both dialects: SIP (a 403 with
-``X-Voxbill-Reason``; a capped grant in ``X-Voxbill-Max-Duration``) and RADIUS (the real
-``radclient``: an Access-Reject with ``Reply-Message`` and ``h323-return-code``)."""
+``X-Voxbill-Reason``; a capped grant in ``X-Voxbill-Max-Duration``), RADIUS (the real
+``radclient``: an Access-Reject with ``Reply-Message`` and ``h323-return-code``) and
+Diameter Gy (the CCA's Result-Code)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from decimal import Decimal as D
 import pytest
 
 from support.charging_world import UK, World, build_world
+from support.diameter_client import diameter_server, gy_client
 from support.radius_peer import radclient, require_radclient, running_radius
 from support.sip_world import UK as SIP_UK
 from support.sip_world import UK_MOBILE, SipWorld, build_sip_world
@@ -85,3 +87,15 @@ def test_radius_rejects_with_the_reason(world: World, port: int) -> None:
         "h323-return-code=6",
     )
     assert reply.one("Cisco-AVPair") == "voxbill-reason=spend_cap"
+
+
+def test_diameter_answers_the_result_codes(container: Container) -> None:
+    world = build_world(container)
+    container.high_risk.add_to(world.root, [("4420794", None)])
+    with diameter_server(container) as port, gy_client(port) as client:
+        risky = client.initial(client.new_session_id(), ANI.lstrip("+"), UK)
+        assert risky.result_code == 4010  # END_USER_SERVICE_DENIED
+        container.high_risk.remove_from(world.root, "4420794")
+        world.patch(world.customer, hourly_spend_cap=D("0"))
+        capped = client.initial(client.new_session_id(), ANI.lstrip("+"), UK)
+        assert capped.result_code == 4012  # CREDIT_LIMIT_REACHED

@@ -141,12 +141,11 @@ class Limits:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise InvalidInput(f"{name} cannot be negative")
-        for money in ("max_call_cost", "hourly_spend_cap", "daily_spend_cap"):
-            amount = getattr(self, money)
+        money = ("max_call_cost", "hourly_spend_cap", "daily_spend_cap", "high_risk_daily_cap")
+        for name in money:
+            amount = getattr(self, name)
             if amount is not None and amount < 0:
-                raise InvalidInput(f"{money} cannot be negative")
-        if self.high_risk_daily_cap is not None and self.high_risk_daily_cap < 0:
-            raise InvalidInput("high_risk_daily_cap cannot be negative")
+                raise InvalidInput(f"{name} cannot be negative")
         low, high = self.low_balance_concurrent_calls, self.max_concurrent_calls
         if low is not None and high is not None and low > high:
             raise InvalidInput("low_balance_concurrent_calls exceeds max_concurrent_calls")
