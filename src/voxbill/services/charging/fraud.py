@@ -29,7 +29,7 @@ from voxbill.domain import fraud as rules
 from voxbill.domain.charging import Reason
 from voxbill.domain.charging_decision import Evaluation
 from voxbill.domain.fraud import SpendCap, SpendKey, VelocityPolicy
-from voxbill.domain.ledger import norm
+from voxbill.domain.ledger import Owner, norm
 from voxbill.domain.rating import Rating, Tariff
 from voxbill.domain.sessions import ChargingSession
 from voxbill.services.caching import TtlCache
@@ -101,6 +101,22 @@ class FraudGuard:
                 names = ", ".join(f"{c.kind} of account {c.key.account_id}" for c in reached)
                 return _refused(ev, Reason.SPEND_CAP, f"spend cap reached ({names})"), caps
         return replace(ev, max_duration=longest), caps
+
+    def started(
+        self,
+        tx: Transaction,
+        owner: Owner,
+        ev: Evaluation,
+        caps: Sequence[SpendCap],
+        start: datetime,
+        granted: int,
+    ) -> dict[int, tuple[SpendKey, ...]]:
+        """A start's grant counted: in its caps' counters (each level's keys, for the
+        session) and in the minute of the caller's balance ``owner``."""
+        spend = reserve(tx, caps, ev.tariffs, granted) if caps else {}
+        cost = ev.tariffs[0].cost(granted)
+        self.count_call(tx, owner.balance_account_id, owner.currency, start, cost)
+        return spend
 
     def count_call(
         self, tx: Transaction, account_id: int, currency: str, start: datetime, spend: Decimal

@@ -108,11 +108,7 @@ def start_in(
         raise ChargingRefused(refused, f"call refused: {exc.message}") from exc
     if ev.counted:
         sessions.add_open_calls(ev.counted, +1)
-    spend = fraud.reserve(journal.tx, caps, ev.tariffs, granted) if caps else {}
-    owner = journal.owner(account_id)
-    guard.count_call(
-        journal.tx, owner.balance_account_id, owner.currency, start, ev.tariffs[0].cost(granted)
-    )
+    spend = guard.started(journal.tx, journal.owner(account_id), ev, caps, start, granted)
     now = journal.now
     sessions.insert_session(
         ChargingSession(
