@@ -110,16 +110,24 @@ class FraudGuard:
         caps: Sequence[SpendCap],
         start: datetime,
         granted: int,
+        now: datetime,
     ) -> dict[int, tuple[SpendKey, ...]]:
         """A start's grant counted: in its caps' counters (each level's keys, for the
-        session) and in the minute of the caller's balance ``owner``."""
+        session) and in the minute of the call's ``start`` of the caller's balance
+        ``owner`` (an alert is written at ``now``)."""
         spend = reserve(tx, caps, ev.tariffs, granted) if caps else {}
         cost = ev.tariffs[0].cost(granted)
-        self.count_call(tx, owner.balance_account_id, owner.currency, start, cost)
+        self.count_call(tx, owner.balance_account_id, owner.currency, start, cost, now)
         return spend
 
     def count_call(
-        self, tx: Transaction, account_id: int, currency: str, start: datetime, spend: Decimal
+        self,
+        tx: Transaction,
+        account_id: int,
+        currency: str,
+        start: datetime,
+        spend: Decimal,
+        now: datetime,
     ) -> None:
         """One call of ``account_id`` (the caller's balance owner) started in its minute,
         costing ``spend`` as granted; an alert when the minute is far above the norm."""
@@ -127,12 +135,12 @@ class FraudGuard:
         if not policy.enabled:
             return
         minute = rules.minute_of(start)
-        now = tx.fraud.count_minute(account_id, minute, spend)
-        if now.alerted or not rules.may_alert(now.calls, now.spend, policy):
+        this = tx.fraud.count_minute(account_id, minute, spend)
+        if this.alerted or not rules.may_alert(this.calls, this.spend, policy):
             return
         since, until = rules.window(minute, policy)
         before = tx.fraud.minutes_total(account_id, since, until)
-        what = rules.velocity_alert(now.calls, now.spend, before.calls, before.spend, policy)
+        what = rules.velocity_alert(this.calls, this.spend, before.calls, before.spend, policy)
         if not what or not tx.fraud.mark_alerted(account_id, minute):
             return
         minutes = Decimal(policy.window_minutes)
@@ -141,8 +149,8 @@ class FraudGuard:
             "account_id": account_id,
             "minute": minute.isoformat(),
             "over": what,
-            "calls": now.calls,
-            "spend": str(norm(now.spend)),
+            "calls": this.calls,
+            "spend": str(norm(this.spend)),
             "currency": currency,
             "norm_calls": str(norm(Decimal(before.calls) / minutes)),
             "norm_spend": str(norm((before.spend / minutes).quantize(Decimal("0.00000001")))),
@@ -150,7 +158,7 @@ class FraudGuard:
             "window_minutes": policy.window_minutes,
         }
         tx.ledger.add_outbox_event(
-            rules.VELOCITY_TOPIC, account_id, json.dumps(payload, sort_keys=True), start
+            rules.VELOCITY_TOPIC, account_id, json.dumps(payload, sort_keys=True), now
         )
         log.warning("velocity alert: account %d, minute %s, %s", account_id, minute, what)
 

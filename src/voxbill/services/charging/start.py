@@ -108,8 +108,8 @@ def start_in(
         raise ChargingRefused(refused, f"call refused: {exc.message}") from exc
     if ev.counted:
         sessions.add_open_calls(ev.counted, +1)
-    spend = guard.started(journal.tx, journal.owner(account_id), ev, caps, start, granted)
     now = journal.now
+    spend = guard.started(journal.tx, journal.owner(account_id), ev, caps, start, granted, now)
     sessions.insert_session(
         ChargingSession(
             session_id=session_id,
