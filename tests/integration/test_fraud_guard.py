@@ -255,3 +255,23 @@ def test_old_velocity_minutes_are_forgotten(container: Container) -> None:
     # the norm of AT's minute reads the hour before it: older minutes go (window + 1 h)
     assert charging.forget_velocity(AT) == 1
     assert charging.forget_velocity(AT) == 0
+
+
+@pytest.fixture
+def quiet(database_url: str) -> Iterator[Container]:
+    built = build(Settings(database_url=database_url, velocity_factor=D(0)), migrate=True)
+    try:
+        yield built
+    finally:
+        built.close()
+
+
+def test_velocity_off_counts_nothing(quiet: Container) -> None:
+    from sqlalchemy import func, select
+
+    from voxbill.storage.schema import velocity_minutes
+
+    world = flat_world(quiet)
+    quiet.charging.start("q-1", world.customer_caller, UK, AT)
+    with quiet.db.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(velocity_minutes)).scalar() == 0
