@@ -9,6 +9,7 @@ from voxbill.services.access.identifiers import IdentifierService
 from voxbill.services.access.keys import AuthService
 from voxbill.services.accounts.service import AccountService
 from voxbill.services.cards.service import CardService
+from voxbill.services.charging.high_risk import HighRiskDestinations
 from voxbill.services.charging.service import ChargingService
 from voxbill.services.ledger.service import LedgerService
 from voxbill.services.messaging.rate_limit import RateLimiter
@@ -46,6 +47,7 @@ class Container:
     identifiers: IdentifierService = field(init=False)
     rate_plans: RatePlanCatalog = field(init=False)
     charging: ChargingService = field(init=False)
+    high_risk: HighRiskDestinations = field(init=False)
     messaging: MessagingService = field(init=False)
     routing: RoutingService = field(init=False)
     cards: CardService = field(init=False)
@@ -73,6 +75,7 @@ class Container:
             ledger=self.ledger,
             identifiers=self.identifiers,
         )
+        self.high_risk = HighRiskDestinations(self.uow, self.charging.fraud)
         self.routing = RoutingService(
             self.uow,
             self.settings,

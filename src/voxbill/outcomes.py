@@ -171,6 +171,24 @@ TABLE: Final[tuple[Outcome, ...]] = (
         4,
         "insufficient funds",
     ),
+    # fraud guard (docs/charging.md): h323-return-code 6 "credit limit", 9 "called
+    # number blocked" (Cisco IVR return codes); the caller may have money: no 402
+    _switch(
+        "spend_cap",
+        403,
+        _FORBIDDEN,
+        DIAMETER_CREDIT_LIMIT_REACHED,
+        6,
+        "spend cap reached",
+    ),
+    _switch(
+        "high_risk_destination",
+        403,
+        _FORBIDDEN,
+        DIAMETER_END_USER_SERVICE_DENIED,
+        9,
+        "high-risk destination",
+    ),
     _switch(
         "concurrency_limit",
         429,

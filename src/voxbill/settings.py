@@ -56,6 +56,17 @@ class Settings(BaseSettings):
     #: (its whole grant). A session that reported usage is always charged its last
     #: report. Accepted from before issue 12: "usage" (= "nothing"), "auto" (= "grant").
     sweeper_settle_at: Literal["nothing", "grant", "usage", "auto"] = "nothing"
+    #: Velocity alerts (docs/charging.md, "Fraud guard"): a minute whose calls or granted
+    #: cost exceed this many times the account's average per minute over the window
+    #: before it writes one ``fraud.velocity`` outbox event; 0 turns them off.
+    velocity_factor: Decimal = Field(default=Decimal(10), ge=0, le=1_000_000)
+    #: ...unless the minute has fewer calls than this and a smaller granted cost than
+    #: ``velocity_min_spend`` (in the account's currency): a quiet account's second call
+    #: is no alert.
+    velocity_min_calls: int = Field(default=20, ge=1, le=1_000_000)
+    velocity_min_spend: Decimal = Field(default=Decimal(50), gt=0, le=10**12)
+    #: Minutes the norm averages (the window before the minute).
+    velocity_window_minutes: int = Field(default=60, ge=1, le=10080)
     #: Seconds between sweeper runs in ``voxbill serve``; 0 disables the sweeper there.
     sweeper_interval_seconds: float = Field(default=5.0, ge=0)
     #: Least-cost routing's sell-below-cost guard: a vendor whose buy rate exceeds the

@@ -20,7 +20,11 @@ PUBLIC = {("GET", "/api/v1/health")}
 #: POSTs that read (a support key may call them).
 READ_POSTS = {"/api/v1/quote", "/api/v1/cards/balance"}
 #: Writes of operator-wide settings (no subtree): any key but the operator's admin gets 403.
-OPERATOR_WIDE_WRITES = {("POST", "/api/v1/fx-rates")}
+OPERATOR_WIDE_WRITES = {
+    ("POST", "/api/v1/fx-rates"),
+    ("POST", "/api/v1/high-risk-destinations"),
+    ("DELETE", "/api/v1/high-risk-destinations/{prefix}"),
+}
 
 
 @pytest.fixture(autouse=True)
@@ -43,6 +47,7 @@ def sample(tree: Tree, method: str, path: str) -> tuple[str, dict[str, Any]]:
         .replace("{session_id}", "no-such-call")
         .replace("{identifier_id}", str(tree.identifier_a))
         .replace("{batch_id}", str(tree.card_batch_a))
+        .replace("{prefix}", "882")
     )
     bodies: dict[tuple[str, str], dict[str, Any]] = {
         ("POST", "/accounts"): {
@@ -82,6 +87,7 @@ def sample(tree: Tree, method: str, path: str) -> tuple[str, dict[str, Any]]:
             "json": {"host": "10.0.0.1", "port": 5060, "transport": "udp"}
         },
         ("POST", "/fx-rates"): {"json": {"base": "USD", "quote": "EUR", "rate": "0.92"}},
+        ("POST", "/high-risk-destinations"): {"json": {"prefixes": ["882"]}},
         ("POST", "/sms"): {
             "json": {
                 "message_id": "m-1",

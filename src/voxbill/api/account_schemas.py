@@ -47,6 +47,18 @@ class _Settings(BaseModel):
         "interim updates on a shared balance under this operator, when no account of the "
         "call's chain sets max_call_duration (null: the server's setting; 0: none)",
     )
+    hourly_spend_cap: AmountStr | None = Field(
+        default=None, description="spend per calendar hour of the account's timezone"
+    )
+    daily_spend_cap: AmountStr | None = Field(
+        default=None, description="spend per calendar day of the account's timezone"
+    )
+    high_risk_allowed: bool | None = Field(
+        default=None, description="may call the operator's high-risk destinations"
+    )
+    high_risk_daily_cap: AmountStr | None = Field(
+        default=None, description="spend on high-risk destinations per calendar day"
+    )
     rate_plan: PlanName | None = None
     sms_plan: PlanName | None = None
     timezone: Zone | None = None
@@ -84,7 +96,7 @@ class AccountUpdate(_Settings):
 
     def changes(self) -> dict[str, object]:
         required = {"name", "status", "parent_id", "billing", "credit_limit", "block_balance"}
-        required |= {"shared_balance", "cutoff_mode", "timezone"}
+        required |= {"shared_balance", "cutoff_mode", "timezone", "high_risk_allowed"}
         given = self.model_dump(exclude_unset=True)
         nulls = sorted(k for k, v in given.items() if v is None and k in required)
         if nulls:
@@ -113,6 +125,10 @@ class AccountRead(BaseModel):
     max_call_duration: int | None
     message_rate_limit: int | None
     shared_balance_call_cap: int | None
+    hourly_spend_cap: DecimalStr | None
+    daily_spend_cap: DecimalStr | None
+    high_risk_allowed: bool
+    high_risk_daily_cap: DecimalStr | None
     rate_plan: str | None
     sms_plan: str | None
     timezone: str
@@ -159,6 +175,10 @@ class AccountRead(BaseModel):
             max_call_duration=lim.max_call_duration,
             message_rate_limit=lim.message_rate_limit,
             shared_balance_call_cap=lim.shared_balance_call_cap,
+            hourly_spend_cap=shown_or_none(lim.hourly_spend_cap, a.currency),
+            daily_spend_cap=shown_or_none(lim.daily_spend_cap, a.currency),
+            high_risk_allowed=lim.high_risk_allowed,
+            high_risk_daily_cap=shown_or_none(lim.high_risk_daily_cap, a.currency),
             rate_plan=p.rate_plan,
             sms_plan=p.sms_plan,
             timezone=a.timezone,

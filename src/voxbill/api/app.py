@@ -13,6 +13,7 @@ from voxbill.api.routers import (
     calls,
     cards,
     cdrs,
+    fraud,
     fx,
     money,
     rate_plans,
@@ -57,6 +58,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(cdrs.router, prefix=API_PREFIX)
     app.include_router(fx.router, prefix=API_PREFIX)
     app.include_router(cards.router, prefix=API_PREFIX)
+    app.include_router(fraud.router, prefix=API_PREFIX)
     fast_lane.install(app, container)
     public = {f"{API_PREFIX}/health", app.openapi_url, app.docs_url}
     public.add(app.swagger_ui_oauth2_redirect_url)

@@ -11,6 +11,7 @@ from voxbill import __version__
 from voxbill.bootstrap import build, schema_revision
 from voxbill.cli import accounts as accounts_cli
 from voxbill.cli import cards as cards_cli
+from voxbill.cli import fraud as fraud_cli
 from voxbill.cli import fx as fx_cli
 from voxbill.cli import identifiers as identifiers_cli
 from voxbill.cli import ledger as ledger_cli
@@ -31,6 +32,7 @@ app.add_typer(rates_cli.app, name="rates")
 app.add_typer(ledger_cli.app, name="ledger")
 app.add_typer(vendors_cli.app, name="vendors")
 app.add_typer(fx_cli.app, name="fx")
+app.add_typer(fraud_cli.app, name="fraud")
 app.add_typer(identifiers_cli.app, name="identifiers")
 app.add_typer(cards_cli.app, name="cards")
 app.command("rate")(rates_cli.rate)

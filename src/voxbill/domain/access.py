@@ -141,8 +141,17 @@ def check_patch(principal: Principal, account: Account, fields: set[str]) -> Non
         refused = sorted(fields - (OPERATOR_EDITABLE if own else SELF_EDITABLE))
         if refused:
             raise Forbidden(f"an account cannot change its own {', '.join(refused)}")
+        if "timezone" in fields and _spend_capped(account):
+            # its caps' hours and days are those of its timezone (docs/charging.md)
+            raise Forbidden("an account with spend caps cannot change its own timezone")
     elif principal.role is Role.USER:
         raise Forbidden("a user key can only edit its own account")
+
+
+def _spend_capped(account: Account) -> bool:
+    limits = account.limits
+    caps = (limits.hourly_spend_cap, limits.daily_spend_cap, limits.high_risk_daily_cap)
+    return any(cap is not None for cap in caps)
 
 
 def check_issue_key(principal: Principal, account: Account, role: Role) -> None:

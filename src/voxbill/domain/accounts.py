@@ -137,6 +137,12 @@ class Limits:
     #: an operator root's own default cap (seconds) for calls on a shared balance without
     #: interim updates; None: the setting ``shared_balance_call_cap_seconds``; 0: none
     shared_balance_call_cap: int | None = None
+    #: fraud guard (docs/charging.md): spend per calendar hour / day of the account's
+    #: timezone; high-risk destinations allowed, with their own cap per day
+    hourly_spend_cap: Decimal | None = None
+    daily_spend_cap: Decimal | None = None
+    high_risk_allowed: bool = False
+    high_risk_daily_cap: Decimal | None = None
 
     def check(self) -> None:
         for name in (
@@ -149,8 +155,11 @@ class Limits:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise InvalidInput(f"{name} cannot be negative")
-        if self.max_call_cost is not None and self.max_call_cost < 0:
-            raise InvalidInput("max_call_cost cannot be negative")
+        money = ("max_call_cost", "hourly_spend_cap", "daily_spend_cap", "high_risk_daily_cap")
+        for name in money:
+            amount = getattr(self, name)
+            if amount is not None and amount < 0:
+                raise InvalidInput(f"{name} cannot be negative")
         low, high = self.low_balance_concurrent_calls, self.max_concurrent_calls
         if low is not None and high is not None and low > high:
             raise InvalidInput("low_balance_concurrent_calls exceeds max_concurrent_calls")

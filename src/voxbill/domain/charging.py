@@ -45,6 +45,8 @@ class Reason(StrEnum):
     NO_RATE = "no_rate"
     CONCURRENCY_LIMIT = "concurrency_limit"
     INVALID_NUMBER = "invalid_number"
+    SPEND_CAP = "spend_cap"  # an hourly or daily spend cap reached (domain/fraud.py)
+    HIGH_RISK_DESTINATION = "high_risk_destination"  # the chain is not opted in
 
 
 class SessionStatus(StrEnum):

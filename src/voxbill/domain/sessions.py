@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from voxbill.domain.charging import SessionStatus
+from voxbill.domain.fraud import SpendKey
 
 #: A tariff frozen at a call's start (:func:`voxbill.domain.tariff_snapshot.freeze`).
 TariffSnapshot = dict[str, Any]
@@ -33,6 +34,8 @@ class SessionLevel:
     tariff: TariffSnapshot | None
     #: who is paid this level's charge; None: the operator's revenue (or a session of old)
     seller_id: int | None
+    #: the spend counters this level's cost counts in (fraud guard caps; () for none)
+    spend: tuple[SpendKey, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,10 @@ class SweeperThread:
         except Exception:
             log.exception("hold backstop failed; retrying in %s s", self._interval)
             released = 0
+        try:
+            self._charging.forget_velocity()
+        except Exception:
+            log.exception("velocity pruning failed; retrying in %s s", self._interval)
         if settled:
             log.info("sweeper settled %d expired call sessions", settled)
         if released:

@@ -22,6 +22,7 @@ from voxbill.services.ports.access import AccessRepository, CardPinRepository
 from voxbill.services.ports.accounts import AccountRepository
 from voxbill.services.ports.cards import CardRepository
 from voxbill.services.ports.charging import CdrRepository, SessionRepository
+from voxbill.services.ports.fraud import FraudRepository
 from voxbill.services.ports.ledger import (
     FxRepository,
     HoldRepository,
@@ -69,6 +70,8 @@ class Transaction(Protocol):
     def routes(self) -> RouteRepository: ...
     @property
     def messages(self) -> MessageRepository: ...
+    @property
+    def fraud(self) -> FraudRepository: ...
 
     def savepoint(self) -> AbstractContextManager[None]:
         """A nested transaction: the block's writes vanish alone if it raises."""

@@ -23,6 +23,7 @@ from voxbill.storage.cards.repository import SqlCardRepository
 from voxbill.storage.charging.cdrs import SqlCdrRepository
 from voxbill.storage.charging.sessions import SqlSessionRepository
 from voxbill.storage.database import Database
+from voxbill.storage.fraud.repository import SqlFraudRepository
 from voxbill.storage.ledger.audit import SqlLedgerAuditRepository
 from voxbill.storage.ledger.books import SqlLedgerRepository
 from voxbill.storage.ledger.fx import SqlFxRepository
@@ -64,6 +65,7 @@ class SqlTransaction:
         self.rates = SqlRateRepository(conn)
         self.routes = SqlRouteRepository(conn)
         self.messages = SqlMessageRepository(conn)
+        self.fraud = SqlFraudRepository(conn)
         #: batch steps (:meth:`batch_step`): how many were opened, the savepoint of the
         #: last one (released with the next one's, or by the COMMIT), the lock wait set
         self._steps = 0

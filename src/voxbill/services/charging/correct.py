@@ -25,7 +25,7 @@ from voxbill.domain.ledger import Leg, Posting, SystemBook, TransactionKind, nor
 from voxbill.domain.money import ZERO
 from voxbill.domain.rating import Rating
 from voxbill.domain.sessions import ChargingSession
-from voxbill.services.charging import vendor
+from voxbill.services.charging import fraud, vendor
 from voxbill.services.charging.answers import settled
 from voxbill.services.charging.results import SessionSettlement
 from voxbill.services.charging.settle import available, know_owners, sell_legs, session_tariffs
@@ -76,6 +76,7 @@ def correct_in(
             reason=reason,
             reference=session.session_id,
         )
+    fraud.corrected(tx, session, moves)  # spend caps count the corrected charge
     if bought is not None:
         vendor.correct(journal, session.session_id, bought, swept.vendor_cost or ZERO, reason)
     corrected = _corrected(journal, session, swept, was, duration, ratings, bought)

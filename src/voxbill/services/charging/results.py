@@ -58,7 +58,8 @@ class Authorization:
     """The answer to "may this call go through, for how long, at what price?".
 
     ``reason`` is a stable code when refused: unknown_caller, blocked,
-    insufficient_funds, no_rate, concurrency_limit, invalid_number.
+    insufficient_funds, no_rate, concurrency_limit, invalid_number, spend_cap,
+    high_risk_destination.
     """
 
     allowed: bool

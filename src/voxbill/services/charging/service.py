@@ -27,6 +27,7 @@ from voxbill.services.access.identifiers import IdentifierService
 from voxbill.services.charging import callers, start, sweep, usage
 from voxbill.services.charging.answers import authorization
 from voxbill.services.charging.chains import fresh_sources
+from voxbill.services.charging.fraud import FraudGuard
 from voxbill.services.charging.group_commit import GroupCommit
 from voxbill.services.charging.queries import ChargingQueries
 from voxbill.services.charging.results import (
@@ -88,6 +89,8 @@ class ChargingService(ChargingQueries):
         self._ledger = ledger
         self._identifiers = identifiers
         self._clock = clock
+        #: the fraud guard's state (high-risk prefixes per operator; velocity policy)
+        self.fraud = FraudGuard(settings)
         self._group: GroupCommit[Journal] = GroupCommit(
             ledger.unit_of_work,
             ledger.journal_batch,
@@ -156,6 +159,7 @@ class ChargingService(ChargingQueries):
                 # what a start without interim updates would be granted at most
                 shared_default=self._settings.shared_balance_call_cap_seconds,
             )
+            ev, _ = self.fraud.check(tx, ev, number, start_at, lock=False)
         return authorization(ev, account_id)
 
     # -- start -------------------------------------------------------------------------
@@ -199,6 +203,7 @@ class ChargingService(ChargingQueries):
                 tariff_of=self._tariff,
                 settings=self._settings,
                 clock=self._clock,
+                guard=self.fraud,
             )
         )
         self._session_accounts.put(session_id, grant.account_id)
@@ -296,6 +301,12 @@ class ChargingService(ChargingQueries):
             )
 
         return sweep.sweep(self._transaction, settle_expired, moment, limit)
+
+    def forget_velocity(self, now: datetime | None = None) -> int:
+        """Drop the velocity minutes no norm reads any more (older than the window and an
+        hour); how many (the sweeper's job)."""
+        moment = now or self._clock()
+        return self.fraud.forget_minutes(self._uow, moment)
 
     def release_orphan_holds(self, now: datetime | None = None, *, limit: int = 500) -> int:
         """The holds backstop: release expired holds that no session owns."""

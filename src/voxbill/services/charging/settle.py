@@ -17,7 +17,7 @@ from voxbill.domain.ledger import Funds, norm
 from voxbill.domain.rating import Rating, Tariff
 from voxbill.domain.sessions import ChargingSession
 from voxbill.domain.tariff_snapshot import thaw
-from voxbill.services.charging import vendor
+from voxbill.services.charging import fraud, vendor
 from voxbill.services.ledger import holds_close as ledger_holds
 from voxbill.services.ledger.journal import Journal
 from voxbill.services.unit_of_work import Transaction
@@ -153,6 +153,7 @@ def settle(
     if session.counted:
         tx.sessions.lock_counters(session.counted)
         tx.sessions.add_open_calls(session.counted, -1)
+    fraud.settled(tx, session, tariffs, ratings)  # spend caps: the charge, not the grant
     sold = sell_legs(session, ratings)
     first = ratings[0]
     cdr = Cdr(

@@ -15,7 +15,7 @@ from voxbill.domain.errors import InsufficientFunds, SessionConflict
 from voxbill.domain.holds import HoldRequest
 from voxbill.domain.sessions import ChargingSession, SessionLevel
 from voxbill.domain.tariff_snapshot import freeze
-from voxbill.services.charging import partners, vendor
+from voxbill.services.charging import fraud, partners, vendor
 from voxbill.services.charging.answers import authorization, started_grant
 from voxbill.services.charging.callers import caller_text
 from voxbill.services.charging.chains import ChainCache
@@ -44,6 +44,7 @@ def start_in(
     tariff_of: TariffOf,
     settings: Settings,
     clock: Callable[[], datetime],
+    guard: fraud.FraudGuard,
 ) -> SessionGrant:
     """The start step inside its transaction (see :meth:`ChargingService.start`)."""
     sessions = journal.tx.sessions
@@ -89,6 +90,7 @@ def start_in(
         # one chunk at a time with interim updates; else at most the (shared) cap
         shared_default=None if interim else settings.shared_balance_call_cap_seconds,
     )
+    ev, caps = guard.check(journal.tx, ev, number, start, lock=True)  # after the balances
     answer = authorization(ev, account_id)
     if not ev.allowed:
         raise ChargingRefused(answer, f"call refused: {ev.detail}")
@@ -108,6 +110,7 @@ def start_in(
     if ev.counted:
         sessions.add_open_calls(ev.counted, +1)
     now = journal.now
+    spend = guard.started(journal.tx, journal.owner(account_id), ev, caps, start, granted, now)
     sessions.insert_session(
         ChargingSession(
             session_id=session_id,
@@ -131,6 +134,7 @@ def start_in(
                     max_cost=level.max_cost,
                     tariff=freeze(tariff),
                     seller_id=level.seller_id,
+                    spend=spend.get(level.index, ()),
                 )
                 for level, tariff in zip(ev.levels, ev.tariffs, strict=True)
             ),

@@ -14,6 +14,7 @@ from voxbill.domain import charging as rules
 from voxbill.domain.charging_decision import TariffOf
 from voxbill.domain.errors import Conflict, InvalidInput, NotFound
 from voxbill.domain.sessions import ChargingSession, SessionLevel
+from voxbill.services.charging import fraud
 from voxbill.services.charging.answers import grant_of, settlement
 from voxbill.services.charging.correct import correct_in
 from voxbill.services.charging.results import SessionGrant, SessionSettlement
@@ -83,6 +84,7 @@ def update_in(
             [rules.hold_amount(t.cost(granted)) for t in tariffs],
             expires_at + HOLD_BACKSTOP,
         )
+        fraud.extended(tx, session, tariffs, granted)
     request_number = request_number if request_number is not None else last
     tx.sessions.update_session(
         session_id,
@@ -153,6 +155,7 @@ def _extend(
     for lv, book, tariff in zip(levels, books, tariffs, strict=True):
         longest = min(longest, tariff.max_duration(_budget(lv, headrooms[book]), session.cap))
     longest = rules.fit_shared_books(longest, books, [t.cost for t in tariffs], headrooms)
+    longest = fraud.extension_bound(journal.tx, session, tariffs, longest)
     target = min(used + settings.grant_chunk_seconds, longest)
     return max(session.granted_seconds, target), max(longest, session.granted_seconds)
 

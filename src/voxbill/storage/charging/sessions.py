@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from voxbill.domain.accounts import Account
 from voxbill.domain.charging import SessionStatus
+from voxbill.domain.fraud import SpendKey
 from voxbill.domain.sessions import ChargingSession, SessionLevel
 from voxbill.services.ports.charging import SessionChange
 from voxbill.storage.accounts import repository as account_repository
@@ -152,6 +153,7 @@ def _level(stored: dict[str, Any]) -> SessionLevel:
         max_cost=None if max_cost is None else Decimal(max_cost),
         tariff=stored.get("tariff"),
         seller_id=stored.get("seller_id"),
+        spend=tuple(SpendKey(a, p, Decimal(c)) for a, p, c in stored.get("spend", ())),
     )
 
 
@@ -166,6 +168,11 @@ def _levels_json(levels: Sequence[SessionLevel]) -> str:
                 "max_cost": None if lv.max_cost is None else str(lv.max_cost),
                 **({} if lv.tariff is None else {"tariff": lv.tariff}),
                 "seller_id": lv.seller_id,
+                **(
+                    {"spend": [[k.account_id, k.period, str(k.cap)] for k in lv.spend]}
+                    if lv.spend
+                    else {}
+                ),
             }
             for lv in levels
         ]

@@ -6,6 +6,7 @@ from voxbill.storage.schema.base import metadata
 from voxbill.storage.schema.card_pins import card_pin_counters, pin_asker_counters
 from voxbill.storage.schema.cards import card_batches, cards
 from voxbill.storage.schema.charging import call_counters, cdr_legs, cdrs, charging_sessions
+from voxbill.storage.schema.fraud import high_risk_prefixes, spend_counters, velocity_minutes
 from voxbill.storage.schema.ledger import (
     fx_rates,
     holds,
@@ -31,6 +32,7 @@ __all__ = [
     "cdrs",
     "charging_sessions",
     "fx_rates",
+    "high_risk_prefixes",
     "holds",
     "idempotency_keys",
     "ledger_books",
@@ -46,4 +48,6 @@ __all__ = [
     "rate_plans",
     "rates",
     "sip_targets",
+    "spend_counters",
+    "velocity_minutes",
 ]

@@ -38,6 +38,11 @@ accounts = Table(
     # an operator root's own default for shared balances (seconds; docs/charging.md)
     Column("shared_balance_call_cap", Integer, nullable=True),
     Column("message_rate_limit", Integer, nullable=True),  # messages per second
+    # the fraud guard (domain/fraud.py)
+    Column("hourly_spend_cap", Amount, nullable=True),
+    Column("daily_spend_cap", Amount, nullable=True),
+    Column("high_risk_allowed", Boolean, nullable=False, server_default="0"),
+    Column("high_risk_daily_cap", Amount, nullable=True),
     Column("rate_plan", String(100), nullable=True),  # voice out
     Column("sms_plan", String(100), nullable=True),
     Column("cutoff_mode", String(16), nullable=False, server_default="none"),

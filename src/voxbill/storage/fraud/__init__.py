@@ -1,0 +1,1 @@
+"""The fraud guard's SQL: spend counters, velocity minutes, high-risk prefixes."""
