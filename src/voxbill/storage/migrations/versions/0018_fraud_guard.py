@@ -1,7 +1,7 @@
 """fraud guard: spend caps, high-risk destinations, velocity alerts
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 
 ``accounts``: ``hourly_spend_cap``, ``daily_spend_cap`` (NULL: none),
 ``high_risk_allowed`` (false) and ``high_risk_daily_cap`` (NULL: none).
@@ -19,7 +19,7 @@ from alembic import op
 from voxbill.storage.types import Amount, UtcDateTime
 
 revision = "0018"
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

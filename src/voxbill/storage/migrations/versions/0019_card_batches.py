@@ -1,7 +1,7 @@
 """cards: calling-card batches, and each batch card's serial, state and expiry
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 
 ``card_batches``: a run of ``card`` accounts under one owner with a face value, currency,
 optional rate plan, expiry (absolute and/or days after activation), PIN length and who
@@ -19,7 +19,7 @@ from alembic import op
 from voxbill.storage.types import Amount, UtcDateTime
 
 revision = "0019"
-down_revision = "0017"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
