@@ -25,6 +25,7 @@ from voxbill.domain.accounts import (
 from voxbill.domain.errors import CallsInProgress, Conflict, InvalidInput, NotFound
 from voxbill.domain.money import ZERO, normalize_currency
 from voxbill.services.caching import TtlCache
+from voxbill.services.rating.reseller_plans import check_assignable
 from voxbill.services.unit_of_work import Transaction, UnitOfWork
 
 BALANCE_FIELDS = frozenset(f.name for f in dataclasses.fields(BalanceSettings))
@@ -300,16 +301,21 @@ class AccountService:
         operator_id = parent.operator_id if parent is not None else account.operator_id
         allowed = self._readable_plans(tx, principal)
         for name in account.plans.names():
-            currency = tx.accounts.plan_currency(operator_id, name)
-            if currency is None or (allowed is not None and name not in allowed):
+            plan = tx.rates.claim_plan(operator_id, name)  # not deleted under us
+            if plan is None or (allowed is not None and name not in allowed):
                 raise InvalidInput(f"there is no rate plan named {name!r}")
-            if currency != account.currency:
-                raise InvalidInput(f"rate plan {name!r} is in {currency}, not {account.currency}")
+            if plan.currency != account.currency:
+                raise InvalidInput(
+                    f"rate plan {name!r} is in {plan.currency}, not {account.currency}"
+                )
+            check_assignable(parent, plan)
 
     def _readable_plans(self, tx: Transaction, principal: Principal) -> set[str] | None:
+        """The plans a key may name: those its subtree is rated by or owns (all: admin)."""
         if principal.role is Role.ADMIN:
             return None
-        return tx.accounts.plans_used_in(principal.path)
+        names = tx.accounts.plans_used_in(principal.path)
+        return names | tx.rates.plans_owned_under(principal.operator_id, principal.path)
 
 
 def _check_no_calls_in_progress(tx: Transaction, account: Account) -> None:
