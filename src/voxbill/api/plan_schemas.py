@@ -23,6 +23,9 @@ NEW_PLAN_NAME = r"^[^\x00-\x1f\x7f/]{1,100}$"
 class RatePlanRead(BaseModel):
     name: str
     operator_id: int | None = Field(description="the operator root account that owns the plan")
+    owner_account_id: int | None = Field(
+        description="the reseller that made and prices the plan (null: the operator's own)"
+    )
     currency: str
     decimals: int
     rounding: str
