@@ -59,7 +59,8 @@ def test_a_reseller_uploads_only_into_its_own_plans(tree: Tree) -> None:
     # a name the operator has that A does not read: taken, whose not said
     taken = upload(tree, tree.key_a, "b-retail", NEW_DECK)
     assert (taken.status_code, taken.json()["code"]) == (409, "plan_name_taken")
-    assert "b-retail" in taken.json()["detail"] and "Reseller" not in taken.json()["detail"]
+    assert "b-retail" in taken.json()["detail"]
+    assert "Reseller" not in taken.json()["detail"]
     # a customer key uploads nothing
     assert upload(tree, tree.key_customer_a, "a-retail", NEW_DECK).status_code == 403
     assert upload(tree, tree.key_customer_a, "b-retail", NEW_DECK).status_code == 404

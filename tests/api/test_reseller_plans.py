@@ -178,6 +178,20 @@ def test_an_owned_plan_prices_only_accounts_below_its_owner(buy: Tree) -> None:
     assert snapshot(tree.container) == before
 
 
+def test_a_subtree_priced_by_an_owned_plan_does_not_leave_its_owner(buy: Tree) -> None:
+    tree = buy
+    assert _post(tree, tree.key_a, COPY).status_code == 201
+    assert _assign(tree, tree.key_a, tree.user_a, "a-plus20").status_code == 200
+    before = snapshot(tree.container)
+    moved = tree.client.patch(
+        f"/api/v1/accounts/{tree.customer_a}",
+        json={"parent_id": tree.reseller_b},
+        headers=tree.auth(tree.admin),
+    )
+    assert "a reseller's own" in _problem(moved, 422, "invalid_input")["detail"]
+    assert snapshot(tree.container) == before
+
+
 def test_what_a_reseller_may_copy(buy: Tree) -> None:
     tree = buy
     before = snapshot(tree.container)
@@ -235,7 +249,8 @@ def test_names_are_operator_wide_and_a_clash_does_not_say_whose(buy: Tree) -> No
     theirs = _problem(taken_a, 409, "plan_name_taken")
     mine = _problem(_post(tree, tree.key_a, {**b_buy, "name": "a-plus20"}), 409, "plan_name_taken")
     assert theirs["detail"].replace("b-retail", "a-plus20") == mine["detail"]
-    assert "operator" in mine["detail"] and "Reseller" not in mine["detail"]
+    assert "operator" in mine["detail"]
+    assert "Reseller" not in mine["detail"]
     admin = _post(tree, tree.admin, {"name": "a-plus20", "from_plan": "r-buy"})
     _problem(admin, 409, "plan_name_taken")
     assert snapshot(tree.container) == before

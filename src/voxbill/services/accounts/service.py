@@ -26,6 +26,7 @@ from voxbill.domain.errors import CallsInProgress, Conflict, InvalidInput, NotFo
 from voxbill.domain.money import ZERO, normalize_currency
 from voxbill.services.caching import TtlCache
 from voxbill.services.rating.reseller_plans import check_assignable
+from voxbill.services.rating.reseller_plans import check_move as check_move_of_plans
 from voxbill.services.unit_of_work import Transaction, UnitOfWork
 
 BALANCE_FIELDS = frozenset(f.name for f in dataclasses.fields(BalanceSettings))
@@ -246,6 +247,7 @@ class AccountService:
             if "parent_id" in current:
                 parent = self._new_parent(tx, principal, account, current["parent_id"])
                 changed = dataclasses.replace(changed, parent_id=parent.id)
+                check_move_of_plans(tx, account, parent)
             self._validate(tx, principal, changed, parent or None)
             if current.get("shared_balance") is True:
                 self._check_own_book_empty(account)

@@ -243,4 +243,23 @@ def check_assignable(parent: Account | None, plan: PlanRecord) -> None:
         )
 
 
-__all__ = ["CopyReport", "CopyRequest", "ResellerPlans", "check_assignable"]
+def check_move(tx: Transaction, account: Account, parent: Account) -> None:
+    """A subtree moved under ``parent`` keeps no account priced by an owned plan whose
+    owner would no longer be above it (one query when nothing below uses such a plan)."""
+    names = tx.accounts.plans_used_in(account.path)
+    owned = names & tx.rates.plans_owned_under(account.operator_id, f"/{account.operator_id}/")
+    above = set(parent.path.strip("/").split("/"))
+    for name in sorted(owned):
+        plan = tx.rates.find_plan(account.operator_id, name)
+        owner = None if plan is None else plan.owner_account_id
+        if owner is None or str(owner) in above:
+            continue
+        found = tx.accounts.get(owner)
+        if found is None or not found.path.startswith(account.path):
+            raise InvalidInput(
+                f"accounts below {account.id} are priced by rate plan {name!r}, a reseller's "
+                "own that would no longer be above them: assign them another plan first"
+            )
+
+
+__all__ = ["CopyReport", "CopyRequest", "ResellerPlans", "check_assignable", "check_move"]
