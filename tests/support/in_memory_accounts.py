@@ -90,6 +90,9 @@ class InMemoryAccountRepository:
             for name in account.plans.names()
         }
 
+    def plan_currency(self, operator_id: int, name: str) -> str | None:
+        return self.plans.get((operator_id, name))
+
 
 class InMemoryHolds:
     """Open holds per account path (what a move or a change of payer must wait for)."""

@@ -19,7 +19,7 @@ from voxbill.domain.accounts import (
     Plans,
 )
 from voxbill.storage.prepared import Prepared
-from voxbill.storage.schema import accounts
+from voxbill.storage.schema import accounts, rate_plans
 
 
 def from_row(row: Any) -> Account:
@@ -183,6 +183,14 @@ class SqlAccountRepository:
             query = select(column).where(accounts.c.path.like(f"{path}%"), column.is_not(None))
             names.update(self._conn.execute(query.distinct()).scalars())
         return names
+
+    def plan_currency(self, operator_id: int, name: str) -> str | None:
+        """The currency of the operator's plan of that name (None: the operator has none)."""
+        query = select(rate_plans.c.currency).where(
+            rate_plans.c.operator_id == operator_id, rate_plans.c.name == name
+        )
+        value = self._conn.execute(query).scalar()
+        return None if value is None else str(value)
 
 
 # -- for other storage modules composing an account read into their own statements -----
