@@ -77,3 +77,39 @@ def test_a_plan_deleted_while_assigned_is_either_kept_assigned_or_gone_unassigne
         if account.plans.rate_plan is not None:
             assert account.plans.rate_plan in plans
     assert container.ledger.verify() == []
+
+
+def test_two_resellers_taking_one_name_at_once_get_one_plan_and_one_409(
+    container: Container,
+) -> None:
+    root, _ = container.accounts.ensure_operator("Acme", "USD")
+    system = Principal(root.id, root.path, Role.ADMIN)
+    deck = read_deck("prefix,rate\n44,0.05\n".splitlines(keepends=True))
+    container.rate_import.import_deck(
+        deck, operator_id=root.id, plan="r-buy", source="t", options=PlanOptions("USD")
+    )
+    keys = []
+    for name in ("R1", "R2"):
+        reseller = container.accounts.create(
+            system, {"kind": "reseller", "name": name, "parent_id": root.id, "rate_plan": "r-buy"}
+        )
+        keys.append(Principal(reseller.id, reseller.path, Role.RESELLER))
+    for i in range(ROUNDS):
+        start = threading.Barrier(2)
+        request = CopyRequest(f"retail-{i}", "r-buy", Markup())
+
+        def copy(
+            key: Principal, start: threading.Barrier = start, request: CopyRequest = request
+        ) -> str:
+            start.wait()
+            try:
+                container.reseller_plans.copy(key, request)
+            except VoxbillError as exc:
+                return exc.code
+            return "made"
+
+        with ThreadPoolExecutor(2) as pool:
+            outcome = sorted(pool.map(copy, keys))
+        assert outcome == ["made", "plan_name_taken"], outcome
+    owners = {p.owner_account_id for p, _ in container.rate_plans.plans_of(root.id)}
+    assert owners <= {None, keys[0].account_id, keys[1].account_id}
