@@ -382,3 +382,74 @@ def test_a_resellers_plan_prices_its_customers_calls_and_the_cdr_shows_its_margi
     assert balances[tree.customer_a].json()["balance"] == "9.928"
     assert balances[tree.reseller_a].json()["balance"] == "10.012"
     assert tree.container.ledger.verify() == []
+
+
+def test_a_sub_reseller_buys_by_its_resellers_plan_and_marks_it_up_again(buy: Tree) -> None:
+    """A → sub-reseller S (buys by A's a-plus20) → customer S1 (S's s-plus10): S copies its
+    buy plan (A's, which S does not own) and prices S1; A reads S's plan (in its subtree)
+    but may neither import into it nor delete it; a 60 s UK call pays each level."""
+    tree = buy
+    assert _post(tree, tree.key_a, COPY).status_code == 201
+    sub = tree.client.post(
+        "/api/v1/accounts",
+        json={
+            "kind": "reseller",
+            "name": "S",
+            "parent_id": tree.reseller_a,
+            "rate_plan": "a-plus20",
+        },
+        headers=tree.auth(tree.key_a),
+    )
+    assert sub.status_code == 201, sub.text
+    s = sub.json()["id"]
+    system = Principal(tree.root, f"/{tree.root}/", Role.ADMIN)
+    s_key = tree.container.auth.issue(system, s, Role.RESELLER).secret
+    made = _post(tree, s_key, {"name": "s-plus10", "from_plan": "a-plus20", "markup_percent": "10"})
+    assert made.status_code == 201, made.text
+    assert made.json()["owner_account_id"] == s
+    s1 = tree.client.post(
+        "/api/v1/accounts",
+        json={"kind": "customer", "name": "S1", "parent_id": s, "rate_plan": "s-plus10"},
+        headers=tree.auth(s_key),
+    )
+    assert s1.status_code == 201, s1.text
+    # A reads S's plan, does not own it
+    assert (
+        tree.client.get("/api/v1/rate-plans/s-plus10", headers=tree.auth(tree.key_a)).status_code
+        == 200
+    )
+    _problem(
+        tree.client.delete("/api/v1/rate-plans/s-plus10", headers=tree.auth(tree.key_a)),
+        403,
+        "forbidden",
+    )
+    # S cannot touch A's plan beyond copying it
+    _problem(
+        tree.client.delete("/api/v1/rate-plans/a-plus20", headers=tree.auth(s_key)),
+        403,
+        "forbidden",
+    )
+    margin = tree.client.get("/api/v1/rate-plans/s-plus10/margin", headers=tree.auth(s_key)).json()
+    assert margin["buy_plan"] == "a-plus20"
+    assert {r["prefix"]: r["margin"] for r in margin["items"]}["44"] == "0.006"
+    for account in (tree.reseller_a, s, s1.json()["id"]):
+        funded = tree.client.post(
+            f"/api/v1/accounts/{account}/topups",
+            json={"amount": "10.00"},
+            headers={**tree.auth(tree.admin), "Idempotency-Key": f"fund-{account}"},
+        )
+        assert funded.status_code == 201, funded.text
+    caller = {"account_id": s1.json()["id"]}
+    call = {"session_id": "sub-1", "caller": caller, "callee": UK}
+    assert tree.client.post("/api/v1/calls", json=call, headers=tree.auth(s_key)).status_code == 201
+    stopped = tree.client.post(
+        "/api/v1/calls/sub-1/stop", json={"duration": 60}, headers=tree.auth(s_key)
+    )
+    assert stopped.json()["cost"] == "0.0792"  # (0.06 + 0.012) x 1.1
+    cdr = tree.client.get("/api/v1/cdrs", headers=tree.auth(tree.admin)).json()["items"][0]
+    assert [(leg["plan"], leg["cost"], leg["margin"]) for leg in cdr["legs"]] == [
+        ("s-plus10", "0.0792", None),
+        ("a-plus20", "0.072", "0.0072"),
+        ("r-buy", "0.06", "0.012"),
+    ]
+    assert tree.container.ledger.verify() == []
