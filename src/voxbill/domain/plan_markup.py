@@ -10,7 +10,6 @@ else of a row (prefix, destination, increments, dates, time profile) is kept.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -68,18 +67,49 @@ def marked_up(
     """Every row with the markup applied (see the module). ``progress(n)`` is told the
     rows done every 50,000 rows and at the end."""
     factor, fixed = markup.factor, markup.fixed
+    # decks repeat a few prices many times: each distinct one is computed once
+    per_minute: dict[Decimal, Decimal] = {}
+    per_call: dict[Decimal, Decimal] = {}
+
+    def minute(old: Decimal) -> Decimal:
+        new = per_minute.get(old)
+        if new is None:
+            new = per_minute[old] = _price(old, factor, fixed, decimals, rounding)
+        return new
+
+    def call(old: Decimal) -> Decimal:
+        new = per_call.get(old)
+        if new is None:
+            new = per_call[old] = _price(old, factor, Decimal(0), decimals, rounding)
+        return new
+
     out: list[Rate] = []
     for number, row in enumerate(rows, 1):
-        rate = _price(row.rate, factor, fixed, decimals, rounding)
+        rate = minute(row.rate)
         first = row.initial_rate
-        initial = None if first is None else _price(first, factor, fixed, decimals, rounding)
-        fee = _price(row.connect_fee, factor, Decimal(0), decimals, rounding)
+        initial = None if first is None else minute(first)
+        fee = call(row.connect_fee)
         if rate < 0 or fee < 0 or (initial is not None and initial < 0):
             raise InvalidInput(
                 f"prefix {row.prefix}: the markup makes its price negative ({rate}); "
                 "nothing was copied"
             )
-        out.append(dataclasses.replace(row, rate=rate, initial_rate=initial, connect_fee=fee))
+        out.append(
+            Rate(
+                row.prefix,
+                rate,
+                row.destination,
+                fee,
+                initial,
+                row.initial_increment,
+                row.increment,
+                row.min_duration,
+                row.grace,
+                row.effective_from,
+                row.effective_to,
+                row.time_profile,
+            )
+        )
         if progress is not None and number % 50_000 == 0:
             progress(number)
     if progress is not None:
