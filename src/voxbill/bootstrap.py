@@ -16,6 +16,7 @@ from voxbill.services.messaging.rate_limit import RateLimiter
 from voxbill.services.messaging.service import MessagingService
 from voxbill.services.rating.catalog import RatePlanCatalog
 from voxbill.services.rating.imports import RateImportService
+from voxbill.services.rating.reseller_plans import ResellerPlans
 from voxbill.services.rating.service import RatingService
 from voxbill.services.routing.service import RoutingService
 from voxbill.services.unit_of_work import UnitOfWork
@@ -46,6 +47,7 @@ class Container:
     auth: AuthService = field(init=False)
     identifiers: IdentifierService = field(init=False)
     rate_plans: RatePlanCatalog = field(init=False)
+    reseller_plans: ResellerPlans = field(init=False)
     charging: ChargingService = field(init=False)
     high_risk: HighRiskDestinations = field(init=False)
     messaging: MessagingService = field(init=False)
@@ -68,6 +70,7 @@ class Container:
             self.auth_failures = make_auth_failures(self.settings)
         self.identifiers = IdentifierService(self.uow, self.settings)
         self.rate_plans = RatePlanCatalog(self.uow, self.rate_import)
+        self.reseller_plans = ResellerPlans(self.uow, self.rate_plans, self.rating.forget)
         self.charging = ChargingService(
             self.uow,
             self.settings,

@@ -121,6 +121,8 @@ TABLE: Final[tuple[Outcome, ...]] = (
     Outcome("idempotency_conflict", 409),
     Outcome("hold_conflict", 409),
     Outcome("fx_rate_in_use", 409),
+    Outcome("plan_name_taken", 409),
+    Outcome("plan_in_use", 409),
     _switch(
         "session_settled",
         409,

@@ -25,6 +25,9 @@ OPERATOR_WIDE_WRITES = {
     ("POST", "/api/v1/high-risk-destinations"),
     ("DELETE", "/api/v1/high-risk-destinations/{prefix}"),
 }
+#: Writes of a name unique across the operator (a reseller's deck into a plan name): a
+#: name another subtree has is 409 plan_name_taken (whose is not said), nothing changed.
+NAME_WIDE_WRITES = {("POST", "/api/v1/rate-plans/{name}/deck")}
 
 
 @pytest.fixture(autouse=True)
@@ -66,6 +69,9 @@ def sample(tree: Tree, method: str, path: str) -> tuple[str, dict[str, Any]]:
             "json": {"amount": "-1.50", "reason": "test"}
         },
         ("POST", "/accounts/{account_id}/refunds"): {"json": {"amount": "1.50", "reason": "x"}},
+        ("POST", "/rate-plans"): {
+            "json": {"name": "a-copy", "from_plan": "a-retail", "markup_percent": "20"}
+        },
         ("POST", "/rate-plans/{name}/deck"): {
             "content": DECK,
             "headers": {"content-type": "text/csv"},
@@ -148,6 +154,10 @@ def test_another_resellers_key_gets_404_and_changes_nothing(tree: Tree) -> None:
             continue
         if (method, path) in OPERATOR_WIDE_WRITES:
             assert response.status_code == 403, (method, path, response.text)
+            continue
+        if (method, path) in NAME_WIDE_WRITES:
+            assert response.status_code == 409, (method, path, response.text)
+            assert response.json()["code"] == "plan_name_taken"
             continue
         assert response.status_code == 404, (method, path, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")

@@ -92,15 +92,15 @@ def test_another_operators_keys_neither_see_nor_read_these_plans(
 
 def test_another_operator_cannot_upload_into_these_plans(tree: Tree, globex: Globex) -> None:
     before = snapshot(tree.container)
-    # the reseller: as for any plan it does not use
-    assert _upload(tree, globex.reseller_key, "a-retail", GLOBEX_DECK).status_code == 404
-    # the admin: the name is a new plan of its own operator, which needs a currency
-    for replace in ("", "?replace=true"):
-        merged = _upload(tree, globex.admin, "a-retail", GLOBEX_DECK, replace)
-        never = _upload(tree, globex.admin, "zz-never", GLOBEX_DECK, replace)
-        assert merged.status_code == 422, merged.text
-        assert "is new: give its currency" in merged.json()["detail"]
-        _same_refusal(merged, never, "a-retail", "zz-never")
+    # the admin, and a reseller (which makes its own plans): the name is a new plan of
+    # the key's own operator, which needs a currency
+    for key in (globex.admin, globex.reseller_key):
+        for replace in ("", "?replace=true"):
+            merged = _upload(tree, key, "a-retail", GLOBEX_DECK, replace)
+            never = _upload(tree, key, "zz-never", GLOBEX_DECK, replace)
+            assert merged.status_code == 422, merged.text
+            assert "is new: give its currency" in merged.json()["detail"]
+            _same_refusal(merged, never, "a-retail", "zz-never")
     assert snapshot(tree.container) == before
 
 

@@ -52,14 +52,30 @@ def test_a_bad_deck_imports_nothing_and_names_the_line(tree: Tree) -> None:
     assert snapshot(tree.container) == before
 
 
-def test_only_the_operator_uploads(tree: Tree) -> None:
+def test_a_reseller_uploads_only_into_its_own_plans(tree: Tree) -> None:
     before = snapshot(tree.container)
-    # a plan reseller A uses: visible, but not its to change
+    # a plan reseller A uses: visible, but the operator's, not its to change
     assert upload(tree, tree.key_a, "a-retail", NEW_DECK).status_code == 403
-    # a plan it does not use, or a new name: does not exist for it
-    assert upload(tree, tree.key_a, "b-retail", NEW_DECK).status_code == 404
-    assert upload(tree, tree.key_a, "brand-new", NEW_DECK, "?currency=USD").status_code == 404
+    # a name the operator has that A does not read: taken, whose not said
+    taken = upload(tree, tree.key_a, "b-retail", NEW_DECK)
+    assert (taken.status_code, taken.json()["code"]) == (409, "plan_name_taken")
+    assert "b-retail" in taken.json()["detail"]
+    assert "Reseller" not in taken.json()["detail"]
+    # a customer key uploads nothing
+    assert upload(tree, tree.key_customer_a, "a-retail", NEW_DECK).status_code == 403
+    assert upload(tree, tree.key_customer_a, "b-retail", NEW_DECK).status_code == 404
     assert snapshot(tree.container) == before
+    # a new name: A's own plan, which A then imports into again
+    made = upload(tree, tree.key_a, "a-own", NEW_DECK, "?currency=USD")
+    assert made.status_code == 201, made.text
+    again = upload(tree, tree.key_a, "a-own", NEW_DECK, "?replace=true")
+    assert again.status_code == 201, again.text
+    listed = tree.client.get("/api/v1/rate-plans/a-own", headers=tree.auth(tree.admin)).json()
+    assert listed["owner_account_id"] == tree.reseller_a
+    # reseller B neither reads it nor writes it
+    hidden = tree.client.get("/api/v1/rate-plans/a-own", headers=tree.auth(tree.key_b))
+    assert hidden.status_code == 404
+    assert upload(tree, tree.key_b, "a-own", NEW_DECK).json()["code"] == "plan_name_taken"
 
 
 def test_each_key_lists_the_plans_its_subtree_uses(tree: Tree) -> None:

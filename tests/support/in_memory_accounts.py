@@ -11,10 +11,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from voxbill.domain.accounts import Account, AccountKind
+from voxbill.domain.money import RoundingMethod
+from voxbill.domain.rates import PlanRecord
 
 
 class InMemoryAccountRepository:
@@ -103,10 +105,22 @@ class InMemoryHolds:
 
 
 class InMemoryRates:
-    """Plans imported before any operator existed: adopted by the first one."""
+    """The operator's plans (by name: their currency) and the plans imported before any
+    operator existed, adopted by the first one."""
 
-    def __init__(self) -> None:
+    def __init__(self, plans: dict[tuple[int, str], str]) -> None:
+        self.plans = plans
         self.adopted_by: list[int] = []
+
+    def claim_plan(self, operator_id: int | None, name: str) -> PlanRecord | None:
+        currency = self.plans.get((operator_id, name)) if operator_id is not None else None
+        if currency is None:
+            return None
+        holidays: frozenset[date] = frozenset()
+        return PlanRecord(0, name, currency, 4, RoundingMethod.HALF_UP, "UTC", holidays, 1)
+
+    def plans_owned_under(self, operator_id: int | None, path: str) -> set[str]:
+        return set()
 
     def adopt_unowned_plans(self, operator_id: int) -> int:
         self.adopted_by.append(operator_id)
@@ -134,7 +148,7 @@ class InMemoryUnitOfWork:
         #: (operator id, plan name) -> the plan's currency
         self.plans: dict[tuple[int, str], str] = {}
         self.holds = InMemoryHolds()
-        self.rates = InMemoryRates()
+        self.rates = InMemoryRates(self.plans)
         self.commits = 0
 
     @contextmanager

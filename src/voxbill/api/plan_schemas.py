@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from voxbill.api.schemas import DecimalStr, shown, shown_or_none
+from voxbill.api.schemas import AmountStr, DecimalStr, PlainText, shown, shown_or_none
+from voxbill.domain.money import RoundingMethod
 from voxbill.domain.rate_changes import RecordedChange
 from voxbill.domain.rates import PlanRecord, StoredRate
 from voxbill.services.rating.catalog import MarginPage, MarginRow
 from voxbill.services.rating.imports import ImportReport
+from voxbill.services.rating.reseller_plans import CopyReport
+
+#: a new plan's name: printable, no slash (it travels in URL paths)
+NEW_PLAN_NAME = r"^[^\x00-\x1f\x7f/]{1,100}$"
 
 
 class RatePlanRead(BaseModel):
     name: str
     operator_id: int | None = Field(description="the operator root account that owns the plan")
+    owner_account_id: int | None = Field(
+        description="the reseller that made and prices the plan (null: the operator's own)"
+    )
     currency: str
     decimals: int
     rounding: str
@@ -30,6 +39,7 @@ class RatePlanRead(BaseModel):
         return cls(
             name=plan.name,
             operator_id=plan.operator_id,
+            owner_account_id=plan.owner_account_id,
             currency=plan.currency,
             decimals=plan.decimals,
             rounding=plan.rounding.value,
@@ -49,6 +59,54 @@ class RatePlanListed(RatePlanRead):
 
 class RatePlanPage(BaseModel):
     items: list[RatePlanListed]
+
+
+class RatePlanCreate(BaseModel):
+    """A new plan: a copy of ``from_plan`` with a markup (see docs/api-accounts.md,
+    "Reseller plans")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: PlainText = Field(
+        min_length=1,
+        max_length=100,
+        pattern=NEW_PLAN_NAME,
+        description="unique across the operator: prefix it (e.g. 'r17-retail')",
+    )
+    from_plan: PlainText = Field(
+        min_length=1,
+        max_length=100,
+        description="a reseller key: its buy plan (effective plan) or a plan it owns",
+    )
+    markup_percent: AmountStr = Field(
+        default=Decimal(0), description="applied to rate, initial_rate and connect_fee"
+    )
+    markup_fixed: AmountStr = Field(
+        default=Decimal(0), description="added to rate and initial_rate (per minute)"
+    )
+    decimals: int | None = Field(
+        default=None, ge=0, le=8, description="the copy's precision (default: the source's)"
+    )
+    rounding: RoundingMethod | None = Field(
+        default=None, description="the copy's rounding method (default: the source's)"
+    )
+    owner_account_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=2**62,
+        description="the admin only: the reseller the copy belongs to (a reseller's copy is "
+        "always its own)",
+    )
+
+
+class RatePlanCreated(RatePlanRead):
+    from_plan: str
+    import_id: int = Field(description="the copy's import record (its changes: all new)")
+
+    @classmethod
+    def of_copy(cls, report: CopyReport) -> RatePlanCreated:
+        head = RatePlanRead.of(report.plan, report.rows)
+        return cls(**head.model_dump(), from_plan=report.from_plan, import_id=report.import_id)
 
 
 class RateRead(BaseModel):
@@ -164,6 +222,9 @@ class MarginRead(BaseModel):
     buy_connect_fee: DecimalStr | None
     margin: DecimalStr | None = Field(description="sell_rate - buy_rate, per minute")
     connect_fee_margin: DecimalStr | None
+    below_cost: bool = Field(
+        description="true: the sell rate or connect fee is below the buy price (a loss)"
+    )
 
     @classmethod
     def of(cls, row: MarginRow, currency: str) -> MarginRead:
@@ -182,6 +243,7 @@ class MarginRead(BaseModel):
             buy_connect_fee=shown_or_none(row.buy_connect_fee, currency),
             margin=shown_or_none(row.margin, currency),
             connect_fee_margin=shown_or_none(row.connect_fee_margin, currency),
+            below_cost=row.below_cost,
         )
 
 

@@ -23,12 +23,21 @@ from voxbill.cli.operators import OperatorOption, resolve_operator
 from voxbill.cli.output import EXIT_BAD_INPUT, console, err_console, fail, guarded, print_json
 from voxbill.domain.errors import InvalidInput, RateDeckError
 from voxbill.domain.money import RoundingMethod, canonical, to_decimal
+from voxbill.domain.plan_markup import Markup
 from voxbill.domain.rate_deck import Deck, read_deck
 from voxbill.services.rating.imports import ImportReport, PlanOptions
+from voxbill.services.rating.reseller_plans import CopyRequest
 
 app = typer.Typer(
-    help="Rate plans: import carrier decks, list plans and price changes.", no_args_is_help=True
+    help="Rate plans: import carrier decks, copy plans with a markup, list plans and price "
+    "changes.",
+    no_args_is_help=True,
 )
+
+OwnerOption = Annotated[
+    int | None,
+    typer.Option("--owner", min=1, help="the reseller account whose own plan it is"),
+]
 
 
 def _lines(
@@ -97,8 +106,11 @@ def import_(
     holidays: Annotated[str | None, typer.Option(help="ISO dates, comma separated")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     operator: OperatorOption = None,
+    owner: OwnerOption = None,
 ) -> None:
-    """Import a rate deck into a plan: all rows or none (unless --skip-bad-rows)."""
+    """Import a rate deck into a plan: all rows or none (unless --skip-bad-rows).
+
+    With --owner, a new plan is that reseller's own, and an existing one must be."""
     if not file.is_file():
         fail(f"{file}: no such file")
     holiday_dates = None
@@ -122,6 +134,7 @@ def import_(
                 options=options,
                 replace=replace,
                 skip_bad_rows=skip_bad_rows,
+                owner_account_id=owner,
             )
         except RateDeckError as exc:
             for line, message in exc.problems[:20]:
@@ -159,10 +172,12 @@ def list_plans(operator: OperatorOption = None) -> None:
         plans = container.rate_plans.plans_of(resolve_operator(container, operator, required=False))
     finally:
         container.close()
-    table = Table("plan", "currency", "rows", "rounding", "timezone", "version")
+    table = Table("plan", "owner", "currency", "rows", "rounding", "timezone", "version")
     for record, count in plans:
+        owner = record.owner_account_id
         table.add_row(
             record.name,
+            "operator" if owner is None else f"account {owner}",
             record.currency,
             str(count),
             f"{record.decimals} {record.rounding.value}",
@@ -170,6 +185,90 @@ def list_plans(operator: OperatorOption = None) -> None:
             str(record.version),
         )
     console.print(table)
+
+
+@app.command("copy")
+@guarded
+def copy(
+    source: Annotated[str, typer.Option("--from", help="the plan copied")],
+    target: Annotated[str, typer.Option("--to", help="the new plan's name (operator-wide)")],
+    markup_percent: Annotated[
+        str, typer.Option(help="percent added to rates and connect fees, e.g. 20")
+    ] = "0",
+    markup_fixed: Annotated[str, typer.Option(help="amount added to per-minute rates")] = "0",
+    decimals: Annotated[int | None, typer.Option(help="the copy rounds to this")] = None,
+    rounding: Annotated[RoundingMethod | None, typer.Option(help="rounding method")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    operator: OperatorOption = None,
+    owner: OwnerOption = None,
+) -> None:
+    """Copy a plan with a markup into a new plan (a reseller's own with --owner)."""
+    markup = Markup(
+        to_decimal(markup_percent, what="--markup-percent"),
+        to_decimal(markup_fixed, what="--markup-fixed"),
+    )
+    request = CopyRequest(target, source, markup, decimals, rounding)
+    container = build(migrate=True)
+    try:
+        operator_id = resolve_operator(container, operator, required=False)
+        counts = {p.name: n for p, n in container.rate_plans.plans_of(operator_id)}
+        show = not as_json and os.isatty(2)
+        with Progress(
+            TextColumn("copying {task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed} of {task.total} rows"),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+            disable=not show,
+        ) as progress:
+            task = progress.add_task(source, total=counts.get(source, 0))
+            report = container.reseller_plans.copy_of(
+                operator_id,
+                request,
+                owner_account_id=owner,
+                progress=lambda done: progress.update(task, completed=done),
+            )
+    finally:
+        container.close()
+    plan = report.plan
+    data: dict[str, object] = {
+        "plan": plan.name,
+        "from_plan": report.from_plan,
+        "owner_account_id": plan.owner_account_id,
+        "currency": plan.currency,
+        "decimals": plan.decimals,
+        "rounding": plan.rounding.value,
+        "rows": report.rows,
+        "import_id": report.import_id,
+    }
+    if as_json:
+        print_json(data)
+        return
+    whose = "the operator's" if owner is None else f"account {owner}'s"
+    console.print(
+        f"plan {plan.name} ({plan.currency}, {whose}): {report.rows} rows copied from "
+        f"{report.from_plan} {markup.describe()}, rounded to {plan.decimals} "
+        f"{plan.rounding.value}",
+        markup=False,
+    )
+
+
+@app.command("delete")
+@guarded
+def delete(
+    plan: Annotated[str, typer.Option("--plan", help="rate plan name")],
+    operator: OperatorOption = None,
+) -> None:
+    """Delete a plan no account is rated by, with its rows and price history."""
+    container = build(migrate=True)
+    try:
+        container.reseller_plans.delete_of(
+            resolve_operator(container, operator, required=False), plan
+        )
+    finally:
+        container.close()
+    console.print(f"plan {plan} deleted", markup=False)
 
 
 @app.command("changes")

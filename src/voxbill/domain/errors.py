@@ -19,7 +19,9 @@ SIP status, RADIUS reply, Diameter result and CLI exit code every door answers::
     │   ├── IdempotencyConflict      code=idempotency_conflict (same key, other request)
     │   ├── HoldConflict             code=hold_conflict      (hold already settled otherwise)
     │   ├── SessionConflict          code=session_conflict   (session id taken by another call)
-    │   └── CallsInProgress          code=calls_in_progress  (balance owner change under calls)
+    │   ├── CallsInProgress          code=calls_in_progress  (balance owner change under calls)
+    │   ├── PlanNameTaken            code=plan_name_taken    (rate plan names are operator-wide)
+    │   └── PlanInUse                code=plan_in_use        (a plan accounts are rated by)
     ├── Refused                      code=refused            (a business "no")
     │   ├── PinRefused               code=pin_refused        (a card's PIN not accepted)
     │   │   ├── InvalidPin           code=invalid_pin        (known card, wrong PIN)
@@ -120,6 +122,18 @@ class UnknownRatePlan(NotFound):
 
 class Conflict(VoxbillError):
     code = "conflict"
+
+
+class PlanNameTaken(Conflict):
+    """The operator already has a rate plan of that name (whose is not said)."""
+
+    code = "plan_name_taken"
+
+
+class PlanInUse(Conflict):
+    """A rate plan some account is rated by: not deleted."""
+
+    code = "plan_in_use"
 
 
 class CallsInProgress(Conflict):

@@ -209,6 +209,8 @@ class PlanRecord:
     version: int
     #: the operator root that owns the plan (None: imported before any operator existed)
     operator_id: int | None = None
+    #: the reseller account that made and prices the plan (None: the operator's own)
+    owner_account_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

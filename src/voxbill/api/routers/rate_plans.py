@@ -1,13 +1,14 @@
-"""Rate plans of the key's operator: upload a deck (its admin only), list, show a page of
-rates, read the price changes. Another operator's plans do not exist here: a name is
-always the plan of that name in the key's own operator."""
+"""Rate plans of the key's operator: upload a deck (its admin, or a reseller into its own
+plans), copy a plan with a markup and delete one (the admin, or a reseller for its own),
+list, show a page of rates, read the price changes. Another operator's plans do not
+exist here: a name is always the plan of that name in the key's own operator."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from voxbill.api.auth import CurrentPrincipal
 from voxbill.api.deps import ContainerDep
@@ -16,6 +17,8 @@ from voxbill.api.plan_schemas import (
     MarginPageRead,
     RateChangePage,
     RateChangeRead,
+    RatePlanCreate,
+    RatePlanCreated,
     RatePlanDetail,
     RatePlanListed,
     RatePlanPage,
@@ -25,7 +28,9 @@ from voxbill.api.plan_schemas import (
 from voxbill.api.problems import responses
 from voxbill.domain.errors import InvalidInput, VoxbillError
 from voxbill.domain.money import RoundingMethod
+from voxbill.domain.plan_markup import Markup
 from voxbill.services.rating.imports import PlanOptions
+from voxbill.services.rating.reseller_plans import CopyRequest
 
 router = APIRouter(tags=["rate plans"])
 
@@ -125,6 +130,42 @@ async def upload_deck(
         skip_bad_rows=skip_bad_rows,
     )
     return DeckImportRead.of(report)
+
+
+@router.post(
+    "/rate-plans",
+    response_model=RatePlanCreated,
+    status_code=201,
+    responses=responses(401, 403, 404, 409, 422, 503),
+)
+def create_rate_plan(
+    body: RatePlanCreate, principal: CurrentPrincipal, container: ContainerDep
+) -> RatePlanCreated:
+    """A new plan: a copy of ``from_plan`` with the markup applied to every row, exactly
+    (rounded once per price). A reseller key's copy is its own plan."""
+    request = CopyRequest(
+        body.name,
+        body.from_plan,
+        Markup(body.markup_percent, body.markup_fixed),
+        body.decimals,
+        body.rounding,
+    )
+    report = container.reseller_plans.copy(
+        principal, request, owner_account_id=body.owner_account_id
+    )
+    return RatePlanCreated.of_copy(report)
+
+
+@router.delete(
+    "/rate-plans/{name}", status_code=204, responses=responses(401, 403, 404, 409, 422, 503)
+)
+def delete_rate_plan(
+    name: PlanPath, principal: CurrentPrincipal, container: ContainerDep
+) -> Response:
+    """Delete a plan no account is rated by (``409 plan_in_use`` otherwise), with its
+    rows and price history: the admin any plan, a reseller key the plans it owns."""
+    container.reseller_plans.delete(principal, name)
+    return Response(status_code=204)
 
 
 @router.get("/rate-plans", response_model=RatePlanPage, responses=responses(401, 422))

@@ -25,6 +25,8 @@ from voxbill.domain.accounts import (
 from voxbill.domain.errors import CallsInProgress, Conflict, InvalidInput, NotFound
 from voxbill.domain.money import ZERO, normalize_currency
 from voxbill.services.caching import TtlCache
+from voxbill.services.rating.reseller_plans import check_assignable
+from voxbill.services.rating.reseller_plans import check_move as check_move_of_plans
 from voxbill.services.unit_of_work import Transaction, UnitOfWork, WriteConflict
 
 BALANCE_FIELDS = frozenset(f.name for f in dataclasses.fields(BalanceSettings))
@@ -285,6 +287,7 @@ class AccountService:
             if "parent_id" in current:
                 parent = self._new_parent(tx, principal, account, current["parent_id"])
                 changed = dataclasses.replace(changed, parent_id=parent.id)
+                check_move_of_plans(tx, account, parent)
             self._validate(tx, principal, changed, parent or None)
             if current.get("shared_balance") is True:
                 self._check_own_book_empty(account)
@@ -345,16 +348,21 @@ class AccountService:
         # name is refused exactly as a name no plan has
         allowed = self._readable_plans(tx, principal)
         for name in account.plans.names():
-            currency = tx.accounts.plan_currency(operator_id, name)
-            if currency is None or (allowed is not None and name not in allowed):
+            plan = tx.rates.claim_plan(operator_id, name)  # not deleted under us
+            if plan is None or (allowed is not None and name not in allowed):
                 raise InvalidInput(f"there is no rate plan named {name!r}")
-            if currency != account.currency:
-                raise InvalidInput(f"rate plan {name!r} is in {currency}, not {account.currency}")
+            if plan.currency != account.currency:
+                raise InvalidInput(
+                    f"rate plan {name!r} is in {plan.currency}, not {account.currency}"
+                )
+            check_assignable(parent, plan)
 
     def _readable_plans(self, tx: Transaction, principal: Principal) -> set[str] | None:
+        """The plans a key may name: those its subtree is rated by or owns (all: admin)."""
         if principal.role is Role.ADMIN:
             return None
-        return tx.accounts.plans_used_in(principal.path)
+        names = tx.accounts.plans_used_in(principal.path)
+        return names | tx.rates.plans_owned_under(principal.operator_id, principal.path)
 
 
 def _check_partner(

@@ -12,11 +12,15 @@ key bound to one) reads:
   (:func:`voxbill.domain.charging.levels`, the caller's level);
 - the plans its own subtree is rated by (the prices it charges those below it).
 
+- the plans an account of its subtree owns (a reseller's own plans, assigned or not:
+  :mod:`voxbill.services.rating.reseller_plans`).
+
 Nothing else: an ancestor's plan that does not price the caller (a user with a plan of
 its own does not see its customer's), a sibling's, another reseller's. The operator's
 admin (and operator-wide support) reads every plan of the operator. A user or card key
-quotes only its effective plan (the default when it names none). Only the admin imports
-decks.
+quotes only its effective plan (the default when it names none). The admin imports decks
+into any plan; a reseller key into the plans its account owns (a new name becomes its
+own plan; a name the operator already has, and it does not own, is ``plan_name_taken``).
 
 The command line acts as an operator (``operator_id``), with the same scoping.
 """
@@ -36,7 +40,7 @@ from voxbill.domain.errors import CurrencyMismatch, Forbidden, InvalidInput, NoR
 from voxbill.domain.rate_changes import RecordedChange
 from voxbill.domain.rate_deck import read_deck
 from voxbill.domain.rates import PlanOptions, PlanRecord, RatePlan, StoredRate
-from voxbill.services.rating.imports import ImportReport, RateImportService
+from voxbill.services.rating.imports import ImportReport, RateImportService, plan_name_taken
 from voxbill.services.unit_of_work import Transaction, UnitOfWork
 
 
@@ -78,6 +82,12 @@ class MarginRow:
         fee = self.buy_connect_fee
         return None if fee is None else self.sell.connect_fee - fee
 
+    @property
+    def below_cost(self) -> bool:
+        """Sold below what the seller pays (per minute or per connection): a loss."""
+        margins = (self.margin, self.connect_fee_margin)
+        return any(m is not None and m < 0 for m in margins)
+
 
 @dataclass(frozen=True)
 class MarginPage:
@@ -112,10 +122,16 @@ class RatePlanCatalog:
         if _sees_all(principal):
             return None
         names = tx.accounts.plans_used_in(principal.path)
+        names |= tx.rates.plans_owned_under(principal.operator_id, principal.path)
         effective = _effective_plan(tx, principal)
         if effective is not None:
             names.add(effective)
         return names
+
+    def reads(self, tx: Transaction, principal: Principal, name: str) -> bool:
+        """Whether the caller reads the operator's plan of that name (in ``tx``)."""
+        visible = self._visible(tx, principal)
+        return visible is None or name in visible
 
     def effective(self, principal: Principal) -> str | None:
         """The plan that prices calls made by the key's own account (None: none does)."""
@@ -196,6 +212,7 @@ class RatePlanCatalog:
             raise Forbidden("a user key sells nothing: margins are for resellers")
         with self._uow.transaction(readonly=True) as tx:
             sold = tx.accounts.plans_used_in(principal.path)
+            sold |= tx.rates.plans_owned_under(principal.operator_id, principal.path)
             sell = tx.rates.find_plan(principal.operator_id, name)
             if sell is None or name not in sold:
                 raise _unknown(name)
@@ -213,12 +230,28 @@ class RatePlanCatalog:
         buy_plan = load(principal.operator_id, buy.name)
         return MarginPage(sell, buy, at, [_margin_row(buy_plan, row, at) for row in rows])
 
-    def check_import(self, principal: Principal, name: str) -> None:
-        """Only the operator imports; others get "unknown" for plans they cannot see."""
+    def check_import(self, principal: Principal, name: str) -> int | None:
+        """Who may import into the plan of that name; the owner a new plan gets.
+
+        The admin: any plan (a new one is the operator's). A reseller key: a plan its
+        account owns, or a new name (its own plan then); a plan it reads but does not
+        own is ``403``, a name the operator has that it does not read ``409
+        plan_name_taken`` (whose, not said). Any other key: ``404`` for a plan it does
+        not read, ``403`` otherwise."""
         access.require_write(principal)
-        if principal.role is not Role.ADMIN:
+        if principal.role is Role.ADMIN:
+            return None
+        if principal.role is not Role.RESELLER:
             self.check_quote(principal, name)
             access.check_rate_plan_admin(principal)
+        with self._uow.transaction(readonly=True) as tx:
+            record = tx.rates.find_plan(principal.operator_id, name)
+            visible = self._visible(tx, principal)
+        if record is None or record.owner_account_id == principal.account_id:
+            return principal.account_id
+        if visible is not None and name not in visible:
+            raise plan_name_taken(name)
+        raise Forbidden(f"plan {name!r} is not this reseller's own: import into a plan you own")
 
     def import_csv(
         self,
@@ -232,7 +265,7 @@ class RatePlanCatalog:
         skip_bad_rows: bool,
     ) -> ImportReport:
         """Import into the caller's operator's plan of that name (created when new)."""
-        self.check_import(principal, name)
+        owner = self.check_import(principal, name)
         operator_id = principal.operator_id
         zone = self._importer.plan_timezone(operator_id, name, options)
         deck = read_deck(text.splitlines(keepends=True), timezone=zone)
@@ -244,6 +277,7 @@ class RatePlanCatalog:
             options=options,
             replace=replace,
             skip_bad_rows=skip_bad_rows,
+            owner_account_id=owner,
         )
 
     # -- as the operator (the command line) ----------------------------------------------
@@ -294,3 +328,7 @@ def _effective_plan(tx: Transaction, principal: Principal) -> str | None:
     """The plan charging prices the key's own account's calls by: the first level's."""
     levels = charging_rules.levels(_chain(tx, principal))
     return levels[0].plan if levels else None
+
+
+#: the plan that prices the key's own account's calls (its buy plan), in ``tx``
+effective_plan = _effective_plan

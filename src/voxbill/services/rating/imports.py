@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from voxbill.domain.errors import InvalidInput, RateDeckError
+from voxbill.domain.accounts import AccountKind
+from voxbill.domain.errors import InvalidInput, PlanNameTaken, RateDeckError
 from voxbill.domain.money import RoundingMethod, normalize_currency
 from voxbill.domain.rate_changes import change_counts, diff_rates, rate_keys
 from voxbill.domain.rate_deck import Deck, read_deck
@@ -65,7 +66,10 @@ class RateImportService:
         options: PlanOptions,
         replace: bool = False,
         skip_bad_rows: bool = False,
+        owner_account_id: int | None = None,
     ) -> ImportReport:
+        """``owner_account_id``: the reseller a new plan belongs to (None: the operator);
+        an existing plan must already be that reseller's."""
         name = plan.strip()
         if not name or len(name) > 100:
             raise InvalidInput("a plan name of 1 to 100 characters is required")
@@ -81,7 +85,7 @@ class RateImportService:
         new_rates = [row.rate for row in deck.rows]
         mode = "replace" if replace else "merge"
         with self._uow.transaction() as tx:
-            record = self._plan(tx, operator_id, name, options)
+            record = self._plan(tx, operator_id, name, options, owner_account_id)
             rates = tx.rates
             rates.lock_plan(record.id)
             old_rates = rates.load_rates(record.id)
@@ -126,9 +130,18 @@ class RateImportService:
         )
 
     def _plan(
-        self, tx: Transaction, operator_id: int | None, name: str, options: PlanOptions
+        self,
+        tx: Transaction,
+        operator_id: int | None,
+        name: str,
+        options: PlanOptions,
+        owner_account_id: int | None,
     ) -> PlanRecord:
         record = tx.rates.find_plan(operator_id, name)
+        if owner_account_id is not None:
+            if record is not None and record.owner_account_id != owner_account_id:
+                raise plan_name_taken(name)
+            check_owner(tx, operator_id, owner_account_id)
         currency = normalize_currency(options.currency) if options.currency else None
         if record is None and operator_id is None and tx.accounts.operator_ids():
             # a plan without an owner is only for an installation without operators
@@ -143,9 +156,32 @@ class RateImportService:
                 rounding=options.rounding or RoundingMethod.HALF_UP,
                 timezone=timezone,
                 holidays=options.holidays or (),
+                owner_account_id=owner_account_id,
             )
         options.check_kept(record, currency)
         return record
 
 
-__all__ = ["ImportReport", "PlanOptions", "RateImportService"]
+def plan_name_taken(name: str) -> PlanNameTaken:
+    """The same answer whoever has the name: rate plan names are operator-wide."""
+    return PlanNameTaken(
+        f"the operator already has a rate plan named {name!r}: plan names are unique "
+        "across the operator; choose another (prefix yours, e.g. 'acme-wholesale-retail')"
+    )
+
+
+def check_owner(tx: Transaction, operator_id: int | None, owner_account_id: int) -> None:
+    """A plan's owner is a reseller account of the plan's operator."""
+    owner = tx.accounts.get(owner_account_id)
+    if (
+        owner is None
+        or operator_id is None
+        or owner.operator_id != operator_id
+        or owner.kind is not AccountKind.RESELLER
+    ):
+        raise InvalidInput(
+            f"owner: account {owner_account_id} is not a reseller of the plan's operator"
+        )
+
+
+__all__ = ["ImportReport", "PlanOptions", "RateImportService", "check_owner", "plan_name_taken"]

@@ -20,7 +20,7 @@ from voxbill.domain.money import STORAGE_PLACES, RoundingMethod, canonical
 from voxbill.domain.rate_changes import PriceChange, RateKey, RecordedChange
 from voxbill.domain.rates import PlanRecord, Rate, RatePlan, StoredRate
 from voxbill.domain.time_profile import TimeProfile, parse_time_profile
-from voxbill.storage.schema import rate_changes, rate_imports, rate_plans, rates
+from voxbill.storage.schema import accounts, rate_changes, rate_imports, rate_plans, rates
 
 _SCALE = Decimal(10) ** STORAGE_PLACES
 _UNIT = Decimal(1).scaleb(-STORAGE_PLACES)
@@ -54,6 +54,7 @@ def _plan_record(row: Any) -> PlanRecord:
         holidays,
         row.version,
         row.operator_id,
+        row.owner_account_id,
     )
 
 
@@ -109,12 +110,14 @@ def create_plan(
     rounding: RoundingMethod,
     timezone: str,
     holidays: Iterable[date],
+    owner_account_id: int | None = None,
 ) -> PlanRecord:
     now = datetime.now(UTC)
     conn.execute(
         insert(rate_plans).values(
             operator_id=operator_id,
             name=name,
+            owner_account_id=owner_account_id,
             currency=currency,
             decimals=decimals,
             rounding=rounding.value,
@@ -130,6 +133,23 @@ def create_plan(
     return plan
 
 
+def plans_owned_under(conn: Connection, operator_id: int | None, path: str) -> set[str]:
+    """Names of the operator's plans owned by an account of the subtree at ``path``."""
+    query = (
+        select(rate_plans.c.name)
+        .join(accounts, accounts.c.id == rate_plans.c.owner_account_id)
+        .where(owned_by(operator_id), accounts.c.path.like(f"{path}%"))
+    )
+    return set(conn.execute(query).scalars())
+
+
+def delete_plan(conn: Connection, plan_id: int) -> None:
+    """A plan and everything recorded about it (rows, imports, price changes)."""
+    for table in (rate_changes, rate_imports, rates):
+        conn.execute(delete(table).where(table.c.plan_id == plan_id))
+    conn.execute(delete(rate_plans).where(rate_plans.c.id == plan_id))
+
+
 def adopt_unowned_plans(conn: Connection, operator_id: int) -> int:
     """Give the plans no operator owns (imported before any operator existed) to
     ``operator_id``; how many. Same-named plans it already has keep theirs."""
@@ -142,10 +162,24 @@ def adopt_unowned_plans(conn: Connection, operator_id: int) -> int:
     return int(conn.execute(query).rowcount)
 
 
-def lock_plan(conn: Connection, plan_id: int) -> None:
-    """Serialize writers of one plan (a no-op on SQLite, whose writers are serial)."""
+def lock_plan(conn: Connection, plan_id: int, *, exclusive: bool = False) -> None:
+    """Serialize writers of one plan (a no-op on SQLite, whose writers are serial).
+
+    An import's lock (FOR NO KEY UPDATE) lets assignments claim the plan meanwhile;
+    ``exclusive`` (FOR UPDATE, before a delete) waits for them, and they for it."""
     if conn.dialect.name == "postgresql":
-        conn.execute(select(rate_plans.c.id).where(rate_plans.c.id == plan_id).with_for_update())
+        query = select(rate_plans.c.id).where(rate_plans.c.id == plan_id)
+        conn.execute(query.with_for_update(key_share=not exclusive))
+
+
+def claim_plan(conn: Connection, operator_id: int | None, name: str) -> PlanRecord | None:
+    """The operator's plan of that name, kept from being deleted until the transaction
+    ends (FOR KEY SHARE on PostgreSQL: an import's lock does not wait for it)."""
+    query = select(rate_plans).where(owned_by(operator_id), rate_plans.c.name == name)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(key_share=True, read=True)
+    row = conn.execute(query).first()
+    return None if row is None else _plan_record(row)
 
 
 def bump_version(conn: Connection, plan_id: int) -> None:
@@ -658,6 +692,7 @@ class SqlRateRepository:
         rounding: RoundingMethod,
         timezone: str,
         holidays: Iterable[date],
+        owner_account_id: int | None = None,
     ) -> PlanRecord:
         return create_plan(
             self._conn,
@@ -668,13 +703,23 @@ class SqlRateRepository:
             rounding=rounding,
             timezone=timezone,
             holidays=holidays,
+            owner_account_id=owner_account_id,
         )
+
+    def plans_owned_under(self, operator_id: int | None, path: str) -> set[str]:
+        return plans_owned_under(self._conn, operator_id, path)
+
+    def delete_plan(self, plan_id: int) -> None:
+        return delete_plan(self._conn, plan_id)
 
     def adopt_unowned_plans(self, operator_id: int) -> int:
         return adopt_unowned_plans(self._conn, operator_id)
 
-    def lock_plan(self, plan_id: int) -> None:
-        return lock_plan(self._conn, plan_id)
+    def lock_plan(self, plan_id: int, *, exclusive: bool = False) -> None:
+        return lock_plan(self._conn, plan_id, exclusive=exclusive)
+
+    def claim_plan(self, operator_id: int | None, name: str) -> PlanRecord | None:
+        return claim_plan(self._conn, operator_id, name)
 
     def bump_version(self, plan_id: int) -> None:
         return bump_version(self._conn, plan_id)

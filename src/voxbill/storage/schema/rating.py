@@ -28,6 +28,8 @@ rate_plans = Table(
     Column("id", Integer, primary_key=True),
     Column("operator_id", Integer, ForeignKey("accounts.id"), nullable=True),
     Column("name", String(100), nullable=False),
+    # the reseller that made and prices the plan (None: the operator's own plan)
+    Column("owner_account_id", Integer, ForeignKey("accounts.id"), nullable=True),
     Column("currency", String(3), nullable=False),
     Column("decimals", Integer, nullable=False, server_default="4"),
     Column("rounding", String(16), nullable=False, server_default="half_up"),
@@ -47,6 +49,7 @@ Index(
     sqlite_where=rate_plans.c.operator_id.is_(None),
     postgresql_where=rate_plans.c.operator_id.is_(None),
 )
+Index("ix_rate_plans_owner_account_id", rate_plans.c.owner_account_id)
 
 rates = Table(
     "rates",
