@@ -14,6 +14,7 @@ from voxbill.api.routers import (
     cdrs,
     fx,
     money,
+    notifications,
     rate_plans,
     rating,
     sms,
@@ -55,6 +56,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(vendors.router, prefix=API_PREFIX)
     app.include_router(cdrs.router, prefix=API_PREFIX)
     app.include_router(fx.router, prefix=API_PREFIX)
+    app.include_router(notifications.router, prefix=API_PREFIX)
     fast_lane.install(app, container)
     public = {f"{API_PREFIX}/health", app.openapi_url, app.docs_url}
     public.add(app.swagger_ui_oauth2_redirect_url)

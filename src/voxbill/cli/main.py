@@ -13,6 +13,7 @@ from voxbill.cli import accounts as accounts_cli
 from voxbill.cli import fx as fx_cli
 from voxbill.cli import identifiers as identifiers_cli
 from voxbill.cli import ledger as ledger_cli
+from voxbill.cli import notify as notify_cli
 from voxbill.cli import rates as rates_cli
 from voxbill.cli import vendors as vendors_cli
 from voxbill.cli.output import console, guarded, print_json
@@ -31,6 +32,7 @@ app.add_typer(ledger_cli.app, name="ledger")
 app.add_typer(vendors_cli.app, name="vendors")
 app.add_typer(fx_cli.app, name="fx")
 app.add_typer(identifiers_cli.app, name="identifiers")
+app.add_typer(notify_cli.app, name="notify")
 app.command("rate")(rates_cli.rate)
 app.command("init")(accounts_cli.init)
 app.add_typer(accounts_cli.apikey_app, name="apikey")
@@ -128,6 +130,11 @@ def _serve(
 
             interval = container.settings.sweeper_interval_seconds
             doors.append(SweeperThread(container.charging, interval).start())
+        if container.settings.notify_interval_seconds > 0:
+            from voxbill.jobs.notifier import NotifierThread
+
+            every = container.settings.notify_interval_seconds
+            doors.append(NotifierThread(container.notify, every).start())
         if workers > 1:  # the doors and the sweeper above stay in this one process
             heap.settle()
             uvicorn.run(
