@@ -110,7 +110,8 @@ def test_a_receiver_failing_three_times_gets_the_event_once_after_four_attempts(
         assert len(receiver.requests) == 4
         for request in receiver.requests:
             body = json.loads(request.body)
-            assert body["type"] == "balance.low" and body["account_id"] == account
+            assert body["type"] == "balance.low"
+            assert body["account_id"] == account
             assert verify_signature(
                 secret, request.headers["voxbill-signature"], request.body, int(time.time())
             )
@@ -228,7 +229,8 @@ def test_two_workers_racing_send_each_delivery_once(
                 thread.join()
             assert not errors
             sent = sorted((r.path, json.loads(r.body)["id"]) for r in receiver.requests)
-            assert len(sent) == 40 and len(set(sent)) == 40
+            assert len(sent) == 40
+            assert len(set(sent)) == 40
             clock.advance(days=1)
             assert container.notify.run_once().attempted == 0
             assert second.notify.run_once().attempted == 0
