@@ -15,6 +15,7 @@ from voxbill.services.charging.service import ChargingService
 from voxbill.services.ledger.service import LedgerService
 from voxbill.services.messaging.rate_limit import RateLimiter
 from voxbill.services.messaging.service import MessagingService
+from voxbill.services.notify.branding import TemplateService
 from voxbill.services.notify.channels import Channels
 from voxbill.services.notify.delivery import DeliveryWorker
 from voxbill.services.notify.subscriptions import SubscriptionService
@@ -57,6 +58,7 @@ class Container:
     channels: Channels | None = None
     notify: DeliveryWorker = field(init=False)
     subscriptions: SubscriptionService = field(init=False)
+    notify_templates: TemplateService = field(init=False)
 
     def __post_init__(self) -> None:
         self.uow = SqlUnitOfWork(self.db)
@@ -102,6 +104,7 @@ class Container:
             self.channels = make_channels(self.settings)
         self.notify = make_worker(self.uow, self.channels, self.settings)
         self.subscriptions = SubscriptionService(self.uow, self.channels)
+        self.notify_templates = TemplateService(self.uow)
 
     def _accounts_changed(self) -> None:
         """An account written on this node: its caches forget at once (others: TTL)."""

@@ -97,6 +97,7 @@ TABLE: Final[tuple[Outcome, ...]] = (
     _bad_input("invalid_rate_deck"),
     _bad_input("network_not_allowed"),
     _bad_input("webhook_target_forbidden"),
+    _bad_input("invalid_template"),
     _bad_input("invalid_vendor"),
     _bad_input("invalid_currency"),
     _bad_input("same_currency"),

@@ -8,7 +8,14 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from voxbill.api.schemas import PlainText
-from voxbill.domain.notify import Attempt, Channel, Delivery, DeliveryStatus, Subscription
+from voxbill.domain.notify import (
+    Attempt,
+    Channel,
+    Delivery,
+    DeliveryStatus,
+    NotifyTemplate,
+    Subscription,
+)
 from voxbill.services.notify.subscriptions import SubscriptionMade
 
 EventType = Annotated[PlainText, StringConstraints(min_length=1, max_length=64)]
@@ -113,3 +120,42 @@ class AttemptRead(BaseModel):
 
 class NotificationDetail(NotificationRead):
     attempt_log: list[AttemptRead]
+
+
+class TemplatePut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subject: Annotated[str, StringConstraints(max_length=500)] | None = Field(
+        default=None, description="email subject (Jinja2, sandboxed); null: the default"
+    )
+    body: Annotated[str, StringConstraints(max_length=20_000)] | None = Field(
+        default=None, description="email body or SMS text (Jinja2, sandboxed); null: default"
+    )
+    sender_name: Annotated[PlainText, StringConstraints(max_length=200)] | None = None
+    sender_address: Annotated[PlainText, StringConstraints(max_length=254)] | None = Field(
+        default=None, description="email From address; null: the server's VOXBILL_MAIL_FROM"
+    )
+
+
+class TemplateRead(BaseModel):
+    account_id: int
+    event_type: str
+    channel: Channel
+    subject: str | None
+    body: str | None
+    sender_name: str | None
+    sender_address: str | None
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, t: NotifyTemplate) -> TemplateRead:
+        return cls(
+            account_id=t.account_id,
+            event_type=t.event_type,
+            channel=t.channel,
+            subject=t.subject,
+            body=t.body,
+            sender_name=t.sender_name,
+            sender_address=t.sender_address,
+            updated_at=t.updated_at,
+        )

@@ -197,15 +197,52 @@ class Event:
         ).encode()
 
 
+#: A template for every event type of a channel (a reseller's sender, say).
+ANY_EVENT: Final = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyTemplate:
+    """An operator's or reseller's own wording and sender for one event type ("*": every
+    type) on one channel (email or SMS); None fields fall back to the shipped default
+    and the server's sender. The nearest such account above a subscriber wins."""
+
+    account_id: int
+    event_type: str
+    channel: Channel
+    subject: str | None
+    body: str | None
+    sender_name: str | None
+    sender_address: str | None
+    updated_at: datetime
+
+
+def nearest_template(
+    templates: list[NotifyTemplate], path: str, event_type: str
+) -> NotifyTemplate | None:
+    """Of the templates set on the accounts of ``path`` (the subscriber's, root first),
+    the nearest account's: its template for ``event_type``, else its "*" one."""
+    chain = [int(part) for part in path.strip("/").split("/")]
+    for account_id in reversed(chain):
+        mine = [t for t in templates if t.account_id == account_id]
+        for wanted in (event_type, ANY_EVENT):
+            for template in mine:
+                if template.event_type == wanted:
+                    return template
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class DeliveryJob:
-    """A claimed delivery: what to send, to whom, under which claim."""
+    """A claimed delivery: what to send, to whom, under which claim (and the template
+    the subscriber's nearest operator or reseller set, if any)."""
 
     delivery_id: int
     claim: str
     attempts: int  # before this one
     event: Event
     subscription: Subscription
+    template: NotifyTemplate | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,12 @@ from voxbill.api.notify_schemas import (
     SubscriptionCreate,
     SubscriptionMadeRead,
     SubscriptionRead,
+    TemplatePut,
+    TemplateRead,
 )
 from voxbill.api.problems import responses
+from voxbill.domain.notify import Channel
+from voxbill.services.notify.branding import TemplateFields
 
 router = APIRouter(tags=["notifications"])
 
@@ -106,3 +110,56 @@ def get_notification(
         **NotificationRead.of(delivery).model_dump(),
         attempt_log=[AttemptRead.of(a) for a in attempts],
     )
+
+
+EventTypePath = Annotated[str, Path(min_length=1, max_length=64, description='event type or "*"')]
+TEMPLATE_PATH = "/accounts/{account_id}/templates/{event_type}/{channel}"
+
+
+@router.put(TEMPLATE_PATH, response_model=TemplateRead, responses=WRITE)
+def put_template(
+    account_id: AccountPath,
+    event_type: EventTypePath,
+    channel: Channel,
+    body: TemplatePut,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+) -> TemplateRead:
+    """An operator's or reseller's own subject, text and sender for one event type ("*":
+    every type) on email or sms: used for every subscriber below it, unless a nearer
+    reseller set its own. Templates are Jinja2, rendered in a sandbox; one that does not
+    compile is 422 ``invalid_template``."""
+    fields = TemplateFields(body.subject, body.body, body.sender_name, body.sender_address)
+    made = container.notify_templates.put(principal, account_id, event_type, channel, fields)
+    return TemplateRead.of(made)
+
+
+@router.get(TEMPLATE_PATH, response_model=TemplateRead, responses=READ)
+def get_template(
+    account_id: AccountPath,
+    event_type: EventTypePath,
+    channel: Channel,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+) -> TemplateRead:
+    found = container.notify_templates.get(principal, account_id, event_type, channel)
+    return TemplateRead.of(found)
+
+
+@router.delete(TEMPLATE_PATH, status_code=204, responses=WRITE)
+def delete_template(
+    account_id: AccountPath,
+    event_type: EventTypePath,
+    channel: Channel,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+) -> Response:
+    container.notify_templates.delete(principal, account_id, event_type, channel)
+    return Response(status_code=204)
+
+
+@router.get("/accounts/{account_id}/templates", response_model=list[TemplateRead], responses=READ)
+def list_templates(
+    account_id: AccountPath, principal: CurrentPrincipal, container: ContainerDep
+) -> list[TemplateRead]:
+    return [TemplateRead.of(t) for t in container.notify_templates.list(principal, account_id)]

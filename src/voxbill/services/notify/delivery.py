@@ -24,18 +24,20 @@ import random
 import socket
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from voxbill.domain.notify import (
     Backoff,
+    Channel,
     DeliveryJob,
     DeliveryStatus,
     event_type_of,
+    nearest_template,
 )
 from voxbill.services.notify.channels import Channels, DeliveryFailed, OutgoingMessage
 from voxbill.services.notify.templates import render
-from voxbill.services.unit_of_work import UnitOfWork
+from voxbill.services.unit_of_work import Transaction, UnitOfWork
 
 log = logging.getLogger("voxbill.notify")
 
@@ -116,16 +118,30 @@ class DeliveryWorker:
         """Claim due deliveries for one lease (committed before anything is sent)."""
         now = self.clock()
         with self._uow.transaction() as tx:
-            return tx.notify.claim_due(
+            jobs = tx.notify.claim_due(
                 now=now,
                 lease_until=now + self._lease,
                 claim=uuid.uuid4().hex,
                 limit=limit or self._claim_batch,
             )
+            return [self._with_template(tx, job) for job in jobs]
+
+    @staticmethod
+    def _with_template(tx: Transaction, job: DeliveryJob) -> DeliveryJob:
+        """The job with the template of the subscriber's nearest operator or reseller."""
+        subscription = job.subscription
+        if subscription.channel is Channel.WEBHOOK:
+            return job
+        chain = [int(part) for part in subscription.account_path.strip("/").split("/")]
+        found = tx.notify.templates_on(chain, subscription.channel.value)
+        template = nearest_template(found, subscription.account_path, job.event.type)
+        return job if template is None else replace(job, template=template)
 
     def message(self, job: DeliveryJob) -> OutgoingMessage:
         subscription = job.subscription
-        subject, text = render(job.event, subscription.channel, None)
+        template = job.template
+        sender_name = template.sender_name if template is not None else None
+        subject, text = render(job.event, subscription.channel, template)
         return OutgoingMessage(
             event_id=job.event.id,
             event_type=job.event.type,
@@ -134,7 +150,8 @@ class DeliveryWorker:
             text=text,
             body=job.event.body(),
             secret=subscription.secret,
-            sender_address=self._mail_from,
+            sender_name=sender_name,
+            sender_address=(template and template.sender_address) or self._mail_from,
         )
 
     def send(self, job: DeliveryJob) -> str | None:

@@ -1,15 +1,22 @@
-"""What an email or SMS says: Jinja2 templates rendered in a sandbox (a template can
-read the event's fields, never call into Python), with defaults for every event type.
-Webhooks carry the event itself (the signed JSON body), not a template."""
+"""What an email or SMS says: Jinja2 templates rendered in a sandbox (a template reads
+the event's fields and cannot call into Python), the shipped defaults for every event
+type, and an operator's or reseller's own (:class:`~voxbill.domain.notify.NotifyTemplate`,
+the nearest one above the subscriber wins). Webhooks carry the event itself (the signed
+JSON body), not a template."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any, Final
 
+from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from voxbill.domain.notify import Channel, Event
+from voxbill.domain.errors import InvalidInput
+from voxbill.domain.notify import Channel, Event, NotifyTemplate
+
+log = logging.getLogger("voxbill.notify")
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,8 +25,9 @@ class Template:
     text: str
 
 
-#: event type -> (subject, text); ``data`` is the event's payload, ``sender_name`` who
-#: the message is from. SMS sends the text alone (kept short).
+#: event type -> (subject, text). A template sees ``type``, ``account_id``,
+#: ``created_at``, ``data`` (the event's payload), ``sender_name`` and ``channel``. SMS
+#: sends the text alone.
 DEFAULTS: Final[dict[str, Template]] = {
     "balance.low": Template(
         "Low balance on account {{ account_id }}",
@@ -52,14 +60,32 @@ FALLBACK: Final = Template(
     "{{ type }} for account {{ account_id }}",
     "Event {{ type }} for account {{ account_id }}.",
 )
+MAX_TEMPLATE_CHARS: Final = 20_000
 
 _env = SandboxedEnvironment(autoescape=False)
 
 
-def render(event: Event, channel: Channel, sender_name: str | None) -> tuple[str, str]:
-    """(subject, text) for an email or SMS about ``event``. A field a template names that
-    the event lacks renders empty rather than losing the notification."""
-    template = DEFAULTS.get(event.type, FALLBACK)
+def check_template(source: str | None, what: str) -> str | None:
+    """A template an operator or reseller gives: it must compile (422 otherwise)."""
+    if source is None:
+        return None
+    if len(source) > MAX_TEMPLATE_CHARS:
+        raise InvalidInput(f"{what} longer than {MAX_TEMPLATE_CHARS} characters")
+    try:
+        _env.parse(source)
+    except TemplateError as exc:
+        raise InvalidInput(
+            f"{what} is not a valid template: {exc}", code="invalid_template"
+        ) from exc
+    return source
+
+
+def render(event: Event, channel: Channel, own: NotifyTemplate | None) -> tuple[str, str]:
+    """(subject, text) for an email or SMS about ``event``. A field the event lacks
+    renders empty; an operator's template that fails to render falls back to the
+    default (logged) rather than losing the notification."""
+    default = DEFAULTS.get(event.type, FALLBACK)
+    sender_name = own.sender_name if own is not None else None
     context: dict[str, Any] = {
         "type": event.type,
         "account_id": event.account_id,
@@ -68,8 +94,17 @@ def render(event: Event, channel: Channel, sender_name: str | None) -> tuple[str
         "sender_name": sender_name or "",
         "channel": channel.value,
     }
-    subject = _env.from_string(template.subject).render(context)
-    text = _env.from_string(template.text).render(context)
-    if sender_name and channel is Channel.SMS:
+
+    def one(source: str | None, fallback: str) -> str:
+        if source is not None:
+            try:
+                return _env.from_string(source).render(context)
+            except Exception:
+                log.warning("a template of account %s failed; default used", own and own.account_id)
+        return _env.from_string(fallback).render(context)
+
+    subject = one(own.subject if own else None, default.subject)
+    text = one(own.body if own else None, default.text)
+    if sender_name and channel is Channel.SMS and (own is None or own.body is None):
         text = f"{sender_name}: {text}"
     return subject, text

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 
 from voxbill.domain.ledger import OutboxEvent
 from voxbill.domain.notify import (
@@ -23,11 +23,17 @@ from voxbill.domain.notify import (
     DeliveryStatus,
     Event,
     NewSubscription,
+    NotifyTemplate,
     Subscription,
 )
 from voxbill.storage.schema.accounts import accounts
 from voxbill.storage.schema.ledger import outbox_events
-from voxbill.storage.schema.notify import notify_attempts, notify_deliveries, notify_subscriptions
+from voxbill.storage.schema.notify import (
+    notify_attempts,
+    notify_deliveries,
+    notify_subscriptions,
+    notify_templates,
+)
 
 _subs = notify_subscriptions
 _dlv = notify_deliveries
@@ -68,6 +74,21 @@ def _delivery(row: Any) -> Delivery:
         delivered_at=row.delivered_at,
     )
 
+
+def _template(row: Any) -> NotifyTemplate:
+    return NotifyTemplate(
+        account_id=int(row.account_id),
+        event_type=row.event_type,
+        channel=Channel(row.channel),
+        subject=row.subject,
+        body=row.body,
+        sender_name=row.sender_name,
+        sender_address=row.sender_address,
+        updated_at=row.updated_at,
+    )
+
+
+_tpl = notify_templates
 
 _DELIVERY_QUERY = select(
     *_dlv.c,
@@ -321,3 +342,57 @@ class SqlNotifyRepository:
             )
             for r in self._conn.execute(query)
         ]
+
+    # -- templates -------------------------------------------------------------------------
+
+    def templates_on(self, account_ids: Sequence[int], channel: str) -> list[NotifyTemplate]:
+        query = select(_tpl).where(
+            _tpl.c.account_id.in_(list(account_ids)), _tpl.c.channel == channel
+        )
+        return [_template(row) for row in self._conn.execute(query)]
+
+    def template(self, account_id: int, event_type: str, channel: str) -> NotifyTemplate | None:
+        row = self._conn.execute(
+            select(_tpl).where(
+                _tpl.c.account_id == account_id,
+                _tpl.c.event_type == event_type,
+                _tpl.c.channel == channel,
+            )
+        ).first()
+        return None if row is None else _template(row)
+
+    def put_template(self, template: NotifyTemplate) -> None:
+        values = {
+            "subject": template.subject,
+            "body": template.body,
+            "sender_name": template.sender_name,
+            "sender_address": template.sender_address,
+            "updated_at": template.updated_at,
+        }
+        self.delete_template(template.account_id, template.event_type, template.channel.value)
+        self._conn.execute(
+            insert(_tpl).values(
+                account_id=template.account_id,
+                event_type=template.event_type,
+                channel=template.channel.value,
+                **values,
+            )
+        )
+
+    def delete_template(self, account_id: int, event_type: str, channel: str) -> bool:
+        result = self._conn.execute(
+            delete(_tpl).where(
+                _tpl.c.account_id == account_id,
+                _tpl.c.event_type == event_type,
+                _tpl.c.channel == channel,
+            )
+        )
+        return bool(result.rowcount)
+
+    def account_templates(self, account_id: int) -> list[NotifyTemplate]:
+        query = (
+            select(_tpl)
+            .where(_tpl.c.account_id == account_id)
+            .order_by(_tpl.c.event_type, _tpl.c.channel)
+        )
+        return [_template(row) for row in self._conn.execute(query)]

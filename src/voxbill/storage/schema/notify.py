@@ -86,3 +86,19 @@ notify_attempts = Table(
     Column("worker", String(64), nullable=False),
 )
 Index("ix_notify_attempts_delivery", notify_attempts.c.delivery_id)
+
+#: An operator's or reseller's own templates and sender (``domain.notify.NotifyTemplate``).
+notify_templates = Table(
+    "notify_templates",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("subject", String(500), nullable=True),
+    Column("body", Text, nullable=True),
+    Column("sender_name", String(200), nullable=True),
+    Column("sender_address", String(254), nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("account_id", "event_type", "channel", name="uq_notify_templates_key"),
+)

@@ -6,11 +6,12 @@ Revises: 0021
 ``notify_subscriptions`` (an account's channel, target, event types, whether its
 subtree's events are included, a webhook's HMAC secret), ``notify_deliveries`` (one per
 outbox event and subscription, unique on the pair; status, attempts, next attempt, the
-worker's claim and lease) and ``notify_attempts`` (every attempt). The outbox's
+worker's claim and lease), ``notify_attempts`` (every attempt) and ``notify_templates``
+(an operator's or reseller's own wording and sender per event type and channel). The outbox's
 ``delivered_at`` now means "fanned out": events written before this revision are marked
 so (no subscription existed to want them), so nothing old is sent after the upgrade.
 
-Downgrade drops the three tables (the outbox keeps its events).
+Downgrade drops the four tables (the outbox keeps its events).
 """
 
 import sqlalchemy as sa
@@ -82,10 +83,24 @@ def upgrade() -> None:
         sa.Column("worker", sa.String(64), nullable=False),
     )
     op.create_index("ix_notify_attempts_delivery", "notify_attempts", ["delivery_id"])
+    op.create_table(
+        "notify_templates",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("account_id", sa.Integer(), sa.ForeignKey("accounts.id"), nullable=False),
+        sa.Column("event_type", sa.String(64), nullable=False),
+        sa.Column("channel", sa.String(16), nullable=False),
+        sa.Column("subject", sa.String(500), nullable=True),
+        sa.Column("body", sa.Text(), nullable=True),
+        sa.Column("sender_name", sa.String(200), nullable=True),
+        sa.Column("sender_address", sa.String(254), nullable=True),
+        sa.Column("updated_at", UtcDateTime(), nullable=False),
+        sa.UniqueConstraint("account_id", "event_type", "channel", name="uq_notify_templates_key"),
+    )
     op.execute("UPDATE outbox_events SET delivered_at = created_at WHERE delivered_at IS NULL")
 
 
 def downgrade() -> None:
+    op.drop_table("notify_templates")
     op.drop_index("ix_notify_attempts_delivery", table_name="notify_attempts")
     op.drop_table("notify_attempts")
     op.drop_index("ix_notify_deliveries_account", table_name="notify_deliveries")
