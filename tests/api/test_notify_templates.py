@@ -133,5 +133,6 @@ def test_a_template_cannot_reach_into_python() -> None:
         now,
     )
     subject, text = render(event, Channel.EMAIL, own)
-    assert "object" not in subject and "class" not in subject
+    assert "object" not in subject
+    assert "class" not in subject
     assert text == "The balance of account 3 is 1 , below its alert level of  ." + " Please top up."
