@@ -114,13 +114,16 @@ class WebhookSender:
             if parts.scheme == "https":
                 extensions["sni_hostname"] = parts.hostname or ""
         try:
-            response = self._client.post(
-                url, content=message.body, headers=headers, extensions=extensions
-            )
+            # the status is all we need: the receiver's body is never read (a huge one
+            # cannot fill the worker's memory)
+            with self._client.stream(
+                "POST", url, content=message.body, headers=headers, extensions=extensions
+            ) as response:
+                status = response.status_code
         except httpx.HTTPError as exc:
             raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
-        if not 200 <= response.status_code < 300:
-            raise DeliveryFailed(f"HTTP {response.status_code}")
+        if not 200 <= status < 300:
+            raise DeliveryFailed(f"HTTP {status}")
 
     def close(self) -> None:
         self._client.close()
