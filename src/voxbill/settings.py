@@ -169,6 +169,14 @@ class Settings(BaseSettings):
                 return "postgresql+psycopg://" + value[len(plain) :]
         return value
 
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_scheme(cls, value: str | None) -> str | None:
+        """One of the three forms the SMTP channel knows (docs/notifications.md)."""
+        if value and not value.startswith(("smtp://", "smtps://", "smtp+starttls://")):
+            raise ValueError("VOXBILL_SMTP_URL is smtp://, smtps:// or smtp+starttls://host[:port]")
+        return value or None
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

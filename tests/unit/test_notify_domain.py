@@ -208,3 +208,19 @@ def test_redirects_are_not_followed() -> None:
     with pytest.raises(DeliveryFailed, match="HTTP 302"):
         sender.send(_message("http://r.example/"))
     assert seen == ["http://93.184.216.34/"]
+
+
+def test_smtp_urls() -> None:
+    from pydantic import ValidationError
+
+    from voxbill.gateways.notify.email import SmtpServer
+    from voxbill.settings import Settings
+
+    assert SmtpServer.parse("smtps://u%40x:p%3Aw@mail.example:2465") == SmtpServer(
+        "smtps", "mail.example", 2465, "u@x", "p:w"
+    )
+    assert SmtpServer.parse("smtp+starttls://mail.example").port == 587
+    assert SmtpServer.parse("smtp://mail.example").port == 25
+    with pytest.raises(ValidationError):
+        Settings(smtp_url="http://mail.example")
+    assert Settings(smtp_url="").smtp_url is None
