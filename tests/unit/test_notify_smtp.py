@@ -62,10 +62,12 @@ def test_login_from_the_url_and_headers() -> None:
     controller.start()
     try:
         SmtpSender(f"smtp://u%40x:p%3Aw@127.0.0.1:{port}", "noc@x.example").send(_message())
+        # refused (535), or the server hangs up on it: a failed attempt either way
+        wrong = SmtpSender(
+            f"smtp://u%40x:wrong@127.0.0.1:{port}", "noc@x.example", timeout_seconds=2
+        )
         with pytest.raises(DeliveryFailed, match="SMTP"):
-            # refused (535), or the server hangs up on it: a failed attempt either way
-            wrong = f"smtp://u%40x:wrong@127.0.0.1:{port}"
-            SmtpSender(wrong, "noc@x.example", timeout_seconds=2).send(_message())
+            wrong.send(_message())
     finally:
         controller.stop()
     ((login, mail),) = handler.mail
