@@ -11,6 +11,7 @@ from voxbill.services.access.failures import AuthFailures
 from voxbill.services.access.identifiers import IdentifierService
 from voxbill.services.access.keys import AuthService
 from voxbill.services.accounts.service import AccountService
+from voxbill.services.cards.service import CardService
 from voxbill.services.charging.service import ChargingService
 from voxbill.services.ledger.service import LedgerService
 from voxbill.services.messaging.rate_limit import RateLimiter
@@ -59,6 +60,7 @@ class Container:
     notify: DeliveryWorker = field(init=False)
     subscriptions: SubscriptionService = field(init=False)
     notify_templates: TemplateService = field(init=False)
+    cards: CardService = field(init=False)
 
     def __post_init__(self) -> None:
         self.uow = SqlUnitOfWork(self.db)
@@ -89,6 +91,12 @@ class Container:
             rating=self.rating,
             identifiers=self.identifiers,
             fx_rate=self.ledger.fx_rate,
+        )
+        self.cards = CardService(
+            self.uow,
+            ledger=self.ledger,
+            identifiers=self.identifiers,
+            on_change=self._accounts_changed,
         )
         limiter = self.rate_limiter or make_rate_limiter(self.settings)
         self.rate_limiter = limiter

@@ -143,6 +143,9 @@ TABLE: Final[tuple[Outcome, ...]] = (
     _switch("invalid_pin", 403, _FORBIDDEN, DIAMETER_USER_UNKNOWN, 2, "wrong card PIN"),
     # h323-return-code 10: "number of retries exceeded" (Cisco IVR return codes)
     _switch("card_locked", 403, _FORBIDDEN, DIAMETER_END_USER_SERVICE_DENIED, 10, "card locked"),
+    # Cisco IVR h323-return-codes: 7 "user denied", 5 "card expired"
+    _switch("card_inactive", 403, _FORBIDDEN, DIAMETER_END_USER_SERVICE_DENIED, 7, "card inactive"),
+    _switch("card_expired", 403, _FORBIDDEN, DIAMETER_END_USER_SERVICE_DENIED, 5, "card expired"),
     _switch(
         "too_many_pin_failures",
         429,

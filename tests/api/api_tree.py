@@ -46,6 +46,10 @@ class Tree:
     customer_b: int
     #: customer A1's SIP user "a1-pbx"
     identifier_a: int = 0
+    #: a calling-card batch under customer A1 with its one card's serial and PIN (made
+    #: only by the tests that need one: ``test_accounts_tenancy``)
+    card_batch_a: int = 0
+    card_a: tuple[str, str] = ("", "")
 
     @staticmethod
     def auth(key: str) -> dict[str, str]:

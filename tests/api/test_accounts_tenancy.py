@@ -6,17 +6,31 @@ without a sample request here fails the test instead of going unchecked.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
+import pytest
 from api_tree import DECK, Tree, snapshot
+
+from voxbill.services.cards.service import BatchRequest
 
 PREFIX = "/api/v1"
 #: Endpoints outside tenancy on purpose.
 PUBLIC = {("GET", "/api/v1/health")}
 #: POSTs that read (a support key may call them).
-READ_POSTS = {"/api/v1/quote"}
+READ_POSTS = {"/api/v1/quote", "/api/v1/cards/balance"}
 #: Writes of operator-wide settings (no subtree): any key but the operator's admin gets 403.
 OPERATOR_WIDE_WRITES = {("POST", "/api/v1/fx-rates")}
+
+
+@pytest.fixture(autouse=True)
+def _card_batch(tree: Tree) -> None:
+    """A one-card batch under customer A1, for the card endpoints' samples."""
+    generated = tree.container.cards.generate(
+        _system(tree), BatchRequest(tree.customer_a, 1, Decimal("5"))
+    )
+    tree.card_batch_a = generated.batch.id
+    tree.card_a = (generated.cards[0].serial, generated.cards[0].pin)
 
 
 def sample(tree: Tree, method: str, path: str) -> tuple[str, dict[str, Any]]:
@@ -28,6 +42,7 @@ def sample(tree: Tree, method: str, path: str) -> tuple[str, dict[str, Any]]:
         .replace("{name}", "a-retail")
         .replace("{session_id}", "no-such-call")
         .replace("{identifier_id}", str(tree.identifier_a))
+        .replace("{batch_id}", str(tree.card_batch_a))
     )
     bodies: dict[tuple[str, str], dict[str, Any]] = {
         ("POST", "/accounts"): {
@@ -76,6 +91,12 @@ def sample(tree: Tree, method: str, path: str) -> tuple[str, dict[str, Any]]:
                 "account_id": tree.customer_a,
             }
         },
+        ("POST", "/card-batches"): {
+            "json": {"owner_id": tree.customer_a, "count": 1, "face_value": "1.00"}
+        },
+        ("POST", "/card-batches/{batch_id}/activate"): {"json": {}},
+        ("POST", "/card-batches/{batch_id}/deactivate"): {"json": {}},
+        ("POST", "/cards/balance"): {"json": {"card": tree.card_a[0], "pin": tree.card_a[1]}},
     }
     key = (method, path.removeprefix(PREFIX))
     if key in bodies:

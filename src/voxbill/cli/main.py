@@ -10,6 +10,7 @@ import typer
 from voxbill import __version__
 from voxbill.bootstrap import build, schema_revision
 from voxbill.cli import accounts as accounts_cli
+from voxbill.cli import cards as cards_cli
 from voxbill.cli import fx as fx_cli
 from voxbill.cli import identifiers as identifiers_cli
 from voxbill.cli import ledger as ledger_cli
@@ -33,6 +34,7 @@ app.add_typer(vendors_cli.app, name="vendors")
 app.add_typer(fx_cli.app, name="fx")
 app.add_typer(identifiers_cli.app, name="identifiers")
 app.add_typer(notify_cli.app, name="notify")
+app.add_typer(cards_cli.app, name="cards")
 app.command("rate")(rates_cli.rate)
 app.command("init")(accounts_cli.init)
 app.add_typer(accounts_cli.apikey_app, name="apikey")

@@ -40,6 +40,9 @@ class CardOnFile:
     pin_hash: str
     #: the account's materialised path (tenancy is checked before any PIN)
     path: str
+    #: a batch card's state and expiry (``domain/cards.py``); None: a card without a batch
+    state: str | None = None
+    expires_at: datetime | None = None
 
     @property
     def caller(self) -> IdentifiedCaller:

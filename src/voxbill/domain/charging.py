@@ -37,6 +37,8 @@ class Reason(StrEnum):
     INVALID_PIN = "invalid_pin"  # a known card number with a wrong or missing PIN
     CARD_LOCKED = "card_locked"  # too many wrong PINs: the card is locked for a while
     TOO_MANY_PIN_FAILURES = "too_many_pin_failures"  # this asker, over every card
+    CARD_INACTIVE = "card_inactive"  # a batch card not activated (checked after its PIN)
+    CARD_EXPIRED = "card_expired"  # a batch card past its expiry (checked after its PIN)
     BLOCKED = "blocked"
     INSUFFICIENT_FUNDS = "insufficient_funds"
     NO_RATE = "no_rate"

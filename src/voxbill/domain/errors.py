@@ -24,7 +24,9 @@ SIP status, RADIUS reply, Diameter result and CLI exit code every door answers::
     │   ├── PinRefused               code=pin_refused        (a card's PIN not accepted)
     │   │   ├── InvalidPin           code=invalid_pin        (known card, wrong PIN)
     │   │   ├── CardLocked           code=card_locked        (too many wrong PINs: locked)
-    │   │   └── TooManyPinFailures   code=too_many_pin_failures (this asker, every card)
+    │   │   ├── TooManyPinFailures   code=too_many_pin_failures (this asker, every card)
+    │   │   ├── CardInactive         code=card_inactive      (right PIN, card not activated)
+    │   │   └── CardExpired          code=card_expired       (right PIN, card past expiry)
     │   ├── InsufficientFunds        code=insufficient_funds
     │   └── RateLimited              code=rate_limited       (retry after ``retry_after`` s)
     ├── PinBusy                      code=pin_busy           (PIN checks full: retry)
@@ -180,6 +182,18 @@ class TooManyPinFailures(PinRefused):
     window: refused without verifying the PIN."""
 
     code = "too_many_pin_failures"
+
+
+class CardInactive(PinRefused):
+    """A batch card (right PIN) that has not been activated, or was deactivated."""
+
+    code = "card_inactive"
+
+
+class CardExpired(PinRefused):
+    """A batch card (right PIN) past its expiry."""
+
+    code = "card_expired"
 
 
 class PinBusy(VoxbillError):

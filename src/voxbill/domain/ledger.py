@@ -48,6 +48,8 @@ class TransactionKind(StrEnum):
     #: a late stop's correction of a sweeper-settled call's charge (the difference, never
     #: an edit of the charge it corrects; its reference is the session id)
     CORRECTION = "correction"
+    #: a calling card's face value put on it when it is activated (``domain/cards.py``)
+    CARD_FUNDING = "card_funding"
 
 
 class SystemBook(StrEnum):
@@ -59,6 +61,7 @@ class SystemBook(StrEnum):
     REFUNDS = "refunds"
     FX = "fx"  # currency exchange position
     PURCHASES = "purchases"  # what carriers billed us for calls (vendor charges)
+    CARDS = "cards"  # calling cards issued: the face value of the operator's activated cards
 
 
 class ThresholdEvent(StrEnum):

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from voxbill.services.ports.access import AccessRepository, CardPinRepository
 from voxbill.services.ports.accounts import AccountRepository
+from voxbill.services.ports.cards import CardRepository
 from voxbill.services.ports.charging import CdrRepository, SessionRepository
 from voxbill.services.ports.ledger import (
     FxRepository,
@@ -49,6 +50,8 @@ class Transaction(Protocol):
     def access(self) -> AccessRepository: ...
     @property
     def card_pins(self) -> CardPinRepository: ...
+    @property
+    def cards(self) -> CardRepository: ...
     @property
     def sessions(self) -> SessionRepository: ...
     @property

@@ -19,6 +19,7 @@ from voxbill.services.unit_of_work import WriteConflict
 from voxbill.storage.access.api_keys import SqlAccessRepository
 from voxbill.storage.access.card_pins import SqlCardPinRepository
 from voxbill.storage.accounts.repository import SqlAccountRepository
+from voxbill.storage.cards.repository import SqlCardRepository
 from voxbill.storage.charging.cdrs import SqlCdrRepository
 from voxbill.storage.charging.sessions import SqlSessionRepository
 from voxbill.storage.database import Database
@@ -54,6 +55,7 @@ class SqlTransaction:
         self.accounts = SqlAccountRepository(conn)
         self.access = SqlAccessRepository(conn)
         self.card_pins = SqlCardPinRepository(conn)
+        self.cards = SqlCardRepository(conn)
         self.sessions = SqlSessionRepository(conn)
         self.cdrs = SqlCdrRepository(conn)
         self.ledger = SqlLedgerRepository(conn)

@@ -29,6 +29,7 @@ import dataclasses
 from typing import Any
 
 from voxbill.domain import access
+from voxbill.domain import cards as card_rules
 from voxbill.domain import identifiers as values
 from voxbill.domain.access import Principal, Role
 from voxbill.domain.accounts import in_subtree
@@ -166,6 +167,7 @@ class IdentifierService:
         within: str | None = None,
         asker: str | None = None,
         pin_sealed: bool = False,
+        usable_only: bool = True,
     ) -> IdentifiedCaller | None:
         """The account a caller belongs to, or ``None`` (unknown caller: refuse the call).
 
@@ -174,10 +176,14 @@ class IdentifierService:
         :class:`~voxbill.services.access.card_pins.CardPins` their own refusals (all
         :class:`~voxbill.domain.errors.PinRefused`, or ``PinBusy``); ``pin_sealed``: a PIN
         from voxbill's own seal of an authorized call (see ``CardPins.verify_sealed``).
-        Otherwise see the module's rule.
+        A batch card whose PIN is right but that is inactive or expired raises
+        ``CardInactive`` / ``CardExpired`` unless ``usable_only`` is false (the holder's
+        own view of the card). Otherwise see the module's rule.
         """
         if card is not None:
-            return self._card(operator_id, card, pin, within, asker, sealed=pin_sealed)
+            return self._card(
+                operator_id, card, pin, within, asker, sealed=pin_sealed, usable_only=usable_only
+            )
         key = (operator_id, ani, sip_user, ip)
         found = self._found.get(key, lambda: self._lookup(operator_id, ani, sip_user, ip))
         if found is None or (within is not None and not in_subtree(found.path, within)):
@@ -228,6 +234,7 @@ class IdentifierService:
         asker: str | None,
         *,
         sealed: bool,
+        usable_only: bool = True,
     ) -> IdentifiedCaller | None:
         warm.require_warm("a card's PIN check")
         try:
@@ -250,8 +257,11 @@ class IdentifierService:
             # again (RADIUS h323-return-code 2); only the card's own tenants get here
             if pin is None:
                 raise InvalidPin("a PIN is required for this card")
-            if sealed:
+            if sealed:  # an authorized call's accounting: its state was checked then
                 self.pins.verify_sealed(on_file, pin)
             else:
                 self.pins.verify(on_file, pin, asker)
+                # after the PIN: a guesser never learns whether a card is active
+                if usable_only:
+                    card_rules.check_usable(on_file.state, on_file.expires_at, self.pins.clock())
         return on_file.caller

@@ -24,7 +24,7 @@ from voxbill.domain.identifiers import (
     IdentifierType,
     NewIdentifier,
 )
-from voxbill.storage.schema import accounts, api_keys, caller_identifiers, portal_users
+from voxbill.storage.schema import accounts, api_keys, caller_identifiers, cards, portal_users
 
 #: the chain's statuses, worst last: the worst one found is the chain's
 _SEVERITY = (
@@ -250,10 +250,22 @@ class SqlAccessRepository:
         return [_caller(row) for row in self._holding(type_, value, operator_id)]
 
     def find_cards(self, number: str, operator_id: int | None) -> list[CardOnFile]:
-        """:meth:`find_identifiers` for a card number, with the PIN's hash."""
+        """:meth:`find_identifiers` for a card number, with the PIN's hash and, for a
+        batch card, its state and expiry (the same one indexed read)."""
+        c = caller_identifiers.c
+        query = (
+            select(caller_identifiers, accounts.c.path, cards.c.state, cards.c.expires_at)
+            .join(accounts, accounts.c.id == c.account_id)
+            .outerjoin(cards, cards.c.account_id == c.account_id)
+            .where(c.type == IdentifierType.CARD.value, c.value == number)
+        )
+        if operator_id is not None:
+            query = query.where(c.operator_id == operator_id)
         return [
-            CardOnFile(row.id, row.account_id, row.value, row.pin_hash, row.path)
-            for row in self._holding(IdentifierType.CARD, number, operator_id)
+            CardOnFile(
+                row.id, row.account_id, row.value, row.pin_hash, row.path, row.state, row.expires_at
+            )
+            for row in self._conn.execute(query.limit(2))
         ]
 
     def find_network(

@@ -4,6 +4,7 @@ from voxbill.storage.schema.accounts import accounts
 from voxbill.storage.schema.auth import api_keys, caller_identifiers, portal_users
 from voxbill.storage.schema.base import metadata
 from voxbill.storage.schema.card_pins import card_pin_counters, pin_asker_counters
+from voxbill.storage.schema.cards import card_batches, cards
 from voxbill.storage.schema.charging import call_counters, cdr_legs, cdrs, charging_sessions
 from voxbill.storage.schema.ledger import (
     fx_rates,
@@ -29,7 +30,9 @@ __all__ = [
     "api_keys",
     "call_counters",
     "caller_identifiers",
+    "card_batches",
     "card_pin_counters",
+    "cards",
     "cdr_legs",
     "cdrs",
     "charging_sessions",

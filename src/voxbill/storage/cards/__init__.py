@@ -1,0 +1,1 @@
+"""Calling-card batches and cards (``storage/schema/cards.py``)."""
