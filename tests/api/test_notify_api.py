@@ -174,3 +174,19 @@ def test_dead_deliveries_and_every_attempt_are_visible_to_their_tenant(tree: Tre
         f"/api/v1/accounts/{tree.customer_a}/notifications", headers=tree.auth(tree.key_customer_a)
     )
     assert mine.json() == {"items": [], "next_before_id": None}
+
+
+def test_an_account_blocked_by_hand_is_a_balance_blocked_event(tree: Tree) -> None:
+    made = _subscribe(tree, tree.key_a, tree.reseller_a, events=["balance.blocked"], subtree=True)
+    assert made.status_code == 201, made.text
+    blocked = tree.client.post(
+        f"/api/v1/accounts/{tree.customer_a}/block", headers=tree.auth(tree.admin)
+    )
+    assert blocked.status_code == 200, blocked.text
+    assert tree.container.notify.fan_out() == 1
+    page = tree.client.get(
+        f"/api/v1/accounts/{tree.reseller_a}/notifications", headers=tree.auth(tree.key_a)
+    ).json()
+    assert [(i["type"], i["account_id"]) for i in page["items"]] == [
+        ("balance.blocked", tree.customer_a)
+    ]

@@ -46,10 +46,14 @@ EVENT_TYPES: Final = (
 )
 
 #: Outbox topics written under another name than the public event type: the ledger's
-#: threshold crossings (``domain.ledger.ThresholdEvent``). A topic that is an event type
-#: is delivered as itself; any other (``balance.alert_rearmed``, ``card.pin_locked``) is
-#: internal and delivered to nobody.
+#: threshold crossings (``domain.ledger.ThresholdEvent``) and an account blocked by
+#: hand. A topic that is an event type is delivered as itself; any other
+#: (``balance.alert_rearmed``, ``card.pin_locked``) is internal and delivered to nobody.
+#: The outbox topic of an account blocked by hand (``AccountService.patch``).
+ACCOUNT_BLOCKED: Final = "account.blocked"
+
 TOPIC_EVENTS: Final[Mapping[str, str]] = {
+    ACCOUNT_BLOCKED: "balance.blocked",
     "balance.alert_crossed_down": "balance.low",
     "balance.block_reached": "balance.blocked",
     "balance.restored": "balance.restored",
