@@ -46,8 +46,13 @@ class TemplateService:
         self._clock = clock
 
     @staticmethod
-    def _account(tx: Transaction, principal: Principal, account_id: int) -> None:
+    def _account(
+        tx: Transaction, principal: Principal, account_id: int, *, write: bool = False
+    ) -> None:
+        """Visible (404), writable when ``write`` (403), an operator or reseller (422)."""
         account = access.require_visible(principal, tx.accounts.get(account_id))
+        if write:
+            access.require_write(principal)
         if account.kind not in _BRANDED:
             raise InvalidInput("templates are set on operator and reseller accounts")
 
@@ -77,8 +82,7 @@ class TemplateService:
             updated_at=self._clock(),
         )
         with self._uow.transaction() as tx:
-            self._account(tx, principal, account_id)
-            access.require_write(principal)
+            self._account(tx, principal, account_id, write=True)
             tx.notify.put_template(template)
         return template
 
@@ -101,7 +105,6 @@ class TemplateService:
         self, principal: Principal, account_id: int, event_type: str, channel: Channel
     ) -> None:
         with self._uow.transaction() as tx:
-            self._account(tx, principal, account_id)
-            access.require_write(principal)
+            self._account(tx, principal, account_id, write=True)
             if not tx.notify.delete_template(account_id, event_type, channel.value):
                 raise NotFound("no template set for this event type and channel")
