@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from voxbill.domain.notify import Backoff, Channel, allowed_hosts
+from voxbill.gateways.notify import SmsGatewaySender, SmtpSender, WebhookSender
 from voxbill.services.access.failures import AuthFailures
 from voxbill.services.access.identifiers import IdentifierService
 from voxbill.services.access.keys import AuthService
@@ -14,6 +17,10 @@ from voxbill.services.charging.service import ChargingService
 from voxbill.services.ledger.service import LedgerService
 from voxbill.services.messaging.rate_limit import RateLimiter
 from voxbill.services.messaging.service import MessagingService
+from voxbill.services.notify.branding import TemplateService
+from voxbill.services.notify.channels import Channels
+from voxbill.services.notify.delivery import DeliveryWorker
+from voxbill.services.notify.subscriptions import SubscriptionService
 from voxbill.services.rating.catalog import RatePlanCatalog
 from voxbill.services.rating.imports import RateImportService
 from voxbill.services.rating.reseller_plans import ResellerPlans
@@ -52,6 +59,11 @@ class Container:
     high_risk: HighRiskDestinations = field(init=False)
     messaging: MessagingService = field(init=False)
     routing: RoutingService = field(init=False)
+    #: notification channels; default the real ones from settings (tests pass fakes)
+    channels: Channels | None = None
+    notify: DeliveryWorker = field(init=False)
+    subscriptions: SubscriptionService = field(init=False)
+    notify_templates: TemplateService = field(init=False)
     cards: CardService = field(init=False)
 
     def __post_init__(self) -> None:
@@ -102,6 +114,12 @@ class Container:
             limiter=limiter,
         )
 
+        if self.channels is None:
+            self.channels = make_channels(self.settings)
+        self.notify = make_worker(self.uow, self.channels, self.settings)
+        self.subscriptions = SubscriptionService(self.uow, self.channels)
+        self.notify_templates = TemplateService(self.uow)
+
     def _accounts_changed(self) -> None:
         """An account written on this node: its caches forget at once (others: TTL)."""
         self.auth.forget_all()
@@ -115,7 +133,42 @@ class Container:
         close_failures = getattr(self.auth_failures, "close", None)
         if close_failures is not None:
             close_failures()
+        for channel in (self.channels or {}).values():
+            close_channel = getattr(channel, "close", None)
+            if close_channel is not None:
+                close_channel()
         self.db.dispose()
+
+
+def make_channels(settings: Settings) -> Channels:
+    timeout = settings.notify_timeout_seconds
+    return {
+        Channel.EMAIL: SmtpSender(settings.smtp_url, settings.mail_from, timeout_seconds=timeout),
+        Channel.SMS: SmsGatewaySender(
+            settings.sms_gateway_url, settings.sms_from, timeout_seconds=timeout
+        ),
+        Channel.WEBHOOK: WebhookSender(
+            allowed_hosts(settings.webhook_allow_hosts), timeout_seconds=timeout
+        ),
+    }
+
+
+def make_worker(uow: UnitOfWork, channels: Channels, settings: Settings) -> DeliveryWorker:
+    """The delivery worker; it claims as many deliveries per lease as it can surely
+    send within half the lease (each may take the whole timeout)."""
+    lease = settings.notify_lease_seconds
+    return DeliveryWorker(
+        uow,
+        channels,
+        backoff=Backoff(
+            settings.notify_max_attempts,
+            settings.notify_retry_seconds,
+            settings.notify_retry_max_seconds,
+        ),
+        lease=timedelta(seconds=lease),
+        claim_batch=max(1, int(lease / (2 * settings.notify_timeout_seconds))),
+        mail_from=settings.mail_from,
+    )
 
 
 def build(settings: Settings | None = None, *, migrate: bool = False) -> Container:

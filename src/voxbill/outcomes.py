@@ -96,6 +96,8 @@ TABLE: Final[tuple[Outcome, ...]] = (
     _bad_input("invalid_time_profile"),
     _bad_input("invalid_rate_deck"),
     _bad_input("network_not_allowed"),
+    _bad_input("webhook_target_forbidden"),
+    _bad_input("invalid_template"),
     _bad_input("invalid_vendor"),
     # two-way partners (docs/charging.md, "Partners in both directions")
     _bad_input("invalid_partner"),

@@ -147,6 +147,26 @@ class Settings(BaseSettings):
     #: when ``redis_url`` is set, else counted per process.
     auth_failure_limit: int = Field(default=20, ge=1, le=1_000_000)
     auth_failure_window_seconds: float = Field(default=60.0, gt=0, le=86400)
+    #: Notifications (docs/notifications.md): the SMTP server as a URL (``smtp://host:25``,
+    #: ``smtp+starttls://user:pass@host:587``, ``smtps://user:pass@host:465``), the
+    #: address emails come from, the SMS gateway (an HTTP POST of ``{"to", "from",
+    #: "text"}``) and the sender it is given, and the webhook hosts that may be private or
+    #: loopback ("hooks.internal,127.0.0.1"); every other private target is refused.
+    smtp_url: str | None = None
+    mail_from: str = "voxbill@localhost"
+    sms_gateway_url: str | None = None
+    sms_from: str = "voxbill"
+    webhook_allow_hosts: str = ""
+    #: Seconds between delivery runs in ``voxbill serve`` (0: no worker there); attempts
+    #: before a delivery is dead; the first retry's delay in seconds (doubled at each
+    #: further failure, capped, plus up to 20 % jitter); a claim's lease in seconds (a
+    #: worker killed mid-send: another sends again after it); one send's timeout.
+    notify_interval_seconds: float = Field(default=5.0, ge=0)
+    notify_max_attempts: int = Field(default=8, ge=1, le=100)
+    notify_retry_seconds: float = Field(default=30.0, gt=0, le=86400)
+    notify_retry_max_seconds: float = Field(default=6 * 3600.0, gt=0, le=7 * 86400)
+    notify_lease_seconds: float = Field(default=120.0, gt=0, le=86400)
+    notify_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     host: str = "127.0.0.1"
     port: int = 8080
     environment: str = "development"
@@ -159,6 +179,14 @@ class Settings(BaseSettings):
             if value.startswith(plain):
                 return "postgresql+psycopg://" + value[len(plain) :]
         return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_scheme(cls, value: str | None) -> str | None:
+        """One of the three forms the SMTP channel knows (docs/notifications.md)."""
+        if value and not value.startswith(("smtp://", "smtps://", "smtp+starttls://")):
+            raise ValueError("VOXBILL_SMTP_URL is smtp://, smtps:// or smtp+starttls://host[:port]")
+        return value or None
 
     @property
     def is_sqlite(self) -> bool:

@@ -50,6 +50,9 @@ class Tree:
     #: only by the tests that need one: ``test_accounts_tenancy``)
     card_batch_a: int = 0
     card_a: tuple[str, str] = ("", "")
+    #: a subscription of customer A1 and a delivery to it (``test_accounts_tenancy``)
+    subscription_a: int = 0
+    notification_a: int = 0
 
     @staticmethod
     def auth(key: str) -> dict[str, str]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from api_tree import Tree, snapshot
-from test_accounts_tenancy import endpoints, sample
+from test_accounts_tenancy import _notification, endpoints, sample  # noqa: F401 (a fixture)
 
 from voxbill.services.access.identifiers import IdentifierType
 

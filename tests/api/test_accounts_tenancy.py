@@ -40,9 +40,36 @@ def _card_batch(tree: Tree) -> None:
     tree.card_a = (generated.cards[0].serial, generated.cards[0].pin)
 
 
+@pytest.fixture(autouse=True)
+def _notification(tree: Tree) -> None:
+    """A subscription of customer A1 and one delivery to it, for the notification
+    endpoints' samples."""
+    from voxbill.domain.notify import Channel
+
+    made = tree.container.subscriptions.create(
+        _system(tree),
+        tree.customer_a,
+        channel=Channel.EMAIL,
+        target="a1@example.com",
+        events=["topup.received"],
+        subtree=False,
+    )
+    with tree.container.uow.transaction() as tx:
+        tx.ledger.add_outbox_event(
+            "topup.received", tree.customer_a, "{}", made.subscription.created_at
+        )
+    tree.container.notify.fan_out()
+    tree.subscription_a = made.subscription.id
+    (delivery,) = tree.container.subscriptions.notifications(
+        _system(tree), tree.customer_a, limit=1, before_id=None
+    )
+    tree.notification_a = delivery.id
+
+
 def sample(tree: Tree, method: str, path: str) -> tuple[str, dict[str, Any]]:
     """A valid request aimed at reseller A's subtree: (url, httpx keyword arguments)."""
-    account = tree.reseller_a if path.endswith("/transfers") else tree.customer_a
+    on_reseller = path.endswith("/transfers") or "/templates" in path
+    account = tree.reseller_a if on_reseller else tree.customer_a
     url = (
         path.replace("{account_id}", str(account))
         .replace("{key_id}", str(tree.key_a_id))
@@ -51,6 +78,10 @@ def sample(tree: Tree, method: str, path: str) -> tuple[str, dict[str, Any]]:
         .replace("{identifier_id}", str(tree.identifier_a))
         .replace("{batch_id}", str(tree.card_batch_a))
         .replace("{prefix}", "882")
+        .replace("{subscription_id}", str(tree.subscription_a))
+        .replace("{notification_id}", str(tree.notification_a))
+        .replace("{event_type}", "balance.low")
+        .replace("{channel}", "email")
     )
     bodies: dict[tuple[str, str], dict[str, Any]] = {
         ("POST", "/accounts"): {
@@ -109,6 +140,12 @@ def sample(tree: Tree, method: str, path: str) -> tuple[str, dict[str, Any]]:
         ("POST", "/card-batches/{batch_id}/activate"): {"json": {}},
         ("POST", "/card-batches/{batch_id}/deactivate"): {"json": {}},
         ("POST", "/cards/balance"): {"json": {"card": tree.card_a[0], "pin": tree.card_a[1]}},
+        ("POST", "/accounts/{account_id}/subscriptions"): {
+            "json": {"channel": "email", "target": "x@example.com", "events": ["balance.low"]}
+        },
+        ("PUT", "/accounts/{account_id}/templates/{event_type}/{channel}"): {
+            "json": {"body": "Balance {{ data.balance }}", "sender_name": "Intruder"}
+        },
     }
     key = (method, path.removeprefix(PREFIX))
     if key in bodies:

@@ -127,11 +127,22 @@ class InMemoryRates:
         return 0
 
 
+class InMemoryOutbox:
+    """The ledger's outbox as far as the accounts service writes it (an account blocked)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, int, str]] = []
+
+    def add_outbox_event(self, topic: str, account_id: int, payload: str, now: Any) -> None:
+        self.events.append((topic, account_id, payload))
+
+
 class InMemoryTransaction:
     def __init__(self, uow: InMemoryUnitOfWork) -> None:
         self.accounts = InMemoryAccountRepository(dict(uow.rows), uow.plans)
         self.holds = uow.holds
         self.rates = uow.rates
+        self.ledger = uow.outbox
         self.dialect = "memory"
 
     def __getattr__(self, name: str) -> Any:
@@ -149,6 +160,7 @@ class InMemoryUnitOfWork:
         self.plans: dict[tuple[int, str], str] = {}
         self.holds = InMemoryHolds()
         self.rates = InMemoryRates(self.plans)
+        self.outbox = InMemoryOutbox()
         self.commits = 0
 
     @contextmanager

@@ -4,6 +4,7 @@ no database."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal as D
 from typing import Any, cast
 
@@ -13,6 +14,7 @@ from support.in_memory_accounts import InMemoryUnitOfWork
 from voxbill.domain.access import Principal, Role
 from voxbill.domain.accounts import AccountStatus
 from voxbill.domain.errors import CallsInProgress, Conflict, Forbidden, InvalidInput, NotFound
+from voxbill.domain.notify import event_type_of
 from voxbill.services.accounts.service import AccountService
 from voxbill.services.unit_of_work import UnitOfWork
 
@@ -144,3 +146,15 @@ def test_a_write_tells_the_caches_once_it_is_kept(world: World) -> None:
         world.service.patch(world.admin, customer, {"timezone": "Mars/Olympus"})
     assert world.changes == changes + 1
     assert world.service.visible(world.admin, customer).timezone == "UTC"
+
+
+def test_blocking_an_account_writes_one_outbox_event_delivered_as_balance_blocked(
+    world: World,
+) -> None:
+    customer = world.create(name="C", kind="customer")
+    world.service.set_status(world.admin, customer, AccountStatus.BLOCKED)
+    world.service.set_status(world.admin, customer, AccountStatus.BLOCKED)  # no change
+    world.service.set_status(world.admin, customer, AccountStatus.ACTIVE)
+    ((topic, account_id, payload),) = world.uow.outbox.events
+    assert (event_type_of(topic), account_id) == ("balance.blocked", customer)
+    assert json.loads(payload)["reason"] == "account_blocked"

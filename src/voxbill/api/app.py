@@ -16,6 +16,7 @@ from voxbill.api.routers import (
     fraud,
     fx,
     money,
+    notifications,
     rate_plans,
     rating,
     sms,
@@ -57,6 +58,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(vendors.router, prefix=API_PREFIX)
     app.include_router(cdrs.router, prefix=API_PREFIX)
     app.include_router(fx.router, prefix=API_PREFIX)
+    app.include_router(notifications.router, prefix=API_PREFIX)
     app.include_router(cards.router, prefix=API_PREFIX)
     app.include_router(fraud.router, prefix=API_PREFIX)
     fast_lane.install(app, container)

@@ -15,6 +15,7 @@ from voxbill.cli import fraud as fraud_cli
 from voxbill.cli import fx as fx_cli
 from voxbill.cli import identifiers as identifiers_cli
 from voxbill.cli import ledger as ledger_cli
+from voxbill.cli import notify as notify_cli
 from voxbill.cli import rates as rates_cli
 from voxbill.cli import vendors as vendors_cli
 from voxbill.cli.output import console, guarded, print_json
@@ -34,6 +35,7 @@ app.add_typer(vendors_cli.app, name="vendors")
 app.add_typer(fx_cli.app, name="fx")
 app.add_typer(fraud_cli.app, name="fraud")
 app.add_typer(identifiers_cli.app, name="identifiers")
+app.add_typer(notify_cli.app, name="notify")
 app.add_typer(cards_cli.app, name="cards")
 app.command("rate")(rates_cli.rate)
 app.command("init")(accounts_cli.init)
@@ -132,6 +134,11 @@ def _serve(
 
             interval = container.settings.sweeper_interval_seconds
             doors.append(SweeperThread(container.charging, interval).start())
+        if container.settings.notify_interval_seconds > 0:
+            from voxbill.jobs.notifier import NotifierThread
+
+            every = container.settings.notify_interval_seconds
+            doors.append(NotifierThread(container.notify, every).start())
         if workers > 1:  # the doors and the sweeper above stay in this one process
             heap.settle()
             uvicorn.run(

@@ -30,6 +30,7 @@ from voxbill.services.ports.ledger import (
     LedgerRepository,
 )
 from voxbill.services.ports.messaging import MessageRepository
+from voxbill.services.ports.notify import NotifyRepository
 from voxbill.services.ports.rating import RateRepository
 from voxbill.services.ports.routing import RouteRepository
 
@@ -72,6 +73,8 @@ class Transaction(Protocol):
     def messages(self) -> MessageRepository: ...
     @property
     def fraud(self) -> FraudRepository: ...
+    @property
+    def notify(self) -> NotifyRepository: ...
 
     def savepoint(self) -> AbstractContextManager[None]:
         """A nested transaction: the block's writes vanish alone if it raises."""

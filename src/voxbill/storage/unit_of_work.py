@@ -29,6 +29,7 @@ from voxbill.storage.ledger.books import SqlLedgerRepository
 from voxbill.storage.ledger.fx import SqlFxRepository
 from voxbill.storage.ledger.holds import SqlHoldRepository
 from voxbill.storage.messaging.messages import SqlMessageRepository
+from voxbill.storage.notify.repository import SqlNotifyRepository
 from voxbill.storage.prepared import run_script
 from voxbill.storage.rating.rates import SqlRateRepository
 from voxbill.storage.routing.routes import SqlRouteRepository
@@ -66,6 +67,7 @@ class SqlTransaction:
         self.routes = SqlRouteRepository(conn)
         self.messages = SqlMessageRepository(conn)
         self.fraud = SqlFraudRepository(conn)
+        self.notify = SqlNotifyRepository(conn)
         #: batch steps (:meth:`batch_step`): how many were opened, the savepoint of the
         #: last one (released with the next one's, or by the COMMIT), the lock wait set
         self._steps = 0

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,6 +26,7 @@ from voxbill.domain.accounts import (
 )
 from voxbill.domain.errors import CallsInProgress, Conflict, InvalidInput, NotFound
 from voxbill.domain.money import ZERO, normalize_currency
+from voxbill.domain.notify import ACCOUNT_BLOCKED
 from voxbill.services.caching import TtlCache
 from voxbill.services.rating.reseller_plans import check_assignable
 from voxbill.services.rating.reseller_plans import check_move as check_move_of_plans
@@ -296,6 +299,8 @@ class AccountService:
             ):
                 _check_no_calls_in_progress(tx, account)
             saved = tx.accounts.save(changed)
+            if current.get("status") == AccountStatus.BLOCKED:
+                _tell_blocked(tx, principal, saved)
             if "parent_id" in current and parent:
                 tx.accounts.move_subtree(account.path, f"{parent.path}{account.id}/")
                 saved = tx.accounts.get(account.id) or saved
@@ -404,3 +409,12 @@ def _field(account: Account, name: str) -> Any:
         if name in {f.name for f in dataclasses.fields(part)}:
             return getattr(part, name)
     return getattr(account, name)
+
+
+def _tell_blocked(tx: Transaction, principal: Principal, account: Account) -> None:
+    """An account blocked by hand: an outbox event in the same transaction, delivered as
+    ``balance.blocked`` (docs/notifications.md) like the block level reached."""
+    now = datetime.now(UTC)
+    payload: dict[str, Any] = {"reason": "account_blocked", "status": "blocked"}
+    payload |= {"by": principal.actor, "account_id": account.id, "at": now.isoformat()}
+    tx.ledger.add_outbox_event(ACCOUNT_BLOCKED, account.id, json.dumps(payload), now)

@@ -17,6 +17,12 @@ from voxbill.storage.schema.ledger import (
     outbox_events,
 )
 from voxbill.storage.schema.messaging import message_records
+from voxbill.storage.schema.notify import (
+    notify_attempts,
+    notify_deliveries,
+    notify_subscriptions,
+    notify_templates,
+)
 from voxbill.storage.schema.rating import rate_changes, rate_imports, rate_plans, rates
 from voxbill.storage.schema.routing import sip_targets
 
@@ -40,6 +46,10 @@ __all__ = [
     "ledger_transactions",
     "message_records",
     "metadata",
+    "notify_attempts",
+    "notify_deliveries",
+    "notify_subscriptions",
+    "notify_templates",
     "outbox_events",
     "pin_asker_counters",
     "portal_users",

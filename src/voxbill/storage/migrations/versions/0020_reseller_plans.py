@@ -1,7 +1,7 @@
 """rating: a rate plan may belong to a reseller (``rate_plans.owner_account_id``)
 
 Revision ID: 0020
-Revises: 0016
+Revises: 0019
 
 A reseller makes its own plans (a marked-up copy of its buy plan, or an uploaded deck)
 and assigns them below itself (``docs/rate-plans.md``, "Reseller plans"). The owner is
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0016"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 

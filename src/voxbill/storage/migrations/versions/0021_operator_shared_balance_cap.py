@@ -1,7 +1,7 @@
 """accounts: an operator's own default cap for calls on a shared balance
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 
 ``accounts.shared_balance_call_cap`` (seconds, operator roots only): replaces the setting
 ``VOXBILL_SHARED_BALANCE_CALL_CAP_SECONDS`` for that operator's calls without interim
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0021"
-down_revision = "0019"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

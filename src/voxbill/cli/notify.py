@@ -1,0 +1,58 @@
+"""``voxbill notify …``: deliver the notifications due now (for cron and tests; ``voxbill
+serve`` runs the same worker in a thread)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+from voxbill.bootstrap import build
+from voxbill.cli.output import EXIT_REFUSED, console, err_console, guarded, print_json
+
+app = typer.Typer(help="Notifications: email, SMS and webhooks.", no_args_is_help=True)
+
+
+@app.command("run-once")
+@guarded
+def run_once(
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Fan the outbox out and deliver what is due now, then exit: 0 when no attempt
+    failed, 1 when one did (it is retried later, or dead after the last attempt)."""
+    container = build(migrate=True)
+    try:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("delivering"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=err_console,
+            transient=True,
+            disable=as_json or not err_console.is_terminal,
+        ) as progress:
+            task = progress.add_task("deliver", total=None)
+            summary = container.notify.run_once(lambda: progress.advance(task))
+    finally:
+        container.close()
+    if as_json:
+        print_json(
+            {
+                "ok": summary.ok,
+                "fanned_out": summary.fanned_out,
+                "attempted": summary.attempted,
+                "delivered": summary.delivered,
+                "failed": summary.failed,
+                "dead": summary.dead,
+            }
+        )
+    else:
+        console.print(
+            f"{summary.fanned_out} deliveries made from the outbox; {summary.attempted} "
+            f"attempted: {summary.delivered} delivered, {summary.failed} to retry, "
+            f"{summary.dead} dead",
+            markup=False,
+        )
+    if not summary.ok:
+        raise typer.Exit(EXIT_REFUSED)

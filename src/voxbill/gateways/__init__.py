@@ -1,0 +1,2 @@
+"""Outbound adapters to the world (SMTP, HTTP), behind the services' small interfaces;
+only ``bootstrap`` imports them."""

@@ -1,0 +1,2 @@
+"""Notifications: subscriptions, the outbox's fan-out, delivery with retries (email, SMS,
+webhooks). See docs/notifications.md."""

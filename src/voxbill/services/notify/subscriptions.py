@@ -1,0 +1,111 @@
+"""Subscriptions and the deliveries they got, under the API's tenancy rules.
+
+A key manages the subscriptions of the accounts in its subtree (a reseller its
+customers', a customer its own); a support key only reads; a user key only reads; an
+account outside the key's subtree does not exist for it (404). A webhook's secret is
+made here and answered once, at creation.
+"""
+
+from __future__ import annotations
+
+import builtins
+import secrets
+from dataclasses import dataclass
+
+from voxbill.domain import access
+from voxbill.domain.access import Principal, Role
+from voxbill.domain.errors import Forbidden, NotFound
+from voxbill.domain.notify import (
+    Attempt,
+    Channel,
+    Delivery,
+    NewSubscription,
+    Subscription,
+    check_events,
+    check_target,
+)
+from voxbill.services.notify.channels import Channels
+from voxbill.services.notify.delivery import Clock, utc_now
+from voxbill.services.unit_of_work import Transaction, UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionMade:
+    subscription: Subscription
+    #: a webhook's signing secret: shown this once
+    secret: str | None
+
+
+def _require_manage(principal: Principal) -> None:
+    access.require_write(principal)
+    if principal.role is Role.USER:
+        raise Forbidden("a user key cannot manage notifications")
+
+
+class SubscriptionService:
+    def __init__(self, uow: UnitOfWork, channels: Channels, clock: Clock = utc_now) -> None:
+        self._uow = uow
+        self._channels = channels
+        self._clock = clock
+
+    @staticmethod
+    def _visible(tx: Transaction, principal: Principal, account_id: int) -> None:
+        access.require_visible(principal, tx.accounts.get(account_id))
+
+    def create(
+        self,
+        principal: Principal,
+        account_id: int,
+        *,
+        channel: Channel,
+        target: str,
+        events: list[str],
+        subtree: bool,
+    ) -> SubscriptionMade:
+        with self._uow.transaction(readonly=True) as tx:
+            self._visible(tx, principal, account_id)
+        _require_manage(principal)
+        target = check_target(channel, target)
+        event_types = check_events(events)
+        self._channels[channel].check_target(target)  # SSRF: resolves a webhook's host
+        secret = f"whsec_{secrets.token_urlsafe(32)}" if channel is Channel.WEBHOOK else None
+        new = NewSubscription(
+            account_id, channel, target, event_types, subtree, secret, self._clock()
+        )
+        with self._uow.transaction() as tx:
+            self._visible(tx, principal, account_id)
+            made = tx.notify.add_subscription(new)
+        return SubscriptionMade(made, secret)
+
+    def list(self, principal: Principal, account_id: int) -> list[Subscription]:
+        with self._uow.transaction(readonly=True) as tx:
+            self._visible(tx, principal, account_id)
+            return tx.notify.subscriptions(account_id)
+
+    def delete(self, principal: Principal, subscription_id: int) -> Subscription:
+        with self._uow.transaction() as tx:
+            found = tx.notify.subscription(subscription_id)
+            if found is None or not found.account_path.startswith(principal.path):
+                raise NotFound("subscription not found")
+            _require_manage(principal)
+            tx.notify.delete_subscription(subscription_id, self._clock())
+        return found
+
+    def notifications(
+        self, principal: Principal, account_id: int, *, limit: int, before_id: int | None
+    ) -> builtins.list[Delivery]:
+        """The deliveries made for the account's subscriptions, newest first."""
+        with self._uow.transaction(readonly=True) as tx:
+            self._visible(tx, principal, account_id)
+            return tx.notify.deliveries(account_id, limit=limit, before_id=before_id)
+
+    def attempts(
+        self, principal: Principal, delivery_id: int
+    ) -> tuple[Delivery, builtins.list[Attempt]]:
+        with self._uow.transaction(readonly=True) as tx:
+            delivery = tx.notify.delivery(delivery_id)
+            if delivery is None:
+                raise NotFound("notification not found")
+            account = tx.accounts.get(delivery.account_id)
+            access.require_visible(principal, account, "notification")
+            return delivery, tx.notify.attempts(delivery_id)

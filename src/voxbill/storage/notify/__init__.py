@@ -1,0 +1,1 @@
+"""The notifications context's SQL: subscriptions, deliveries and attempts."""
