@@ -15,7 +15,12 @@ from typing import Any
 
 import pytest
 from api_tree import Tree, snapshot
-from test_accounts_tenancy import endpoints, sample
+from test_accounts_tenancy import (  # noqa: F401 (the samples' fixtures)
+    _card_batch,
+    _notification,
+    endpoints,
+    sample,
+)
 
 from voxbill.domain.access import Principal, Role
 
@@ -183,7 +188,11 @@ def test_every_endpoint_aimed_at_another_operator_answers_404(tree: Tree, globex
     reached. Collections are filtered; operator-wide writes (an exchange rate) and a
     deck upload write the key's own operator's, never Acme's."""
     before = snapshot(tree.container)
-    own_writes = {"/api/v1/fx-rates", "/api/v1/rate-plans/{name}/deck"}
+    own_writes = {
+        "/api/v1/fx-rates",
+        "/api/v1/rate-plans/{name}/deck",
+        "/api/v1/high-risk-destinations",
+    }
     for method, path in endpoints(tree):
         url, kwargs = sample(tree, method, path)
         headers = {**kwargs.pop("headers", {}), **tree.auth(globex.admin)}
