@@ -57,6 +57,7 @@ from voxbill.domain.ledger import (
 from voxbill.domain.money import ZERO, normalize_currency
 from voxbill.services.access.identifiers import IdentifierService
 from voxbill.services.ledger.service import LedgerService
+from voxbill.services.rating.reseller_plans import check_assignable
 from voxbill.services.unit_of_work import Transaction, UnitOfWork, WriteConflict
 
 _ATTEMPTS = 3
@@ -421,12 +422,18 @@ class CardService:
     ) -> None:
         if plan is None:
             return
-        found = tx.accounts.plan_currency(owner.operator_id, plan)
-        readable = principal.role is Role.ADMIN or plan in tx.accounts.plans_used_in(principal.path)
+        # the accounts' rule (services/accounts): a key names the plans its subtree is rated
+        # by or owns (admin: any); an owned plan prices only accounts below its owner
+        found = tx.rates.claim_plan(owner.operator_id, plan)  # not deleted under us
+        readable = principal.role is Role.ADMIN or plan in (
+            tx.accounts.plans_used_in(principal.path)
+            | tx.rates.plans_owned_under(principal.operator_id, principal.path)
+        )
         if found is None or not readable:
             raise InvalidInput(f"there is no rate plan named {plan!r}")
-        if found != currency:
-            raise InvalidInput(f"rate plan {plan!r} is in {found}, not {currency}")
+        if found.currency != currency:
+            raise InvalidInput(f"rate plan {plan!r} is in {found.currency}, not {currency}")
+        check_assignable(owner, found)
 
     @staticmethod
     def _visible(tx: Transaction, principal: Principal, batch_id: int) -> CardBatch:
