@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from voxbill.gateways.stripe_provider import StripeProvider
 from voxbill.services.access.failures import AuthFailures
 from voxbill.services.access.identifiers import IdentifierService
 from voxbill.services.access.keys import AuthService
@@ -12,6 +14,8 @@ from voxbill.services.charging.service import ChargingService
 from voxbill.services.ledger.service import LedgerService
 from voxbill.services.messaging.rate_limit import RateLimiter
 from voxbill.services.messaging.service import MessagingService
+from voxbill.services.payments.service import PaymentService
+from voxbill.services.ports.payments import PaymentProvider
 from voxbill.services.rating.catalog import RatePlanCatalog
 from voxbill.services.rating.imports import RateImportService
 from voxbill.services.rating.service import RatingService
@@ -35,6 +39,8 @@ class Container:
     rate_limiter: RateLimiter | None = None
     #: failed API keys per source address (Redis when VOXBILL_REDIS_URL, else in process)
     auth_failures: AuthFailures | None = None
+    #: payment providers by name (default: Stripe, from the settings; see payment_providers)
+    payment_providers: Mapping[str, PaymentProvider] | None = None
     #: the one way services reach storage
     uow: UnitOfWork = field(init=False)
     rating: RatingService = field(init=False)
@@ -47,6 +53,7 @@ class Container:
     charging: ChargingService = field(init=False)
     messaging: MessagingService = field(init=False)
     routing: RoutingService = field(init=False)
+    payments: PaymentService = field(init=False)
 
     def __post_init__(self) -> None:
         self.uow = SqlUnitOfWork(self.db)
@@ -88,6 +95,15 @@ class Container:
             limiter=limiter,
         )
 
+        self.payments = PaymentService(
+            self.uow,
+            self.ledger,
+            self.settings,
+            self.payment_providers
+            if self.payment_providers is not None
+            else payment_providers(self.settings),
+        )
+
     def _accounts_changed(self) -> None:
         """An account written on this node: its caches forget at once (others: TTL)."""
         self.auth.forget_all()
@@ -102,6 +118,20 @@ class Container:
         if close_failures is not None:
             close_failures()
         self.db.dispose()
+
+
+def payment_providers(settings: Settings) -> dict[str, PaymentProvider]:
+    """The providers the settings configure (Stripe when its secret key or its webhook
+    secret is set); a second provider is one more entry here."""
+    found: dict[str, PaymentProvider] = {}
+    key, webhook = settings.stripe_secret_key, settings.stripe_webhook_secret
+    if key is not None or webhook is not None:
+        found["stripe"] = StripeProvider(
+            key.get_secret_value() if key is not None else None,
+            webhook.get_secret_value() if webhook is not None else None,
+            tolerance_seconds=settings.stripe_webhook_tolerance_seconds,
+        )
+    return found
 
 
 def build(settings: Settings | None = None, *, migrate: bool = False) -> Container:

@@ -46,6 +46,10 @@ class _Settings(BaseModel):
         "interim updates on a shared balance under this operator, when no account of the "
         "call's chain sets max_call_duration (null: the server's setting; 0: none)",
     )
+    topup_min: AmountStr | None = Field(default=None, description="online top-ups (null: none)")
+    topup_max: AmountStr | None = None
+    topup_daily_max: AmountStr | None = Field(default=None, description="the account's day")
+    topup_monthly_max: AmountStr | None = None
     rate_plan: PlanName | None = None
     sms_plan: PlanName | None = None
     timezone: Zone | None = None
@@ -107,6 +111,10 @@ class AccountRead(BaseModel):
     max_call_duration: int | None
     message_rate_limit: int | None
     shared_balance_call_cap: int | None
+    topup_min: DecimalStr | None = None
+    topup_max: DecimalStr | None = None
+    topup_daily_max: DecimalStr | None = None
+    topup_monthly_max: DecimalStr | None = None
     rate_plan: str | None
     sms_plan: str | None
     timezone: str
@@ -150,6 +158,10 @@ class AccountRead(BaseModel):
             max_call_duration=lim.max_call_duration,
             message_rate_limit=lim.message_rate_limit,
             shared_balance_call_cap=lim.shared_balance_call_cap,
+            topup_min=shown_or_none(lim.topup_min, a.currency),
+            topup_max=shown_or_none(lim.topup_max, a.currency),
+            topup_daily_max=shown_or_none(lim.topup_daily_max, a.currency),
+            topup_monthly_max=shown_or_none(lim.topup_monthly_max, a.currency),
             rate_plan=p.rate_plan,
             sms_plan=p.sms_plan,
             timezone=a.timezone,

@@ -13,6 +13,7 @@ from voxbill.cli import accounts as accounts_cli
 from voxbill.cli import fx as fx_cli
 from voxbill.cli import identifiers as identifiers_cli
 from voxbill.cli import ledger as ledger_cli
+from voxbill.cli import payments as payments_cli
 from voxbill.cli import rates as rates_cli
 from voxbill.cli import vendors as vendors_cli
 from voxbill.cli.output import console, guarded, print_json
@@ -31,6 +32,7 @@ app.add_typer(ledger_cli.app, name="ledger")
 app.add_typer(vendors_cli.app, name="vendors")
 app.add_typer(fx_cli.app, name="fx")
 app.add_typer(identifiers_cli.app, name="identifiers")
+app.add_typer(payments_cli.app, name="payments")
 app.command("rate")(rates_cli.rate)
 app.command("init")(accounts_cli.init)
 app.add_typer(accounts_cli.apikey_app, name="apikey")

@@ -48,6 +48,9 @@ class TransactionKind(StrEnum):
     #: a late stop's correction of a sweeper-settled call's charge (the difference, never
     #: an edit of the charge it corrects; its reference is the session id)
     CORRECTION = "correction"
+    #: an online top-up's refund or dispute taking back (part of) what it credited; its
+    #: reference is the payment's (``payment:<id>``), as the top-up's (docs/payments.md)
+    PAYMENT_REVERSAL = "payment_reversal"
 
 
 class SystemBook(StrEnum):

@@ -28,6 +28,7 @@ from voxbill.services.ports.ledger import (
     LedgerRepository,
 )
 from voxbill.services.ports.messaging import MessageRepository
+from voxbill.services.ports.payments import PaymentRepository
 from voxbill.services.ports.rating import RateRepository
 from voxbill.services.ports.routing import RouteRepository
 
@@ -66,6 +67,8 @@ class Transaction(Protocol):
     def routes(self) -> RouteRepository: ...
     @property
     def messages(self) -> MessageRepository: ...
+    @property
+    def payments(self) -> PaymentRepository: ...
 
     def savepoint(self) -> AbstractContextManager[None]:
         """A nested transaction: the block's writes vanish alone if it raises."""

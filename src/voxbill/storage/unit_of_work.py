@@ -27,6 +27,7 @@ from voxbill.storage.ledger.books import SqlLedgerRepository
 from voxbill.storage.ledger.fx import SqlFxRepository
 from voxbill.storage.ledger.holds import SqlHoldRepository
 from voxbill.storage.messaging.messages import SqlMessageRepository
+from voxbill.storage.payments.repository import SqlPaymentRepository
 from voxbill.storage.prepared import run_script
 from voxbill.storage.rating.rates import SqlRateRepository
 from voxbill.storage.routing.routes import SqlRouteRepository
@@ -62,6 +63,7 @@ class SqlTransaction:
         self.rates = SqlRateRepository(conn)
         self.routes = SqlRouteRepository(conn)
         self.messages = SqlMessageRepository(conn)
+        self.payments = SqlPaymentRepository(conn)
         #: batch steps (:meth:`batch_step`): how many were opened, the savepoint of the
         #: last one (released with the next one's, or by the COMMIT), the lock wait set
         self._steps = 0

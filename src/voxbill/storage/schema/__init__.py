@@ -15,6 +15,7 @@ from voxbill.storage.schema.ledger import (
     outbox_events,
 )
 from voxbill.storage.schema.messaging import message_records
+from voxbill.storage.schema.payments import payments
 from voxbill.storage.schema.rating import rate_changes, rate_imports, rate_plans, rates
 from voxbill.storage.schema.routing import sip_targets
 
@@ -36,6 +37,7 @@ __all__ = [
     "message_records",
     "metadata",
     "outbox_events",
+    "payments",
     "pin_asker_counters",
     "portal_users",
     "rate_changes",

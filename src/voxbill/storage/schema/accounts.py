@@ -43,6 +43,11 @@ accounts = Table(
     Column("cutoff_mode", String(16), nullable=False, server_default="none"),
     Column("timezone", String(64), nullable=False, server_default="UTC"),
     Column("tax_profile", String(64), nullable=True),
+    # online top-up limits (docs/payments.md); NULL: no limit
+    Column("topup_min", Amount, nullable=True),
+    Column("topup_max", Amount, nullable=True),
+    Column("topup_daily_max", Amount, nullable=True),
+    Column("topup_monthly_max", Amount, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     CheckConstraint(
