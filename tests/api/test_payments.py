@@ -143,7 +143,8 @@ def test_the_same_idempotency_key_replays_the_checkout(pay: Pay, tree: Tree) -> 
     key = {"Idempotency-Key": "order-77"}
     first = pay.checkout(tree.key_customer_a, tree.customer_a, "10", **key)
     again = pay.checkout(tree.key_customer_a, tree.customer_a, "10.00", **key)
-    assert first.status_code == 201 and again.status_code == 201
+    assert first.status_code == 201
+    assert again.status_code == 201
     assert again.json() == first.json()
     assert again.headers.get("Idempotent-Replayed") == "true"
     assert len(pay.http.calls) == 1
