@@ -109,7 +109,7 @@ TABLE: Final[tuple[Outcome, ...]] = (
     Outcome("payment_mismatch", 422),
     # a provider's webhook that does not verify: nothing applied (the provider retries)
     Outcome("invalid_signature", 400),
-    Outcome("payments_not_configured", 503),
+    Outcome("payments_not_configured", 403),  # not set up here: a refusal, not a failure
     Outcome("payment_provider_error", 502),
     # not found (or outside the asker's subtree)
     Outcome("not_found", 404),

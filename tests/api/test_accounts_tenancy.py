@@ -12,7 +12,7 @@ from api_tree import DECK, Tree, snapshot
 
 PREFIX = "/api/v1"
 #: Endpoints outside tenancy on purpose.
-PUBLIC = {("GET", "/api/v1/health")}
+PUBLIC = {("GET", "/api/v1/health"), ("POST", "/api/v1/payments/stripe/webhook")}
 #: POSTs that read (a support key may call them).
 READ_POSTS = {"/api/v1/quote"}
 #: Writes of operator-wide settings (no subtree): any key but the operator's admin gets 403.
@@ -46,6 +46,7 @@ def sample(tree: Tree, method: str, path: str) -> tuple[str, dict[str, Any]]:
             "json": {"amount": "-1.50", "reason": "test"}
         },
         ("POST", "/accounts/{account_id}/refunds"): {"json": {"amount": "1.50", "reason": "x"}},
+        ("POST", "/accounts/{account_id}/payments/checkout"): {"json": {"amount": "10.00"}},
         ("POST", "/rate-plans/{name}/deck"): {
             "content": DECK,
             "headers": {"content-type": "text/csv"},

@@ -87,7 +87,7 @@ def payments(
     return PaymentPage(items=[PaymentRead.of(p) for p in found], next_before=next_before)
 
 
-@router.post(STRIPE_WEBHOOK, response_model=WebhookRead, responses=responses(400, 422, 503))
+@router.post(STRIPE_WEBHOOK, response_model=WebhookRead, responses=responses(400, 403, 422, 503))
 async def stripe_webhook(request: Request) -> WebhookRead:
     """Stripe's events (``Stripe-Signature``): a paid checkout credits the balance once,
     a refund or dispute reverses it; a bad signature or a stale timestamp is 400 and

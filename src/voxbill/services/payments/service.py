@@ -105,21 +105,18 @@ class PaymentService:
         idempotency_key: str | None = None,
         fingerprint: str | None = None,
     ) -> Checkout:
-        gateway = self.provider(provider)
+        gateway = self.providers.get(provider)
         success, cancel = self._settings.payments_success_url, self._settings.payments_cancel_url
-        if not success:
-            raise PaymentsNotConfigured("VOXBILL_PAYMENTS_SUCCESS_URL is not set")
         scope = f"account:{principal.account_id}"
+        args = (principal, account_id, amount, provider, scope, idempotency_key, fingerprint)
         try:
-            started = self._start(
-                principal, account_id, amount, gateway.name, scope, idempotency_key, fingerprint
-            )
+            started = self._start(*args)
         except WriteConflict:  # a twin with the same key was stored first: replay it
-            started = self._start(
-                principal, account_id, amount, gateway.name, scope, idempotency_key, fingerprint
-            )
+            started = self._start(*args)
         if started.replayed:
             return started
+        if gateway is None or not success:  # pragma: no cover - _start refused it
+            raise PaymentsNotConfigured(f"online payments through {provider} are not set up")
         payment = started.payment
         minutes = self._settings.payments_checkout_minutes
         request = CheckoutRequest(
@@ -155,7 +152,11 @@ class PaymentService:
             account = access.require_visible(
                 principal, tx.accounts.get(account_id, for_update=True)
             )
-            check_checkout(principal, account)
+            check_checkout(principal, account)  # who may: before any other answer
+            if provider not in self.providers:
+                raise PaymentsNotConfigured(f"online payments through {provider} are not set up")
+            if not self._settings.payments_success_url:
+                raise PaymentsNotConfigured("VOXBILL_PAYMENTS_SUCCESS_URL is not set")
             if key is not None:
                 existing = tx.payments.by_idempotency_key(scope, key)
                 if existing is not None:
