@@ -5,6 +5,9 @@ library's own scheme, the top-up limits, tenancy, and the ledger staying sound."
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -440,3 +443,56 @@ def test_an_event_for_another_amount_is_not_credited(pay: Pay, tree: Tree) -> No
     answer = pay.deliver(event)
     assert (answer.status_code, answer.json()["code"]) == (422, "payment_mismatch")
     assert pay.balance(tree.customer_a) == D(0)
+
+
+def test_parallel_checkouts_cannot_pass_a_limit_together(pay: Pay, tree: Tree) -> None:
+    assert _limits(tree, tree.customer_a, topup_daily_max="100").status_code == 200
+    service = tree.container.payments
+    principal = tree.container.auth.authenticate(tree.key_customer_a)
+    barrier = Barrier(6)
+
+    def start(_: int) -> str:
+        barrier.wait()
+        try:
+            service.checkout(principal, tree.customer_a, D("30"))
+        except Exception as exc:  # noqa: BLE001 - the refusal's code is the answer
+            return str(getattr(exc, "code", exc))
+        return "started"
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = sorted(pool.map(start, range(6)))
+    assert answers == ["started"] * 3 + ["topup_daily_max"] * 3
+    assert len(pay.http.calls) == 3
+
+
+def test_operators_list_payments_with_the_cli(pay: Pay, tree: Tree, database_url: str) -> None:
+    paid = pay.paid(tree.key_customer_a, tree.customer_a, "25")
+    pay.checkout(tree.key_a, tree.reseller_a, "5")
+    env = {**os.environ, "VOXBILL_DATABASE_URL": database_url}
+    command = [sys.executable, "-c", "from voxbill.cli.main import main; main()"]
+    listed = subprocess.run(
+        [*command, "payments", "list", "--account", str(tree.customer_a), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr
+    (item,) = json.loads(listed.stdout)
+    assert (item["payment_id"], item["status"], item["amount"]) == (
+        paid["payment_id"],
+        "succeeded",
+        "25",
+    )
+    table = subprocess.run(
+        [*command, "payments", "list", "--status", "pending"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert table.returncode == 0, table.stderr
+    assert "pending" in table.stdout
+    assert paid["payment_id"] not in table.stdout
