@@ -112,3 +112,15 @@ def test_stripe_events_translate() -> None:
     )
     other = translate({"id": "evt_3", "type": "invoice.paid", "data": {"object": {}}})
     assert other.kind is PaymentEventKind.IGNORED
+
+
+def test_a_signed_event_of_the_wrong_shape_is_refused_not_a_crash() -> None:
+    import stripe
+
+    from voxbill.gateways.stripe_provider import StripeProvider
+
+    provider = StripeProvider(None, "whsec_x")
+    body = '{"id": "evt", "type": "charge.refunded", "data": {"object": ["not", "a", "dict"]}}'
+    header = stripe.WebhookSignature.generate_signature_header(body, "whsec_x")
+    with pytest.raises(InvalidInput):
+        provider.parse_event(body.encode(), header)

@@ -107,7 +107,10 @@ class StripeProvider:
             raise InvalidSignature(f"Stripe-Signature does not verify: {exc}") from None
         except (ValueError, UnicodeDecodeError):
             raise InvalidInput("the event is not Stripe's JSON") from None
-        return translate(json.loads(raw_body))
+        try:
+            return translate(json.loads(raw_body))
+        except (AttributeError, KeyError, TypeError, ValueError, ArithmeticError):
+            raise InvalidInput("a signed event voxbill cannot read") from None
 
 
 def translate(event: dict[str, Any]) -> PaymentEvent:

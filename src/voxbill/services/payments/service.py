@@ -131,8 +131,9 @@ class PaymentService:
         )
         try:
             session = gateway.create_checkout(request)
-        except PaymentProviderError as exc:
-            self._update(payment.id, status=PaymentStatus.FAILED, failure=str(exc)[:500])
+        except Exception as exc:  # whatever it was, this payment will never be paid
+            said = str(exc) if isinstance(exc, PaymentProviderError) else type(exc).__name__
+            self._update(payment.id, status=PaymentStatus.FAILED, failure=said[:500])
             raise
         return Checkout(self._update(payment.id, reference=session.reference, url=session.url))
 
