@@ -47,6 +47,9 @@ def sample(tree: Tree, method: str, path: str) -> tuple[str, dict[str, Any]]:
         },
         ("POST", "/accounts/{account_id}/refunds"): {"json": {"amount": "1.50", "reason": "x"}},
         ("POST", "/accounts/{account_id}/payments/checkout"): {"json": {"amount": "10.00"}},
+        ("PUT", "/accounts/{account_id}/payments/auto-recharge"): {
+            "json": {"below": "5.00", "amount": "20.00"}
+        },
         ("POST", "/rate-plans/{name}/deck"): {
             "content": DECK,
             "headers": {"content-type": "text/csv"},

@@ -4,6 +4,7 @@ library's own scheme, the top-up limits, tenancy, and the ledger staying sound."
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -28,6 +29,7 @@ from support.stripe_fakes import (
 )
 from voxbill.bootstrap import payment_providers
 from voxbill.gateways.stripe_provider import StripeProvider
+from voxbill.services.payments.recharge import AutoRecharges
 from voxbill.services.payments.service import PaymentService
 
 HOOK = "/api/v1/payments/stripe/webhook"
@@ -496,3 +498,121 @@ def test_operators_list_payments_with_the_cli(pay: Pay, tree: Tree, database_url
     assert table.returncode == 0, table.stderr
     assert "pending" in table.stdout
     assert paid["payment_id"] not in table.stdout
+
+
+# -- auto-recharge -----------------------------------------------------------------------
+
+
+def _intent_succeeded(payment_id: str, intent: str, cents: int, event_id: str) -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "type": "payment_intent.succeeded",
+        "data": {
+            "object": {
+                "id": intent,
+                "metadata": {"payment_id": payment_id},
+                "amount": cents,
+                "amount_received": cents,
+                "currency": "usd",
+                "customer": "cus_saved",
+                "payment_method": "pm_saved",
+            }
+        },
+    }
+
+
+def test_auto_recharge_charges_the_saved_card_once_per_crossing(pay: Pay, tree: Tree) -> None:
+    url = f"/api/v1/accounts/{tree.customer_a}/payments/auto-recharge"
+    own = tree.auth(tree.key_customer_a)
+    set_up = tree.client.put(url, json={"below": "10", "amount": "50"}, headers=own)
+    assert set_up.status_code == 200, set_up.text
+    assert set_up.json() == {
+        "account_id": tree.customer_a,
+        "below": "10.00",
+        "amount": "50.00",
+        "armed": True,
+        "card_saved": False,
+    }
+    other = tree.client.put(url, json={"below": "1", "amount": "5"}, headers=tree.auth(tree.key_b))
+    assert other.status_code == 404
+    assert tree.client.get(url, headers=tree.auth(tree.key_b)).status_code == 404
+    support = tree.auth(tree.support_a)
+    assert (
+        tree.client.put(url, json={"below": "1", "amount": "5"}, headers=support).status_code == 403
+    )
+    assert tree.client.get(url, headers=support).status_code == 200
+    recharges = AutoRecharges(tree.container.payments)
+
+    def run() -> list[str]:
+        return [o.action for o in recharges.run()]
+
+    assert run() == ["no_saved_card"]  # under the threshold, but no card to charge yet
+    paid = pay.paid(tree.key_customer_a, tree.customer_a, "25")
+    form = pay.http.calls[-1]["form"]
+    assert form["payment_intent_data[setup_future_usage]"] == ["off_session"]
+    assert form["customer_creation"] == ["always"]
+    saved = _intent_succeeded(paid["payment_id"], paid["intent"], 2500, "evt_pi_1")
+    assert pay.deliver(saved).json()["action"] == "duplicate"  # credited already; card kept
+    assert tree.client.get(url, headers=own).json()["card_saved"] is True
+    assert run() == ["above"]
+
+    def spend(amount: str) -> None:
+        spent = tree.client.post(
+            f"/api/v1/accounts/{tree.customer_a}/adjustments",
+            json={"amount": f"-{amount}", "reason": "calls"},
+            headers=tree.auth(tree.admin),
+        )
+        assert spent.status_code == 201, spent.text
+
+    spend("20")  # 5 left: under 10
+    assert run() == ["charged"]
+    assert run() == ["waiting"]  # once per crossing
+    charges = [c for c in pay.http.calls if c["url"].endswith("/v1/payment_intents")]
+    (charge,) = charges
+    assert charge["form"]["amount"] == ["5000"]
+    assert charge["form"]["customer"] == ["cus_saved"]
+    assert charge["form"]["payment_method"] == ["pm_saved"]
+    assert charge["form"]["off_session"] == ["true"]
+    (recharge,) = tree.container.payments.list(status="pending")
+    assert charge["headers"]["Idempotency-Key"] == f"voxbill-recharge-{recharge.id}"
+    credited = _intent_succeeded(recharge.id, str(recharge.reference), 5000, "evt_pi_2")
+    assert pay.deliver(credited).json()["action"] == "credited"
+    assert pay.deliver(credited).json()["action"] == "duplicate"
+    assert pay.balance(tree.customer_a) == D("55")
+    assert run() == ["rearmed"]
+    assert run() == ["above"]
+
+    spend("50")  # 5 left again: a new crossing, and the card is declined
+    pay.http.decline = True
+    assert run() == ["failed"]
+    assert run() == ["waiting"]
+    (declined,) = tree.container.payments.list(status="failed")
+    assert declined.failure is not None
+    assert "declined" in declined.failure
+    assert [e["auto_recharge"] for e in pay.outbox("payment.failed")] == [True]
+    assert len(pay.outbox("topup.received")) == 2
+    assert tree.container.ledger.verify() == []
+
+    assert tree.client.delete(url, headers=own).status_code == 204
+    assert tree.client.get(url, headers=own).status_code == 404
+    assert run() == []
+
+
+def test_auto_recharge_respects_the_top_up_limits(pay: Pay, tree: Tree) -> None:
+    url = f"/api/v1/accounts/{tree.customer_a}/payments/auto-recharge"
+    assert (
+        tree.client.put(
+            url, json={"below": "10", "amount": "50"}, headers=tree.auth(tree.key_a)
+        ).status_code
+        == 200
+    )
+    with tree.container.uow.transaction() as tx:
+        setting = tx.payments.auto_recharge(tree.customer_a)
+        assert setting is not None
+        tx.payments.save_auto_recharge(
+            dataclasses.replace(setting, customer="cus_1", method="pm_1")
+        )
+    assert _limits(tree, tree.customer_a, topup_max="40").status_code == 200
+    actions = [o.action for o in AutoRecharges(tree.container.payments).run()]
+    assert actions == ["topup_above_max"]
+    assert pay.http.calls == []

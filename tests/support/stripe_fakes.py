@@ -24,6 +24,7 @@ class FakeStripeHttp(stripe.HTTPClient):
         super().__init__()
         self.calls: list[dict[str, Any]] = []
         self.fail_with: tuple[int, str] | None = None
+        self.decline = False
         self._lock = threading.Lock()
 
     def request(
@@ -43,6 +44,22 @@ class FakeStripeHttp(stripe.HTTPClient):
                 {"method": method, "url": url, "headers": dict(headers or {}), "form": form}
             )
             number = len(self.calls)
+        if url.endswith("/v1/payment_intents"):
+            if self.decline:
+                body = {
+                    "error": {
+                        "type": "card_error",
+                        "code": "card_declined",
+                        "message": "Your card was declined.",
+                    }
+                }
+                return json.dumps(body), 402, {"request-id": "req_declined"}
+            intent = {
+                "id": f"pi_recharge_{number}",
+                "object": "payment_intent",
+                "status": "succeeded",
+            }
+            return json.dumps(intent), 200, {"request-id": f"req_{number}"}
         if self.fail_with is not None:
             status, message = self.fail_with
             body = {"error": {"type": "invalid_request_error", "message": message}}

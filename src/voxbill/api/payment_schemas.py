@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from voxbill.api.schemas import AmountStr, DecimalStr, shown
-from voxbill.domain.payments import Payment, PaymentStatus
+from voxbill.domain.payments import AutoRecharge, Payment, PaymentStatus
 
 
 class CheckoutCreate(BaseModel):
@@ -75,3 +75,28 @@ class WebhookRead(BaseModel):
     received: bool = True
     action: str = Field(description="credited, failed, expired, reversed, duplicate or ignored")
     payment_id: str | None
+
+
+class AutoRechargeSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    below: AmountStr = Field(description="charge the saved card when the balance is under this")
+    amount: AmountStr = Field(description="how much to charge, within the top-up limits")
+
+
+class AutoRechargeRead(BaseModel):
+    account_id: int
+    below: DecimalStr
+    amount: DecimalStr
+    armed: bool = Field(description="false: charged for this crossing; armed again above `below`")
+    card_saved: bool = Field(description="a paid checkout saved the card it can charge")
+
+    @classmethod
+    def of(cls, a: AutoRecharge, currency: str) -> AutoRechargeRead:
+        return cls(
+            account_id=a.account_id,
+            below=shown(a.below, currency),
+            amount=shown(a.amount, currency),
+            armed=a.armed,
+            card_saved=a.method is not None,
+        )

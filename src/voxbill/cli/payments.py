@@ -11,6 +11,7 @@ from voxbill.bootstrap import build
 from voxbill.cli.output import console, guarded, print_json
 from voxbill.domain.money import canonical
 from voxbill.domain.payments import Payment
+from voxbill.services.payments.recharge import AutoRecharges
 
 app = typer.Typer(help="Online top-ups (docs/payments.md).", no_args_is_help=True)
 
@@ -65,3 +66,29 @@ def list_payments(
             item["created_at"],
         )
     console.print(table)
+
+
+@app.command("recharge")
+@guarded
+def recharge(
+    as_json: Annotated[bool, typer.Option("--json", help="print a JSON array")] = False,
+) -> None:
+    """Run auto-recharge once (from cron, e.g. every minute): charge the saved card of
+    each account under its threshold, once per crossing."""
+    container = build(migrate=True)
+    try:
+        outcomes = AutoRecharges(container.payments).run()
+    finally:
+        container.close()
+    items = [
+        {"account_id": o.account_id, "action": o.action, "payment_id": o.payment_id}
+        for o in outcomes
+    ]
+    if as_json:
+        print_json(items)
+        return
+    for item in items:
+        console.print(
+            f"account {item['account_id']}: {item['action']} {item['payment_id'] or ''}".rstrip(),
+            markup=False,
+        )

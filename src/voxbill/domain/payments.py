@@ -96,6 +96,9 @@ class PaymentEvent:
     amount: Decimal | None = None
     currency: str | None = None
     detail: str | None = None
+    #: the provider's customer and payment method, when the payment saved them
+    customer: str | None = None
+    method: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,12 +113,42 @@ class CheckoutRequest:
     success_url: str
     cancel_url: str
     expires_at: datetime
+    #: keep the card for auto-recharge (the account has one set up)
+    save_method: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class CheckoutSession:
     reference: str
     url: str
+
+
+@dataclass(frozen=True, slots=True)
+class AutoRecharge:
+    """Charge the account's saved card ``amount`` when its balance is under ``below``,
+    at most once per crossing: ``armed`` is cleared by the charge and set again once the
+    balance is seen at or above ``below``. ``customer``/``method``: the provider's saved
+    payment method (from a checkout paid after auto-recharge was set up)."""
+
+    account_id: int
+    below: Decimal
+    amount: Decimal
+    provider: str = "stripe"
+    armed: bool = True
+    customer: str | None = None
+    method: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SavedCharge:
+    """An off-session charge of a saved payment method for one payment."""
+
+    payment_id: str
+    account_id: int
+    amount: Decimal
+    currency: str
+    customer: str
+    method: str
 
 
 # -- errors ----------------------------------------------------------------------------

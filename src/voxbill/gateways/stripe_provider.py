@@ -24,6 +24,7 @@ from voxbill.domain.payments import (
     PaymentEvent,
     PaymentEventKind,
     PaymentProviderError,
+    SavedCharge,
     from_minor_units,
     minor_units,
 )
@@ -36,6 +37,7 @@ _SESSION_EVENTS = {
     "checkout.session.expired": PaymentEventKind.EXPIRED,
 }
 _INTENT_FAILED = "payment_intent.payment_failed"
+_INTENT_SUCCEEDED = "payment_intent.succeeded"  # auto-recharge; a checkout's saved card
 _CHARGE_REFUNDED = "charge.refunded"
 _DISPUTE_CREATED = "charge.dispute.created"
 
@@ -84,6 +86,9 @@ class StripeProvider:
             "cancel_url": request.cancel_url,
             "expires_at": int(request.expires_at.timestamp()),
         }
+        if request.save_method:  # keep the card for auto-recharge
+            params["customer_creation"] = "always"
+            params["payment_intent_data"]["setup_future_usage"] = "off_session"
         try:
             session = self._client.v1.checkout.sessions.create(
                 params=params,  # type: ignore[arg-type]
@@ -95,6 +100,29 @@ class StripeProvider:
         if not session.url:
             raise PaymentProviderError("Stripe answered a checkout session without a URL")
         return CheckoutSession(reference=session.id, url=session.url)
+
+    def charge_saved(self, charge: SavedCharge) -> str:
+        if self._client is None:
+            raise PaymentProviderError("VOXBILL_STRIPE_SECRET_KEY is not set")
+        metadata = {"payment_id": charge.payment_id, "account_id": str(charge.account_id)}
+        params: dict[str, Any] = {
+            "amount": minor_units(charge.amount, charge.currency),
+            "currency": charge.currency.lower(),
+            "customer": charge.customer,
+            "payment_method": charge.method,
+            "off_session": True,
+            "confirm": True,
+            "metadata": metadata,
+        }
+        try:
+            intent = self._client.v1.payment_intents.create(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": f"voxbill-recharge-{charge.payment_id}"},
+            )
+        except stripe.StripeError as exc:
+            said = exc.user_message or type(exc).__name__
+            raise PaymentProviderError(f"Stripe did not charge the saved card: {said}") from exc
+        return str(intent.id)
 
     def parse_event(self, raw_body: bytes, signature: str | None) -> PaymentEvent:
         if not self._webhook_secret:
@@ -155,6 +183,15 @@ def translate(event: dict[str, Any]) -> PaymentEvent:
             intent=obj.get("id"),
             amount=money("amount"),
             detail=error.get("message") or error.get("code") or "the payment failed",
+        )
+    if kind_of == _INTENT_SUCCEEDED:
+        return made(
+            PaymentEventKind.SUCCEEDED,
+            payment_id=metadata.get("payment_id"),
+            intent=obj.get("id"),
+            amount=money("amount_received") or money("amount"),
+            customer=_id(obj.get("customer")),
+            method=_id(obj.get("payment_method")),
         )
     if kind_of == _CHARGE_REFUNDED:
         return made(

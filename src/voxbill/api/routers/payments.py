@@ -17,6 +17,8 @@ from voxbill.api.auth import CurrentPrincipal
 from voxbill.api.deps import ContainerDep, container_of, in_thread
 from voxbill.api.idempotency import IdempotencyKey, checked, fingerprint
 from voxbill.api.payment_schemas import (
+    AutoRechargeRead,
+    AutoRechargeSet,
     CheckoutCreate,
     CheckoutRead,
     PaymentPage,
@@ -25,6 +27,7 @@ from voxbill.api.payment_schemas import (
 )
 from voxbill.api.problems import responses
 from voxbill.domain.payments import PaymentStatus
+from voxbill.services.payments.recharge import AutoRecharges
 
 router = APIRouter(tags=["payments"])
 
@@ -97,3 +100,39 @@ async def stripe_webhook(request: Request) -> WebhookRead:
     signature = request.headers.get("stripe-signature")
     outcome = await in_thread(lambda: container.payments.handle_webhook("stripe", raw, signature))
     return WebhookRead(action=outcome.action, payment_id=outcome.payment_id)
+
+
+AUTO_RECHARGE = "/accounts/{account_id}/payments/auto-recharge"
+
+
+@router.get(AUTO_RECHARGE, response_model=AutoRechargeRead, responses=responses(401, 404, 422))
+def auto_recharge(
+    account_id: AccountPath, principal: CurrentPrincipal, container: ContainerDep
+) -> AutoRechargeRead:
+    """The account's auto-recharge (404 when it has none)."""
+    account = container.accounts.visible(principal, account_id)
+    found = AutoRecharges(container.payments).get(principal, account.id)
+    return AutoRechargeRead.of(found, account.currency)
+
+
+@router.put(AUTO_RECHARGE, response_model=AutoRechargeRead, responses=responses(401, 403, 404, 422))
+def set_auto_recharge(
+    account_id: AccountPath,
+    body: AutoRechargeSet,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+) -> AutoRechargeRead:
+    """Charge the account's saved card ``amount`` when its balance is under ``below``,
+    at most once per crossing; the card is saved by the next paid checkout."""
+    account = container.accounts.visible(principal, account_id)
+    setting = AutoRecharges(container.payments).set(principal, account.id, body.below, body.amount)
+    return AutoRechargeRead.of(setting, account.currency)
+
+
+@router.delete(AUTO_RECHARGE, status_code=204, responses=responses(401, 403, 404, 422))
+def clear_auto_recharge(
+    account_id: AccountPath, principal: CurrentPrincipal, container: ContainerDep
+) -> Response:
+    """Stop auto-recharging the account (the saved card is forgotten)."""
+    AutoRecharges(container.payments).clear(principal, account_id)
+    return Response(status_code=204)

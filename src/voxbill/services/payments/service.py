@@ -26,6 +26,7 @@ from decimal import Decimal
 
 from voxbill.domain import access
 from voxbill.domain.access import Principal
+from voxbill.domain.accounts import Account
 from voxbill.domain.errors import Conflict, IdempotencyConflict, InvalidInput, NotFound
 from voxbill.domain.ledger import Posting, SystemBook, TransactionKind, money_text
 from voxbill.domain.money import ZERO, canonical
@@ -59,6 +60,8 @@ PAYMENT_FAILED = "payment.failed"
 class Checkout:
     payment: Payment
     replayed: bool = False
+    #: keep the payer's card for the account's auto-recharge
+    save_method: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +84,14 @@ class PaymentService:
         providers: Mapping[str, PaymentProvider],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._uow = uow
-        self._ledger = ledger
+        self.uow = self._uow = uow
+        self.ledger = self._ledger = ledger
         self._settings = settings
         self.providers = dict(providers)
         self._clock = clock
+
+    def now(self) -> datetime:
+        return self._clock()
 
     # -- checkout ------------------------------------------------------------------------
 
@@ -128,6 +134,7 @@ class PaymentService:
             success_url=success.replace("{payment_id}", payment.id),
             cancel_url=(cancel or success).replace("{payment_id}", payment.id),
             expires_at=payment.created_at + timedelta(minutes=minutes),
+            save_method=started.save_method,
         )
         try:
             session = gateway.create_checkout(request)
@@ -163,33 +170,50 @@ class PaymentService:
                 if existing is not None:
                     return Checkout(_replayed(existing, fingerprint), replayed=True)
             value = checkout_amount(amount, account.currency)
-            limits = account.limits
-            if (
-                limits.topup_min is not None
-                or limits.topup_max is not None
-                or limits.topup_daily_max is not None
-                or limits.topup_monthly_max is not None
-            ):
-                day, month = period_starts(now, account.timezone)
-                pending_since = now - timedelta(minutes=self._settings.payments_checkout_minutes)
-                today = tx.payments.counted_total(account.id, day, pending_since)
-                this_month = tx.payments.counted_total(account.id, month, pending_since)
-                check_limits(limits, value, account.currency, today, this_month)
-            payment = Payment(
-                id=f"pay_{secrets.token_hex(12)}",
-                account_id=account.id,
-                provider=provider,
-                amount=value,
-                currency=account.currency,
-                status=PaymentStatus.PENDING,
-                created_at=now,
-                updated_at=now,
-                idempotency_scope=scope if key is not None else None,
-                idempotency_key=key,
-                fingerprint=fingerprint if key is not None else None,
-            )
-            tx.payments.insert_payment(payment)
-            return Checkout(payment)
+            payment = self.new_payment(tx, account, value, provider, now, scope, key, fingerprint)
+            saving = tx.payments.auto_recharge(account.id) is not None
+            return Checkout(payment, save_method=saving)
+
+    def new_payment(
+        self,
+        tx: Transaction,
+        account: Account,
+        value: Decimal,
+        provider: str,
+        now: datetime,
+        scope: str | None = None,
+        key: str | None = None,
+        fingerprint: str | None = None,
+    ) -> Payment:
+        """A pending payment of ``value`` for ``account`` (its row locked by the caller),
+        refused when it does not fit the account's top-up limits."""
+        limits = account.limits
+        if (
+            limits.topup_min is not None
+            or limits.topup_max is not None
+            or limits.topup_daily_max is not None
+            or limits.topup_monthly_max is not None
+        ):
+            day, month = period_starts(now, account.timezone)
+            pending_since = now - timedelta(minutes=self._settings.payments_checkout_minutes)
+            today = tx.payments.counted_total(account.id, day, pending_since)
+            this_month = tx.payments.counted_total(account.id, month, pending_since)
+            check_limits(limits, value, account.currency, today, this_month)
+        payment = Payment(
+            id=f"pay_{secrets.token_hex(12)}",
+            account_id=account.id,
+            provider=provider,
+            amount=value,
+            currency=account.currency,
+            status=PaymentStatus.PENDING,
+            created_at=now,
+            updated_at=now,
+            idempotency_scope=scope if key is not None else None,
+            idempotency_key=key,
+            fingerprint=fingerprint if key is not None else None,
+        )
+        tx.payments.insert_payment(payment)
+        return payment
 
     def _update(
         self,
@@ -212,6 +236,18 @@ class PaymentService:
             if reference is not None:
                 changes |= {"reference": reference, "url": url}
             updated = dataclasses.replace(payment, **changes)  # type: ignore[arg-type]
+            tx.payments.update_payment(updated)
+            return updated
+
+    def set_reference(self, payment_id: str, reference: str) -> Payment:
+        """The provider's reference of a charge (an auto-recharge's payment intent)."""
+        with self._uow.transaction() as tx:
+            payment = tx.payments.get_payment(payment_id, for_update=True)
+            if payment is None:  # pragma: no cover - written before
+                raise NotFound(f"no payment {payment_id}")
+            updated = dataclasses.replace(
+                payment, reference=reference, intent=reference, updated_at=self._clock()
+            )
             tx.payments.update_payment(updated)
             return updated
 
@@ -289,6 +325,15 @@ class PaymentService:
         action, updated = handlers[event.kind](journal, payment, event)
         if updated is not payment:
             journal.tx.payments.update_payment(dataclasses.replace(updated, updated_at=journal.now))
+        if event.customer and event.method:  # the card a paid checkout saved
+            setting = journal.tx.payments.auto_recharge(payment.account_id, for_update=True)
+            if setting is not None and (setting.customer, setting.method) != (
+                event.customer,
+                event.method,
+            ):
+                journal.tx.payments.save_auto_recharge(
+                    dataclasses.replace(setting, customer=event.customer, method=event.method)
+                )
         return EventOutcome(event.event_id, event.type, action, payment.id)
 
     def _succeeded(

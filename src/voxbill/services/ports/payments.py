@@ -10,7 +10,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from voxbill.domain.payments import CheckoutRequest, CheckoutSession, Payment, PaymentEvent
+from voxbill.domain.payments import (
+    AutoRecharge,
+    CheckoutRequest,
+    CheckoutSession,
+    Payment,
+    PaymentEvent,
+    SavedCharge,
+)
 
 
 class PaymentRepository(Protocol):
@@ -44,6 +51,13 @@ class PaymentRepository(Protocol):
         """Newest first (by creation, then id); ``before``: a payment id to page after."""
         ...
 
+    def auto_recharge(
+        self, account_id: int, *, for_update: bool = False
+    ) -> AutoRecharge | None: ...
+    def save_auto_recharge(self, setting: AutoRecharge) -> None: ...
+    def delete_auto_recharge(self, account_id: int) -> None: ...
+    def auto_recharges(self) -> list[AutoRecharge]: ...
+
 
 class PaymentProvider(Protocol):
     """One payment gateway: a hosted checkout out, verified events in. A second provider
@@ -55,6 +69,11 @@ class PaymentProvider(Protocol):
     def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
         """Open a hosted checkout for ``request`` (idempotent by its payment id);
         :class:`~voxbill.domain.payments.PaymentProviderError` when it cannot."""
+        ...
+
+    def charge_saved(self, charge: SavedCharge) -> str:
+        """Charge a saved payment method off-session (auto-recharge), idempotent by the
+        payment id; the provider's reference of the payment (its event credits it)."""
         ...
 
     def parse_event(self, raw_body: bytes, signature: str | None) -> PaymentEvent:

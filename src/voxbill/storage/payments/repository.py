@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
 from voxbill.domain.money import ZERO
-from voxbill.domain.payments import COUNTED_STATUSES, Payment, PaymentStatus
-from voxbill.storage.schema.payments import payments
+from voxbill.domain.payments import COUNTED_STATUSES, AutoRecharge, Payment, PaymentStatus
+from voxbill.storage.schema.payments import auto_recharges, payments
 
 _COUNTED_SETTLED = sorted(s.value for s in COUNTED_STATUSES if s is not PaymentStatus.PENDING)
 
@@ -139,3 +139,51 @@ class SqlPaymentRepository:
                 )
         query = query.order_by(payments.c.created_at.desc(), payments.c.id.desc()).limit(limit)
         return [_from_row(row) for row in self._conn.execute(query)]
+
+    # -- auto-recharge -----------------------------------------------------------------
+
+    def auto_recharge(self, account_id: int, *, for_update: bool = False) -> AutoRecharge | None:
+        query = select(auto_recharges).where(auto_recharges.c.account_id == account_id)
+        if for_update and self._conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = self._conn.execute(query).first()
+        return None if row is None else _recharge(row)
+
+    def save_auto_recharge(self, setting: AutoRecharge) -> None:
+        values = {
+            "provider": setting.provider,
+            "below": setting.below,
+            "amount": setting.amount,
+            "armed": setting.armed,
+            "customer": setting.customer,
+            "method": setting.method,
+            "updated_at": datetime.now(UTC),
+        }
+        done = self._conn.execute(
+            update(auto_recharges)
+            .where(auto_recharges.c.account_id == setting.account_id)
+            .values(**values)
+        )
+        if done.rowcount == 0:
+            self._conn.execute(
+                insert(auto_recharges).values(account_id=setting.account_id, **values)
+            )
+
+    def delete_auto_recharge(self, account_id: int) -> None:
+        self._conn.execute(delete(auto_recharges).where(auto_recharges.c.account_id == account_id))
+
+    def auto_recharges(self) -> list[AutoRecharge]:
+        rows = self._conn.execute(select(auto_recharges).order_by(auto_recharges.c.account_id))
+        return [_recharge(row) for row in rows]
+
+
+def _recharge(row: Any) -> AutoRecharge:
+    return AutoRecharge(
+        account_id=row.account_id,
+        below=row.below,
+        amount=row.amount,
+        provider=row.provider,
+        armed=bool(row.armed),
+        customer=row.customer,
+        method=row.method,
+    )

@@ -15,13 +15,14 @@ from voxbill.storage.schema.ledger import (
     outbox_events,
 )
 from voxbill.storage.schema.messaging import message_records
-from voxbill.storage.schema.payments import payments
+from voxbill.storage.schema.payments import auto_recharges, payments
 from voxbill.storage.schema.rating import rate_changes, rate_imports, rate_plans, rates
 from voxbill.storage.schema.routing import sip_targets
 
 __all__ = [
     "accounts",
     "api_keys",
+    "auto_recharges",
     "call_counters",
     "caller_identifiers",
     "card_pin_counters",

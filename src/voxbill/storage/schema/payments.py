@@ -3,6 +3,7 @@ and what the ledger did with it."""
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -51,3 +52,17 @@ payments = Table(
 )
 Index("ix_payments_account_created", payments.c.account_id, payments.c.created_at)
 Index("ix_payments_provider_intent", payments.c.provider, payments.c.intent)
+
+auto_recharges = Table(
+    "auto_recharges",
+    metadata,
+    Column("account_id", Integer, ForeignKey("accounts.id"), primary_key=True),
+    Column("provider", String(16), nullable=False),
+    Column("below", Amount, nullable=False),
+    Column("amount", Amount, nullable=False),
+    Column("armed", Boolean, nullable=False),
+    Column("customer", String(255), nullable=True),
+    Column("method", String(255), nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("amount > 0", name="positive"),
+)

@@ -8,7 +8,8 @@ the account, the provider and its references (checkout, unique per provider; pay
 intent), amount and currency, status, the ledger top-up it made and what refunds and
 disputes reversed, the caller's idempotency key. ``accounts.topup_min``, ``topup_max``,
 ``topup_daily_max``, ``topup_monthly_max``: the limits a parent sets on online top-ups;
-existing rows get NULL (no limit): nothing changes.
+existing rows get NULL (no limit): nothing changes. ``auto_recharges``: an
+account's auto-recharge (threshold, amount, armed, the saved payment method).
 
 Downgrade drops the table and the columns (the ledger keeps the money it moved).
 """
@@ -74,9 +75,26 @@ def upgrade() -> None:
         "ix_payments_account_created", "payments", ["account_id", "created_at"], unique=False
     )
     op.create_index("ix_payments_provider_intent", "payments", ["provider", "intent"], unique=False)
+    op.create_table(
+        "auto_recharges",
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("provider", sa.String(length=16), nullable=False),
+        sa.Column("below", Amount(), nullable=False),
+        sa.Column("amount", Amount(), nullable=False),
+        sa.Column("armed", sa.Boolean(), nullable=False),
+        sa.Column("customer", sa.String(length=255), nullable=True),
+        sa.Column("method", sa.String(length=255), nullable=True),
+        sa.Column("updated_at", UtcDateTime(), nullable=False),
+        sa.CheckConstraint("amount > 0", name=op.f("ck_auto_recharges_positive")),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_auto_recharges_account_id_accounts")
+        ),
+        sa.PrimaryKeyConstraint("account_id", name=op.f("pk_auto_recharges")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("auto_recharges")
     op.drop_index("ix_payments_provider_intent", table_name="payments")
     op.drop_index("ix_payments_account_created", table_name="payments")
     op.drop_table("payments")
