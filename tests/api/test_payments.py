@@ -498,6 +498,16 @@ def test_operators_list_payments_with_the_cli(pay: Pay, tree: Tree, database_url
     assert table.returncode == 0, table.stderr
     assert "pending" in table.stdout
     assert paid["payment_id"] not in table.stdout
+    recharged = subprocess.run(
+        [*command, "payments", "recharge", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert recharged.returncode == 0, recharged.stderr
+    assert json.loads(recharged.stdout) == []  # no account has auto-recharge
 
 
 # -- auto-recharge -----------------------------------------------------------------------
@@ -616,3 +626,26 @@ def test_auto_recharge_respects_the_top_up_limits(pay: Pay, tree: Tree) -> None:
     actions = [o.action for o in AutoRecharges(tree.container.payments).run()]
     assert actions == ["topup_above_max"]
     assert pay.http.calls == []
+
+
+def test_concurrent_recharge_runs_charge_once(pay: Pay, tree: Tree) -> None:
+    url = f"/api/v1/accounts/{tree.customer_a}/payments/auto-recharge"
+    set_up = tree.client.put(
+        url, json={"below": "10", "amount": "50"}, headers=tree.auth(tree.key_a)
+    )
+    assert set_up.status_code == 200
+    with tree.container.uow.transaction() as tx:
+        setting = tx.payments.auto_recharge(tree.customer_a)
+        assert setting is not None
+        tx.payments.save_auto_recharge(dataclasses.replace(setting, customer="c", method="m"))
+    recharges = AutoRecharges(tree.container.payments)
+    barrier = Barrier(4)
+
+    def run(_: int) -> list[str]:
+        barrier.wait()
+        return [o.action for o in recharges.run()]
+
+    with ThreadPoolExecutor(4) as pool:
+        actions = sorted(a for found in pool.map(run, range(4)) for a in found)
+    assert actions == ["charged", "waiting", "waiting", "waiting"]
+    assert len([c for c in pay.http.calls if c["url"].endswith("/v1/payment_intents")]) == 1
