@@ -625,6 +625,9 @@ def test_auto_recharge_respects_the_top_up_limits(pay: Pay, tree: Tree) -> None:
     assert _limits(tree, tree.customer_a, topup_max="40").status_code == 200
     actions = [o.action for o in AutoRecharges(tree.container.payments).run()]
     assert actions == ["topup_above_max"]
+    assert _limits(tree, tree.customer_a, status="blocked").status_code == 200
+    actions = [o.action for o in AutoRecharges(tree.container.payments).run()]
+    assert actions == ["account_blocked"]
     assert pay.http.calls == []
 
 

@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from voxbill.domain import access
 from voxbill.domain.access import Principal
+from voxbill.domain.accounts import AccountStatus
 from voxbill.domain.errors import InvalidInput, NotFound
 from voxbill.domain.money import ZERO, canonical
 from voxbill.domain.payments import (
@@ -34,7 +35,8 @@ from voxbill.services.payments.service import PAYMENT_FAILED, PaymentService
 @dataclass(frozen=True, slots=True)
 class RechargeOutcome:
     """``action``: charged, rearmed, above, waiting (charged for this crossing already),
-    no_saved_card, failed, or a limit's code."""
+    no_saved_card, failed, account_blocked (or _suspended, _closed: not charged), or a
+    limit's code."""
 
     account_id: int
     action: str
@@ -108,6 +110,8 @@ class AutoRecharges:
                 return RechargeOutcome(account_id, "rearmed")
             if not setting.armed:
                 return RechargeOutcome(account_id, "waiting")
+            if account.status is not AccountStatus.ACTIVE:  # a blocked account is not charged
+                return RechargeOutcome(account_id, f"account_{account.status.value}")
             if setting.customer is None or setting.method is None:
                 return RechargeOutcome(account_id, "no_saved_card")
             if setting.provider not in payments.providers:
