@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from voxbill.domain.notify import Backoff, Channel, allowed_hosts
 from voxbill.gateways.notify import SmsGatewaySender, SmtpSender, WebhookSender
+
+
+from voxbill.gateways.stripe_provider import StripeProvider
 from voxbill.services.access.failures import AuthFailures
 from voxbill.services.access.identifiers import IdentifierService
 from voxbill.services.access.keys import AuthService
@@ -21,6 +25,10 @@ from voxbill.services.notify.branding import TemplateService
 from voxbill.services.notify.channels import Channels
 from voxbill.services.notify.delivery import DeliveryWorker
 from voxbill.services.notify.subscriptions import SubscriptionService
+
+
+from voxbill.services.payments.service import PaymentService
+from voxbill.services.ports.payments import PaymentProvider
 from voxbill.services.rating.catalog import RatePlanCatalog
 from voxbill.services.rating.imports import RateImportService
 from voxbill.services.rating.reseller_plans import ResellerPlans
@@ -45,6 +53,8 @@ class Container:
     rate_limiter: RateLimiter | None = None
     #: failed API keys per source address (Redis when VOXBILL_REDIS_URL, else in process)
     auth_failures: AuthFailures | None = None
+    #: payment providers by name (default: Stripe, from the settings; see payment_providers)
+    payment_providers: Mapping[str, PaymentProvider] | None = None
     #: the one way services reach storage
     uow: UnitOfWork = field(init=False)
     rating: RatingService = field(init=False)
@@ -65,6 +75,9 @@ class Container:
     subscriptions: SubscriptionService = field(init=False)
     notify_templates: TemplateService = field(init=False)
     cards: CardService = field(init=False)
+
+
+    payments: PaymentService = field(init=False)
 
     def __post_init__(self) -> None:
         self.uow = SqlUnitOfWork(self.db)
@@ -120,6 +133,16 @@ class Container:
         self.subscriptions = SubscriptionService(self.uow, self.channels)
         self.notify_templates = TemplateService(self.uow)
 
+
+        self.payments = PaymentService(
+            self.uow,
+            self.ledger,
+            self.settings,
+            self.payment_providers
+            if self.payment_providers is not None
+            else payment_providers(self.settings),
+        )
+
     def _accounts_changed(self) -> None:
         """An account written on this node: its caches forget at once (others: TTL)."""
         self.auth.forget_all()
@@ -169,6 +192,20 @@ def make_worker(uow: UnitOfWork, channels: Channels, settings: Settings) -> Deli
         claim_batch=max(1, int(lease / (2 * settings.notify_timeout_seconds))),
         mail_from=settings.mail_from,
     )
+
+
+def payment_providers(settings: Settings) -> dict[str, PaymentProvider]:
+    """The providers the settings configure (Stripe when its secret key or its webhook
+    secret is set); a second provider is one more entry here."""
+    found: dict[str, PaymentProvider] = {}
+    key, webhook = settings.stripe_secret_key, settings.stripe_webhook_secret
+    if key is not None or webhook is not None:
+        found["stripe"] = StripeProvider(
+            key.get_secret_value() if key is not None else None,
+            webhook.get_secret_value() if webhook is not None else None,
+            tolerance_seconds=settings.stripe_webhook_tolerance_seconds,
+        )
+    return found
 
 
 def build(settings: Settings | None = None, *, migrate: bool = False) -> Container:

@@ -107,6 +107,17 @@ TABLE: Final[tuple[Outcome, ...]] = (
     _bad_input("invalid_currency"),
     _bad_input("same_currency"),
     _bad_input("invalid_fx_rate"),
+    # online top-ups (docs/payments.md): which limit refused the amount
+    _bad_input("topup_below_min"),
+    _bad_input("topup_above_max"),
+    Outcome("topup_limit", 403),
+    Outcome("topup_daily_max", 403),
+    Outcome("topup_monthly_max", 403),
+    Outcome("payment_mismatch", 422),
+    # a provider's webhook that does not verify: nothing applied (the provider retries)
+    Outcome("invalid_signature", 400),
+    Outcome("payments_not_configured", 403),  # not set up here: a refusal, not a failure
+    Outcome("payment_provider_error", 502),
     # not found (or outside the asker's subtree)
     Outcome("not_found", 404),
     _switch("no_rate", 404, _NOT_FOUND, DIAMETER_RATING_FAILED, 9, "no rate for destination"),

@@ -6,7 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -167,6 +167,17 @@ class Settings(BaseSettings):
     notify_retry_max_seconds: float = Field(default=6 * 3600.0, gt=0, le=7 * 86400)
     notify_lease_seconds: float = Field(default=120.0, gt=0, le=86400)
     notify_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    #: Online top-ups through Stripe (docs/payments.md): the secret API key (sk_…) and
+    #: the webhook endpoint's signing secret (whsec_…); without them checkouts are refused
+    #: (503 payments_not_configured) and webhooks answered 400. Events older than the
+    #: tolerance (seconds) are refused. Where the payer lands after paying or cancelling
+    #: ("{payment_id}" is replaced); how long a checkout stays open (Stripe: 30 to 1440).
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
+    payments_success_url: str | None = None
+    payments_cancel_url: str | None = None
+    payments_checkout_minutes: int = Field(default=60, ge=30, le=1440)
     host: str = "127.0.0.1"
     port: int = 8080
     environment: str = "development"

@@ -16,7 +16,7 @@ from voxbill.services.cards.service import BatchRequest
 
 PREFIX = "/api/v1"
 #: Endpoints outside tenancy on purpose.
-PUBLIC = {("GET", "/api/v1/health")}
+PUBLIC = {("GET", "/api/v1/health"), ("POST", "/api/v1/payments/stripe/webhook")}
 #: POSTs that read (a support key may call them).
 READ_POSTS = {"/api/v1/quote", "/api/v1/cards/balance"}
 #: Writes of operator-wide settings (no subtree): any key but the operator's admin gets 403.
@@ -102,6 +102,10 @@ def sample(tree: Tree, method: str, path: str) -> tuple[str, dict[str, Any]]:
         ("POST", "/accounts/{account_id}/refunds"): {"json": {"amount": "1.50", "reason": "x"}},
         ("POST", "/rate-plans"): {
             "json": {"name": "a-copy", "from_plan": "a-retail", "markup_percent": "20"}
+        },
+        ("POST", "/accounts/{account_id}/payments/checkout"): {"json": {"amount": "10.00"}},
+        ("PUT", "/accounts/{account_id}/payments/auto-recharge"): {
+            "json": {"below": "5.00", "amount": "20.00"}
         },
         ("POST", "/rate-plans/{name}/deck"): {
             "content": DECK,

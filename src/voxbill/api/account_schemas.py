@@ -59,6 +59,10 @@ class _Settings(BaseModel):
     high_risk_daily_cap: AmountStr | None = Field(
         default=None, description="spend on high-risk destinations per calendar day"
     )
+    topup_min: AmountStr | None = Field(default=None, description="online top-ups (null: none)")
+    topup_max: AmountStr | None = None
+    topup_daily_max: AmountStr | None = Field(default=None, description="the account's day")
+    topup_monthly_max: AmountStr | None = None
     rate_plan: PlanName | None = None
     sms_plan: PlanName | None = None
     timezone: Zone | None = None
@@ -129,6 +133,10 @@ class AccountRead(BaseModel):
     daily_spend_cap: DecimalStr | None
     high_risk_allowed: bool
     high_risk_daily_cap: DecimalStr | None
+    topup_min: DecimalStr | None = None
+    topup_max: DecimalStr | None = None
+    topup_daily_max: DecimalStr | None = None
+    topup_monthly_max: DecimalStr | None = None
     rate_plan: str | None
     sms_plan: str | None
     timezone: str
@@ -179,6 +187,10 @@ class AccountRead(BaseModel):
             daily_spend_cap=shown_or_none(lim.daily_spend_cap, a.currency),
             high_risk_allowed=lim.high_risk_allowed,
             high_risk_daily_cap=shown_or_none(lim.high_risk_daily_cap, a.currency),
+            topup_min=shown_or_none(lim.topup_min, a.currency),
+            topup_max=shown_or_none(lim.topup_max, a.currency),
+            topup_daily_max=shown_or_none(lim.topup_daily_max, a.currency),
+            topup_monthly_max=shown_or_none(lim.topup_monthly_max, a.currency),
             rate_plan=p.rate_plan,
             sms_plan=p.sms_plan,
             timezone=a.timezone,

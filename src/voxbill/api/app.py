@@ -17,6 +17,7 @@ from voxbill.api.routers import (
     fx,
     money,
     notifications,
+    payments,
     rate_plans,
     rating,
     sms,
@@ -61,8 +62,10 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(notifications.router, prefix=API_PREFIX)
     app.include_router(cards.router, prefix=API_PREFIX)
     app.include_router(fraud.router, prefix=API_PREFIX)
+    app.include_router(payments.router, prefix=API_PREFIX)
     fast_lane.install(app, container)
     public = {f"{API_PREFIX}/health", app.openapi_url, app.docs_url}
+    public.add(f"{API_PREFIX}{payments.STRIPE_WEBHOOK}")  # signed by Stripe, no API key
     public.add(app.swagger_ui_oauth2_redirect_url)
     guard.install(app, container, API_PREFIX, frozenset(p for p in public if p))
     return app

@@ -16,6 +16,7 @@ from voxbill.cli import fx as fx_cli
 from voxbill.cli import identifiers as identifiers_cli
 from voxbill.cli import ledger as ledger_cli
 from voxbill.cli import notify as notify_cli
+from voxbill.cli import payments as payments_cli
 from voxbill.cli import rates as rates_cli
 from voxbill.cli import vendors as vendors_cli
 from voxbill.cli.output import console, guarded, print_json
@@ -37,6 +38,7 @@ app.add_typer(fraud_cli.app, name="fraud")
 app.add_typer(identifiers_cli.app, name="identifiers")
 app.add_typer(notify_cli.app, name="notify")
 app.add_typer(cards_cli.app, name="cards")
+app.add_typer(payments_cli.app, name="payments")
 app.command("rate")(rates_cli.rate)
 app.command("init")(accounts_cli.init)
 app.add_typer(accounts_cli.apikey_app, name="apikey")

@@ -143,6 +143,12 @@ class Limits:
     daily_spend_cap: Decimal | None = None
     high_risk_allowed: bool = False
     high_risk_daily_cap: Decimal | None = None
+    #: online top-ups (``docs/payments.md``), set by the parent: per payment, per day and
+    #: per month in the account's timezone; None: no limit
+    topup_min: Decimal | None = None
+    topup_max: Decimal | None = None
+    topup_daily_max: Decimal | None = None
+    topup_monthly_max: Decimal | None = None
 
     def check(self) -> None:
         for name in (
@@ -163,6 +169,13 @@ class Limits:
         low, high = self.low_balance_concurrent_calls, self.max_concurrent_calls
         if low is not None and high is not None and low > high:
             raise InvalidInput("low_balance_concurrent_calls exceeds max_concurrent_calls")
+        topups = ("topup_min", "topup_max", "topup_daily_max", "topup_monthly_max")
+        for name in topups:
+            if getattr(self, name) is not None and getattr(self, name) < 0:
+                raise InvalidInput(f"{name} cannot be negative")
+        low_topup, high_topup = self.topup_min, self.topup_max
+        if low_topup is not None and high_topup is not None and low_topup > high_topup:
+            raise InvalidInput("topup_min exceeds topup_max")
 
 
 @dataclass(frozen=True, slots=True)

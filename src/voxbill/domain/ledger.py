@@ -50,6 +50,9 @@ class TransactionKind(StrEnum):
     CORRECTION = "correction"
     #: a calling card's face value put on it when it is activated (``domain/cards.py``)
     CARD_FUNDING = "card_funding"
+    #: an online top-up's refund or dispute taking back (part of) what it credited; its
+    #: reference is the payment's (``payment:<id>``), as the top-up's (docs/payments.md)
+    PAYMENT_REVERSAL = "payment_reversal"
 
 
 class SystemBook(StrEnum):

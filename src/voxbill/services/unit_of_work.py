@@ -31,6 +31,7 @@ from voxbill.services.ports.ledger import (
 )
 from voxbill.services.ports.messaging import MessageRepository
 from voxbill.services.ports.notify import NotifyRepository
+from voxbill.services.ports.payments import PaymentRepository
 from voxbill.services.ports.rating import RateRepository
 from voxbill.services.ports.routing import RouteRepository
 
@@ -75,6 +76,7 @@ class Transaction(Protocol):
     def fraud(self) -> FraudRepository: ...
     @property
     def notify(self) -> NotifyRepository: ...
+    def payments(self) -> PaymentRepository: ...
 
     def savepoint(self) -> AbstractContextManager[None]:
         """A nested transaction: the block's writes vanish alone if it raises."""

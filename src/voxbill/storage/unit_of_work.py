@@ -30,6 +30,7 @@ from voxbill.storage.ledger.fx import SqlFxRepository
 from voxbill.storage.ledger.holds import SqlHoldRepository
 from voxbill.storage.messaging.messages import SqlMessageRepository
 from voxbill.storage.notify.repository import SqlNotifyRepository
+from voxbill.storage.payments.repository import SqlPaymentRepository
 from voxbill.storage.prepared import run_script
 from voxbill.storage.rating.rates import SqlRateRepository
 from voxbill.storage.routing.routes import SqlRouteRepository
@@ -68,6 +69,7 @@ class SqlTransaction:
         self.messages = SqlMessageRepository(conn)
         self.fraud = SqlFraudRepository(conn)
         self.notify = SqlNotifyRepository(conn)
+        self.payments = SqlPaymentRepository(conn)
         #: batch steps (:meth:`batch_step`): how many were opened, the savepoint of the
         #: last one (released with the next one's, or by the COMMIT), the lock wait set
         self._steps = 0

@@ -23,12 +23,14 @@ from voxbill.storage.schema.notify import (
     notify_subscriptions,
     notify_templates,
 )
+from voxbill.storage.schema.payments import auto_recharges, payments
 from voxbill.storage.schema.rating import rate_changes, rate_imports, rate_plans, rates
 from voxbill.storage.schema.routing import sip_targets
 
 __all__ = [
     "accounts",
     "api_keys",
+    "auto_recharges",
     "call_counters",
     "caller_identifiers",
     "card_batches",
@@ -51,6 +53,7 @@ __all__ = [
     "notify_subscriptions",
     "notify_templates",
     "outbox_events",
+    "payments",
     "pin_asker_counters",
     "portal_users",
     "rate_changes",

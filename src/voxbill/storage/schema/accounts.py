@@ -51,6 +51,11 @@ accounts = Table(
     # on a vendor only: the customer/reseller account that is the same company's inbound
     # side (a two-way partner; one vendor per partner)
     Column("partner_id", Integer, ForeignKey("accounts.id"), nullable=True, unique=True),
+    # online top-up limits (docs/payments.md); NULL: no limit
+    Column("topup_min", Amount, nullable=True),
+    Column("topup_max", Amount, nullable=True),
+    Column("topup_daily_max", Amount, nullable=True),
+    Column("topup_monthly_max", Amount, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     CheckConstraint(
