@@ -8,8 +8,6 @@ from datetime import timedelta
 
 from voxbill.domain.notify import Backoff, Channel, allowed_hosts
 from voxbill.gateways.notify import SmsGatewaySender, SmtpSender, WebhookSender
-
-
 from voxbill.gateways.stripe_provider import StripeProvider
 from voxbill.services.access.failures import AuthFailures
 from voxbill.services.access.identifiers import IdentifierService
@@ -25,8 +23,6 @@ from voxbill.services.notify.branding import TemplateService
 from voxbill.services.notify.channels import Channels
 from voxbill.services.notify.delivery import DeliveryWorker
 from voxbill.services.notify.subscriptions import SubscriptionService
-
-
 from voxbill.services.payments.service import PaymentService
 from voxbill.services.ports.payments import PaymentProvider
 from voxbill.services.rating.catalog import RatePlanCatalog
@@ -75,7 +71,6 @@ class Container:
     subscriptions: SubscriptionService = field(init=False)
     notify_templates: TemplateService = field(init=False)
     cards: CardService = field(init=False)
-
 
     payments: PaymentService = field(init=False)
 
@@ -132,7 +127,6 @@ class Container:
         self.notify = make_worker(self.uow, self.channels, self.settings)
         self.subscriptions = SubscriptionService(self.uow, self.channels)
         self.notify_templates = TemplateService(self.uow)
-
 
         self.payments = PaymentService(
             self.uow,

@@ -1,7 +1,7 @@
 """payments: online top-ups and the accounts' top-up limits
 
 Revision ID: 0023
-Revises: 0021
+Revises: 0022
 
 ``payments``: one row per checkout (``docs/payments.md``): the public ``payment_id``,
 the account, the provider and its references (checkout, unique per provider; payment
@@ -20,7 +20,7 @@ from alembic import op
 from voxbill.storage.types import Amount, UtcDateTime
 
 revision = "0023"
-down_revision = "0021"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
