@@ -32,7 +32,7 @@ def test_upgrade_marks_old_events_and_downgrade_drops_the_tables(database_url: s
                     " VALUES ('balance.alert_crossed_down', NULL, '{}', :t0)"
                 ).bindparams(t0)
             )
-        upgrade(engine)
+        upgrade(engine, "0022")
         assert current_revision(engine) == "0022"
         assert set(inspect(engine).get_table_names()) >= TABLES
         with engine.connect() as conn:
