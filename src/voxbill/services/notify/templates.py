@@ -50,6 +50,16 @@ DEFAULTS: Final[dict[str, Template]] = {
         "We received a top-up of {{ data.amount }} {{ data.currency }}"
         " for account {{ account_id }}.",
     ),
+    "price.changed": Template(
+        "Price changes in plan {{ data.plan }}",
+        "{{ data.changes_total }} price change(s) in plan {{ data.plan }}"
+        "{% if data.priced == 'subtree' %}, which prices {{ data.accounts_priced }} of your"
+        " accounts{% endif %}:"
+        "{% for c in data.changes %}\n{{ c.prefix }} {{ c.destination }}: {{ c.old_rate or '-' }}"
+        " -> {{ c.new_rate or 'removed' }} {{ data.currency }}/min"
+        "{% if c.effective_from %} from {{ c.effective_from }}{% endif %}{% endfor %}"
+        "{% if data.truncated %}\n(and more: see the plan's changes){% endif %}",
+    ),
     "payment.failed": Template(
         "A payment for account {{ account_id }} failed",
         "A payment of {{ data.amount }} {{ data.currency }} for account {{ account_id }}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from voxbill.domain.accounts import AccountKind
 from voxbill.domain.errors import InvalidInput, PlanNameTaken, RateDeckError
@@ -15,6 +16,7 @@ from voxbill.domain.money import RoundingMethod, normalize_currency
 from voxbill.domain.rate_changes import change_counts, diff_rates, rate_keys
 from voxbill.domain.rate_deck import Deck, read_deck
 from voxbill.domain.rates import PlanOptions, PlanRecord, Rate
+from voxbill.services.rating import price_notices
 from voxbill.services.unit_of_work import Transaction, UnitOfWork
 
 
@@ -114,6 +116,8 @@ class RateImportService:
                 rows_rejected=len(deck.problems),
             )
             rates.record_changes(import_id, record.id, changes)
+            if old_rates:  # a plan's first prices change nobody's
+                price_notices.tell(tx, record, import_id, changes, datetime.now(UTC))
         if self._on_change is not None:
             self._on_change(operator_id, name)
         return ImportReport(

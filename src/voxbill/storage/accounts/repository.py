@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 
 from voxbill.domain.accounts import (
     Account,
@@ -208,6 +208,18 @@ class SqlAccountRepository:
         """Every operator root's id, in creation order."""
         query = select(accounts.c.id).where(accounts.c.kind == AccountKind.OPERATOR.value)
         return [int(v) for v in self._conn.execute(query.order_by(accounts.c.id)).scalars()]
+
+    def priced_by(self, operator_id: int, plan: str) -> list[tuple[int, str]]:
+        """(id, path) of the operator's accounts rated by ``plan`` (voice or SMS), by id."""
+        query = (
+            select(accounts.c.id, accounts.c.path)
+            .where(
+                accounts.c.path.like(f"/{operator_id}/%"),
+                or_(accounts.c.rate_plan == plan, accounts.c.sms_plan == plan),
+            )
+            .order_by(accounts.c.id)
+        )
+        return [(row.id, row.path) for row in self._conn.execute(query)]
 
     def plans_used_in(self, path: str) -> set[str]:
         """Names of the rate plans any account of a subtree is rated by (plans of the
