@@ -4,6 +4,10 @@ then calls/s from many threads on ONE balance, group commit on and off.
     .venv/bin/python bench/bench_charging_inproc.py                     # SQLite
     .venv/bin/python bench/bench_charging_inproc.py --postgres          # a throwaway PG database
     .venv/bin/python bench/bench_charging_inproc.py --threads 16 --seconds 5
+    .venv/bin/python bench/bench_charging_inproc.py --counts [--postgres]   # deterministic
+
+``--counts`` prints what load cannot blur: SQL statements executed and Python function
+calls per authorize + start + stop (cProfile), after warm-up, and exits.
 """
 
 from __future__ import annotations
@@ -64,6 +68,48 @@ def serial(container: Container, count: int) -> None:
     )
 
 
+def counts(container: Container, count: int) -> None:
+    """Statements and function calls per authorize + start + stop (deterministic)."""
+    import cProfile
+    import pstats
+
+    from sqlalchemy import event
+
+    world = build_world(container, customer_funds="100000", reseller_funds="1000000")
+    charging = container.charging
+
+    def call() -> None:
+        session = uuid.uuid4().hex
+        charging.authorize(world.customer_caller, UK)
+        charging.start(session, world.customer_caller, UK, interim=True)
+        charging.stop(session, 60)
+
+    for _ in range(50):  # warm caches and prepared statements
+        call()
+    executed = [0]
+
+    def seen(*_: object) -> None:
+        executed[0] += 1
+
+    from voxbill.storage import prepared  # the hot path's own statements
+
+    engine = container.db.engine
+    event.listen(engine, "before_cursor_execute", seen)
+    first = prepared.executions.value
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(count):
+        call()
+    profile.disable()
+    executed[0] += prepared.executions.value - first
+    event.remove(engine, "before_cursor_execute", seen)
+    calls = pstats.Stats(profile).total_calls  # type: ignore[attr-defined]
+    print(
+        f"  authorize + start + stop: {executed[0] / count:6.2f} statements, "
+        f"{calls / count:8.0f} function calls per iteration ({count} iterations)"
+    )
+
+
 def threaded(url: str, limit: int, threads: int, seconds: float) -> None:
     container = build(Settings(database_url=url, commit_group_limit=limit), migrate=True)
     try:
@@ -103,9 +149,18 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=500)
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--counts", action="store_true", help="deterministic counts only")
     args = parser.parse_args()
     dialect = "PostgreSQL" if args.postgres else "SQLite"
     print(f"{dialect}, in process, 2 CPUs, load average {os.getloadavg()[0]:.2f}")
+    if args.counts:
+        with database(args.postgres) as url:
+            container = build(Settings(database_url=url), migrate=True)
+            try:
+                counts(container, args.count)
+            finally:
+                container.close()
+        return
     with database(args.postgres) as url:
         container = build(Settings(database_url=url), migrate=True)
         try:
