@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from voxbill.domain.notify import Backoff, Channel, allowed_hosts
-from voxbill.gateways.notify import SmsGatewaySender, SmtpSender, WebhookSender
-from voxbill.gateways.stripe_provider import StripeProvider
 from voxbill.services.access.failures import AuthFailures
 from voxbill.services.access.identifiers import IdentifierService
 from voxbill.services.access.keys import AuthService
@@ -158,6 +156,9 @@ class Container:
 
 
 def make_channels(settings: Settings) -> Channels:
+    # imported here: the senders' libraries (httpx, smtplib) load when the channels are made
+    from voxbill.gateways.notify import SmsGatewaySender, SmtpSender, WebhookSender
+
     timeout = settings.notify_timeout_seconds
     return {
         Channel.EMAIL: SmtpSender(settings.smtp_url, settings.mail_from, timeout_seconds=timeout),
@@ -194,6 +195,9 @@ def payment_providers(settings: Settings) -> dict[str, PaymentProvider]:
     found: dict[str, PaymentProvider] = {}
     key, webhook = settings.stripe_secret_key, settings.stripe_webhook_secret
     if key is not None or webhook is not None:
+        # imported here: the stripe library loads only where it is configured
+        from voxbill.gateways.stripe_provider import StripeProvider
+
         found["stripe"] = StripeProvider(
             key.get_secret_value() if key is not None else None,
             webhook.get_secret_value() if webhook is not None else None,
