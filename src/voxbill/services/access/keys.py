@@ -170,8 +170,23 @@ class AuthService:
                 role=role,
             )
 
+    def create_portal_user_system(
+        self, account_id: int, email: str, password: str, role: Role
+    ) -> int:
+        """For the command line, which runs with the operator's own authority."""
+        with self._uow.transaction(readonly=True) as tx:
+            account = tx.accounts.get(account_id)
+        if account is None:
+            raise NotFound(f"account {account_id} not found")
+        root = Principal(account.operator_id, f"/{account.operator_id}/", Role.ADMIN)
+        return self.create_portal_user(root, account_id, email, password, role)
+
     def login(self, email: str, password: str) -> Principal:
         """The principal of a portal user; same error and similar time for every failure."""
+        return self.portal_login(email, password)[0]
+
+    def portal_login(self, email: str, password: str) -> tuple[Principal, int]:
+        """The principal of a portal user and the user's id, as :meth:`login`."""
         with self._uow.transaction(readonly=True) as tx:
             user = tx.access.portal_user_by_email(email.strip().lower())
             account = None if user is None else tx.accounts.get(user.account_id)
@@ -184,4 +199,4 @@ class AuthService:
         if _PASSWORDS.check_needs_rehash(user.password_hash):
             with self._uow.transaction() as tx:
                 tx.access.set_password_hash(user.id, _PASSWORDS.hash(password))
-        return Principal(account.id, account.path, user.role, status=account.status)
+        return Principal(account.id, account.path, user.role, status=account.status), user.id

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from voxbill.domain.access import ApiKeyRecord, KeyOwner, PortalUser, Role
+from voxbill.domain.access import ApiKeyRecord, KeyOwner, PortalSession, PortalUser, Role
 from voxbill.domain.card_pins import AskerCounter, CardCounter, CardOnFile
 from voxbill.domain.identifiers import (
     CallerIdentifier,
@@ -69,6 +69,23 @@ class AccessRepository(Protocol):
     ) -> int: ...
     def portal_user_by_email(self, email: str) -> PortalUser | None: ...
     def set_password_hash(self, user_id: int, password_hash: str) -> None: ...
+    def portal_user(self, user_id: int) -> PortalUser | None: ...
+    def insert_session(
+        self,
+        *,
+        token_hash: str,
+        user_id: int | None,
+        account_id: int,
+        role: Role,
+        label: str,
+        csrf_secret: str,
+        now: datetime,
+        expires_at: datetime,
+    ) -> None: ...
+    def session_by_hash(self, token_hash: str) -> PortalSession | None: ...
+    def touch_session(self, session_id: int, now: datetime) -> None: ...
+    def delete_session(self, session_id: int) -> None: ...
+    def delete_expired_sessions(self, now: datetime) -> int: ...
 
 
 class CardPinRepository(Protocol):
