@@ -181,6 +181,16 @@ class AuthService:
         root = Principal(account.operator_id, f"/{account.operator_id}/", Role.ADMIN)
         return self.create_portal_user(root, account_id, email, password, role)
 
+    def reset_portal_password_system(self, email: str, password: str) -> bool:
+        """For the command line (``voxbill demo``): a new password for an existing portal
+        user; False when there is no such user."""
+        with self._uow.transaction() as tx:
+            user = tx.access.portal_user_by_email(email.strip().lower())
+            if user is None:
+                return False
+            tx.access.set_password_hash(user.id, _PASSWORDS.hash(password))
+        return True
+
     def login(self, email: str, password: str) -> Principal:
         """The principal of a portal user; same error and similar time for every failure."""
         return self.portal_login(email, password)[0]
