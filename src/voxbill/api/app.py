@@ -18,6 +18,7 @@ from voxbill.api.routers import (
     money,
     notifications,
     payments,
+    portal_users,
     rate_plans,
     rating,
     sms,
@@ -70,6 +71,7 @@ def create_app(
     app.include_router(cards.router, prefix=API_PREFIX)
     app.include_router(fraud.router, prefix=API_PREFIX)
     app.include_router(payments.router, prefix=API_PREFIX)
+    app.include_router(portal_users.router, prefix=API_PREFIX)
     fast_lane.install(app, container)
     public = {f"{API_PREFIX}/health", app.openapi_url, app.docs_url, *extra_public}
     public.add(f"{API_PREFIX}{payments.STRIPE_WEBHOOK}")  # signed by Stripe, no API key

@@ -33,7 +33,12 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 
 def _money(value: Decimal | None) -> str:
-    return "" if value is None else canonical(value)
+    """At least two decimals for people (12.50), every decimal there is (0.0125)."""
+    if value is None:
+        return ""
+    text = canonical(value)
+    whole, _, fraction = text.partition(".")
+    return f"{whole}.{fraction.ljust(2, '0')}"
 
 
 templates.env.filters["money"] = _money
