@@ -53,6 +53,10 @@ def test_session_cookie_flags(world: World) -> None:
     assert "samesite=lax" in cookie
     assert "path=/portal" in cookie
     assert "secure" not in cookie  # over http unless portal_secure_cookie
+    settings = world.container.settings.model_copy(update={"portal_secure_cookie": True})
+    world.container.settings = settings
+    secure = sign_in(world.client(), world.emails["admin"], PASSWORD)
+    assert "secure" in secure.headers["set-cookie"].lower()
 
 
 def test_wrong_password_and_stale_login_form(world: World) -> None:
@@ -74,6 +78,12 @@ def test_admin_sees_the_whole_tree_and_searches_it(world: World) -> None:
     tree = client.get("/portal/accounts").text
     for name in ("Reseller A", "Customer A1", "Reseller B", "Customer B1"):
         assert name in tree
+    partial = client.get(
+        "/portal/accounts", params={"after_id": world.reseller_a}, headers={"HX-Request": "true"}
+    )
+    assert "<html" not in partial.text  # htmx asks for the next rows only
+    assert "<tr>" in partial.text
+    assert "Reseller A<" not in partial.text
     found = client.get("/portal/accounts", params={"q": "customer"}).text
     assert "Customer A1" in found
     assert "Customer B1" in found
