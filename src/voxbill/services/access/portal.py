@@ -65,6 +65,8 @@ class PortalSessions:
         self._lifetime = timedelta(seconds=settings.portal_session_seconds)
         #: the instant expiries are measured by (tests move it)
         self.clock = clock
+        #: how stale the stored last-seen time may get (a write at most this often)
+        self.touch_every = min(timedelta(seconds=60), self._idle / 10)
 
     # -- signing in ----------------------------------------------------------------------
 
@@ -133,25 +135,29 @@ class PortalSessions:
     # -- each request --------------------------------------------------------------------
 
     def session(self, token: str | None) -> PortalSession | None:
-        """The live session of ``token`` (its last-seen time moved to now), or None:
-        unknown, signed out, idle too long, past its lifetime, its user disabled or its
-        account (or one above) closed. An ended session is deleted."""
+        """The live session of ``token``, or None: unknown, signed out, idle too long,
+        past its lifetime, its user disabled or its account (or one above) closed. An
+        ended session is deleted. Its last-seen time is written at most every
+        ``touch_every`` (a read per page, not a write; the idle expiry is as precise)."""
         if not token or len(token) > 100:
             return None
         now = self.clock()
-        with self._uow.transaction() as tx:
+        with self._uow.transaction(readonly=True) as tx:
             found = tx.access.session_by_hash(_digest(token))
-            if found is None:
-                return None
-            ended = (
-                now >= found.expires_at
-                or now - found.last_seen_at >= self._idle
-                or found.status is AccountStatus.CLOSED
-            )
-            if ended:
+        if found is None:
+            return None
+        ended = (
+            now >= found.expires_at
+            or now - found.last_seen_at >= self._idle
+            or found.status is AccountStatus.CLOSED
+        )
+        if ended:
+            with self._uow.transaction() as tx:
                 tx.access.delete_session(found.id)
-                return None
-            tx.access.touch_session(found.id, now)
+            return None
+        if now - found.last_seen_at >= self.touch_every:
+            with self._uow.transaction() as tx:
+                tx.access.touch_session(found.id, now)
         return found
 
     def sign_out(self, token: str | None) -> None:
