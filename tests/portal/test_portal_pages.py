@@ -329,3 +329,32 @@ def test_a_disabled_parent_chain_reads_only(world: World) -> None:
         data={"csrf_token": csrf_of(html), "status": "blocked"},
     )
     assert refused.status_code == 403
+
+
+def test_a_parent_gives_a_user_a_new_password(world: World) -> None:
+    user_client = world.signed_in("customer_a")
+    client = world.signed_in("reseller_a")
+    page = f"/portal/accounts/{world.customer_a}"
+    html = client.get(page).text
+    assert world.emails["customer_a"] in html
+    action = re.search(r'action="(/portal/accounts/\d+/users/\d+/password)"', html)
+    assert action is not None
+    reset = client.post(action.group(1), data={"csrf_token": csrf_of(html)})
+    assert reset.status_code == 200, reset.text
+    found = re.search(r'data-testid="password">([^<]+)<', reset.text)
+    assert found is not None
+    assert user_client.get("/portal/").status_code == 303  # its sessions ended
+    assert sign_in(world.client(), world.emails["customer_a"], PASSWORD).status_code == 401
+    new = sign_in(world.client(), world.emails["customer_a"], found.group(1))
+    assert new.status_code == 303
+    # support: no such control, and the route refuses; another subtree: 404
+    support = world.signed_in("support_a")
+    support_html = support.get(page).text
+    assert "/password" not in support_html
+    refused = support.post(action.group(1), data={"csrf_token": csrf_of(support_html)})
+    assert refused.status_code == 403
+    other = world.signed_in("reseller_b")
+    elsewhere = other.post(
+        action.group(1), data={"csrf_token": csrf_of(other.get("/portal/").text)}
+    )
+    assert elsewhere.status_code == 404

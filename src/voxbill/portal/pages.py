@@ -210,6 +210,7 @@ def account_page(
         "entries": entries,
         "next_before": entries[-1].id if len(entries) == 20 else None,
         "children": container.accounts.children(principal, account.id, after_id=None, limit=PAGE),
+        "users": container.auth.portal_users(principal, account.id),
         "can": _controls(container, principal, account),
         "kinds": sorted(CREATABLE_KINDS[principal.role]),
         "roles": sorted(ISSUABLE_ROLES[principal.role]),
@@ -378,6 +379,21 @@ def create_user(
         "password": None if password else secret,
     }
     return render(request, "user_created.html", context, visitor=visitor, status_code=201)
+
+
+@router.post("/accounts/{account_id}/users/{user_id}/password", response_class=HTMLResponse)
+def reset_password(request: Request, account_id: int, user_id: int, visitor: Writer) -> Response:
+    """A parent gives a portal user a new password (shown once); its sessions end."""
+    container = container_of(request)
+    principal = visitor.principal
+    account = container.accounts.visible(principal, account_id)
+    users = {u.id: u for u in container.auth.portal_users(principal, account.id)}
+    if user_id not in users:
+        raise NotFound("portal user not found")
+    secret = secrets.token_urlsafe(12)
+    container.auth.reset_portal_password(principal, user_id, secret)
+    context = {"account_id": account.id, "email": users[user_id].email, "password": secret}
+    return render(request, "user_created.html", context, visitor=visitor)
 
 
 # -- rates -------------------------------------------------------------------------------

@@ -16,7 +16,14 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from voxbill.domain import access
-from voxbill.domain.access import ROLE_KINDS, ApiKeyRecord, KeyOwner, Principal, Role
+from voxbill.domain.access import (
+    ROLE_KINDS,
+    ApiKeyRecord,
+    KeyOwner,
+    PortalUser,
+    Principal,
+    Role,
+)
 from voxbill.domain.accounts import AccountStatus
 from voxbill.domain.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from voxbill.services.caching import TtlCache
@@ -180,6 +187,25 @@ class AuthService:
             raise NotFound(f"account {account_id} not found")
         root = Principal(account.operator_id, f"/{account.operator_id}/", Role.ADMIN)
         return self.create_portal_user(root, account_id, email, password, role)
+
+    def portal_users(self, principal: Principal, account_id: int) -> list[PortalUser]:
+        with self._uow.transaction(readonly=True) as tx:
+            access.require_visible(principal, tx.accounts.get(account_id))
+            return tx.access.portal_users_of(account_id)
+
+    def reset_portal_password(self, principal: Principal, user_id: int, password: str) -> None:
+        """A parent sets a portal user's new password (the rules of issuing a key of the
+        user's role on its account); the user's sessions end."""
+        if len(password) < 10:
+            raise InvalidInput("a password needs at least 10 characters")
+        with self._uow.transaction() as tx:
+            user = tx.access.portal_user(user_id)
+            found = None if user is None else tx.accounts.get(user.account_id)
+            account = access.require_visible(principal, found, "portal user")
+            assert user is not None  # an account was found for it
+            access.check_issue_key(principal, account, user.role)
+            tx.access.set_password_hash(user.id, _PASSWORDS.hash(password))
+            tx.access.delete_sessions_of(user.id)
 
     def reset_portal_password_system(self, email: str, password: str) -> bool:
         """For the command line (``voxbill demo``): a new password for an existing portal

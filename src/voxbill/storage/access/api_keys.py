@@ -344,6 +344,13 @@ class SqlAccessRepository:
         row = self._conn.execute(select(portal_users).where(portal_users.c.id == user_id)).first()
         return None if row is None else _portal_user(row)
 
+    def portal_users_of(self, account_id: int) -> list[PortalUser]:
+        query = select(portal_users).where(portal_users.c.account_id == account_id)
+        return [_portal_user(row) for row in self._conn.execute(query.order_by(portal_users.c.id))]
+
+    def delete_sessions_of(self, user_id: int) -> None:
+        self._conn.execute(delete(portal_sessions).where(portal_sessions.c.user_id == user_id))
+
     # -- portal sessions ---------------------------------------------------------------
 
     def insert_session(
