@@ -10,6 +10,7 @@ from voxbill.domain.notify import Backoff, Channel, allowed_hosts
 from voxbill.services.access.failures import AuthFailures
 from voxbill.services.access.identifiers import IdentifierService
 from voxbill.services.access.keys import AuthService
+from voxbill.services.access.portal import PortalSessions
 from voxbill.services.accounts.service import AccountService
 from voxbill.services.cards.service import CardService
 from voxbill.services.charging.high_risk import HighRiskDestinations
@@ -47,6 +48,8 @@ class Container:
     rate_limiter: RateLimiter | None = None
     #: failed API keys per source address (Redis when VOXBILL_REDIS_URL, else in process)
     auth_failures: AuthFailures | None = None
+    #: failed portal sign-ins per email and per address (as ``auth_failures``)
+    portal_failures: AuthFailures | None = None
     #: payment providers by name (default: Stripe, from the settings; see payment_providers)
     payment_providers: Mapping[str, PaymentProvider] | None = None
     #: the one way services reach storage
@@ -71,6 +74,7 @@ class Container:
     cards: CardService = field(init=False)
 
     payments: PaymentService = field(init=False)
+    portal: PortalSessions = field(init=False)
 
     def __post_init__(self) -> None:
         self.uow = SqlUnitOfWork(self.db)
@@ -135,6 +139,20 @@ class Container:
             else payment_providers(self.settings),
         )
 
+        if self.portal_failures is None:
+            self.portal_failures = make_auth_failures(
+                self.settings,
+                self.settings.portal_login_limit,
+                self.settings.portal_login_window_seconds,
+            )
+        self.portal = PortalSessions(
+            self.uow,
+            self.settings,
+            auth=self.auth,
+            identifiers=self.identifiers,
+            failures=self.portal_failures,
+        )
+
     def _accounts_changed(self) -> None:
         """An account written on this node: its caches forget at once (others: TTL)."""
         self.auth.forget_all()
@@ -145,9 +163,10 @@ class Container:
         close_limiter = getattr(self.rate_limiter, "close", None)
         if close_limiter is not None:
             close_limiter()
-        close_failures = getattr(self.auth_failures, "close", None)
-        if close_failures is not None:
-            close_failures()
+        for failures in (self.auth_failures, self.portal_failures):
+            close_failures = getattr(failures, "close", None)
+            if close_failures is not None:
+                close_failures()
         for channel in (self.channels or {}).values():
             close_channel = getattr(channel, "close", None)
             if close_channel is not None:

@@ -147,6 +147,16 @@ class Settings(BaseSettings):
     #: when ``redis_url`` is set, else counted per process.
     auth_failure_limit: int = Field(default=20, ge=1, le=1_000_000)
     auth_failure_window_seconds: float = Field(default=60.0, gt=0, le=86400)
+    #: The web portal (docs/portal.md): a session ends after ``portal_idle_seconds``
+    #: without a request, and ``portal_session_seconds`` after sign-in whatever happens;
+    #: its cookie is ``Secure`` when ``portal_secure_cookie`` (serve it over https).
+    portal_idle_seconds: float = Field(default=1800.0, gt=0, le=7 * 86400)
+    portal_session_seconds: float = Field(default=43200.0, gt=0, le=30 * 86400)
+    portal_secure_cookie: bool = False
+    #: Failed portal sign-ins per email (or card) and per client address within
+    #: ``portal_login_window_seconds`` before sign-in is refused there until it ends.
+    portal_login_limit: int = Field(default=5, ge=1, le=1_000_000)
+    portal_login_window_seconds: float = Field(default=900.0, gt=0, le=86400)
     #: Notifications (docs/notifications.md): the SMTP server as a URL (``smtp://host:25``,
     #: ``smtp+starttls://user:pass@host:587``, ``smtps://user:pass@host:465``), the
     #: address emails come from, the SMS gateway (an HTTP POST of ``{"to", "from",

@@ -92,6 +92,9 @@ def sample(tree: Tree, method: str, path: str) -> tuple[str, dict[str, Any]]:
             "json": {"type": "sip_user", "value": "alice"}
         },
         ("POST", "/accounts/{account_id}/api-keys"): {"json": {"role": "customer"}},
+        ("POST", "/accounts/{account_id}/users"): {
+            "json": {"email": "intruder@example.com", "role": "customer"}
+        },
         ("POST", "/accounts/{account_id}/topups"): {"json": {"amount": "10.00"}},
         ("POST", "/accounts/{account_id}/transfers"): {
             "json": {"to_account_id": tree.customer_a, "amount": "1.00"}

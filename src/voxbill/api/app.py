@@ -18,6 +18,7 @@ from voxbill.api.routers import (
     money,
     notifications,
     payments,
+    portal_users,
     rate_plans,
     rating,
     sms,
@@ -29,7 +30,14 @@ from voxbill.bootstrap import Container
 API_PREFIX = "/api/v1"
 
 
-def create_app(container: Container) -> FastAPI:
+def create_app(
+    container: Container,
+    *,
+    extra_public: frozenset[str] = frozenset(),
+    open_prefixes: tuple[str, ...] = (),
+) -> FastAPI:
+    """``extra_public``, ``open_prefixes``: more paths that need no API key (the portal's own
+    sign-in, :mod:`voxbill.portal`)."""
     app = FastAPI(
         title="voxbill",
         version=__version__,
@@ -63,9 +71,10 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(cards.router, prefix=API_PREFIX)
     app.include_router(fraud.router, prefix=API_PREFIX)
     app.include_router(payments.router, prefix=API_PREFIX)
+    app.include_router(portal_users.router, prefix=API_PREFIX)
     fast_lane.install(app, container)
-    public = {f"{API_PREFIX}/health", app.openapi_url, app.docs_url}
+    public = {f"{API_PREFIX}/health", app.openapi_url, app.docs_url, *extra_public}
     public.add(f"{API_PREFIX}{payments.STRIPE_WEBHOOK}")  # signed by Stripe, no API key
     public.add(app.swagger_ui_oauth2_redirect_url)
-    guard.install(app, container, API_PREFIX, frozenset(p for p in public if p))
+    guard.install(app, container, API_PREFIX, frozenset(p for p in public if p), open_prefixes)
     return app

@@ -60,11 +60,18 @@ _CLOSE = (b"connection", b"close")
 
 class RequestGuard:
     def __init__(
-        self, app: ASGIApp, container: Container, prefix: str, public: frozenset[str]
+        self,
+        app: ASGIApp,
+        container: Container,
+        prefix: str,
+        public: frozenset[str],
+        open_prefixes: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.container = container
         self.public = public
+        #: paths under these need no API key (the portal: its own sessions)
+        self.open_prefixes = open_prefixes
         settings = container.settings
         self.max_body = settings.max_body_bytes
         self.max_deck = settings.max_deck_bytes
@@ -83,7 +90,9 @@ class RequestGuard:
         path = _route_path(scope)
         method = scope["method"]
         has_body, length = announced(scope["headers"])
-        if path not in self.public:
+        if path not in self.public and not (
+            self.open_prefixes and path.startswith(self.open_prefixes)
+        ):
             checked = await self._principal(scope, path, method)
             if isinstance(checked, Response):
                 await _answer(checked, has_body, scope, receive, send)
@@ -194,6 +203,18 @@ async def _answer(
     await response(scope, receive, send)
 
 
-def install(app: FastAPI, container: Container, prefix: str, public: frozenset[str]) -> None:
+def install(
+    app: FastAPI,
+    container: Container,
+    prefix: str,
+    public: frozenset[str],
+    open_prefixes: tuple[str, ...] = (),
+) -> None:
     """Put the guard in front of everything else of ``app`` (call it last)."""
-    app.add_middleware(RequestGuard, container=container, prefix=prefix, public=public)
+    app.add_middleware(
+        RequestGuard,
+        container=container,
+        prefix=prefix,
+        public=public,
+        open_prefixes=open_prefixes,
+    )

@@ -1,7 +1,9 @@
-"""``voxbill init`` and ``voxbill apikey …``: the operator root and its keys."""
+"""``voxbill init``, ``voxbill apikey …`` and ``voxbill users …``: the operator root, its
+keys and its portal users."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated
 
 import typer
@@ -11,6 +13,7 @@ from voxbill.cli.output import console, err_console, guarded, print_json
 from voxbill.domain.access import Role
 
 apikey_app = typer.Typer(help="API keys: shown once, stored hashed.", no_args_is_help=True)
+users_app = typer.Typer(help="Portal users: email + password (argon2id).", no_args_is_help=True)
 
 
 @guarded
@@ -57,3 +60,40 @@ def create(
         f"key {issued.record.prefix} ({role}) for account {account}: shown only now",
         markup=False,
     )
+
+
+@users_app.command("create")
+@guarded
+def create_user(
+    account: Annotated[int, typer.Option("--account", min=1, help="account id")],
+    email: Annotated[str, typer.Option("--email", help="the user's sign-in email")],
+    role: Annotated[Role, typer.Option("--role", help="the user's role")],
+    password: Annotated[
+        str | None, typer.Option(help="the password (default: generated and printed once)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Create a portal user on an account (the operator's authority)."""
+    secret = password or secrets.token_urlsafe(12)
+    container = build(migrate=True)
+    try:
+        user_id = container.auth.create_portal_user_system(account, email, secret, role)
+    finally:
+        container.close()
+    shown = None if password else secret
+    address = email.strip().lower()
+    if as_json:
+        print_json(
+            {
+                "id": user_id,
+                "account_id": account,
+                "email": address,
+                "role": role.value,
+                "password": shown,
+            }
+        )
+        return
+    console.print(f"portal user {user_id}: {address} ({role}) on account {account}", markup=False)
+    if shown is not None:
+        console.print(f"password: {shown}", markup=False)
+        err_console.print("the password is shown only now", markup=False)

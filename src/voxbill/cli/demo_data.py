@@ -7,6 +7,7 @@ demo again finds what it made before and adds nothing twice.
 from __future__ import annotations
 
 import contextlib
+import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 from importlib import resources
@@ -26,6 +27,8 @@ TIMEZONE = "Europe/London"
 RETAIL_PLAN = "demo-retail"
 WHOLESALE_PLAN = "demo-wholesale"
 CUSTOMER_ANI = "+15551230001"
+#: the demo operator's portal admin (``voxbill demo`` prints a fresh password each run)
+PORTAL_EMAIL = "admin@demo.voxbill.test"
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class DemoData:
     customer: Account
     admin_key: str
     customer_ani: str
+    portal_email: str = PORTAL_EMAIL
+    portal_password: str = ""
 
 
 def _import_plan(container: Container, operator: Account, plan: str, filename: str) -> None:
@@ -93,4 +98,9 @@ def seed(container: Container) -> DemoData:
         reseller.id, customer.id, Decimal("25.00"), actor="demo", idempotency_key="demo:fund"
     )
     issued = container.auth.issue_system(operator.id, Role.ADMIN, label="voxbill demo")
-    return DemoData(operator, reseller, customer, issued.secret, CUSTOMER_ANI)
+    password = secrets.token_urlsafe(12)  # a fresh one each run: printed once
+    if not container.auth.reset_portal_password_system(PORTAL_EMAIL, password):
+        container.auth.create_portal_user_system(operator.id, PORTAL_EMAIL, password, Role.ADMIN)
+    return DemoData(
+        operator, reseller, customer, issued.secret, CUSTOMER_ANI, PORTAL_EMAIL, password
+    )

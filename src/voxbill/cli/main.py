@@ -42,6 +42,7 @@ app.add_typer(payments_cli.app, name="payments")
 app.command("rate")(rates_cli.rate)
 app.command("init")(accounts_cli.init)
 app.add_typer(accounts_cli.apikey_app, name="apikey")
+app.add_typer(accounts_cli.users_app, name="users")
 
 
 @app.callback()
@@ -72,7 +73,7 @@ WORKER_START_SECONDS = 60
 def worker_app() -> Any:
     """The API of one ``serve --workers`` process, each with its own container and pool
     (caches per process are fine: every truth is in the database)."""
-    from voxbill.api.app import create_app
+    from voxbill.portal.app import create_app
 
     app = create_app(build())
     heap.settle()
@@ -95,8 +96,8 @@ def _serve(
 ) -> None:
     import uvicorn
 
-    from voxbill.api.app import create_app
     from voxbill.api.http_server import uvicorn_options
+    from voxbill.portal.app import create_app
 
     container = build(migrate=True)
     http_options = uvicorn_options(container.settings)  # timeouts and connection caps
@@ -210,7 +211,8 @@ def demo(
     no_serve: Annotated[bool, typer.Option("--no-serve", help="load the data and exit")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the demo data as JSON")] = False,
 ) -> None:
-    """Create or upgrade the embedded database, load demo data, then serve the API."""
+    """Create or upgrade the embedded database, load demo data, then serve the API and
+    the portal."""
     from voxbill.cli import demo_data
 
     container = build(migrate=True)
@@ -228,6 +230,8 @@ def demo(
                 "customer_id": data.customer.id,
                 "customer_ani": data.customer_ani,
                 "api_key": data.admin_key,
+                "portal_email": data.portal_email,
+                "portal_password": data.portal_password,
             }
         )
     else:
@@ -240,13 +244,19 @@ def demo(
             f"customer {data.customer.name!r} ({data.customer.id}) on plan "
             f"{demo_data.RETAIL_PLAN}, calling from {data.customer_ani}",
             f"admin API key (shown once): {data.admin_key}",
+            f"portal: http://{host}:{port}/portal/ — sign in as {data.portal_email} "
+            f"with password {data.portal_password} (shown once)",
             f"try: curl -s {auth} {base}/accounts/{data.customer.id}/balance",
             f"     curl -s {auth} -H 'content-type: application/json' -X POST {base}/quote "
             '-d \'{"plan": "demo-retail", "to": "+447911123456", "duration": 95}\'',
         ):
             console.print(line, markup=False)
     if not no_serve:
-        console.print(f"API on {host}:{port}/api/v1 (docs at /api/v1/docs); Ctrl-C stops")
+        console.print(
+            f"API on {host}:{port}/api/v1 (docs at /api/v1/docs), portal at "
+            f"http://{host}:{port}/portal/; Ctrl-C stops",
+            markup=False,
+        )
         _serve(host, port)
 
 

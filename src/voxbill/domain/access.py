@@ -263,3 +263,26 @@ class KeyOwner:
     key: ApiKeyRecord
     path: str
     status: AccountStatus
+
+
+@dataclass(frozen=True, slots=True)
+class PortalSession:
+    """A signed-in portal visitor (a portal user, or a calling card with its PIN): the
+    account and role it acts as, its chain's status (as :class:`KeyOwner`'s), and the
+    CSRF secret of its forms. ``user_id`` is None for a card."""
+
+    id: int
+    user_id: int | None
+    account_id: int
+    path: str
+    role: Role
+    label: str
+    csrf_secret: str
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    status: AccountStatus = AccountStatus.ACTIVE
+
+    @property
+    def principal(self) -> Principal:
+        return Principal(self.account_id, self.path, self.role, status=self.status)

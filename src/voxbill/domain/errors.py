@@ -233,6 +233,17 @@ class Unauthorized(VoxbillError):
     code = "unauthorized"
 
 
+class SignInThrottled(Unauthorized):
+    """Too many failed portal sign-ins for this email (or card) or from this address
+    lately: refused without checking the password until the window ends (HTTP 429)."""
+
+    code = "too_many_auth_failures"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Forbidden(VoxbillError):
     code = "forbidden"
 

@@ -16,7 +16,14 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from voxbill.domain import access
-from voxbill.domain.access import ROLE_KINDS, ApiKeyRecord, KeyOwner, Principal, Role
+from voxbill.domain.access import (
+    ROLE_KINDS,
+    ApiKeyRecord,
+    KeyOwner,
+    PortalUser,
+    Principal,
+    Role,
+)
 from voxbill.domain.accounts import AccountStatus
 from voxbill.domain.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from voxbill.services.caching import TtlCache
@@ -170,8 +177,52 @@ class AuthService:
                 role=role,
             )
 
+    def create_portal_user_system(
+        self, account_id: int, email: str, password: str, role: Role
+    ) -> int:
+        """For the command line, which runs with the operator's own authority."""
+        with self._uow.transaction(readonly=True) as tx:
+            account = tx.accounts.get(account_id)
+        if account is None:
+            raise NotFound(f"account {account_id} not found")
+        root = Principal(account.operator_id, f"/{account.operator_id}/", Role.ADMIN)
+        return self.create_portal_user(root, account_id, email, password, role)
+
+    def portal_users(self, principal: Principal, account_id: int) -> list[PortalUser]:
+        with self._uow.transaction(readonly=True) as tx:
+            access.require_visible(principal, tx.accounts.get(account_id))
+            return tx.access.portal_users_of(account_id)
+
+    def reset_portal_password(self, principal: Principal, user_id: int, password: str) -> None:
+        """A parent sets a portal user's new password (the rules of issuing a key of the
+        user's role on its account); the user's sessions end."""
+        if len(password) < 10:
+            raise InvalidInput("a password needs at least 10 characters")
+        with self._uow.transaction() as tx:
+            user = tx.access.portal_user(user_id)
+            found = None if user is None else tx.accounts.get(user.account_id)
+            account = access.require_visible(principal, found, "portal user")
+            assert user is not None  # an account was found for it
+            access.check_issue_key(principal, account, user.role)
+            tx.access.set_password_hash(user.id, _PASSWORDS.hash(password))
+            tx.access.delete_sessions_of(user.id)
+
+    def reset_portal_password_system(self, email: str, password: str) -> bool:
+        """For the command line (``voxbill demo``): a new password for an existing portal
+        user; False when there is no such user."""
+        with self._uow.transaction() as tx:
+            user = tx.access.portal_user_by_email(email.strip().lower())
+            if user is None:
+                return False
+            tx.access.set_password_hash(user.id, _PASSWORDS.hash(password))
+        return True
+
     def login(self, email: str, password: str) -> Principal:
         """The principal of a portal user; same error and similar time for every failure."""
+        return self.portal_login(email, password)[0]
+
+    def portal_login(self, email: str, password: str) -> tuple[Principal, int]:
+        """The principal of a portal user and the user's id, as :meth:`login`."""
         with self._uow.transaction(readonly=True) as tx:
             user = tx.access.portal_user_by_email(email.strip().lower())
             account = None if user is None else tx.accounts.get(user.account_id)
@@ -184,4 +235,4 @@ class AuthService:
         if _PASSWORDS.check_needs_rehash(user.password_hash):
             with self._uow.transaction() as tx:
                 tx.access.set_password_hash(user.id, _PASSWORDS.hash(password))
-        return Principal(account.id, account.path, user.role, status=account.status)
+        return Principal(account.id, account.path, user.role, status=account.status), user.id

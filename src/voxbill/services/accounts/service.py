@@ -155,6 +155,14 @@ class AccountService:
             access.require_visible(principal, tx.accounts.get(account_id))
             return tx.accounts.children(account_id, after_id=after_id, limit=limit)
 
+    def search(
+        self, principal: Principal, *, name: str | None, after_id: int | None, limit: int
+    ) -> list[Account]:
+        """The accounts of the principal's subtree (itself included) in id order, those
+        whose name contains ``name`` (any case) when given; page with ``after_id``."""
+        with self._uow.transaction(readonly=True) as tx:
+            return tx.accounts.subtree(principal.path, after_id=after_id, limit=limit, name=name)
+
     def ancestors(self, account: Account) -> list[Account]:
         """The accounts above ``account`` as stored now, parent first and the root last
         (what its calls' chain adds to it: e.g. for its effective per-call cap)."""

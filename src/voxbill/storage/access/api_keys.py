@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from voxbill.domain.access import ApiKeyRecord, KeyOwner, PortalUser, Role
+from voxbill.domain.access import ApiKeyRecord, KeyOwner, PortalSession, PortalUser, Role
 from voxbill.domain.accounts import AccountStatus
 from voxbill.domain.card_pins import CardOnFile
 from voxbill.domain.errors import Conflict
@@ -24,7 +24,14 @@ from voxbill.domain.identifiers import (
     IdentifierType,
     NewIdentifier,
 )
-from voxbill.storage.schema import accounts, api_keys, caller_identifiers, cards, portal_users
+from voxbill.storage.schema import (
+    accounts,
+    api_keys,
+    caller_identifiers,
+    cards,
+    portal_sessions,
+    portal_users,
+)
 
 #: the chain's statuses, worst last: the worst one found is the chain's
 _SEVERITY = (
@@ -332,3 +339,101 @@ class SqlAccessRepository:
             .where(portal_users.c.id == user_id)
             .values(password_hash=password_hash)
         )
+
+    def portal_user(self, user_id: int) -> PortalUser | None:
+        row = self._conn.execute(select(portal_users).where(portal_users.c.id == user_id)).first()
+        return None if row is None else _portal_user(row)
+
+    def portal_users_of(self, account_id: int) -> list[PortalUser]:
+        query = select(portal_users).where(portal_users.c.account_id == account_id)
+        return [_portal_user(row) for row in self._conn.execute(query.order_by(portal_users.c.id))]
+
+    def delete_sessions_of(self, user_id: int) -> None:
+        self._conn.execute(delete(portal_sessions).where(portal_sessions.c.user_id == user_id))
+
+    # -- portal sessions ---------------------------------------------------------------
+
+    def insert_session(
+        self,
+        *,
+        token_hash: str,
+        user_id: int | None,
+        account_id: int,
+        role: Role,
+        label: str,
+        csrf_secret: str,
+        now: datetime,
+        expires_at: datetime,
+    ) -> None:
+        self._conn.execute(
+            insert(portal_sessions).values(
+                token_hash=token_hash,
+                user_id=user_id,
+                account_id=account_id,
+                role=role.value,
+                label=label[:254],
+                csrf_secret=csrf_secret,
+                created_at=now,
+                last_seen_at=now,
+                expires_at=expires_at,
+            )
+        )
+
+    def session_by_hash(self, token_hash: str) -> PortalSession | None:
+        """The session with this token hash, its account's path and its chain's worst
+        status (one statement, as :meth:`key_by_hash`); None also when its user is
+        disabled."""
+        owner = (
+            select(portal_sessions.c.account_id)
+            .where(portal_sessions.c.token_hash == token_hash)
+            .scalar_subquery()
+        )
+        start = select(accounts.c.id, accounts.c.parent_id, accounts.c.status)
+        chain = start.where(accounts.c.id == owner).cte("session_chain", recursive=True)
+        parent = accounts.alias("parent")
+        chain = chain.union_all(
+            select(parent.c.id, parent.c.parent_id, parent.c.status).join(
+                chain, parent.c.id == chain.c.parent_id
+            )
+        )
+        severity = case(
+            {status.value: rank for rank, status in enumerate(_SEVERITY)}, value=chain.c.status
+        )
+        worst = select(func.max(severity)).scalar_subquery()
+        row = self._conn.execute(
+            select(portal_sessions, accounts.c.path, worst.label("worst"), portal_users.c.disabled)
+            .join(accounts, accounts.c.id == portal_sessions.c.account_id)
+            .outerjoin(portal_users, portal_users.c.id == portal_sessions.c.user_id)
+            .where(portal_sessions.c.token_hash == token_hash)
+        ).first()
+        if row is None or bool(row.disabled):
+            return None
+        return PortalSession(
+            id=row.id,
+            user_id=row.user_id,
+            account_id=row.account_id,
+            path=row.path,
+            role=Role(row.role),
+            label=row.label,
+            csrf_secret=row.csrf_secret,
+            created_at=row.created_at,
+            last_seen_at=row.last_seen_at,
+            expires_at=row.expires_at,
+            status=_SEVERITY[row.worst],
+        )
+
+    def touch_session(self, session_id: int, now: datetime) -> None:
+        self._conn.execute(
+            update(portal_sessions)
+            .where(portal_sessions.c.id == session_id)
+            .values(last_seen_at=now)
+        )
+
+    def delete_session(self, session_id: int) -> None:
+        self._conn.execute(delete(portal_sessions).where(portal_sessions.c.id == session_id))
+
+    def delete_expired_sessions(self, now: datetime) -> int:
+        result = self._conn.execute(
+            delete(portal_sessions).where(portal_sessions.c.expires_at <= now)
+        )
+        return int(result.rowcount or 0)

@@ -74,9 +74,13 @@ class RedisAuthFailures:
         self._client.close()
 
 
-def make_auth_failures(settings: Settings) -> AuthFailures:
-    """Redis when ``VOXBILL_REDIS_URL`` is set (one count for every node), else in process."""
-    limit, window = settings.auth_failure_limit, settings.auth_failure_window_seconds
+def make_auth_failures(
+    settings: Settings, limit: int | None = None, window: float | None = None
+) -> AuthFailures:
+    """Redis when ``VOXBILL_REDIS_URL`` is set (one count for every node), else in process;
+    the API keys' limit and window unless others are given (the portal's sign-ins)."""
+    limit = settings.auth_failure_limit if limit is None else limit
+    window = settings.auth_failure_window_seconds if window is None else window
     if settings.redis_url:
         return RedisAuthFailures.from_url(settings.redis_url, limit, window)
     return InProcessAuthFailures(limit, window)

@@ -188,8 +188,13 @@ class SqlAccountRepository:
         rows = self._conn.execute(query.order_by(accounts.c.id).limit(limit))
         return [from_row(row) for row in rows]
 
-    def subtree(self, path: str, *, after_id: int | None, limit: int) -> list[Account]:
+    def subtree(
+        self, path: str, *, after_id: int | None, limit: int, name: str | None = None
+    ) -> list[Account]:
         query = select(accounts).where(accounts.c.path.like(f"{path}%"))
+        if name:  # a search by name (the portal): case-insensitive, anywhere in it
+            escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(accounts.c.name.ilike(f"%{escaped}%", escape="\\"))
         if after_id is not None:
             query = query.where(accounts.c.id > after_id)
         rows = self._conn.execute(query.order_by(accounts.c.id).limit(limit))

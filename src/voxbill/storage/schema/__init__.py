@@ -1,7 +1,12 @@
 """Table definitions (SQLAlchemy Core), one module per part of the domain."""
 
 from voxbill.storage.schema.accounts import accounts
-from voxbill.storage.schema.auth import api_keys, caller_identifiers, portal_users
+from voxbill.storage.schema.auth import (
+    api_keys,
+    caller_identifiers,
+    portal_sessions,
+    portal_users,
+)
 from voxbill.storage.schema.base import metadata
 from voxbill.storage.schema.card_pins import card_pin_counters, pin_asker_counters
 from voxbill.storage.schema.cards import card_batches, cards
@@ -55,6 +60,7 @@ __all__ = [
     "outbox_events",
     "payments",
     "pin_asker_counters",
+    "portal_sessions",
     "portal_users",
     "rate_changes",
     "rate_imports",

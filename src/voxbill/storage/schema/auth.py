@@ -82,3 +82,21 @@ portal_users = Table(
     CheckConstraint("role IN ('admin','reseller','customer','user','support')", name="role"),
 )
 Index("ix_portal_users_account", portal_users.c.account_id)
+
+#: the portal's sign-ins (migration 0024); ``user_id`` NULL: a calling card (number + PIN)
+portal_sessions = Table(
+    "portal_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 hex of the cookie
+    Column("user_id", Integer, ForeignKey("portal_users.id"), nullable=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("label", String(254), nullable=False),  # the email, or the card's last digits
+    Column("csrf_secret", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    CheckConstraint("role IN ('admin','reseller','customer','user','support')", name="role"),
+)
+Index("ix_portal_sessions_expires", portal_sessions.c.expires_at)
