@@ -181,6 +181,20 @@ def test_admin_tops_up_once_per_form(world: World) -> None:
     assert world.container.ledger.verify() == []
 
 
+def test_an_amount_storage_cannot_hold_is_refused_and_changes_nothing(world: World) -> None:
+    client = world.signed_in("admin")
+    page = client.get(f"/portal/accounts/{world.customer_a}").text
+    before = snapshot(world.container)
+    for amount in ("1E+60", "1E+25", "1000000000000000", "0.000000001", "abc", "NaN"):
+        data = {"csrf_token": csrf_of(page), "form_key": form_key_of(page), "amount": amount}
+        for action in ("top-up", "adjust"):
+            response = client.post(
+                f"/portal/accounts/{world.customer_a}/{action}", data={**data, "reason": "x"}
+            )
+            assert 400 <= response.status_code < 500, (action, amount, response.text)
+    assert snapshot(world.container) == before
+
+
 def test_reseller_creates_a_customer_and_funds_it(world: World) -> None:
     world.container.ledger.top_up(world.reseller_a, Decimal("100"), actor="test")
     client = world.signed_in("reseller_a")

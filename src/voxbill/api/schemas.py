@@ -55,7 +55,8 @@ DecimalStr = Annotated[
 MAX_AMOUNT = Decimal(10) ** 15
 
 
-def _storable(value: Decimal) -> Decimal:
+def storable(value: Decimal) -> Decimal:
+    """Money that fits storage (|x| < 10^15, at most 8 places), else ValueError."""
     if abs(value) >= MAX_AMOUNT:
         raise ValueError(f"amount must be smaller than {MAX_AMOUNT} in absolute value")
     if value != value.quantize(Decimal("1E-8"), context=MONEY_CONTEXT):
@@ -64,7 +65,7 @@ def _storable(value: Decimal) -> Decimal:
 
 
 #: Money from a request: a decimal string that fits storage (|x| < 10^15, ≤ 8 places).
-AmountStr = Annotated[DecimalStr, AfterValidator(_storable)]
+AmountStr = Annotated[DecimalStr, AfterValidator(storable)]
 
 
 def shown(amount: Decimal, currency: str) -> Decimal:

@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from voxbill.api.deps import container_of
 from voxbill.api.idempotency import scope
 from voxbill.api.routers.cdrs import CSV_COLUMNS, _csv_row
+from voxbill.api.schemas import storable
 from voxbill.bootstrap import Container
 from voxbill.domain import access
 from voxbill.domain.access import CREATABLE_KINDS, ISSUABLE_ROLES, PortalSession, Principal, Role
@@ -66,7 +67,10 @@ def _amount(text: str) -> Decimal:
         raise InvalidInput("amount: a decimal number is required") from None
     if not value.is_finite():
         raise InvalidInput("amount: a decimal number is required")
-    return value
+    try:
+        return storable(value)  # the API's rule: what storage holds, else 422, never a 500
+    except ValueError as exc:
+        raise InvalidInput(f"amount: {exc}") from None
 
 
 def _when(text: str | None, field: str) -> datetime | None:
