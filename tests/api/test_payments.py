@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from decimal import Decimal
 from decimal import Decimal as D
 from threading import Barrier
 from typing import Any
@@ -557,6 +558,9 @@ def test_auto_recharge_charges_the_saved_card_once_per_crossing(pay: Pay, tree: 
         return [o.action for o in recharges.run()]
 
     assert run() == ["no_saved_card"]  # under the threshold, but no card to charge yet
+    # its reseller paying into it: that card is not asked to be kept
+    assert pay.checkout(tree.key_a, tree.customer_a, "5").status_code == 201
+    assert "payment_intent_data[setup_future_usage]" not in pay.http.calls[-1]["form"]
     paid = pay.paid(tree.key_customer_a, tree.customer_a, "25")
     form = pay.http.calls[-1]["form"]
     assert form["payment_intent_data[setup_future_usage]"] == ["off_session"]
@@ -583,7 +587,8 @@ def test_auto_recharge_charges_the_saved_card_once_per_crossing(pay: Pay, tree: 
     assert charge["form"]["customer"] == ["cus_saved"]
     assert charge["form"]["payment_method"] == ["pm_saved"]
     assert charge["form"]["off_session"] == ["true"]
-    (recharge,) = tree.container.payments.list(status="pending")
+    pending = tree.container.payments.list(status="pending")
+    (recharge,) = [p for p in pending if p.amount == Decimal("50")]  # not the reseller's 5
     assert charge["headers"]["Idempotency-Key"] == f"voxbill-recharge-{recharge.id}"
     credited = _intent_succeeded(recharge.id, str(recharge.reference), 5000, "evt_pi_2")
     assert pay.deliver(credited).json()["action"] == "credited"

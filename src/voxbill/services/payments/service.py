@@ -171,7 +171,11 @@ class PaymentService:
                     return Checkout(_replayed(existing, fingerprint), replayed=True)
             value = checkout_amount(amount, account.currency)
             payment = self.new_payment(tx, account, value, provider, now, scope, key, fingerprint)
-            saving = tx.payments.auto_recharge(account.id) is not None
+            # only the account's own payer's card is kept for its auto-recharge: a parent
+            # paying into it never has its card charged later for the child
+            saving = (
+                principal.is_self(account) and tx.payments.auto_recharge(account.id) is not None
+            )
             return Checkout(payment, save_method=saving)
 
     def new_payment(
