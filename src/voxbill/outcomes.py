@@ -114,6 +114,8 @@ TABLE: Final[tuple[Outcome, ...]] = (
     Outcome("topup_daily_max", 403),
     Outcome("topup_monthly_max", 403),
     Outcome("payment_mismatch", 422),
+    # a refund or dispute ahead of its payment's credit: the provider retries it later
+    Outcome("payment_not_yet_credited", 409),
     # a provider's webhook that does not verify: nothing applied (the provider retries)
     Outcome("invalid_signature", 400),
     Outcome("payments_not_configured", 403),  # not set up here: a refusal, not a failure

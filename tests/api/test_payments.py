@@ -358,6 +358,32 @@ def test_refunds_and_disputes_reverse_the_credit(pay: Pay, tree: Tree) -> None:
     assert tree.container.ledger.verify() == []
 
 
+def test_a_refund_ahead_of_its_credit_is_refused_until_the_credit(pay: Pay, tree: Tree) -> None:
+    """Stripe retries a refused event: a refund (or dispute) whose payment's success is
+    still on its way is 409, changes nothing, and reverses the credit once it is there."""
+    payment_id = pay.checkout(tree.key_customer_a, tree.customer_a, "25").json()["payment_id"]
+    intent = f"pi_{payment_id}"
+    refund = charge_event("charge.refunded", intent=intent, amount=2500, event_id="evt_r1")
+    dispute = charge_event("charge.dispute.created", intent=intent, amount=2500, event_id="e_d")
+    for early in (refund, dispute):
+        answer = pay.deliver(early)
+        assert (answer.status_code, answer.json()["code"]) == (409, "payment_not_yet_credited")
+    assert pay.balance(tree.customer_a) == D(0)
+    reference = pay.payment(payment_id)["reference"]
+    completed = session_event(
+        "checkout.session.completed",
+        payment_id=payment_id,
+        session_id=reference,
+        amount=2500,
+        intent=intent,
+        event_id="evt_late_success",
+    )
+    assert pay.deliver(completed).json()["action"] == "credited"
+    assert pay.deliver(refund).json()["action"] == "reversed"  # Stripe's retry
+    assert pay.balance(tree.customer_a) == D(0)
+    assert tree.container.ledger.verify() == []
+
+
 def test_a_dispute_after_spending_leaves_a_prepaid_balance_negative(pay: Pay, tree: Tree) -> None:
     paid = pay.paid(tree.key_customer_a, tree.customer_a, "30")
     spent = tree.client.post(

@@ -176,6 +176,13 @@ class PaymentProviderError(VoxbillError):
     code = "payment_provider_error"
 
 
+class PaymentNotYetCredited(VoxbillError):
+    """A refund or dispute of a payment not credited yet (its success event is late):
+    refused so that the provider sends it again after the credit, never dropped."""
+
+    code = "payment_not_yet_credited"
+
+
 class PaymentMismatch(VoxbillError):
     """A provider event whose amount or currency is not the payment's: not credited."""
 

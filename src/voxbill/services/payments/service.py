@@ -36,6 +36,7 @@ from voxbill.domain.payments import (
     PaymentEvent,
     PaymentEventKind,
     PaymentMismatch,
+    PaymentNotYetCredited,
     PaymentProviderError,
     PaymentsNotConfigured,
     PaymentStatus,
@@ -314,6 +315,9 @@ class PaymentService:
 
     def _apply(self, journal: Journal, event: PaymentEvent) -> EventOutcome:
         payment = _locate(journal.tx, event)
+        if payment is None and event.kind in _TAKES_BACK:
+            # its payment's success (which names the intent) may not have arrived yet
+            raise PaymentNotYetCredited(f"{event.type} {event.event_id}: no payment credited yet")
         if payment is None:
             log.warning(
                 "payment event %s (%s) names no payment of ours", event.event_id, event.type
@@ -396,6 +400,7 @@ class PaymentService:
     def _refunded(
         self, journal: Journal, payment: Payment, event: PaymentEvent
     ) -> tuple[str, Payment]:
+        _credited_first(payment, event)
         if payment.credit_transaction_id is None or event.amount is None:
             return "ignored", payment
         if payment.status is PaymentStatus.DISPUTED:
@@ -419,6 +424,7 @@ class PaymentService:
     def _disputed(
         self, journal: Journal, payment: Payment, event: PaymentEvent
     ) -> tuple[str, Payment]:
+        _credited_first(payment, event)
         if payment.credit_transaction_id is None:
             return "ignored", payment
         if payment.status is PaymentStatus.DISPUTED:
@@ -475,6 +481,20 @@ class PaymentService:
             payload["reason"] = reason
         journal.tx.ledger.add_outbox_event(
             topic, payment.account_id, json.dumps(payload, sort_keys=True), journal.now
+        )
+
+
+#: Events that take money back: never dropped for arriving before the credit.
+_TAKES_BACK = frozenset({PaymentEventKind.REFUNDED, PaymentEventKind.DISPUTED})
+
+
+def _credited_first(payment: Payment, event: PaymentEvent) -> None:
+    """A refund or dispute of a payment still pending (its success event is late) is
+    refused, so the provider sends it again once the credit is there; one of a payment
+    that failed or expired (never credited) is ignored."""
+    if payment.credit_transaction_id is None and payment.status is PaymentStatus.PENDING:
+        raise PaymentNotYetCredited(
+            f"{event.type} {event.event_id}: payment {payment.id} is not credited yet"
         )
 
 
