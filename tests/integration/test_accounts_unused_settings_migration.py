@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, bindparam, inspect, text
 
+from voxbill.storage import migrate
 from voxbill.storage.database import make_engine
 from voxbill.storage.migrate import alembic_config, current_revision, upgrade
 from voxbill.storage.schema import metadata
@@ -29,10 +29,9 @@ def _before_0015() -> str:
 
 
 def _downgrade(engine: Engine, revision: str) -> None:
-    config = alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
+    # voxbill's own downgrade: on SQLite it rebuilds tables with foreign keys unenforced
+    # (then checked), as a batch migration must when rows refer to the table
+    migrate.downgrade(engine, revision)
 
 
 def _old_accounts(engine: Engine) -> None:
