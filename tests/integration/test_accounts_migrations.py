@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from alembic import command
 from sqlalchemy import inspect
 
+from voxbill.storage import migrate
 from voxbill.storage.database import make_engine
-from voxbill.storage.migrate import alembic_config, current_revision, upgrade
+from voxbill.storage.migrate import current_revision, upgrade
 from voxbill.storage.schema import metadata
 
 MINE = ("accounts", "api_keys", "caller_identifiers", "portal_users")
@@ -28,10 +28,7 @@ def test_upgrade_matches_the_declared_schema_and_downgrades(database_url: str) -
             assert declared == actual, name
             declared_ix = {ix.name for ix in metadata.tables[name].indexes}
             assert declared_ix <= _indexes(engine, name), name
-        config = alembic_config()
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.downgrade(config, "0002")
+        migrate.downgrade(engine, "0002")  # FKs unenforced on SQLite meanwhile
         assert current_revision(engine) == "0002"
         assert "api_keys" not in inspect(engine).get_table_names()
         upgrade(engine)

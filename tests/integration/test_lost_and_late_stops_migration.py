@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, bindparam, inspect, text
 
+from voxbill.storage import migrate
 from voxbill.storage.database import make_engine
-from voxbill.storage.migrate import alembic_config, current_revision, upgrade
+from voxbill.storage.migrate import current_revision, upgrade
 from voxbill.storage.schema import metadata
 from voxbill.storage.types import UtcDateTime
 
@@ -27,10 +27,7 @@ ADDED = {
 
 
 def _downgrade(engine: Engine, revision: str) -> None:
-    config = alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
+    migrate.downgrade(engine, revision)  # FKs unenforced on SQLite meanwhile
 
 
 def _columns(engine: Engine, table: str) -> set[str]:
