@@ -28,7 +28,7 @@ from voxbill.domain.errors import CallsInProgress, Conflict, InvalidInput, NotFo
 from voxbill.domain.money import ZERO, normalize_currency
 from voxbill.domain.notify import ACCOUNT_BLOCKED
 from voxbill.services.caching import TtlCache
-from voxbill.services.rating.reseller_plans import check_assignable
+from voxbill.services.rating.reseller_plans import check_assignable, readable_plans
 from voxbill.services.rating.reseller_plans import check_move as check_move_of_plans
 from voxbill.services.unit_of_work import Transaction, UnitOfWork, WriteConflict
 
@@ -359,7 +359,7 @@ class AccountService:
         _check_partner(tx, principal, account, operator_id)
         # plans are named within the account's operator: another operator's plan of the
         # name is refused exactly as a name no plan has
-        allowed = self._readable_plans(tx, principal)
+        allowed = readable_plans(tx, principal)
         for name in account.plans.names():
             plan = tx.rates.claim_plan(operator_id, name)  # not deleted under us
             if plan is None or (allowed is not None and name not in allowed):
@@ -369,13 +369,6 @@ class AccountService:
                     f"rate plan {name!r} is in {plan.currency}, not {account.currency}"
                 )
             check_assignable(parent, plan)
-
-    def _readable_plans(self, tx: Transaction, principal: Principal) -> set[str] | None:
-        """The plans a key may name: those its subtree is rated by or owns (all: admin)."""
-        if principal.role is Role.ADMIN:
-            return None
-        names = tx.accounts.plans_used_in(principal.path)
-        return names | tx.rates.plans_owned_under(principal.operator_id, principal.path)
 
 
 def _check_partner(

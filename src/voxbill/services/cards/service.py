@@ -57,7 +57,7 @@ from voxbill.domain.ledger import (
 from voxbill.domain.money import ZERO, normalize_currency
 from voxbill.services.access.identifiers import IdentifierService
 from voxbill.services.ledger.service import LedgerService
-from voxbill.services.rating.reseller_plans import check_assignable
+from voxbill.services.rating.reseller_plans import check_assignable, readable_plans
 from voxbill.services.unit_of_work import Transaction, UnitOfWork, WriteConflict
 
 _ATTEMPTS = 3
@@ -425,11 +425,8 @@ class CardService:
         # the accounts' rule (services/accounts): a key names the plans its subtree is rated
         # by or owns (admin: any); an owned plan prices only accounts below its owner
         found = tx.rates.claim_plan(owner.operator_id, plan)  # not deleted under us
-        readable = principal.role is Role.ADMIN or plan in (
-            tx.accounts.plans_used_in(principal.path)
-            | tx.rates.plans_owned_under(principal.operator_id, principal.path)
-        )
-        if found is None or not readable:
+        allowed = readable_plans(tx, principal)
+        if found is None or (allowed is not None and plan not in allowed):
             raise InvalidInput(f"there is no rate plan named {plan!r}")
         if found.currency != currency:
             raise InvalidInput(f"rate plan {plan!r} is in {found.currency}, not {currency}")

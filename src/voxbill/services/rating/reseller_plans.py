@@ -229,6 +229,15 @@ class ResellerPlans:
             self._on_change(operator_id, name)
 
 
+def readable_plans(tx: Transaction, principal: Principal) -> set[str] | None:
+    """The plans a key may name (assign, or give a card batch): those its subtree is
+    rated by or owns (None: any, for an admin key)."""
+    if principal.role is Role.ADMIN:
+        return None
+    names = tx.accounts.plans_used_in(principal.path)
+    return names | tx.rates.plans_owned_under(principal.operator_id, principal.path)
+
+
 def check_assignable(parent: Account | None, plan: PlanRecord) -> None:
     """An owned plan prices only accounts below its owner (the owner itself pays by its
     own buy plan): refused, as invalid input, anywhere else."""
