@@ -141,3 +141,8 @@ def set_session_cookie(response: Response, request: Request, token: str) -> None
         secure=container_of(request).settings.portal_secure_cookie,
         path=PREFIX,
     )
+
+
+def actor_of(visitor: PortalSession) -> str:
+    """Who a portal write is recorded as (the ledger's and the change records' actor)."""
+    return f"portal:{visitor.label}@account:{visitor.principal.account_id}"

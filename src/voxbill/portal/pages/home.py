@@ -1,0 +1,38 @@
+"""Each role's home page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.responses import HTMLResponse
+
+from voxbill.api.deps import container_of
+from voxbill.domain.access import Role
+from voxbill.portal.pages.common import (
+    PAGE,
+    page_router,
+)
+from voxbill.portal.web import (
+    Visitor,
+    render,
+)
+
+router = page_router()
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, visitor: Visitor) -> Response:
+    container = container_of(request)
+    principal = visitor.principal
+    balance = container.ledger.balance(principal.account_id)
+    context: dict[str, Any] = {"balance": balance}
+    if principal.role in (Role.ADMIN, Role.RESELLER, Role.SUPPORT):
+        scope_rows = container.accounts.search(principal, name=None, after_id=None, limit=1001)
+        context["in_scope"] = len(scope_rows) - 1  # not counting itself
+        context["more"] = len(scope_rows) > 1000
+        context["children"] = container.accounts.children(
+            principal, principal.account_id, after_id=None, limit=PAGE
+        )
+    context["calls"] = container.charging.cdrs(principal.path, limit=10)
+    return render(request, "home.html", context, visitor=visitor)
