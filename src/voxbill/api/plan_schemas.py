@@ -159,6 +159,8 @@ class DeckImportRead(BaseModel):
     import_id: int | None
     rejected: list[dict[str, Any]]
     ignored_columns: list[str] = []
+    #: a dry run: nothing was written (``import_id`` is null)
+    dry_run: bool = False
 
     @classmethod
     def of(cls, r: ImportReport) -> DeckImportRead:
@@ -173,6 +175,7 @@ class DeckImportRead(BaseModel):
             import_id=r.import_id,
             rejected=[{"line": line, "message": msg} for line, msg in r.problems],
             ignored_columns=r.ignored_columns,
+            dry_run=r.dry_run,
         )
 
 

@@ -87,6 +87,7 @@ def _report_dict(report: ImportReport) -> dict[str, object]:
         "import_id": report.import_id,
         "rejected": [{"line": line, "error": msg} for line, msg in report.problems],
         "ignored_columns": report.ignored_columns,
+        "dry_run": report.dry_run,
     }
 
 
@@ -107,10 +108,15 @@ def import_(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     operator: OperatorOption = None,
     owner: OwnerOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="report the price changes; write nothing")
+    ] = False,
 ) -> None:
     """Import a rate deck into a plan: all rows or none (unless --skip-bad-rows).
 
-    With --owner, a new plan is that reseller's own, and an existing one must be."""
+    With --owner, a new plan is that reseller's own, and an existing one must be.
+    With --dry-run, the same checks and report against the plan's current rates, and
+    nothing is written."""
     if not file.is_file():
         fail(f"{file}: no such file")
     holiday_dates = None
@@ -135,6 +141,7 @@ def import_(
                 replace=replace,
                 skip_bad_rows=skip_bad_rows,
                 owner_account_id=owner,
+                dry_run=dry_run,
             )
         except RateDeckError as exc:
             for line, message in exc.problems[:20]:
@@ -156,6 +163,13 @@ def import_(
     for line, message in report.problems:
         err_console.print(f"{file}:{line}: skipped: {message}", markup=False)
     changes = ", ".join(f"{n} {kind}" for kind, n in sorted(report.changes.items())) or "none"
+    if report.dry_run:
+        console.print(
+            f"dry run, nothing written: plan {report.plan} ({report.currency}, "
+            f"{report.mode}): {report.rows_read} rows read, {report.rows_imported} would be "
+            f"imported, {report.rows_rejected} rejected; price changes: {changes}"
+        )
+        return
     console.print(
         f"plan {report.plan} ({report.currency}, {report.mode}): "
         f"{report.rows_read} rows read, {report.rows_imported} imported, "

@@ -233,6 +233,20 @@ class StoredRate:
     time_profile: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class ImportRecord:
+    """One import into a plan (a deck, or the copy that made it), as recorded."""
+
+    id: int
+    plan_id: int
+    source: str
+    mode: str  # merge, replace or copy
+    rows_read: int
+    rows_imported: int
+    rows_rejected: int
+    imported_at: datetime
+
+
 @dataclass(frozen=True)
 class PlanOptions:
     """How a new plan rounds and where its time profiles live; refused if they differ later."""

@@ -98,6 +98,7 @@ async def _deck_bytes(request: Request) -> bytes:
 async def upload_deck(
     name: PlanPath,
     request: Request,
+    response: Response,
     principal: CurrentPrincipal,
     container: ContainerDep,
     currency: Annotated[str | None, Query(pattern=r"^[A-Za-z]{3}$")] = None,
@@ -109,8 +110,13 @@ async def upload_deck(
     holidays: Annotated[
         str | None, Query(max_length=2000, description="ISO dates, comma separated")
     ] = None,
+    dry_run: Annotated[
+        bool, Query(description="report the changes the import would make; write nothing")
+    ] = False,
 ) -> DeckImportRead:
-    """Import a rate deck CSV into a plan: all rows or none (line-numbered errors)."""
+    """Import a rate deck CSV into a plan: all rows or none (line-numbered errors).
+    With ``dry_run=true``: the same checks and the same report, the change counts
+    computed against the plan's current rates, ``200`` and nothing written."""
     container.rate_plans.check_import(principal, name)
     holiday_dates = None
     if holidays:
@@ -128,7 +134,10 @@ async def upload_deck(
         options=options,
         replace=replace,
         skip_bad_rows=skip_bad_rows,
+        dry_run=dry_run,
     )
+    if dry_run:
+        response.status_code = 200
     return DeckImportRead.of(report)
 
 

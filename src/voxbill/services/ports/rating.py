@@ -12,7 +12,7 @@ from typing import Protocol
 
 from voxbill.domain.money import RoundingMethod
 from voxbill.domain.rate_changes import PriceChange, RateKey, RecordedChange
-from voxbill.domain.rates import PlanRecord, Rate, RatePlan, StoredRate
+from voxbill.domain.rates import ImportRecord, PlanRecord, Rate, RatePlan, StoredRate
 
 
 class RateRepository(Protocol):
@@ -63,4 +63,7 @@ class RateRepository(Protocol):
         after_id: int | None = None,
         limit: int | None = None,
     ) -> list[RecordedChange]: ...
+    def list_imports(
+        self, plan_id: int, *, before_id: int | None, limit: int
+    ) -> list[ImportRecord]: ...
     def rates_page(self, plan_id: int, *, after_id: int | None, limit: int) -> list[StoredRate]: ...

@@ -39,7 +39,7 @@ from voxbill.domain.accounts import Account
 from voxbill.domain.errors import CurrencyMismatch, Forbidden, InvalidInput, NoRate, UnknownRatePlan
 from voxbill.domain.rate_changes import RecordedChange
 from voxbill.domain.rate_deck import read_deck
-from voxbill.domain.rates import PlanOptions, PlanRecord, RatePlan, StoredRate
+from voxbill.domain.rates import ImportRecord, PlanOptions, PlanRecord, RatePlan, StoredRate
 from voxbill.services.rating.imports import ImportReport, RateImportService, plan_name_taken
 from voxbill.services.unit_of_work import Transaction, UnitOfWork
 
@@ -169,6 +169,15 @@ class RatePlanCatalog:
             rows = tx.rates.list_changes(record.id, import_id, after_id=after_id, limit=limit)
         return record, rows
 
+    def imports(
+        self, principal: Principal, name: str, *, before_id: int | None, limit: int
+    ) -> tuple[PlanRecord, list[ImportRecord]]:
+        """The plan's imports (decks and copies), newest first, a page by id."""
+        with self._uow.transaction(readonly=True) as tx:
+            record = self._readable(tx, principal, name)
+            rows = tx.rates.list_imports(record.id, before_id=before_id, limit=limit)
+        return record, rows
+
     def check_quote(self, principal: Principal, name: str) -> None:
         """Quoting a plan is reading it: refused (as unknown) outside what the caller sees
         (the quote itself reads the plan of the caller's operator only)."""
@@ -263,8 +272,12 @@ class RatePlanCatalog:
         options: PlanOptions,
         replace: bool,
         skip_bad_rows: bool,
+        dry_run: bool = False,
+        expect_state: str | None = None,
     ) -> ImportReport:
-        """Import into the caller's operator's plan of that name (created when new)."""
+        """Import into the caller's operator's plan of that name (created when new);
+        ``dry_run``: what would change, nothing written (the same checks first);
+        ``expect_state``: refused (409) if the plan changed since a dry run saw it."""
         owner = self.check_import(principal, name)
         operator_id = principal.operator_id
         zone = self._importer.plan_timezone(operator_id, name, options)
@@ -278,6 +291,8 @@ class RatePlanCatalog:
             replace=replace,
             skip_bad_rows=skip_bad_rows,
             owner_account_id=owner,
+            dry_run=dry_run,
+            expect_state=expect_state,
         )
 
     # -- as the operator (the command line) ----------------------------------------------

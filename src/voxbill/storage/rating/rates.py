@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, 
 from voxbill.domain.errors import InvalidMoney
 from voxbill.domain.money import STORAGE_PLACES, RoundingMethod, canonical
 from voxbill.domain.rate_changes import PriceChange, RateKey, RecordedChange
-from voxbill.domain.rates import PlanRecord, Rate, RatePlan, StoredRate
+from voxbill.domain.rates import ImportRecord, PlanRecord, Rate, RatePlan, StoredRate
 from voxbill.domain.time_profile import TimeProfile, parse_time_profile
 from voxbill.storage.schema import accounts, rate_changes, rate_imports, rate_plans, rates
 
@@ -637,6 +637,29 @@ def list_changes(
     ]
 
 
+def list_imports(
+    conn: Connection, plan_id: int, *, before_id: int | None, limit: int
+) -> list[ImportRecord]:
+    """A plan's imports, newest first, a page by id."""
+    query = select(rate_imports).where(rate_imports.c.plan_id == plan_id)
+    if before_id is not None:
+        query = query.where(rate_imports.c.id < before_id)
+    query = query.order_by(rate_imports.c.id.desc()).limit(limit)
+    return [
+        ImportRecord(
+            row.id,
+            row.plan_id,
+            row.source,
+            row.mode,
+            row.rows_read,
+            row.rows_imported,
+            row.rows_rejected,
+            row.imported_at,
+        )
+        for row in conn.execute(query)
+    ]
+
+
 def rates_page(
     conn: Connection, plan_id: int, *, after_id: int | None, limit: int
 ) -> list[StoredRate]:
@@ -768,6 +791,11 @@ class SqlRateRepository:
         limit: int | None = None,
     ) -> list[RecordedChange]:
         return list_changes(self._conn, plan_id, import_id, after_id=after_id, limit=limit)
+
+    def list_imports(
+        self, plan_id: int, *, before_id: int | None, limit: int
+    ) -> list[ImportRecord]:
+        return list_imports(self._conn, plan_id, before_id=before_id, limit=limit)
 
     def rates_page(self, plan_id: int, *, after_id: int | None, limit: int) -> list[StoredRate]:
         return rates_page(self._conn, plan_id, after_id=after_id, limit=limit)
