@@ -263,6 +263,7 @@ def preview(
     """A dry run of the deck into the plan: what would change, line-numbered errors;
     nothing written. The page's Publish button posts exactly this deck."""
     name = plan.strip()
+    container_of(request).rate_plans.check_import(visitor.principal, name)  # 403/404 first
     text = _read_upload(file)
     return _preview_page(
         request, visitor, name, text, currency, _flag(replace), _flag(skip_bad_rows)
@@ -337,6 +338,7 @@ def publish(
     container = container_of(request)
     principal = visitor.principal
     name = plan.strip()
+    container.rate_plans.check_import(principal, name)  # who may: 403/404 before the rest
     options = _options(currency)
     fields = [
         name,
