@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from voxbill.api.account_schemas import AccountUpdate
 from voxbill.api.deps import container_of, in_thread
 from voxbill.domain import access
-from voxbill.domain.accounts import Account, AccountKind, Billing, CutoffMode
+from voxbill.domain.accounts import PARTNER_KINDS, Account, AccountKind, Billing, CutoffMode
 from voxbill.domain.errors import InvalidInput
 from voxbill.portal.pages.common import can, page_router
 from voxbill.portal.web import PREFIX, Visitor, Writer, render
@@ -105,6 +105,8 @@ def _applies(field: Field, account: Account) -> bool:
         return account.parent_id is None
     if field.name == "partner_id":
         return account.kind is AccountKind.VENDOR
+    if field.name == "cutoff_mode":
+        return account.kind in PARTNER_KINDS
     return True
 
 
