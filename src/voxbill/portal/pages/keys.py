@@ -75,9 +75,9 @@ def revoke_key(request: Request, account_id: int, key_id: int, visitor: Writer) 
     container = container_of(request)
     principal = visitor.principal
     account = container.accounts.visible(principal, account_id)
-    access.check_revoke(principal)
     if key_id not in {k.id for k in container.auth.keys(principal, account.id)}:
         raise NotFound("API key not found")
+    access.check_revoke(principal)
     container.auth.revoke(principal, key_id)
     return _to(account.id, "keys", "revoked")
 
@@ -119,8 +119,8 @@ def remove_identifier(
     container = container_of(request)
     principal = visitor.principal
     account = container.accounts.visible(principal, account_id)
-    access.check_identifiers(principal, account)
     if identifier_id not in {i.id for i in container.identifiers.list(principal, account.id)}:
         raise NotFound("identifier not found")
+    access.check_identifiers(principal, account)
     container.identifiers.delete(principal, identifier_id)
     return _to(account.id, "identifiers", "removed")
