@@ -448,11 +448,17 @@ class CardService:
         owner = None if batch is None else tx.accounts.get(batch.owner_id)
         owner = access.require_visible(principal, owner, "card batch")
         assert batch is not None
-        access.require_write(principal)
-        if principal.role is Role.USER:
-            raise Forbidden("a user key cannot manage card batches")
-        _funding(principal, owner, batch.funding)
+        check_manage(principal, owner, batch)
         return batch
+
+
+def check_manage(principal: Principal, owner: Account, batch: CardBatch) -> None:
+    """Whether the principal may activate and deactivate the batch (whose owner it
+    sees): a writing key but a user's, paying as the batch was set to be paid."""
+    access.require_write(principal)
+    if principal.role is Role.USER:
+        raise Forbidden("a user key cannot manage card batches")
+    _funding(principal, owner, batch.funding)
 
 
 def _funding(principal: Principal, owner: Account, asked: Funding | None) -> Funding:
@@ -498,4 +504,11 @@ def _card_account(parent: Account, card: NewCard, currency: str, plan: str | Non
     )
 
 
-__all__ = ["Activation", "BatchRequest", "CardService", "GeneratedBatch", "HolderView"]
+__all__ = [
+    "Activation",
+    "BatchRequest",
+    "CardService",
+    "GeneratedBatch",
+    "HolderView",
+    "check_manage",
+]
