@@ -95,6 +95,28 @@ def vendors(conn: Connection, operator_id: int) -> list[Vendor]:
     return found
 
 
+def vendor_page(
+    conn: Connection, operator_id: int, *, after_id: int | None, limit: int
+) -> list[tuple[Account, SipTarget | None]]:
+    """The operator's vendor accounts (its children: vendors hang off the root) by id,
+    each with its SIP target when it has one."""
+    query = (
+        select(accounts, *[c.label(f"t_{c.name}") for c in sip_targets.c])
+        .outerjoin(sip_targets, sip_targets.c.account_id == accounts.c.id)
+        .where(accounts.c.parent_id == operator_id)
+        .where(accounts.c.kind == AccountKind.VENDOR.value)
+    )
+    if after_id is not None:
+        query = query.where(accounts.c.id > after_id)
+    found: list[tuple[Account, SipTarget | None]] = []
+    for row in conn.execute(query.order_by(accounts.c.id).limit(limit)):
+        where = None
+        if row.t_host is not None:
+            where = SipTarget(row.t_host, row.t_port, Transport(row.t_transport), row.t_tech_prefix)
+        found.append((account_repository.from_row(row), where))
+    return found
+
+
 class SqlRouteRepository:
     """The routing context's repository over one transaction's connection."""
 
@@ -115,3 +137,8 @@ class SqlRouteRepository:
 
     def vendors(self, operator_id: int) -> list[Vendor]:
         return vendors(self._conn, operator_id)
+
+    def vendor_page(
+        self, operator_id: int, *, after_id: int | None, limit: int
+    ) -> list[tuple[Account, SipTarget | None]]:
+        return vendor_page(self._conn, operator_id, after_id=after_id, limit=limit)
