@@ -30,6 +30,7 @@ def test_staff_list_the_vendors_by_id(tree: Tree) -> None:
     assert [v["id"] for v in admin["items"]] == [first, second]
     assert admin["items"][0]["sip_target"]["host"] == "sbc.example"
     assert admin["items"][1]["sip_target"] is None
+    assert [v["balance"] for v in admin["items"]] == ["0.00", "0.00"]
     assert admin["next_after_id"] is None
     page = tree.client.get(
         "/api/v1/vendors", params={"limit": 1}, headers=tree.auth(tree.admin)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from voxbill.api.schemas import DecimalStr, shown
 from voxbill.domain.routing import SipTarget, Transport
 from voxbill.services.routing.service import VendorListing
 
@@ -49,6 +51,9 @@ class VendorRead(BaseModel):
     rate_plan: str | None = Field(description="its buy plan (routing skips it without one)")
     partner_id: int | None = Field(description="the linked partner's customer-side account")
     cutoff_mode: str = Field(description="its own mode (a linked vendor keeps none)")
+    balance: DecimalStr = Field(
+        description="what we paid it minus what it billed us (negative: we owe it)"
+    )
     sip_target: SipTargetRead | None = Field(
         description="null: none set, or the key is not an admin key (SIP targets are the "
         "operator's admins')"
@@ -65,6 +70,7 @@ class VendorRead(BaseModel):
             rate_plan=a.plans.rate_plan,
             partner_id=a.partner_id,
             cutoff_mode=a.balance.cutoff_mode.value,
+            balance=shown(v.balance or Decimal(0), a.currency),
             sip_target=None if v.target is None else SipTargetRead.of(a.id, v.target),
         )
 

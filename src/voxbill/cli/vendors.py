@@ -3,6 +3,7 @@ partner's customer side a vendor is the outbound side of."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated
 
 import typer
@@ -72,7 +73,6 @@ def list_vendors(
             found.extend(page)
             if len(page) < PAGE:
                 break
-        balances = container.ledger.balances([v.account.id for v in found])
     finally:
         container.close()
     items = [
@@ -81,12 +81,12 @@ def list_vendors(
             "name": v.account.name,
             "status": v.account.status.value,
             "currency": v.account.currency,
-            "balance": money_text(b.balance),
+            "balance": money_text(v.balance or Decimal(0)),
             "rate_plan": v.account.plans.rate_plan,
             "partner_id": v.account.partner_id,
             "sip_target": None if v.target is None else v.target.uri("NUMBER"),
         }
-        for v, b in zip(found, balances, strict=True)
+        for v in found
     ]
     if as_json:
         print_json(items)

@@ -56,9 +56,8 @@ def vendors(
     container = container_of(request)
     found = container.routing.vendor_page(visitor.principal, after_id=after_id, limit=PAGE + 1)
     rows, more = found[:PAGE], len(found) > PAGE
-    balances = container.ledger.balances([r.account.id for r in rows])
     context = {
-        "rows": list(zip(rows, balances, strict=True)),
+        "rows": rows,
         "next_after": rows[-1].account.id if more else None,
         "targets_shown": visitor.principal.role is Role.ADMIN,
     }

@@ -51,11 +51,13 @@ def check_vendor_read(principal: Principal) -> None:
 
 @dataclass(frozen=True, slots=True)
 class VendorListing:
-    """A vendor account and its SIP target (None: none set, or the caller may not read
-    SIP targets: they are the operator's admins')."""
+    """A vendor account, its SIP target (None: none set, or the caller may not read SIP
+    targets: they are the operator's admins') and, in a list, its ledger balance (what we
+    paid it minus what it billed us; negative: we owe it)."""
 
     account: Account
     target: SipTarget | None
+    balance: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -140,8 +142,8 @@ class RoutingService:
             found = tx.routes.vendor_page(operator_id, after_id=after_id, limit=limit)
         admin = principal.role is access.Role.ADMIN
         return [
-            VendorListing(account, target if admin else None)
-            for account, target in found
+            VendorListing(account, target if admin else None, balance)
+            for account, target, balance in found
             if principal.sees(account)
         ]
 
