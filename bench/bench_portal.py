@@ -18,14 +18,19 @@ import re
 import statistics
 import sys
 import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from throwaway_db import throwaway_postgres
 
-from voxbill.bootstrap import build
+from voxbill.bootstrap import Container, build
 from voxbill.domain.access import Principal, Role
+from voxbill.domain.rate_deck import read_deck
+from voxbill.domain.routing import SipTarget
 from voxbill.portal.app import create_app
+from voxbill.services.rating.imports import PlanOptions
 from voxbill.settings import Settings
 
 PASSWORD = "bench password 1"
@@ -55,6 +60,31 @@ def _sign_in(app: object, email: str) -> TestClient:
     )
     assert signed.status_code == 303, signed.text
     return client
+
+
+def _carriers(container: Container, system: Principal, root: int) -> list[int]:
+    """Ten vendors with a 1,000-row buy plan and SIP targets, exchange rates and high-risk
+    prefixes (the carrier-side pages)."""
+    deck = "prefix,rate,destination\n" + "".join(f"44{i:04},0.01,UK {i}\n" for i in range(1000))
+    container.rate_import.import_deck(
+        read_deck(deck.splitlines(keepends=True)),
+        operator_id=root,
+        plan="bench-buy",
+        source="bench",
+        options=PlanOptions(currency="USD"),
+    )
+    vendors = []
+    for v in range(10):
+        fields = {"kind": "vendor", "name": f"Carrier {v}", "parent_id": root}
+        fields["rate_plan"] = "bench-buy"
+        vendor = container.accounts.create(system, fields).id
+        container.routing.set_target(system, vendor, SipTarget(f"sbc{v}.bench.test"))
+        vendors.append(vendor)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for day in range(100):
+        container.ledger.set_fx_rate(root, "USD", "EUR", Decimal("0.9"), start + timedelta(day))
+    container.high_risk.add_to(root, [(f"88{i:03}", None) for i in range(200)])
+    return vendors
 
 
 def main() -> int:
@@ -90,6 +120,7 @@ def main() -> int:
                 f"{time.perf_counter() - started:.0f} s",
                 flush=True,
             )
+            vendors = _carriers(container, system, root.id)
             who = {
                 "admin": (root.id, Role.ADMIN),
                 "reseller": (resellers[0], Role.RESELLER),
@@ -110,6 +141,10 @@ def main() -> int:
                     "/portal/cdrs",
                     f"/portal/cdrs?account_id={customers[-1]}",
                     "/portal/rates",
+                    "/portal/vendors",
+                    f"/portal/vendors/{vendors[0]}",
+                    "/portal/fx",
+                    "/portal/fraud",
                 ],
                 "reseller": ["/portal/", "/portal/accounts", "/portal/cdrs"],
                 "customer": ["/portal/", f"/portal/accounts/{customers[0]}", "/portal/cdrs"],

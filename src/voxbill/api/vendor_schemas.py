@@ -1,12 +1,15 @@
-"""Bodies of the vendor SIP target endpoints."""
+"""Bodies of the vendor endpoints: SIP targets and the vendor list."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from voxbill.api.schemas import DecimalStr, shown
 from voxbill.domain.routing import SipTarget, Transport
+from voxbill.services.routing.service import VendorListing
 
 Host = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 TechPrefix = Annotated[str, StringConstraints(max_length=20)]
@@ -38,3 +41,40 @@ class SipTargetRead(SipTargetWrite):
             transport=target.transport,
             tech_prefix=target.tech_prefix,
         )
+
+
+class VendorRead(BaseModel):
+    id: int
+    name: str
+    status: str
+    currency: str
+    rate_plan: str | None = Field(description="its buy plan (routing skips it without one)")
+    partner_id: int | None = Field(description="the linked partner's customer-side account")
+    cutoff_mode: str = Field(description="its own mode (a linked vendor keeps none)")
+    balance: DecimalStr = Field(
+        description="what we paid it minus what it billed us (negative: we owe it)"
+    )
+    sip_target: SipTargetRead | None = Field(
+        description="null: none set, or the key is not an admin key (SIP targets are the "
+        "operator's admins')"
+    )
+
+    @classmethod
+    def of(cls, v: VendorListing) -> VendorRead:
+        a = v.account
+        return cls(
+            id=a.id,
+            name=a.name,
+            status=a.status.value,
+            currency=a.currency,
+            rate_plan=a.plans.rate_plan,
+            partner_id=a.partner_id,
+            cutoff_mode=a.balance.cutoff_mode.value,
+            balance=shown(v.balance or Decimal(0), a.currency),
+            sip_target=None if v.target is None else SipTargetRead.of(a.id, v.target),
+        )
+
+
+class VendorPage(BaseModel):
+    items: list[VendorRead]
+    next_after_id: int | None = Field(description="pass as after_id for the next page")

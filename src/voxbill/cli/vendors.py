@@ -3,15 +3,22 @@ partner's customer side a vendor is the outbound side of."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from voxbill.bootstrap import build
+from voxbill.cli.operators import OperatorOption, require_operator
 from voxbill.cli.output import console, guarded, print_json
 from voxbill.domain.access import Principal, Role
 from voxbill.domain.ledger import money_text
 from voxbill.domain.routing import SipTarget, Transport
+from voxbill.services.routing.service import VendorListing
+
+#: vendors read a page at a time
+PAGE = 500
 
 app = typer.Typer(help="Vendors (carriers) and their SIP targets.", no_args_is_help=True)
 
@@ -46,6 +53,58 @@ def set_target(
         )
         return
     console.print(f"vendor {vendor}: {target.uri('NUMBER')}", markup=False)
+
+
+@app.command("list")
+@guarded
+def list_vendors(
+    operator: OperatorOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print a JSON array")] = False,
+) -> None:
+    """List an operator's vendors with their balance, buy plan, partner and SIP target."""
+    container = build(migrate=True)
+    try:
+        operator_id = require_operator(container, operator)
+        principal = Principal(operator_id, f"/{operator_id}/", Role.ADMIN)
+        found: list[VendorListing] = []
+        while True:
+            after = found[-1].account.id if found else None
+            page = container.routing.vendor_page(principal, after_id=after, limit=PAGE)
+            found.extend(page)
+            if len(page) < PAGE:
+                break
+    finally:
+        container.close()
+    items = [
+        {
+            "id": v.account.id,
+            "name": v.account.name,
+            "status": v.account.status.value,
+            "currency": v.account.currency,
+            "balance": money_text(v.balance or Decimal(0)),
+            "rate_plan": v.account.plans.rate_plan,
+            "partner_id": v.account.partner_id,
+            "sip_target": None if v.target is None else v.target.uri("NUMBER"),
+        }
+        for v in found
+    ]
+    if as_json:
+        print_json(items)
+        return
+    table = Table("id", "name", "status", "balance", "buy plan", "partner", "SIP target")
+    for item in items:
+        table.add_row(
+            str(item["id"]),
+            str(item["name"]),
+            str(item["status"]),
+            f"{item['balance']} {item['currency']}",
+            str(item["rate_plan"] or "—"),
+            str(item["partner_id"] or "—"),
+            str(item["sip_target"] or "—"),
+        )
+    console.print(table)
+    if not items:
+        console.print(f"operator {operator_id}: no vendors", markup=False)
 
 
 @app.command("link")

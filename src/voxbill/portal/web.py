@@ -66,12 +66,17 @@ def render(
 
 
 def error_page(
-    request: Request, status: int, message: str, visitor: PortalSession | None = None
+    request: Request,
+    status: int,
+    message: str,
+    visitor: PortalSession | None = None,
+    code: str | None = None,
 ) -> HTMLResponse:
+    """A refusal's page: its message, and its code (the API's ``code``) when it has one."""
     return render(
         request,
         "error.html",
-        {"status": status, "message": message},
+        {"status": status, "message": message, "code": code},
         visitor=visitor,
         status_code=status,
     )
@@ -99,7 +104,8 @@ class PortalRoute(APIRoute):
                 return page
             except VoxbillError as exc:
                 status = http_status_for(exc)
-                return error_page(request, status, exc.message, request.scope.get(_VISITOR))
+                visitor = request.scope.get(_VISITOR)
+                return error_page(request, status, exc.message, visitor, exc.code)
 
         return guarded
 

@@ -38,6 +38,14 @@ class HighRiskDestinations:
         check_read(principal)
         return self.of_operator(principal.operator_id)
 
+    def page(
+        self, principal: Principal, *, after_id: int | None, limit: int
+    ) -> list[HighRiskPrefix]:
+        """One page of the operator's high-risk prefixes by id (the portal's list)."""
+        check_read(principal)
+        with self._uow.transaction(readonly=True) as tx:
+            return tx.fraud.high_risk_page(principal.operator_id, after_id=after_id, limit=limit)
+
     def of_operator(self, operator_id: int) -> list[HighRiskPrefix]:
         with self._uow.transaction(readonly=True) as tx:
             return tx.fraud.high_risk_prefixes(operator_id)

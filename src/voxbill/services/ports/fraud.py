@@ -62,6 +62,12 @@ class FraudRepository(Protocol):
 
     def high_risk_prefixes(self, operator_id: int) -> list[HighRiskPrefix]: ...
 
+    def high_risk_page(
+        self, operator_id: int, *, after_id: int | None, limit: int
+    ) -> list[HighRiskPrefix]:
+        """One page of the operator's high-risk prefixes, by id."""
+        ...
+
     def add_high_risk_prefixes(
         self, operator_id: int, prefixes: Sequence[tuple[str, str | None]]
     ) -> list[HighRiskPrefix]:

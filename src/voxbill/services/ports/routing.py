@@ -6,6 +6,7 @@ Protocols only: ``voxbill.storage`` implements them and ``bootstrap`` wires them
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Protocol
 
 from voxbill.domain.accounts import Account
@@ -18,3 +19,9 @@ class RouteRepository(Protocol):
     def delete_target(self, account_id: int) -> bool: ...
     def chain(self, account_id: int) -> list[Account]: ...
     def vendors(self, operator_id: int) -> list[Vendor]: ...
+    def vendor_page(
+        self, operator_id: int, *, after_id: int | None, limit: int
+    ) -> list[tuple[Account, SipTarget | None, Decimal]]:
+        """The operator's vendor accounts by id, with their SIP target (None: none) and
+        their ledger balance."""
+        ...

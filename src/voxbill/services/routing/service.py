@@ -38,6 +38,28 @@ class FxRate(Protocol):
     def __call__(self, base: str, quote: str, *, operator_id: int) -> Decimal: ...
 
 
+#: The roles whose keys read the operator's vendors (support: view-only).
+VENDOR_READERS = frozenset({access.Role.ADMIN, access.Role.SUPPORT})
+
+
+def check_vendor_read(principal: Principal) -> None:
+    """Vendors (carriers) are the operator's: read by its staff, not by a reseller's or
+    customer's keys."""
+    if principal.role not in VENDOR_READERS:
+        raise Forbidden(f"a {principal.role} key does not read the operator's vendors")
+
+
+@dataclass(frozen=True, slots=True)
+class VendorListing:
+    """A vendor account, its SIP target (None: none set, or the caller may not read SIP
+    targets: they are the operator's admins') and, in a list, its ledger balance (what we
+    paid it minus what it billed us; negative: we owe it)."""
+
+    account: Account
+    target: SipTarget | None
+    balance: Decimal | None = None
+
+
 @dataclass(frozen=True)
 class RouteQuery:
     """Routes for one call, and the operator's sell rate they were checked against."""
@@ -108,6 +130,34 @@ class RoutingService:
             if not tx.routes.delete_target(account_id):
                 raise NotFound(f"vendor {account_id} has no SIP target", code="no_sip_target")
         self.forget()
+
+    def vendor_page(
+        self, principal: Principal, *, after_id: int | None, limit: int
+    ) -> list[VendorListing]:
+        """The vendor accounts the caller sees (vendors are the operator root's children:
+        none below it), by id; SIP targets for admin keys only, as ``target`` rules."""
+        check_vendor_read(principal)
+        operator_id = principal.operator_id
+        with self._uow.transaction(readonly=True) as tx:
+            found = tx.routes.vendor_page(operator_id, after_id=after_id, limit=limit)
+        admin = principal.role is access.Role.ADMIN
+        return [
+            VendorListing(account, target if admin else None, balance)
+            for account, target, balance in found
+            if principal.sees(account)
+        ]
+
+    def vendor(self, principal: Principal, account_id: int) -> VendorListing:
+        """A vendor the caller sees (404 otherwise, also for an account that is not a
+        vendor), read by the operator's staff (403 for other roles); its SIP target for
+        admin keys only."""
+        with self._uow.transaction(readonly=True) as tx:
+            account = access.require_visible(principal, tx.accounts.get(account_id))
+            check_vendor_read(principal)
+            if account.kind is not AccountKind.VENDOR:
+                raise NotFound(f"account {account_id} is not a vendor")
+            admin = principal.role is access.Role.ADMIN
+            return VendorListing(account, tx.routes.target(account_id) if admin else None)
 
     def forget(self) -> None:
         self._vendor_lists.clear()

@@ -164,6 +164,15 @@ class SqlFraudRepository:
         ).all()
         return [_prefix(r) for r in rows]
 
+    def high_risk_page(
+        self, operator_id: int, *, after_id: int | None, limit: int
+    ) -> list[HighRiskPrefix]:
+        query = select(high_risk_prefixes).where(high_risk_prefixes.c.operator_id == operator_id)
+        if after_id is not None:
+            query = query.where(high_risk_prefixes.c.id > after_id)
+        rows = self._conn.execute(query.order_by(high_risk_prefixes.c.id).limit(limit)).all()
+        return [_prefix(r) for r in rows]
+
     def add_high_risk_prefixes(
         self, operator_id: int, prefixes: Sequence[tuple[str, str | None]]
     ) -> list[HighRiskPrefix]:

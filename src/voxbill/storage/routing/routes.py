@@ -10,11 +10,12 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from voxbill.domain.accounts import Account, AccountKind, CutoffMode
-from voxbill.domain.ledger import Funds
+from voxbill.domain.ledger import Funds, account_book_key
 from voxbill.domain.routing import SipTarget, Transport, Vendor
 from voxbill.storage.accounts import repository as account_repository
 from voxbill.storage.ledger import books
 from voxbill.storage.schema.accounts import accounts
+from voxbill.storage.schema.ledger import ledger_books
 from voxbill.storage.schema.routing import sip_targets
 
 
@@ -95,6 +96,40 @@ def vendors(conn: Connection, operator_id: int) -> list[Vendor]:
     return found
 
 
+def vendor_page(
+    conn: Connection, operator_id: int, *, after_id: int | None, limit: int
+) -> list[tuple[Account, SipTarget | None, Decimal]]:
+    """The operator's vendor accounts (its children: vendors hang off the root) by id,
+    each with its SIP target when it has one and its ledger balance (a vendor keeps its
+    own: 0 before its first movement), in two queries."""
+    query = (
+        select(accounts, *[c.label(f"t_{c.name}") for c in sip_targets.c])
+        .outerjoin(sip_targets, sip_targets.c.account_id == accounts.c.id)
+        .where(accounts.c.parent_id == operator_id)
+        .where(accounts.c.kind == AccountKind.VENDOR.value)
+    )
+    if after_id is not None:
+        query = query.where(accounts.c.id > after_id)
+    rows = conn.execute(query.order_by(accounts.c.id).limit(limit)).all()
+    keys = [account_book_key(row.id) for row in rows]
+    found = (
+        conn.execute(
+            select(ledger_books.c.key, ledger_books.c.balance).where(ledger_books.c.key.in_(keys))
+        ).all()
+        if keys
+        else []
+    )
+    balances = {key: Decimal(balance) for key, balance in found}
+    page: list[tuple[Account, SipTarget | None, Decimal]] = []
+    for row in rows:
+        where = None
+        if row.t_host is not None:
+            where = SipTarget(row.t_host, row.t_port, Transport(row.t_transport), row.t_tech_prefix)
+        balance = balances.get(account_book_key(row.id), Decimal(0))
+        page.append((account_repository.from_row(row), where, balance))
+    return page
+
+
 class SqlRouteRepository:
     """The routing context's repository over one transaction's connection."""
 
@@ -115,3 +150,8 @@ class SqlRouteRepository:
 
     def vendors(self, operator_id: int) -> list[Vendor]:
         return vendors(self._conn, operator_id)
+
+    def vendor_page(
+        self, operator_id: int, *, after_id: int | None, limit: int
+    ) -> list[tuple[Account, SipTarget | None, Decimal]]:
+        return vendor_page(self._conn, operator_id, after_id=after_id, limit=limit)
