@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from voxbill.domain import dashboard
+from voxbill.domain.access import Principal
 from voxbill.domain.cdrs import Cdr
+from voxbill.domain.dashboard import Margin, TrafficPoint
 from voxbill.domain.errors import InvalidInput
 from voxbill.services.caching import TtlCache
 from voxbill.services.charging.chains import ChainCache
@@ -76,4 +79,34 @@ class ChargingQueries:
                 number=digits,
                 before_id=before_id,
                 limit=limit,
+            )
+
+    def calls_up(self, principal: Principal) -> int:
+        """How many calls are up now in the principal's subtree (open sessions)."""
+        dashboard.require_overseer(principal)
+        with self._uow.transaction(readonly=True) as tx:
+            return tx.sessions.open_sessions_under(principal.path)
+
+    def traffic(self, principal: Principal, start: datetime, end: datetime) -> list[TrafficPoint]:
+        """Calls and spend per minute (UTC) and currency of the principal's subtree's
+        CDRs started in [start, end) (at most 7 days), oldest first; minutes without
+        calls are left out."""
+        dashboard.require_overseer(principal)
+        dashboard.check_window(start, end)
+        with self._uow.transaction(readonly=True) as tx:
+            return tx.cdrs.traffic(path=principal.path, start=start, end=end)
+
+    def margins(self, principal: Principal, start: datetime, end: datetime) -> list[Margin]:
+        """What the principal's account earned per currency on its subtree's CDRs
+        started in [start, end): an operator, what its top-most paying level paid minus
+        the vendor cost; a reseller, what the level below paid it minus its own cost."""
+        dashboard.require_overseer(principal)
+        dashboard.check_window(start, end)
+        with self._uow.transaction(readonly=True) as tx:
+            return tx.cdrs.margins(
+                account_id=principal.account_id,
+                path=principal.path,
+                root=dashboard.is_root(principal),
+                start=start,
+                end=end,
             )

@@ -16,6 +16,8 @@ from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
+from voxbill.domain.access import Principal
+from voxbill.domain.dashboard import LOW_BALANCES_LISTED, LowBalance, require_overseer
 from voxbill.domain.errors import InvalidInput
 from voxbill.domain.fx import FxRate, FxRateSet
 from voxbill.domain.holds import Hold, HoldRequest, HoldSettlement
@@ -107,6 +109,18 @@ class LedgerService(MoneyMovements, HoldUseCases):
                     )
                 )
         return views
+
+    def low_balances(
+        self, principal: Principal, limit: int = LOW_BALANCES_LISTED
+    ) -> tuple[int, list[LowBalance]]:
+        """How many accounts of the principal's subtree are low (below their alert
+        balance, or at their block balance: ``domain.dashboard.LowBalance``), and the
+        ``limit`` nearest their block level, nearest first."""
+        require_overseer(principal)
+        if not 1 <= limit <= 1000:
+            raise InvalidInput("limit must be between 1 and 1000")
+        with self._uow.transaction(readonly=True) as tx:
+            return tx.ledger.low_balances(principal.path, limit)
 
     def history(
         self, account_id: int, *, limit: int = 50, before_id: int | None = None
