@@ -416,9 +416,9 @@ def outbox(conn: Connection, account_id: int | None = None) -> list[OutboxEvent]
 
 
 def low_balances(conn: Connection, path: str, limit: int) -> tuple[int, list[LowBalance]]:
-    """How many accounts of the subtree at ``path`` with a balance of their own (not a
-    operator's or a vendor's, not closed) are low (``domain.dashboard.LowBalance``), and the ``limit``
-    nearest their block level. An account never moved has no book: its balance is 0.
+    """How many accounts of the subtree at ``path`` with a balance of their own (not an
+    operator's or a vendor's, not closed) are low (``domain.dashboard.LowBalance``), and
+    the ``limit`` nearest their block level. An account never moved has no book: its balance is 0.
     Two queries over the subtree's accounts (bounded by the tree, not by the ledger)."""
     book = ledger_books.c
     key = literal("account:") + cast(accounts.c.id, String)
