@@ -6,7 +6,7 @@ and fetches nothing from outside, so a JS library (Chart.js, …) is out; a Pyth
 stepped line over time and its axes), would render slower than the 150 ms page budget
 allows on a busy dashboard, and would still need its output reworked for accessibility.
 What is drawn here is a few dozen lines of exact arithmetic: money and counts stay
-``Decimal``/``int`` (coordinates are computed in ``Decimal`` and written with one
+``Decimal``/``int`` (coordinates are exact integers in tenths of a pixel, written with one
 decimal place), every text is XML-escaped, and each chart carries its ``<title>`` and
 ``<desc>`` (named by ``aria-labelledby``/``aria-describedby`` and an ``aria-label``)
 and the very numbers it plots as rows for a data table (``_chart.html`` shows them in a
@@ -27,7 +27,6 @@ WIDTH = 720
 HEIGHT = 240
 #: room for the axes' labels: left, right, top, bottom
 _LEFT, _RIGHT, _TOP, _BOTTOM = 64, 16, 12, 28
-_TENTH = Decimal("0.1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,24 +50,21 @@ class Chart:
     svg: Markup
 
 
-def _px(value: Decimal) -> str:
-    return str(value.quantize(_TENTH))
+def _px(tenths: int) -> str:
+    """A coordinate given in tenths of a pixel, written with one decimal place."""
+    sign = "-" if tenths < 0 else ""
+    whole, tenth = divmod(abs(tenths), 10)
+    return f"{sign}{whole}.{tenth}"
 
 
-def _scale(value: Decimal, low: Decimal, high: Decimal, size: int) -> Decimal:
-    return (value - low) * size / (high - low)
-
-
-def _seconds(at: datetime, origin: datetime) -> Decimal:
+def _seconds(at: datetime, origin: datetime) -> int:
     delta = at - origin
-    return Decimal(delta.days * 86400 + delta.seconds)
+    return delta.days * 86400 + delta.seconds
 
 
-def _text(x: Decimal | int, y: Decimal | int, text: str, anchor: str = "start") -> str:
-    return (
-        f'<text x="{_px(Decimal(x))}" y="{_px(Decimal(y))}" text-anchor="{anchor}">'
-        f"{escape(text)}</text>"
-    )
+def _text(x: int, y: int, text: str, anchor: str = "start") -> str:
+    """A label at (x, y), in tenths of a pixel."""
+    return f'<text x="{_px(x)}" y="{_px(y)}" text-anchor="{anchor}">{escape(text)}</text>'
 
 
 def line_chart(
@@ -88,19 +84,28 @@ def line_chart(
     is a count over its ``bucket`` (e.g. a minute) and the line is 0 between points.
     The y axis always shows 0. ``value_text`` formats a value for the axis and the
     table (``str.format`` with the ``Decimal``)."""
-    plot_w, plot_h = WIDTH - _LEFT - _RIGHT, HEIGHT - _TOP - _BOTTOM
+    # coordinates in tenths of a pixel: exact integer arithmetic, one division each
+    plot_w, plot_h = (WIDTH - _LEFT - _RIGHT) * 10, (HEIGHT - _TOP - _BOTTOM) * 10
+    left, top = _LEFT * 10, _TOP * 10
     values = [p.value for p in points]
     low, high = min([Decimal(0), *values]), max([Decimal(0), *values])
     if low == high:
         high = low + 1
-    span = max(_seconds(end, start), Decimal(1))
+    span = max(_seconds(end, start), 1)
+    ys: dict[Decimal, str] = {}
 
-    def x_of(at: datetime) -> Decimal:
-        moment = min(max(_seconds(at, start), Decimal(0)), span)
-        return _LEFT + _scale(moment, Decimal(0), span, plot_w)
+    def x_of(at: datetime) -> str:
+        moment = min(max(_seconds(at, start), 0), span)
+        return _px(left + moment * plot_w // span)
 
-    def y_of(value: Decimal) -> Decimal:
-        return _TOP + plot_h - _scale(value, low, high, plot_h)
+    def y_tenths(value: Decimal) -> int:
+        return top + plot_h - int((value - low) * plot_h / (high - low))
+
+    def y_of(value: Decimal) -> str:
+        found = ys.get(value)
+        if found is None:
+            found = ys[value] = _px(y_tenths(value))
+        return found
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
@@ -110,43 +115,41 @@ def line_chart(
         f'<title id="{chart_id}-title">{escape(title)}</title>',
         f'<desc id="{chart_id}-desc">{escape(desc)}</desc>',
     ]
-    bottom, zero = Decimal(_TOP + plot_h), y_of(Decimal(0))
+    bottom, zero = top + plot_h, y_of(Decimal(0))
+    right = (WIDTH - _RIGHT) * 10
     parts.append(
-        f'<g class="chart-axes"><line x1="{_LEFT}" y1="{_TOP}" x2="{_LEFT}" '
-        f'y2="{_px(bottom)}"/><line x1="{_LEFT}" y1="{_px(zero)}" x2="{WIDTH - _RIGHT}" '
-        f'y2="{_px(zero)}"/></g>'
+        f'<g class="chart-axes"><line x1="{_px(left)}" y1="{_px(top)}" x2="{_px(left)}" '
+        f'y2="{_px(bottom)}"/><line x1="{_px(left)}" y1="{zero}" x2="{_px(right)}" '
+        f'y2="{zero}"/></g>'
     )
     labels = [
-        _text(_LEFT - 6, y_of(high) + 4, value_text.format(high), "end"),
-        _text(_LEFT - 6, bottom, value_text.format(low), "end"),
-        _text(_LEFT, HEIGHT - 8, f"{start:%Y-%m-%d %H:%M}"),
-        _text(WIDTH - _RIGHT, HEIGHT - 8, f"{end:%Y-%m-%d %H:%M}", "end"),
+        _text(left - 60, y_tenths(high) + 40, value_text.format(high), "end"),
+        _text(left - 60, bottom, value_text.format(low), "end"),
+        _text(left, HEIGHT * 10 - 80, f"{start:%Y-%m-%d %H:%M}"),
+        _text(right, HEIGHT * 10 - 80, f"{end:%Y-%m-%d %H:%M}", "end"),
     ]
     if low < 0 < high:
-        labels.append(_text(_LEFT - 6, zero + 4, value_text.format(Decimal(0)), "end"))
+        labels.append(_text(left - 60, y_tenths(Decimal(0)) + 40, value_text.format(0), "end"))
     parts.append(f'<g class="chart-labels">{"".join(labels)}</g>')
+    coords: list[str] = []
     if points and bucket is not None:
-        coords = [f"{_px(x_of(start))},{_px(zero)}"]
+        coords.append(f"{x_of(start)},{zero}")
         for point in points:
-            left, right, y = (
-                _px(x_of(point.at)),
-                _px(x_of(point.at + bucket)),
-                _px(y_of(point.value)),
-            )
-            coords += [f"{left},{_px(zero)}", f"{left},{y}", f"{right},{y}", f"{right},{_px(zero)}"]
-        coords.append(f"{_px(x_of(end))},{_px(zero)}")
-        parts.append(f'<polyline class="chart-line" fill="none" points="{" ".join(coords)}"/>')
+            x0, x1, y = x_of(point.at), x_of(point.at + bucket), y_of(point.value)
+            coords += [f"{x0},{zero}", f"{x0},{y}", f"{x1},{y}", f"{x1},{zero}"]
+        coords.append(f"{x_of(end)},{zero}")
     elif points:
-        coords = []
         previous: Decimal | None = None
         for point in points:
-            x = _px(x_of(point.at))
+            x = x_of(point.at)
             if previous is not None:
-                coords.append(f"{x},{_px(y_of(previous))}")
-            coords.append(f"{x},{_px(y_of(point.value))}")
+                coords.append(f"{x},{y_of(previous)}")
+            coords.append(f"{x},{y_of(point.value)}")
             previous = point.value
-        coords.append(f"{_px(x_of(end))},{_px(y_of(points[-1].value))}")
+        coords.append(f"{x_of(end)},{y_of(points[-1].value)}")
+    if coords:
         parts.append(f'<polyline class="chart-line" fill="none" points="{" ".join(coords)}"/>')
     parts.append("</svg>")
-    rows = tuple((p.label, value_text.format(p.value)) for p in points)
+    plain = value_text == "{}"
+    rows = tuple((p.label, str(p.value) if plain else value_text.format(p.value)) for p in points)
     return Chart(chart_id, title, desc, columns, rows, Markup("".join(parts)))
