@@ -5,7 +5,8 @@
     .venv/bin/python bench/bench_portal.py --resellers 20 --customers 50 --cdrs 100000
 
 The tree: the operator, ``--resellers`` resellers with ``--customers`` customers each
-(made through the accounts service), and a user below the first customer. The CDRs are
+(the operator and resellers made through the accounts service, the customers
+bulk-inserted with the same columns), and a user below the first customer. The CDRs are
 bulk-inserted in SQL (no rating: this measures reads), spread evenly over the customers
 and over the last ``--days`` days (so "today", the dashboard's window, holds
 1/``--days`` of them), each with the customer's and its reseller's sell legs, a vendor
@@ -29,8 +30,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from throwaway_db import throwaway_postgres
 
-from voxbill.bootstrap import build
+from voxbill.bootstrap import Container, build
 from voxbill.domain.access import Principal, Role
+from voxbill.domain.accounts import Account
 from voxbill.portal.app import create_app
 from voxbill.portal.pages import AREAS
 from voxbill.portal.web import PREFIX
@@ -38,6 +40,21 @@ from voxbill.settings import Settings
 
 PASSWORD = "bench password 1"
 BUDGET_MS = 150.0
+
+_CUSTOMERS = """
+INSERT INTO accounts (parent_id, path, depth, kind, name, currency, credit_limit,
+    block_balance, created_at, updated_at)
+SELECT r.id, '', 2, 'customer', 'Customer ' || (r.n - 1) || '-' || (c - 1), 'USD', 0, 0,
+    now(), now()
+FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM accounts
+      WHERE kind = 'reseller') AS r
+CROSS JOIN generate_series(1, :customers) AS c
+ORDER BY r.id, c
+"""
+_CUSTOMER_PATHS = """
+UPDATE accounts a SET path = p.path || a.id || '/'
+FROM accounts p WHERE p.id = a.parent_id AND a.kind = 'customer'
+"""
 
 _CDRS = """
 INSERT INTO cdrs (session_id, account_id, path, caller, callee, started_at, duration,
@@ -102,6 +119,48 @@ def _time(client: TestClient, path: str, rounds: int) -> tuple[float, float, int
     return statistics.median(times), p95, status
 
 
+def seed(
+    container: Container, args: argparse.Namespace
+) -> tuple[Account, list[int], list[int], int]:
+    """The tree (through the accounts service) and the CDRs with their legs (bulk SQL)."""
+    started = time.perf_counter()
+    root, _ = container.accounts.ensure_operator("Bench Telecom", "USD")
+    system = Principal(root.id, root.path, Role.ADMIN)
+    resellers = []
+    for r in range(args.resellers):
+        fields = {"kind": "reseller", "name": f"Reseller {r}", "parent_id": root.id}
+        resellers.append(container.accounts.create(system, fields).id)
+    with container.db.transaction() as conn:  # the customers in bulk, as the service would
+        conn.execute(text(_CUSTOMERS), {"customers": args.customers})
+        conn.execute(text(_CUSTOMER_PATHS))
+        found = conn.execute(text("SELECT id FROM accounts WHERE kind = 'customer' ORDER BY id"))
+        customers = [int(row[0]) for row in found]
+    user = container.accounts.create(
+        system,
+        {
+            "kind": "user",
+            "name": "User 0",
+            "parent_id": customers[0],
+            "shared_balance": True,
+        },
+    ).id
+    print(f"accounts made in {time.perf_counter() - started:.0f} s", flush=True)
+    with container.db.transaction() as conn:
+        conn.execute(
+            text(_CDRS),
+            {"count": args.cdrs, "customers": len(customers), "days": args.days},
+        )
+        conn.execute(text(_LEGS))
+    with container.db.transaction() as conn:
+        conn.execute(text("ANALYZE"))
+    print(
+        f"{2 + len(resellers) + len(customers)} accounts, {args.cdrs} CDRs "
+        f"(with legs) in {time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
+    return root, resellers, customers, user
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--resellers", type=int, default=100)
@@ -113,44 +172,8 @@ def main() -> int:
     with throwaway_postgres() as url:
         container = build(Settings(database_url=url), migrate=True)
         try:
-            started = time.perf_counter()
-            root, _ = container.accounts.ensure_operator("Bench Telecom", "USD")
+            root, resellers, customers, user = seed(container, args)
             system = Principal(root.id, root.path, Role.ADMIN)
-            resellers, customers = [], []
-            for r in range(args.resellers):
-                fields = {"kind": "reseller", "name": f"Reseller {r}", "parent_id": root.id}
-                reseller = container.accounts.create(system, fields)
-                resellers.append(reseller.id)
-                for c in range(args.customers):
-                    fields = {
-                        "kind": "customer",
-                        "name": f"Customer {r}-{c}",
-                        "parent_id": reseller.id,
-                    }
-                    customers.append(container.accounts.create(system, fields).id)
-            user = container.accounts.create(
-                system,
-                {
-                    "kind": "user",
-                    "name": "User 0",
-                    "parent_id": customers[0],
-                    "shared_balance": True,
-                },
-            ).id
-            print(f"accounts made in {time.perf_counter() - started:.0f} s", flush=True)
-            with container.db.transaction() as conn:
-                conn.execute(
-                    text(_CDRS),
-                    {"count": args.cdrs, "customers": len(customers), "days": args.days},
-                )
-                conn.execute(text(_LEGS))
-            with container.db.transaction() as conn:
-                conn.execute(text("ANALYZE"))
-            print(
-                f"{2 + len(resellers) + len(customers)} accounts, {args.cdrs} CDRs "
-                f"(with legs) in {time.perf_counter() - started:.0f} s",
-                flush=True,
-            )
             who = {
                 "admin": (root.id, Role.ADMIN),
                 "support": (root.id, Role.SUPPORT),

@@ -94,9 +94,12 @@ def line_chart(
     span = max(_seconds(end, start), 1)
     ys: dict[Decimal, str] = {}
 
-    def x_of(at: datetime) -> str:
-        moment = min(max(_seconds(at, start), 0), span)
+    def x_at(moment: int) -> str:
+        moment = min(max(moment, 0), span)
         return _px(left + moment * plot_w // span)
+
+    def x_of(at: datetime) -> str:
+        return x_at(_seconds(at, start))
 
     def y_tenths(value: Decimal) -> int:
         return top + plot_h - int((value - low) * plot_h / (high - low))
@@ -134,9 +137,11 @@ def line_chart(
     coords: list[str] = []
     if points and bucket is not None:
         coords.append(f"{x_of(start)},{zero}")
+        width = _seconds(start + bucket, start)
         for point in points:
-            x0, x1, y = x_of(point.at), x_of(point.at + bucket), y_of(point.value)
-            coords += [f"{x0},{zero}", f"{x0},{y}", f"{x1},{y}", f"{x1},{zero}"]
+            moment = _seconds(point.at, start)
+            x0, x1, y = x_at(moment), x_at(moment + width), y_of(point.value)
+            coords.append(f"{x0},{zero} {x0},{y} {x1},{y} {x1},{zero}")
         coords.append(f"{x_of(end)},{zero}")
     elif points:
         previous: Decimal | None = None

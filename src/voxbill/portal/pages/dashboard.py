@@ -45,6 +45,10 @@ def _day_of(text: str | None) -> datetime:
     return day.replace(tzinfo=UTC)
 
 
+def _hhmm(at: datetime) -> str:
+    return f"{at.hour:02d}:{at.minute:02d}"
+
+
 def _traffic_charts(points: list[TrafficPoint], start: datetime, end: datetime) -> list[Chart]:
     calls: dict[datetime, int] = defaultdict(int)
     spend: dict[str, list[TrafficPoint]] = defaultdict(list)
@@ -59,7 +63,7 @@ def _traffic_charts(points: list[TrafficPoint], start: datetime, end: datetime) 
             f"Calls started in each minute of {day} (UTC) in this subtree: "
             f"{sum(calls.values())} in all, at most {max(calls.values(), default=0)} "
             "in one minute. Minutes not listed had none.",
-            [Point(m, Decimal(n), f"{m:%H:%M}") for m, n in sorted(calls.items())],
+            [Point(m, Decimal(n), _hhmm(m)) for m, n in sorted(calls.items())],
             start=start,
             end=end,
             columns=("Minute (UTC)", "Calls"),
@@ -75,7 +79,7 @@ def _traffic_charts(points: list[TrafficPoint], start: datetime, end: datetime) 
                 f"What the callers of this subtree paid for the calls started in each "
                 f"minute of {day} (UTC), in {currency}: {total} in all. Minutes not "
                 "listed had none.",
-                [Point(r.minute, r.spend, f"{r.minute:%H:%M}") for r in rows],
+                [Point(r.minute, r.spend, _hhmm(r.minute)) for r in rows],
                 start=start,
                 end=end,
                 columns=("Minute (UTC)", f"Spend ({currency})"),

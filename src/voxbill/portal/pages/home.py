@@ -32,9 +32,10 @@ def home(request: Request, visitor: Visitor) -> Response:
     balance = container.ledger.balance(principal.account_id)
     context: dict[str, Any] = {"balance": balance}
     if principal.role in (Role.ADMIN, Role.RESELLER, Role.SUPPORT):
-        scope_rows = container.accounts.search(principal, name=None, after_id=None, limit=1001)
+        # a bounded count: reading 1,000 accounts to count them cost ~200 ms
+        scope_rows = container.accounts.search(principal, name=None, after_id=None, limit=101)
         context["in_scope"] = len(scope_rows) - 1  # not counting itself
-        context["more"] = len(scope_rows) > 1000
+        context["more"] = len(scope_rows) > 100
         context["children"] = container.accounts.children(
             principal, principal.account_id, after_id=None, limit=PAGE
         )

@@ -13,8 +13,10 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Integer,
     Table,
     bindparam,
+    cast,
     func,
     insert,
     select,
@@ -398,28 +400,42 @@ def margins(
     """What ``account_id`` (at ``path``) earned on its subtree's CDRs started in
     [start, end), per currency. A reseller's: its sell legs' margin (what the level
     below paid it minus its own cost). An operator root's (``root``): the CDRs' margin
-    (its top-most paying level's cost minus the vendor cost), in the currency of that
-    level's leg (the leg of an account whose parent is the root)."""
+    (its top-most paying level's cost minus the vendor cost), in that level's currency
+    (the root's child on the CDR's path), without reading the legs."""
     legs = cdr_legs.c
     window = (cdrs.c.started_at >= start, cdrs.c.started_at < end, in_subtree(conn, path))
     if root:
-        payer = accounts.alias("payer")
-        query = (
-            select(legs.currency, func.sum(cdrs.c.margin), func.count())
-            .select_from(
-                cdrs.join(cdr_legs, legs.cdr_id == cdrs.c.id).join(
-                    payer, payer.c.id == legs.account_id
-                )
+        # the top-most paying level is the root's child on the caller's path
+        # ("/1/5/77/" -> 5): sums per child from the CDRs alone, then its currency
+        if conn.dialect.name == "postgresql":
+            top: ColumnElement[Any] = func.split_part(cdrs.c.path, "/", 3)
+        else:
+            rest = func.substr(cdrs.c.path, len(path) + 1)
+            top = func.substr(rest, 1, func.instr(rest, "/") - 1)
+        per_child = (
+            select(
+                top.label("top"),
+                func.sum(cdrs.c.margin).label("margin"),
+                func.count().label("calls"),
             )
-            .where(*window, legs.side == "sell", payer.c.parent_id == account_id)
-            .where(cdrs.c.margin.is_not(None))
+            .where(*window, cdrs.c.margin.is_not(None))
+            .group_by(top)
+            .subquery()
         )
-    else:
+        payer = accounts.c
         query = (
-            select(legs.currency, func.sum(legs.margin), func.count())
-            .select_from(cdrs.join(cdr_legs, legs.cdr_id == cdrs.c.id))
-            .where(*window, legs.side == "sell", legs.account_id == account_id)
-            .where(legs.margin.is_not(None))
+            select(payer.currency, func.sum(per_child.c.margin), func.sum(per_child.c.calls))
+            .select_from(per_child.join(accounts, payer.id == cast(per_child.c.top, Integer)))
+            .group_by(payer.currency)
+            .order_by(payer.currency)
         )
+        found = conn.execute(query)
+        return [Margin(str(r[0]), _norm(r[1]), int(r[2])) for r in found]
+    query = (
+        select(legs.currency, func.sum(legs.margin), func.count())
+        .select_from(cdrs.join(cdr_legs, legs.cdr_id == cdrs.c.id))
+        .where(*window, legs.side == "sell", legs.account_id == account_id)
+        .where(legs.margin.is_not(None))
+    )
     rows = conn.execute(query.group_by(legs.currency).order_by(legs.currency))
     return [Margin(str(r[0]), _norm(r[1]), int(r[2])) for r in rows]
