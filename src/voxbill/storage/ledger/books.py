@@ -418,8 +418,8 @@ def outbox(conn: Connection, account_id: int | None = None) -> list[OutboxEvent]
 def low_balances(conn: Connection, path: str, limit: int) -> tuple[int, list[LowBalance]]:
     """How many accounts of the subtree at ``path`` with a balance of their own (not an
     operator's or a vendor's, not closed) are low (``domain.dashboard.LowBalance``), and
-    the ``limit`` nearest their block level. An account never moved has no book: its balance is 0.
-    Two queries over the subtree's accounts (bounded by the tree, not by the ledger)."""
+    the ``limit`` nearest their block level. An account never moved has no book: its
+    balance is 0. One pass over the subtree's accounts (bounded by the tree, not by the ledger)."""
     book = ledger_books.c
     key = literal("account:") + cast(accounts.c.id, String)
     credit = case((accounts.c.billing == "postpaid", accounts.c.credit_limit), else_=ZERO)
@@ -436,7 +436,6 @@ def low_balances(conn: Connection, path: str, limit: int) -> tuple[int, list[Low
         accounts.c.status != "closed",
         low,
     )
-    count = int(conn.execute(select(func.count()).select_from(source).where(*where)).scalar_one())
     headroom = type_coerce(funds - accounts.c.block_balance, Amount)
     rows = conn.execute(
         select(
@@ -446,12 +445,14 @@ def low_balances(conn: Connection, path: str, limit: int) -> tuple[int, list[Low
             funds.label("funds"),
             accounts.c.alert_balance,
             accounts.c.block_balance,
+            func.count().over().label("low"),  # all of them, before the limit
         )
         .select_from(source)
         .where(*where)
         .order_by(headroom, accounts.c.id)
         .limit(limit)
-    )
+    ).all()
+    count = int(rows[0].low) if rows else 0
     return count, [LowBalance(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
 
