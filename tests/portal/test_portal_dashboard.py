@@ -8,6 +8,7 @@ import re
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from alembic.migration import MigrationContext
@@ -297,3 +298,25 @@ def test_0025_up_and_down(database_url: str) -> None:
         assert "ix_cdrs_path" in names
     finally:
         engine.dispose()
+
+
+def test_the_api_answers_the_same_figures(world: World) -> None:
+    _busy_day(world)
+    client = world.client()
+
+    def get(account: int, role: Role) -> Any:
+        key = world.container.auth.issue_system(account, role).secret
+        return client.get(
+            f"/api/v1/dashboard?day={DAY}", headers={"Authorization": f"Bearer {key}"}
+        )
+
+    admin = get(world.root, Role.ADMIN)
+    assert admin.status_code == 200, admin.text
+    body = admin.json()
+    assert (body["calls_up"], body["calls"], body["spend"]) == (1, 2, {"USD": "0.3"})
+    assert body["margins"] == [{"currency": "USD", "amount": "0.09", "calls": 2}]
+    assert [m["calls"] for m in body["minutes"]] == [1, 1]
+    assert (body["low_balances"], body["failed_deliveries"]) == (4, {"failed": 1, "dead": 1})
+    reseller = get(world.reseller_a, Role.RESELLER).json()
+    assert reseller["margins"] == [{"currency": "USD", "amount": "0.12", "calls": 2}]
+    assert get(world.customer_a, Role.CUSTOMER).status_code == 403
