@@ -78,10 +78,13 @@ def line_chart(
     columns: tuple[str, str],
     value_text: str = "{}",
     bucket: timedelta | None = None,
+    evenly: bool = False,
 ) -> Chart:
     """A stepped line of ``points`` (oldest first) over [start, end]. Without
     ``bucket`` each value holds until the next point (a balance); with one, each point
     is a count over its ``bucket`` (e.g. a minute) and the line is 0 between points.
+    ``evenly``: the points are spaced evenly in their order (entries of a ledger, which
+    may come in bursts), the axis naming the first and last instants.
     The y axis always shows 0. ``value_text`` formats a value for the axis and the
     table (``str.format`` with the ``Decimal``)."""
     # coordinates in tenths of a pixel: exact integer arithmetic, one division each
@@ -145,13 +148,15 @@ def line_chart(
         coords.append(f"{x_of(end)},{zero}")
     elif points:
         previous: Decimal | None = None
-        for point in points:
-            x = x_of(point.at)
+        steps = max(len(points), 1)
+        for n, point in enumerate(points):
+            x = _px(left + n * plot_w // steps) if evenly else x_of(point.at)
             if previous is not None:
                 coords.append(f"{x},{y_of(previous)}")
             coords.append(f"{x},{y_of(point.value)}")
             previous = point.value
-        coords.append(f"{x_of(end)},{y_of(points[-1].value)}")
+        last = _px(left + plot_w) if evenly else x_of(end)
+        coords.append(f"{last},{y_of(points[-1].value)}")
     if coords:
         parts.append(f'<polyline class="chart-line" fill="none" points="{" ".join(coords)}"/>')
     parts.append("</svg>")

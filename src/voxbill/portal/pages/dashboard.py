@@ -159,15 +159,16 @@ def balance_chart(container: Container, account: Account) -> Chart:
     ]
     now = datetime.now(UTC)
     start = points[0].at if points else now - timedelta(days=1)
-    end = max(now, points[-1].at) if points else now
+    end = points[-1].at if points else now
     last = f"{points[-1].value} {account.currency}" if points else "no entries yet"
     return line_chart(
         "chart-balance",
         f"Balance of {account.name} ({account.currency})",
         f"The balance after each of the last {len(points)} ledger entries "
-        f"(at most {BALANCE_ENTRIES}), oldest first; now {last}.",
+        f"(at most {BALANCE_ENTRIES}), oldest first, evenly spaced; now {last}.",
         points,
         start=start,
         end=end,
         columns=("Entry (UTC)", f"Balance after ({account.currency})"),
+        evenly=True,
     )
