@@ -5,10 +5,19 @@
     .venv/bin/python bench/bench_portal.py --resellers 20 --customers 50 --cdrs 100000
 
 The tree: the operator, ``--resellers`` resellers with ``--customers`` customers each
-(made through the accounts service); the CDRs are bulk-inserted, spread evenly over the
-customers, one a minute back from now. Each page is asked ``--rounds`` times in process
-(TestClient, the session's own read included) by the operator's admin, a reseller and a
-customer; the median and the worst are printed, in ms.
+(the operator and resellers made through the accounts service, the customers
+bulk-inserted with the same columns), and a user below the first customer. The CDRs are
+bulk-inserted in SQL (no rating: this measures reads), spread evenly over the customers
+and over the last ``--days`` days (so "today", the dashboard's window, holds
+1/``--days`` of them), each with the customer's and its reseller's sell legs, a vendor
+cost and the margins, as settled calls have. Every GET page of the portal (the routes
+of the app under /portal without a path parameter, plus the account pages) is asked
+``--rounds`` times in process (TestClient, the session's own read included) by the
+operator's admin and support, a reseller, a customer and a user; the median and the
+95th percentile are printed in ms, and the first (cold) request's (the dashboard's day
+aggregates are then computed; later ones within ``dashboard_cache_seconds`` are served
+from memory), beside the floor: the same client asking
+``/api/v1/health`` in the same run. Exits 1 when a page's median is over 150 ms.
 """
 
 from __future__ import annotations
@@ -18,34 +27,57 @@ import re
 import statistics
 import sys
 import time
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from throwaway_db import throwaway_postgres
 
 from voxbill.bootstrap import Container, build
 from voxbill.domain.access import Principal, Role
-from voxbill.domain.rate_deck import read_deck
-from voxbill.domain.routing import SipTarget
+from voxbill.domain.accounts import Account
 from voxbill.portal.app import create_app
-from voxbill.services.rating.imports import PlanOptions
+from voxbill.portal.pages import AREAS
+from voxbill.portal.web import PREFIX
 from voxbill.settings import Settings
 
 PASSWORD = "bench password 1"
 BUDGET_MS = 150.0
 
+_CUSTOMERS = """
+INSERT INTO accounts (parent_id, path, depth, kind, name, currency, credit_limit,
+    block_balance, created_at, updated_at)
+SELECT r.id, '', 2, 'customer', 'Customer ' || (r.n - 1) || '-' || (c - 1), 'USD', 0, 0,
+    now(), now()
+FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM accounts
+      WHERE kind = 'reseller') AS r
+CROSS JOIN generate_series(1, :customers) AS c
+ORDER BY r.id, c
+"""
+_CUSTOMER_PATHS = """
+UPDATE accounts a SET path = p.path || a.id || '/'
+FROM accounts p WHERE p.id = a.parent_id AND a.kind = 'customer'
+"""
+
 _CDRS = """
 INSERT INTO cdrs (session_id, account_id, path, caller, callee, started_at, duration,
     billed_seconds, cost, currency, rate, prefix, destination, overrun, settled_by,
-    created_at)
+    created_at, vendor_id, vendor_cost, vendor_currency, margin)
 SELECT 'bench-' || g, c.id, c.path, 'bench', '4420794' || lpad((g % 100000)::text, 5, '0'),
-    now() - g * interval '1 minute', 60, 60, 0.10, 'USD', 0.10, '44', 'UK', false, 'stop',
-    now()
+    now() - g * (:days * interval '1 day' / :count), 60, 60, 0.10, 'USD', 0.10, '44', 'UK',
+    false, 'stop', now(), NULL, 0.03, 'USD', 0.03
 FROM generate_series(1, :count) AS g
 JOIN (SELECT id, path, row_number() OVER (ORDER BY id) - 1 AS n FROM accounts
       WHERE kind = 'customer') AS c ON c.n = g % :customers
+"""
+
+# the customer's leg (0.10, its reseller's margin 0.04) and its reseller's (0.06)
+_LEGS = """
+INSERT INTO cdr_legs (cdr_id, level, account_id, plan, prefix, destination, rate,
+    billed_seconds, cost, currency, margin, side)
+SELECT c.id, l.level, CASE l.level WHEN 0 THEN c.account_id ELSE a.parent_id END,
+    'bench', '44', 'UK', l.cost, 60, l.cost, 'USD', l.margin, 'sell'
+FROM cdrs c JOIN accounts a ON a.id = c.account_id
+CROSS JOIN (VALUES (0, 0.10, NULL::numeric), (1, 0.06, 0.04)) AS l(level, cost, margin)
 """
 
 
@@ -62,29 +94,79 @@ def _sign_in(app: object, email: str) -> TestClient:
     return client
 
 
-def _carriers(container: Container, system: Principal, root: int) -> list[int]:
-    """Ten vendors with a 1,000-row buy plan and SIP targets, exchange rates and high-risk
-    prefixes (the carrier-side pages)."""
-    deck = "prefix,rate,destination\n" + "".join(f"44{i:04},0.01,UK {i}\n" for i in range(1000))
-    container.rate_import.import_deck(
-        read_deck(deck.splitlines(keepends=True)),
-        operator_id=root,
-        plan="bench-buy",
-        source="bench",
-        options=PlanOptions(currency="USD"),
+def _routes() -> list[str]:
+    """Every GET page of the portal's areas without a path parameter (other areas'
+    too: each area's router lists its routes)."""
+    found = set()
+    for area in AREAS:
+        for route in area.router.routes:
+            path = PREFIX + getattr(route, "path", "")
+            methods = getattr(route, "methods", None) or set()
+            wanted = "GET" in methods and "{" not in path and not path.endswith(".csv")
+            if wanted and path not in (f"{PREFIX}/login", f"{PREFIX}/logout"):
+                found.add(path)
+    return sorted(found)
+
+
+def _time(client: TestClient, path: str, rounds: int) -> tuple[float, float, float, int]:
+    """Median, 95th percentile and first (cold: nothing cached yet) time, in ms."""
+    times = []
+    status = 0
+    for _ in range(rounds):
+        begun = time.perf_counter()
+        response = client.get(path)
+        times.append((time.perf_counter() - begun) * 1000)
+        status = response.status_code
+    first = times[0]
+    times.sort()
+    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+    return statistics.median(times), p95, first, status
+
+
+def seed(
+    container: Container, args: argparse.Namespace
+) -> tuple[Account, list[int], list[int], int]:
+    """The tree (through the accounts service) and the CDRs with their legs (bulk SQL)."""
+    started = time.perf_counter()
+    root, _ = container.accounts.ensure_operator("Bench Telecom", "USD")
+    system = Principal(root.id, root.path, Role.ADMIN)
+    resellers = []
+    for r in range(args.resellers):
+        fields = {"kind": "reseller", "name": f"Reseller {r}", "parent_id": root.id}
+        resellers.append(container.accounts.create(system, fields).id)
+    with container.db.transaction() as conn:  # the customers in bulk, as the service would
+        conn.execute(text(_CUSTOMERS), {"customers": args.customers})
+        conn.execute(text(_CUSTOMER_PATHS))
+        found = conn.execute(text("SELECT id FROM accounts WHERE kind = 'customer' ORDER BY id"))
+        customers = [int(row[0]) for row in found]
+    user = container.accounts.create(
+        system,
+        {
+            "kind": "user",
+            "name": "User 0",
+            "parent_id": customers[0],
+            "shared_balance": True,
+        },
+    ).id
+    print(f"accounts made in {time.perf_counter() - started:.0f} s", flush=True)
+    with container.db.transaction() as conn:
+        conn.execute(
+            text(_CDRS),
+            {"count": args.cdrs, "customers": len(customers), "days": args.days},
+        )
+        conn.execute(text(_LEGS))
+    # what autovacuum does to an insert-only table: statistics, and the visibility map
+    # that lets the dashboard's day scans read the index alone
+    engine = create_engine(container.settings.database_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("VACUUM ANALYZE"))
+    engine.dispose()
+    print(
+        f"{2 + len(resellers) + len(customers)} accounts, {args.cdrs} CDRs "
+        f"(with legs) in {time.perf_counter() - started:.0f} s",
+        flush=True,
     )
-    vendors = []
-    for v in range(10):
-        fields = {"kind": "vendor", "name": f"Carrier {v}", "parent_id": root}
-        fields["rate_plan"] = "bench-buy"
-        vendor = container.accounts.create(system, fields).id
-        container.routing.set_target(system, vendor, SipTarget(f"sbc{v}.bench.test"))
-        vendors.append(vendor)
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    for day in range(100):
-        container.ledger.set_fx_rate(root, "USD", "EUR", Decimal("0.9"), start + timedelta(day))
-    container.high_risk.add_to(root, [(f"88{i:03}", None) for i in range(200)])
-    return vendors
+    return root, resellers, customers, user
 
 
 def main() -> int:
@@ -92,83 +174,72 @@ def main() -> int:
     parser.add_argument("--resellers", type=int, default=100)
     parser.add_argument("--customers", type=int, default=99, help="per reseller")
     parser.add_argument("--cdrs", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=30, help="the CDRs span this many days")
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args()
     with throwaway_postgres() as url:
         container = build(Settings(database_url=url), migrate=True)
         try:
-            started = time.perf_counter()
-            root, _ = container.accounts.ensure_operator("Bench Telecom", "USD")
+            root, resellers, customers, user = seed(container, args)
             system = Principal(root.id, root.path, Role.ADMIN)
-            resellers, customers = [], []
-            for r in range(args.resellers):
-                fields = {"kind": "reseller", "name": f"Reseller {r}", "parent_id": root.id}
-                reseller = container.accounts.create(system, fields)
-                resellers.append(reseller.id)
-                for c in range(args.customers):
-                    fields = {
-                        "kind": "customer",
-                        "name": f"Customer {r}-{c}",
-                        "parent_id": reseller.id,
-                    }
-                    customers.append(container.accounts.create(system, fields).id)
-            with container.db.transaction() as conn:
-                conn.execute(text(_CDRS), {"count": args.cdrs, "customers": len(customers)})
-                conn.execute(text("ANALYZE"))
-            print(
-                f"{1 + len(resellers) + len(customers)} accounts, {args.cdrs} CDRs in "
-                f"{time.perf_counter() - started:.0f} s",
-                flush=True,
-            )
-            vendors = _carriers(container, system, root.id)
             who = {
                 "admin": (root.id, Role.ADMIN),
+                "support": (root.id, Role.SUPPORT),
                 "reseller": (resellers[0], Role.RESELLER),
                 "customer": (customers[0], Role.CUSTOMER),
+                "user": (user, Role.USER),
             }
             for name, (account, role) in who.items():
                 container.auth.create_portal_user(
                     system, account, f"{name}@bench.test", PASSWORD, role
                 )
             app = create_app(container)
-            pages = {
+            common = _routes()
+            extra = {
                 "admin": [
-                    "/portal/",
-                    "/portal/accounts",
                     f"/portal/accounts?after_id={customers[len(customers) // 2]}",
                     "/portal/accounts?q=Customer%2050-",
+                    f"/portal/accounts/{root.id}",
                     f"/portal/accounts/{resellers[0]}",
-                    "/portal/cdrs",
+                    f"/portal/accounts/{customers[-1]}",
                     f"/portal/cdrs?account_id={customers[-1]}",
-                    "/portal/rates",
-                    "/portal/vendors",
-                    f"/portal/vendors/{vendors[0]}",
-                    "/portal/fx",
-                    "/portal/fraud",
+                    f"/portal/cdrs?account_id={resellers[-1]}",
                 ],
-                "reseller": ["/portal/", "/portal/accounts", "/portal/cdrs"],
-                "customer": ["/portal/", f"/portal/accounts/{customers[0]}", "/portal/cdrs"],
+                "support": [f"/portal/accounts/{resellers[0]}"],
+                "reseller": [
+                    f"/portal/accounts/{resellers[0]}",
+                    f"/portal/accounts/{customers[0]}",
+                    f"/portal/cdrs?account_id={customers[1]}",
+                ],
+                "customer": [f"/portal/accounts/{customers[0]}"],
+                "user": [f"/portal/accounts/{user}"],
             }
+            print(f"{'who':9} {'page':56} {'median':>8} {'p95':>8} {'first':>8}  status")
             worst = 0.0
-            for name, paths in pages.items():
+            slow: list[str] = []
+            for name in who:
                 client = _sign_in(app, f"{name}@bench.test")
-                for path in paths:
-                    times = []
-                    for _ in range(args.rounds):
-                        begun = time.perf_counter()
-                        response = client.get(path)
-                        times.append((time.perf_counter() - begun) * 1000)
-                        assert response.status_code == 200, (path, response.status_code)
-                    worst = max(worst, statistics.median(times))
-                    print(
-                        f"{name:9} {path:48} median {statistics.median(times):7.1f} ms"
-                        f"  max {max(times):7.1f} ms",
-                        flush=True,
-                    )
+                floor, floor95, first, _ = _time(client, "/api/v1/health", args.rounds)
+                print(
+                    f"{name:9} {'(floor) /api/v1/health':56} {floor:8.1f} {floor95:8.1f} "
+                    f"{first:8.1f}"
+                )
+                for path in [*common, *extra[name]]:
+                    median, p95, first, status = _time(client, path, args.rounds)
+                    line = f"{name:9} {path:56} {median:8.1f} {p95:8.1f} {first:8.1f}  {status}"
+                    if status != 200:  # e.g. a page this role may not see (403)
+                        print(line)
+                        continue
+                    worst = max(worst, median)
+                    if median > BUDGET_MS:
+                        slow.append(f"{name} {path}")
+                    print(line, flush=True)
         finally:
             container.close()
     print(f"slowest median: {worst:.1f} ms (budget {BUDGET_MS:.0f} ms)")
-    return 0 if worst <= BUDGET_MS else 1
+    if slow:
+        print("OVER BUDGET: " + ", ".join(slow), file=sys.stderr)
+    return 0 if not slow else 1
 
 
 if __name__ == "__main__":

@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     #: node's memory (a revocation, move or block reaches the hot path within it;
     #: balances and counters are always read fresh). 0 disables these caches.
     hot_cache_seconds: float = Field(default=2.0, ge=0, le=60)
+    #: Seconds a dashboard's day aggregates (traffic, margin, low balances of a subtree)
+    #: may be served from a node's memory: many visitors refreshing a dashboard read a
+    #: day of CDRs once per this interval. 0 disables it.
+    dashboard_cache_seconds: float = Field(default=10.0, ge=0, le=300)
     #: Seconds a database lock may be waited for before the request fails cleanly.
     lock_timeout_seconds: float = Field(default=5.0, gt=0)
     #: Dialling prefix for international numbers (stripped during normalization).

@@ -13,6 +13,7 @@ from voxbill.api.routers import (
     calls,
     cards,
     cdrs,
+    dashboard,
     fraud,
     fx,
     money,
@@ -66,6 +67,7 @@ def create_app(
     app.include_router(rate_plans.router, prefix=API_PREFIX)
     app.include_router(vendors.router, prefix=API_PREFIX)
     app.include_router(cdrs.router, prefix=API_PREFIX)
+    app.include_router(dashboard.router, prefix=API_PREFIX)
     app.include_router(fx.router, prefix=API_PREFIX)
     app.include_router(notifications.router, prefix=API_PREFIX)
     app.include_router(cards.router, prefix=API_PREFIX)

@@ -28,6 +28,7 @@ from voxbill.portal.pages.common import (
     page_router,
     replay,
 )
+from voxbill.portal.pages.dashboard import balance_chart
 from voxbill.portal.web import (
     PREFIX,
     Visitor,
@@ -90,6 +91,7 @@ def account_page(
     context = {
         "account": account,
         "balance": container.ledger.balance(account.id),
+        "balance_chart": balance_chart(container, account),
         "entries": entries,
         "next_before": entries[-1].id if len(entries) == 20 else None,
         "children": container.accounts.children(principal, account.id, after_id=None, limit=PAGE),

@@ -7,8 +7,12 @@ caches it owns (accounts' chains, sessions' accounts) are shared with them.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+from voxbill.domain import dashboard
+from voxbill.domain.access import Principal
 from voxbill.domain.cdrs import Cdr
+from voxbill.domain.dashboard import Margin, TrafficPoint
 from voxbill.domain.errors import InvalidInput
 from voxbill.services.caching import TtlCache
 from voxbill.services.charging.chains import ChainCache
@@ -25,6 +29,10 @@ class ChargingQueries:
         self._chains = ChainCache(uow, settings.hot_cache_seconds)
         #: session id -> caller's account: a fact that never changes, kept for tenancy checks
         self._session_accounts: TtlCache[str, int | None] = TtlCache(3600.0)
+        #: dashboards' day aggregates, by (what, path, window)
+        self._figures: TtlCache[tuple[object, ...], Any] = TtlCache(
+            settings.dashboard_cache_seconds, max_entries=10_000
+        )
 
     def session_usage(self, session_id: str) -> int | None:
         """The last usage a session reported (seconds since its start), or None."""
@@ -77,3 +85,44 @@ class ChargingQueries:
                 before_id=before_id,
                 limit=limit,
             )
+
+    def calls_up(self, principal: Principal) -> int:
+        """How many calls are up now in the principal's subtree (open sessions)."""
+        dashboard.require_overseer(principal)
+        with self._uow.transaction(readonly=True) as tx:
+            return tx.sessions.open_sessions_under(principal.path)
+
+    def traffic(self, principal: Principal, start: datetime, end: datetime) -> list[TrafficPoint]:
+        """Calls and spend per minute (UTC) and currency of the principal's subtree's
+        CDRs started in [start, end) (at most 7 days), oldest first; minutes without
+        calls are left out. Served for ``dashboard_cache_seconds`` from memory."""
+        dashboard.require_overseer(principal)
+        dashboard.check_window(start, end)
+
+        def load() -> list[TrafficPoint]:
+            with self._uow.transaction(readonly=True) as tx:
+                return tx.cdrs.traffic(path=principal.path, start=start, end=end)
+
+        found: list[TrafficPoint] = self._figures.get(("traffic", principal.path, start, end), load)
+        return found
+
+    def margins(self, principal: Principal, start: datetime, end: datetime) -> list[Margin]:
+        """What the principal's account earned per currency on its subtree's CDRs
+        started in [start, end): an operator, what its top-most paying level paid minus
+        the vendor cost; a reseller, what the level below paid it minus its own cost.
+        Served for ``dashboard_cache_seconds`` from memory."""
+        dashboard.require_overseer(principal)
+        dashboard.check_window(start, end)
+
+        def load() -> list[Margin]:
+            with self._uow.transaction(readonly=True) as tx:
+                return tx.cdrs.margins(
+                    account_id=principal.account_id,
+                    path=principal.path,
+                    root=dashboard.is_root(principal),
+                    start=start,
+                    end=end,
+                )
+
+        found: list[Margin] = self._figures.get(("margins", principal.path, start, end), load)
+        return found

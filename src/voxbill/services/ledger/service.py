@@ -11,11 +11,13 @@ movements are in :mod:`voxbill.services.ledger.movements`, the holds in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
+from voxbill.domain.access import Principal
+from voxbill.domain.dashboard import LOW_BALANCES_LISTED, LowBalance, require_overseer
 from voxbill.domain.errors import InvalidInput
 from voxbill.domain.fx import FxRate, FxRateSet
 from voxbill.domain.holds import Hold, HoldRequest, HoldSettlement
@@ -33,6 +35,7 @@ from voxbill.domain.ledger import (
     norm_or_none,
 )
 from voxbill.domain.money import ZERO
+from voxbill.services.caching import TtlCache
 from voxbill.services.ledger import fx as ledger_fx
 from voxbill.services.ledger import postings as ledger_postings
 from voxbill.services.ledger import verify as ledger_verify
@@ -41,6 +44,8 @@ from voxbill.services.ledger.journal import Journal
 from voxbill.services.ledger.movements import MoneyMovements
 from voxbill.services.ledger.transactions import Guard
 from voxbill.services.ports.ledger import LedgerRepository
+from voxbill.services.unit_of_work import UnitOfWork
+from voxbill.settings import Settings
 
 __all__ = [
     "BalanceView",
@@ -62,6 +67,18 @@ __all__ = [
 class LedgerService(MoneyMovements, HoldUseCases):
     """Balances, money movements, holds, exchange rates and ``ledger verify``, each use
     case one unit of work (see :mod:`voxbill.services.ledger.transactions`)."""
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        settings: Settings,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        super().__init__(uow, settings, clock)
+        #: dashboards' low balances, by (subtree path, limit)
+        self._low_balances: TtlCache[tuple[str, int], tuple[int, list[LowBalance]]] = TtlCache(
+            settings.dashboard_cache_seconds, max_entries=10_000
+        )
 
     # -- reading -----------------------------------------------------------------
 
@@ -107,6 +124,23 @@ class LedgerService(MoneyMovements, HoldUseCases):
                     )
                 )
         return views
+
+    def low_balances(
+        self, principal: Principal, limit: int = LOW_BALANCES_LISTED
+    ) -> tuple[int, list[LowBalance]]:
+        """How many accounts of the principal's subtree are low (below their alert
+        balance, or at their block balance: ``domain.dashboard.LowBalance``), and the
+        ``limit`` nearest their block level, nearest first. Served for
+        ``dashboard_cache_seconds`` from memory."""
+        require_overseer(principal)
+        if not 1 <= limit <= 1000:
+            raise InvalidInput("limit must be between 1 and 1000")
+
+        def load() -> tuple[int, list[LowBalance]]:
+            with self._uow.transaction(readonly=True) as tx:
+                return tx.ledger.low_balances(principal.path, limit)
+
+        return self._low_balances.get((principal.path, limit), load)
 
     def history(
         self, account_id: int, *, limit: int = 50, before_id: int | None = None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from voxbill.domain import access
 from voxbill.domain.access import Principal, Role
+from voxbill.domain.dashboard import require_overseer
 from voxbill.domain.errors import Forbidden, NotFound
 from voxbill.domain.notify import (
     Attempt,
@@ -98,6 +99,13 @@ class SubscriptionService:
         with self._uow.transaction(readonly=True) as tx:
             self._visible(tx, principal, account_id)
             return tx.notify.deliveries(account_id, limit=limit, before_id=before_id)
+
+    def failed_deliveries(self, principal: Principal) -> dict[str, int]:
+        """How many deliveries of the principal's subtree's subscriptions failed:
+        ``failed`` (another attempt is due) and ``dead`` (given up)."""
+        require_overseer(principal)
+        with self._uow.transaction(readonly=True) as tx:
+            return tx.notify.failed_under(principal.path)
 
     def attempts(
         self, principal: Principal, delivery_id: int

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from voxbill.domain.accounts import Account
 from voxbill.domain.cdrs import Cdr, CdrLeg
+from voxbill.domain.dashboard import Margin, TrafficPoint
 from voxbill.domain.holds import HoldRecord
 from voxbill.domain.sessions import ChargingSession
 
@@ -69,6 +70,10 @@ class SessionRepository(Protocol):
         owner without a book is missing."""
         ...
 
+    def open_sessions_under(self, path: str) -> int:
+        """How many open sessions the callers of the subtree at ``path`` have."""
+        ...
+
 
 class CdrRepository(Protocol):
     def insert_cdr(self, cdr: Cdr, *, path: str, settles: bool = False) -> int:
@@ -101,4 +106,16 @@ class CdrRepository(Protocol):
         limit: int,
     ) -> list[Cdr]:
         """CDRs of the subtree at ``path``, with their legs, newest first."""
+        ...
+
+    def traffic(self, *, path: str, start: datetime, end: datetime) -> list[TrafficPoint]:
+        """Calls and spend per minute and currency of the subtree's CDRs started in
+        [start, end), oldest first (minutes without calls left out)."""
+        ...
+
+    def margins(
+        self, *, account_id: int, path: str, root: bool, start: datetime, end: datetime
+    ) -> list[Margin]:
+        """What ``account_id`` earned per currency on its subtree's CDRs started in
+        [start, end); ``root``: it is an operator root (margin over the vendor cost)."""
         ...

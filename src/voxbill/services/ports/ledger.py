@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
+from voxbill.domain.dashboard import LowBalance
 from voxbill.domain.fx import FxQuote, FxRate
 from voxbill.domain.holds import HoldRecord, HoldSettled, HoldUpdate, NewHold
 from voxbill.domain.ledger import (
@@ -75,6 +76,9 @@ class LedgerRepository(Protocol):
         now: datetime,
     ) -> None: ...
     def history(self, book_id: int, *, limit: int, before_id: int | None) -> list[HistoryEntry]: ...
+    def low_balances(self, path: str, limit: int) -> tuple[int, list[LowBalance]]:
+        """How many accounts of the subtree are low, and the ``limit`` nearest blocking."""
+        ...
 
 
 class HoldRepository(Protocol):

@@ -18,7 +18,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Integer, bindparam, insert, literal_column, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from voxbill.domain.accounts import Account
@@ -407,6 +416,22 @@ def balances(conn: Connection, owner_ids: Iterable[int]) -> dict[int, tuple[Deci
     return {keys[r.key]: (r.balance, r.reserved) for r in rows}
 
 
+def open_sessions_under(conn: Connection, path: str) -> int:
+    """How many calls are up now in the subtree at ``path``: its callers' open sessions
+    (``ix_charging_sessions_open`` finds the open ones; accounts by primary key)."""
+    query = (
+        select(func.count())
+        .select_from(
+            charging_sessions.join(accounts, accounts.c.id == charging_sessions.c.account_id)
+        )
+        .where(
+            charging_sessions.c.status == SessionStatus.OPEN.value,
+            accounts.c.path.startswith(path, autoescape=True),
+        )
+    )
+    return int(conn.execute(query).scalar_one())
+
+
 class SqlSessionRepository:
     """SessionRepository over one transaction's connection."""
 
@@ -452,3 +477,6 @@ class SqlSessionRepository:
 
     def balances(self, owner_ids: Iterable[int]) -> dict[int, tuple[Decimal, Decimal]]:
         return balances(self._conn, owner_ids)
+
+    def open_sessions_under(self, path: str) -> int:
+        return open_sessions_under(self._conn, path)

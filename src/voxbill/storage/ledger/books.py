@@ -14,9 +14,25 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, true, update
+from sqlalchemy import (
+    Connection,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
+from voxbill.domain.dashboard import LowBalance
 from voxbill.domain.errors import NotFound
 from voxbill.domain.holds import HoldSettled
 from voxbill.domain.ledger import (
@@ -50,7 +66,7 @@ from voxbill.storage.schema.ledger import (
     ledger_transactions,
     outbox_events,
 )
-from voxbill.storage.types import max_amount
+from voxbill.storage.types import Amount, max_amount
 
 _OWNER_COLUMNS = (
     accounts.c.id,
@@ -399,6 +415,47 @@ def outbox(conn: Connection, account_id: int | None = None) -> list[OutboxEvent]
     return [OutboxEvent(*row) for row in conn.execute(query)]
 
 
+def low_balances(conn: Connection, path: str, limit: int) -> tuple[int, list[LowBalance]]:
+    """How many accounts of the subtree at ``path`` with a balance of their own (not an
+    operator's or a vendor's, not closed) are low (``domain.dashboard.LowBalance``), and
+    the ``limit`` nearest their block level. An account never moved has no book: its
+    balance is 0. One pass over the subtree's accounts (bounded by the tree, not by the ledger)."""
+    book = ledger_books.c
+    key = literal("account:") + cast(accounts.c.id, String)
+    credit = case((accounts.c.billing == "postpaid", accounts.c.credit_limit), else_=ZERO)
+    funds = type_coerce(func.coalesce(book.balance, ZERO) + credit, Amount)
+    low = or_(
+        and_(accounts.c.alert_balance.is_not(None), funds < accounts.c.alert_balance),
+        funds <= accounts.c.block_balance,
+    )
+    source = accounts.outerjoin(ledger_books, book.key == key)
+    where = (
+        accounts.c.path.startswith(path, autoescape=True),
+        accounts.c.shared_balance.is_(False),
+        accounts.c.kind.not_in(("operator", "vendor")),
+        accounts.c.status != "closed",
+        low,
+    )
+    headroom = type_coerce(funds - accounts.c.block_balance, Amount)
+    rows = conn.execute(
+        select(
+            accounts.c.id,
+            accounts.c.name,
+            accounts.c.currency,
+            funds.label("funds"),
+            accounts.c.alert_balance,
+            accounts.c.block_balance,
+            func.count().over().label("low"),  # all of them, before the limit
+        )
+        .select_from(source)
+        .where(*where)
+        .order_by(headroom, accounts.c.id)
+        .limit(limit)
+    ).all()
+    count = int(rows[0].low) if rows else 0
+    return count, [LowBalance(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+
 class SqlLedgerRepository:
     """:class:`~voxbill.services.ports.ledger.LedgerRepository` over one transaction's
     connection."""
@@ -499,3 +556,6 @@ class SqlLedgerRepository:
 
     def history(self, book_id: int, *, limit: int, before_id: int | None) -> list[HistoryEntry]:
         return history(self._conn, book_id, limit=limit, before_id=before_id)
+
+    def low_balances(self, path: str, limit: int) -> tuple[int, list[LowBalance]]:
+        return low_balances(self._conn, path, limit)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
 from voxbill.domain.ledger import OutboxEvent
 from voxbill.domain.notify import (
@@ -320,6 +320,22 @@ class SqlNotifyRepository:
             query = query.where(_dlv.c.id < before_id)
         query = query.order_by(_dlv.c.id.desc()).limit(limit)
         return [_delivery(row) for row in self._conn.execute(query)]
+
+    def failed_under(self, path: str) -> dict[str, int]:
+        """Deliveries of the subtree's subscriptions that failed: ``failed`` (a retry
+        is due) and ``dead`` (given up), counted (``ix_notify_deliveries_due``)."""
+        query = (
+            select(_dlv.c.status, func.count())
+            .select_from(notify_deliveries.join(accounts, accounts.c.id == _dlv.c.account_id))
+            .where(
+                _dlv.c.status.in_(("failed", "dead")),
+                accounts.c.path.startswith(path, autoescape=True),
+            )
+            .group_by(_dlv.c.status)
+        )
+        found = {"failed": 0, "dead": 0}
+        found.update({str(r[0]): int(r[1]) for r in self._conn.execute(query)})
+        return found
 
     def delivery(self, delivery_id: int) -> Delivery | None:
         row = self._conn.execute(_DELIVERY_QUERY.where(_dlv.c.id == delivery_id)).first()
