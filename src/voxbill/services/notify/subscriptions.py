@@ -36,7 +36,8 @@ class SubscriptionMade:
     secret: str | None
 
 
-def _require_manage(principal: Principal) -> None:
+def require_manage(principal: Principal) -> None:
+    """Who may create and delete subscriptions (403): not support, not a user key."""
     access.require_write(principal)
     if principal.role is Role.USER:
         raise Forbidden("a user key cannot manage notifications")
@@ -64,7 +65,7 @@ class SubscriptionService:
     ) -> SubscriptionMade:
         with self._uow.transaction(readonly=True) as tx:
             self._visible(tx, principal, account_id)
-        _require_manage(principal)
+        require_manage(principal)
         target = check_target(channel, target)
         event_types = check_events(events)
         self._channels[channel].check_target(target)  # SSRF: resolves a webhook's host
@@ -87,7 +88,7 @@ class SubscriptionService:
             found = tx.notify.subscription(subscription_id)
             if found is None or not found.account_path.startswith(principal.path):
                 raise NotFound("subscription not found")
-            _require_manage(principal)
+            require_manage(principal)
             tx.notify.delete_subscription(subscription_id, self._clock())
         return found
 
