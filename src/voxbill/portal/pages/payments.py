@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from voxbill.api.deps import container_of
 from voxbill.domain import access
 from voxbill.domain.errors import NotFound
-from voxbill.domain.payments import check_checkout
+from voxbill.domain.payments import PaymentsNotConfigured, check_checkout
 from voxbill.portal.pages.common import (
     PAGE,
     FormText,
@@ -23,7 +23,7 @@ from voxbill.portal.pages.common import (
     page_router,
     replay,
 )
-from voxbill.portal.web import PREFIX, Visitor, Writer, new_form_key, render
+from voxbill.portal.web import PREFIX, Visitor, Writer, error_page, new_form_key, render
 from voxbill.services.payments.recharge import AutoRecharges
 
 router = page_router()
@@ -81,13 +81,16 @@ def checkout(
     container = container_of(request)
     value = amount_of(amount)
     again = replay(visitor, form_key, "checkout", account_id, value)
-    started = container.payments.checkout(
-        visitor.principal,
-        account_id,
-        value,
-        idempotency_key=again["idempotency_key"],
-        fingerprint=again["fingerprint"],
-    )
+    try:
+        started = container.payments.checkout(
+            visitor.principal,
+            account_id,
+            value,
+            idempotency_key=again["idempotency_key"],
+            fingerprint=again["fingerprint"],
+        )
+    except PaymentsNotConfigured as exc:  # named by its code, as the API answers it
+        return error_page(request, 403, f"{exc.code}: {exc.message}", visitor)
     url = started.payment.url
     if not url:  # a twin post still opening its checkout: its page shows it shortly
         return _to_payments(account_id, "checkout-started")
