@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from voxbill.portal.pages import accounts, cdrs, home, notifications, payments, rates, signin
+from voxbill.portal.pages import accounts, cdrs, home, notifications, payments, rates, reset, signin
 from voxbill.portal.pages.common import page_router
 
-AREAS = (signin, home, accounts, rates, cdrs, notifications, payments)
+AREAS = (signin, home, accounts, rates, cdrs, notifications, payments, reset)
 
 router: APIRouter = page_router()
 for _area in AREAS:
