@@ -249,3 +249,59 @@ def _principal(world: World) -> Principal:
         account = tx.accounts.get(world.root)
     assert account is not None
     return Principal(account.id, account.path, Role.ADMIN)
+
+
+def _dead_letter(world: World, receiver_url: str, clock: FakeClock) -> int:
+    """A webhook delivery of reseller A's that failed its only attempt: dead."""
+    rewire(world.container, clock, webhook_allow_hosts="127.0.0.1", notify_max_attempts=1)
+    client = world.signed_in("reseller_a")
+    made = _subscribe(
+        client,
+        world,
+        world.reseller_a,
+        channel="webhook",
+        target=receiver_url,
+        events=["topup.received"],
+        subtree="1",
+    )
+    assert made.status_code == 201, made.text
+    with world.container.uow.transaction() as tx:
+        tx.ledger.add_outbox_event(
+            "topup.received", world.customer_a, json.dumps({"amount": "5.00"}), datetime.now(UTC)
+        )
+    assert world.container.notify.run_once().dead == 1
+    with world.container.uow.transaction(readonly=True) as tx:
+        (delivery,) = tx.notify.deliveries(world.reseller_a, limit=10, before_id=None)
+    return delivery.id
+
+
+def test_retry_now_sends_a_dead_letter_once_more(world: World) -> None:
+    clock = FakeClock()
+    with http_receiver(lambda n: 500 if n == 1 else 200) as receiver:
+        dead = _dead_letter(world, receiver.url, clock)
+        detail = f"/portal/notifications/{dead}"
+        support = world.signed_in("support_a")
+        page = support.get(detail).text
+        assert "Retry now" not in page
+        before = snapshot(world.container)
+        csrf = csrf_of(page)
+        assert support.post(f"{detail}/retry", data={"csrf_token": csrf}).status_code == 403
+        other = world.signed_in("reseller_b")
+        csrf = csrf_of(other.get("/portal/").text)
+        assert other.post(f"{detail}/retry", data={"csrf_token": csrf}).status_code == 404
+        owner = world.signed_in("reseller_a")
+        assert "Retry now" in owner.get(detail).text
+        assert owner.post(f"{detail}/retry", data={"csrf_token": "forged"}).status_code == 403
+        assert snapshot(world.container) == before
+
+        queued = post_form(owner, f"{detail}/retry", {}, detail)
+        assert queued.status_code == 303
+        assert 'data-testid="status">pending<' in owner.get(detail).text
+        again = post_form(owner, f"{detail}/retry", {}, detail)
+        assert again.status_code == 409  # not dead any more
+        clock.advance(minutes=1)  # the worker's clock: past the retry's "now"
+        assert world.container.notify.run_once().delivered == 1
+        assert len(receiver.requests) == 2
+        page = owner.get(detail).text
+        assert 'data-testid="status">delivered<' in page
+        assert "Retry now" not in page

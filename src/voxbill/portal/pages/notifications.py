@@ -113,8 +113,23 @@ def notification(request: Request, notification_id: int, visitor: Visitor) -> Re
     """One delivery with every attempt made at it."""
     container = container_of(request)
     delivery, attempts = container.subscriptions.attempts(visitor.principal, notification_id)
-    context = {"d": delivery, "attempts": attempts, "DEAD": DeliveryStatus.DEAD}
+    context = {
+        "d": delivery,
+        "attempts": attempts,
+        "DEAD": DeliveryStatus.DEAD,
+        "retry": delivery.status is DeliveryStatus.DEAD
+        and can(lambda: require_manage(visitor.principal)),
+    }
     return render(request, "notify_detail.html", context, visitor=visitor)
+
+
+@router.post("/notifications/{notification_id}/retry")
+def retry(request: Request, notification_id: int, visitor: Writer) -> Response:
+    """Send a dead letter once more at the next delivery run (409 page otherwise)."""
+    container_of(request).subscriptions.retry(visitor.principal, notification_id)
+    return RedirectResponse(
+        f"{PREFIX}/notifications/{notification_id}?done=retry-queued", status_code=303
+    )
 
 
 # -- templates ------------------------------------------------------------------------------
