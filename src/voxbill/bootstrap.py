@@ -11,6 +11,7 @@ from voxbill.services.access.failures import AuthFailures
 from voxbill.services.access.identifiers import IdentifierService
 from voxbill.services.access.keys import AuthService
 from voxbill.services.access.portal import PortalSessions
+from voxbill.services.access.resets import PasswordResets
 from voxbill.services.accounts.service import AccountService
 from voxbill.services.cards.service import CardService
 from voxbill.services.charging.high_risk import HighRiskDestinations
@@ -75,6 +76,7 @@ class Container:
 
     payments: PaymentService = field(init=False)
     portal: PortalSessions = field(init=False)
+    password_resets: PasswordResets = field(init=False)
 
     def __post_init__(self) -> None:
         self.uow = SqlUnitOfWork(self.db)
@@ -151,6 +153,9 @@ class Container:
             auth=self.auth,
             identifiers=self.identifiers,
             failures=self.portal_failures,
+        )
+        self.password_resets = PasswordResets(
+            self.uow, self.settings, failures=self.portal_failures, notifier=lambda: self.notify
         )
 
     def _accounts_changed(self) -> None:

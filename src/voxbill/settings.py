@@ -161,6 +161,12 @@ class Settings(BaseSettings):
     #: ``portal_login_window_seconds`` before sign-in is refused there until it ends.
     portal_login_limit: int = Field(default=5, ge=1, le=1_000_000)
     portal_login_window_seconds: float = Field(default=900.0, gt=0, le=86400)
+    #: The portal's public address (``https://billing.example.com``): the base of the
+    #: password reset links it emails (never the request's Host header, which a visitor
+    #: chooses). Unset: no password reset by email. A link works for
+    #: ``portal_reset_seconds``, once.
+    portal_url: str | None = None
+    portal_reset_seconds: float = Field(default=3600.0, gt=0, le=7 * 86400)
     #: Notifications (docs/notifications.md): the SMTP server as a URL (``smtp://host:25``,
     #: ``smtp+starttls://user:pass@host:587``, ``smtps://user:pass@host:465``), the
     #: address emails come from, the SMS gateway (an HTTP POST of ``{"to", "from",
@@ -212,6 +218,13 @@ class Settings(BaseSettings):
         if value and not value.startswith(("smtp://", "smtps://", "smtp+starttls://")):
             raise ValueError("VOXBILL_SMTP_URL is smtp://, smtps:// or smtp+starttls://host[:port]")
         return value or None
+
+    @field_validator("portal_url")
+    @classmethod
+    def _portal_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("VOXBILL_PORTAL_URL is an http:// or https:// address")
+        return value.rstrip("/") if value else None
 
     @property
     def is_sqlite(self) -> bool:

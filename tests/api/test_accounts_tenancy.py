@@ -109,6 +109,7 @@ def sample(tree: Tree, method: str, path: str) -> tuple[str, dict[str, Any]]:
             "json": {"name": "a-copy", "from_plan": "a-retail", "markup_percent": "20"}
         },
         ("POST", "/accounts/{account_id}/payments/checkout"): {"json": {"amount": "10.00"}},
+        ("POST", "/notifications/{notification_id}/retry"): {},
         ("PUT", "/accounts/{account_id}/payments/auto-recharge"): {
             "json": {"below": "5.00", "amount": "20.00"}
         },

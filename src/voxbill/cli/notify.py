@@ -56,3 +56,35 @@ def run_once(
         )
     if not summary.ok:
         raise typer.Exit(EXIT_REFUSED)
+
+
+@app.command("retry")
+@guarded
+def retry(
+    notification_id: Annotated[int, typer.Argument(help="the dead notification's id", min=1)],
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Send a dead notification once more at the next delivery run (``voxbill notify
+    run-once`` or the ``voxbill serve`` worker); refused (exit 1) when it is not dead or
+    its subscription was deleted."""
+    container = build(migrate=True)
+    try:
+        delivery = container.subscriptions.retry_system(notification_id)
+    finally:
+        container.close()
+    if as_json:
+        print_json(
+            {
+                "id": delivery.id,
+                "status": delivery.status.value,
+                "attempts": delivery.attempts,
+                "next_attempt_at": delivery.next_attempt_at.isoformat()
+                if delivery.next_attempt_at
+                else None,
+            }
+        )
+    else:
+        console.print(
+            f"notification {delivery.id} will be sent again at the next delivery run",
+            markup=False,
+        )

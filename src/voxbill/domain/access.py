@@ -255,6 +255,21 @@ class PortalUser:
 
 
 @dataclass(frozen=True, slots=True)
+class PasswordReset:
+    """A password reset link the portal emailed: its user, until when it works, and when
+    it was used (it works once)."""
+
+    id: int
+    user_id: int
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+
+    def usable(self, now: datetime) -> bool:
+        return self.used_at is None and now < self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
 class KeyOwner:
     """An active key with the path of its account and the status of its chain (the
     account and its ancestors: ``closed`` if any is closed, else ``suspended`` or

@@ -112,6 +112,20 @@ def get_notification(
     )
 
 
+@router.post(
+    "/notifications/{notification_id}/retry",
+    response_model=NotificationRead,
+    responses=responses(401, 403, 404, 409, 422),
+)
+def retry_notification(
+    notification_id: IdPath, principal: CurrentPrincipal, container: ContainerDep
+) -> NotificationRead:
+    """Send a ``dead`` delivery once more, at the worker's next run (``pending``, due
+    now; its attempts count on, so one more failure leaves it dead). 409 when it is not
+    dead or its subscription was deleted. Who may: as for managing subscriptions."""
+    return NotificationRead.of(container.subscriptions.retry(principal, notification_id))
+
+
 EventTypePath = Annotated[str, Path(min_length=1, max_length=64, description='event type or "*"')]
 TEMPLATE_PATH = "/accounts/{account_id}/templates/{event_type}/{channel}"
 

@@ -33,6 +33,13 @@ KEY_SCHEME = "vbk"
 _PASSWORDS = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) defaults
 
 
+def hash_password(password: str) -> str:
+    """A portal password's argon2id hash (a password needs at least 10 characters)."""
+    if len(password) < 10:
+        raise InvalidInput("a password needs at least 10 characters")
+    return _PASSWORDS.hash(password)
+
+
 @functools.cache
 def _dummy_hash() -> str:
     """A hash to verify against when the user is unknown (same work, no timing leak);

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from voxbill.domain import access
 from voxbill.domain.access import Principal
-from voxbill.domain.accounts import AccountKind
+from voxbill.domain.accounts import Account, AccountKind
 from voxbill.domain.errors import InvalidInput, NotFound
 from voxbill.domain.notify import (
     ANY_EVENT,
@@ -23,6 +23,11 @@ from voxbill.services.notify.templates import check_template
 from voxbill.services.unit_of_work import Transaction, UnitOfWork
 
 _BRANDED = frozenset({AccountKind.OPERATOR, AccountKind.RESELLER})
+
+
+def has_templates(account: Account) -> bool:
+    """Whether the account can have its own templates (operators and resellers)."""
+    return account.kind in _BRANDED
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +58,7 @@ class TemplateService:
         account = access.require_visible(principal, tx.accounts.get(account_id))
         if write:
             access.require_write(principal)
-        if account.kind not in _BRANDED:
+        if not has_templates(account):
             raise InvalidInput("templates are set on operator and reseller accounts")
 
     def put(

@@ -26,12 +26,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from voxbill.domain.notify import (
     Backoff,
     Channel,
     DeliveryJob,
     DeliveryStatus,
+    Event,
     event_type_of,
     nearest_template,
 )
@@ -181,6 +183,31 @@ class DeliveryWorker:
         if not applied:
             log.info("delivery %d: attempt recorded, state kept (claim lost)", job.delivery_id)
         return status
+
+    def send_now(
+        self, event_type: str, target: str, data: dict[str, Any], account_id: int | None = None
+    ) -> str | None:
+        """Send one email to ``target`` at once, outside any subscription (a portal
+        password reset link): the shipped template of ``event_type``, no retries, nothing
+        stored (the text may hold a secret). The error text, or None when it was sent."""
+        event = Event(0, event_type, account_id, self.clock(), data)
+        subject, text = render(event, Channel.EMAIL, None)
+        message = OutgoingMessage(
+            event_id=0,
+            event_type=event_type,
+            target=target,
+            subject=subject,
+            text=text,
+            body=b"",
+            secret=None,
+            sender_address=self._mail_from,
+        )
+        try:
+            self.channels[Channel.EMAIL].send(message)
+        except Exception as exc:  # DeliveryFailed, or a channel's bug: said, not raised
+            log.warning("a %s email could not be sent: %s", event_type, exc)
+            return str(exc) or type(exc).__name__
+        return None
 
     def deliver(self, job: DeliveryJob) -> DeliveryStatus:
         return self.record(job, self.send(job))

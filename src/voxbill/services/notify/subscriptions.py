@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from voxbill.domain import access
 from voxbill.domain.access import Principal, Role
 from voxbill.domain.dashboard import require_overseer
-from voxbill.domain.errors import Forbidden, NotFound
+from voxbill.domain.errors import Conflict, Forbidden, NotFound
 from voxbill.domain.notify import (
     Attempt,
     Channel,
     Delivery,
+    DeliveryStatus,
     NewSubscription,
     Subscription,
     check_events,
@@ -37,7 +38,8 @@ class SubscriptionMade:
     secret: str | None
 
 
-def _require_manage(principal: Principal) -> None:
+def require_manage(principal: Principal) -> None:
+    """Who may create and delete subscriptions (403): not support, not a user key."""
     access.require_write(principal)
     if principal.role is Role.USER:
         raise Forbidden("a user key cannot manage notifications")
@@ -65,7 +67,7 @@ class SubscriptionService:
     ) -> SubscriptionMade:
         with self._uow.transaction(readonly=True) as tx:
             self._visible(tx, principal, account_id)
-        _require_manage(principal)
+        require_manage(principal)
         target = check_target(channel, target)
         event_types = check_events(events)
         self._channels[channel].check_target(target)  # SSRF: resolves a webhook's host
@@ -88,7 +90,7 @@ class SubscriptionService:
             found = tx.notify.subscription(subscription_id)
             if found is None or not found.account_path.startswith(principal.path):
                 raise NotFound("subscription not found")
-            _require_manage(principal)
+            require_manage(principal)
             tx.notify.delete_subscription(subscription_id, self._clock())
         return found
 
@@ -106,6 +108,35 @@ class SubscriptionService:
         require_overseer(principal)
         with self._uow.transaction(readonly=True) as tx:
             return tx.notify.failed_under(principal.path)
+    def retry(self, principal: Principal, delivery_id: int) -> Delivery:
+        """Send a dead delivery once more, at the next worker run (409 when it is not
+        dead or its subscription was deleted). Its attempts count on: one more failure
+        leaves it dead again."""
+        with self._uow.transaction() as tx:
+            delivery = tx.notify.delivery(delivery_id)
+            if delivery is None:
+                raise NotFound("notification not found")
+            account = tx.accounts.get(delivery.account_id)
+            access.require_visible(principal, account, "notification")
+            require_manage(principal)
+            if delivery.status is not DeliveryStatus.DEAD:
+                said = f"only a dead notification is retried (this one is {delivery.status})"
+                raise Conflict(said)
+            if not tx.notify.retry_delivery(delivery_id, self._clock()):
+                raise Conflict("its subscription was deleted: it cannot be retried")
+            found = tx.notify.delivery(delivery_id)
+        assert found is not None
+        return found
+
+    def retry_system(self, delivery_id: int) -> Delivery:
+        """For the command line, which runs with the operator's own authority."""
+        with self._uow.transaction(readonly=True) as tx:
+            delivery = tx.notify.delivery(delivery_id)
+            account = None if delivery is None else tx.accounts.get(delivery.account_id)
+        if account is None:
+            raise NotFound("notification not found")
+        root = Principal(account.operator_id, f"/{account.operator_id}/", Role.ADMIN)
+        return self.retry(root, delivery_id)
 
     def attempts(
         self, principal: Principal, delivery_id: int

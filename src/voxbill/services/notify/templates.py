@@ -65,6 +65,15 @@ DEFAULTS: Final[dict[str, Template]] = {
         "A payment of {{ data.amount }} {{ data.currency }} for account {{ account_id }}"
         " failed{% if data.reason %}: {{ data.reason }}{% endif %}.",
     ),
+    # not an event anyone subscribes to: sent to a portal user's own address at once
+    # (DeliveryWorker.send_now) when it asked for a password reset link
+    "portal.password_reset": Template(
+        "Reset your portal password",
+        "Someone (we hope you) asked to reset the portal password of {{ data.email }}.\n\n"
+        "To choose a new password, open this link within {{ data.minutes }} minutes;"
+        " it works once:\n\n{{ data.link }}\n\n"
+        "If you did not ask for this, ignore this email: your password stays as it is.",
+    ),
 }
 FALLBACK: Final = Template(
     "{{ type }} for account {{ account_id }}",

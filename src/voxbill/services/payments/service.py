@@ -96,6 +96,10 @@ class PaymentService:
 
     # -- checkout ------------------------------------------------------------------------
 
+    def configured(self, provider: str = "stripe") -> bool:
+        """Whether checkouts through ``provider`` can start (else ``payments_not_configured``)."""
+        return provider in self.providers and bool(self._settings.payments_success_url)
+
     def provider(self, name: str) -> PaymentProvider:
         found = self.providers.get(name)
         if found is None:

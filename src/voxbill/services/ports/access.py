@@ -9,7 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from voxbill.domain.access import ApiKeyRecord, KeyOwner, PortalSession, PortalUser, Role
+from voxbill.domain.access import (
+    ApiKeyRecord,
+    KeyOwner,
+    PasswordReset,
+    PortalSession,
+    PortalUser,
+    Role,
+)
 from voxbill.domain.card_pins import AskerCounter, CardCounter, CardOnFile
 from voxbill.domain.identifiers import (
     CallerIdentifier,
@@ -88,6 +95,18 @@ class AccessRepository(Protocol):
     def touch_session(self, session_id: int, now: datetime) -> None: ...
     def delete_session(self, session_id: int) -> None: ...
     def delete_expired_sessions(self, now: datetime) -> int: ...
+    def insert_password_reset(
+        self, *, token_hash: str, user_id: int, now: datetime, expires_at: datetime
+    ) -> None:
+        """A new reset link of the user (the user's used or expired ones are forgotten)."""
+        ...
+
+    def password_reset_by_hash(
+        self, token_hash: str, *, for_update: bool = False
+    ) -> PasswordReset | None: ...
+    def use_password_resets_of(self, user_id: int, now: datetime) -> None:
+        """Every outstanding reset link of the user used up (one reset ends them all)."""
+        ...
 
 
 class CardPinRepository(Protocol):

@@ -77,6 +77,10 @@ class NotifyRepository(Protocol):
 
     def delivery(self, delivery_id: int) -> Delivery | None: ...
     def attempts(self, delivery_id: int) -> list[Attempt]: ...
+    def retry_delivery(self, delivery_id: int, now: datetime) -> bool:
+        """A dead delivery whose subscription is not deleted made due again at ``now``
+        (False: it is not dead, or its subscription was deleted)."""
+        ...
 
     def templates_on(self, account_ids: Sequence[int], channel: str) -> list[NotifyTemplate]:
         """Templates set on any of ``account_ids`` for ``channel``."""

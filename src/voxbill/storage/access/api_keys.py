@@ -13,7 +13,14 @@ from typing import Any
 from sqlalchemy import Connection, Select, case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from voxbill.domain.access import ApiKeyRecord, KeyOwner, PortalSession, PortalUser, Role
+from voxbill.domain.access import (
+    ApiKeyRecord,
+    KeyOwner,
+    PasswordReset,
+    PortalSession,
+    PortalUser,
+    Role,
+)
 from voxbill.domain.accounts import AccountStatus
 from voxbill.domain.card_pins import CardOnFile
 from voxbill.domain.errors import Conflict
@@ -29,6 +36,7 @@ from voxbill.storage.schema import (
     api_keys,
     caller_identifiers,
     cards,
+    portal_password_resets,
     portal_sessions,
     portal_users,
 )
@@ -437,3 +445,41 @@ class SqlAccessRepository:
             delete(portal_sessions).where(portal_sessions.c.expires_at <= now)
         )
         return int(result.rowcount or 0)
+
+    # -- password reset links ----------------------------------------------------------
+
+    def insert_password_reset(
+        self, *, token_hash: str, user_id: int, now: datetime, expires_at: datetime
+    ) -> None:
+        r = portal_password_resets.c
+        self._conn.execute(
+            delete(portal_password_resets).where(
+                r.user_id == user_id, (r.used_at.is_not(None)) | (r.expires_at <= now)
+            )
+        )
+        self._conn.execute(
+            insert(portal_password_resets).values(
+                token_hash=token_hash, user_id=user_id, created_at=now, expires_at=expires_at
+            )
+        )
+
+    def password_reset_by_hash(
+        self, token_hash: str, *, for_update: bool = False
+    ) -> PasswordReset | None:
+        query = select(portal_password_resets).where(
+            portal_password_resets.c.token_hash == token_hash
+        )
+        if for_update:
+            query = query.with_for_update()
+        row = self._conn.execute(query).first()
+        if row is None:
+            return None
+        return PasswordReset(row.id, row.user_id, row.created_at, row.expires_at, row.used_at)
+
+    def use_password_resets_of(self, user_id: int, now: datetime) -> None:
+        r = portal_password_resets.c
+        self._conn.execute(
+            update(portal_password_resets)
+            .where(r.user_id == user_id, r.used_at.is_(None))
+            .values(used_at=now)
+        )

@@ -312,6 +312,24 @@ class SqlNotifyRepository:
         result = self._conn.execute(update(_dlv).where(*condition).values(values))
         return bool(result.rowcount)
 
+    def retry_delivery(self, delivery_id: int, now: datetime) -> bool:
+        live = (
+            select(_subs.c.id)
+            .where(_subs.c.id == _dlv.c.subscription_id, _subs.c.deleted_at.is_(None))
+            .exists()
+        )
+        result = self._conn.execute(
+            update(_dlv)
+            .where(_dlv.c.id == delivery_id, _dlv.c.status == DeliveryStatus.DEAD.value, live)
+            .values(
+                status=DeliveryStatus.PENDING.value,
+                next_attempt_at=now,
+                claim=None,
+                claimed_until=None,
+            )
+        )
+        return bool(result.rowcount)
+
     # -- reading ---------------------------------------------------------------------------
 
     def deliveries(self, account_id: int, *, limit: int, before_id: int | None) -> list[Delivery]:

@@ -4,6 +4,7 @@ from voxbill.storage.schema.accounts import accounts
 from voxbill.storage.schema.auth import (
     api_keys,
     caller_identifiers,
+    portal_password_resets,
     portal_sessions,
     portal_users,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "outbox_events",
     "payments",
     "pin_asker_counters",
+    "portal_password_resets",
     "portal_sessions",
     "portal_users",
     "rate_changes",

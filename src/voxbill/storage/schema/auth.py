@@ -100,3 +100,17 @@ portal_sessions = Table(
     CheckConstraint("role IN ('admin','reseller','customer','user','support')", name="role"),
 )
 Index("ix_portal_sessions_expires", portal_sessions.c.expires_at)
+
+#: password reset links the portal emailed (migration 0026): the sha256 of the token
+#: (never stored in the clear), whose user, until when, and when it was used (once)
+portal_password_resets = Table(
+    "portal_password_resets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("portal_users.id"), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("used_at", UtcDateTime, nullable=True),
+)
+Index("ix_portal_password_resets_user", portal_password_resets.c.user_id)
