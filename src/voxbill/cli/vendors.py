@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from voxbill.bootstrap import build
+from voxbill.cli.container import build
 from voxbill.cli.output import console, guarded, print_json
 from voxbill.domain.access import Principal, Role
 from voxbill.domain.ledger import money_text
