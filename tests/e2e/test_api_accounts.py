@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from support.voxbill_process import runner, sqlite_env, start_server, stop_server
+from support.voxbill_process import cli_runner, runner, sqlite_env, start_server, stop_server
 
 
 class Api:
@@ -42,7 +42,7 @@ def env(database_url: str, tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def server(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, str]]:
     """(base URL, admin key) of a server over a database ``voxbill init`` prepared."""
-    run = runner(env, tmp_path)
+    run = cli_runner(env, tmp_path)
     init = run("init", "--operator", "Acme Telecom", "--currency", "EUR", "--json", check=True)
     admin_key = json.loads(init.stdout)["api_key"]
     base_url, process = start_server(env, tmp_path)
@@ -163,7 +163,7 @@ def test_reseller_hierarchy_and_money_end_to_end(
         "33.50"
     )
 
-    result = runner(env, tmp_path)("ledger", "verify")
+    result = cli_runner(env, tmp_path)("ledger", "verify")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
