@@ -168,13 +168,14 @@ def test_reseller_hierarchy_and_money_end_to_end(
 
 
 def test_init_and_apikey_create_on_the_command_line(tmp_path: Path) -> None:
-    run = runner(sqlite_env(tmp_path), tmp_path)  # the command line, not the dialect, is tested
-    first = json.loads(run("init", "--operator", "Acme", "--json", check=True).stdout)
+    env = sqlite_env(tmp_path)  # the command line, not the dialect, is tested
+    process, run = runner(env, tmp_path), cli_runner(env, tmp_path)  # installed, in process
+    first = json.loads(process("init", "--operator", "Acme", "--json", check=True).stdout)
     again = json.loads(run("init", "--operator", "Acme", "--json", check=True).stdout)
     assert first["account_id"] == again["account_id"]  # upgrade: same root, a new key
     assert first["api_key"] != again["api_key"]
     assert first["api_key"].startswith("vbk_")
-    support = run(
+    support = process(
         "apikey", "create", "--account", str(first["account_id"]), "--role", "support", "--json"
     )
     assert support.returncode == 0, support.stderr
