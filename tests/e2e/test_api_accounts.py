@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from support.voxbill_process import runner, sqlite_env, start_server, stop_server
+from support.voxbill_process import cli_runner, runner, sqlite_env, start_server, stop_server
 
 
 class Api:
@@ -42,7 +42,7 @@ def env(database_url: str, tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def server(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, str]]:
     """(base URL, admin key) of a server over a database ``voxbill init`` prepared."""
-    run = runner(env, tmp_path)
+    run = cli_runner(env, tmp_path)
     init = run("init", "--operator", "Acme Telecom", "--currency", "EUR", "--json", check=True)
     admin_key = json.loads(init.stdout)["api_key"]
     base_url, process = start_server(env, tmp_path)
@@ -163,18 +163,19 @@ def test_reseller_hierarchy_and_money_end_to_end(
         "33.50"
     )
 
-    result = runner(env, tmp_path)("ledger", "verify")
+    result = cli_runner(env, tmp_path)("ledger", "verify")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_init_and_apikey_create_on_the_command_line(tmp_path: Path) -> None:
-    run = runner(sqlite_env(tmp_path), tmp_path)  # the command line, not the dialect, is tested
-    first = json.loads(run("init", "--operator", "Acme", "--json", check=True).stdout)
+    env = sqlite_env(tmp_path)  # the command line, not the dialect, is tested
+    process, run = runner(env, tmp_path), cli_runner(env, tmp_path)  # installed, in process
+    first = json.loads(process("init", "--operator", "Acme", "--json", check=True).stdout)
     again = json.loads(run("init", "--operator", "Acme", "--json", check=True).stdout)
     assert first["account_id"] == again["account_id"]  # upgrade: same root, a new key
     assert first["api_key"] != again["api_key"]
     assert first["api_key"].startswith("vbk_")
-    support = run(
+    support = process(
         "apikey", "create", "--account", str(first["account_id"]), "--role", "support", "--json"
     )
     assert support.returncode == 0, support.stderr

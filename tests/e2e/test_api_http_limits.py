@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from support.voxbill_process import runner, sqlite_env, start_server, stop_server
+from support.voxbill_process import cli_runner, sqlite_env, start_server, stop_server
 
 DEADLINE = 60.0  # seconds any expected answer or close may take, on a loaded machine
 DECK = "prefix,rate,destination\n44,0.10,UK\n"
@@ -49,7 +49,7 @@ class Server:
 def _serve(tmp: Path, **settings: str) -> Iterator[Server]:
     env = sqlite_env(tmp)
     env.update({f"VOXBILL_{k.upper()}": v for k, v in settings.items()})
-    run = runner(env, tmp)
+    run = cli_runner(env, tmp)
     init = run("init", "--operator", "Acme", "--currency", "USD", "--json", check=True)
     key = json.loads(init.stdout)["api_key"]
     base_url, process = start_server(env, tmp)

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from support.voxbill_process import runner, sqlite_env, start_server, stop_server
+from support.voxbill_process import cli_runner, sqlite_env, start_server, stop_server
 
 DECK = """prefix,destination,rate,connect_fee,initial_increment,increment,grace,time_profile
 33,France,0.05,0.01,30,6,0,
@@ -45,7 +45,7 @@ class Server:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     directory = tmp_path_factory.mktemp("api")
     env = sqlite_env(directory)
-    run = runner(env, directory)
+    run = cli_runner(env, directory)
     init = run("init", "--operator", "Acme", "--json", check=True)
     api_key = json.loads(init.stdout)["api_key"]
     deck = directory / "deck.csv"

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from support.voxbill_process import runner, sqlite_env, start_server, stop_server
+from support.voxbill_process import cli_runner, sqlite_env, start_server, stop_server
 
 DECK = "prefix,rate,connect_fee,initial_increment,increment,destination\n44,0.10,0,1,1,UK\n"
 CALL_IDS = ["abc/def@host", "a%2Fb/../c@10.0.0.1:5060", "x/"]
@@ -29,7 +29,7 @@ def client(
     env = sqlite_env(tmp_path)
     env["VOXBILL_DATABASE_URL"] = database_url
     env["VOXBILL_FAST_LANE"] = "1" if request.param == "lanes" else "0"
-    run = runner(env, tmp_path)
+    run = cli_runner(env, tmp_path)
     init = run("init", "--operator", "Acme", "--currency", "USD", "--json", check=True)
     key = json.loads(init.stdout)["api_key"]
     (tmp_path / "deck.csv").write_text(DECK)

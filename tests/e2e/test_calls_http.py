@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from support.voxbill_process import runner, sqlite_env, start_server, stop_server
+from support.voxbill_process import cli_runner, sqlite_env, start_server, stop_server
 
 DECK = "prefix,rate,connect_fee,initial_increment,increment,destination\n44,0.10,0.01,30,6,UK\n"
 
@@ -33,7 +33,7 @@ def env(database_url: str, tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def server(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[httpx.Client, int]]:
     """An admin client of a server with a funded customer (ANI +441000000001)."""
-    run = runner(env, tmp_path)
+    run = cli_runner(env, tmp_path)
     admin_key = json.loads(
         run("init", "--operator", "Acme", "--currency", "USD", "--json", check=True).stdout
     )["api_key"]
@@ -106,5 +106,5 @@ def test_calls_over_http_then_the_sweeper_and_ledger_verify(
     assert client.get(f"/accounts/{customer}/balance").json()["reserved"] == "0.00"
     assert len(swept) == 21
 
-    verify = runner(env, tmp_path)("ledger", "verify")
+    verify = cli_runner(env, tmp_path)("ledger", "verify")
     assert verify.returncode == 0, verify.stdout + verify.stderr

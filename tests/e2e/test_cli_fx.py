@@ -1,5 +1,6 @@
-"""``voxbill fx set`` / ``voxbill fx list`` through the installed command, on SQLite and
-PostgreSQL: exact rates, one operator or ``--operator``, contract exit codes."""
+"""``voxbill fx set`` / ``voxbill fx list`` on SQLite and PostgreSQL: exact rates, one
+operator or ``--operator``, contract exit codes. In process (``cli_runner``), but for one
+smoke test through the installed command."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from support.voxbill_process import RunVoxbill, runner, sqlite_env
+from support.voxbill_process import RunVoxbill, cli_runner, runner, sqlite_env
 
 
 @pytest.fixture
 def fx(database_url: str, tmp_path: Path) -> RunVoxbill:
     env = {**sqlite_env(tmp_path), "VOXBILL_DATABASE_URL": database_url}
-    return runner(env, tmp_path)
+    return cli_runner(env, tmp_path)
 
 
 def _json(result: Any) -> Any:
@@ -26,6 +27,16 @@ def _json(result: Any) -> Any:
 def _init(fx: RunVoxbill, name: str) -> int:
     account_id: int = _json(fx("init", "--operator", name, "--json"))["account_id"]
     return account_id
+
+
+def test_the_installed_command_sets_and_lists(tmp_path: Path) -> None:
+    """``fx set`` and ``fx list`` once each through the installed command, in processes
+    of their own (the other tests run the same command line in process)."""
+    env = sqlite_env(tmp_path)
+    _init(cli_runner(env, tmp_path), "Acme")
+    process = runner(env, tmp_path)
+    assert _json(process("fx", "set", "USD", "EUR", "0.9", "--json"))["outcome"] == "created"
+    assert [r["rate"] for r in _json(process("fx", "list", "--json"))] == ["0.90000000"]
 
 
 def test_set_then_list_exact_rates(fx: RunVoxbill) -> None:

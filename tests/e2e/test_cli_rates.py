@@ -1,4 +1,6 @@
-"""The ``voxbill`` command end to end: decks in, exact prices out, contract exit codes."""
+"""The ``voxbill`` command end to end: decks in, exact prices out, contract exit codes.
+In process (``run_voxbill``), but for the import of ``rated`` and the worked example,
+which go through the installed command."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from support.voxbill_process import RunVoxbill, runner, sqlite_env
+from support.voxbill_process import RunVoxbill, cli_runner, runner, sqlite_env
 
 DECK = """prefix;destination;rate;connect_fee;initial_increment;increment;min_duration;grace
 33;France;0.05;0.01;30;6;0;0
@@ -32,12 +34,18 @@ def import_deck(run_voxbill: RunVoxbill, tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def rated(tmp_path_factory: pytest.TempPathFactory) -> RunVoxbill:
-    """A database with the deck imported once, for the read-only tests of ``voxbill rate``."""
+def rated_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], Path]:
+    """A database with the deck imported once (by the installed command), for the
+    read-only tests of ``voxbill rate``; its environment and directory."""
     directory = tmp_path_factory.mktemp("rated")
-    run = runner(sqlite_env(directory), directory)
-    import_deck(run, directory)
-    return run
+    env = sqlite_env(directory)
+    import_deck(runner(env, directory), directory)
+    return env, directory
+
+
+@pytest.fixture(scope="module")
+def rated(rated_env: tuple[dict[str, str], Path]) -> RunVoxbill:
+    return cli_runner(*rated_env)
 
 
 def rate_json(run_voxbill: RunVoxbill, *args: str) -> dict[str, object]:
@@ -48,8 +56,8 @@ def rate_json(run_voxbill: RunVoxbill, *args: str) -> dict[str, object]:
     return data
 
 
-def test_import_then_rate_the_worked_example(rated: RunVoxbill) -> None:
-    data = rate_json(rated, "--to", "+33 1 23 45 67 89", "--duration", "40")
+def test_import_then_rate_the_worked_example(rated_env: tuple[dict[str, str], Path]) -> None:
+    data = rate_json(runner(*rated_env), "--to", "+33 1 23 45 67 89", "--duration", "40")
     assert data["cost"] == "0.0450"
     assert data["currency"] == "EUR"
     assert data["billed_seconds"] == 42

@@ -10,9 +10,9 @@ from support.voxbill_process import RunVoxbill, StartServer
 
 
 def test_demo_seeds_a_funded_tree_once(
-    run_voxbill: RunVoxbill, voxbill_server: StartServer
+    run_voxbill: RunVoxbill, voxbill_process: RunVoxbill, voxbill_server: StartServer
 ) -> None:
-    first = run_voxbill("demo", "--no-serve", "--json")
+    first = voxbill_process("demo", "--no-serve", "--json")  # the installed command
     assert first.returncode == 0, first.stderr
     again = run_voxbill("demo", "--no-serve", "--json")  # idempotent: nothing twice
     assert again.returncode == 0, again.stderr

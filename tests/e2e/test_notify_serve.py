@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from support.notify_world import http_receiver, smtp_server
-from support.voxbill_process import runner, sqlite_env, start_server, stop_server
+from support.voxbill_process import cli_runner, sqlite_env, start_server, stop_server
 from voxbill.domain.notify import verify_signature
 
 DEADLINE_SECONDS = 60.0
@@ -35,7 +35,7 @@ def test_serve_delivers_a_low_balance_alert_by_webhook_and_email(tmp_path: Path)
             "VOXBILL_SMTP_URL": mailbox.url,
             "VOXBILL_MAIL_FROM": "alerts@acme.example",
         }
-        run = runner(env, tmp_path)
+        run = cli_runner(env, tmp_path)
         init = run("init", "--operator", "Acme", "--currency", "EUR", "--json", check=True)
         key = json.loads(init.stdout)["api_key"]
         base_url, process = start_server(env, tmp_path)

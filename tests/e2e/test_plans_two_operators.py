@@ -17,7 +17,13 @@ from typing import Any
 import httpx
 import pytest
 
-from support.voxbill_process import RunVoxbill, runner, sqlite_env, start_server, stop_server
+from support.voxbill_process import (
+    RunVoxbill,
+    cli_runner,
+    sqlite_env,
+    start_server,
+    stop_server,
+)
 
 A_DECK = "prefix,rate,destination\n44,0.10,UK\n33,0.20,France\n"
 B_DECK = "prefix,rate,destination\n44,0.50,UK\n"
@@ -31,7 +37,7 @@ def env(database_url: str, tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def run(env: dict[str, str], tmp_path: Path) -> RunVoxbill:
-    return runner(env, tmp_path)
+    return cli_runner(env, tmp_path)
 
 
 def _json(result: Any) -> Any:

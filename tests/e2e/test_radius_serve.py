@@ -15,8 +15,8 @@ from support.radius_peer import SECRET, free_udp_pair, radclient, require_radcli
 from support.voxbill_process import (
     VOXBILL,
     RunVoxbill,
+    cli_runner,
     free_port,
-    runner,
     stop_server,
     wait_until_healthy,
 )
@@ -66,7 +66,7 @@ def test_serve_refuses_a_radius_client_bound_to_no_operator_among_several(
 ) -> None:
     """With two operators, a client that names none would look callers up across both:
     ``serve`` stops before listening, with one line saying what to write."""
-    run = runner(voxbill_env | {"VOXBILL_RADIUS_CLIENTS": f"127.0.0.0/8={SECRET}"}, tmp_path)
+    run = cli_runner(voxbill_env | {"VOXBILL_RADIUS_CLIENTS": f"127.0.0.0/8={SECRET}"}, tmp_path)
     run("init", "--operator", "Acme", "--json", check=True)
     run("init", "--operator", "Rival", "--json", check=True)
     args = ["serve", "--port", str(free_port()), "--radius", str(free_udp_pair())]

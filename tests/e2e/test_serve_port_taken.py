@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from support.radius_peer import SECRET, free_udp_pair
-from support.voxbill_process import VOXBILL, free_port, runner
+from support.voxbill_process import VOXBILL, cli_runner, free_port
 
 
 @contextmanager
@@ -43,7 +43,7 @@ def test_serve_stops_with_one_line_when_a_door_port_is_taken(
     address: str,
 ) -> None:
     env = voxbill_env | {"VOXBILL_RADIUS_CLIENTS": f"127.0.0.0/8={SECRET}"}
-    runner(env, tmp_path)("init", "--operator", "Acme", "--json", check=True)
+    cli_runner(env, tmp_path)("init", "--operator", "Acme", "--json", check=True)
     port = free_udp_pair()
     args = ["serve", "--host", "127.0.0.1", "--port", str(free_port()), option, str(port)]
     with holding(kind, port):
@@ -67,7 +67,7 @@ def test_serve_stops_with_one_line_when_a_door_port_is_taken(
 def test_serve_with_sip_processes_stops_with_one_line_when_the_port_is_taken(
     voxbill_env: dict[str, str], tmp_path: Path
 ) -> None:
-    runner(voxbill_env, tmp_path)("init", "--operator", "Acme", "--json", check=True)
+    cli_runner(voxbill_env, tmp_path)("init", "--operator", "Acme", "--json", check=True)
     port = free_udp_pair()
     args = ["serve", "--host", "127.0.0.1", "--port", str(free_port())]
     args += ["--sip", str(port), "--sip-processes", "2"]

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import httpx
 
-from support.voxbill_process import runner, sqlite_env, start_server, stop_server
+from support.voxbill_process import cli_runner, sqlite_env, start_server, stop_server
 
 DECK = "prefix,mcc_mnc,rate,destination\n44,,0.04,UK\n,234-15,0.03,UK Vodafone\n"
 
 
 def test_sms_end_to_end(tmp_path: Path) -> None:
     env = sqlite_env(tmp_path)
-    run = runner(env, tmp_path)
+    run = cli_runner(env, tmp_path)
     init = run("init", "--operator", "Acme SMS", "--currency", "EUR", "--json", check=True)
     (tmp_path / "sms.csv").write_text(DECK)
     run("rates", "import", "sms.csv", "--plan", "sms-eu", "--currency", "EUR", check=True)

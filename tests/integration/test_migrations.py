@@ -10,7 +10,7 @@ from sqlalchemy import Table, inspect
 
 from voxbill.domain.errors import UnknownSchema
 from voxbill.storage.database import make_engine
-from voxbill.storage.migrate import alembic_config, current_revision, upgrade
+from voxbill.storage.migrate import alembic_config, current_revision, head_revision, upgrade
 from voxbill.storage.schema import metadata
 
 
@@ -27,6 +27,15 @@ def test_empty_database_upgrades_to_head(database_url: str) -> None:
         assert current_revision(engine) == head
     finally:
         engine.dispose()
+
+
+def test_the_head_read_from_the_files_is_alembics() -> None:
+    """``upgrade`` leaves Alembic unloaded for a database at this head: it must be
+    Alembic's own (a new migration file that the plain reading cannot follow gives None,
+    and Alembic decides, as before)."""
+    script = ScriptDirectory.from_config(alembic_config())
+    assert head_revision() == script.get_current_head()
+    assert len(list(script.walk_revisions())) > 1
 
 
 def test_a_database_newer_than_the_code_is_refused_untouched(database_url: str) -> None:

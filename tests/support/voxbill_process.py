@@ -1,18 +1,22 @@
 """Running the real ``voxbill`` command and server, for end-to-end tests.
 
 ``sqlite_env`` and ``runner`` run the installed command against a fresh SQLite file;
+``cli_runner`` runs the same command line in this process (same app, same environment,
+same result type) for the tests that check only a command's output and exit status: a
+``voxbill`` process takes seconds to start on a loaded machine, and those tests run many.
 ``start_server`` starts ``voxbill serve`` on a free port and waits for ``/api/v1/health``.
 The fixtures over these live in ``tests/e2e/conftest.py``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -59,6 +63,52 @@ def runner(env: dict[str, str], cwd: Path) -> RunVoxbill:
         return result
 
     return run
+
+
+def cli_runner(env: dict[str, str], cwd: Path) -> RunVoxbill:
+    """``run(*args)`` as :func:`runner`'s, but the command line runs in this process
+    (Typer's ``CliRunner`` over the same ``app``): the ``VOXBILL_*`` variables are exactly
+    ``env``'s while it runs (the others removed), and the working directory is ``cwd``.
+    For what a command prints and its exit status; a process's own behaviour (signals,
+    ports, ``serve``, start-up) needs :func:`runner`."""
+    from typer.testing import CliRunner
+
+    from voxbill.cli.main import app
+
+    def run(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+        overrides: dict[str, str | None] = {
+            name: None for name in os.environ if name.startswith("VOXBILL_")
+        }
+        overrides.update(env)
+        with contextlib.chdir(cwd), _console_width(env.get("COLUMNS")):
+            result = CliRunner().invoke(app, list(args), env=overrides, catch_exceptions=False)
+        completed = subprocess.CompletedProcess(
+            [str(VOXBILL), *args], result.exit_code, result.stdout, result.stderr
+        )
+        if check and completed.returncode != 0:
+            raise AssertionError(
+                f"voxbill {' '.join(args)} exited {completed.returncode}:\n{completed.stderr}"
+            )
+        return completed
+
+    return run
+
+
+@contextlib.contextmanager
+def _console_width(columns: str | None) -> Iterator[None]:
+    """The CLI's Rich consoles read ``COLUMNS`` once, when made (at import): a process
+    started with ``env`` would have this width."""
+    from voxbill.cli.output import console, err_console
+
+    if columns is None or not columns.isdigit():
+        yield
+        return
+    before = console._width, err_console._width  # None: measured at each print
+    console.width = err_console.width = int(columns)
+    try:
+        yield
+    finally:
+        console._width, err_console._width = before
 
 
 def start_server(

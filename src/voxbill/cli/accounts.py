@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from voxbill.bootstrap import build
+from voxbill.cli.container import build
 from voxbill.cli.output import console, err_console, guarded, print_json
 from voxbill.domain.access import Role
 

@@ -11,16 +11,18 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from voxbill.bootstrap import build
+from voxbill.cli.container import build
 from voxbill.cli.output import console, err_console, fail, guarded, print_json
 from voxbill.domain.cards import MAX_BATCH_SIZE, Funding
 from voxbill.domain.money import canonical, parse_decimal
-from voxbill.services.cards.service import BatchRequest, GeneratedBatch
+
+if TYPE_CHECKING:
+    from voxbill.services.cards.service import GeneratedBatch
 
 app = typer.Typer(help="Calling-card batches.", no_args_is_help=True)
 
@@ -61,6 +63,8 @@ def generate(
         fail(f"{output} exists: the PINs are written to a new file only")
     if expires is not None and expires.tzinfo is None:
         fail("--expires needs a UTC offset (e.g. 2027-06-30T23:59:59+00:00)")
+    from voxbill.services.cards.service import BatchRequest
+
     request = BatchRequest(
         owner_id=owner,
         count=count,

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from voxbill.bootstrap import build
+from voxbill.cli.container import build
 from voxbill.cli.operators import OperatorOption, require_operator
 from voxbill.cli.output import console, guarded, print_json
 from voxbill.domain.errors import InvalidInput
 from voxbill.domain.fraud import check_prefix
-from voxbill.services.ports.fraud import HighRiskPrefix
+
+if TYPE_CHECKING:
+    from voxbill.services.ports.fraud import HighRiskPrefix
 
 app = typer.Typer(help="The fraud guard: high-risk destinations.", no_args_is_help=True)
 high_risk_app = typer.Typer(

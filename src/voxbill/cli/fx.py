@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from voxbill.bootstrap import build
+from voxbill.cli.container import build
 from voxbill.cli.operators import OperatorOption, require_operator
 from voxbill.cli.output import console, guarded, print_json
 from voxbill.domain.errors import InvalidInput
 from voxbill.domain.money import STORAGE_PLACES, canonical, to_decimal
-from voxbill.services.ledger.fx import FxRate
+
+if TYPE_CHECKING:
+    from voxbill.services.ledger.fx import FxRate
 
 app = typer.Typer(
     help="Exchange rates of an operator: what converts its books between currencies.",

@@ -6,13 +6,15 @@ of its tenants registered for the wrong account.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from voxbill.bootstrap import build
+from voxbill.cli.container import build
 from voxbill.cli.output import console, guarded, print_json
-from voxbill.services.access.identifiers import CallerIdentifier
+
+if TYPE_CHECKING:
+    from voxbill.services.access.identifiers import CallerIdentifier
 
 app = typer.Typer(
     help="Caller identifiers (ANI, SIP user, IP network, card).", no_args_is_help=True

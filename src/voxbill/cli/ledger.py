@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from voxbill.bootstrap import build
+from voxbill.cli.container import build
 from voxbill.cli.output import EXIT_REFUSED, console, err_console, guarded, print_json
 
 app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)

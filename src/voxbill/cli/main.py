@@ -8,7 +8,6 @@ from typing import Annotated, Any
 import typer
 
 from voxbill import __version__
-from voxbill.bootstrap import build, schema_revision
 from voxbill.cli import accounts as accounts_cli
 from voxbill.cli import cards as cards_cli
 from voxbill.cli import fraud as fraud_cli
@@ -19,9 +18,9 @@ from voxbill.cli import notify as notify_cli
 from voxbill.cli import payments as payments_cli
 from voxbill.cli import rates as rates_cli
 from voxbill.cli import vendors as vendors_cli
+from voxbill.cli.container import build, schema_revision
 from voxbill.cli.output import console, guarded, print_json
 from voxbill.serving import heap
-from voxbill.settings import Settings
 
 app = typer.Typer(
     help="voxbill: real-time rating, charging and balance control.",
@@ -191,6 +190,8 @@ def serve(
     ] = 1,
 ) -> None:
     """Serve the API, the sweeper and each protocol door (SIP, RADIUS, Diameter) given a port."""
+    from voxbill.settings import Settings
+
     settings = Settings()
     _serve(
         host or settings.host,

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
-from voxbill.bootstrap import build
+from voxbill.cli.container import build
 from voxbill.cli.output import EXIT_REFUSED, console, err_console, guarded, print_json
 
 app = typer.Typer(help="Notifications: email, SMS and webhooks.", no_args_is_help=True)

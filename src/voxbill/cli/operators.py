@@ -6,12 +6,14 @@ command that reads or writes them must be told whose (one clear error otherwise)
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from voxbill.bootstrap import Container
 from voxbill.cli.output import EXIT_BAD_INPUT, EXIT_REFUSED, fail
+
+if TYPE_CHECKING:
+    from voxbill.bootstrap import Container
 
 OperatorOption = Annotated[
     int | None,

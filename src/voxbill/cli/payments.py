@@ -7,11 +7,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from voxbill.bootstrap import build
+from voxbill.cli.container import build
 from voxbill.cli.output import console, guarded, print_json
 from voxbill.domain.money import canonical
 from voxbill.domain.payments import Payment
-from voxbill.services.payments.recharge import AutoRecharges
 
 app = typer.Typer(help="Online top-ups (docs/payments.md).", no_args_is_help=True)
 
@@ -75,6 +74,8 @@ def recharge(
 ) -> None:
     """Run auto-recharge once (from cron, e.g. every minute): charge the saved card of
     each account under its threshold, once per crossing."""
+    from voxbill.services.payments.recharge import AutoRecharges
+
     container = build(migrate=True)
     try:
         outcomes = AutoRecharges(container.payments).run()

@@ -12,21 +12,22 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from voxbill.bootstrap import build
+from voxbill.cli.container import build
 from voxbill.cli.operators import OperatorOption, resolve_operator
 from voxbill.cli.output import EXIT_BAD_INPUT, console, err_console, fail, guarded, print_json
 from voxbill.domain.errors import InvalidInput, RateDeckError
 from voxbill.domain.money import RoundingMethod, canonical, to_decimal
 from voxbill.domain.plan_markup import Markup
 from voxbill.domain.rate_deck import Deck, read_deck
-from voxbill.services.rating.imports import ImportReport, PlanOptions
-from voxbill.services.rating.reseller_plans import CopyRequest
+
+if TYPE_CHECKING:
+    from voxbill.services.rating.imports import ImportReport
 
 app = typer.Typer(
     help="Rate plans: import carrier decks, copy plans with a markup, list plans and price "
@@ -125,6 +126,8 @@ def import_(
             holiday_dates = frozenset(date.fromisoformat(d.strip()) for d in holidays.split(","))
         except ValueError:
             fail(f"--holidays {holidays!r}: give ISO dates such as 2026-12-25,2026-12-26")
+    from voxbill.services.rating.imports import PlanOptions
+
     options = PlanOptions(currency, decimals, rounding, timezone, holiday_dates)
     container = build(migrate=True)
     try:
@@ -221,6 +224,8 @@ def copy(
         to_decimal(markup_percent, what="--markup-percent"),
         to_decimal(markup_fixed, what="--markup-fixed"),
     )
+    from voxbill.services.rating.reseller_plans import CopyRequest
+
     request = CopyRequest(target, source, markup, decimals, rounding)
     container = build(migrate=True)
     try:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from voxbill.bootstrap import build
+from voxbill.cli.container import build
 from voxbill.cli.operators import OperatorOption, require_operator
 from voxbill.cli.output import console, guarded, print_json
 from voxbill.domain.access import Principal, Role

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DataError, InvalidatePoolError, StatementError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
@@ -91,6 +90,7 @@ def _rollback_keeping_prepared(engine: Engine) -> None:
     transaction is rolled back here first, by the same ROLLBACK sent past psycopg's
     bookkeeping, and psycopg's own rollback then has nothing to do. Should this one fail,
     psycopg's runs as before, its error SQLAlchemy's to handle (a lost connection)."""
+    from psycopg.pq import TransactionStatus  # here: only a PostgreSQL engine loads psycopg
 
     @event.listens_for(engine, "rollback")
     def _rollback(conn: Connection) -> None:

@@ -9,10 +9,42 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from voxbill.portal.pages import accounts, cards, cdrs, dashboard, fraud, fx, home, keys, notifications, payments, rates, reset, settings, signin, vendors
+from voxbill.portal.pages import (
+    accounts,
+    cards,
+    cdrs,
+    dashboard,
+    fraud,
+    fx,
+    home,
+    keys,
+    notifications,
+    payments,
+    rates,
+    reset,
+    settings,
+    signin,
+    vendors,
+)
 from voxbill.portal.pages.common import page_router
 
-AREAS = (signin, home, accounts, rates, cdrs, settings, keys, cards, vendors, fx, fraud, dashboard, notifications, payments, reset)
+AREAS = (
+    signin,
+    home,
+    accounts,
+    rates,
+    cdrs,
+    settings,
+    keys,
+    cards,
+    vendors,
+    fx,
+    fraud,
+    dashboard,
+    notifications,
+    payments,
+    reset,
+)
 
 router: APIRouter = page_router()
 for _area in AREAS:

@@ -108,6 +108,7 @@ class SubscriptionService:
         require_overseer(principal)
         with self._uow.transaction(readonly=True) as tx:
             return tx.notify.failed_under(principal.path)
+
     def retry(self, principal: Principal, delivery_id: int) -> Delivery:
         """Send a dead delivery once more, at the next worker run (409 when it is not
         dead or its subscription was deleted). Its attempts count on: one more failure

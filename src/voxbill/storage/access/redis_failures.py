@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Final
-
-import redis
+from typing import TYPE_CHECKING, Final
 
 from voxbill.services.access.failures import AuthFailures, InProcessAuthFailures
 from voxbill.settings import Settings
+
+if TYPE_CHECKING:  # the library loads with a client: only where Redis is configured
+    import redis
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,10 @@ class RedisAuthFailures:
     def __init__(
         self, client: redis.Redis, limit: int, window: float, *, prefix: str = DEFAULT_PREFIX
     ) -> None:
+        import redis
+
         self._client = client
+        self._unreachable = redis.RedisError
         self._limit = limit
         self._window_ms = max(1, math.ceil(window * 1000))
         self._prefix = prefix
@@ -53,13 +57,15 @@ class RedisAuthFailures:
     def from_url(
         cls, url: str, limit: int, window: float, *, timeout: float = 0.5
     ) -> RedisAuthFailures:
+        import redis
+
         client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
         return cls(client, limit, window)
 
     def blocked_for(self, source: str) -> float:
         try:
             left = self._blocked_for(keys=[self._prefix + source], args=[self._limit])
-        except redis.RedisError as exc:
+        except self._unreachable as exc:
             log.warning("auth failure counter unreachable, not checked: %s", exc)
             return 0.0
         return int(left) / 1000
@@ -67,7 +73,7 @@ class RedisAuthFailures:
     def failed(self, source: str) -> None:
         try:
             self._failed(keys=[self._prefix + source], args=[self._window_ms])
-        except redis.RedisError as exc:
+        except self._unreachable as exc:
             log.warning("auth failure counter unreachable, failure not counted: %s", exc)
 
     def close(self) -> None:

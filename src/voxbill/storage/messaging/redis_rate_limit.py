@@ -9,9 +9,7 @@ Needs Redis >= 5 (scripts replicate their effects, so reading ``TIME`` is allowe
 
 from __future__ import annotations
 
-from typing import Final
-
-import redis
+from typing import TYPE_CHECKING, Final
 
 from voxbill.services.messaging.rate_limit import (
     ALLOWED,
@@ -25,6 +23,9 @@ from voxbill.services.messaging.rate_limit import (
     refused,
 )
 from voxbill.settings import Settings
+
+if TYPE_CHECKING:  # the library loads with a client: only where Redis is configured
+    import redis
 
 # KEYS[1] bucket; ARGV rate (tokens/s), capacity and need (token-microseconds), and
 # now (microseconds) or "" for the server's clock. Returns {allowed, level after}.
@@ -68,7 +69,10 @@ class RedisRateLimiter:
         prefix: str = DEFAULT_PREFIX,
         clock: Clock | None = None,
     ) -> None:
+        import redis
+
         self._client = client
+        self._unreachable = redis.RedisError
         self._prefix = prefix
         self._clock = clock
         self._script = client.register_script(_TOKEN_BUCKET)
@@ -78,6 +82,8 @@ class RedisRateLimiter:
         cls, url: str, *, prefix: str = DEFAULT_PREFIX, timeout: float = 0.5
     ) -> RedisRateLimiter:
         """A client with short timeouts: a message must not wait long for its verdict."""
+        import redis
+
         client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
         return cls(client, prefix=prefix)
 
@@ -89,7 +95,7 @@ class RedisRateLimiter:
             allowed, level = self._script(
                 keys=[self._prefix + key], args=[rate, capacity, need, now]
             )
-        except redis.RedisError as exc:
+        except self._unreachable as exc:
             raise RateLimiterUnavailable(f"rate limiter unreachable: {exc}") from exc
         if allowed:
             return ALLOWED

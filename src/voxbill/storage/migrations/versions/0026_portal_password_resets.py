@@ -1,7 +1,7 @@
 """portal password resets: single-use links the portal emails
 
 Revision ID: 0026
-Revises: 0025 (the lead re-chains it after 0025 at merge time)
+Revises: 0025
 
 ``portal_password_resets``: one row per "Forgot password?" that named a portal user
 (``docs/portal.md``, "Password reset"): the sha256 of the random token in the emailed
