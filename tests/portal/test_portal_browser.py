@@ -174,7 +174,7 @@ def test_customer_exports_its_cdrs_as_csv(page: Any, served: _Served) -> None:
 def test_user_checks_its_balance_and_a_rate(page: Any, served: _Served) -> None:
     _sign_in(page, served.world.emails["user_a"])
     assert page.wait_for_selector("[data-testid=balance]").inner_text().endswith("USD")
-    page.get_by_role("link", name="Rates").click()
+    page.get_by_role("link", name="Rates", exact=True).click()
     page.get_by_label("Price of a call to").fill("+447911123456")
     with page.expect_navigation():
         page.get_by_role("button", name="Look up").click()

@@ -29,7 +29,7 @@ def test_admin_previews_and_publishes_a_deck(page: Any, served: _Served) -> None
         options=PlanOptions(),
     )
     _sign_in(page, world.emails["admin"])
-    page.get_by_role("link", name="Rates").click()
+    page.get_by_role("link", name="Rates", exact=True).click()
     with page.expect_navigation():
         page.get_by_role("link", name="a-retail").click()
     page.wait_for_selector("h1:has-text('Plan a-retail')")
