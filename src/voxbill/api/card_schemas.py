@@ -12,7 +12,7 @@ from voxbill.api.money_schemas import BalanceRead, LedgerEntryRead
 from voxbill.api.schemas import AmountStr, DecimalStr, shown
 from voxbill.domain import cards as rules
 from voxbill.domain.cards import BatchCounts, CardBatch, Funding
-from voxbill.services.cards.service import Activation, GeneratedBatch, HolderView
+from voxbill.services.cards.service import Activation, BatchRequest, GeneratedBatch, HolderView
 
 Serial = Annotated[str, StringConstraints(pattern=r"^[0-9 -]{4,40}$")]
 Digits = Annotated[str, StringConstraints(min_length=1, max_length=40)]
@@ -47,6 +47,10 @@ class CardBatchCreate(BaseModel):
         "keys, their default) or owner (the owner's balance; every other key's default)",
     )
     name: Name | None = None
+
+    def request(self) -> BatchRequest:
+        """What the cards service generates from (the API's and the portal's form)."""
+        return BatchRequest(**{field: getattr(self, field) for field in type(self).model_fields})
 
 
 class CardBatchRead(BaseModel):

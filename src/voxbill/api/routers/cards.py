@@ -28,7 +28,6 @@ from voxbill.api.card_schemas import (
 from voxbill.api.deps import ContainerDep
 from voxbill.api.problems import responses
 from voxbill.domain import cards as rules
-from voxbill.services.cards.service import BatchRequest
 
 router = APIRouter(tags=["cards"])
 
@@ -43,18 +42,7 @@ def create_batch(
 ) -> CardBatchCreated:
     """Generate ``count`` inactive cards (no money on them) under ``owner_id``; the
     response's ``csv`` is the only time their PINs are shown. All or nothing."""
-    request = BatchRequest(
-        owner_id=body.owner_id,
-        count=body.count,
-        face_value=body.face_value,
-        currency=body.currency,
-        rate_plan=body.rate_plan,
-        expires_at=body.expires_at,
-        valid_days=body.valid_days,
-        pin_length=body.pin_length,
-        funding=body.funding,
-        name=body.name,
-    )
+    request = body.request()
     return CardBatchCreated.of_generated(container.cards.generate(principal, request))
 
 

@@ -23,7 +23,7 @@ from voxbill.domain.cards import Funding
 from voxbill.portal.pages.common import PAGE, FormText, OptionalText, can, page_router, when_of
 from voxbill.portal.pages.settings import validated
 from voxbill.portal.web import PREFIX, Visitor, Writer, render
-from voxbill.services.cards.service import BatchRequest, check_manage
+from voxbill.services.cards.service import check_manage
 
 router = page_router()
 
@@ -83,18 +83,7 @@ def generate(
     body = validated(CardBatchCreate, data)
     generated = container.cards.generate(
         visitor.principal,
-        BatchRequest(
-            owner_id=body.owner_id,
-            count=body.count,
-            face_value=body.face_value,
-            currency=body.currency,
-            rate_plan=body.rate_plan,
-            expires_at=body.expires_at,
-            valid_days=body.valid_days,
-            pin_length=body.pin_length,
-            funding=body.funding,
-            name=body.name,
-        ),
+        body.request(),
     )
     csv_text = generated.csv
     context = {
