@@ -20,9 +20,12 @@ from sqlalchemy import select
 
 from voxbill.bootstrap import Container
 from voxbill.domain.access import Principal, Role
+from voxbill.domain.notify import Channel
+from voxbill.domain.payments import Payment, PaymentStatus
 from voxbill.domain.rate_deck import read_deck
 from voxbill.portal.app import create_app
 from voxbill.services.access.identifiers import IdentifierType
+from voxbill.services.cards.service import BatchRequest
 from voxbill.services.charging.service import CallerId
 from voxbill.services.rating.imports import PlanOptions
 from voxbill.storage.schema import metadata
@@ -153,3 +156,94 @@ def fund_and_call(world: World) -> None:
     charging = world.container.charging
     charging.start("portal-call-1", CallerId(sip_user="a1-pbx"), "+442079460000", AT)
     charging.stop("portal-call-1", 60)
+
+
+@dataclass(frozen=True)
+class Side:
+    """One subtree's object of every kind a portal route can name (``add_objects``):
+    its customer account and what hangs off it."""
+
+    account: int
+    user: int  # a portal user of the account (none of the signed-in ones)
+    key: int  # an API key of the account
+    identifier: int
+    batch: int  # a card batch owned by the account
+    subscription: int
+    notification: int  # a delivery to that subscription
+    payment: str  # a pending online top-up
+    plan: str  # the rate plan the account is priced by
+    reseller: int  # the reseller above the account (templates are a reseller's)
+
+
+@dataclass(frozen=True)
+class Objects:
+    """The objects of subtree A (customer A1) and of subtree B (customer B1), and the
+    operator's own (a vendor), for tests that fill every route's parameters."""
+
+    a: Side
+    b: Side
+    vendor: int
+
+
+def add_objects(world: World) -> Objects:
+    """Give customers A1 and B1 an object of every kind (``build_world`` stays as it is)."""
+    container = world.container
+    system = Principal(world.root, f"/{world.root}/", Role.ADMIN)
+
+    def side(account: int, tag: str, plan: str, reseller: int) -> Side:
+        email = f"guarantee-{tag}@example.com"
+        user = container.auth.create_portal_user(system, account, email, PASSWORD, Role.CUSTOMER)
+        key = container.auth.issue(system, account, Role.CUSTOMER, f"guarantee {tag}")
+        identifier = container.identifiers.add(
+            system, account, IdentifierType.SIP_USER, f"guarantee-{tag}", None
+        )
+        batch = container.cards.generate(system, BatchRequest(account, 1, Decimal("5")))
+        made = container.subscriptions.create(
+            system,
+            account,
+            channel=Channel.EMAIL,
+            target=f"{tag}@example.com",
+            events=["topup.received"],
+            subtree=False,
+        )
+        with container.uow.transaction() as tx:
+            tx.ledger.add_outbox_event(
+                "topup.received", account, "{}", made.subscription.created_at
+            )
+        container.notify.fan_out()
+        (delivery,) = container.subscriptions.notifications(
+            system, account, limit=1, before_id=None
+        )
+        payment = Payment(
+            id=f"pay_guarantee{tag}",
+            account_id=account,
+            provider="stripe",
+            amount=Decimal("10"),
+            currency="USD",
+            status=PaymentStatus.PENDING,
+            created_at=AT,
+            updated_at=AT,
+        )
+        with container.uow.transaction() as tx:
+            tx.payments.insert_payment(payment)
+        return Side(
+            account=account,
+            user=user,
+            key=key.record.id,
+            identifier=identifier.id,
+            batch=batch.batch.id,
+            subscription=made.subscription.id,
+            notification=delivery.id,
+            payment=payment.id,
+            plan=plan,
+            reseller=reseller,
+        )
+
+    vendor = container.accounts.create(
+        system, {"kind": "vendor", "name": "Vendor V", "parent_id": world.root}
+    )
+    return Objects(
+        side(world.customer_a, "a", "a-retail", world.reseller_a),
+        side(world.customer_b, "b", "b-retail", world.reseller_b),
+        vendor.id,
+    )

@@ -331,10 +331,11 @@ def test_a_vendors_own_user_and_a_resellers_support_see_no_vendor_page(
     own = carriers.page("vendor_user")
     assert own.get(f"/portal/vendors/{carriers.vendor}").status_code == 403
     assert own.get("/portal/vendors").status_code == 403
-    support_a = carriers.page("support_a")
+    support_a = carriers.page("support_a")  # a reseller's staff, not the operator's
     listing = support_a.get("/portal/vendors")
-    assert listing.status_code == 200
+    assert listing.status_code == 403
     assert "Carrier One" not in listing.text
+    assert 'href="/portal/vendors"' not in support_a.get("/portal/").text
     assert support_a.get(f"/portal/vendors/{carriers.vendor}").status_code == 404
 
 

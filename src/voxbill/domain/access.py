@@ -82,6 +82,14 @@ class Principal:
         return operator_of(self.path)
 
     @property
+    def operator_staff(self) -> bool:
+        """An admin key, or a support key of the operator's own account: who reads what
+        is the operator's alone (its vendors, exchange rates' history…)."""
+        return self.role is Role.ADMIN or (
+            self.role is Role.SUPPORT and self.account_id == self.operator_id
+        )
+
+    @property
     def actor(self) -> str:
         """How the ledger and audit trails name who did it."""
         who = f"key:{self.key_id}" if self.key_id is not None else "system"

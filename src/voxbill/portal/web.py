@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
 from voxbill.api.deps import container_of, in_thread
 from voxbill.domain.access import PortalSession, Role
-from voxbill.domain.errors import SignInThrottled, VoxbillError
+from voxbill.domain.errors import Forbidden, SignInThrottled, VoxbillError
 from voxbill.domain.money import canonical
 from voxbill.outcomes import http_status_for
 from voxbill.services.access.portal import csrf_token, csrf_valid
@@ -84,8 +85,9 @@ def error_page(
 
 class PortalRoute(APIRoute):
     """Refusals as HTML pages (not problem+json): 404 for what is outside the visitor's
-    subtree, 403 for a write it may not make or a bad CSRF token, the error table's
-    status for the rest; no session: to the sign-in page."""
+    subtree, 403 for a write it may not make or a bad CSRF token, 422 for a parameter
+    that does not parse, the error table's status for the rest; no session: to the
+    sign-in page."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -106,8 +108,18 @@ class PortalRoute(APIRoute):
                 status = http_status_for(exc)
                 visitor = request.scope.get(_VISITOR)
                 return error_page(request, status, exc.message, visitor, exc.code)
+            except RequestValidationError as exc:
+                return error_page(request, 422, _invalid(exc), request.scope.get(_VISITOR))
 
         return guarded
+
+
+def _invalid(exc: RequestValidationError) -> str:
+    """The first refused parameter, as the API's problem says it ("after_id: …")."""
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ())[1:]) or "request"
+        return f"{where}: {error.get('msg', 'invalid')}"
+    return "invalid request"
 
 
 def _visitor(request: Request) -> PortalSession:
@@ -120,12 +132,15 @@ def _visitor(request: Request) -> PortalSession:
 
 async def _writer(request: Request) -> PortalSession:
     """The visitor of a form post, whose CSRF token must be its session's (checked
-    before anything else is read or done)."""
+    before anything else is read or done). A support sign-in is read-only: every write
+    route refuses it here, before its form is read, whatever the route's own rules say."""
     session = await in_thread(lambda: _visitor(request))
     form = await request.form()
     presented = form.get(CSRF_FIELD)
     if not csrf_valid(session, presented if isinstance(presented, str) else None):
         raise CsrfRefused()
+    if session.principal.role is Role.SUPPORT:
+        raise Forbidden("a support sign-in is read-only: nothing was done")
     return session
 
 

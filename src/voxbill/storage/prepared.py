@@ -53,7 +53,7 @@ from sqlalchemy import (
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.expression import Executable
 
-from voxbill.domain.errors import VoxbillError
+from voxbill.domain.errors import UnstorableValue, VoxbillError
 
 __all__ = [
     "MOST_ROWS",
@@ -395,7 +395,11 @@ class Prepared:
 
 
 def _wrapped(conn: Connection, sql: str, bound: Any, err: Exception) -> Exception:
-    """``err`` as SQLAlchemy would raise it (a DBAPI error as its ``IntegrityError``…)."""
+    """``err`` as SQLAlchemy would raise it (a DBAPI error as its ``IntegrityError``…);
+    a number the sqlite3 driver cannot bind (``OverflowError``: an id past 2**63) is bad
+    input, as PostgreSQL's refusal of it is (``UnstorableValue``), never a 500."""
+    if isinstance(err, OverflowError):
+        return UnstorableValue()
     dbapi_error = conn.dialect.loaded_dbapi.Error
     if isinstance(err, dbapi_error):
         return exc.DBAPIError.instance(sql, bound, err, dbapi_error, dialect=conn.dialect)

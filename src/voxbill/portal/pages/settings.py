@@ -162,7 +162,10 @@ def settings_page(request: Request, account_id: int, visitor: Visitor) -> Respon
 
 @router.post("/accounts/{account_id}/settings")
 async def save_settings(request: Request, account_id: int, visitor: Writer) -> Response:
-    """The form's fields (only those it rendered as inputs) as one PATCH."""
+    """The form's fields (only those it rendered as inputs) as one PATCH; another
+    subtree's account is not found before the form is read."""
+    container = container_of(request)
+    await in_thread(lambda: container.accounts.visible(visitor.principal, account_id))
     form = await request.form()
     data: dict[str, Any] = {}
     for name in _BY_NAME:
@@ -174,7 +177,6 @@ async def save_settings(request: Request, account_id: int, visitor: Writer) -> R
     if not data:
         raise InvalidInput("nothing to change")
     changes = validated(AccountUpdate, data).changes()
-    container = container_of(request)
 
     def save() -> None:
         container.accounts.patch(visitor.principal, account_id, changes)

@@ -43,10 +43,13 @@ VENDOR_READERS = frozenset({access.Role.ADMIN, access.Role.SUPPORT})
 
 
 def check_vendor_read(principal: Principal) -> None:
-    """Vendors (carriers) are the operator's: read by its staff, not by a reseller's or
-    customer's keys."""
-    if principal.role not in VENDOR_READERS:
-        raise Forbidden(f"a {principal.role} key does not read the operator's vendors")
+    """Vendors (carriers) are the operator's: read by its staff (an admin key, a support
+    key of the operator's account), not by a reseller's, customer's or their support's."""
+    if principal.role not in VENDOR_READERS or not principal.operator_staff:
+        raise Forbidden(
+            f"a {principal.role} key of account {principal.account_id} does not read "
+            "the operator's vendors"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,9 +23,18 @@ from pydantic import BaseModel
 from voxbill.portal.web import PREFIX, Visitor, Writer
 
 #: Routes outside the signed-in guarantees on purpose: signing in and out (the sign-in
-#: form has its own double-submit CSRF, tested in test_portal_pages.py). A public route
-#: (no session) not listed here fails ``test_every_portal_route_is_covered``.
-PUBLIC = {("GET", "/portal/login"), ("POST", "/portal/login"), ("POST", "/portal/logout")}
+#: form has its own double-submit CSRF, tested in test_portal_pages.py) and the password
+#: reset by emailed link (test_portal_reset.py). A public route (no session) not listed
+#: here fails ``test_every_portal_route_is_covered``.
+PUBLIC = {
+    ("GET", "/portal/login"),
+    ("POST", "/portal/login"),
+    ("POST", "/portal/logout"),
+    ("GET", "/portal/forgot"),
+    ("POST", "/portal/forgot"),
+    ("GET", "/portal/reset/{token}"),
+    ("POST", "/portal/reset/{token}"),
+}
 
 #: GET pages that are only a write form: a support user may get 403 there (where its
 #: account's writer gets 200) instead of a read-only page.
@@ -53,7 +62,18 @@ OBJECTS: dict[str, Callable[[Side, Objects], str]] = {
     "plan": lambda side, _: side.plan,
     "rate_plan": lambda side, _: side.plan,
     "vendor_id": lambda _, objects: str(objects.vendor),
+    "from_plan": lambda side, _: side.plan,  # a new plan copied from a plan
+    "partner_id": lambda side, _: str(side.account),  # a vendor's partner account
 }
+
+#: Routes whose ``account_id`` is a reseller's (the side's reseller, not its customer):
+#: what is set on operator and reseller accounts only.
+RESELLER_ROUTES = ("/portal/accounts/{account_id}/templates",)
+
+#: Writes that name a plan to create or fill: another subtree's plan name is ``409
+#: plan_name_taken`` there (the API's rule: plan names are the operator's, and whose
+#: it is is not said), not 404; nothing changes either way.
+NAME_TAKEN_WRITES = {("POST", "/portal/rates/preview"), ("POST", "/portal/rates/publish")}
 
 #: Parameters naming nothing of a subtree: the same value whoever asks.
 NEUTRAL: dict[str, str] = {
@@ -101,6 +121,10 @@ FORM_VALUES: dict[str, str] = {
     "transport": "udp",
     "prefixes": "44",
     "body": "guarantee",
+    # a deck's publish: what its preview signed (a forged digest is refused)
+    "deck": "prefix,rate,destination\n44,0.10,UK\n",
+    "state": "guarantee",
+    "digest": "guarantee",
 }
 
 #: A file field's upload (a rate deck is the likeliest).
@@ -259,6 +283,8 @@ def request_for(route: Route, side: Side, objects: Objects) -> Request:
     """The route aimed at ``side``: path parameters, required query parameters and any
     that name an object, required form fields and any that name an object."""
     path = {n: value_of(n, side, objects) for n in route.path_params}
+    if route.path.startswith(RESELLER_ROUTES):
+        path["account_id"] = str(side.reseller)
     query = {
         n: value_of(n, side, objects) for n, required in route.query if required or n in OBJECTS
     }
