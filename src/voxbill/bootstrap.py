@@ -15,6 +15,7 @@ from voxbill.services.access.resets import PasswordResets
 from voxbill.services.accounts.service import AccountService
 from voxbill.services.cards.service import CardService
 from voxbill.services.charging.high_risk import HighRiskDestinations
+from voxbill.services.charging.rollup import DashboardRollup
 from voxbill.services.charging.service import ChargingService
 from voxbill.services.ledger.service import LedgerService
 from voxbill.services.messaging.rate_limit import RateLimiter
@@ -64,6 +65,7 @@ class Container:
     rate_plans: RatePlanCatalog = field(init=False)
     reseller_plans: ResellerPlans = field(init=False)
     charging: ChargingService = field(init=False)
+    dashboard_rollup: DashboardRollup = field(init=False)
     high_risk: HighRiskDestinations = field(init=False)
     messaging: MessagingService = field(init=False)
     routing: RoutingService = field(init=False)
@@ -103,6 +105,9 @@ class Container:
             identifiers=self.identifiers,
         )
         self.high_risk = HighRiskDestinations(self.uow, self.charging.fraud)
+        self.dashboard_rollup = DashboardRollup(
+            self.uow, self.settings.dashboard_rollup_lag_seconds
+        )
         self.routing = RoutingService(
             self.uow,
             self.settings,

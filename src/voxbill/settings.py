@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     #: may be served from a node's memory: many visitors refreshing a dashboard read a
     #: day of CDRs once per this interval. 0 disables it.
     dashboard_cache_seconds: float = Field(default=10.0, ge=0, le=300)
+    #: The dashboard's per-minute roll-up: ``voxbill serve`` adds the CDRs written at
+    #: least this long ago every ``dashboard_rollup_interval_seconds`` (0: no pass in
+    #: serve; ``voxbill dashboard rollup`` runs one). The figures are exact either way
+    #: (the CDRs the pass has not reached are read directly); the pass makes them cheap.
+    dashboard_rollup_lag_seconds: float = Field(default=60.0, ge=0, le=3600)
+    dashboard_rollup_interval_seconds: float = Field(default=30.0, ge=0, le=3600)
     #: Seconds a database lock may be waited for before the request fails cleanly.
     lock_timeout_seconds: float = Field(default=5.0, gt=0)
     #: Dialling prefix for international numbers (stripped during normalization).

@@ -10,6 +10,7 @@ import typer
 from voxbill import __version__
 from voxbill.cli import accounts as accounts_cli
 from voxbill.cli import cards as cards_cli
+from voxbill.cli import dashboard as dashboard_cli
 from voxbill.cli import fraud as fraud_cli
 from voxbill.cli import fx as fx_cli
 from voxbill.cli import identifiers as identifiers_cli
@@ -38,6 +39,7 @@ app.add_typer(identifiers_cli.app, name="identifiers")
 app.add_typer(notify_cli.app, name="notify")
 app.add_typer(cards_cli.app, name="cards")
 app.add_typer(payments_cli.app, name="payments")
+app.add_typer(dashboard_cli.app, name="dashboard")
 app.command("rate")(rates_cli.rate)
 app.command("init")(accounts_cli.init)
 app.add_typer(accounts_cli.apikey_app, name="apikey")
@@ -141,6 +143,11 @@ def _serve(
 
             every = container.settings.notify_interval_seconds
             doors.append(NotifierThread(container.notify, every).start())
+        if container.settings.dashboard_rollup_interval_seconds > 0:
+            from voxbill.jobs.rollup import RollupThread
+
+            every = container.settings.dashboard_rollup_interval_seconds
+            doors.append(RollupThread(container.dashboard_rollup, every).start())
         if workers > 1:  # the doors and the sweeper above stay in this one process
             heap.settle()
             uvicorn.run(

@@ -25,7 +25,7 @@ from voxbill.domain.ledger import Leg, Posting, SystemBook, TransactionKind, nor
 from voxbill.domain.money import ZERO
 from voxbill.domain.rating import Rating
 from voxbill.domain.sessions import ChargingSession
-from voxbill.services.charging import fraud, vendor
+from voxbill.services.charging import fraud, rollup, vendor
 from voxbill.services.charging.answers import settled
 from voxbill.services.charging.results import SessionSettlement
 from voxbill.services.charging.settle import available, know_owners, sell_legs, session_tariffs
@@ -81,6 +81,7 @@ def correct_in(
         vendor.correct(journal, session.session_id, bought, swept.vendor_cost or ZERO, reason)
     corrected = _corrected(journal, session, swept, was, duration, ratings, bought)
     tx.cdrs.correct(corrected)
+    rollup.corrected(tx, swept, was, corrected)  # the dashboard's minutes, if rolled up
     tx.sessions.update_session(session.session_id, used_seconds=duration, updated_at=journal.now)
     first = ratings[0]
     return SessionSettlement(

@@ -16,7 +16,7 @@ from voxbill.domain.dashboard import Margin, TrafficPoint
 from voxbill.domain.errors import InvalidInput
 from voxbill.services.caching import TtlCache
 from voxbill.services.charging.chains import ChainCache
-from voxbill.services.unit_of_work import UnitOfWork
+from voxbill.services.unit_of_work import Transaction, UnitOfWork
 from voxbill.settings import Settings
 
 
@@ -101,7 +101,13 @@ class ChargingQueries:
 
         def load() -> list[TrafficPoint]:
             with self._uow.transaction(readonly=True) as tx:
-                return tx.cdrs.traffic(path=principal.path, start=start, end=end)
+                return tx.cdrs.traffic(
+                    account_id=principal.account_id,
+                    path=principal.path,
+                    rolled=_rolled(tx, principal),
+                    start=start,
+                    end=end,
+                )
 
         found: list[TrafficPoint] = self._figures.get(("traffic", principal.path, start, end), load)
         return found
@@ -120,9 +126,17 @@ class ChargingQueries:
                     account_id=principal.account_id,
                     path=principal.path,
                     root=dashboard.is_root(principal),
+                    rolled=_rolled(tx, principal),
                     start=start,
                     end=end,
                 )
 
         found: list[Margin] = self._figures.get(("margins", principal.path, start, end), load)
         return found
+
+
+def _rolled(tx: Transaction, principal: Principal) -> bool:
+    """Whether the roll-up keeps minutes for the principal's account (an operator's or
+    a reseller's; a customer's support reads its CDRs)."""
+    account = tx.accounts.get(principal.account_id)
+    return account is not None and account.kind in dashboard.ROLLED_KINDS

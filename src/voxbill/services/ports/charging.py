@@ -11,9 +11,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from voxbill.domain.accounts import Account
+from voxbill.domain.accounts import Account, AccountKind
 from voxbill.domain.cdrs import Cdr, CdrLeg
-from voxbill.domain.dashboard import Margin, TrafficPoint
+from voxbill.domain.dashboard import Margin, RolledCdr, Rollup, TrafficPoint
 from voxbill.domain.holds import HoldRecord
 from voxbill.domain.sessions import ChargingSession
 
@@ -108,14 +108,60 @@ class CdrRepository(Protocol):
         """CDRs of the subtree at ``path``, with their legs, newest first."""
         ...
 
-    def traffic(self, *, path: str, start: datetime, end: datetime) -> list[TrafficPoint]:
+    # -- the dashboard's per-minute roll-up (docs/portal.md, "Dashboard") ----------------
+
+    def traffic(
+        self, *, account_id: int, path: str, rolled: bool, start: datetime, end: datetime
+    ) -> list[TrafficPoint]:
         """Calls and spend per minute and currency of the subtree's CDRs started in
-        [start, end), oldest first (minutes without calls left out)."""
+        [start, end), oldest first (minutes without calls left out). ``rolled``: the
+        account is one the roll-up keeps (``ROLLED_KINDS``), read as its rows plus the
+        CDRs above the mark, in one snapshot; else from its CDRs."""
         ...
 
     def margins(
-        self, *, account_id: int, path: str, root: bool, start: datetime, end: datetime
+        self,
+        *,
+        account_id: int,
+        path: str,
+        root: bool,
+        rolled: bool,
+        start: datetime,
+        end: datetime,
     ) -> list[Margin]:
         """What ``account_id`` earned per currency on its subtree's CDRs started in
         [start, end); ``root``: it is an operator root (margin over the vendor cost)."""
+        ...
+
+    def lock_rollup_mark(self) -> int:
+        """The roll-up's mark (every CDR with an id up to it is rolled up; created at 0),
+        locked until the transaction ends."""
+        ...
+
+    def share_rollup_mark(self) -> int:
+        """The mark, held against a pass until the transaction ends."""
+        ...
+
+    def set_rollup_mark(self, cdr_id: int, at: datetime) -> None: ...
+
+    def settled_before(self, at: datetime) -> int:
+        """The largest id of a CDR written before ``at`` (0: none)."""
+        ...
+
+    def rolled_cdrs(self, after_id: int, upto_id: int, limit: int) -> list[RolledCdr]:
+        """The CDRs with ids in (``after_id``, ``upto_id``], the first ``limit``."""
+        ...
+
+    def cdr_path(self, cdr_id: int) -> str | None: ...
+
+    def accounts_of(self, account_ids: Sequence[int]) -> dict[int, tuple[AccountKind, str]]:
+        """The kind and currency of each of the accounts."""
+        ...
+
+    def add_rollup(self, rollup: Rollup) -> None:
+        """Add each entry to its minute row."""
+        ...
+
+    def clear_rollup(self) -> None:
+        """Forget every minute row and the mark (a rebuild)."""
         ...

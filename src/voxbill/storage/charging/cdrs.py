@@ -6,30 +6,28 @@ and the functions it runs on a connection). Reads answer
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Integer,
     Table,
     bindparam,
-    cast,
-    func,
     insert,
     select,
     true,
     update,
 )
 
+from voxbill.domain.accounts import AccountKind
 from voxbill.domain.cdrs import Cdr, CdrLeg
 from voxbill.domain.charging import SessionStatus
-from voxbill.domain.dashboard import Margin, TrafficPoint
+from voxbill.domain.dashboard import Margin, RolledCdr, Rollup, TrafficPoint
+from voxbill.storage.charging import rollups
 from voxbill.storage.charging.sessions import update_session
 from voxbill.storage.prepared import MOST_ROWS, Prepared, rows_params, value_rows
-from voxbill.storage.schema.accounts import accounts
 from voxbill.storage.schema.charging import cdr_legs, cdrs, charging_sessions
 
 
@@ -355,87 +353,58 @@ class SqlCdrRepository:
             limit=limit,
         )
 
-    def traffic(self, *, path: str, start: datetime, end: datetime) -> list[TrafficPoint]:
-        return traffic(self._conn, path=path, start=start, end=end)
+    # -- the dashboard's roll-up (rollups.py) --------------------------------------------
+
+    def traffic(
+        self, *, account_id: int, path: str, rolled: bool, start: datetime, end: datetime
+    ) -> list[TrafficPoint]:
+        return rollups.traffic(
+            self._conn, account_id=account_id, path=path, rolled=rolled, start=start, end=end
+        )
 
     def margins(
-        self, *, account_id: int, path: str, root: bool, start: datetime, end: datetime
+        self,
+        *,
+        account_id: int,
+        path: str,
+        root: bool,
+        rolled: bool,
+        start: datetime,
+        end: datetime,
     ) -> list[Margin]:
-        return margins(
-            self._conn, account_id=account_id, path=path, root=root, start=start, end=end
+        return rollups.margins(
+            self._conn,
+            account_id=account_id,
+            path=path,
+            root=root,
+            rolled=rolled,
+            start=start,
+            end=end,
         )
 
+    def lock_rollup_mark(self) -> int:
+        return rollups.lock_mark(self._conn)
 
-def _minute(conn: Connection) -> ColumnElement[Any]:
-    if conn.dialect.name == "postgresql":
-        return func.date_trunc("minute", cdrs.c.started_at)
-    return func.strftime("%Y-%m-%d %H:%M:00", cdrs.c.started_at)
+    def share_rollup_mark(self) -> int:
+        return rollups.share_mark(self._conn)
 
+    def set_rollup_mark(self, cdr_id: int, at: datetime) -> None:
+        rollups.set_mark(self._conn, cdr_id, at)
 
-def _instant(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+    def settled_before(self, at: datetime) -> int:
+        return rollups.settled_before(self._conn, at)
 
+    def rolled_cdrs(self, after_id: int, upto_id: int, limit: int) -> list[RolledCdr]:
+        return rollups.rolled_cdrs(self._conn, after_id, upto_id, limit)
 
-def traffic(conn: Connection, *, path: str, start: datetime, end: datetime) -> list[TrafficPoint]:
-    """Calls and spend per minute and currency of the subtree's CDRs started in
-    [start, end), oldest first; minutes without calls are left out. One query on the
-    window (``ix_cdrs_started_path`` on PostgreSQL)."""
-    minute = _minute(conn).label("minute")
-    query = (
-        select(minute, cdrs.c.currency, func.count(), func.sum(cdrs.c.cost))
-        .where(cdrs.c.started_at >= start, cdrs.c.started_at < end, in_subtree(conn, path))
-        .group_by(minute, cdrs.c.currency)
-        .order_by(minute, cdrs.c.currency)
-    )
-    return [
-        TrafficPoint(_instant(r[0]), str(r[1]), int(r[2]), _norm(r[3])) for r in conn.execute(query)
-    ]
+    def cdr_path(self, cdr_id: int) -> str | None:
+        return rollups.cdr_path(self._conn, cdr_id)
 
+    def accounts_of(self, account_ids: Sequence[int]) -> dict[int, tuple[AccountKind, str]]:
+        return rollups.accounts_of(self._conn, account_ids)
 
-def margins(
-    conn: Connection, *, account_id: int, path: str, root: bool, start: datetime, end: datetime
-) -> list[Margin]:
-    """What ``account_id`` (at ``path``) earned on its subtree's CDRs started in
-    [start, end), per currency. A reseller's: its sell legs' margin (what the level
-    below paid it minus its own cost). An operator root's (``root``): the CDRs' margin
-    (its top-most paying level's cost minus the vendor cost), in that level's currency
-    (the root's child on the CDR's path), without reading the legs."""
-    legs = cdr_legs.c
-    window = (cdrs.c.started_at >= start, cdrs.c.started_at < end, in_subtree(conn, path))
-    if root:
-        # the top-most paying level is the root's child on the caller's path
-        # ("/1/5/77/" -> 5): sums per child from the CDRs alone, then its currency
-        if conn.dialect.name == "postgresql":
-            top: ColumnElement[Any] = func.split_part(cdrs.c.path, "/", 3)
-        else:
-            rest = func.substr(cdrs.c.path, len(path) + 1)
-            top = func.substr(rest, 1, func.instr(rest, "/") - 1)
-        per_child = (
-            select(
-                top.label("top"),
-                func.sum(cdrs.c.margin).label("margin"),
-                func.count().label("calls"),
-            )
-            .where(*window, cdrs.c.margin.is_not(None))
-            .group_by(top)
-            .subquery()
-        )
-        payer = accounts.c
-        query = (
-            select(payer.currency, func.sum(per_child.c.margin), func.sum(per_child.c.calls))
-            .select_from(per_child.join(accounts, payer.id == cast(per_child.c.top, Integer)))
-            .group_by(payer.currency)
-            .order_by(payer.currency)
-        )
-        found = conn.execute(query)
-        return [Margin(str(r[0]), _norm(r[1]), int(r[2])) for r in found]
-    query = (
-        select(legs.currency, func.sum(legs.margin), func.count())
-        .select_from(cdrs.join(cdr_legs, legs.cdr_id == cdrs.c.id))
-        .where(*window, legs.side == "sell", legs.account_id == account_id)
-        .where(legs.margin.is_not(None))
-    )
-    rows = conn.execute(query.group_by(legs.currency).order_by(legs.currency))
-    return [Margin(str(r[0]), _norm(r[1]), int(r[2])) for r in rows]
+    def add_rollup(self, rollup: Rollup) -> None:
+        rollups.add(self._conn, rollup)
+
+    def clear_rollup(self) -> None:
+        rollups.clear(self._conn)

@@ -11,7 +11,14 @@ from voxbill.storage.schema.auth import (
 from voxbill.storage.schema.base import metadata
 from voxbill.storage.schema.card_pins import card_pin_counters, pin_asker_counters
 from voxbill.storage.schema.cards import card_batches, cards
-from voxbill.storage.schema.charging import call_counters, cdr_legs, cdrs, charging_sessions
+from voxbill.storage.schema.charging import (
+    call_counters,
+    cdr_legs,
+    cdrs,
+    charging_sessions,
+    dashboard_minutes,
+    dashboard_rollup_marks,
+)
 from voxbill.storage.schema.fraud import high_risk_prefixes, spend_counters, velocity_minutes
 from voxbill.storage.schema.ledger import (
     fx_rates,
@@ -45,6 +52,8 @@ __all__ = [
     "cdr_legs",
     "cdrs",
     "charging_sessions",
+    "dashboard_minutes",
+    "dashboard_rollup_marks",
     "fx_rates",
     "high_risk_prefixes",
     "holds",

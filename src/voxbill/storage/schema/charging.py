@@ -126,3 +126,29 @@ cdr_legs = Table(
     CheckConstraint("side IN ('sell','buy')", name="side"),
 )
 Index("ix_cdr_legs_cdr", cdr_legs.c.cdr_id, cdr_legs.c.level)
+
+
+# The dashboard's per-minute roll-up (migration 0027, docs/portal.md "Dashboard"): per
+# account (every account of a CDR's path), kind (``RollupKind``), minute of the CDR's
+# start (UTC) and currency, how many CDRs and how much. Derived data: rebuilt from the
+# CDRs by ``voxbill dashboard rollup --rebuild``.
+dashboard_minutes = Table(
+    "dashboard_minutes",
+    metadata,
+    Column("account_id", Integer, primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("minute", UtcDateTime, primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("calls", Integer, nullable=False),
+    Column("amount", Amount, nullable=False),
+)
+
+# How far the roll-up has gone: every CDR with an id up to ``cdr_id`` is in it (and
+# when a pass last moved it).
+dashboard_rollup_marks = Table(
+    "dashboard_rollup_marks",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("cdr_id", _BigId, nullable=False),
+    Column("rolled_at", UtcDateTime, nullable=True),
+)
