@@ -9,12 +9,13 @@ tail of CDRs the pass has not reached.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
     Integer,
     String,
@@ -22,6 +23,8 @@ from sqlalchemy import (
     cast,
     delete,
     func,
+    literal,
+    null,
     select,
     union_all,
     update,
@@ -253,24 +256,52 @@ def clear(conn: Connection) -> None:
 
 
 # -- the reads --------------------------------------------------------------------------
+#
+# A rolled-up account's figure is its minute rows plus the CDRs above the mark, which
+# must be read at the same mark: a pass committing between the two would count its CDRs
+# twice. The tail names the mark as a bound value (so the planner walks the primary key
+# from it, not the day's index), and the same statement answers the mark it saw; when a
+# pass moved it meanwhile, the read is made again at the new mark.
+
+#: how many times a read is made again because a pass moved the mark meanwhile
+_RETRIES = 5
+_MARK_ROW = "mark"
 
 
-def _rolled(account_id: int, kind: RollupKind, start: datetime, end: datetime) -> Any:
-    m = dashboard_minutes.c
-    return (
-        select(m.minute.label("minute"), m.currency.label("currency"), m.calls, m.amount)
-        .where(m.account_id == account_id, m.kind == kind.value)
-        .where(m.minute >= start, m.minute < end)
-    )
+def _current_mark(conn: Connection) -> int:
+    return int(conn.execute(select(_mark_id())).scalar_one())
 
 
-def _window(
-    conn: Connection, path: str, start: datetime, end: datetime, *, rolled: bool
-) -> list[Any]:
-    """The subtree's CDRs that started in the window: those above the mark when the
-    account is rolled up (the tail), else all of them."""
-    found = [cdrs.c.started_at >= start, cdrs.c.started_at < end, _in_subtree(conn, path)]
-    return [cdrs.c.id > _mark_id(), *found] if rolled else found
+def _mark_part(width: int) -> Any:
+    """The row that answers the statement's mark: ``("mark", mark, NULL, …)``."""
+    nulls = [null().label(f"c{n}") for n in range(width)]
+    return select(literal(_MARK_ROW).label("part"), _mark_id().label("mark"), *nulls)
+
+
+def _at_mark(conn: Connection, parts: Callable[[int], list[Any]], width: int) -> list[Any]:
+    """The rows of ``parts(mark)`` (each a select of ``part``, ``mark`` and ``width``
+    columns), read at one mark."""
+    mark = _current_mark(conn)
+    for _ in range(_RETRIES):
+        both = union_all(*parts(mark), _mark_part(width)).subquery()
+        rows = conn.execute(select(both)).all()
+        seen = next(int(r[1]) for r in rows if r[0] == _MARK_ROW)
+        if seen == mark:
+            return [r for r in rows if r[0] != _MARK_ROW]
+        mark = seen
+    raise RuntimeError("the dashboard roll-up's mark kept moving; try again")
+
+
+def _part(name: str) -> Any:
+    return literal(name).label("part")
+
+
+def _no_mark() -> Any:
+    return cast(null(), BigInteger).label("mark")
+
+
+def _window(conn: Connection, path: str, start: datetime, end: datetime) -> list[Any]:
+    return [cdrs.c.started_at >= start, cdrs.c.started_at < end, _in_subtree(conn, path)]
 
 
 def traffic(
@@ -284,25 +315,37 @@ def traffic(
 ) -> list[TrafficPoint]:
     """Calls and spend per minute and currency of the subtree's CDRs started in
     [start, end), oldest first: an account the roll-up keeps (``rolled``), its minutes
-    plus the tail, in one statement; another, its CDRs."""
+    plus the CDRs above the mark, read at one mark; another, its CDRs."""
     minute = _minute(conn)
-    tail = (
-        select(
+    m = dashboard_minutes.c
+
+    def tail(above: int | None) -> Any:
+        query = select(
+            _part("tail"),
+            _no_mark(),
             minute.label("minute"),
             cdrs.c.currency.label("currency"),
             func.count().label("calls"),
             func.sum(cdrs.c.cost).label("amount"),
+        ).where(*_window(conn, path, start, end))
+        if above is not None:
+            query = query.where(cdrs.c.id > bindparam("above", above, type_=BigInteger))
+        return query.group_by(minute, cdrs.c.currency)
+
+    def parts(mark: int) -> list[Any]:
+        rows = (
+            select(_part("rolled"), _no_mark(), m.minute, m.currency, m.calls, m.amount)
+            .where(m.account_id == account_id, m.kind == RollupKind.TRAFFIC.value)
+            .where(m.minute >= start, m.minute < end)
         )
-        .where(*_window(conn, path, start, end, rolled=rolled))
-        .group_by(minute, cdrs.c.currency)
-    )
-    parts = [_rolled(account_id, RollupKind.TRAFFIC, start, end), tail] if rolled else [tail]
-    both = union_all(*parts).subquery()
+        return [rows, tail(mark)]
+
+    found = _at_mark(conn, parts, 4) if rolled else conn.execute(tail(None)).all()
     totals: dict[tuple[datetime, str], tuple[int, Decimal]] = {}
-    for row in conn.execute(select(both.c.minute, both.c.currency, both.c.calls, both.c.amount)):
-        key = (_instant(row[0]), str(row[1]))
+    for row in found:
+        key = (_instant(row[2]), str(row[3]))
         calls, total = totals.get(key, (0, Decimal(0)))
-        totals[key] = (calls + int(row[2]), total + (row[3] or Decimal(0)))
+        totals[key] = (calls + int(row[4]), total + _amount(row[5]))
     return [
         TrafficPoint(minute, currency, calls, _norm(total))
         for (minute, currency), (calls, total) in sorted(totals.items())
@@ -321,46 +364,45 @@ def margins(
     end: datetime,
 ) -> list[Margin]:
     """What ``account_id`` earned per currency on its subtree's CDRs started in
-    [start, end): the rolled-up minutes plus the tail, one statement. An operator root:
-    the CDRs' margins per top-most payer's currency; any other: its sell legs'."""
+    [start, end), read as :func:`traffic` is. An operator root: the CDRs' margins per
+    top-most payer's currency; any other: its sell legs'."""
     kind = RollupKind.PAYER_MARGIN if root else RollupKind.SELL_MARGIN
     m = dashboard_minutes.c
-    first = (
-        select(
-            m.currency.label("currency"),
-            func.sum(m.calls).label("calls"),
-            func.sum(m.amount).label("amount"),
-        )
-        .where(m.account_id == account_id, m.kind == kind.value)
-        .where(m.minute >= start, m.minute < end)
-        .group_by(m.currency)
-    )
-    window = _window(conn, path, start, end, rolled=rolled)
-    if root:
-        if conn.dialect.name == "postgresql":
-            top: ColumnElement[Any] = func.split_part(cdrs.c.path, "/", 3)
-        else:
-            rest = func.substr(cdrs.c.path, len(path) + 1)
-            top = func.substr(rest, 1, func.instr(rest, "/") - 1)
-        per_payer = (
-            select(
-                top.label("top"),
-                func.count().label("calls"),
-                func.sum(cdrs.c.margin).label("amount"),
+
+    def above(query: Any, mark: int | None) -> Any:
+        if mark is None:
+            return query
+        return query.where(cdrs.c.id > bindparam("above", mark, type_=BigInteger))
+
+    def tail(mark: int | None) -> Any:
+        window = _window(conn, path, start, end)
+        if root:
+            if conn.dialect.name == "postgresql":
+                top: ColumnElement[Any] = func.split_part(cdrs.c.path, "/", 3)
+            else:
+                rest = func.substr(cdrs.c.path, len(path) + 1)
+                top = func.substr(rest, 1, func.instr(rest, "/") - 1)
+            per_payer = above(
+                select(
+                    top.label("top"),
+                    func.count().label("calls"),
+                    func.sum(cdrs.c.margin).label("amount"),
+                ).where(*window, cdrs.c.margin.is_not(None)),
+                mark,
             )
-            .where(*window, cdrs.c.margin.is_not(None))
-            .group_by(top)
-            .subquery()
-        )
-        tail = select(
-            accounts.c.currency.label("currency"),
-            per_payer.c.calls.label("calls"),
-            per_payer.c.amount.label("amount"),
-        ).select_from(per_payer.join(accounts, accounts.c.id == cast(per_payer.c.top, Integer)))
-    else:
+            per_payer = per_payer.group_by(top).subquery()
+            return select(
+                _part("tail"),
+                _no_mark(),
+                accounts.c.currency.label("currency"),
+                per_payer.c.calls.label("calls"),
+                per_payer.c.amount.label("amount"),
+            ).select_from(per_payer.join(accounts, accounts.c.id == cast(per_payer.c.top, Integer)))
         legs = cdr_legs.c
-        tail = (
+        query = (
             select(
+                _part("tail"),
+                _no_mark(),
                 legs.currency.label("currency"),
                 func.count().label("calls"),
                 func.sum(legs.margin).label("amount"),
@@ -368,18 +410,38 @@ def margins(
             .select_from(cdrs.join(cdr_legs, legs.cdr_id == cdrs.c.id))
             .where(*window, legs.side == "sell", legs.account_id == account_id)
             .where(legs.margin.is_not(None))
-            .group_by(legs.currency)
         )
-    both = union_all(*([first, tail] if rolled else [tail])).subquery()
+        return above(query, mark).group_by(legs.currency)
+
+    def parts(mark: int) -> list[Any]:
+        rows = (
+            select(
+                _part("rolled"),
+                _no_mark(),
+                m.currency.label("currency"),
+                func.sum(m.calls).label("calls"),
+                func.sum(m.amount).label("amount"),
+            )
+            .where(m.account_id == account_id, m.kind == kind.value)
+            .where(m.minute >= start, m.minute < end)
+            .group_by(m.currency)
+        )
+        return [rows, tail(mark)]
+
+    found = _at_mark(conn, parts, 3) if rolled else conn.execute(tail(None)).all()
     totals: dict[str, tuple[int, Decimal]] = {}
-    for row in conn.execute(select(both.c.currency, both.c.calls, both.c.amount)):
-        calls, total = totals.get(str(row[0]), (0, Decimal(0)))
-        totals[str(row[0])] = (calls + int(row[1]), total + (row[2] or Decimal(0)))
+    for row in found:
+        calls, total = totals.get(str(row[2]), (0, Decimal(0)))
+        totals[str(row[2])] = (calls + int(row[3]), total + _amount(row[4]))
     return [
         Margin(currency, _norm(total), calls)
         for currency, (calls, total) in sorted(totals.items())
         if calls
     ]
+
+
+def _amount(value: Any) -> Decimal:
+    return Decimal(0) if value is None else Decimal(value)
 
 
 __all__ = [
