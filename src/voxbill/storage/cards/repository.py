@@ -176,7 +176,7 @@ class SqlCardRepository:
         money = or_(
             exists().where(ledger_entries.c.book_id.in_(books)),
             exists().where(holds.c.account_id.in_(members)),
-            exists().where(ledger_books.c.id.in_(books), ledger_books.c.balance != 0),
+            exists().where(ledger_books.c.id.in_(books), ledger_books.c.balance != Decimal(0)),
         )
         calls = or_(
             exists().where(charging_sessions.c.account_id.in_(members)),
