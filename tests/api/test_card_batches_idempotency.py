@@ -61,9 +61,16 @@ def test_keys_are_the_calling_accounts(tree: Tree) -> None:
     # B's repeat of A's key with A's body is B's own request: A's owner is not B's (404)
     stranger = _post(tree, tree.key_b, _body(tree, owner_id=tree.reseller_a), "other")
     assert stranger.status_code == 404
-    # support writes nothing, with a key or without
+    # support writes nothing, with a key or without: not even the replay of its account's
+    # key (A's support key shares A's keys; who asks is checked first, as for money)
     denied = _post(tree, tree.support_a, _body(tree), "support")
     assert denied.status_code == 403
+    replay = _post(tree, tree.support_a, _body(tree, owner_id=tree.reseller_a), "shared")
+    assert replay.status_code == 403
+    assert (
+        _post(tree, tree.key_a, _body(tree, owner_id=tree.reseller_a), "shared").json()["id"]
+        == mine.json()["id"]
+    )
 
 
 @pytest.mark.postgres

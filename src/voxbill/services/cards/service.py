@@ -172,7 +172,8 @@ class CardService:
         With ``idempotency_key`` (``idempotency_scope``: whose keys, default the actor;
         ``fingerprint``: the request's digest, default one of ``request``), the batch is
         generated once per key: a repeat answers it ``replayed`` (no PINs), another
-        request with the key is ``idempotency_conflict``."""
+        request with the key is ``idempotency_conflict``. As for the money endpoints,
+        who asks is checked first (a replay is no way round a 403 or 404)."""
         key = None
         if idempotency_key is not None:
             key = BatchKey(
@@ -180,9 +181,6 @@ class CardService:
                 idempotency_key,
                 fingerprint or request_fingerprint(request),
             )
-            earlier = self.earlier(principal, key)
-            if earlier is not None:
-                return earlier
         size = rules.check_size(request.count)
         pin_length = rules.check_pin_length(request.pin_length)
         face_value = exact(request.face_value, what="face_value")
@@ -190,17 +188,22 @@ class CardService:
             raise InvalidInput("face_value must be positive")
         if request.valid_days is not None and not 1 <= request.valid_days <= 3660:
             raise InvalidInput("valid_days must be 1 to 3660")
-        if request.expires_at is not None and request.expires_at <= self.clock():
-            raise InvalidInput("expires_at must be in the future")
         with self._uow.transaction(readonly=True) as tx:
             owner = self._owner(tx, principal, request.owner_id)
             funding = _funding(principal, owner, request.funding)
-            currency = normalize_currency(request.currency or owner.currency)
-            if funding is Funding.OWNER and currency != owner.currency:
-                raise CurrencyMismatch(
-                    f"the owner pays in {owner.currency}: its cards are in {owner.currency}"
-                )
-            self._check_plan(tx, principal, owner, request.rate_plan, currency)
+            # before the PINs are hashed, and before a check that time may change
+            earlier = None if key is None else _replay(tx, owner.operator_id, key)
+            if earlier is None:
+                currency = normalize_currency(request.currency or owner.currency)
+                if funding is Funding.OWNER and currency != owner.currency:
+                    raise CurrencyMismatch(
+                        f"the owner pays in {owner.currency}: its cards are in {owner.currency}"
+                    )
+                self._check_plan(tx, principal, owner, request.rate_plan, currency)
+        if earlier is not None:
+            return earlier
+        if request.expires_at is not None and request.expires_at <= self.clock():
+            raise InvalidInput("expires_at must be in the future")
         pins: list[tuple[str, str]] = []
         for done in range(1, size + 1):
             pin = rules.new_pin(pin_length)
