@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -255,3 +256,43 @@ def test_cli_generates_once_per_key_and_deletes(
     missing = run("cards", "delete", batch)
     assert missing.returncode != 0
     assert run("ledger", "verify").returncode == 0
+
+
+@pytest.mark.postgres
+def test_a_deletion_and_an_activation_at_once_do_not_both_happen(container: Container) -> None:
+    """Both lock the batch row first: either the cards are activated (and funded) and the
+    deletion is refused, or the batch is gone and the activation finds nothing."""
+    if container.uow.dialect != "postgresql":
+        pytest.skip("concurrent writers: PostgreSQL")
+    world = build_world(container)
+    batch = container.cards.generate(world.system, _request(world, count=2)).batch.id
+    start = threading.Barrier(2, timeout=30)
+    outcomes: dict[str, str] = {}
+
+    def run(name: str, action: Callable[[], object]) -> None:
+        start.wait()
+        try:
+            action()
+            outcomes[name] = "done"
+        except (BatchInUse, NotFound) as exc:
+            outcomes[name] = exc.code
+
+    threads = [
+        threading.Thread(
+            target=run, args=("delete", lambda: container.cards.delete(world.system, batch))
+        ),
+        threading.Thread(
+            target=run, args=("activate", lambda: container.cards.activate(world.system, batch))
+        ),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes in (
+        {"delete": "done", "activate": "not_found"},
+        {"delete": "batch_in_use", "activate": "done"},
+    )
+    remaining = _count(container, cards)
+    assert remaining == (0 if outcomes["delete"] == "done" else 2)
+    assert container.ledger.verify() == []
