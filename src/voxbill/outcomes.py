@@ -138,6 +138,7 @@ TABLE: Final[tuple[Outcome, ...]] = (
     Outcome("fx_rate_in_use", 409),
     Outcome("plan_name_taken", 409),
     Outcome("plan_in_use", 409),
+    Outcome("batch_in_use", 409),
     _switch(
         "session_settled",
         409,

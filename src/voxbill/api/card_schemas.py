@@ -104,9 +104,11 @@ class CardBatchRead(BaseModel):
 
 
 class CardBatchCreated(CardBatchRead):
-    csv: str = Field(
+    csv: str | None = Field(
         description="the printer's CSV (serial,pin,face_value,currency,expiry,valid_days): "
-        "the only time the PINs are shown; they are stored as hashes"
+        "the only time the PINs are shown; they are stored as hashes. null in the replay "
+        "of an Idempotency-Key (header Idempotent-Replayed: true): the PINs are gone; if "
+        "the first answer was lost, delete the unused batch and generate another"
     )
 
     @classmethod

@@ -125,6 +125,36 @@ class CardBatch:
 
 
 @dataclass(frozen=True, slots=True)
+class BatchKey:
+    """The Idempotency-Key a batch was generated with: whose keys (``scope``: the
+    calling account), the key, and the digest of the request it answered."""
+
+    scope: str
+    key: str
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class BatchUse:
+    """What keeps a batch from being deleted: a card ever activated (or funded), money
+    on a card's books (entries, holds, a balance), a call placed on one."""
+
+    activated: bool
+    money: bool
+    calls: bool
+
+    @property
+    def reason(self) -> str | None:
+        if self.money:
+            return "money moved on its cards"
+        if self.activated:
+            return "some of its cards were activated"
+        if self.calls:
+            return "calls were placed on its cards"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
 class Card:
     account_id: int
     batch_id: int

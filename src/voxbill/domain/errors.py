@@ -21,7 +21,8 @@ SIP status, RADIUS reply, Diameter result and CLI exit code every door answers::
     │   ├── SessionConflict          code=session_conflict   (session id taken by another call)
     │   ├── CallsInProgress          code=calls_in_progress  (balance owner change under calls)
     │   ├── PlanNameTaken            code=plan_name_taken    (rate plan names are operator-wide)
-    │   └── PlanInUse                code=plan_in_use        (a plan accounts are rated by)
+    │   ├── PlanInUse                code=plan_in_use        (a plan accounts are rated by)
+    │   └── BatchInUse               code=batch_in_use       (a card batch used: not deleted)
     ├── Refused                      code=refused            (a business "no")
     │   ├── PinRefused               code=pin_refused        (a card's PIN not accepted)
     │   │   ├── InvalidPin           code=invalid_pin        (known card, wrong PIN)
@@ -134,6 +135,13 @@ class PlanInUse(Conflict):
     """A rate plan some account is rated by: not deleted."""
 
     code = "plan_in_use"
+
+
+class BatchInUse(Conflict):
+    """A calling-card batch some card of which was activated, funded or used: not
+    deleted (its cards carry ledger history)."""
+
+    code = "batch_in_use"
 
 
 class CallsInProgress(Conflict):

@@ -1,7 +1,9 @@
 """Calling-card batches (the API's ``/card-batches``, ``docs/cards.md``): the batches in
 the visitor's subtree, generating one (the printer's CSV with the PINs is shown once, on
-the page that answers the form: they are stored hashed), a batch's counts with its
-activate and deactivate forms, and the export of its serials (no PINs, as the API's).
+the page that answers the form: they are stored hashed; the form carries a one-time
+key, so posting it twice generates one batch and the second answer is the batch's page),
+a batch's counts with its activate, deactivate and delete forms (delete: while no card
+of it was ever activated), and the export of its serials (no PINs, as the API's).
 A card holder's own page is the portal's home."""
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from voxbill.api.card_schemas import CardBatchCreate, CardRange
 from voxbill.api.deps import container_of
+from voxbill.api.idempotency import checked, scope
 from voxbill.domain import access
 from voxbill.domain import cards as rules
 from voxbill.domain.access import Role
@@ -22,7 +25,7 @@ from voxbill.domain.accounts import AccountKind
 from voxbill.domain.cards import Funding
 from voxbill.portal.pages.common import PAGE, FormText, OptionalText, can, page_router, when_of
 from voxbill.portal.pages.settings import validated
-from voxbill.portal.web import PREFIX, Visitor, Writer, render
+from voxbill.portal.web import PREFIX, Visitor, Writer, new_form_key, render
 from voxbill.services.cards.service import check_manage
 
 router = page_router()
@@ -47,6 +50,7 @@ def batches(
         "max_count": rules.MAX_REST_BATCH_SIZE,
         "pin_lengths": range(rules.MIN_PIN_LENGTH, rules.MAX_PIN_LENGTH + 1),
         "default_pin": rules.DEFAULT_PIN_LENGTH,
+        "form_key": new_form_key(),
     }
     return render(request, "cards.html", context, visitor=visitor)
 
@@ -65,8 +69,11 @@ def generate(
     pin_length: OptionalText = None,
     funding: OptionalText = None,
     name: OptionalText = None,
+    form_key: OptionalText = None,
 ) -> Response:
-    """Generate a batch (all or nothing) and show its printer's CSV, once."""
+    """Generate a batch (all or nothing) and show its printer's CSV, once. The form's
+    hidden key makes a second post of it answer the batch's page (its PINs were shown by
+    the first answer); the key with other values is refused (409)."""
     container = container_of(request)
     data = {
         "owner_id": owner_id.strip(),
@@ -81,11 +88,19 @@ def generate(
         "name": (name or "").strip() or None,
     }
     body = validated(CardBatchCreate, data)
+    key = checked(form_key or None)
     generated = container.cards.generate(
         visitor.principal,
         body.request(),
+        idempotency_key=key,
+        idempotency_scope=scope(visitor.principal) if key is not None else None,
     )
     csv_text = generated.csv
+    if csv_text is None:  # the same form again: the batch is made, its PINs shown once
+        return RedirectResponse(
+            f"{PREFIX}/cards/{generated.batch.id}?done=already+generated+by+this+form",
+            status_code=303,
+        )
     context = {
         "batch": generated.batch,
         "csv_text": csv_text,
@@ -100,11 +115,13 @@ def batch_page(request: Request, batch_id: int, visitor: Visitor) -> Response:
     principal = visitor.principal
     batch, counts = container.cards.batch(principal, batch_id)
     owner = container.accounts.visible(principal, batch.owner_id)
+    can_manage = can(partial(check_manage, principal, owner, batch))
     context = {
         "batch": batch,
         "counts": counts,
         "owner": owner,
-        "can_manage": can(partial(check_manage, principal, owner, batch)),
+        "can_manage": can_manage,
+        "deletable": can_manage and container.cards.in_use(principal, batch.id) is None,
     }
     return render(request, "cards_batch.html", context, visitor=visitor)
 
@@ -150,6 +167,13 @@ def deactivate(
         visitor.principal, batch_id, span.from_serial, span.to_serial
     )
     return RedirectResponse(f"{PREFIX}/cards/{batch_id}?done={count}+deactivated", status_code=303)
+
+
+@router.post("/cards/{batch_id}/delete")
+def delete(request: Request, batch_id: int, visitor: Writer) -> Response:
+    """Remove a batch none of whose cards was ever activated (409 page otherwise)."""
+    deleted = container_of(request).cards.delete(visitor.principal, batch_id)
+    return RedirectResponse(f"{PREFIX}/cards?done=batch+{deleted.id}+deleted", status_code=303)
 
 
 @router.get("/cards/{batch_id}/export")

@@ -13,14 +13,25 @@ tells the whole story.
   payer (the operator's ``cards`` book, or the owner's balance, never below its floor).
   A card is funded once, ever (its funding transaction is kept): activating again, or
   two activations at once, never funds twice.
+* **Idempotency**: a generation asked with a key (the API's ``Idempotency-Key``, the
+  portal form's hidden key, ``--idempotency-key``) stores it on the batch, unique per
+  (operator, scope, key): the same key again answers the first batch (``replayed``,
+  without the PINs: they exist in clear only in the first answer), with another request
+  ``idempotency_conflict``; of two at once, the later fails on the unique key, rolls
+  back whole and answers the first batch.
+* **Deletion** of a batch made by mistake: only while no card of it was ever activated,
+  funded, holds money or placed a call (``batch_in_use`` otherwise), by whoever may
+  manage it; its cards' accounts, identifiers and empty books go with it.
 * **Tenancy**: a batch is visible to its owner and the owner's ancestors, like the owner
   account itself; a support key reads only.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -36,11 +47,21 @@ from voxbill.domain.accounts import (
     Plans,
     check_parent,
 )
-from voxbill.domain.cards import BatchCounts, Card, CardBatch, CardState, Funding, NewCard
+from voxbill.domain.cards import (
+    BatchCounts,
+    BatchKey,
+    Card,
+    CardBatch,
+    CardState,
+    Funding,
+    NewCard,
+)
 from voxbill.domain.errors import (
+    BatchInUse,
     Conflict,
     CurrencyMismatch,
     Forbidden,
+    IdempotencyConflict,
     InvalidInput,
     NotFound,
 )
@@ -54,7 +75,7 @@ from voxbill.domain.ledger import (
     TransactionKind,
     exact,
 )
-from voxbill.domain.money import ZERO, normalize_currency
+from voxbill.domain.money import ZERO, canonical, normalize_currency
 from voxbill.services.access.identifiers import IdentifierService
 from voxbill.services.ledger.service import LedgerService
 from voxbill.services.rating.reseller_plans import check_assignable, readable_plans
@@ -83,10 +104,13 @@ class GeneratedBatch:
 
     batch: CardBatch
     cards: list[NewCard]
+    #: the batch an earlier request with the same idempotency key generated: its PINs
+    #: are not known any more (``cards`` is empty, ``csv`` None)
+    replayed: bool = False
 
     @property
-    def csv(self) -> str:
-        return rules.printer_csv(self.batch, self.cards)
+    def csv(self) -> str | None:
+        return None if self.replayed else rules.printer_csv(self.batch, self.cards)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,9 +162,25 @@ class CardService:
         request: BatchRequest,
         *,
         progress: Callable[[int], None] | None = None,
+        idempotency_key: str | None = None,
+        idempotency_scope: str | None = None,
+        fingerprint: str | None = None,
     ) -> GeneratedBatch:
         """Generate ``count`` inactive cards under the owner (see the module docstring);
-        ``progress(n)`` is told after each of the ``n`` PINs hashed."""
+        ``progress(n)`` is told after each of the ``n`` PINs hashed.
+
+        With ``idempotency_key`` (``idempotency_scope``: whose keys, default the actor;
+        ``fingerprint``: the request's digest, default one of ``request``), the batch is
+        generated once per key: a repeat answers it ``replayed`` (no PINs), another
+        request with the key is ``idempotency_conflict``. As for the money endpoints,
+        who asks is checked first (a replay is no way round a 403 or 404)."""
+        key = None
+        if idempotency_key is not None:
+            key = BatchKey(
+                idempotency_scope or principal.actor,
+                idempotency_key,
+                fingerprint or request_fingerprint(request),
+            )
         size = rules.check_size(request.count)
         pin_length = rules.check_pin_length(request.pin_length)
         face_value = exact(request.face_value, what="face_value")
@@ -148,17 +188,22 @@ class CardService:
             raise InvalidInput("face_value must be positive")
         if request.valid_days is not None and not 1 <= request.valid_days <= 3660:
             raise InvalidInput("valid_days must be 1 to 3660")
-        if request.expires_at is not None and request.expires_at <= self.clock():
-            raise InvalidInput("expires_at must be in the future")
         with self._uow.transaction(readonly=True) as tx:
             owner = self._owner(tx, principal, request.owner_id)
             funding = _funding(principal, owner, request.funding)
-            currency = normalize_currency(request.currency or owner.currency)
-            if funding is Funding.OWNER and currency != owner.currency:
-                raise CurrencyMismatch(
-                    f"the owner pays in {owner.currency}: its cards are in {owner.currency}"
-                )
-            self._check_plan(tx, principal, owner, request.rate_plan, currency)
+            # before the PINs are hashed, and before a check that time may change
+            earlier = None if key is None else _replay(tx, owner.operator_id, key)
+            if earlier is None:
+                currency = normalize_currency(request.currency or owner.currency)
+                if funding is Funding.OWNER and currency != owner.currency:
+                    raise CurrencyMismatch(
+                        f"the owner pays in {owner.currency}: its cards are in {owner.currency}"
+                    )
+                self._check_plan(tx, principal, owner, request.rate_plan, currency)
+        if earlier is not None:
+            return earlier
+        if request.expires_at is not None and request.expires_at <= self.clock():
+            raise InvalidInput("expires_at must be in the future")
         pins: list[tuple[str, str]] = []
         for done in range(1, size + 1):
             pin = rules.new_pin(pin_length)
@@ -181,6 +226,7 @@ class CardService:
                     pin_length=pin_length,
                     funding=funding,
                     created_by=principal.actor,
+                    key=key,
                 )
                 break
             # a concurrent batch took these serials first (the card numbers' unique key
@@ -189,10 +235,18 @@ class CardService:
                 if attempt == _ATTEMPTS - 1:
                     raise
         assert generated is not None
+        if generated.replayed:
+            return generated
         if self._on_change is not None:
             self._on_change()
         self._identifiers.forget()
         return generated
+
+    def earlier(self, principal: Principal, key: BatchKey) -> GeneratedBatch | None:
+        """The batch generated with this key (``replayed``), or None; 409
+        ``idempotency_conflict`` if the key answered another request."""
+        with self._uow.transaction(readonly=True) as tx:
+            return _replay(tx, principal.operator_id, key)
 
     def _insert(
         self,
@@ -208,8 +262,13 @@ class CardService:
         pin_length: int,
         funding: Funding,
         created_by: str,
+        key: BatchKey | None,
     ) -> GeneratedBatch:
         with self._uow.transaction() as tx:
+            if key is not None:  # a twin with the key committed meanwhile: its batch
+                earlier = _replay(tx, owner.operator_id, key)
+                if earlier is not None:
+                    return earlier
             # FOR SHARE: not moved or closed meanwhile, while its calls (which read their
             # chain FOR SHARE too) go on during a long insert
             parent = tx.accounts.get(owner.id, for_share=True)
@@ -231,6 +290,7 @@ class CardService:
                 first_sequence=first,
                 created_at=self.clock(),
                 created_by=created_by,
+                key=key,
             )
             new_cards: list[NewCard] = []
             rows: list[tuple[int, int]] = []
@@ -260,6 +320,12 @@ class CardService:
         with self._uow.transaction(readonly=True) as tx:
             batch = self._visible(tx, principal, batch_id)
             return batch, tx.cards.counts(batch.id, batch.face_value, self.clock())
+
+    def in_use(self, principal: Principal, batch_id: int) -> str | None:
+        """Why the batch may not be deleted (None: it may, by whoever manages it)."""
+        with self._uow.transaction(readonly=True) as tx:
+            batch = self._visible(tx, principal, batch_id)
+            return tx.cards.use_of(batch.id).reason
 
     def serials(self, principal: Principal, batch_id: int) -> tuple[CardBatch, list[Card]]:
         """The batch's cards without PINs (which are stored only as hashes)."""
@@ -351,6 +417,31 @@ class CardService:
             tx.cards.set_state(active, state=CardState.INACTIVE.value)
         self._identifiers.forget()
         return len(active)
+
+    # -- deletion ------------------------------------------------------------------------
+
+    def delete(self, principal: Principal, batch_id: int) -> CardBatch:
+        """Remove a batch generated by mistake, with its cards (their accounts,
+        identifiers and empty books), in one transaction: only while none of its cards
+        was ever activated or funded, holds money or placed a call (``batch_in_use``),
+        by whoever may manage it (support: 403; another subtree's batch: 404)."""
+        try:
+            with self._uow.transaction() as tx:
+                batch = self._writable(tx, principal, batch_id)
+                reason = tx.cards.use_of(batch.id).reason
+                if reason is not None:
+                    raise BatchInUse(f"card batch {batch.id} is in use ({reason}): not deleted")
+                tx.cards.delete_batch(batch.id)
+        except WriteConflict:
+            # something else names one of its cards (a key, a subscription…): the
+            # database refused, nothing was deleted
+            raise BatchInUse(
+                f"card batch {batch_id} is in use (its cards are referred to): not deleted"
+            ) from None
+        if self._on_change is not None:
+            self._on_change()
+        self._identifiers.forget()
+        return batch
 
     # -- the holder ----------------------------------------------------------------------
 
@@ -452,6 +543,25 @@ class CardService:
         return batch
 
 
+def request_fingerprint(request: BatchRequest) -> str:
+    """A digest of what was asked (money in one spelling: "10.0" is "10.00")."""
+    values = asdict(request)
+    values["face_value"] = canonical(Decimal(request.face_value).normalize())
+    text = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"card-batch {text}".encode()).hexdigest()
+
+
+def _replay(tx: Transaction, operator_id: int, key: BatchKey) -> GeneratedBatch | None:
+    """The batch generated with the key, if any; 409 if it answered another request."""
+    found = tx.cards.batch_by_key(operator_id, key.scope, key.key)
+    if found is None:
+        return None
+    batch, digest = found
+    if digest != key.fingerprint:
+        raise IdempotencyConflict(f"idempotency key {key.key!r} was used for a different request")
+    return GeneratedBatch(batch, [], replayed=True)
+
+
 def check_manage(principal: Principal, owner: Account, batch: CardBatch) -> None:
     """Whether the principal may activate and deactivate the batch (whose owner it
     sees): a writing key but a user's, paying as the batch was set to be paid."""
@@ -511,4 +621,5 @@ __all__ = [
     "GeneratedBatch",
     "HolderView",
     "check_manage",
+    "request_fingerprint",
 ]

@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from voxbill.domain.cards import BatchCounts, Card, CardBatch, Funding
+from voxbill.domain.cards import BatchCounts, BatchKey, BatchUse, Card, CardBatch, Funding
 
 
 class CardRepository(Protocol):
@@ -35,12 +35,29 @@ class CardRepository(Protocol):
         first_sequence: int,
         created_at: datetime,
         created_by: str,
-    ) -> CardBatch: ...
+        key: BatchKey | None = None,
+    ) -> CardBatch:
+        """``key``: the Idempotency-Key asked with, unique per (operator, scope, key): a
+        twin inserted first makes this one fail at commit (WriteConflict)."""
+        ...
+
     def insert_cards(self, batch: CardBatch, rows: list[tuple[int, int]]) -> None:
         """``rows``: (account id, sequence) of each new card, all ``inactive``."""
         ...
 
     def batch(self, batch_id: int, *, for_update: bool = False) -> CardBatch | None: ...
+    def batch_by_key(self, operator_id: int, scope: str, key: str) -> tuple[CardBatch, str] | None:
+        """The batch generated with this key, and the digest of the request it answered."""
+        ...
+
+    def use_of(self, batch_id: int) -> BatchUse:
+        """Whether any card of the batch was activated, funded, holds money or called."""
+        ...
+
+    def delete_batch(self, batch_id: int) -> None:
+        """Remove the batch, its cards and their accounts, identifiers and empty books."""
+        ...
+
     def batches_under(self, path: str, *, after_id: int | None, limit: int) -> list[CardBatch]:
         """Batches whose owner is ``path`` or below it, by id."""
         ...

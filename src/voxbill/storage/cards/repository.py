@@ -7,10 +7,30 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, delete, exists, func, insert, or_, select, update
 
-from voxbill.domain.cards import BatchCounts, Card, CardBatch, CardState, Funding
-from voxbill.storage.schema import accounts, card_batches, cards, ledger_books
+from voxbill.domain.cards import (
+    BatchCounts,
+    BatchKey,
+    BatchUse,
+    Card,
+    CardBatch,
+    CardState,
+    Funding,
+)
+from voxbill.storage.schema import (
+    accounts,
+    caller_identifiers,
+    card_batches,
+    card_pin_counters,
+    cards,
+    cdr_legs,
+    cdrs,
+    charging_sessions,
+    holds,
+    ledger_books,
+    ledger_entries,
+)
 
 
 def _batch(row: Any) -> CardBatch:
@@ -73,7 +93,17 @@ class SqlCardRepository:
         first_sequence: int,
         created_at: datetime,
         created_by: str,
+        key: BatchKey | None = None,
     ) -> CardBatch:
+        remembered = (
+            {}
+            if key is None
+            else {
+                "idempotency_scope": key.scope,
+                "idempotency_key": key.key,
+                "idempotency_fingerprint": key.fingerprint,
+            }
+        )
         statement = (
             insert(card_batches)
             .values(
@@ -91,6 +121,7 @@ class SqlCardRepository:
                 first_sequence=first_sequence,
                 created_at=created_at,
                 created_by=created_by,
+                **remembered,
             )
             .returning(*card_batches.c)
         )
@@ -119,6 +150,64 @@ class SqlCardRepository:
             query = query.with_for_update()
         row = self._conn.execute(query).first()
         return None if row is None else _batch(row)
+
+    def batch_by_key(self, operator_id: int, scope: str, key: str) -> tuple[CardBatch, str] | None:
+        query = select(card_batches).where(
+            card_batches.c.operator_id == operator_id,
+            card_batches.c.idempotency_scope == scope,
+            card_batches.c.idempotency_key == key,
+        )
+        row = self._conn.execute(query).first()
+        if row is None:
+            return None
+        return _batch(row), row.idempotency_fingerprint or ""
+
+    def use_of(self, batch_id: int) -> BatchUse:
+        members = select(cards.c.account_id).where(cards.c.batch_id == batch_id)
+        activated = exists().where(
+            cards.c.batch_id == batch_id,
+            or_(
+                cards.c.state != CardState.INACTIVE.value,
+                cards.c.activated_at.is_not(None),
+                cards.c.funding_transaction_id.is_not(None),
+            ),
+        )
+        books = select(ledger_books.c.id).where(ledger_books.c.account_id.in_(members))
+        money = or_(
+            exists().where(ledger_entries.c.book_id.in_(books)),
+            exists().where(holds.c.account_id.in_(members)),
+            exists().where(ledger_books.c.id.in_(books), ledger_books.c.balance != Decimal(0)),
+        )
+        calls = or_(
+            exists().where(charging_sessions.c.account_id.in_(members)),
+            exists().where(cdrs.c.account_id.in_(members)),
+            exists().where(cdr_legs.c.account_id.in_(members)),
+        )
+        row = self._conn.execute(select(activated, money, calls)).one()
+        return BatchUse(activated=bool(row[0]), money=bool(row[1]), calls=bool(row[2]))
+
+    def delete_batch(self, batch_id: int) -> None:
+        """The batch, its cards, their card accounts, card identifiers (with their PIN
+        counters) and empty balance books; anything else naming a card account makes
+        the database refuse (a foreign key)."""
+        members = select(cards.c.account_id).where(cards.c.batch_id == batch_id)
+        ids = [row[0] for row in self._conn.execute(members)]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            idents = select(caller_identifiers.c.id).where(
+                caller_identifiers.c.account_id.in_(chunk)
+            )
+            self._conn.execute(
+                delete(card_pin_counters).where(card_pin_counters.c.identifier_id.in_(idents))
+            )
+            self._conn.execute(
+                delete(caller_identifiers).where(caller_identifiers.c.account_id.in_(chunk))
+            )
+            self._conn.execute(delete(ledger_books).where(ledger_books.c.account_id.in_(chunk)))
+            self._conn.execute(delete(cards).where(cards.c.account_id.in_(chunk)))
+            self._conn.execute(delete(accounts).where(accounts.c.id.in_(chunk)))
+        self._conn.execute(delete(cards).where(cards.c.batch_id == batch_id))
+        self._conn.execute(delete(card_batches).where(card_batches.c.id == batch_id))
 
     def batches_under(self, path: str, *, after_id: int | None, limit: int) -> list[CardBatch]:
         query = (

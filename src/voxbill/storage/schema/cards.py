@@ -41,10 +41,22 @@ card_batches = Table(
     Column("first_sequence", _BigId, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("created_by", String(200), nullable=False),
+    # the Idempotency-Key it was generated with (migration 0027): whose keys (the calling
+    # account), the key, the request's digest; NULL when none was given
+    Column("idempotency_scope", String(64), nullable=True),
+    Column("idempotency_key", String(200), nullable=True),
+    Column("idempotency_fingerprint", String(64), nullable=True),
     CheckConstraint("size > 0", name="size"),
     CheckConstraint("face_value > 0", name="face_value"),
     CheckConstraint("funding IN ('operator','owner')", name="funding"),
     Index("ix_card_batches_owner", "owner_id"),
+    Index(
+        "uq_card_batches_idempotency",
+        "operator_id",
+        "idempotency_scope",
+        "idempotency_key",
+        unique=True,
+    ),
 )
 
 cards = Table(

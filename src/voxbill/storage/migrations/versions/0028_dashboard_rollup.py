@@ -1,7 +1,7 @@
-"""dashboard roll-up: per-minute rows of every account's subtree, and the pass's mark
+"""dashboard roll-up: per-minute rows of operators and resellers, and the pass's mark
 
-Revision ID: 0027
-Revises: 0026
+Revision ID: 0028
+Revises: 0027
 
 ``dashboard_minutes``: per account (every account of a CDR's path), kind (traffic, an
 operator's margin per top-most payer, a seller's sell-leg margin), minute of the CDR's
@@ -18,8 +18,8 @@ from alembic import op
 
 from voxbill.storage.types import Amount, UtcDateTime
 
-revision = "0027"
-down_revision = "0026"
+revision = "0028"
+down_revision = "0027"
 branch_labels = None
 depends_on = None
 
