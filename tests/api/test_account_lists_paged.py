@@ -12,6 +12,7 @@ from voxbill.domain.access import Principal, Role
 from voxbill.domain.identifiers import IdentifierType
 from voxbill.domain.notify import Channel
 
+
 def _system(tree: Tree) -> Principal:
     return Principal(tree.root, f"/{tree.root}/", Role.ADMIN)
 

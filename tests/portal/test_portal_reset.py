@@ -232,7 +232,6 @@ def test_the_email_is_sent_under_the_nearest_reseller_s_branding(
     _brand(world, world.reseller_b, "balance.low", "Not This", "no@reseller-b.example")
     cases = {
         "customer_a": ("Reseller A Voice <help@reseller-a.example>", "Reseller A Voice"),
-        "user_a": ("Reseller A Voice <help@reseller-a.example>", "Reseller A Voice"),
         "reseller_a": ("Reseller A Voice <help@reseller-a.example>", "Reseller A Voice"),
         "reseller_b": ("Acme Telecom <billing@acme.example>", "Acme Telecom"),
         "admin": ("Acme Telecom <billing@acme.example>", "Acme Telecom"),

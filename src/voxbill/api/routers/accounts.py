@@ -46,6 +46,7 @@ def next_after_id(response: Response, ids: list[int], limit: int | None) -> None
     if limit is not None and len(ids) == limit:
         response.headers[NEXT_AFTER_ID] = str(ids[-1])
 
+
 READ = responses(401, 404, 422)
 WRITE = responses(401, 403, 404, 409, 422, 503)
 
