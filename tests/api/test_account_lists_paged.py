@@ -10,6 +10,7 @@ from api_tree import Tree
 
 from voxbill.domain.access import Principal, Role
 from voxbill.domain.identifiers import IdentifierType
+from voxbill.domain.money import RoundingMethod
 from voxbill.domain.notify import Channel
 
 
@@ -95,3 +96,39 @@ def test_portal_users_are_listed_a_page_at_a_time(tree: Tree) -> None:
     assert tree.client.get(url, headers=tree.auth(tree.key_b)).status_code == 404
     support = tree.client.get(url, headers=tree.auth(tree.support_a))
     assert support.status_code == 200  # a read
+
+
+def test_rate_plans_are_listed_whole_or_a_page_at_a_time_by_name(tree: Tree) -> None:
+    with tree.container.uow.transaction() as tx:
+        for name in ("c-plan", "d-plan"):
+            tx.rates.create_plan(
+                operator_id=tree.root,
+                name=name,
+                currency="USD",
+                decimals=4,
+                rounding=RoundingMethod.HALF_UP,
+                timezone="UTC",
+                holidays=[],
+            )
+    url = "/api/v1/rate-plans"
+    headers = tree.auth(tree.admin)
+    whole = tree.client.get(url, headers=headers).json()
+    assert [p["name"] for p in whole["items"]] == ["a-retail", "b-retail", "c-plan", "d-plan"]
+    assert whole["next_after"] is None  # as before: every plan
+    first = tree.client.get(url, headers=headers, params={"limit": 3}).json()
+    assert [p["name"] for p in first["items"]] == ["a-retail", "b-retail", "c-plan"]
+    assert first["next_after"] == "c-plan"
+    assert first["items"][0]["rows"] == 2  # a page's plans are counted
+    rest = tree.client.get(url, headers=headers, params={"limit": 3, "after": "c-plan"}).json()
+    assert [p["name"] for p in rest["items"]] == ["d-plan"]
+    assert rest["next_after"] is None
+    # a reseller pages through the plans it reads only
+    mine = tree.client.get(url, headers=tree.auth(tree.key_b), params={"limit": 1}).json()
+    assert [p["name"] for p in mine["items"]] == ["b-retail"]
+    after = {"limit": 1, "after": "b-retail"}
+    assert tree.client.get(url, headers=tree.auth(tree.key_b), params=after).json() == {
+        "items": [],
+        "next_after": None,
+    }
+    for bad in ({"limit": 0}, {"after": ""}, {"after": "x" * 101}):
+        assert tree.client.get(url, headers=headers, params=bad).status_code == 422

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from html import escape, unescape
 from itertools import count as numbers
 
 import pytest
@@ -16,7 +17,9 @@ from portal_world import World, csrf_of
 
 from voxbill.domain.access import Principal, Role
 from voxbill.domain.identifiers import IdentifierType
+from voxbill.domain.money import RoundingMethod
 from voxbill.domain.notify import Channel
+from voxbill.portal.pages import rates
 from voxbill.portal.pages.common import PAGE
 
 _ROW_ID = re.compile(r'<tr data-id="(\d+)"')
@@ -203,3 +206,52 @@ def test_a_row_of_another_account_is_not_found_from_this_account_s_page(world: W
     assert after.revoked_at is None
     assert [i.id for i in container.identifiers.list(system, world.user_a)] == [identifier.id]
     assert [s.id for s in container.subscriptions.list(system, world.customer_a)] == made
+
+
+def _add_plans(world: World, names: list[str]) -> None:
+    with world.container.uow.transaction() as tx:
+        for name in names:
+            tx.rates.create_plan(
+                operator_id=world.root,
+                name=name,
+                currency="USD",
+                decimals=4,
+                rounding=RoundingMethod.HALF_UP,
+                timezone="UTC",
+                holidays=[],
+            )
+
+
+def _plan_rows(html: str) -> list[str]:
+    return [unescape(n) for n in re.findall(r'<tr data-name="([^"]+)"', html)]
+
+
+def test_the_rates_page_lists_plans_a_page_at_a_time_by_name(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plans table pages by name (``plans_after``; counted a page at a time); the
+    price lookup still chooses among every plan the visitor reads."""
+    monkeypatch.setattr(rates, "PAGE", 2)
+    _add_plans(world, ["c & d plan", "e-plan"])  # a name a link must encode
+    admin = world.signed_in("admin")
+    every = ["a-retail", "b-retail", "c & d plan", "e-plan"]
+    first = admin.get("/portal/rates")
+    assert first.status_code == 200, first.text
+    assert _plan_rows(first.text) == every[:2]
+    for name in every:
+        assert f'<option value="{escape(name)}"' in first.text  # the lookup's choice
+    cursor = _next(first.text, "Next plans")
+    assert cursor == "/portal/rates?plans_after=b-retail"
+    second = admin.get(cursor)
+    assert _plan_rows(second.text) == every[2:]
+    assert _next(second.text, "Next plans") is None  # the last page, though full
+    past = admin.get("/portal/rates?plans_after=e-plan")
+    assert _plan_rows(past.text) == []
+    assert _next(past.text, "Next plans") is None
+    assert _plan_rows(admin.get("/portal/rates?plans_after=c %26 d plan").text) == ["e-plan"]
+    # a reseller pages through the plans it reads only
+    reseller = world.signed_in("reseller_b")
+    page = reseller.get("/portal/rates")
+    assert _plan_rows(page.text) == ["b-retail"]
+    assert _next(page.text, "Next plans") is None
+    assert _plan_rows(reseller.get("/portal/rates?plans_after=a").text) == ["b-retail"]
