@@ -217,6 +217,17 @@ class AuthService:
             access.require_visible(principal, tx.accounts.get(account_id))
             return tx.access.portal_users_of(account_id, after_id=after_id, limit=limit)
 
+    def portal_users_system(
+        self, account_id: int, *, after_id: int | None = None, limit: int | None = None
+    ) -> list[PortalUser]:
+        """For the command line, which runs with the operator's own authority."""
+        with self._uow.transaction(readonly=True) as tx:
+            account = tx.accounts.get(account_id)
+        if account is None:
+            raise NotFound(f"account {account_id} not found")
+        root = Principal(account.operator_id, f"/{account.operator_id}/", Role.ADMIN)
+        return self.portal_users(root, account_id, after_id=after_id, limit=limit)
+
     def reset_portal_password(self, principal: Principal, user_id: int, password: str) -> None:
         """A parent sets a portal user's new password (the rules of issuing a key of the
         user's role on its account); the user's sessions end."""
