@@ -19,6 +19,10 @@ aggregates are then read from the roll-up, which a pass fills after seeding as
 ``voxbill serve`` does; ``--no-rollup`` reads the day's CDRs instead; later requests
 within ``dashboard_cache_seconds`` are served from memory), beside the floor: the same client asking
 ``/api/v1/health`` in the same run. Exits 1 when a page's median is over 150 ms.
+
+The first customer also has ``--listed`` API keys, caller identifiers, portal users and
+subscriptions (bulk SQL): its paged pages are asked from the start and from the middle
+(``after_id`` and its kin), and its reseller's accounts below from the middle.
 """
 
 from __future__ import annotations
@@ -81,6 +85,64 @@ SELECT c.id, l.level, CASE l.level WHEN 0 THEN c.account_id ELSE a.parent_id END
 FROM cdrs c JOIN accounts a ON a.id = c.account_id
 CROSS JOIN (VALUES (0, 0.10, NULL::numeric), (1, 0.06, 0.04)) AS l(level, cost, margin)
 """
+
+
+#: the first customer's long lists (the paged pages: keys, identifiers, portal users,
+#: subscriptions), each ``--listed`` rows
+_LISTS = {
+    "api_keys": """
+INSERT INTO api_keys (account_id, role, prefix, secret_hash, label, created_by, created_at)
+SELECT :account, 'support', 'vbk_bench' || g, md5('bench-key-' || g) || md5('k' || g),
+    'bench ' || g, 'bench', now()
+FROM generate_series(1, :count) AS g
+""",
+    "caller_identifiers": """
+INSERT INTO caller_identifiers (operator_id, account_id, type, value, created_at)
+SELECT :operator, :account, 'ani', '1555' || lpad(g::text, 8, '0'), now()
+FROM generate_series(1, :count) AS g
+""",
+    "portal_users": """
+INSERT INTO portal_users (account_id, email, password_hash, role, disabled, created_at)
+SELECT :account, 'bench-' || g || '@bench.test', 'not a hash', 'customer', false, now()
+FROM generate_series(1, :count) AS g
+""",
+    "notify_subscriptions": """
+INSERT INTO notify_subscriptions (account_id, channel, target, events, subtree, created_at)
+SELECT :account, 'email', 'bench-' || g || '@bench.test', '["topup.received"]', false, now()
+FROM generate_series(1, :count) AS g
+""",
+}
+
+
+def seed_lists(container: Container, operator: int, account: int, count: int) -> dict[str, int]:
+    """``count`` rows of each of the account's paged lists (bulk SQL); each list's id
+    half-way down, a cursor into its middle."""
+    middle = {}
+    with container.db.transaction() as conn:
+        for table, insert in _LISTS.items():
+            conn.execute(text(insert), {"operator": operator, "account": account, "count": count})
+            found = conn.execute(
+                text(f"SELECT id FROM {table} WHERE account_id = :a ORDER BY id OFFSET :n LIMIT 1"),
+                {"a": account, "n": count // 2},
+            ).scalar_one()
+            middle[table] = int(found)
+    return middle
+
+
+def _paged(account: int, reseller: int, child: int, middle: dict[str, int]) -> list[str]:
+    """The paged pages of the first customer (and its reseller's accounts below), first
+    pages and pages from the middle."""
+    page = f"/portal/accounts/{account}"
+    return [
+        f"{page}/keys",
+        f"{page}/keys?after_id={middle['api_keys']}",
+        f"{page}/identifiers",
+        f"{page}/identifiers?after_id={middle['caller_identifiers']}",
+        f"{page}?users_after={middle['portal_users']}",
+        f"{page}/notifications",
+        f"{page}/notifications?subscriptions_after={middle['notify_subscriptions']}",
+        f"/portal/accounts/{reseller}?children_after={child}",
+    ]
 
 
 def _sign_in(app: object, email: str) -> TestClient:
@@ -183,6 +245,13 @@ def main() -> int:
         action="store_true",
         help="skip the dashboard roll-up pass (the dashboard then reads the day's CDRs)",
     )
+    parser.add_argument(
+        "--listed",
+        type=int,
+        default=2000,
+        help="keys, identifiers, portal users and"
+        " subscriptions of the first customer (its paged pages)",
+    )
     args = parser.parse_args()
     with throwaway_postgres() as url:
         container = build(Settings(database_url=url), migrate=True)
@@ -210,6 +279,8 @@ def main() -> int:
                 container.auth.create_portal_user(
                     system, account, f"{name}@bench.test", PASSWORD, role
                 )
+            middle = seed_lists(container, root.id, customers[0], args.listed)
+            paged = _paged(customers[0], resellers[0], customers[args.customers // 2], middle)
             app = create_app(container)
             common = _routes()
             extra = {
@@ -221,14 +292,16 @@ def main() -> int:
                     f"/portal/accounts/{customers[-1]}",
                     f"/portal/cdrs?account_id={customers[-1]}",
                     f"/portal/cdrs?account_id={resellers[-1]}",
+                    *paged,
                 ],
                 "support": [f"/portal/accounts/{resellers[0]}"],
                 "reseller": [
                     f"/portal/accounts/{resellers[0]}",
                     f"/portal/accounts/{customers[0]}",
                     f"/portal/cdrs?account_id={customers[1]}",
+                    *paged,
                 ],
-                "customer": [f"/portal/accounts/{customers[0]}"],
+                "customer": [f"/portal/accounts/{customers[0]}", *paged[:-1]],
                 "user": [f"/portal/accounts/{user}"],
             }
             print(f"{'who':9} {'page':56} {'median':>8} {'p95':>8} {'first':>8}  status")

@@ -18,6 +18,8 @@ from voxbill.storage.types import UtcDateTime
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 TABLES = {"notify_subscriptions", "notify_deliveries", "notify_attempts", "notify_templates"}
+#: indexes a later migration changed (0028: ``(account_id, id)``, for paged lists)
+CHANGED_LATER = ("ix_notify_subscriptions_account",)
 
 
 def test_upgrade_marks_old_events_and_downgrade_drops_the_tables(database_url: str) -> None:
@@ -40,7 +42,11 @@ def test_upgrade_marks_old_events_and_downgrade_drops_the_tables(database_url: s
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             differences = compare_metadata(context, metadata)
         assert fanned is not None
-        assert [d for d in differences if any(t in repr(d) for t in TABLES)] == []
+        assert [
+            d
+            for d in differences
+            if any(t in repr(d) for t in TABLES) and not any(i in repr(d) for i in CHANGED_LATER)
+        ] == []
         migrate.downgrade(engine, "0021")  # FKs unenforced on SQLite meanwhile
         assert not TABLES & set(inspect(engine).get_table_names())
         upgrade(engine)

@@ -19,7 +19,10 @@ from portal_world import PASSWORD, World, csrf_of, sign_in, snapshot
 from sqlalchemy import inspect
 
 from support.notify_world import FakeClock, Mailbox, rewire, smtp_server
+from voxbill.domain.access import Principal, Role
+from voxbill.domain.notify import Channel
 from voxbill.services.access.resets import PasswordResets
+from voxbill.services.notify.branding import TemplateFields
 from voxbill.settings import Settings
 from voxbill.storage import migrate
 from voxbill.storage.database import make_engine
@@ -209,6 +212,47 @@ def test_the_reset_link_is_not_built_from_the_host_header(world: World, reset: R
     (message,) = reset.mailbox.messages
     assert "evil.example" not in _text(message)
     assert reset.token()
+
+
+def _brand(world: World, account: int, event_type: str, name: str, address: str) -> None:
+    system = Principal(world.root, f"/{world.root}/", Role.ADMIN)
+    fields = TemplateFields("ignored {{ type }}", "no link here", name, address)
+    world.container.notify_templates.put(system, account, event_type, Channel.EMAIL, fields)
+
+
+def test_the_email_is_sent_under_the_nearest_reseller_s_branding(
+    world: World, reset: Reset
+) -> None:
+    """The sender of the user's nearest operator or reseller with an email template
+    ("*", as notifications choose it): its name and address; the shipped subject and
+    text (with the link), never the template's; no template anywhere: the server's."""
+    _brand(world, world.root, "*", "Acme Telecom", "billing@acme.example")
+    _brand(world, world.reseller_a, "*", "Reseller A Voice", "help@reseller-a.example")
+    # a template for one event only is not the reset's: reseller B's users get Acme's
+    _brand(world, world.reseller_b, "balance.low", "Not This", "no@reseller-b.example")
+    cases = {
+        "customer_a": ("Reseller A Voice <help@reseller-a.example>", "Reseller A Voice"),
+        "reseller_a": ("Reseller A Voice <help@reseller-a.example>", "Reseller A Voice"),
+        "reseller_b": ("Acme Telecom <billing@acme.example>", "Acme Telecom"),
+        "admin": ("Acme Telecom <billing@acme.example>", "Acme Telecom"),
+    }
+    for who, (sender, name) in cases.items():
+        reset.mailbox.messages.clear()
+        reset.mailbox.recipients.clear()
+        assert reset.ask(world.emails[who]).status_code == 200
+        (message,) = reset.mailbox.messages
+        assert message["From"] == sender, who
+        assert message["Subject"] == f"Reset your {name} portal password", who
+        assert _LINK.search(_text(message)) is not None, who  # the shipped text
+        assert "no link here" not in _text(message)
+
+
+def test_without_branding_the_server_s_sender_is_used(world: World, reset: Reset) -> None:
+    _brand(world, world.reseller_b, "*", "Reseller B", "hello@reseller-b.example")
+    assert reset.ask(world.emails["customer_a"]).status_code == 200
+    (message,) = reset.mailbox.messages
+    assert message["From"] == "billing@example.com"
+    assert message["Subject"] == "Reset your portal password"
 
 
 def test_the_portal_url_setting_is_checked() -> None:

@@ -88,6 +88,25 @@ def test_cli_creates_a_user_and_prints_a_generated_password_once(
     assert again.exit_code != 0  # the email is taken
 
 
+def test_cli_lists_an_account_s_users_a_page_at_a_time(world: World, database_url: str) -> None:
+    runner = CliRunner()
+    env = {"VOXBILL_DATABASE_URL": database_url}
+    args = ["users", "list", "--account", str(world.reseller_a), "--json"]
+    whole = runner.invoke(cli, args, env=env)
+    assert whole.exit_code == 0, whole.output
+    body = json.loads(whole.stdout)
+    emails = [u["email"] for u in body["items"]]
+    assert emails == ["reseller-a@example.com", "support-a@example.com"]
+    assert body["next_after_id"] is None
+    assert "password_hash" not in body["items"][0]
+    first = json.loads(runner.invoke(cli, [*args, "--limit", "1"], env=env).stdout)
+    assert [u["role"] for u in first["items"]] == ["reseller"]
+    cursor = str(first["next_after_id"])
+    rest = runner.invoke(cli, [*args, "--limit", "1", "--after-id", cursor], env=env)
+    assert [u["role"] for u in json.loads(rest.stdout)["items"]] == ["support"]
+    assert runner.invoke(cli, ["users", "list", "--account", "999999"], env=env).exit_code != 0
+
+
 def test_demo_prints_a_working_admin_login(world: World) -> None:
     first = demo_data.seed(world.container)
     assert first.portal_email == demo_data.PORTAL_EMAIL

@@ -59,6 +59,9 @@ class RatePlanListed(RatePlanRead):
 
 class RatePlanPage(BaseModel):
     items: list[RatePlanListed]
+    next_after: str | None = Field(
+        default=None, description="with limit: the after of the next page; null: none"
+    )
 
 
 class RatePlanCreate(BaseModel):

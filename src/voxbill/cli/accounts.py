@@ -97,3 +97,41 @@ def create_user(
     if shown is not None:
         console.print(f"password: {shown}", markup=False)
         err_console.print("the password is shown only now", markup=False)
+
+
+@users_app.command("list")
+@guarded
+def list_users(
+    account: Annotated[int, typer.Option("--account", min=1, help="account id")],
+    after_id: Annotated[
+        int | None, typer.Option("--after-id", min=0, help="the last id of the page before")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=500, help="a page of at most")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """The portal users of an account by id, a page at a time (never a password hash)."""
+    container = build(migrate=True)
+    try:
+        found = container.auth.portal_users_system(account, after_id=after_id, limit=limit)
+    finally:
+        container.close()
+    next_after = found[-1].id if len(found) == limit else None
+    if as_json:
+        items = [
+            {
+                "id": u.id,
+                "account_id": u.account_id,
+                "email": u.email,
+                "role": u.role.value,
+                "disabled": u.disabled,
+                "created_at": u.created_at.isoformat(),
+            }
+            for u in found
+        ]
+        print_json({"items": items, "next_after_id": next_after})
+        return
+    for u in found:
+        state = "disabled" if u.disabled else "active"
+        console.print(f"{u.id}  {u.email}  {u.role.value}  {state}", markup=False)
+    if next_after is not None:
+        err_console.print(f"more: --after-id {next_after}", markup=False)

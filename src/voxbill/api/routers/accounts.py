@@ -32,6 +32,20 @@ AccountPath = Annotated[int, Path(ge=1, le=MAX_ID, description="account id")]
 IdentifierPath = Annotated[int, Path(ge=1, le=MAX_ID, description="identifier id")]
 Limit = Annotated[int, Query(ge=1, le=500)]
 AfterId = Annotated[int | None, Query(ge=0, le=MAX_ID)]
+#: a list that was whole before it was paged: no limit, every row (as it always was)
+OptionalLimit = Annotated[
+    int | None, Query(ge=1, le=500, description="a page of at most this many, by id")
+]
+#: the header with the next page's ``after_id`` of a full page of a bare-list answer
+NEXT_AFTER_ID = "X-Next-After-Id"
+
+
+def next_after_id(response: Response, ids: list[int], limit: int | None) -> None:
+    """Say the next page's ``after_id`` (``X-Next-After-Id``) when a limited page is
+    full: more may follow. A bare list answers as before, so the cursor is a header."""
+    if limit is not None and len(ids) == limit:
+        response.headers[NEXT_AFTER_ID] = str(ids[-1])
+
 
 READ = responses(401, 404, 422)
 WRITE = responses(401, 403, 404, 409, 422, 503)
@@ -151,9 +165,18 @@ def add_identifier(
     "/accounts/{account_id}/identifiers", response_model=list[IdentifierRead], responses=READ
 )
 def list_identifiers(
-    account_id: AccountPath, principal: CurrentPrincipal, container: ContainerDep
+    account_id: AccountPath,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    response: Response,
+    limit: OptionalLimit = None,
+    after_id: AfterId = None,
 ) -> list[IdentifierRead]:
-    return [IdentifierRead.of(i) for i in container.identifiers.list(principal, account_id)]
+    """The account's identifiers by id: every one, or with ``limit`` a page (then
+    ``after_id``: the ``X-Next-After-Id`` header of a full page)."""
+    found = container.identifiers.list(principal, account_id, after_id=after_id, limit=limit)
+    next_after_id(response, [i.id for i in found], limit)
+    return [IdentifierRead.of(i) for i in found]
 
 
 @router.delete(
@@ -189,9 +212,18 @@ def issue_api_key(
 
 @router.get("/accounts/{account_id}/api-keys", response_model=list[ApiKeyRead], responses=READ)
 def list_api_keys(
-    account_id: AccountPath, principal: CurrentPrincipal, container: ContainerDep
+    account_id: AccountPath,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    response: Response,
+    limit: OptionalLimit = None,
+    after_id: AfterId = None,
 ) -> list[ApiKeyRead]:
-    return [ApiKeyRead.of(k) for k in container.auth.keys(principal, account_id)]
+    """The account's keys by id: every one, or with ``limit`` a page (then ``after_id``:
+    the ``X-Next-After-Id`` header of a full page)."""
+    found = container.auth.keys(principal, account_id, after_id=after_id, limit=limit)
+    next_after_id(response, [k.id for k in found], limit)
+    return [ApiKeyRead.of(k) for k in found]
 
 
 @router.delete("/api-keys/{key_id}", response_model=ApiKeyRead, responses=WRITE)

@@ -21,6 +21,7 @@ from voxbill.api.notify_schemas import (
     TemplateRead,
 )
 from voxbill.api.problems import responses
+from voxbill.api.routers.accounts import AfterId, OptionalLimit, next_after_id
 from voxbill.domain.notify import Channel
 from voxbill.services.notify.branding import TemplateFields
 
@@ -65,9 +66,18 @@ def create_subscription(
     responses=READ,
 )
 def list_subscriptions(
-    account_id: AccountPath, principal: CurrentPrincipal, container: ContainerDep
+    account_id: AccountPath,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    response: Response,
+    limit: OptionalLimit = None,
+    after_id: AfterId = None,
 ) -> list[SubscriptionRead]:
-    return [SubscriptionRead.of(s) for s in container.subscriptions.list(principal, account_id)]
+    """The account's subscriptions by id: every one, or with ``limit`` a page (then
+    ``after_id``: the ``X-Next-After-Id`` header of a full page)."""
+    found = container.subscriptions.list(principal, account_id, after_id=after_id, limit=limit)
+    next_after_id(response, [s.id for s in found], limit)
+    return [SubscriptionRead.of(s) for s in found]
 
 
 @router.delete("/subscriptions/{subscription_id}", status_code=204, responses=WRITE)

@@ -1,4 +1,5 @@
-"""Portal users created by a parent: ``POST /accounts/{id}/users`` (docs/portal.md).
+"""Portal users created by a parent: ``POST /accounts/{id}/users``, listed a page at a
+time by ``GET /accounts/{id}/users`` (docs/portal.md).
 
 The role must be one the key may issue keys for (``ISSUABLE_ROLES``) and fit the
 account's kind (``ROLE_KINDS``), as for API keys; a generated password is answered once.
@@ -7,6 +8,7 @@ account's kind (``ROLE_KINDS``), as for API keys; a generated password is answer
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter
@@ -15,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from voxbill.api.auth import CurrentPrincipal
 from voxbill.api.deps import ContainerDep
 from voxbill.api.problems import responses
-from voxbill.api.routers.accounts import AccountPath
-from voxbill.domain.access import Role
+from voxbill.api.routers.accounts import AccountPath, AfterId, Limit
+from voxbill.domain.access import PortalUser, Role
 
 router = APIRouter(tags=["accounts"])
 
@@ -62,4 +64,49 @@ def create_portal_user(
         email=body.email.lower(),
         role=body.role,
         password=None if body.password else secret,
+    )
+
+
+class PortalUserRead(BaseModel):
+    id: int
+    account_id: int
+    email: str
+    role: Role
+    disabled: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: PortalUser) -> PortalUserRead:
+        return cls(
+            id=user.id,
+            account_id=user.account_id,
+            email=user.email,
+            role=user.role,
+            disabled=user.disabled,
+            created_at=user.created_at,
+        )
+
+
+class PortalUserPage(BaseModel):
+    items: list[PortalUserRead]
+    next_after_id: int | None = Field(description="the after_id of the next page; null: none")
+
+
+@router.get(
+    "/accounts/{account_id}/users",
+    response_model=PortalUserPage,
+    responses=responses(401, 404, 422),
+)
+def list_portal_users(
+    account_id: AccountPath,
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    limit: Limit = 50,
+    after_id: AfterId = None,
+) -> PortalUserPage:
+    """The account's portal users by id, a page at a time (never a password hash)."""
+    found = container.auth.portal_users(principal, account_id, after_id=after_id, limit=limit)
+    return PortalUserPage(
+        items=[PortalUserRead.of(u) for u in found],
+        next_after_id=found[-1].id if len(found) == limit else None,
     )

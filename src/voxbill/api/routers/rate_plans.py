@@ -178,14 +178,27 @@ def delete_rate_plan(
 
 
 @router.get("/rate-plans", response_model=RatePlanPage, responses=responses(401, 422))
-def list_rate_plans(principal: CurrentPrincipal, container: ContainerDep) -> RatePlanPage:
-    """The plans the key reads: its effective plan (``effective: true``, the one that
-    prices its own calls) and the plans its subtree is rated by; the operator's: all."""
+def list_rate_plans(
+    principal: CurrentPrincipal,
+    container: ContainerDep,
+    limit: Annotated[
+        int | None, Query(ge=1, le=500, description="a page of at most this many, by name")
+    ] = None,
+    after: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="the page before's last name")
+    ] = None,
+) -> RatePlanPage:
+    """The plans the key reads, by name: its effective plan (``effective: true``, the one
+    that prices its own calls) and the plans its subtree is rated by; the operator's:
+    all. Every one, or with ``limit`` a page after the name ``after`` (``next_after``:
+    the next page's, when the page is full)."""
+    found = container.rate_plans.list(principal, after=after, limit=limit)
     items = [
         RatePlanListed(**RatePlanRead.of(p.plan, p.rows).model_dump(), effective=p.effective)
-        for p in container.rate_plans.list(principal)
+        for p in found
     ]
-    return RatePlanPage(items=items)
+    full = limit is not None and len(found) == limit
+    return RatePlanPage(items=items, next_after=found[-1].plan.name if full else None)
 
 
 @router.get("/rate-plans/{name}", response_model=RatePlanDetail, responses=responses(401, 404, 422))

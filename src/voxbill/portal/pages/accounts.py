@@ -20,12 +20,15 @@ from voxbill.domain.accounts import Account, AccountStatus
 from voxbill.domain.errors import Forbidden, InvalidInput, NotFound
 from voxbill.portal.pages.common import (
     PAGE,
+    AfterId,
     FormText,
     OptionalText,
     amount_of,
     back_to,
     can,
+    listed,
     page_router,
+    paged,
     replay,
 )
 from voxbill.portal.pages.dashboard import balance_chart
@@ -83,19 +86,31 @@ def account_page(
     account_id: int,
     visitor: Visitor,
     before_id: Annotated[int | None, Query(ge=0)] = None,
+    users_after: AfterId = None,
+    children_after: AfterId = None,
 ) -> Response:
+    """The account, its ledger (20 a page, ``before_id``), its portal users and the
+    accounts directly below (``PAGE`` a page each: ``users_after``, ``children_after``)."""
     container = container_of(request)
     principal = visitor.principal
     account = container.accounts.visible(principal, account_id)
     entries = container.ledger.history(account.id, limit=20, before_id=before_id)
+    users, next_users = paged(
+        container.auth.portal_users(principal, account.id, after_id=users_after, limit=PAGE + 1)
+    )
+    children, next_children = paged(
+        container.accounts.children(principal, account.id, after_id=children_after, limit=PAGE + 1)
+    )
     context = {
         "account": account,
         "balance": container.ledger.balance(account.id),
         "balance_chart": balance_chart(container, account),
         "entries": entries,
         "next_before": entries[-1].id if len(entries) == 20 else None,
-        "children": container.accounts.children(principal, account.id, after_id=None, limit=PAGE),
-        "users": container.auth.portal_users(principal, account.id),
+        "children": children,
+        "next_children": next_children,
+        "users": users,
+        "next_users": next_users,
         "can": _controls(container, principal, account),
         "kinds": sorted(CREATABLE_KINDS[principal.role]),
         "roles": sorted(ISSUABLE_ROLES[principal.role]),
@@ -255,10 +270,10 @@ def reset_password(request: Request, account_id: int, user_id: int, visitor: Wri
     container = container_of(request)
     principal = visitor.principal
     account = container.accounts.visible(principal, account_id)
-    users = {u.id: u for u in container.auth.portal_users(principal, account.id)}
-    if user_id not in users:
+    found = container.auth.portal_users(principal, account.id, after_id=user_id - 1, limit=1)
+    if not listed(found, user_id):
         raise NotFound("portal user not found")
     secret = secrets.token_urlsafe(12)
     container.auth.reset_portal_password(principal, user_id, secret)
-    context = {"account_id": account.id, "email": users[user_id].email, "password": secret}
+    context = {"account_id": account.id, "email": found[0].email, "password": secret}
     return render(request, "user_created.html", context, visitor=visitor)

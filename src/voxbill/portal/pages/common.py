@@ -4,12 +4,12 @@ which write controls are rendered, form value parsing and the money forms' idemp
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, TypeVar
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse
 
 from voxbill.api.idempotency import scope
@@ -20,8 +20,31 @@ from voxbill.portal.web import PREFIX, PortalRoute, actor_of
 
 #: rows per page of every list (lists page by id, never by offset)
 PAGE = 50
+#: a list's page cursor (``after_id`` and its kin): the last id of the page before
+AfterId = Annotated[int | None, Query(ge=0, le=2**62)]
 FormText = Annotated[str, Form()]
 OptionalText = Annotated[str | None, Form()]
+
+
+class _Row(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+R = TypeVar("R", bound=_Row)
+
+
+def paged(found: Sequence[R]) -> tuple[list[R], int | None]:
+    """A list read with ``limit=PAGE + 1``: its first ``PAGE`` rows and the ``after_id``
+    of the next page (None on the last page, so no "next" link is rendered)."""
+    rows = list(found[:PAGE])
+    return rows, rows[-1].id if len(found) > PAGE else None
+
+
+def listed(found: Sequence[_Row], wanted: int) -> bool:
+    """Whether a one-row read from ``after_id=wanted - 1`` found row ``wanted`` (one
+    indexed row instead of the whole list, to check a row is the account's)."""
+    return bool(found) and found[0].id == wanted
 
 
 def page_router() -> APIRouter:

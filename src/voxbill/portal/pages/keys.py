@@ -18,7 +18,16 @@ from voxbill.domain.access import ISSUABLE_ROLES, ROLE_KINDS, Principal, Role
 from voxbill.domain.accounts import Account
 from voxbill.domain.errors import NotFound
 from voxbill.domain.identifiers import IdentifierType
-from voxbill.portal.pages.common import FormText, OptionalText, can, page_router
+from voxbill.portal.pages.common import (
+    PAGE,
+    AfterId,
+    FormText,
+    OptionalText,
+    can,
+    listed,
+    page_router,
+    paged,
+)
 from voxbill.portal.pages.settings import validated
 from voxbill.portal.web import PREFIX, Visitor, Writer, render
 
@@ -40,13 +49,20 @@ def _to(account_id: int, page: str, done: str) -> RedirectResponse:
 
 
 @router.get("/accounts/{account_id}/keys", response_class=HTMLResponse)
-def keys_page(request: Request, account_id: int, visitor: Visitor) -> Response:
+def keys_page(
+    request: Request, account_id: int, visitor: Visitor, after_id: AfterId = None
+) -> Response:
+    """The account's keys, ``PAGE`` at a time by id (``after_id``)."""
     container = container_of(request)
     principal = visitor.principal
     account = container.accounts.visible(principal, account_id)
+    keys, next_after = paged(
+        container.auth.keys(principal, account.id, after_id=after_id, limit=PAGE + 1)
+    )
     context = {
         "account": account,
-        "keys": container.auth.keys(principal, account.id),
+        "keys": keys,
+        "next_after": next_after,
         "roles": _issuable(principal, account),
         "can_revoke": can(partial(access.check_revoke, principal)),
     }
@@ -75,7 +91,7 @@ def revoke_key(request: Request, account_id: int, key_id: int, visitor: Writer) 
     container = container_of(request)
     principal = visitor.principal
     account = container.accounts.visible(principal, account_id)
-    if key_id not in {k.id for k in container.auth.keys(principal, account.id)}:
+    if not listed(container.auth.keys(principal, account.id, after_id=key_id - 1, limit=1), key_id):
         raise NotFound("API key not found")
     access.check_revoke(principal)
     container.auth.revoke(principal, key_id)
@@ -83,13 +99,20 @@ def revoke_key(request: Request, account_id: int, key_id: int, visitor: Writer) 
 
 
 @router.get("/accounts/{account_id}/identifiers", response_class=HTMLResponse)
-def identifiers_page(request: Request, account_id: int, visitor: Visitor) -> Response:
+def identifiers_page(
+    request: Request, account_id: int, visitor: Visitor, after_id: AfterId = None
+) -> Response:
+    """The account's identifiers, ``PAGE`` at a time by id (``after_id``)."""
     container = container_of(request)
     principal = visitor.principal
     account = container.accounts.visible(principal, account_id)
+    identifiers, next_after = paged(
+        container.identifiers.list(principal, account.id, after_id=after_id, limit=PAGE + 1)
+    )
     context = {
         "account": account,
-        "identifiers": container.identifiers.list(principal, account.id),
+        "identifiers": identifiers,
+        "next_after": next_after,
         "types": list(IdentifierType),
         "can_edit": can(partial(access.check_identifiers, principal, account)),
     }
@@ -119,7 +142,8 @@ def remove_identifier(
     container = container_of(request)
     principal = visitor.principal
     account = container.accounts.visible(principal, account_id)
-    if identifier_id not in {i.id for i in container.identifiers.list(principal, account.id)}:
+    found = container.identifiers.list(principal, account.id, after_id=identifier_id - 1, limit=1)
+    if not listed(found, identifier_id):
         raise NotFound("identifier not found")
     access.check_identifiers(principal, account)
     container.identifiers.delete(principal, identifier_id)

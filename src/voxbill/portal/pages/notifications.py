@@ -14,7 +14,16 @@ from voxbill.api.deps import container_of
 from voxbill.domain import access
 from voxbill.domain.errors import InvalidInput, NotFound
 from voxbill.domain.notify import ANY_EVENT, EVENT_TYPES, Channel, DeliveryStatus
-from voxbill.portal.pages.common import PAGE, FormText, OptionalText, can, page_router
+from voxbill.portal.pages.common import (
+    PAGE,
+    AfterId,
+    FormText,
+    OptionalText,
+    can,
+    listed,
+    page_router,
+    paged,
+)
 from voxbill.portal.web import PREFIX, Visitor, Writer, render
 from voxbill.services.notify.branding import TemplateFields, has_templates
 from voxbill.services.notify.subscriptions import require_manage
@@ -49,17 +58,25 @@ def notifications(
     account_id: int,
     visitor: Visitor,
     before_id: Annotated[int | None, Query(ge=1)] = None,
+    subscriptions_after: AfterId = None,
 ) -> Response:
-    """Subscriptions, the form for a new one, and the deliveries (newest first)."""
+    """Subscriptions (``PAGE`` a page by id: ``subscriptions_after``), the form for a
+    new one, and the deliveries (newest first, ``before_id``)."""
     container = container_of(request)
     principal = visitor.principal
     account = container.accounts.visible(principal, account_id)
+    subscriptions, next_subscriptions = paged(
+        container.subscriptions.list(
+            principal, account.id, after_id=subscriptions_after, limit=PAGE + 1
+        )
+    )
     deliveries = container.subscriptions.notifications(
         principal, account.id, limit=PAGE, before_id=before_id
     )
     context = {
         "account": account,
-        "subscriptions": container.subscriptions.list(principal, account.id),
+        "subscriptions": subscriptions,
+        "next_subscriptions": next_subscriptions,
         "deliveries": deliveries,
         "next_before": deliveries[-1].id if len(deliveries) == PAGE else None,
         "manage": can(lambda: require_manage(principal)),
@@ -101,8 +118,10 @@ def delete_subscription(
 ) -> Response:
     container = container_of(request)
     principal = visitor.principal
-    mine = {s.id for s in container.subscriptions.list(principal, account_id)}
-    if subscription_id not in mine:
+    found = container.subscriptions.list(
+        principal, account_id, after_id=subscription_id - 1, limit=1
+    )
+    if not listed(found, subscription_id):
         raise NotFound("subscription not found")
     container.subscriptions.delete(principal, subscription_id)
     return _to_notifications(account_id, "subscription-deleted")

@@ -119,33 +119,42 @@ def rates(
     visitor: Visitor,
     number: Annotated[str | None, Query(max_length=40)] = None,
     plan: Annotated[str | None, Query(max_length=100)] = None,
+    plans_after: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Response:
+    """The plans the visitor reads, ``PAGE`` a page by name (``plans_after``: the last
+    name of the page before), each counted; the forms choose among all of them."""
     container = container_of(request)
     principal = visitor.principal
-    plans = container.rate_plans.list(principal)
-    chosen = plan or next((p.plan.name for p in plans if p.effective), None)
-    if chosen is None and plans and principal.role in (Role.ADMIN, Role.RESELLER, Role.SUPPORT):
-        chosen = plans[0].plan.name  # no plan prices its own calls: the first it reads
+    found = container.rate_plans.list(principal, after=plans_after, limit=PAGE + 1)
+    listed = found[:PAGE]
+    choices = container.rate_plans.choices(principal)
+    chosen = plan or next((p.name for p, effective in choices if effective), None)
+    if chosen is None and choices and principal.role in (Role.ADMIN, Role.RESELLER, Role.SUPPORT):
+        chosen = choices[0][0].name  # no plan prices its own calls: the first it reads
     quote, message = _quote(container, principal, chosen, number) if number else (None, None)
     author = _may_author(principal)
     context = {
-        "plans": plans,
+        "plans": listed,
+        "next_plans": listed[-1].plan.name if len(found) > PAGE else None,
+        "choices": [p.name for p, _ in choices],
         "number": number or "",
         "plan": chosen or "",
         "quote": quote,
         "message": message,
         "author": author,
-        "sources": _copy_sources(container, principal, plans) if author else [],
+        "sources": _copy_sources(principal, choices) if author else [],
     }
     return render(request, "rates.html", context, visitor=visitor)
 
 
-def _copy_sources(container: Container, principal: Principal, plans: list[Any]) -> list[str]:
+def _copy_sources(principal: Principal, choices: list[tuple[PlanRecord, bool]]) -> list[str]:
     """The plans the visitor may copy: the admin any, a reseller its buy plan and its own."""
     if principal.role is Role.ADMIN:
-        return [p.plan.name for p in plans]
+        return [p.name for p, _ in choices]
     return [
-        p.plan.name for p in plans if p.effective or p.plan.owner_account_id == principal.account_id
+        p.name
+        for p, effective in choices
+        if effective or p.owner_account_id == principal.account_id
     ]
 
 

@@ -115,10 +115,19 @@ class IdentifierService:
         self._found.clear()
         return added
 
-    def list(self, principal: Principal, account_id: int) -> list[CallerIdentifier]:
+    def list(
+        self,
+        principal: Principal,
+        account_id: int,
+        *,
+        after_id: int | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[CallerIdentifier]:
+        """The account's identifiers in id order (a page: those after ``after_id``, at
+        most ``limit``; every one when no limit)."""
         with self._uow.transaction(readonly=True) as tx:
             access.require_visible(principal, tx.accounts.get(account_id))
-            return tx.access.identifiers_of(account_id)
+            return tx.access.identifiers_of(account_id, after_id=after_id, limit=limit)
 
     def delete(self, principal: Principal, identifier_id: int) -> CallerIdentifier:
         """Remove an identifier (and a card's PIN counters). Outside the principal's

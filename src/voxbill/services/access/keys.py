@@ -140,10 +140,19 @@ class AuthService:
         root = Principal(account.operator_id, f"/{account.operator_id}/", Role.ADMIN)
         return self.issue(root, account_id, role, label)
 
-    def keys(self, principal: Principal, account_id: int) -> list[ApiKeyRecord]:
+    def keys(
+        self,
+        principal: Principal,
+        account_id: int,
+        *,
+        after_id: int | None = None,
+        limit: int | None = None,
+    ) -> list[ApiKeyRecord]:
+        """The account's keys in id order (a page: those after ``after_id``, at most
+        ``limit``; every one when no limit)."""
         with self._uow.transaction(readonly=True) as tx:
             access.require_visible(principal, tx.accounts.get(account_id))
-            return tx.access.keys_of(account_id)
+            return tx.access.keys_of(account_id, after_id=after_id, limit=limit)
 
     def revoke(self, principal: Principal, key_id: int) -> ApiKeyRecord:
         """Revoke the key and every key minted from it, down the line (idempotent)."""
@@ -195,10 +204,29 @@ class AuthService:
         root = Principal(account.operator_id, f"/{account.operator_id}/", Role.ADMIN)
         return self.create_portal_user(root, account_id, email, password, role)
 
-    def portal_users(self, principal: Principal, account_id: int) -> list[PortalUser]:
+    def portal_users(
+        self,
+        principal: Principal,
+        account_id: int,
+        *,
+        after_id: int | None = None,
+        limit: int | None = None,
+    ) -> list[PortalUser]:
+        """The account's portal users in id order, paged as :meth:`keys`."""
         with self._uow.transaction(readonly=True) as tx:
             access.require_visible(principal, tx.accounts.get(account_id))
-            return tx.access.portal_users_of(account_id)
+            return tx.access.portal_users_of(account_id, after_id=after_id, limit=limit)
+
+    def portal_users_system(
+        self, account_id: int, *, after_id: int | None = None, limit: int | None = None
+    ) -> list[PortalUser]:
+        """For the command line, which runs with the operator's own authority."""
+        with self._uow.transaction(readonly=True) as tx:
+            account = tx.accounts.get(account_id)
+        if account is None:
+            raise NotFound(f"account {account_id} not found")
+        root = Principal(account.operator_id, f"/{account.operator_id}/", Role.ADMIN)
+        return self.portal_users(root, account_id, after_id=after_id, limit=limit)
 
     def reset_portal_password(self, principal: Principal, user_id: int, password: str) -> None:
         """A parent sets a portal user's new password (the rules of issuing a key of the

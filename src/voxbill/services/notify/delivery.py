@@ -34,6 +34,7 @@ from voxbill.domain.notify import (
     DeliveryJob,
     DeliveryStatus,
     Event,
+    NotifyTemplate,
     event_type_of,
     nearest_template,
 )
@@ -189,9 +190,17 @@ class DeliveryWorker:
     ) -> str | None:
         """Send one email to ``target`` at once, outside any subscription (a portal
         password reset link): the shipped template of ``event_type``, no retries, nothing
-        stored (the text may hold a secret). The error text, or None when it was sent."""
+        stored (the text may hold a secret). The error text, or None when it was sent.
+
+        It is sent under the branding of ``account_id``'s nearest operator or reseller
+        (the rule of notifications, ``nearest_template``: its own account first, then up
+        the tree, a template for ``event_type`` or its "*" one): that template's sender
+        name and address, and ``sender_name`` in the shipped texts. Its subject and body
+        are not used: they are written for events, and the shipped text is what holds
+        the link."""
         event = Event(0, event_type, account_id, self.clock(), data)
-        subject, text = render(event, Channel.EMAIL, None)
+        brand = None if account_id is None else self._branding(account_id, event_type)
+        subject, text = render(event, Channel.EMAIL, brand)
         message = OutgoingMessage(
             event_id=0,
             event_type=event_type,
@@ -200,7 +209,8 @@ class DeliveryWorker:
             text=text,
             body=b"",
             secret=None,
-            sender_address=self._mail_from,
+            sender_name=brand.sender_name if brand is not None else None,
+            sender_address=(brand and brand.sender_address) or self._mail_from,
         )
         try:
             self.channels[Channel.EMAIL].send(message)
@@ -208,6 +218,20 @@ class DeliveryWorker:
             log.warning("a %s email could not be sent: %s", event_type, exc)
             return str(exc) or type(exc).__name__
         return None
+
+    def _branding(self, account_id: int, event_type: str) -> NotifyTemplate | None:
+        """The sender of the account's nearest operator or reseller that set one for
+        ``event_type`` (or "*") by email, as a template with no subject nor body."""
+        with self._uow.transaction(readonly=True) as tx:
+            account = tx.accounts.get(account_id)
+            if account is None:
+                return None
+            chain = [int(part) for part in account.path.strip("/").split("/")]
+            found = tx.notify.templates_on(chain, Channel.EMAIL.value)
+        template = nearest_template(found, account.path, event_type)
+        if template is None:
+            return None
+        return replace(template, subject=None, body=None)
 
     def deliver(self, job: DeliveryJob) -> DeliveryStatus:
         return self.record(job, self.send(job))

@@ -80,10 +80,19 @@ class SubscriptionService:
             made = tx.notify.add_subscription(new)
         return SubscriptionMade(made, secret)
 
-    def list(self, principal: Principal, account_id: int) -> list[Subscription]:
+    def list(
+        self,
+        principal: Principal,
+        account_id: int,
+        *,
+        after_id: int | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[Subscription]:
+        """The account's live subscriptions in id order (a page: those after
+        ``after_id``, at most ``limit``; every one when no limit)."""
         with self._uow.transaction(readonly=True) as tx:
             self._visible(tx, principal, account_id)
-            return tx.notify.subscriptions(account_id)
+            return tx.notify.subscriptions(account_id, after_id=after_id, limit=limit)
 
     def delete(self, principal: Principal, subscription_id: int) -> Subscription:
         with self._uow.transaction() as tx:

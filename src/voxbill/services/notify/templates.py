@@ -68,7 +68,7 @@ DEFAULTS: Final[dict[str, Template]] = {
     # not an event anyone subscribes to: sent to a portal user's own address at once
     # (DeliveryWorker.send_now) when it asked for a password reset link
     "portal.password_reset": Template(
-        "Reset your portal password",
+        "Reset your {% if sender_name %}{{ sender_name }} {% endif %}portal password",
         "Someone (we hope you) asked to reset the portal password of {{ data.email }}.\n\n"
         "To choose a new password, open this link within {{ data.minutes }} minutes;"
         " it works once:\n\n{{ data.link }}\n\n"

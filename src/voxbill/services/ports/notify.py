@@ -25,7 +25,12 @@ class NotifyRepository(Protocol):
         """A subscription not deleted."""
         ...
 
-    def subscriptions(self, account_id: int) -> list[Subscription]: ...
+    def subscriptions(
+        self, account_id: int, *, after_id: int | None = None, limit: int | None = None
+    ) -> list[Subscription]:
+        """The account's live ones in id order: after ``after_id``, at most ``limit``."""
+        ...
+
     def delete_subscription(self, subscription_id: int, now: datetime) -> None:
         """Deleted (kept for history); its deliveries not yet sent become ``dead``."""
         ...

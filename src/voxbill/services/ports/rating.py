@@ -6,7 +6,7 @@ Protocols only: ``voxbill.storage`` implements them and ``bootstrap`` wires them
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date
 from typing import Protocol
 
@@ -17,7 +17,24 @@ from voxbill.domain.rates import ImportRecord, PlanRecord, Rate, RatePlan, Store
 
 class RateRepository(Protocol):
     def find_plan(self, operator_id: int | None, name: str) -> PlanRecord | None: ...
-    def list_plans(self, operator_id: int | None) -> list[tuple[PlanRecord, int]]: ...
+    def list_plans(
+        self,
+        operator_id: int | None,
+        *,
+        names: Collection[str] | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[tuple[PlanRecord, int]]:
+        """The operator's plans by name with their row counts: those in ``names`` when
+        given, after the name ``after``, at most ``limit``."""
+        ...
+
+    def plan_records(
+        self, operator_id: int | None, *, names: Collection[str] | None = None
+    ) -> list[PlanRecord]:
+        """The operator's plans by name (those in ``names`` when given), uncounted."""
+        ...
+
     def count_rates(self, plan_id: int) -> int: ...
     def plan_version(self, operator_id: int | None, name: str) -> int | None: ...
     def create_plan(

@@ -309,19 +309,29 @@ class RatePlanCatalog:
                 raise _unknown(name)
             return tx.rates.list_changes(record.id)
 
-    # last: in the class body, ``list`` names this method from here on
-    def list(self, principal: Principal) -> list[PlanListing]:
-        """The operator's plans the caller reads, by name, with their row counts (and
-        which one prices the caller's own calls)."""
+    def choices(self, principal: Principal) -> list[tuple[PlanRecord, bool]]:
+        """The operator's plans the caller reads, by name, uncounted, each with whether
+        it prices the caller's own calls (a form's choice of plan)."""
         with self._uow.transaction(readonly=True) as tx:
             visible = self._visible(tx, principal)
             effective = _effective_plan(tx, principal)
-            plans = tx.rates.list_plans(principal.operator_id)
-        return [
-            PlanListing(p, n, p.name == effective)
-            for p, n in plans
-            if visible is None or p.name in visible
-        ]
+            plans = tx.rates.plan_records(principal.operator_id, names=visible)
+        return [(p, p.name == effective) for p in plans]
+
+    # last: in the class body, ``list`` names this method from here on
+    def list(
+        self, principal: Principal, *, after: str | None = None, limit: int | None = None
+    ) -> list[PlanListing]:
+        """The operator's plans the caller reads, by name, with their row counts (and
+        which one prices the caller's own calls): every one, or a page of at most
+        ``limit`` after the name ``after`` (only the page's rates are counted)."""
+        with self._uow.transaction(readonly=True) as tx:
+            visible = self._visible(tx, principal)
+            effective = _effective_plan(tx, principal)
+            plans = tx.rates.list_plans(
+                principal.operator_id, names=visible, after=after, limit=limit
+            )
+        return [PlanListing(p, n, p.name == effective) for p, n in plans]
 
 
 def _margin_row(buy: RatePlan, row: StoredRate, at: datetime) -> MarginRow:

@@ -10,7 +10,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, case, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from voxbill.domain.access import (
@@ -48,6 +58,18 @@ _SEVERITY = (
     AccountStatus.SUSPENDED,
     AccountStatus.CLOSED,
 )
+
+
+def _page(
+    query: Select[Any], id_column: ColumnElement[int], after_id: int | None, limit: int | None
+) -> Select[Any]:
+    """One page of an account's rows in id order (keyset: ``id > after_id``, at most
+    ``limit``; the whole list when no limit). The ``(account_id)`` index holds each
+    account's rows in id order (SQLite: rowid; PostgreSQL: a short range scan, sorted)."""
+    if after_id is not None:
+        query = query.where(id_column > after_id)
+    query = query.order_by(id_column)
+    return query if limit is None else query.limit(limit)
 
 
 def _key(row: Any) -> ApiKeyRecord:
@@ -167,11 +189,12 @@ class SqlAccessRepository:
         ).first()
         return None if row is None else (_key(row), row.path)
 
-    def keys_of(self, account_id: int) -> list[ApiKeyRecord]:
-        rows = self._conn.execute(
-            select(api_keys).where(api_keys.c.account_id == account_id).order_by(api_keys.c.id)
-        )
-        return [_key(row) for row in rows]
+    def keys_of(
+        self, account_id: int, *, after_id: int | None = None, limit: int | None = None
+    ) -> list[ApiKeyRecord]:
+        query = select(api_keys).where(api_keys.c.account_id == account_id)
+        query = _page(query, api_keys.c.id, after_id, limit)
+        return [_key(row) for row in self._conn.execute(query)]
 
     def lock_live_key(self, key_id: int) -> bool:
         """True if the key is unrevoked, and then locked ``FOR SHARE`` until the
@@ -311,11 +334,12 @@ class SqlAccessRepository:
             delete(caller_identifiers).where(caller_identifiers.c.id == identifier_id)
         )
 
-    def identifiers_of(self, account_id: int) -> list[CallerIdentifier]:
+    def identifiers_of(
+        self, account_id: int, *, after_id: int | None = None, limit: int | None = None
+    ) -> list[CallerIdentifier]:
         query = select(caller_identifiers).where(caller_identifiers.c.account_id == account_id)
-        return [
-            _identifier(row) for row in self._conn.execute(query.order_by(caller_identifiers.c.id))
-        ]
+        query = _page(query, caller_identifiers.c.id, after_id, limit)
+        return [_identifier(row) for row in self._conn.execute(query)]
 
     # -- portal users ------------------------------------------------------------------
 
@@ -352,9 +376,12 @@ class SqlAccessRepository:
         row = self._conn.execute(select(portal_users).where(portal_users.c.id == user_id)).first()
         return None if row is None else _portal_user(row)
 
-    def portal_users_of(self, account_id: int) -> list[PortalUser]:
+    def portal_users_of(
+        self, account_id: int, *, after_id: int | None = None, limit: int | None = None
+    ) -> list[PortalUser]:
         query = select(portal_users).where(portal_users.c.account_id == account_id)
-        return [_portal_user(row) for row in self._conn.execute(query.order_by(portal_users.c.id))]
+        query = _page(query, portal_users.c.id, after_id, limit)
+        return [_portal_user(row) for row in self._conn.execute(query)]
 
     def delete_sessions_of(self, user_id: int) -> None:
         self._conn.execute(delete(portal_sessions).where(portal_sessions.c.user_id == user_id))

@@ -139,8 +139,15 @@ class SqlNotifyRepository:
         row = self._conn.execute(self._subscriptions().where(_subs.c.id == subscription_id)).first()
         return None if row is None else _subscription(row)
 
-    def subscriptions(self, account_id: int) -> list[Subscription]:
-        query = self._subscriptions().where(_subs.c.account_id == account_id).order_by(_subs.c.id)
+    def subscriptions(
+        self, account_id: int, *, after_id: int | None = None, limit: int | None = None
+    ) -> list[Subscription]:
+        query = self._subscriptions().where(_subs.c.account_id == account_id)
+        if after_id is not None:
+            query = query.where(_subs.c.id > after_id)
+        query = query.order_by(_subs.c.id)
+        if limit is not None:
+            query = query.limit(limit)
         return [_subscription(row) for row in self._conn.execute(query)]
 
     def delete_subscription(self, subscription_id: int, now: datetime) -> None:

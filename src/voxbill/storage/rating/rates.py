@@ -7,7 +7,7 @@ PostgreSQL live here, behind it)."""
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from operator import attrgetter
@@ -71,22 +71,48 @@ def find_plan(conn: Connection, operator_id: int | None, name: str) -> PlanRecor
     return None if row is None else _plan_record(row)
 
 
-def list_plans(conn: Connection, operator_id: int | None) -> list[tuple[PlanRecord, int]]:
-    """The operator's plans, by name, with their row counts."""
-    mine = select(rate_plans.c.id).where(owned_by(operator_id))
-    counts = (
-        select(rates.c.plan_id, func.count().label("n"))
-        .where(rates.c.plan_id.in_(mine))
-        .group_by(rates.c.plan_id)
-        .subquery()
-    )
+def plan_records(
+    conn: Connection,
+    operator_id: int | None,
+    *,
+    names: Collection[str] | None = None,
+    after: str | None = None,
+    limit: int | None = None,
+) -> list[PlanRecord]:
+    """The operator's plans by name (those named in ``names`` when given): the ones
+    after the name ``after``, at most ``limit`` (keyset over the operator's unique
+    ``(operator_id, name)`` index)."""
+    query = select(rate_plans).where(owned_by(operator_id))
+    if names is not None:
+        query = query.where(rate_plans.c.name.in_(sorted(names)))
+    if after is not None:
+        query = query.where(rate_plans.c.name > after)
+    query = query.order_by(rate_plans.c.name)
+    if limit is not None:
+        query = query.limit(limit)
+    return [_plan_record(row) for row in conn.execute(query)]
+
+
+def list_plans(
+    conn: Connection,
+    operator_id: int | None,
+    *,
+    names: Collection[str] | None = None,
+    after: str | None = None,
+    limit: int | None = None,
+) -> list[tuple[PlanRecord, int]]:
+    """The operator's plans, by name, with their row counts (a page as
+    :func:`plan_records`: only its plans' rates are counted)."""
+    plans = plan_records(conn, operator_id, names=names, after=after, limit=limit)
+    if not plans:
+        return []
     query = (
-        select(rate_plans, func.coalesce(counts.c.n, 0).label("n"))
-        .outerjoin(counts, counts.c.plan_id == rate_plans.c.id)
-        .where(owned_by(operator_id))
-        .order_by(rate_plans.c.name)
+        select(rates.c.plan_id, func.count())
+        .where(rates.c.plan_id.in_([p.id for p in plans]))
+        .group_by(rates.c.plan_id)
     )
-    return [(_plan_record(row), int(row.n)) for row in conn.execute(query)]
+    counts: dict[int, int] = {int(row[0]): int(row[1]) for row in conn.execute(query)}
+    return [(p, counts.get(p.id, 0)) for p in plans]
 
 
 def count_rates(conn: Connection, plan_id: int) -> int:
@@ -696,8 +722,20 @@ class SqlRateRepository:
     def find_plan(self, operator_id: int | None, name: str) -> PlanRecord | None:
         return find_plan(self._conn, operator_id, name)
 
-    def list_plans(self, operator_id: int | None) -> list[tuple[PlanRecord, int]]:
-        return list_plans(self._conn, operator_id)
+    def list_plans(
+        self,
+        operator_id: int | None,
+        *,
+        names: Collection[str] | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[tuple[PlanRecord, int]]:
+        return list_plans(self._conn, operator_id, names=names, after=after, limit=limit)
+
+    def plan_records(
+        self, operator_id: int | None, *, names: Collection[str] | None = None
+    ) -> list[PlanRecord]:
+        return plan_records(self._conn, operator_id, names=names)
 
     def count_rates(self, plan_id: int) -> int:
         return count_rates(self._conn, plan_id)

@@ -66,5 +66,5 @@ accounts = Table(
     CheckConstraint("cutoff_mode IN ('none','inbound','outbound','mutual')", name="cutoff"),
     CheckConstraint("credit_limit >= 0", name="credit_limit"),
 )
-Index("ix_accounts_parent", accounts.c.parent_id)
+Index("ix_accounts_parent", accounts.c.parent_id, accounts.c.id)  # paged children (0028)
 Index("ix_accounts_path", accounts.c.path)

@@ -32,7 +32,7 @@ api_keys = Table(
     Column("revoked_at", UtcDateTime, nullable=True),
     CheckConstraint("role IN ('admin','reseller','customer','user','support')", name="role"),
 )
-Index("ix_api_keys_account", api_keys.c.account_id)
+Index("ix_api_keys_account", api_keys.c.account_id, api_keys.c.id)  # paged lists (0028)
 Index("ix_api_keys_created_by_key_id", api_keys.c.created_by_key_id)
 
 caller_identifiers = Table(
@@ -54,7 +54,7 @@ caller_identifiers = Table(
     UniqueConstraint("operator_id", "type", "value", name="uq_caller_identifiers_value"),
     CheckConstraint("type IN ('ani','sip_user','ip','card')", name="type"),
 )
-Index("ix_caller_identifiers_account", caller_identifiers.c.account_id)
+Index("ix_caller_identifiers_account", caller_identifiers.c.account_id, caller_identifiers.c.id)
 # lookups without an operator (single-operator deployments) by value and by network
 Index("ix_caller_identifiers_lookup", caller_identifiers.c.type, caller_identifiers.c.value)
 Index(
@@ -81,7 +81,7 @@ portal_users = Table(
     Column("created_at", UtcDateTime, nullable=False),
     CheckConstraint("role IN ('admin','reseller','customer','user','support')", name="role"),
 )
-Index("ix_portal_users_account", portal_users.c.account_id)
+Index("ix_portal_users_account", portal_users.c.account_id, portal_users.c.id)
 
 #: the portal's sign-ins (migration 0024); ``user_id`` NULL: a calling card (number + PIN)
 portal_sessions = Table(

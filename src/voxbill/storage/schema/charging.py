@@ -128,7 +128,7 @@ cdr_legs = Table(
 Index("ix_cdr_legs_cdr", cdr_legs.c.cdr_id, cdr_legs.c.level)
 
 
-# The dashboard's per-minute roll-up (migration 0028, docs/portal.md "Dashboard"): per
+# The dashboard's per-minute roll-up (migration 0029, docs/portal.md "Dashboard"): per
 # account (every account of a CDR's path), kind (``RollupKind``), minute of the CDR's
 # start (UTC) and currency, how many CDRs and how much. Derived data: rebuilt from the
 # CDRs by ``voxbill dashboard rollup --rebuild``.

@@ -48,7 +48,11 @@ notify_subscriptions = Table(
         "channel IN ('email', 'sms', 'webhook')", name="ck_notify_subscriptions_channel"
     ),
 )
-Index("ix_notify_subscriptions_account", notify_subscriptions.c.account_id)
+Index(
+    "ix_notify_subscriptions_account",
+    notify_subscriptions.c.account_id,
+    notify_subscriptions.c.id,  # paged (0028)
+)
 
 notify_deliveries = Table(
     "notify_deliveries",

@@ -1,7 +1,7 @@
 """dashboard roll-up: per-minute rows of operators and resellers, and the pass's mark
 
-Revision ID: 0028
-Revises: 0027
+Revision ID: 0029
+Revises: 0028
 
 ``dashboard_minutes``: per account (every account of a CDR's path), kind (traffic, an
 operator's margin per top-most payer, a seller's sell-leg margin), minute of the CDR's
@@ -18,8 +18,8 @@ from alembic import op
 
 from voxbill.storage.types import Amount, UtcDateTime
 
-revision = "0028"
-down_revision = "0027"
+revision = "0029"
+down_revision = "0028"
 branch_labels = None
 depends_on = None
 
