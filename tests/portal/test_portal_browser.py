@@ -10,39 +10,21 @@ is a loaded 2-CPU machine).
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from portal_browser import MISSING, TIMEOUT_MS, chromium, shot
+from portal_browser import served as served_app
 from portal_world import PASSWORD, World, build_world, fund_and_call
 
 from voxbill.bootstrap import Container, build
 from voxbill.settings import Settings
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TIMEOUT_MS = 30_000
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "portal"
-
-if not CHROMIUM.exists():
-    pytest.skip(
-        "/usr/bin/chromium is missing (scripts/install-peers installs Debian's chromium): "
-        "browser tests skipped",
-        allow_module_level=True,
-    )
+if MISSING:
+    pytest.skip(MISSING, allow_module_level=True)
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is not installed (the test extras)"
 )
@@ -56,43 +38,21 @@ class _Served:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Served]:
-    import uvicorn
-
     path = tmp_path_factory.mktemp("portal-browser") / "voxbill.db"
     container: Container = build(Settings(database_url=f"sqlite:///{path}"), migrate=True)
     world = build_world(container)
     fund_and_call(world)
-    config = uvicorn.Config(world.app, host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    started = threading.Event()
-    for _ in range(600):  # up to 60 s on a loaded machine
-        if server.started:
-            started.set()
-            break
-        started.wait(0.1)
-    assert server.started, "uvicorn did not start"
-    port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield _Served(world, f"http://127.0.0.1:{port}")
+        with served_app(world.app) as base:
+            yield _Served(world, base)
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
         container.close()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=ARGS, headless=True, timeout=TIMEOUT_MS * 2
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium(sync_api) as launched:
+        yield launched
 
 
 @pytest.fixture
@@ -107,8 +67,7 @@ def page(browser: Any, served: _Served) -> Iterator[Any]:
 
 
 def _shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    shot(page, name)
 
 
 def _sign_in(page: Any, email: str) -> None:

@@ -16,42 +16,24 @@ or a navigation, with generous timeouts.
 
 from __future__ import annotations
 
-import os
 import re
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from portal_browser import MISSING, TIMEOUT_MS, chromium, shot
+from portal_browser import served as served_app
 from portal_routes import guarded, request_for
 from portal_world import PASSWORD, Objects, World, add_objects, build_world, fund_and_call
 
 from voxbill.bootstrap import Container, build
 from voxbill.settings import Settings
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TIMEOUT_MS = 30_000
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "portal"
 PHONE = {"width": 375, "height": 667}
 
-if not CHROMIUM.exists():
-    pytest.skip(
-        "/usr/bin/chromium is missing (scripts/install-peers installs Debian's chromium): "
-        "browser tests skipped",
-        allow_module_level=True,
-    )
+if MISSING:
+    pytest.skip(MISSING, allow_module_level=True)
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is not installed (the test extras)"
 )
@@ -59,44 +41,22 @@ sync_api = pytest.importorskip(
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, str, Objects]]:
-    import uvicorn
-
     path = tmp_path_factory.mktemp("portal-a11y") / "voxbill.db"
     container: Container = build(Settings(database_url=f"sqlite:///{path}"), migrate=True)
     world = build_world(container)
     fund_and_call(world)
     objects = add_objects(world)
-    server = uvicorn.Server(
-        uvicorn.Config(world.app, host="127.0.0.1", port=0, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    waited = threading.Event()
-    for _ in range(600):  # up to 60 s on a loaded machine
-        if server.started:
-            break
-        waited.wait(0.1)
-    assert server.started, "uvicorn did not start"
-    port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield world, f"http://127.0.0.1:{port}", objects
+        with served_app(world.app) as base:
+            yield world, base, objects
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
         container.close()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=ARGS, headless=True, timeout=TIMEOUT_MS * 2
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium(sync_api) as launched:
+        yield launched
 
 
 def _context(browser: Any, base: str, **options: Any) -> Any:
@@ -106,8 +66,7 @@ def _context(browser: Any, base: str, **options: Any) -> Any:
 
 
 def _shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    shot(page, name)
 
 
 def _focused(page: Any) -> dict[str, str]:
