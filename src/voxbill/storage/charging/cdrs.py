@@ -11,7 +11,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     Table,
     bindparam,
@@ -269,16 +268,6 @@ def legs_of(conn: Connection, cdr_ids: Sequence[int]) -> dict[int, list[CdrLeg]]
     return found
 
 
-def in_subtree(conn: Connection, path: str) -> ColumnElement[bool]:
-    """CDRs of the subtree at ``path``: a LIKE prefix, in the "C" collation on PostgreSQL,
-    where only ``ix_cdrs_path_c`` (migration 0025) can answer it (the database's own
-    collation cannot serve a LIKE prefix from a b-tree)."""
-    column: ColumnElement[str] = cdrs.c.path
-    if conn.dialect.name == "postgresql":
-        column = column.collate("C")
-    return column.like(f"{path}%")
-
-
 def page(
     conn: Connection,
     *,
@@ -291,7 +280,7 @@ def page(
 ) -> list[Cdr]:
     """CDRs of a subtree with their legs, newest first, ``limit`` of them below
     ``before_id`` (two queries)."""
-    query = select(cdrs).where(in_subtree(conn, path))
+    query = select(cdrs).where(rollups.in_subtree(conn, path))
     if started_from is not None:
         query = query.where(cdrs.c.started_at >= started_from)
     if started_to is not None:

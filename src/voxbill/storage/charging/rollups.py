@@ -77,10 +77,13 @@ def _minute(conn: Connection) -> ColumnElement[Any]:
     return func.strftime("%Y-%m-%d %H:%M:00.000000", cdrs.c.started_at)
 
 
-def _in_subtree(conn: Connection, path: str) -> ColumnElement[bool]:
+def in_subtree(conn: Connection, path: str) -> ColumnElement[bool]:
+    """CDRs of the subtree at ``path``: a LIKE prefix, in the "C" collation on PostgreSQL,
+    where only ``ix_cdrs_path_c`` (migration 0025) can answer it (the database's own
+    collation cannot serve a LIKE prefix from a b-tree)."""
     column: ColumnElement[str] = cdrs.c.path
     if conn.dialect.name == "postgresql":
-        column = column.collate("C")  # ix_cdrs_path_c (migration 0025)
+        column = column.collate("C")
     return column.like(f"{path}%")
 
 
@@ -301,7 +304,7 @@ def _no_mark() -> Any:
 
 
 def _window(conn: Connection, path: str, start: datetime, end: datetime) -> list[Any]:
-    return [cdrs.c.started_at >= start, cdrs.c.started_at < end, _in_subtree(conn, path)]
+    return [cdrs.c.started_at >= start, cdrs.c.started_at < end, in_subtree(conn, path)]
 
 
 def traffic(
@@ -450,6 +453,7 @@ __all__ = [
     "add",
     "cdr_path",
     "clear",
+    "in_subtree",
     "lock_mark",
     "margins",
     "rolled_accounts",
